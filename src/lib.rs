@@ -1,0 +1,32 @@
+//! # bitgguf
+//!
+//! A hardened, zero-copy GGUF loader with a C ABI, for every ggml quantization type and the
+//! BitNet b1.58 ternary formats I2_S, TL1 and TL2.
+//!
+//! Data flows one way: bytes → [`gguf`] (parse, validate structure) → [`model`] (the loaded
+//! file or shards) → the caller. `ffi` wraps that pipeline for C; nothing under it knows about C.
+//!
+//! ```
+//! use bitgguf::gguf::{GgufWriter, OwnedValue};
+//! use bitgguf::{LoadOptions, Model};
+//!
+//! let mut w = GgufWriter::new();
+//! w.kv("general.architecture", OwnedValue::str("llama"));
+//! w.tensor("t", 0, &[2, 2], vec![0u8; 16]);
+//! let model = Model::from_bytes(&w.to_bytes()?, &LoadOptions::default())?;
+//! assert_eq!(model.tensor(0).unwrap().info.name, "t");
+//! # Ok::<(), bitgguf::Error>(())
+//! ```
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod error;
+pub mod ffi;
+pub mod gguf;
+pub mod model;
+pub mod types;
+
+pub use error::{Error, Result, Status};
+pub use gguf::{Gguf, GgufWriter, Limits, ParseOptions};
+pub use model::{LoadOptions, Model};
+pub use types::TypePolicy;
