@@ -1,1 +1,16 @@
-//! The C ABI.
+//! The C ABI: the only place with `extern "C"`. Every export runs inside the one panic
+//! boundary ([`boundary`]); fallible ones return `bg_status` and record a detailed message
+//! for `bg_last_error_message`. Outputs are written only on success. The header
+//! `include/bitgguf.h` is generated from these files by cbindgen.
+#![allow(non_camel_case_types)]
+
+mod boundary;
+mod handles;
+pub mod load;
+pub mod meta;
+pub mod status;
+pub mod tensor;
+pub mod types;
+pub mod version;
+
+pub use handles::{bg_load_options, bg_model};
