@@ -95,3 +95,30 @@ pub(crate) fn run(name: &str, f: impl FnOnce() -> Result<()>) -> Status {
 pub(crate) fn null(arg: &str) -> Error {
     Error::new(Status::NullParameter, format!("argument '{arg}' is NULL"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_the_fallback_and_a_message() {
+        let s: Status = run("bg_test", || panic!("boom {}", 42));
+        assert_eq!(s, Status::Panic);
+        with_last_error(|m| {
+            assert!(m.contains("bg_test"), "{m}");
+            assert!(m.contains("boom 42"), "{m}");
+        });
+        let p: *const u8 = boundary("bg_test_ptr", || panic!("x"));
+        assert!(p.is_null());
+        let n: usize = boundary("bg_test_n", || -> usize { panic!("y") });
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn errors_set_the_message_and_success_keeps_it() {
+        let s = run("bg_test", || Err(Error::new(Status::NotFound, "no such thing")));
+        assert_eq!(s, Status::NotFound);
+        assert_eq!(run("bg_ok", || Ok(())), Status::Ok);
+        with_last_error(|m| assert_eq!(m, "bg_test: no such thing"));
+    }
+}

@@ -1,0 +1,310 @@
+//! The C ABI's contract, exercised from Rust through the exported functions: NULL for every
+//! pointer argument, outputs untouched on error, `free(NULL)`, reference counting, the last
+//! error message, and concurrent queries on one model from many threads.
+
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+
+use bitgguf::error::Status;
+use bitgguf::ffi::load::*;
+use bitgguf::ffi::meta::*;
+use bitgguf::ffi::status::*;
+use bitgguf::ffi::tensor::*;
+use bitgguf::ffi::types::*;
+use bitgguf::ffi::version::*;
+use bitgguf::ffi::bg_model;
+use bitgguf::gguf::{GgufWriter, OwnedValue, ValueType};
+
+fn sample() -> Vec<u8> {
+    let mut w = GgufWriter::new();
+    w.kv("general.architecture", OwnedValue::str("llama"))
+        .kv("llama.block_count", OwnedValue::U32(2))
+        .kv("neg", OwnedValue::I32(-5))
+        .kv("pi", OwnedValue::F32(3.5))
+        .kv("flag", OwnedValue::Bool(true))
+        .kv("big", OwnedValue::U64(1 << 40))
+        .kv(
+            "tokenizer.ggml.tokens",
+            OwnedValue::Array(ValueType::String, vec![OwnedValue::str("<s>"), OwnedValue::str("hello"), OwnedValue::str("")]),
+        )
+        .kv("scores", OwnedValue::Array(ValueType::F32, vec![OwnedValue::F32(1.0), OwnedValue::F32(-2.0)]));
+    w.tensor("a", BG_TYPE_F32, &[4, 2], (0..32u8).collect());
+    w.tensor("b.weight", BG_TYPE_Q8_0, &[64], (0..68u8).map(|x| x.wrapping_mul(3)).collect());
+    w.to_bytes().unwrap()
+}
+
+fn load(bytes: &[u8]) -> *mut bg_model {
+    let mut m = ptr::null_mut();
+    let s = unsafe { bg_load_from_memory(bytes.as_ptr(), bytes.len(), ptr::null(), &mut m) };
+    assert_eq!(s, Status::Ok, "{}", last_error());
+    assert!(!m.is_null());
+    m
+}
+
+fn last_error() -> String {
+    let mut n = 0usize;
+    let s = unsafe { bg_last_error_message(ptr::null_mut(), 0, &mut n) };
+    if n == 0 {
+        return String::new();
+    }
+    assert_eq!(s, Status::InsufficientSize);
+    let mut buf = vec![0 as c_char; n + 1];
+    let mut n2 = 0usize;
+    assert_eq!(unsafe { bg_last_error_message(buf.as_mut_ptr(), buf.len(), &mut n2) }, Status::Ok);
+    assert_eq!(n, n2);
+    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_string()
+}
+
+#[test]
+fn load_query_and_free() {
+    let bytes = sample();
+    let m = load(&bytes);
+    unsafe {
+        assert_eq!(bg_tensor_count(m), 2);
+        assert_eq!(bg_meta_count(m), 8);
+        let name = CString::new("b.weight").unwrap();
+        let mut idx = 99usize;
+        assert_eq!(bg_tensor_find(m, name.as_ptr(), &mut idx), Status::Ok);
+        assert_eq!(idx, 1);
+        let mut info = std::mem::zeroed::<bg_tensor_desc>();
+        assert_eq!(bg_tensor_info(m, 1, &mut info), Status::Ok);
+        assert_eq!(CStr::from_ptr(info.name).to_str().unwrap(), "b.weight");
+        assert_eq!(info.name_len, 8);
+        assert_eq!(info.type_id, BG_TYPE_Q8_0);
+        assert_eq!(info.n_dims, 1);
+        assert_eq!(info.ne, [64, 1, 1, 1]);
+        assert_eq!(info.n_elements, 64);
+        assert_eq!(info.offset, 32, "f32 4x2 = 32 bytes, padded to 32");
+        assert_eq!(info.n_bytes, 68);
+        let (mut p, mut n) = (ptr::null(), 0usize);
+        assert_eq!(bg_tensor_data(m, 1, &mut p, &mut n), Status::Ok);
+        let data = std::slice::from_raw_parts(p, n);
+        assert_eq!(data, (0..68u8).map(|x| x.wrapping_mul(3)).collect::<Vec<_>>().as_slice());
+
+        let key = CString::new("llama.block_count").unwrap();
+        assert_eq!(bg_meta_find(m, key.as_ptr(), &mut idx), Status::Ok);
+        let mut u = 0u32;
+        assert_eq!(bg_meta_get_u32(m, idx, &mut u), Status::Ok);
+        assert_eq!(u, 2);
+        let mut wide = 0u64;
+        assert_eq!(bg_meta_get_uint(m, idx, 512, &mut wide), Status::Ok);
+        assert_eq!(wide, 2);
+        assert_eq!(bg_meta_get_uint(m, idx, 1, &mut wide), Status::InvalidParameter);
+        // Type mismatch is a status, not an abort, and the output is untouched.
+        let mut i = 77i32;
+        assert_eq!(bg_meta_get_i32(m, idx, &mut i), Status::TypeMismatch);
+        assert_eq!(i, 77);
+        assert!(last_error().contains("llama.block_count"), "{}", last_error());
+
+        let key = CString::new("neg").unwrap();
+        assert_eq!(bg_meta_find(m, key.as_ptr(), &mut idx), Status::Ok);
+        assert_eq!(bg_meta_get_i32(m, idx, &mut i), Status::Ok);
+        assert_eq!(i, -5);
+        assert_eq!(bg_meta_get_uint(m, idx, u64::MAX, &mut wide), Status::TypeMismatch);
+
+        let key = CString::new("tokenizer.ggml.tokens").unwrap();
+        assert_eq!(bg_meta_find(m, key.as_ptr(), &mut idx), Status::Ok);
+        let mut d = std::mem::zeroed::<bg_meta_desc>();
+        assert_eq!(bg_meta_info(m, idx, &mut d), Status::Ok);
+        assert_eq!((d.value_type, d.array_type, d.array_len), (BG_META_ARRAY, BG_META_STRING, 3));
+        assert_eq!(CStr::from_ptr(d.key).to_str().unwrap(), "tokenizer.ggml.tokens");
+        let (mut s, mut sl) = (ptr::null(), 0usize);
+        assert_eq!(bg_meta_get_arr_str(m, idx, 1, &mut s, &mut sl), Status::Ok);
+        assert_eq!(std::slice::from_raw_parts(s.cast::<u8>(), sl), b"hello");
+        assert_eq!(bg_meta_get_arr_str(m, idx, 2, &mut s, &mut sl), Status::Ok);
+        assert_eq!(sl, 0);
+        assert_eq!(bg_meta_get_arr_str(m, idx, 3, &mut s, &mut sl), Status::IndexOutOfRange);
+        // A string array is not f32 data.
+        let (mut dp, mut dl) = (ptr::null(), 0usize);
+        assert_eq!(bg_meta_get_arr_data(m, idx, BG_META_F32, &mut dp, &mut dl), Status::TypeMismatch);
+
+        let key = CString::new("scores").unwrap();
+        assert_eq!(bg_meta_find(m, key.as_ptr(), &mut idx), Status::Ok);
+        assert_eq!(bg_meta_get_arr_data(m, idx, BG_META_U8, &mut dp, &mut dl), Status::TypeMismatch);
+        assert_eq!(bg_meta_get_arr_data(m, idx, BG_META_STRING, &mut dp, &mut dl), Status::InvalidParameter);
+        assert_eq!(bg_meta_get_arr_data(m, idx, BG_META_F32, &mut dp, &mut dl), Status::Ok);
+        assert_eq!(dl, 8);
+        let raw = std::slice::from_raw_parts(dp, dl);
+        assert_eq!(f32::from_le_bytes(raw[4..8].try_into().unwrap()), -2.0);
+
+        let key = CString::new("general.architecture").unwrap();
+        assert_eq!(bg_meta_find(m, key.as_ptr(), &mut idx), Status::Ok);
+        assert_eq!(bg_meta_get_str(m, idx, &mut s, &mut sl), Status::Ok);
+        assert_eq!(std::slice::from_raw_parts(s.cast::<u8>(), sl), b"llama");
+
+        for (k, f) in [("pi", 3.5f32)] {
+            let key = CString::new(k).unwrap();
+            assert_eq!(bg_meta_find(m, key.as_ptr(), &mut idx), Status::Ok);
+            let mut v = 0f32;
+            assert_eq!(bg_meta_get_f32(m, idx, &mut v), Status::Ok);
+            assert_eq!(v, f);
+        }
+        let key = CString::new("flag").unwrap();
+        assert_eq!(bg_meta_find(m, key.as_ptr(), &mut idx), Status::Ok);
+        let mut b = false;
+        assert_eq!(bg_meta_get_bool(m, idx, &mut b), Status::Ok);
+        assert!(b);
+        let key = CString::new("big").unwrap();
+        assert_eq!(bg_meta_find(m, key.as_ptr(), &mut idx), Status::Ok);
+        assert_eq!(bg_meta_get_u64(m, idx, &mut wide), Status::Ok);
+        assert_eq!(wide, 1 << 40);
+
+        // Reference counting: retain, free twice.
+        let m2 = bg_model_retain(m);
+        assert_eq!(m2, m);
+        bg_free(m);
+        assert_eq!(bg_tensor_count(m2), 2);
+        bg_free(m2);
+    }
+}
+
+#[test]
+fn null_arguments_and_untouched_outputs() {
+    let bytes = sample();
+    let m = load(&bytes);
+    unsafe {
+        let name = CString::new("a").unwrap();
+        let mut idx = 12345usize;
+        assert_eq!(bg_tensor_find(ptr::null(), name.as_ptr(), &mut idx), Status::NullParameter);
+        assert_eq!(bg_tensor_find(m, ptr::null(), &mut idx), Status::NullParameter);
+        assert_eq!(bg_tensor_find(m, name.as_ptr(), ptr::null_mut()), Status::NullParameter);
+        assert_eq!(idx, 12345);
+        assert!(last_error().contains("index_out"), "{}", last_error());
+        let missing = CString::new("nope").unwrap();
+        assert_eq!(bg_tensor_find(m, missing.as_ptr(), &mut idx), Status::NotFound);
+        assert_eq!(idx, 12345);
+        assert_eq!(bg_meta_find(m, missing.as_ptr(), &mut idx), Status::NotFound);
+        assert_eq!(bg_meta_find(ptr::null(), missing.as_ptr(), &mut idx), Status::NullParameter);
+
+        let mut info = std::mem::zeroed::<bg_tensor_desc>();
+        info.n_bytes = 777;
+        assert_eq!(bg_tensor_info(m, 2, &mut info), Status::IndexOutOfRange);
+        assert_eq!(info.n_bytes, 777);
+        assert_eq!(bg_tensor_info(ptr::null(), 0, &mut info), Status::NullParameter);
+        assert_eq!(bg_tensor_info(m, 0, ptr::null_mut()), Status::NullParameter);
+        let (mut p, mut n) = (ptr::null::<u8>(), 5usize);
+        assert_eq!(bg_tensor_data(m, 9, &mut p, &mut n), Status::IndexOutOfRange);
+        assert_eq!((p.is_null(), n), (true, 5));
+        assert_eq!(bg_tensor_data(m, 0, ptr::null_mut(), &mut n), Status::NullParameter);
+        assert_eq!(bg_tensor_data(m, 0, &mut p, ptr::null_mut()), Status::NullParameter);
+        let mut d = std::mem::zeroed::<bg_meta_desc>();
+        assert_eq!(bg_meta_info(m, 100, &mut d), Status::IndexOutOfRange);
+        assert_eq!(bg_meta_info(m, 0, ptr::null_mut()), Status::NullParameter);
+        let mut v = 0u8;
+        assert_eq!(bg_meta_get_u8(m, 0, ptr::null_mut()), Status::NullParameter);
+        assert_eq!(bg_meta_get_u8(ptr::null(), 0, &mut v), Status::NullParameter);
+        assert_eq!(bg_meta_get_u8(m, 100, &mut v), Status::IndexOutOfRange);
+        assert_eq!(bg_tensor_count(ptr::null()), 0);
+        assert_eq!(bg_meta_count(ptr::null()), 0);
+
+        // Loading: NULLs and an untouched model_out on error.
+        let mut out: *mut bg_model = 0x1 as *mut bg_model;
+        assert_eq!(bg_load(ptr::null(), ptr::null(), &mut out), Status::NullParameter);
+        assert_eq!(bg_load_from_memory(ptr::null(), 10, ptr::null(), &mut out), Status::NullParameter);
+        assert_eq!(bg_load_from_memory(bytes.as_ptr(), bytes.len(), ptr::null(), ptr::null_mut()), Status::NullParameter);
+        assert_eq!(bg_load_from_memory(bytes.as_ptr(), 10, ptr::null(), &mut out), Status::Truncated);
+        assert_eq!(out as usize, 1);
+        let missing = CString::new("/nonexistent/dir/model.gguf").unwrap();
+        assert_eq!(bg_load(missing.as_ptr(), ptr::null(), &mut out), Status::Io);
+        assert!(last_error().contains("/nonexistent/dir/model.gguf"), "{}", last_error());
+        assert_eq!(out as usize, 1);
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        assert_eq!(bg_load_from_memory(bad.as_ptr(), bad.len(), ptr::null(), &mut out), Status::BadMagic);
+        assert!(last_error().contains("expected 'GGUF'"), "{}", last_error());
+        assert_eq!(out as usize, 1);
+
+        // Options.
+        let o = bg_load_options_new();
+        assert!(!o.is_null());
+        assert_eq!(bg_load_options_set_type_policy(o, 7), Status::InvalidParameter);
+        assert_eq!(bg_load_options_set_type_policy(ptr::null_mut(), 0), Status::NullParameter);
+        assert_eq!(bg_load_options_set_type_policy(o, BG_TYPE_POLICY_UPSTREAM), Status::Ok);
+        assert_eq!(bg_load_options_set_limit(o, BG_LIMIT_MAX_ALIGNMENT, 48), Status::InvalidParameter);
+        assert_eq!(bg_load_options_set_limit(o, 99, 48), Status::InvalidParameter);
+        assert_eq!(bg_load_options_set_limit(o, BG_LIMIT_MAX_TENSORS, 0), Status::InvalidParameter);
+        assert_eq!(bg_load_options_set_limit(o, BG_LIMIT_MAX_TENSORS, 1), Status::Ok);
+        assert_eq!(bg_load_options_set_use_mmap(o, false), Status::Ok);
+        // Two tensors exceed the limit of one.
+        assert_eq!(bg_load_from_memory(bytes.as_ptr(), bytes.len(), o, &mut out), Status::TensorCountTooLarge);
+        assert_eq!(bg_load_options_set_limit(o, BG_LIMIT_MAX_TENSORS, 2), Status::Ok);
+        let mut m2 = ptr::null_mut();
+        assert_eq!(bg_load_from_memory(bytes.as_ptr(), bytes.len(), o, &mut m2), Status::Ok);
+        bg_free(m2);
+        bg_load_options_free(o);
+        bg_load_options_free(ptr::null_mut());
+        bg_free(ptr::null_mut());
+        assert!(bg_model_retain(ptr::null()).is_null());
+
+        // Last error with a too-small buffer: the size is reported, nothing is copied, and the
+        // message survives the size query.
+        let mut n = 0usize;
+        let mut small = [7 as c_char; 4];
+        let before = last_error();
+        assert_eq!(bg_last_error_message(small.as_mut_ptr(), small.len(), &mut n), Status::InsufficientSize);
+        assert_eq!(n, before.len());
+        assert_eq!(small, [7 as c_char; 4]);
+        assert_eq!(bg_last_error_message(small.as_mut_ptr(), 4, ptr::null_mut()), Status::NullParameter);
+        assert_eq!(last_error(), before);
+        bg_free(m);
+    }
+}
+
+#[test]
+fn strings_types_and_versions() {
+    unsafe {
+        assert_eq!(CStr::from_ptr(bg_status_str(0)).to_str().unwrap(), "ok");
+        assert_eq!(CStr::from_ptr(bg_status_str(Status::BadMagic as u32)).to_str().unwrap(), Status::BadMagic.description());
+        assert_eq!(CStr::from_ptr(bg_status_str(12345)).to_str().unwrap(), "unknown status");
+        assert_eq!(CStr::from_ptr(bg_type_name(BG_TYPE_Q4_K)).to_str().unwrap(), "q4_k");
+        assert_eq!(CStr::from_ptr(bg_type_name(BG_TYPE_I2_S)).to_str().unwrap(), "i2_s");
+        assert!(bg_type_name(43).is_null());
+        let mut t = 0u32;
+        let n = CString::new("Q4_K").unwrap();
+        assert_eq!(bg_type_from_name(n.as_ptr(), &mut t), Status::Ok);
+        assert_eq!(t, 12);
+        let n = CString::new("tl2").unwrap();
+        assert_eq!(bg_type_from_name(n.as_ptr(), &mut t), Status::Ok);
+        assert_eq!(t, BG_TYPE_TL2);
+        let n = CString::new("q4_0_4_4").unwrap();
+        assert_eq!(bg_type_from_name(n.as_ptr(), &mut t), Status::NotFound);
+        assert_eq!(bg_type_from_name(ptr::null(), &mut t), Status::NullParameter);
+        let v = CStr::from_ptr(bg_version()).to_str().unwrap();
+        assert!(v.starts_with(&format!("{BG_VERSION_MAJOR}.{BG_VERSION_MINOR}.{BG_VERSION_PATCH} (features: ")), "{v}");
+        assert!(v.contains("simd: "), "{v}");
+        assert_eq!(bg_abi_version(), BG_ABI_VERSION);
+    }
+}
+
+#[test]
+fn concurrent_queries_on_one_model() {
+    let bytes = sample();
+    let m = load(&bytes) as usize;
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || unsafe {
+                let m = bg_model_retain(m as *const bg_model);
+                let name = CString::new("a").unwrap();
+                for _ in 0..2000 {
+                    let mut idx = 9usize;
+                    assert_eq!(bg_tensor_find(m, name.as_ptr(), &mut idx), Status::Ok);
+                    assert_eq!(idx, 0);
+                    let mut info = std::mem::zeroed::<bg_tensor_desc>();
+                    assert_eq!(bg_tensor_info(m, (t % 2) as usize, &mut info), Status::Ok);
+                    let (mut p, mut n) = (ptr::null(), 0usize);
+                    assert_eq!(bg_tensor_data(m, 0, &mut p, &mut n), Status::Ok);
+                    assert_eq!(*p.add(5), 5);
+                    // Per-thread last error.
+                    let mut v = 0u8;
+                    assert_eq!(bg_meta_get_u8(m, 100 + t, &mut v), Status::IndexOutOfRange);
+                    assert!(last_error().contains(&format!("index {}", 100 + t)));
+                }
+                bg_free(m);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    unsafe { bg_free(m as *mut bg_model) };
+}
