@@ -221,11 +221,12 @@ pub fn all() -> impl Iterator<Item = &'static TypeInfo> {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TypePolicy {
-    /// Decide per tensor: 36 and 38 can only be I2_S / TL1 (upstream retired them); 39 is
-    /// MXFP4 or TL2 according to which byte size the file's layout implies, and when both fit,
-    /// according to `general.architecture` (contains "bitnet") and `general.file_type`
-    /// (38/39/40 with a BitNet architecture). Undecidable tensors fail with
-    /// [`crate::Status::ContestedType`].
+    /// Decide per tensor: 36 and 38 can only be I2_S / TL1 (upstream retired them); 37 (I8_S)
+    /// is rejected. 39 is MXFP4 or TL2: first by which byte size the file's layout implies (the
+    /// next tensor's offset, or the end of the file for the last tensor); when both fit, by the
+    /// producer: a `general.architecture` containing "bitnet", other I2_S/TL1 tensors, or
+    /// `general.file_type` 39 mean TL2; `general.file_type` 38 or any other architecture mean
+    /// MXFP4. Undecidable tensors fail with [`crate::Status::ContestedType`], never a guess.
     #[default]
     Auto = 0,
     /// Upstream ggml numbering: 36–38 are removed types, 39 is MXFP4.

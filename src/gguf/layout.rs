@@ -27,6 +27,29 @@ pub struct ProducerHints {
     pub file_type: Option<u64>,
 }
 
+/// Which numbering the metadata points to, for id 39.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Producer {
+    Upstream,
+    Bitnet,
+}
+
+/// The producer the metadata points to, strongest evidence first: a BitNet architecture; other
+/// tensors of BitNet-only types (36 = I2_S, 38 = TL1); `general.file_type` 39 (the fork's
+/// MOSTLY_TL2; upstream 39 is NVFP4, whose tensors are id 40) or 38 (upstream MXFP4_MOE; the
+/// fork's 38 is TL1, whose tensors are id 38); any other architecture (upstream).
+fn producer_preference(hints: &ProducerHints, has_bitnet_only_types: bool) -> Option<Producer> {
+    if hints.bitnet_architecture || has_bitnet_only_types {
+        return Some(Producer::Bitnet);
+    }
+    match hints.file_type {
+        Some(39) => return Some(Producer::Bitnet),
+        Some(38) => return Some(Producer::Upstream),
+        _ => {}
+    }
+    hints.architecture.is_some().then_some(Producer::Upstream)
+}
+
 fn tensor_ctx(name: &str, t: &TensorEntry) -> String {
     format!("tensor '{name}' (tensor info at byte {})", t.info_pos)
 }
@@ -135,54 +158,58 @@ pub fn resolve(
     }
 
     // Pass 2: id 39 under the auto policy — MXFP4 or TL2? Decide from which byte size the
-    // layout implies (each offset is the running sum of padded sizes), then from the producer.
+    // layout implies (each offset is the running sum of padded sizes; the last tensor should end,
+    // padded, at the end of the file), then from the producer.
+    let has_bitnet_only_types = tensors.iter().any(|t| t.ty == types::I2_S || t.ty == types::TL1);
     for i in 0..tensors.len() {
         if tensors[i].ty != u32::MAX {
             continue;
         }
         let t = &tensors[i];
         let next_offset = tensors.get(i + 1).map(|n| n.offset);
-        let fits = |ti: &TypeInfo| -> Option<u64> {
-            let n = ti.nbytes(&t.ne).ok()?;
-            let end = t.offset.checked_add(n)?;
-            let ok = match next_offset {
-                Some(next) => align_up(end, alignment) == Some(next),
-                None => end <= data_len,
-            };
-            ok.then_some(n)
+        // (exact fit, loose fit) of a candidate type, with its size.
+        let fits = |ti: &TypeInfo| -> (Option<u64>, Option<u64>) {
+            let Ok(n) = ti.nbytes(&t.ne) else { return (None, None) };
+            let Some(end) = t.offset.checked_add(n) else { return (None, None) };
+            match next_offset {
+                Some(next) => {
+                    let ok = align_up(end, alignment) == Some(next);
+                    (ok.then_some(n), ok.then_some(n))
+                }
+                None => {
+                    let exact = end == data_len || align_up(end, alignment) == Some(data_len);
+                    (exact.then_some(n), (end <= data_len).then_some(n))
+                }
+            }
         };
         let mx = &types::UPSTREAM[39];
         let tl2 = types::bitnet_for_disk(39).expect("tl2");
-        let choice = match (fits(mx), fits(tl2)) {
-            (Some(n), None) => (mx, n),
-            (None, Some(n)) => (tl2, n),
-            (a, b) => {
-                let by_hint = if hints.bitnet_architecture {
-                    Some(tl2)
-                } else if hints.architecture.is_some() {
-                    Some(mx)
-                } else {
-                    None
-                };
-                match (by_hint, a, b) {
-                    (Some(ti), Some(n), _) if ti.id == mx.id => (ti, n),
-                    (Some(ti), _, Some(n)) if ti.id == tl2.id => (ti, n),
-                    _ => {
-                        return Err(Error::new(
-                            Status::ContestedType,
-                            format!(
-                                "{}: type id 39 is MXFP4 in upstream ggml and TL2 in the BitNet fork, and neither the \
-                                 layout ({}) nor the metadata (general.architecture = {:?}, general.file_type = {:?}) \
-                                 decides it; load with the type policy 'upstream' or 'bitnet'",
-                                tensor_ctx(name(t), t),
-                                if a.is_some() { "both sizes fit" } else { "neither size fits" },
-                                hints.architecture,
-                                hints.file_type
-                            ),
-                        ))
-                    }
-                }
-            }
+        let ((mx_exact, mx_loose), (tl_exact, tl_loose)) = (fits(mx), fits(tl2));
+        let hint = producer_preference(hints, has_bitnet_only_types);
+        let choice = match (mx_exact, tl_exact) {
+            (Some(n), None) => Some((mx, n)),
+            (None, Some(n)) => Some((tl2, n)),
+            _ => match (hint, mx_loose, tl_loose) {
+                (_, Some(n), None) => Some((mx, n)),
+                (_, None, Some(n)) => Some((tl2, n)),
+                (Some(Producer::Upstream), Some(n), Some(_)) => Some((mx, n)),
+                (Some(Producer::Bitnet), Some(_), Some(n)) => Some((tl2, n)),
+                _ => None,
+            },
+        };
+        let Some(choice) = choice else {
+            return Err(Error::new(
+                Status::ContestedType,
+                format!(
+                    "{}: type id 39 is MXFP4 in upstream ggml and TL2 in the BitNet fork, and neither the layout ({}) \
+                     nor the metadata (general.architecture = {:?}, general.file_type = {:?}) decides it; load with \
+                     the type policy 'upstream' or 'bitnet'",
+                    tensor_ctx(name(t), t),
+                    if mx_loose.is_some() { "both sizes fit" } else { "neither size fits" },
+                    hints.architecture,
+                    hints.file_type
+                ),
+            ));
         };
         let t = &mut tensors[i];
         t.ty = choice.0.id;
