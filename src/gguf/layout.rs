@@ -122,8 +122,7 @@ pub fn resolve(
     let data_len = file_len - data_offset;
 
     // Pass 1: unambiguous types.
-    for i in 0..tensors.len() {
-        let t = &tensors[i];
+    for t in tensors.iter_mut() {
         let disk = t.disk_type;
         let ti: Option<&'static TypeInfo> = if types::is_contested(disk) {
             match policy {
@@ -150,10 +149,8 @@ pub fn resolve(
             Some(storable(ti, t, name(t), "")?)
         };
         if let Some(ti) = ti {
-            let nbytes = size_of(ti, t, name(t))?;
-            let t = &mut tensors[i];
+            t.nbytes = size_of(ti, t, name(t))?;
             t.ty = ti.id;
-            t.nbytes = nbytes;
         }
     }
 
