@@ -3,6 +3,7 @@
 tests/gemma_oracle.rs).
 
 Usage: gguf_py_dump.py MODEL.gguf [OUT.json]   (stdout when OUT is omitted)
+       gguf_py_dump.py --check                 (exit 0 when the oracle packages import)
 
 Exit status 3 with "SKIP: ..." on stderr when the `gguf` or `numpy` package is missing, so
 the Rust test can skip with a clear message instead of failing.
@@ -38,7 +39,11 @@ def scalar_array(parts, idxs, vtype):
     """Concatenate the 1-element numpy parts of an array into JSON-ready values."""
     if not idxs:
         return []
-    arr = np.concatenate([parts[i].reshape(-1) for i in idxs])
+    # One numpy view per element; joining their bytes is ~25x faster than np.concatenate on
+    # 262k memmap views.
+    dtype = parts[idxs[0]].dtype
+    arr = np.frombuffer(b"".join([parts[i].tobytes() for i in idxs]), dtype=dtype)
+    arr = arr.astype(dtype.newbyteorder("="), copy=False)  # native order before bit views
     if vtype == GGUFValueType.FLOAT32:
         return arr.view(np.uint32).tolist()
     if vtype == GGUFValueType.FLOAT64:
@@ -67,6 +72,9 @@ def field_json(f):
 
 
 def main():
+    if sys.argv[1:] == ["--check"]:
+        print(f"gguf_py_dump: numpy {np.__version__}, gguf from {sys.modules['gguf'].__file__}", file=sys.stderr)
+        return
     if len(sys.argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -62,26 +62,23 @@ pub fn split_info(view: &Gguf<'_>) -> Result<Option<SplitInfo>> {
 /// `"/m/model-00002-of-00003.gguf"` → `("/m/model", 2, 3)`.
 pub fn parse_shard_name(path: &Path) -> Option<(String, u32, u32)> {
     let s = path.to_str()?;
-    let stem = s.strip_suffix(".gguf")?;
-    // "-NNNNN-of-MMMMM" is 15 bytes.
+    let stem = s.strip_suffix(".gguf")?.as_bytes();
+    // "-NNNNN-of-MMMMM" is 15 bytes. Work on bytes: the cut may fall inside a multi-byte
+    // character of a non-ASCII name (slicing the str there would panic).
     if stem.len() < 15 {
         return None;
     }
     let (prefix, tail) = stem.split_at(stem.len() - 15);
-    let b = tail.as_bytes();
-    if b[0] != b'-' || &tail[6..10] != "-of-" {
+    if tail[0] != b'-' || &tail[6..10] != b"-of-" {
         return None;
     }
-    let digits = |t: &str| -> Option<u32> {
-        if t.len() == 5 && t.bytes().all(|c| c.is_ascii_digit()) {
-            t.parse().ok()
-        } else {
-            None
-        }
+    let digits = |t: &[u8]| -> Option<u32> {
+        t.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u32))
     };
     let no = digits(&tail[1..6])?;
     let count = digits(&tail[10..15])?;
-    Some((prefix.to_string(), no, count))
+    // The tail is ASCII, so the prefix ends on a character boundary.
+    Some((std::str::from_utf8(prefix).ok()?.to_string(), no, count))
 }
 
 /// The path of shard `no` (0-based) of `count`, as llama.cpp names them.
@@ -98,6 +95,8 @@ mod tests {
         assert_eq!(parse_shard_name(Path::new("/a/m-00002-of-00003.gguf")), Some(("/a/m".into(), 2, 3)));
         assert_eq!(parse_shard_name(Path::new("m-0002-of-00003.gguf")), None);
         assert_eq!(parse_shard_name(Path::new("m.gguf")), None);
+        assert_eq!(parse_shard_name(Path::new("éééééééééé.gguf")), None);
+        assert_eq!(parse_shard_name(Path::new("modèle-00001-of-00002.gguf")), Some(("modèle".into(), 1, 2)));
         assert_eq!(shard_path("/a/m", 0, 3), PathBuf::from("/a/m-00001-of-00003.gguf"));
     }
 }
