@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# THE test command of bitgguf (the README's second command; .ci/run runs it after installing
+# what a fresh machine lacks). In order:
+#   1. cargo test --workspace
+#   2. cargo builds in the other feature configurations (all features; gpu; crossval)
+#   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names
+#   4. CMake configure + build + ctest (gcc, shared library), then install it and build a
+#      downstream project against it with find_package (shared and static) and pkg-config
+#   5. the C tests again with clang -fsanitize=address,undefined against the static library
+#   6. the C tests again under valgrind --leak-check=full (shared library)
+#
+# Optional inputs (from the environment; .ci/run sets them):
+#   BG_PYTHON      a Python with the packages gguf and numpy (oracle tests)
+#   BG_GEMMA_PATH  the Gemma 3 270M Q4_K_M model (tests that need it skip, with a message,
+#                  when it is missing; when BG_GEMMA_PATH names an existing file, the C Gemma
+#                  test must run, not skip)
+#   BG_GGML_LIB    libggml-base.so from libggml-python (oracle tests)
+#   BG_REQUIRE_ORACLES=1  a test that would skip for want of an oracle fails instead
+#   BG_BUILD_DIR   where the CMake build trees go (default: build/ in the repository)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+build="${BG_BUILD_DIR:-$root/build}"
+jobs="$(nproc 2>/dev/null || echo 2)"
+cargo_target="$build/cargo" # CARGO_TARGET_DIR of the CMake library builds (shared by all three)
+t_start=$SECONDS
+t_section=$SECONDS
+current=""
+skipped_notes=()
+
+section() {
+  if [[ -n "$current" ]]; then
+    printf '     (%s: %ds)\n' "$current" $((SECONDS - t_section))
+  fi
+  current="$1"
+  t_section=$SECONDS
+  printf '\n==============================================================================\n'
+  printf '==== %s\n' "$1"
+  printf '==============================================================================\n'
+}
+
+on_exit() {
+  local rc=$?
+  if [[ $rc -ne 0 ]]; then
+    printf '\n#### FAILED in section: %s (exit status %d, after %ds)\n' "${current:-setup}" "$rc" \
+      $((SECONDS - t_start)) >&2
+  fi
+}
+trap on_exit EXIT
+
+need() { # need TOOL HINT
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "scripts/test.sh: '$1' is required but not installed ($2; .ci/run installs it)" >&2
+    exit 1
+  fi
+}
+
+# Run a command quietly; on failure show the end of its output.
+logged() { # logged LOGFILE CMD...
+  local log="$1"
+  shift
+  echo "+ $*"
+  if ! "$@" >"$log" 2>&1; then
+    echo "---- FAILED: $* (last 100 lines of $log) ----" >&2
+    tail -n 100 "$log" >&2
+    return 1
+  fi
+}
+
+# Run ctest in a build tree; print the reasons of skipped tests; enforce the Gemma rule.
+run_ctest() { # run_ctest BUILD_TREE LABEL [ENV=VALUE...]
+  local tree="$1" label="$2"
+  shift 2
+  echo "+ (cd $tree && ctest --output-on-failure)"
+  (cd "$tree" && env "$@" ctest --output-on-failure -j "$jobs" --timeout 900)
+  local log="$tree/Testing/Temporary/LastTest.log"
+  if [[ -f "$log" ]] && grep -q 'SKIPPED:' "$log"; then
+    while IFS= read -r line; do
+      echo "  [$label] $line"
+      skipped_notes+=("[$label] $line")
+    done < <(grep -h 'SKIPPED:' "$log" | sort -u)
+    if [[ "${BG_REQUIRE_ORACLES:-}" == 1 ]]; then
+      echo "scripts/test.sh: BG_REQUIRE_ORACLES=1, yet a C test was skipped" >&2
+      return 1
+    fi
+    if [[ -n "${BG_GEMMA_PATH:-}" && -f "${BG_GEMMA_PATH}" ]]; then
+      echo "scripts/test.sh: BG_GEMMA_PATH=$BG_GEMMA_PATH exists, yet a C test was skipped" >&2
+      return 1
+    fi
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+section "environment"
+need cargo "install Rust with rustup"
+need cmake "apt-get install cmake"
+need clang "apt-get install clang"
+need valgrind "apt-get install valgrind"
+need pkg-config "apt-get install pkg-config"
+need python3 "apt-get install python3"
+echo "repository:    $root"
+echo "rustc:         $(rustc --version)"
+echo "cmake:         $(cmake --version | head -n 1)"
+echo "cc / clang:    $(cc --version | head -n 1) / $(clang --version | head -n 1)"
+echo "valgrind:      $(valgrind --version)"
+echo "cores:         $jobs"
+echo "BG_REQUIRE_ORACLES: ${BG_REQUIRE_ORACLES:-(not set: missing oracles make tests skip)}"
+for v in BG_PYTHON BG_GEMMA_PATH BG_GGML_LIB; do
+  val="${!v:-}"
+  if [[ -z "$val" ]]; then
+    echo "$v: (not set: tests that need it will print SKIPPED)"
+  elif [[ -e "$val" ]]; then
+    echo "$v: $val"
+  else
+    echo "$v: $val (DOES NOT EXIST: tests that need it will print SKIPPED)"
+  fi
+done
+
+# ---------------------------------------------------------------------------------------------
+section "1. cargo test --workspace"
+mkdir -p "$build"
+cargo test --workspace 2>&1 | tee "$build/cargo-test.log"
+while IFS= read -r line; do
+  skipped_notes+=("[cargo test] $line")
+done < <(grep -o 'SKIPPED:.*' "$build/cargo-test.log" | sort -u || true)
+
+# ---------------------------------------------------------------------------------------------
+section "2. cargo build: other feature configurations"
+echo "+ cargo build --workspace --all-features"
+cargo build --workspace --all-features
+echo "+ cargo build --no-default-features --features gpu"
+cargo build --no-default-features --features gpu
+echo "+ cargo build --features crossval"
+cargo build --features crossval
+
+# ---------------------------------------------------------------------------------------------
+section "3. header: fresh and bg_-prefixed (scripts/check_header.sh)"
+bash scripts/check_header.sh
+
+# ---------------------------------------------------------------------------------------------
+section "4. CMake: build, ctest, install, find_package and pkg-config consumers"
+logged "$build/main-configure.log" cmake -S . -B "$build/main" -DCMAKE_BUILD_TYPE=Debug \
+  -DBITGGUF_CARGO_TARGET_DIR="$cargo_target"
+logged "$build/main-build.log" cmake --build "$build/main" -j "$jobs"
+run_ctest "$build/main" cmake
+
+# The shared library exports exactly the functions the header declares (comments stripped by the
+# preprocessor), and nothing else.
+so="$cargo_target/release/libbitgguf.so"
+if ! diff -u <(cc -E -P -x c include/bitgguf.h | grep -oE '\bbg_[a-z0-9_]+ *\(' | tr -d '( ' | sort -u) \
+             <(nm -D --defined-only "$so" | awk '{print $3}' | sort -u); then
+  echo "the exports of $so (+) differ from the functions in include/bitgguf.h (-)" >&2
+  exit 1
+fi
+echo "exports of libbitgguf.so == functions of include/bitgguf.h ($(nm -D --defined-only "$so" | wc -l) symbols)"
+
+prefix="$build/install"
+rm -rf "$prefix"
+logged "$build/install.log" cmake --install "$build/main" --prefix "$prefix"
+for mode in shared static; do
+  flag=OFF
+  [[ $mode == static ]] && flag=ON
+  rm -rf "$build/consumer-$mode"
+  logged "$build/consumer-$mode.log" cmake -S c_tests/consumer -B "$build/consumer-$mode" \
+    -DCMAKE_PREFIX_PATH="$prefix" -DBITGGUF_STATIC=$flag
+  logged "$build/consumer-$mode-build.log" cmake --build "$build/consumer-$mode"
+  echo "+ consumer ($mode, find_package)"
+  "$build/consumer-$mode/consumer"
+done
+if ldd "$build/consumer-static/consumer" | grep libbitgguf >/dev/null; then
+  echo "the static consumer links libbitgguf.so dynamically" >&2
+  exit 1
+fi
+pc_flags="$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs bitgguf)"
+pc_libdir="$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --variable=libdir bitgguf)"
+echo "+ cc consumer.c \$(pkg-config --cflags --libs bitgguf) = $pc_flags"
+# shellcheck disable=SC2086
+cc -std=c99 -Wall -Wextra -Werror c_tests/consumer/consumer.c $pc_flags -Wl,-rpath,"$pc_libdir" \
+  -o "$build/consumer-pkgconfig"
+"$build/consumer-pkgconfig"
+
+# ---------------------------------------------------------------------------------------------
+section "5. AddressSanitizer + UBSan (clang, static library)"
+san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+logged "$build/asan-configure.log" env CC=clang CXX=clang++ cmake -S . -B "$build/asan" \
+  -DCMAKE_BUILD_TYPE=Debug -DBITGGUF_STATIC=ON -DBITGGUF_CARGO_TARGET_DIR="$cargo_target" \
+  -DCMAKE_C_FLAGS="$san -O1" -DCMAKE_CXX_FLAGS="$san -O1" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+logged "$build/asan-build.log" cmake --build "$build/asan" -j "$jobs"
+for t in header_c99 header_cxx synthetic gemma; do # the sanitizers are really linked in
+  if ! nm "$build/asan/c_tests/$t" | grep '__asan_init' >/dev/null; then
+    echo "$build/asan/c_tests/$t is not instrumented with ASan" >&2
+    exit 1
+  fi
+  if ldd "$build/asan/c_tests/$t" | grep libbitgguf >/dev/null; then
+    echo "$build/asan/c_tests/$t is not linked against the static library" >&2
+    exit 1
+  fi
+done
+echo "ASan instrumentation confirmed (nm: __asan_init); static library confirmed (ldd)"
+run_ctest "$build/asan" asan \
+  ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# ---------------------------------------------------------------------------------------------
+section "6. valgrind --leak-check=full (gcc, shared library)"
+logged "$build/valgrind-configure.log" cmake -S . -B "$build/valgrind" -DCMAKE_BUILD_TYPE=Debug \
+  -DBITGGUF_CARGO_TARGET_DIR="$cargo_target" \
+  "-DBITGGUF_TEST_WRAPPER=valgrind;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect,possible;--show-leak-kinds=definite,indirect,possible;--track-origins=yes;--quiet"
+logged "$build/valgrind-build.log" cmake --build "$build/valgrind" -j "$jobs"
+run_ctest "$build/valgrind" valgrind
+
+# ---------------------------------------------------------------------------------------------
+section "summary"
+if [[ ${#skipped_notes[@]} -gt 0 ]]; then
+  echo "SKIPPED (not passed; each with its reason):"
+  printf '  %s\n' "${skipped_notes[@]}"
+  echo "ALL TESTS PASSED in $((SECONDS - t_start))s, except ${#skipped_notes[@]} SKIPPED (listed above)"
+else
+  echo "skipped: none"
+  echo "ALL TESTS PASSED in $((SECONDS - t_start))s"
+fi
+current=""
