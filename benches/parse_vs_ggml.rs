@@ -55,42 +55,24 @@ impl Ggml {
         // SAFETY: loading ggml runs its (trivial) initializers; the symbols are used with the
         // signatures of the package's own include/gguf.h.
         unsafe {
-            let lib = libloading::Library::new(path)
-                .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+            let lib = libloading::Library::new(path).map_err(|e| format!("cannot load {}: {e}", path.display()))?;
             let sym = |name: &[u8]| -> Result<*const c_void, String> {
-                lib.get::<*const c_void>(name).map(|s| *s).map_err(|e| {
-                    format!(
-                        "{}: no symbol {}: {e}",
-                        path.display(),
-                        String::from_utf8_lossy(name)
-                    )
-                })
+                lib.get::<*const c_void>(name)
+                    .map(|s| *s)
+                    .map_err(|e| format!("{}: no symbol {}: {e}", path.display(), String::from_utf8_lossy(name)))
             };
-            let init =
-                std::mem::transmute::<*const c_void, InitFromFile>(sym(b"gguf_init_from_file\0")?);
+            let init = std::mem::transmute::<*const c_void, InitFromFile>(sym(b"gguf_init_from_file\0")?);
             let free = std::mem::transmute::<*const c_void, Free>(sym(b"gguf_free\0")?);
             let n_kv = std::mem::transmute::<*const c_void, GetCount>(sym(b"gguf_get_n_kv\0")?);
-            let n_tensors =
-                std::mem::transmute::<*const c_void, GetCount>(sym(b"gguf_get_n_tensors\0")?);
-            let version =
-                std::mem::transmute::<*const c_void, GetVersion>(sym(b"gguf_get_version\0")?);
-            Ok(Ggml {
-                _lib: lib,
-                init,
-                free,
-                n_kv,
-                n_tensors,
-                version,
-            })
+            let n_tensors = std::mem::transmute::<*const c_void, GetCount>(sym(b"gguf_get_n_tensors\0")?);
+            let version = std::mem::transmute::<*const c_void, GetVersion>(sym(b"gguf_get_version\0")?);
+            Ok(Ggml { _lib: lib, init, free, n_kv, n_tensors, version })
         }
     }
 
     /// Open and free once; returns (version, n_kv, n_tensors).
     fn open(&self, path: &CString) -> Result<(u32, i64, i64), String> {
-        let params = GgufInitParams {
-            no_alloc: true,
-            ctx: std::ptr::null_mut(),
-        };
+        let params = GgufInitParams { no_alloc: true, ctx: std::ptr::null_mut() };
         // SAFETY: a valid C string and params as gguf.h declares them; the context is freed
         // once, after the queries.
         unsafe {
@@ -111,10 +93,7 @@ fn find_ggml() -> Result<PathBuf, String> {
     }
     let python = std::env::var("BG_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = Command::new(&python)
-        .args([
-            "-c",
-            "import libggml,os;print(os.path.dirname(libggml.__file__))",
-        ])
+        .args(["-c", "import libggml,os;print(os.path.dirname(libggml.__file__))"])
         .output()
         .map_err(|e| format!("cannot run {python}: {e} (set BG_GGML_LIB or BG_PYTHON)"))?;
     if !out.status.success() {
@@ -138,10 +117,7 @@ struct Stats {
 
 impl Stats {
     fn new(name: &'static str) -> Stats {
-        Stats {
-            name,
-            ms: Vec::new(),
-        }
+        Stats { name, ms: Vec::new() }
     }
     fn sorted(&self) -> Vec<f64> {
         let mut v = self.ms.clone();
@@ -198,11 +174,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         // `cargo bench` passes --bench; `cargo test --all-targets` does not: a quick smoke run.
-        .unwrap_or(if std::env::args().any(|a| a == "--bench") {
-            30
-        } else {
-            3
-        })
+        .unwrap_or(if std::env::args().any(|a| a == "--bench") { 30 } else { 3 })
         .max(1);
     let cpath = CString::new(path.as_os_str().as_encoded_bytes()).expect("path without NUL");
     let opts = LoadOptions::default();
@@ -214,11 +186,7 @@ fn main() {
     let idx = m.metadata().index();
     assert_eq!(
         (gv, gkv, gt),
-        (
-            idx.version(),
-            idx.kv_count() as i64,
-            m.tensor_count() as i64
-        ),
+        (idx.version(), idx.kv_count() as i64, m.tensor_count() as i64),
         "ggml and bitgguf disagree on (version, n_kv, n_tensors)"
     );
     let file_len = idx.file_len();
@@ -267,20 +235,15 @@ fn main() {
     }
 
     println!();
+    println!("file:    {} ({} bytes, metadata + tensor infos {} bytes)", path.display(), file_len, data_offset);
     println!(
-        "file:    {} ({} bytes, metadata + tensor infos {} bytes)",
-        path.display(),
-        file_len,
-        data_offset
+        "ggml:    {} (gguf.h: gguf_init_params {{ bool no_alloc = true; ggml_context **ctx = NULL }})",
+        lib.display()
     );
-    println!("ggml:    {} (gguf.h: gguf_init_params {{ bool no_alloc = true; ggml_context **ctx = NULL }})", lib.display());
     println!("checked: both read version {gv}, {gkv} metadata pairs, {gt} tensors");
     println!("rounds:  {rounds} interleaved (after {warmup} warm-up), fresh open each time, warm page cache");
     println!();
-    println!(
-        "{:<46} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "case", "median ms", "min ms", "mean ms", "p90 ms", "max ms"
-    );
+    println!("{:<46} {:>10} {:>10} {:>10} {:>10} {:>10}", "case", "median ms", "min ms", "mean ms", "p90 ms", "max ms");
     for s in [&ggml_t, &ours_t, &parse_t] {
         println!(
             "{:<46} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
@@ -295,9 +258,7 @@ fn main() {
     println!();
     let ratio_med = ggml_t.median() / ours_t.median();
     let ratio_min = ggml_t.min() / ours_t.min();
-    println!(
-        "ratio ggml / bitgguf Model::open: {ratio_med:.1}x (medians), {ratio_min:.1}x (minima)"
-    );
+    println!("ratio ggml / bitgguf Model::open: {ratio_med:.1}x (medians), {ratio_min:.1}x (minima)");
     println!(
         "ratio ggml / bitgguf gguf::parse: {:.1}x (medians), {:.1}x (minima)",
         ggml_t.median() / parse_t.median(),

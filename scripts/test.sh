@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # THE test command of bitgguf (the README's second command; .ci/run runs it after installing
 # what a fresh machine lacks). In order:
+#   0. cargo fmt --check and cargo clippy -D warnings
 #   1. cargo test --workspace
 #   2. cargo builds in the other feature configurations (all features; gpu; crossval)
 #   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names
@@ -116,6 +117,11 @@ for v in BG_PYTHON BG_GEMMA_PATH BG_GGML_LIB; do
     echo "$v: $val (DOES NOT EXIST: tests that need it will print SKIPPED)"
   fi
 done
+
+# ---------------------------------------------------------------------------------------------
+section "0. cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
 
 # ---------------------------------------------------------------------------------------------
 section "1. cargo test --workspace"

@@ -327,10 +327,7 @@ impl TypeInfo {
             }
             Layout::Tl2 => {
                 if ne[2] != 1 || ne[3] != 1 {
-                    return Err(SizeError::Shape(format!(
-                        "tl2 tensors are 2-D but ne[2]={}, ne[3]={}",
-                        ne[2], ne[3]
-                    )));
+                    return Err(SizeError::Shape(format!("tl2 tensors are 2-D but ne[2]={}, ne[3]={}", ne[2], ne[3])));
                 }
                 if ne[0] < 256 || ne[0] % 32 != 0 {
                     return Err(SizeError::Shape(format!(
@@ -339,10 +336,7 @@ impl TypeInfo {
                     )));
                 }
                 let f = tl2_payload_bound(ne[1], ne[0]).ok_or(SizeError::Overflow)?;
-                f.checked_add(31)
-                    .map(|v| v & !31)
-                    .and_then(|v| v.checked_add(32))
-                    .ok_or(SizeError::Overflow)
+                f.checked_add(31).map(|v| v & !31).and_then(|v| v.checked_add(32)).ok_or(SizeError::Overflow)
             }
         }
     }

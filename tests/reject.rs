@@ -158,7 +158,12 @@ fn tensor_count_too_large() {
     reject(&b, Status::TensorCountTooLarge, &["tensor count at byte 8 is 5", "at most 4 fit", "119 bytes left"]);
     // The configured limit.
     let b = valid().bytes();
-    reject_with(&b, &limits(|l| l.max_tensors = 1), Status::TensorCountTooLarge, &["tensor count at byte 8 is 2", "limit 1"]);
+    reject_with(
+        &b,
+        &limits(|l| l.max_tensors = 1),
+        Status::TensorCountTooLarge,
+        &["tensor count at byte 8 is 2", "limit 1"],
+    );
     ok_with(&b, &limits(|l| l.max_tensors = 2));
 }
 
@@ -288,7 +293,9 @@ fn array_larger_than_the_input_is_truncated_before_allocating() {
 
 #[test]
 fn alignment_of_the_wrong_type() {
-    for (v, name) in [(OwnedValue::U64(32), "uint64"), (OwnedValue::I32(32), "int32"), (OwnedValue::str("32"), "string")] {
+    for (v, name) in
+        [(OwnedValue::U64(32), "uint64"), (OwnedValue::I32(32), "int32"), (OwnedValue::str("32"), "string")]
+    {
         let b = Spec::new().kv(kv("general.alignment", &v)).bytes();
         reject(
             &b,
@@ -397,7 +404,11 @@ fn duplicate_tensor() {
     reject(
         &b.bytes,
         Status::DuplicateTensor,
-        &[&format!("tensor #2 at byte {}", b.info_pos[2]), "name 'a' duplicates tensor #0", &format!("at byte {}", b.info_pos[0])],
+        &[
+            &format!("tensor #2 at byte {}", b.info_pos[2]),
+            "name 'a' duplicates tensor #0",
+            &format!("at byte {}", b.info_pos[0]),
+        ],
     );
 }
 
@@ -406,7 +417,11 @@ fn bad_dim_count_five() {
     // test-gguf's BAD_N_DIMS.
     let b = Spec::new().tensor(t("w", F32, &[1, 1, 1, 1, 1])).build();
     let nd = b.info_pos[0] + 8 + 1;
-    reject(&b.bytes, Status::BadDimCount, &["tensor 'w' (tensor info at byte 24)", &format!("n_dims at byte {nd} is 5"), "at most 4"]);
+    reject(
+        &b.bytes,
+        Status::BadDimCount,
+        &["tensor 'w' (tensor info at byte 24)", &format!("n_dims at byte {nd} is 5"), "at most 4"],
+    );
     // n_dims = 0xFFFFFFFF (a gguf-py DoS PoC) with no dims following.
     let b = Spec::new().tensor(t("w", F32, &[]).n_dims(u32::MAX)).build();
     reject(&b.bytes, Status::BadDimCount, &["n_dims at byte 33 is 4294967295"]);
@@ -431,10 +446,18 @@ fn element_count_overflow() {
     // test-gguf's NE_TOO_BIG: 4 * INT32_MAX in every dimension.
     let big = 4 * i32::MAX as u64;
     let b = Spec::new().tensor(t("a", F32, &[1])).tensor(t("w", F32, &[big, big, big, big])).build();
-    reject(&b.bytes, Status::ElementCountOverflow, &[&format!("tensor 'w' (tensor info at byte {})", b.info_pos[1]), "2^63-1"]);
+    reject(
+        &b.bytes,
+        Status::ElementCountOverflow,
+        &[&format!("tensor 'w' (tensor info at byte {})", b.info_pos[1]), "2^63-1"],
+    );
     // 2^32 * 2^32 wraps u64 to 0; 2^62 * 2 = 2^63 fits u64 but not i64.
     for dims in [[1u64 << 32, 1 << 32], [1 << 62, 2]] {
-        reject(&Spec::new().tensor(t("w", I8, &dims)).bytes(), Status::ElementCountOverflow, &["tensor 'w' (tensor info at byte 24)"]);
+        reject(
+            &Spec::new().tensor(t("w", I8, &dims)).bytes(),
+            Status::ElementCountOverflow,
+            &["tensor 'w' (tensor info at byte 24)"],
+        );
     }
 }
 
@@ -446,7 +469,10 @@ fn unknown_type() {
         reject(
             &b.bytes,
             Status::UnknownType,
-            &[&format!("tensor 'w' (tensor info at byte {})", b.info_pos[1]), &format!("type id {ty} (as i32: {as_i32})")],
+            &[
+                &format!("tensor 'w' (tensor info at byte {})", b.info_pos[1]),
+                &format!("type id {ty} (as i32: {as_i32})"),
+            ],
         );
     }
 }
@@ -456,7 +482,12 @@ fn removed_types() {
     for (ty, name) in [(4u32, "q4_2"), (5, "q4_3"), (31, "q4_0_4_4"), (32, "q4_0_4_8"), (33, "q4_0_8_8")] {
         for p in [TypePolicy::Auto, TypePolicy::Upstream, TypePolicy::Bitnet] {
             let b = Spec::new().tensor(t("w", ty, &[256]).nbytes(144)).bytes();
-            reject_with(&b, &policy(p), Status::RemovedType, &["tensor 'w' (tensor info at byte 24)", &format!("type id {ty} ({name})"), "removed"]);
+            reject_with(
+                &b,
+                &policy(p),
+                Status::RemovedType,
+                &["tensor 'w' (tensor info at byte 24)", &format!("type id {ty} ({name})"), "removed"],
+            );
         }
     }
     // 36-38 are removed upstream: rejected under the upstream policy.
@@ -474,10 +505,18 @@ fn removed_types() {
 #[test]
 fn bad_shape_for_type() {
     let b = Spec::new().tensor(t("w", Q4_0, &[33, 2]).nbytes(36)).build();
-    reject(&b.bytes, Status::BadShapeForType, &["tensor 'w' (tensor info at byte 24)", "ne[0]=33 is not a multiple of the block size 32 of q4_0"]);
+    reject(
+        &b.bytes,
+        Status::BadShapeForType,
+        &["tensor 'w' (tensor info at byte 24)", "ne[0]=33 is not a multiple of the block size 32 of q4_0"],
+    );
     // K-quants: 256-element blocks; the other dimensions do not matter.
     let b = Spec::new().tensor(t("a", F32, &[3])).tensor(t("k", Q4_K, &[128, 2]).nbytes(144)).build();
-    reject(&b.bytes, Status::BadShapeForType, &[&format!("tensor 'k' (tensor info at byte {})", b.info_pos[1]), "block size 256 of q4_k"]);
+    reject(
+        &b.bytes,
+        Status::BadShapeForType,
+        &[&format!("tensor 'k' (tensor info at byte {})", b.info_pos[1]), "block size 256 of q4_k"],
+    );
     // ne0 = 0 is a multiple of every block size.
     ok(&Spec::new().tensor(t("z", Q4_K, &[0, 7])).bytes());
 }
@@ -515,10 +554,7 @@ fn contested_type_39_undecidable_under_auto() {
     let b = Spec { extra: 64, ..Spec::new() }.tensor(t("w", 39, &[512, 4])).build();
     reject(&b.bytes, Status::ContestedType, &["tensor 'w' (tensor info at byte 24)", "both sizes fit"]);
     // Neither size matches the layout: the next tensor starts at 64.
-    let b = Spec::new()
-        .tensor(t("w", 39, &[512, 4]).nbytes(64))
-        .tensor(t("n", F32, &[4]))
-        .build();
+    let b = Spec::new().tensor(t("w", 39, &[512, 4]).nbytes(64)).tensor(t("n", F32, &[4])).build();
     assert_eq!(b.offsets[1], 64);
     reject(&b.bytes, Status::ContestedType, &["tensor 'w'", "neither size fits"]);
 }
@@ -528,7 +564,12 @@ fn type_not_storable_i8_s() {
     // 37 is BitNet's I8_S activation type: never in files.
     for p in [TypePolicy::Bitnet, TypePolicy::Auto] {
         let b = Spec::new().tensor(t("w", 37, &[128]).nbytes(128)).bytes();
-        reject_with(&b, &policy(p), Status::TypeNotStorable, &["tensor 'w' (tensor info at byte 24)", "type id 37 (i8_s)"]);
+        reject_with(
+            &b,
+            &policy(p),
+            Status::TypeNotStorable,
+            &["tensor 'w' (tensor info at byte 24)", "type id 37 (i8_s)"],
+        );
     }
 }
 
@@ -579,7 +620,11 @@ fn bad_tensor_offset_inconsistent_align() {
         .tensor(t("c", F16, &[2]));
     let b = s.build();
     assert_eq!(b.offsets, vec![0, 12, 24]);
-    reject(&b.bytes, Status::BadTensorOffset, &[&format!("tensor 'b' (tensor info at byte {})", b.info_pos[1]), "offset is 12, expected 32", "alignment 32"]);
+    reject(
+        &b.bytes,
+        Status::BadTensorOffset,
+        &[&format!("tensor 'b' (tensor info at byte {})", b.info_pos[1]), "offset is 12, expected 32", "alignment 32"],
+    );
 }
 
 #[test]
@@ -589,7 +634,11 @@ fn data_size_overflow_near_u64_max() {
     let n = (1u64 << 61) - 1;
     let b = Spec::new().tensor(t("a", I8, &[1])).tensor(t("huge", F64, &[n])).build();
     assert_eq!(b.offsets[1], 32);
-    reject(&b.bytes, Status::DataSizeOverflow, &[&format!("tensor 'huge' (tensor info at byte {})", b.info_pos[1]), "offset + size overflows"]);
+    reject(
+        &b.bytes,
+        Status::DataSizeOverflow,
+        &[&format!("tensor 'huge' (tensor info at byte {})", b.info_pos[1]), "offset + size overflows"],
+    );
 }
 
 #[test]
@@ -598,7 +647,11 @@ fn size_whose_padding_would_wrap_is_out_of_bounds() {
     // are checked against the file before any padding is computed.
     let n = (1u64 << 61) - 1;
     let b = Spec::new().tensor(t("huge", F64, &[n])).build();
-    reject(&b.bytes, Status::DataOutOfBounds, &["tensor 'huge' (tensor info at byte 24)", "18446744073709551608 bytes"]);
+    reject(
+        &b.bytes,
+        Status::DataOutOfBounds,
+        &["tensor 'huge' (tensor info at byte 24)", "18446744073709551608 bytes"],
+    );
 }
 
 #[test]
@@ -646,7 +699,12 @@ fn custom_alignment_one_and_small_powers_of_two() {
         }
     }
     // With alignment 1, blocks start at odd addresses: offsets 0, 12, 46.
-    let b = Spec::new().alignment(1).tensor(t("a", F32, &[3])).tensor(t("b", Q8_0, &[32])).tensor(t("c", F16, &[3])).build();
+    let b = Spec::new()
+        .alignment(1)
+        .tensor(t("a", F32, &[3]))
+        .tensor(t("b", Q8_0, &[32]))
+        .tensor(t("c", F16, &[3]))
+        .build();
     assert_eq!(b.offsets, vec![0, 12, 46]);
 }
 
@@ -679,7 +737,8 @@ fn scalar_tensor_with_zero_dims() {
 
 #[test]
 fn zero_size_dimension_gives_zero_bytes() {
-    let b = Spec::new().tensor(t("z", F32, &[0, 5])).tensor(t("q", Q4_0, &[32, 3, 0])).tensor(t("a", F32, &[2])).build();
+    let b =
+        Spec::new().tensor(t("z", F32, &[0, 5])).tensor(t("q", Q4_0, &[32, 3, 0])).tensor(t("a", F32, &[2])).build();
     assert_eq!(b.offsets, vec![0, 0, 0]);
     let idx = ok(&b.bytes);
     let v = idx.view(&b.bytes);

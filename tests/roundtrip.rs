@@ -81,13 +81,15 @@ struct T {
 
 fn tensor() -> impl Strategy<Value = T> {
     let ids = live_ids();
-    (0..ids.len(), 0u64..4, vec(0u64..4, 0..4), name_suffix(), any::<u64>()).prop_map(move |(ti, k, rest, name, seed)| {
-        let ty = ids[ti];
-        let blck = GGML_SIZES[ty as usize].0;
-        let mut ne = vec![blck * k];
-        ne.extend(rest);
-        T { name, ty, ne, seed }
-    })
+    (0..ids.len(), 0u64..4, vec(0u64..4, 0..4), name_suffix(), any::<u64>()).prop_map(
+        move |(ti, k, rest, name, seed)| {
+            let ty = ids[ti];
+            let blck = GGML_SIZES[ty as usize].0;
+            let mut ne = vec![blck * k];
+            ne.extend(rest);
+            T { name, ty, ne, seed }
+        },
+    )
 }
 
 fn alignment() -> impl Strategy<Value = Option<u32>> {

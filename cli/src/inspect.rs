@@ -8,16 +8,8 @@ use bitgguf::{LoadOptions, Model, TypePolicy};
 use crate::{json, out_err, text, CliError};
 
 /// Load `file` and print it as text or JSON on stdout.
-pub fn run(
-    file: &Path,
-    as_json: bool,
-    use_mmap: bool,
-    type_policy: TypePolicy,
-) -> Result<(), CliError> {
-    let mut opts = LoadOptions {
-        use_mmap,
-        ..LoadOptions::default()
-    };
+pub fn run(file: &Path, as_json: bool, use_mmap: bool, type_policy: TypePolicy) -> Result<(), CliError> {
+    let mut opts = LoadOptions { use_mmap, ..LoadOptions::default() };
     opts.parse.type_policy = type_policy;
     let model = Model::open(file, &opts)?;
     let stdout = io::stdout();

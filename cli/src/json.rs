@@ -112,11 +112,7 @@ pub fn model<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
             }
             write!(w, "{d}")?;
         }
-        write!(
-            w,
-            "],\"offset\":{},\"n_bytes\":{}",
-            info.offset, info.n_bytes
-        )?;
+        write!(w, "],\"offset\":{},\"n_bytes\":{}", info.offset, info.n_bytes)?;
         if split {
             write!(w, ",\"shard\":{}", t.shard)?;
         }

@@ -138,12 +138,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Inspect {
-            file,
-            json,
-            no_mmap,
-            type_policy,
-        } => inspect::run(&file, json, !no_mmap, type_policy.into()),
+        Command::Inspect { file, json, no_mmap, type_policy } => {
+            inspect::run(&file, json, !no_mmap, type_policy.into())
+        }
         Command::Demo => demo::run(),
     };
     match result {
@@ -156,12 +153,7 @@ fn main() -> ExitCode {
             let _ = io::stdout().flush();
             match &err {
                 CliError::Lib(e) => {
-                    eprintln!(
-                        "bitgguf: error: {} [status {} {:?}]",
-                        e.message(),
-                        e.status() as u32,
-                        e.status()
-                    )
+                    eprintln!("bitgguf: error: {} [status {} {:?}]", e.message(), e.status() as u32, e.status())
                 }
                 CliError::Io(what, e) => eprintln!("bitgguf: error: {what}: {e}"),
             }

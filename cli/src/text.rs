@@ -72,13 +72,7 @@ fn short_array(a: &ArrayView<'_>) -> String {
         })
         .collect();
     let more = if a.len() > shown { ", ..." } else { "" };
-    format!(
-        "[{}; {}] [{}{}]",
-        a.elem_type().name(),
-        a.len(),
-        items.join(", "),
-        more
-    )
+    format!("[{}; {}] [{}{}]", a.elem_type().name(), a.len(), items.join(", "), more)
 }
 
 /// The type name of a value (`array[string]` for arrays).
@@ -112,20 +106,12 @@ pub fn header<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
     writeln!(w, "GGUF version:  {}", idx.version())?;
     writeln!(w, "alignment:     {}", idx.alignment())?;
     writeln!(w, "data_offset:   {}", idx.data_offset())?;
-    writeln!(
-        w,
-        "file size:     {} ({})",
-        idx.file_len(),
-        bytes(idx.file_len())
-    )?;
+    writeln!(w, "file size:     {} ({})", idx.file_len(), bytes(idx.file_len()))?;
     writeln!(w, "shards:        {}", m.shard_count())?;
     if m.shard_count() > 1 {
         for s in 0..m.shard_count() {
             let g = m.shard(s).index();
-            let p = m
-                .shard_path(s)
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
+            let p = m.shard_path(s).map(|p| p.display().to_string()).unwrap_or_default();
             writeln!(
                 w,
                 "  shard {}: {p} ({} tensors, data_offset {}, {})",
@@ -144,19 +130,9 @@ pub fn header<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
 pub fn metadata<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
     let meta = m.metadata();
     let kw = meta.kvs().map(|kv| kv.key.len()).max().unwrap_or(0);
-    let tw = meta
-        .kvs()
-        .map(|kv| type_name(&kv.value).len())
-        .max()
-        .unwrap_or(0);
+    let tw = meta.kvs().map(|kv| type_name(&kv.value).len()).max().unwrap_or(0);
     for kv in meta.kvs() {
-        writeln!(
-            w,
-            "  {:kw$}  {:tw$}  {}",
-            kv.key,
-            type_name(&kv.value),
-            short_value(&kv.value)
-        )?;
+        writeln!(w, "  {:kw$}  {:tw$}  {}", kv.key, type_name(&kv.value), short_value(&kv.value))?;
     }
     Ok(())
 }
@@ -164,49 +140,23 @@ pub fn metadata<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
 /// The tensor table.
 pub fn tensors<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
     let split = m.shard_count() > 1;
-    let nw = m
-        .tensors()
-        .map(|t| t.info.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    let nw = m.tensors().map(|t| t.info.name.len()).max().unwrap_or(4).max(4);
     let shape = |t: &bitgguf::gguf::TensorInfo<'_>| {
-        let d: Vec<String> =
-            t.ne.iter()
-                .take(t.n_dims as usize)
-                .map(|d| d.to_string())
-                .collect();
+        let d: Vec<String> = t.ne.iter().take(t.n_dims as usize).map(|d| d.to_string()).collect();
         format!("[{}]", d.join(", "))
     };
-    let sw = m
-        .tensors()
-        .map(|t| shape(&t.info).len())
-        .max()
-        .unwrap_or(5)
-        .max(5);
+    let sw = m.tensors().map(|t| shape(&t.info).len()).max().unwrap_or(5).max(5);
     if split {
         write!(w, "  {:>5} ", "shard")?;
     }
-    writeln!(
-        w,
-        "  {:nw$}  {:8}  {:sw$}  {:>12}  {:>12}",
-        "name", "type", "shape", "offset", "n_bytes"
-    )?;
+    writeln!(w, "  {:nw$}  {:8}  {:sw$}  {:>12}  {:>12}", "name", "type", "shape", "offset", "n_bytes")?;
     let mut total = 0u64;
     for t in m.tensors() {
         let i = &t.info;
         if split {
             write!(w, "  {:>5} ", t.shard + 1)?;
         }
-        writeln!(
-            w,
-            "  {:nw$}  {:8}  {:sw$}  {:>12}  {:>12}",
-            i.name,
-            i.ty.name,
-            shape(i),
-            i.offset,
-            i.n_bytes
-        )?;
+        writeln!(w, "  {:nw$}  {:8}  {:sw$}  {:>12}  {:>12}", i.name, i.ty.name, shape(i), i.offset, i.n_bytes)?;
         total += i.n_bytes;
     }
     writeln!(w, "  total tensor bytes: {total} ({})", bytes(total))?;

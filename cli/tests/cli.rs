@@ -9,10 +9,7 @@ use bitgguf::types;
 use serde_json::Value as J;
 
 fn bitgguf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bitgguf"))
-        .args(args)
-        .output()
-        .expect("run bitgguf")
+    Command::new(env!("CARGO_BIN_EXE_bitgguf")).args(args).output().expect("run bitgguf")
 }
 
 fn stdout(o: &Output) -> String {
@@ -48,53 +45,24 @@ fn sample() -> GgufWriter {
     w.kv("t.ninf", OwnedValue::F32(f32::NEG_INFINITY));
     w.kv("t.true", OwnedValue::Bool(true));
     w.kv("t.false", OwnedValue::Bool(false));
-    w.kv(
-        "t.str",
-        OwnedValue::str("quote \" backslash \\ newline \n tab \t ü 日本"),
-    );
+    w.kv("t.str", OwnedValue::str("quote \" backslash \\ newline \n tab \t ü 日本"));
     w.kv("t.bad_utf8", OwnedValue::String(vec![b'a', 0xff, b'b']));
     w.kv("t.empty", OwnedValue::str(""));
-    let toks: Vec<OwnedValue> = (0..1000)
-        .map(|i| OwnedValue::String(format!("tok{i}").into_bytes()))
-        .collect();
-    w.kv(
-        "tokenizer.ggml.tokens",
-        OwnedValue::Array(ValueType::String, toks),
-    );
-    w.kv(
-        "t.arr_u8",
-        OwnedValue::Array(
-            ValueType::U8,
-            vec![OwnedValue::U8(1), OwnedValue::U8(2), OwnedValue::U8(255)],
-        ),
-    );
+    let toks: Vec<OwnedValue> = (0..1000).map(|i| OwnedValue::String(format!("tok{i}").into_bytes())).collect();
+    w.kv("tokenizer.ggml.tokens", OwnedValue::Array(ValueType::String, toks));
+    w.kv("t.arr_u8", OwnedValue::Array(ValueType::U8, vec![OwnedValue::U8(1), OwnedValue::U8(2), OwnedValue::U8(255)]));
     w.kv(
         "t.arr_f32",
         OwnedValue::Array(
             ValueType::F32,
-            vec![
-                OwnedValue::F32(1.5),
-                OwnedValue::F32(f32::NAN),
-                OwnedValue::F32(-0.25),
-            ],
+            vec![OwnedValue::F32(1.5), OwnedValue::F32(f32::NAN), OwnedValue::F32(-0.25)],
         ),
     );
     w.kv("t.arr_empty", OwnedValue::Array(ValueType::I64, vec![]));
-    w.kv(
-        "t.arr_bool",
-        OwnedValue::Array(
-            ValueType::Bool,
-            vec![OwnedValue::Bool(true), OwnedValue::Bool(false)],
-        ),
-    );
+    w.kv("t.arr_bool", OwnedValue::Array(ValueType::Bool, vec![OwnedValue::Bool(true), OwnedValue::Bool(false)]));
     w.tensor("a.f32", type_id("f32"), &[3], vec![0u8; 12]);
     w.tensor("b.q8_0", type_id("q8_0"), &[64, 2], vec![0u8; 4 * 34]);
-    w.tensor(
-        "c.i2_s",
-        types::I2_S,
-        &[128, 4],
-        vec![0u8; 128 * 4 / 4 + 32],
-    );
+    w.tensor("c.i2_s", types::I2_S, &[128, 4], vec![0u8; 128 * 4 / 4 + 32]);
     w.tensor("d.f16.3d", type_id("f16"), &[2, 3, 4], vec![0u8; 2 * 24]);
     w
 }
@@ -123,10 +91,7 @@ fn demo_runs_and_cleans_up() {
     ] {
         assert!(out.contains(needle), "demo output lacks {needle:?}:\n{out}");
     }
-    let path = out
-        .lines()
-        .find_map(|l| l.strip_prefix("removed "))
-        .expect("demo says which file it removed");
+    let path = out.lines().find_map(|l| l.strip_prefix("removed ")).expect("demo says which file it removed");
     assert!(!Path::new(path).exists(), "{path} was left behind");
 }
 
@@ -171,10 +136,7 @@ fn inspect_json_matches_the_file() {
     assert_eq!(md["t.ninf"], "-inf");
     assert_eq!(md["t.true"], true);
     assert_eq!(md["t.false"], false);
-    assert_eq!(
-        md["t.str"],
-        "quote \" backslash \\ newline \n tab \t ü 日本"
-    );
+    assert_eq!(md["t.str"], "quote \" backslash \\ newline \n tab \t ü 日本");
     assert_eq!(md["t.bad_utf8"], "a\u{fffd}b");
     assert_eq!(md["t.empty"], "");
     let toks = md["tokenizer.ggml.tokens"].as_array().unwrap();
@@ -201,23 +163,13 @@ fn inspect_json_matches_the_file() {
         assert_eq!(t["shape"], serde_json::json!(shape));
         assert_eq!(t["n_bytes"], n);
         let off = t["offset"].as_u64().unwrap();
-        assert_eq!(
-            off, next_offset,
-            "{name}: offsets are relative to data_offset"
-        );
+        assert_eq!(off, next_offset, "{name}: offsets are relative to data_offset");
         next_offset = (off + n).div_ceil(64) * 64;
-        assert_eq!(
-            t.as_object().unwrap().len(),
-            5,
-            "no extra tensor fields for a single file"
-        );
+        assert_eq!(t.as_object().unwrap().len(), 5, "no extra tensor fields for a single file");
     }
     // An absolute offset from the JSON points at the tensor's bytes.
     let abs = j["data_offset"].as_u64().unwrap() + ts[1]["offset"].as_u64().unwrap();
-    assert_eq!(
-        &bytes[abs as usize..abs as usize + 136],
-        m.tensor_data(1).unwrap()
-    );
+    assert_eq!(&bytes[abs as usize..abs as usize + 136], m.tensor_data(1).unwrap());
 
     // --no-mmap gives the same answer.
     let o2 = bitgguf(&["inspect", "--json", "--no-mmap", path.to_str().unwrap()]);
@@ -263,10 +215,7 @@ fn exit_codes() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(o.stdout.is_empty(), "no partial JSON on error");
     let e = stderr(&o);
-    assert!(
-        e.contains("bad_magic.gguf") && e.to_lowercase().contains("magic"),
-        "detailed message: {e}"
-    );
+    assert!(e.contains("bad_magic.gguf") && e.to_lowercase().contains("magic"), "detailed message: {e}");
 
     // 1: truncated inside the metadata.
     let p = dir.path().join("truncated.gguf");
@@ -278,22 +227,14 @@ fn exit_codes() {
     // 1: tensor data cut off.
     let p = dir.path().join("short_data.gguf");
     std::fs::write(&p, &good[..good.len() - 40]).unwrap(); // past the 16 padding bytes
-    assert_eq!(
-        bitgguf(&["inspect", p.to_str().unwrap()]).status.code(),
-        Some(1)
-    );
+    assert_eq!(bitgguf(&["inspect", p.to_str().unwrap()]).status.code(), Some(1));
 
     // 1: the I2_S tensor (disk id 36) is a removed type under the upstream policy.
     let p = write_sample(dir.path());
     let o = bitgguf(&["inspect", "--type-policy", "upstream", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("c.i2_s"), "{}", stderr(&o));
-    assert_eq!(
-        bitgguf(&["inspect", "--type-policy", "bitnet", p.to_str().unwrap()])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(bitgguf(&["inspect", "--type-policy", "bitnet", p.to_str().unwrap()]).status.code(), Some(0));
 
     // 3: I/O (missing file).
     let missing = dir.path().join("missing.gguf");
@@ -304,12 +245,7 @@ fn exit_codes() {
     // 2: usage.
     assert_eq!(bitgguf(&[]).status.code(), Some(2));
     assert_eq!(bitgguf(&["inspect"]).status.code(), Some(2));
-    assert_eq!(
-        bitgguf(&["inspect", "--type-policy", "nonsense", "x.gguf"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(bitgguf(&["inspect", "--type-policy", "nonsense", "x.gguf"]).status.code(), Some(2));
     assert_eq!(bitgguf(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(bitgguf(&["--help"]).status.code(), Some(0));
 }

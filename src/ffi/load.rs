@@ -59,8 +59,9 @@ pub unsafe extern "C" fn bg_load_options_set_type_policy(options: *mut bg_load_o
     run("bg_load_options_set_type_policy", || {
         // SAFETY: per the contract.
         let o = unsafe { options_mut(options) }?;
-        o.parse.type_policy = TypePolicy::from_u32(policy)
-            .ok_or_else(|| Error::new(Status::InvalidParameter, format!("unknown type policy {policy}; expected 0, 1 or 2")))?;
+        o.parse.type_policy = TypePolicy::from_u32(policy).ok_or_else(|| {
+            Error::new(Status::InvalidParameter, format!("unknown type policy {policy}; expected 0, 1 or 2"))
+        })?;
         Ok(())
     })
 }
@@ -208,4 +209,3 @@ pub unsafe extern "C" fn bg_free(model: *mut bg_model) {
     // SAFETY: per the contract.
     boundary("bg_free", || unsafe { model_release(model) })
 }
-

@@ -73,7 +73,10 @@ pub unsafe extern "C" fn bg_meta_find(model: *const bg_model, key: *const c_char
         // SAFETY: per the contract.
         let key = unsafe { c_str(key, "key") }?;
         check_out(index_out, "index_out")?;
-        let i = m.metadata().find_kv(key).ok_or_else(|| Error::new(Status::NotFound, format!("no metadata key '{key}'")))?;
+        let i = m
+            .metadata()
+            .find_kv(key)
+            .ok_or_else(|| Error::new(Status::NotFound, format!("no metadata key '{key}'")))?;
         // SAFETY: checked non-NULL.
         unsafe { out(index_out, i) };
         Ok(())
@@ -98,7 +101,13 @@ pub unsafe extern "C" fn bg_meta_info(model: *const bg_model, index: usize, info
             Value::Array(a) => (a.elem_type() as u32, a.len()),
             _ => (vt, 1),
         };
-        let info = bg_meta_desc { key: kv.key_c.as_ptr().cast(), key_len: kv.key.len(), value_type: vt, array_type, array_len };
+        let info = bg_meta_desc {
+            key: kv.key_c.as_ptr().cast(),
+            key_len: kv.key.len(),
+            value_type: vt,
+            array_type,
+            array_len,
+        };
         // SAFETY: checked non-NULL.
         unsafe { out(info_out, info) };
         Ok(())
@@ -137,7 +146,15 @@ unsafe fn get_scalar<T>(
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_u8(model: *const bg_model, index: usize, value_out: *mut u8) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_u8", model, index, value_out, ValueType::U8, |v| if let Value::U8(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_u8", model, index, value_out, ValueType::U8, |v| {
+            if let Value::U8(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get an `int8` value. Returns as `bg_meta_get_u8`.
@@ -147,7 +164,15 @@ pub unsafe extern "C" fn bg_meta_get_u8(model: *const bg_model, index: usize, va
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_i8(model: *const bg_model, index: usize, value_out: *mut i8) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_i8", model, index, value_out, ValueType::I8, |v| if let Value::I8(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_i8", model, index, value_out, ValueType::I8, |v| {
+            if let Value::I8(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get a `uint16` value. Returns as `bg_meta_get_u8`.
@@ -157,7 +182,15 @@ pub unsafe extern "C" fn bg_meta_get_i8(model: *const bg_model, index: usize, va
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_u16(model: *const bg_model, index: usize, value_out: *mut u16) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_u16", model, index, value_out, ValueType::U16, |v| if let Value::U16(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_u16", model, index, value_out, ValueType::U16, |v| {
+            if let Value::U16(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get an `int16` value. Returns as `bg_meta_get_u8`.
@@ -167,7 +200,15 @@ pub unsafe extern "C" fn bg_meta_get_u16(model: *const bg_model, index: usize, v
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_i16(model: *const bg_model, index: usize, value_out: *mut i16) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_i16", model, index, value_out, ValueType::I16, |v| if let Value::I16(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_i16", model, index, value_out, ValueType::I16, |v| {
+            if let Value::I16(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get a `uint32` value. Returns as `bg_meta_get_u8`.
@@ -177,7 +218,15 @@ pub unsafe extern "C" fn bg_meta_get_i16(model: *const bg_model, index: usize, v
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_u32(model: *const bg_model, index: usize, value_out: *mut u32) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_u32", model, index, value_out, ValueType::U32, |v| if let Value::U32(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_u32", model, index, value_out, ValueType::U32, |v| {
+            if let Value::U32(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get an `int32` value. Returns as `bg_meta_get_u8`.
@@ -187,7 +236,15 @@ pub unsafe extern "C" fn bg_meta_get_u32(model: *const bg_model, index: usize, v
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_i32(model: *const bg_model, index: usize, value_out: *mut i32) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_i32", model, index, value_out, ValueType::I32, |v| if let Value::I32(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_i32", model, index, value_out, ValueType::I32, |v| {
+            if let Value::I32(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get a `float32` value. Returns as `bg_meta_get_u8`.
@@ -197,7 +254,15 @@ pub unsafe extern "C" fn bg_meta_get_i32(model: *const bg_model, index: usize, v
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_f32(model: *const bg_model, index: usize, value_out: *mut f32) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_f32", model, index, value_out, ValueType::F32, |v| if let Value::F32(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_f32", model, index, value_out, ValueType::F32, |v| {
+            if let Value::F32(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get a `bool` value (any non-zero byte is true, as in gguf.cpp). Returns as
@@ -208,7 +273,15 @@ pub unsafe extern "C" fn bg_meta_get_f32(model: *const bg_model, index: usize, v
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_bool(model: *const bg_model, index: usize, value_out: *mut bool) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_bool", model, index, value_out, ValueType::Bool, |v| if let Value::Bool(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_bool", model, index, value_out, ValueType::Bool, |v| {
+            if let Value::Bool(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get a `uint64` value. Returns as `bg_meta_get_u8`.
@@ -218,7 +291,15 @@ pub unsafe extern "C" fn bg_meta_get_bool(model: *const bg_model, index: usize, 
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_u64(model: *const bg_model, index: usize, value_out: *mut u64) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_u64", model, index, value_out, ValueType::U64, |v| if let Value::U64(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_u64", model, index, value_out, ValueType::U64, |v| {
+            if let Value::U64(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get an `int64` value. Returns as `bg_meta_get_u8`.
@@ -228,7 +309,15 @@ pub unsafe extern "C" fn bg_meta_get_u64(model: *const bg_model, index: usize, v
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_i64(model: *const bg_model, index: usize, value_out: *mut i64) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_i64", model, index, value_out, ValueType::I64, |v| if let Value::I64(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_i64", model, index, value_out, ValueType::I64, |v| {
+            if let Value::I64(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get a `float64` value. Returns as `bg_meta_get_u8`.
@@ -238,7 +327,15 @@ pub unsafe extern "C" fn bg_meta_get_i64(model: *const bg_model, index: usize, v
 #[no_mangle]
 pub unsafe extern "C" fn bg_meta_get_f64(model: *const bg_model, index: usize, value_out: *mut f64) -> Status {
     // SAFETY: per the contract.
-    unsafe { get_scalar("bg_meta_get_f64", model, index, value_out, ValueType::F64, |v| if let Value::F64(x) = v { Some(x) } else { None }) }
+    unsafe {
+        get_scalar("bg_meta_get_f64", model, index, value_out, ValueType::F64, |v| {
+            if let Value::F64(x) = v {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Get any unsigned or non-negative signed integer value that is at most `max` (for values
@@ -249,7 +346,12 @@ pub unsafe extern "C" fn bg_meta_get_f64(model: *const bg_model, index: usize, v
 /// # Safety
 /// `model` NULL or live; `value_out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn bg_meta_get_uint(model: *const bg_model, index: usize, max: u64, value_out: *mut u64) -> Status {
+pub unsafe extern "C" fn bg_meta_get_uint(
+    model: *const bg_model,
+    index: usize,
+    max: u64,
+    value_out: *mut u64,
+) -> Status {
     run("bg_meta_get_uint", || {
         // SAFETY: per the contract.
         let m = unsafe { model_ref(model, "model") }?;
@@ -257,7 +359,10 @@ pub unsafe extern "C" fn bg_meta_get_uint(model: *const bg_model, index: usize, 
         let kv = kv_at(m, index)?;
         let v = kv.value.as_u64().ok_or_else(|| mismatch(&kv, "a non-negative integer"))?;
         if v > max {
-            return Err(Error::new(Status::InvalidParameter, format!("key '{}' is {v}, above the caller's maximum {max}", kv.key)));
+            return Err(Error::new(
+                Status::InvalidParameter,
+                format!("key '{}' is {v}, above the caller's maximum {max}", kv.key),
+            ));
         }
         // SAFETY: checked non-NULL.
         unsafe { out(value_out, v) };
@@ -322,7 +427,10 @@ pub unsafe extern "C" fn bg_meta_get_arr_str(
             _ => return Err(mismatch(&kv, "array of string")),
         };
         let s = a.get_str(elem).ok_or_else(|| {
-            Error::new(Status::IndexOutOfRange, format!("key '{}': element {elem} of {} is out of range", kv.key, a.len()))
+            Error::new(
+                Status::IndexOutOfRange,
+                format!("key '{}': element {elem} of {} is out of range", kv.key, a.len()),
+            )
         })?;
         // SAFETY: checked non-NULL.
         unsafe {
@@ -358,7 +466,10 @@ pub unsafe extern "C" fn bg_meta_get_arr_data(
         check_out(data_out, "data_out")?;
         check_out(len_out, "len_out")?;
         let wanted = ValueType::from_u32(elem_type).filter(|t| t.fixed_size().is_some()).ok_or_else(|| {
-            Error::new(Status::InvalidParameter, format!("elem_type {elem_type} is not a fixed-size value type (0-7, 10-12)"))
+            Error::new(
+                Status::InvalidParameter,
+                format!("elem_type {elem_type} is not a fixed-size value type (0-7, 10-12)"),
+            )
         })?;
         let kv = kv_at(m, index)?;
         let a = match kv.value {

@@ -22,11 +22,7 @@ fn status_strings() -> &'static Vec<(u32, CString)> {
 pub extern "C" fn bg_status_str(code: u32) -> *const c_char {
     static UNKNOWN: &[u8] = b"unknown status\0";
     boundary("bg_status_str", || {
-        status_strings()
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|(_, s)| s.as_ptr())
-            .unwrap_or(UNKNOWN.as_ptr().cast())
+        status_strings().iter().find(|(c, _)| *c == code).map(|(_, s)| s.as_ptr()).unwrap_or(UNKNOWN.as_ptr().cast())
     })
 }
 

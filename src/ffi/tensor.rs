@@ -36,7 +36,10 @@ pub struct bg_tensor_desc {
 
 pub(crate) fn tensor_at(m: &Model, index: usize) -> Result<ModelTensor<'_>> {
     m.tensor(index).ok_or_else(|| {
-        Error::new(Status::IndexOutOfRange, format!("tensor index {index} is out of range (the model has {})", m.tensor_count()))
+        Error::new(
+            Status::IndexOutOfRange,
+            format!("tensor index {index} is out of range (the model has {})", m.tensor_count()),
+        )
     })
 }
 
@@ -67,9 +70,7 @@ pub unsafe extern "C" fn bg_tensor_find(model: *const bg_model, name: *const c_c
         // SAFETY: per the contract.
         let name = unsafe { c_str(name, "name") }?;
         check_out(index_out, "index_out")?;
-        let i = m
-            .find_tensor(name)
-            .ok_or_else(|| Error::new(Status::NotFound, format!("no tensor named '{name}'")))?;
+        let i = m.find_tensor(name).ok_or_else(|| Error::new(Status::NotFound, format!("no tensor named '{name}'")))?;
         // SAFETY: checked non-NULL.
         unsafe { out(index_out, i) };
         Ok(())

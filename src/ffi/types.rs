@@ -144,7 +144,8 @@ pub unsafe extern "C" fn bg_type_from_name(name: *const c_char, type_out: *mut u
         // SAFETY: per the contract.
         let name = unsafe { c_str(name, "name") }?;
         check_out(type_out, "type_out")?;
-        let t = types::from_name(name).ok_or_else(|| Error::new(Status::NotFound, format!("no type named '{name}'")))?;
+        let t =
+            types::from_name(name).ok_or_else(|| Error::new(Status::NotFound, format!("no type named '{name}'")))?;
         // SAFETY: checked non-NULL.
         unsafe { out(type_out, t.id) };
         Ok(())

@@ -53,10 +53,7 @@ pub fn read_header(r: &mut Reader<'_>, limits: &Limits) -> Result<Header> {
     }
     let version = r.u32(&|| "the version".into())?;
     if version == 0 {
-        return Err(Error::new(
-            Status::UnsupportedVersion,
-            "version at byte 4 is 0; expected 2 or 3",
-        ));
+        return Err(Error::new(Status::UnsupportedVersion, "version at byte 4 is 0; expected 2 or 3"));
     }
     if version & 0xFFFF == 0 {
         return Err(Error::new(

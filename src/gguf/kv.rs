@@ -45,11 +45,7 @@ fn check_string_len(len: u64, limits: &Limits, pos: u64, what: &dyn Fn() -> Stri
     if len > limits.max_string_len {
         return Err(Error::new(
             Status::StringTooLong,
-            format!(
-                "{} at byte {pos} has length {len}, above the limit of {} bytes",
-                what(),
-                limits.max_string_len
-            ),
+            format!("{} at byte {pos} has length {len}, above the limit of {} bytes", what(), limits.max_string_len),
         ));
     }
     Ok(())
@@ -57,11 +53,7 @@ fn check_string_len(len: u64, limits: &Limits, pos: u64, what: &dyn Fn() -> Stri
 
 /// Read a GGUF string (u64 length + bytes), checking the length against the limit and the
 /// remaining input before touching the bytes.
-pub(crate) fn read_string<'a>(
-    r: &mut Reader<'a>,
-    limits: &Limits,
-    what: &dyn Fn() -> String,
-) -> Result<&'a [u8]> {
+pub(crate) fn read_string<'a>(r: &mut Reader<'a>, limits: &Limits, what: &dyn Fn() -> String) -> Result<&'a [u8]> {
     let pos = r.pos();
     let len = r.u64(&|| format!("the length of {}", what()))?;
     check_string_len(len, limits, pos, what)?;
@@ -72,10 +64,7 @@ fn value_type(raw: u32, pos: u64, key: &str, ctx: &str) -> Result<ValueType> {
     ValueType::from_u32(raw).ok_or_else(|| {
         Error::new(
             Status::BadValueType,
-            format!(
-                "key '{key}': {ctx} type at byte {pos} is {raw} (as i32: {}); expected 0..=12",
-                raw as i32
-            ),
+            format!("key '{key}': {ctx} type at byte {pos} is {raw} (as i32: {}); expected 0..=12", raw as i32),
         )
     })
 }
@@ -97,10 +86,7 @@ pub fn read_kvs(r: &mut Reader<'_>, n_kv: u64, limits: &Limits, arena: &mut Stri
         let key = std::str::from_utf8(key_bytes).map_err(|e| {
             Error::new(
                 Status::InvalidKey,
-                format!(
-                    "key #{i} at byte {pos} is not valid UTF-8 ({e}): '{}'",
-                    String::from_utf8_lossy(key_bytes)
-                ),
+                format!("key #{i} at byte {pos} is not valid UTF-8 ({e}): '{}'", String::from_utf8_lossy(key_bytes)),
             )
         })?;
         if key.contains('\0') {
@@ -136,7 +122,8 @@ pub fn read_kvs(r: &mut Reader<'_>, n_kv: u64, limits: &Limits, arena: &mut Stri
             }
             ValueType::Array => {
                 let epos = r.pos();
-                let elem = value_type(r.u32(&|| format!("the element type of key '{key}'"))?, epos, key, "array element")?;
+                let elem =
+                    value_type(r.u32(&|| format!("the element type of key '{key}'"))?, epos, key, "array element")?;
                 if elem == ValueType::Array {
                     return Err(Error::new(
                         Status::NestedArray,
@@ -203,7 +190,10 @@ pub fn read_kvs(r: &mut Reader<'_>, n_kv: u64, limits: &Limits, arena: &mut Stri
                                 r.seek(pos as u64, &|| "a string".into())?;
                                 let err = read_string(r, limits, &|| format!("string #{j} of key '{key}'")).err();
                                 return Err(err.unwrap_or_else(|| {
-                                    Error::new(Status::Truncated, format!("string #{j} of key '{key}' at byte {pos} is invalid"))
+                                    Error::new(
+                                        Status::Truncated,
+                                        format!("string #{j} of key '{key}' at byte {pos} is invalid"),
+                                    )
                                 }));
                             }
                             sec.str_offsets.push(pos as u64 - base);

@@ -59,7 +59,12 @@ fn size_of(ti: &TypeInfo, t: &TensorEntry, name: &str) -> Result<u64> {
         SizeError::Shape(why) => Error::new(Status::BadShapeForType, format!("{}: {why}", tensor_ctx(name, t))),
         SizeError::Overflow => Error::new(
             Status::ByteSizeOverflow,
-            format!("{}: the byte size of a {} tensor of shape {:?} overflows 64 bits", tensor_ctx(name, t), ti.name, t.ne),
+            format!(
+                "{}: the byte size of a {} tensor of shape {:?} overflows 64 bits",
+                tensor_ctx(name, t),
+                ti.name,
+                t.ne
+            ),
         ),
         SizeError::NoLayout => Error::new(
             Status::TypeNotStorable,
@@ -107,7 +112,10 @@ pub fn resolve(
         infos_end
     } else {
         align_up(infos_end, alignment).ok_or_else(|| {
-            Error::new(Status::DataSizeOverflow, format!("aligning the data start {infos_end} to {alignment} overflows"))
+            Error::new(
+                Status::DataSizeOverflow,
+                format!("aligning the data start {infos_end} to {alignment} overflows"),
+            )
         })?
     };
     if data_offset > file_len {
@@ -126,12 +134,21 @@ pub fn resolve(
         let disk = t.disk_type;
         let ti: Option<&'static TypeInfo> = if types::is_contested(disk) {
             match policy {
-                TypePolicy::Upstream => Some(storable(&types::UPSTREAM[disk as usize], t, name(t), " under the upstream type policy")?),
-                TypePolicy::Bitnet => Some(storable(types::bitnet_for_disk(disk).expect("contested"), t, name(t), " under the bitnet type policy")?),
+                TypePolicy::Upstream => {
+                    Some(storable(&types::UPSTREAM[disk as usize], t, name(t), " under the upstream type policy")?)
+                }
+                TypePolicy::Bitnet => Some(storable(
+                    types::bitnet_for_disk(disk).expect("contested"),
+                    t,
+                    name(t),
+                    " under the bitnet type policy",
+                )?),
                 TypePolicy::Auto => match disk {
                     // Retired upstream, so the BitNet meaning is the only live one.
                     36 | 38 => Some(types::bitnet_for_disk(disk).expect("contested")),
-                    37 => Some(storable(types::bitnet_for_disk(disk).expect("contested"), t, name(t), " (BitNet I8_S)")?),
+                    37 => {
+                        Some(storable(types::bitnet_for_disk(disk).expect("contested"), t, name(t), " (BitNet I8_S)")?)
+                    }
                     _ => None, // 39: decided in pass 2
                 },
             }

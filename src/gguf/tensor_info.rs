@@ -44,7 +44,8 @@ pub struct TensorSection {
 
 /// Parse `n` tensor infos. Names (NUL-terminated) are appended to `arena`.
 pub fn read_tensor_infos(r: &mut Reader<'_>, n: u64, limits: &Limits, arena: &mut String) -> Result<TensorSection> {
-    let mut sec = TensorSection { entries: Vec::with_capacity(n as usize), by_name: HashMap::with_capacity(n as usize) };
+    let mut sec =
+        TensorSection { entries: Vec::with_capacity(n as usize), by_name: HashMap::with_capacity(n as usize) };
     for i in 0..n {
         let info_pos = r.pos();
         let name_bytes = read_string(r, limits, &|| format!("the name of tensor #{i}"))?;
@@ -109,9 +110,7 @@ pub fn read_tensor_infos(r: &mut Reader<'_>, n: u64, limits: &Limits, arena: &mu
         let n_elements = crate::types::element_count(&ne).ok_or_else(|| {
             Error::new(
                 Status::ElementCountOverflow,
-                format!(
-                    "tensor '{name}' (tensor info at byte {info_pos}): shape {ne:?} has more than 2^63-1 elements"
-                ),
+                format!("tensor '{name}' (tensor info at byte {info_pos}): shape {ne:?} has more than 2^63-1 elements"),
             )
         })?;
         let disk_type = r.u32(&|| what("type"))?;

@@ -324,9 +324,7 @@ impl OwnedValue {
             Value::F32(x) => OwnedValue::F32(x),
             Value::Bool(x) => OwnedValue::Bool(x),
             Value::String(s) => OwnedValue::String(s.to_vec()),
-            Value::Array(a) => {
-                OwnedValue::Array(a.elem_type(), a.iter().map(|e| OwnedValue::from_value(&e)).collect())
-            }
+            Value::Array(a) => OwnedValue::Array(a.elem_type(), a.iter().map(|e| OwnedValue::from_value(&e)).collect()),
             Value::U64(x) => OwnedValue::U64(x),
             Value::I64(x) => OwnedValue::I64(x),
             Value::F64(x) => OwnedValue::F64(x),

@@ -122,15 +122,19 @@ impl GgufWriter {
         let mut offset = 0u64;
         let mut offsets = Vec::with_capacity(self.tensors.len());
         for t in &self.tensors {
-            let ti = types::info(t.ty)
-                .ok_or_else(|| Error::new(Status::UnknownType, format!("tensor '{}': unknown type id {}", t.name, t.ty)))?;
+            let ti = types::info(t.ty).ok_or_else(|| {
+                Error::new(Status::UnknownType, format!("tensor '{}': unknown type id {}", t.name, t.ty))
+            })?;
             if t.ne.is_empty() || t.ne.len() > 4 {
                 return Err(Error::new(Status::BadDimCount, format!("tensor '{}': {} dimensions", t.name, t.ne.len())));
             }
             let mut ne = [1u64; 4];
             ne[..t.ne.len()].copy_from_slice(&t.ne);
             let n = ti.nbytes(&ne).map_err(|e| {
-                Error::new(Status::BadShapeForType, format!("tensor '{}': shape {:?} invalid for {}: {e:?}", t.name, t.ne, ti.name))
+                Error::new(
+                    Status::BadShapeForType,
+                    format!("tensor '{}': shape {:?} invalid for {}: {e:?}", t.name, t.ne, ti.name),
+                )
             })?;
             if n != t.data.len() as u64 {
                 return Err(Error::new(

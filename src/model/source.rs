@@ -88,8 +88,9 @@ impl Source {
     pub fn read(path: &Path) -> Result<Source> {
         let mut file = File::open(path).map_err(|e| io_err(path, "open", e))?;
         let len = file.metadata().map_err(|e| io_err(path, "stat", e))?.len();
-        let len = usize::try_from(len)
-            .map_err(|_| Error::new(Status::OutOfMemory, format!("{}: {len} bytes do not fit in memory", path.display())))?;
+        let len = usize::try_from(len).map_err(|_| {
+            Error::new(Status::OutOfMemory, format!("{}: {len} bytes do not fit in memory", path.display()))
+        })?;
         let mut s = Source::zeroed(len);
         file.read_exact(s.owned_mut()).map_err(|e| io_err(path, "read", e))?;
         Ok(s)
