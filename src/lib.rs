@@ -24,6 +24,7 @@ pub mod error;
 pub mod ffi;
 pub mod gguf;
 pub mod model;
+pub mod quant;
 pub mod types;
 
 pub use error::{Error, Result, Status};

@@ -104,7 +104,7 @@ const fn removed(id: u32, name: &'static str, why: &'static str) -> TypeInfo {
 /// The upstream table, indexed by id (0..=42). Block sizes and byte sizes are ggml's
 /// `type_traits[]` (gguf-ggml.md §2.1).
 pub static UPSTREAM: [TypeInfo; 43] = [
-    blocks(0, "f32", 1, 4, true),
+    blocks(0, "f32", 1, 4, false), // identity: ggml has no to_float for f32
     blocks(1, "f16", 1, 2, true),
     blocks(2, "q4_0", 32, 18, true),
     blocks(3, "q4_1", 32, 20, true),
