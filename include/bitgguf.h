@@ -662,6 +662,75 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Decode `n_elements` elements of type `src_type` from `src` (exactly `src_len` bytes: whole
+ * blocks, no more, no less) into `dst` as `dst_type` (`BG_TYPE_F32`, `BG_TYPE_F16` or
+ * `BG_TYPE_BF16`, little-endian; `dst` needs no alignment). Bit-exact with ggml's
+ * `dequantize_row_*` for f32; f16/bf16 round as ggml does.
+ *
+ * Returns `BG_STATUS_OK`; `BG_STATUS_NULL_PARAMETER`; `BG_STATUS_INVALID_PARAMETER` (unknown
+ * type, `n_elements` not a multiple of the block size, `src_len` not matching);
+ * `BG_STATUS_UNSUPPORTED_TYPE` (no decoder for the type in this build);
+ * `BG_STATUS_INSUFFICIENT_SIZE` (`dst_len < n_elements * size of dst_type`: the message gives
+ * the size needed). Nothing is written unless the result is `BG_STATUS_OK`.
+ *
+ * # Safety
+ * `src` NULL (only with `src_len` 0) or readable for `src_len` bytes; `dst` NULL (only with
+ * `dst_len` 0) or writable for `dst_len` bytes; the two must not overlap.
+ */
+bg_status bg_dequantize(uint32_t src_type,
+                        const uint8_t *src,
+                        size_t src_len,
+                        uint64_t n_elements,
+                        uint32_t dst_type,
+                        void *dst,
+                        size_t dst_len);
+
+/**
+ * The number of bytes `bg_tensor_dequantize` needs for tensor `index` as `dst_type`.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE` or
+ * `BG_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `model` NULL or live; `size_out` NULL or writable.
+ */
+bg_status bg_tensor_dequantized_size(const struct bg_model *model,
+                                     size_t index,
+                                     uint32_t dst_type,
+                                     size_t *size_out);
+
+/**
+ * Decode all of tensor `index` into `dst` as `dst_type` (row-major, `ne[0]` fastest).
+ *
+ * Returns as `bg_dequantize`, plus `BG_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `model` NULL or live; `dst` NULL (only with `dst_len` 0) or writable for `dst_len` bytes.
+ */
+bg_status bg_tensor_dequantize(const struct bg_model *model,
+                               size_t index,
+                               uint32_t dst_type,
+                               void *dst,
+                               size_t dst_len);
+
+/**
+ * Decode rows `[row_start, row_start + n_rows)` of tensor `index` (a row is `ne[0]` elements;
+ * the tensor has `n_elements / ne[0]` rows) into `dst` as `dst_type`.
+ *
+ * Returns as `bg_tensor_dequantize`; rows out of range give `BG_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `model` NULL or live; `dst` NULL (only with `dst_len` 0) or writable for `dst_len` bytes.
+ */
+bg_status bg_tensor_dequantize_rows(const struct bg_model *model,
+                                    size_t index,
+                                    uint64_t row_start,
+                                    uint64_t n_rows,
+                                    uint32_t dst_type,
+                                    void *dst,
+                                    size_t dst_len);
+
+/**
  * Create load options with the defaults (mmap on, type policy auto, default limits).
  *
  * Returns NULL only on allocation failure or an internal error. Release with

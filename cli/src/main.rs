@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! bitgguf inspect FILE [--json] [--no-mmap] [--type-policy auto|upstream|bitnet]
+//! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] -o OUT
 //! bitgguf demo
 //! ```
 //!
@@ -17,6 +18,7 @@
 //! Errors print the library's detailed message (what, where, expected vs found) on stderr.
 
 mod demo;
+mod dequant;
 mod inspect;
 mod json;
 mod text;
@@ -67,10 +69,53 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Policy::Auto)]
         type_policy: Policy,
     },
+    /// Decode one tensor and write its values as raw little-endian numbers (row-major, ne0
+    /// fastest).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Dequant {
+        /// The GGUF file.
+        file: PathBuf,
+        /// The tensor's name.
+        #[arg(long)]
+        tensor: String,
+        /// Output element type.
+        #[arg(long, value_enum, default_value_t = To::F32)]
+        to: To,
+        /// Output file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Read the file into memory instead of mapping it.
+        #[arg(long)]
+        no_mmap: bool,
+        /// How the contested on-disk type ids 36-39 are read.
+        #[arg(long, value_enum, default_value_t = Policy::Auto)]
+        type_policy: Policy,
+    },
     /// Write a small synthetic BitNet-style model to a temporary file, load it, print what was
     /// found, and delete it. No arguments, no network.
     #[command(after_help = EXIT_CODES_HELP)]
     Demo,
+}
+
+/// `--to` values.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum To {
+    /// IEEE binary32.
+    F32,
+    /// IEEE binary16 (round to nearest even).
+    F16,
+    /// bfloat16 (round to nearest even, as ggml).
+    Bf16,
+}
+
+impl From<To> for bitgguf::quant::output::OutType {
+    fn from(t: To) -> Self {
+        match t {
+            To::F32 => Self::F32,
+            To::F16 => Self::F16,
+            To::Bf16 => Self::Bf16,
+        }
+    }
 }
 
 /// `--type-policy` values.
@@ -140,6 +185,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect { file, json, no_mmap, type_policy } => {
             inspect::run(&file, json, !no_mmap, type_policy.into())
+        }
+        Command::Dequant { file, tensor, to, output, no_mmap, type_policy } => {
+            dequant::run(&file, &tensor, to.into(), &output, !no_mmap, type_policy.into())
         }
         Command::Demo => demo::run(),
     };

@@ -5,6 +5,7 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
+pub mod dequant;
 mod handles;
 pub mod load;
 pub mod meta;

@@ -14,6 +14,7 @@ pub mod iquants;
 pub mod kquants;
 pub mod legacy;
 pub mod lowbit;
+pub mod output;
 pub mod ternary;
 
 use crate::error::{Error, Result, Status};
@@ -36,11 +37,20 @@ pub fn decoder(id: TypeId) -> Option<Decoder> {
 /// The number of bytes `n` elements of type `ti` occupy, checking that `n` is a whole number of
 /// blocks (block-layout types only).
 pub fn row_bytes(ti: &TypeInfo, n: u64) -> Result<u64> {
-    if ti.layout != Layout::Blocks {
-        return Err(Error::new(
-            Status::UnsupportedType,
-            format!("{} has no per-row block layout; decode whole tensors instead", ti.name),
-        ));
+    match ti.layout {
+        Layout::Blocks => {}
+        Layout::None => {
+            return Err(Error::new(
+                Status::UnsupportedType,
+                format!("{} has no data layout (removed or never stored)", ti.name),
+            ))
+        }
+        Layout::TernaryTail | Layout::Tl2 => {
+            return Err(Error::new(
+                Status::UnsupportedType,
+                format!("{} keeps one scale per tensor: it is decoded per tensor, not per block", ti.name),
+            ))
+        }
     }
     if n % ti.blck != 0 {
         return Err(Error::new(
