@@ -64,7 +64,7 @@ fn tensor_to_each_output_type() {
         }
 
         // Rows 2..5 (3 rows of 8), into an unaligned buffer.
-        let mut r = vec![0u8; 3 * 8 * 4 + 1];
+        let mut r = [0u8; 3 * 8 * 4 + 1];
         assert_eq!(bg_tensor_dequantize_rows(m, 0, 2, 3, BG_TYPE_F32, r[1..].as_mut_ptr().cast(), 96), Status::Ok);
         for i in 0..24 {
             let v = f32::from_le_bytes(r[1 + 4 * i..5 + 4 * i].try_into().unwrap());

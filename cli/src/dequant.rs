@@ -31,7 +31,7 @@ pub fn run(
     let info = model.tensor(index).expect("found").info;
     let data = model.tensor_data(index).expect("found");
     let ne0 = info.ne[0];
-    let rows = if ne0 == 0 { 0 } else { info.n_elements / ne0 };
+    let rows = info.n_elements.checked_div(ne0).unwrap_or(0);
     let rb = row_bytes(info.ty, ne0).map_err(|e| e.context(format!("tensor '{tensor}'")))?;
     let rows_per_chunk = (CHUNK_ELEMENTS / ne0.max(1)).max(1);
     let f = File::create(out).map_err(|e| CliError::Io(format!("cannot create {}", out.display()), e))?;

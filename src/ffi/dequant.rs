@@ -37,7 +37,7 @@ fn tensor_rows(m: &Model, index: usize, row_start: u64, n_rows: u64) -> Result<(
     let t = tensor_at(m, index)?;
     let info = t.info;
     let ne0 = info.ne[0];
-    let total_rows = if ne0 == 0 { 0 } else { info.n_elements / ne0 };
+    let total_rows = info.n_elements.checked_div(ne0).unwrap_or(0);
     let end = row_start.checked_add(n_rows).filter(|&e| e <= total_rows).ok_or_else(|| {
         Error::new(
             Status::IndexOutOfRange,
@@ -141,7 +141,7 @@ pub unsafe extern "C" fn bg_tensor_dequantize(
         let m = unsafe { model_ref(model, "model") }?;
         let out = out_type(dst_type)?;
         let t = tensor_at(m, index)?;
-        let rows = if t.info.ne[0] == 0 { 0 } else { t.info.n_elements / t.info.ne[0] };
+        let rows = t.info.n_elements.checked_div(t.info.ne[0]).unwrap_or(0);
         let (src, n, id) = tensor_rows(m, index, 0, rows)?;
         // SAFETY: per the contract.
         let dst = unsafe { dst_slice(dst, dst_len) }?;

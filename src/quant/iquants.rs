@@ -1,9 +1,427 @@
-//! Family placeholder: decoders arrive with the upstream-codecs work.
+//! The IQ family ("i-quants"): IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M, IQ4_NL,
+//! IQ4_XS (reference/gguf-ggml.md §2.3, §2.5, §2.6).
+//!
+//! Each decoder is bit-exact with ggml's `dequantize_row_*` in ggml-quants.c: every f32 product
+//! is formed in the same order (e.g. `(db * grid) * sign`, `dl * (grid + delta)`), and every
+//! field is read from bytes, little-endian, so any source alignment works. The lattice tables
+//! live in [`tables`], generated from gguf-py by scripts/gen_iq_tables.py.
 
+mod tables;
+
+use super::float::f16_to_f32;
 use super::Decoder;
 use crate::types::TypeId;
+use tables::{
+    IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KMASK_IQ2XS, KSIGNS_IQ2XS,
+    KVALUES_IQ4NL,
+};
+
+/// Elements per super-block.
+const QK_K: usize = 256;
+/// Elements per IQ4_NL block.
+const QK4_NL: usize = 32;
 
 /// Decoders of this family.
-pub fn decoder(_id: TypeId) -> Option<Decoder> {
-    None
+pub fn decoder(id: TypeId) -> Option<Decoder> {
+    Some(match id {
+        16 => dequantize_iq2_xxs,
+        17 => dequantize_iq2_xs,
+        18 => dequantize_iq3_xxs,
+        19 => dequantize_iq1_s,
+        20 => dequantize_iq4_nl,
+        21 => dequantize_iq3_s,
+        22 => dequantize_iq2_s,
+        23 => dequantize_iq4_xs,
+        29 => dequantize_iq1_m,
+        _ => return None,
+    })
+}
+
+#[inline]
+fn rd_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+fn rd_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[inline]
+fn rd_f16(b: &[u8], at: usize) -> f32 {
+    f16_to_f32(rd_u16(b, at))
+}
+
+/// ggml's `(signs & kmask_iq2xs[j] ? -1.f : 1.f)`.
+#[inline]
+fn sign(signs: u8, j: usize) -> f32 {
+    if signs & KMASK_IQ2XS[j] != 0 {
+        -1.0
+    } else {
+        1.0
+    }
+}
+
+/// Byte `j` of a grid word (ggml reads the word's bytes in memory order, little-endian).
+#[inline]
+fn gb64(w: u64, j: usize) -> f32 {
+    (w >> (8 * j)) as u8 as f32
+}
+
+#[inline]
+fn gb32(w: u32, j: usize) -> f32 {
+    (w >> (8 * j)) as u8 as f32
+}
+
+/// Signed byte `j` of an `iq1s_grid` word.
+#[inline]
+fn gi64(w: u64, j: usize) -> f32 {
+    (w >> (8 * j)) as u8 as i8 as f32
+}
+
+/// IQ2_XXS, 66 bytes: d:f16@0, qs:u16[32]@2. Per 32 elements, two u32: `aux0` holds 4 grid
+/// indices (bytes), `aux1` four 7-bit ksigns indices and a 4-bit scale.
+fn dequantize_iq2_xxs(src: &[u8], dst: &mut [f32]) {
+    for (x, y) in src.chunks_exact(66).zip(dst.chunks_exact_mut(QK_K)) {
+        let d = rd_f16(x, 0);
+        for (ib32, y) in y.chunks_exact_mut(32).enumerate() {
+            let aux0 = rd_u32(x, 2 + 8 * ib32);
+            let aux1 = rd_u32(x, 2 + 8 * ib32 + 4);
+            let db = d * (0.5f32 + (aux1 >> 28) as f32) * 0.25f32;
+            for (l, y) in y.chunks_exact_mut(8).enumerate() {
+                let grid = IQ2XXS_GRID[(aux0 >> (8 * l)) as u8 as usize];
+                let signs = KSIGNS_IQ2XS[((aux1 >> (7 * l)) & 127) as usize];
+                for (j, y) in y.iter_mut().enumerate() {
+                    *y = db * gb64(grid, j) * sign(signs, j);
+                }
+            }
+        }
+    }
+}
+
+/// IQ2_XS, 74 bytes: d:f16@0, qs:u16[32]@2 (9-bit grid index, 7-bit ksigns index), scales[8]@66
+/// (two 4-bit scales per 32 elements).
+fn dequantize_iq2_xs(src: &[u8], dst: &mut [f32]) {
+    for (x, y) in src.chunks_exact(74).zip(dst.chunks_exact_mut(QK_K)) {
+        let d = rd_f16(x, 0);
+        for (ib32, y) in y.chunks_exact_mut(32).enumerate() {
+            let sc = x[66 + ib32];
+            let db = [d * (0.5f32 + (sc & 0xf) as f32) * 0.25f32, d * (0.5f32 + (sc >> 4) as f32) * 0.25f32];
+            for (l, y) in y.chunks_exact_mut(8).enumerate() {
+                let q = rd_u16(x, 2 + 2 * (4 * ib32 + l));
+                let grid = IQ2XS_GRID[(q & 511) as usize];
+                let signs = KSIGNS_IQ2XS[(q >> 9) as usize];
+                for (j, y) in y.iter_mut().enumerate() {
+                    *y = db[l / 2] * gb64(grid, j) * sign(signs, j);
+                }
+            }
+        }
+    }
+}
+
+/// IQ2_S, 82 bytes: d:f16@0, qs[64]@2 (32 grid low bytes, then 32 sign bytes), qh[8]@66 (2 high
+/// index bits per 8 elements), scales[8]@74.
+fn dequantize_iq2_s(src: &[u8], dst: &mut [f32]) {
+    for (x, y) in src.chunks_exact(82).zip(dst.chunks_exact_mut(QK_K)) {
+        let d = rd_f16(x, 0);
+        let qs = &x[2..34];
+        let sg = &x[34..66];
+        let qh = &x[66..74];
+        let scales = &x[74..82];
+        for (ib32, y) in y.chunks_exact_mut(32).enumerate() {
+            let sc = scales[ib32];
+            let db = [d * (0.5f32 + (sc & 0xf) as f32) * 0.25f32, d * (0.5f32 + (sc >> 4) as f32) * 0.25f32];
+            for (l, y) in y.chunks_exact_mut(8).enumerate() {
+                let dl = db[l / 2];
+                let idx = qs[4 * ib32 + l] as usize | (((qh[ib32] as usize) << (8 - 2 * l)) & 0x300);
+                let grid = IQ2S_GRID[idx];
+                let signs = sg[4 * ib32 + l];
+                for (j, y) in y.iter_mut().enumerate() {
+                    *y = dl * gb64(grid, j) * sign(signs, j);
+                }
+            }
+        }
+    }
+}
+
+/// IQ3_XXS, 98 bytes: d:f16@0, qs[64]@2 (grid indices), then 8 u32 `scales_and_signs`@66
+/// (four 7-bit ksigns indices and a 4-bit scale each).
+fn dequantize_iq3_xxs(src: &[u8], dst: &mut [f32]) {
+    for (x, y) in src.chunks_exact(98).zip(dst.chunks_exact_mut(QK_K)) {
+        let d = rd_f16(x, 0);
+        let qs = &x[2..66];
+        for (ib32, y) in y.chunks_exact_mut(32).enumerate() {
+            let aux32 = rd_u32(x, 66 + 4 * ib32);
+            let db = d * (0.5f32 + (aux32 >> 28) as f32) * 0.5f32;
+            let q = &qs[8 * ib32..8 * ib32 + 8];
+            for (l, y) in y.chunks_exact_mut(8).enumerate() {
+                let signs = KSIGNS_IQ2XS[((aux32 >> (7 * l)) & 127) as usize];
+                let grid1 = IQ3XXS_GRID[q[2 * l] as usize];
+                let grid2 = IQ3XXS_GRID[q[2 * l + 1] as usize];
+                for j in 0..4 {
+                    y[j] = db * gb32(grid1, j) * sign(signs, j);
+                    y[j + 4] = db * gb32(grid2, j) * sign(signs, j + 4);
+                }
+            }
+        }
+    }
+}
+
+/// IQ3_S, 110 bytes: d:f16@0, qs[64]@2 (grid index low bytes), qh[8]@66 (the 9th bits),
+/// signs[32]@74 (raw sign bytes), scales[4]@106 (two 4-bit scales per 64 elements).
+fn dequantize_iq3_s(src: &[u8], dst: &mut [f32]) {
+    for (x, y) in src.chunks_exact(110).zip(dst.chunks_exact_mut(QK_K)) {
+        let d = rd_f16(x, 0);
+        let qs = &x[2..66];
+        let qh = &x[66..74];
+        let signs = &x[74..106];
+        let scales = &x[106..110];
+        for (ib32, y) in y.chunks_exact_mut(32).enumerate() {
+            // ggml walks pairs of 32-element groups: db1 (low nibble) for the even one, db2 (high
+            // nibble) for the odd one, each computed as d * (1 + 2*s) with the int converted first.
+            let sc = scales[ib32 / 2];
+            let s = if ib32 % 2 == 0 { sc & 0xf } else { sc >> 4 };
+            let db = d * (1 + 2 * s as i32) as f32;
+            let q = &qs[8 * ib32..8 * ib32 + 8];
+            let h = qh[ib32] as usize;
+            let sg = &signs[4 * ib32..4 * ib32 + 4];
+            for (l, y) in y.chunks_exact_mut(8).enumerate() {
+                let grid1 = IQ3S_GRID[q[2 * l] as usize | ((h << (8 - 2 * l)) & 256)];
+                let grid2 = IQ3S_GRID[q[2 * l + 1] as usize | ((h << (7 - 2 * l)) & 256)];
+                for j in 0..4 {
+                    y[j] = db * gb32(grid1, j) * sign(sg[l], j);
+                    y[j + 4] = db * gb32(grid2, j) * sign(sg[l], j + 4);
+                }
+            }
+        }
+    }
+}
+
+/// IQ1_S, 50 bytes: d:f16@0, qs[32]@2 (grid index low bytes), qh:u16[8]@34 (per 32 elements:
+/// four 3-bit index highs, a 3-bit scale at bits 12..15, the delta sign at bit 15).
+fn dequantize_iq1_s(src: &[u8], dst: &mut [f32]) {
+    for (x, y) in src.chunks_exact(50).zip(dst.chunks_exact_mut(QK_K)) {
+        let d = rd_f16(x, 0);
+        let qs = &x[2..34];
+        for (ib, y) in y.chunks_exact_mut(32).enumerate() {
+            let qh = rd_u16(x, 34 + 2 * ib);
+            let dl = d * (2 * ((qh >> 12) & 7) as i32 + 1) as f32;
+            let delta = if qh & 0x8000 != 0 { -IQ1S_DELTA } else { IQ1S_DELTA };
+            for (l, y) in y.chunks_exact_mut(8).enumerate() {
+                let idx = qs[4 * ib + l] as usize | ((((qh >> (3 * l)) & 7) as usize) << 8);
+                let grid = IQ1S_GRID[idx];
+                for (j, y) in y.iter_mut().enumerate() {
+                    *y = dl * (gi64(grid, j) + delta);
+                }
+            }
+        }
+    }
+}
+
+/// IQ1_M, 56 bytes: qs[32]@0, qh[16]@32 (per 8 elements a nibble: 3 index high bits and the
+/// delta sign at 0x8), scales[8]@48 as four u16 words (3-bit sub-scales per 16 elements; the
+/// top nibbles of the four words assemble the f16 block scale, word 0 lowest).
+fn dequantize_iq1_m(src: &[u8], dst: &mut [f32]) {
+    for (x, y) in src.chunks_exact(56).zip(dst.chunks_exact_mut(QK_K)) {
+        let qs = &x[0..32];
+        let qh = &x[32..48];
+        let sc = [rd_u16(x, 48), rd_u16(x, 50), rd_u16(x, 52), rd_u16(x, 54)];
+        let scale = (sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000);
+        let d = f16_to_f32(scale);
+        for (ib, y) in y.chunks_exact_mut(32).enumerate() {
+            let s = sc[ib / 2];
+            let sh = 6 * (ib % 2);
+            let dl1 = d * (2 * ((s >> sh) & 0x7) as i32 + 1) as f32;
+            let dl2 = d * (2 * ((s >> (sh + 3)) & 0x7) as i32 + 1) as f32;
+            let q = &qs[4 * ib..4 * ib + 4];
+            let h = [qh[2 * ib] as usize, qh[2 * ib + 1] as usize];
+            let idx = [
+                q[0] as usize | ((h[0] << 8) & 0x700),
+                q[1] as usize | ((h[0] << 4) & 0x700),
+                q[2] as usize | ((h[1] << 8) & 0x700),
+                q[3] as usize | ((h[1] << 4) & 0x700),
+            ];
+            let dm = |bit: usize| if bit != 0 { -IQ1S_DELTA } else { IQ1S_DELTA };
+            let delta = [dm(h[0] & 0x08), dm(h[0] & 0x80), dm(h[1] & 0x08), dm(h[1] & 0x80)];
+            for (l, y) in y.chunks_exact_mut(8).enumerate() {
+                let dl = if l < 2 { dl1 } else { dl2 };
+                let grid = IQ1S_GRID[idx[l]];
+                for (j, y) in y.iter_mut().enumerate() {
+                    *y = dl * (gi64(grid, j) + delta[l]);
+                }
+            }
+        }
+    }
+}
+
+/// IQ4_NL, 18 bytes: d:f16@0, qs[16]@2; low nibbles are elements 0..16, high nibbles 16..32.
+fn dequantize_iq4_nl(src: &[u8], dst: &mut [f32]) {
+    for (x, y) in src.chunks_exact(18).zip(dst.chunks_exact_mut(QK4_NL)) {
+        let d = rd_f16(x, 0);
+        let (lo, hi) = y.split_at_mut(QK4_NL / 2);
+        for (j, &q) in x[2..18].iter().enumerate() {
+            lo[j] = d * KVALUES_IQ4NL[(q & 0xf) as usize] as f32;
+            hi[j] = d * KVALUES_IQ4NL[(q >> 4) as usize] as f32;
+        }
+    }
+}
+
+/// IQ4_XS, 136 bytes: d:f16@0, scales_h:u16@2, scales_l[4]@4, qs[128]@8. Per 32 elements a
+/// 6-bit scale (low nibble from scales_l, 2 high bits from scales_h), minus 32.
+fn dequantize_iq4_xs(src: &[u8], dst: &mut [f32]) {
+    for (x, y) in src.chunks_exact(136).zip(dst.chunks_exact_mut(QK_K)) {
+        let d = rd_f16(x, 0);
+        let scales_h = rd_u16(x, 2);
+        for (ib, y) in y.chunks_exact_mut(32).enumerate() {
+            let ls = ((x[4 + ib / 2] >> (4 * (ib % 2))) & 0xf) as i32 | ((((scales_h >> (2 * ib)) & 3) as i32) << 4);
+            let dl = d * (ls - 32) as f32;
+            let qs = &x[8 + 16 * ib..8 + 16 * ib + 16];
+            let (lo, hi) = y.split_at_mut(16);
+            for (j, &q) in qs.iter().enumerate() {
+                lo[j] = dl * KVALUES_IQ4NL[(q & 0xf) as usize] as f32;
+                hi[j] = dl * KVALUES_IQ4NL[(q >> 4) as usize] as f32;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(id: TypeId, src: &[u8], n: usize) -> Vec<f32> {
+        let mut out = vec![0f32; n];
+        decoder(id).expect("decoder")(src, &mut out);
+        out
+    }
+
+    #[test]
+    fn dispatch_covers_the_family() {
+        for id in [16, 17, 18, 19, 20, 21, 22, 23, 29] {
+            assert!(decoder(id).is_some(), "type {id}");
+        }
+        for id in [0, 1, 2, 8, 10, 15, 24, 30, 34, 35, 39] {
+            assert!(decoder(id).is_none(), "type {id}");
+        }
+    }
+
+    #[test]
+    fn tables_have_ggml_shape() {
+        // Spot values (ggml-common.h): first/last entries and the parity rule of ksigns.
+        assert_eq!(IQ2XXS_GRID[0], 0x0808080808080808);
+        assert_eq!(IQ1S_GRID[0], 0xffffffffffffffff);
+        assert_eq!(IQ1S_GRID[2047], 0x0101010101010101);
+        assert_eq!(IQ3XXS_GRID[0], 0x04040404);
+        assert_eq!(IQ3S_GRID[0], 0x01010101);
+        for (i, &s) in KSIGNS_IQ2XS.iter().enumerate() {
+            assert_eq!(s as usize & 127, i);
+            assert_eq!(s.count_ones() % 2, 0);
+        }
+        // Grid magnitudes come from the documented code books.
+        for w in IQ2XXS_GRID.iter().chain(&IQ2XS_GRID).chain(&IQ2S_GRID) {
+            assert!(w.to_le_bytes().iter().all(|b| [0x08, 0x19, 0x2b].contains(b)));
+        }
+        for w in IQ3XXS_GRID {
+            assert!(w.to_le_bytes().iter().all(|b| [0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3e].contains(b)));
+        }
+        for w in IQ3S_GRID {
+            assert!(w.to_le_bytes().iter().all(|b| b % 2 == 1 && *b <= 0x0f));
+        }
+        for w in IQ1S_GRID {
+            assert!(w.to_le_bytes().iter().all(|b| [0xff, 0x00, 0x01].contains(b)));
+        }
+    }
+
+    #[test]
+    fn iq4_nl_hand_built_block() {
+        // d = 0.5 (f16 0x3800); byte j = (j << 4) | (15 - j): element j gets code 15 - j,
+        // element j + 16 code j.
+        let mut b = vec![0x00, 0x38];
+        b.extend((0..16u8).map(|j| (j << 4) | (15 - j)));
+        let y = dec(20, &b, 32);
+        for j in 0..16 {
+            assert_eq!(y[j], 0.5 * KVALUES_IQ4NL[15 - j] as f32, "element {j}");
+            assert_eq!(y[j + 16], 0.5 * KVALUES_IQ4NL[j] as f32, "element {}", j + 16);
+        }
+        assert_eq!(y[0], 56.5);
+        assert_eq!(y[16], -63.5);
+    }
+
+    #[test]
+    fn iq4_xs_scales() {
+        // d = 1; sub-block ib gets ls = ib | ((ib % 4) << 4): low nibble in scales_l, high bits
+        // in scales_h. Every code is 8 (kvalue 1), so each output is ls - 32.
+        let mut b = vec![0u8; 136];
+        b[0..2].copy_from_slice(&0x3c00u16.to_le_bytes());
+        let mut sh = 0u16;
+        for ib in 0..8 {
+            sh |= ((ib % 4) as u16) << (2 * ib);
+            b[4 + ib / 2] |= (ib as u8) << (4 * (ib % 2));
+        }
+        b[2..4].copy_from_slice(&sh.to_le_bytes());
+        b[8..].fill(0x88);
+        let y = dec(23, &b, 256);
+        for ib in 0..8 {
+            let ls = (ib | ((ib % 4) << 4)) as f32;
+            assert!(y[32 * ib..32 * ib + 32].iter().all(|&v| v == ls - 32.0), "sub-block {ib}");
+        }
+    }
+
+    #[test]
+    fn iq1_s_delta_and_scale() {
+        // d = 1; group 0: scale 3 -> dl = 7, delta negative, all indices 2047 (all +1);
+        // other groups: qh = 0 -> dl = 1, delta +0.125, index 0 (all -1).
+        let mut b = vec![0u8; 50];
+        b[0..2].copy_from_slice(&0x3c00u16.to_le_bytes());
+        b[2..6].fill(0xff);
+        b[34..36].copy_from_slice(&(0x8000u16 | (3 << 12) | 0o7777).to_le_bytes());
+        let y = dec(19, &b, 256);
+        assert!(y[..32].iter().all(|&v| v == 7.0 * (1.0 - 0.125)));
+        assert!(y[32..].iter().all(|&v| v == -1.0 + 0.125));
+    }
+
+    #[test]
+    fn iq2_xxs_signs_and_scale() {
+        // d = 1, group 0: aux1 = scale 15 and ksigns index 1 for every l -> db = 15.5 * 0.25,
+        // element 0 of each 8 negated (ksigns[1] = 0x81 also flips element 7).
+        let mut b = vec![0u8; 66];
+        b[0..2].copy_from_slice(&0x3c00u16.to_le_bytes());
+        let aux1: u32 = (15 << 28) | 1 | (1 << 7) | (1 << 14) | (1 << 21);
+        b[6..10].copy_from_slice(&aux1.to_le_bytes());
+        let y = dec(16, &b, 256);
+        let db = 15.5f32 * 0.25;
+        for l in 0..4 {
+            let g = &y[8 * l..8 * l + 8];
+            assert_eq!(g[0], -db * 8.0);
+            assert!(g[1..7].iter().all(|&v| v == db * 8.0));
+            assert_eq!(g[7], -db * 8.0);
+        }
+        assert!(y[32..].iter().all(|&v| v == 0.5 * 0.25 * 8.0));
+    }
+
+    #[test]
+    fn decodes_at_any_alignment() {
+        // Odd-offset source slices decode like aligned ones (fields are read from bytes).
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 24) as u8
+        };
+        for (id, tsize, blck) in
+            [(16, 66, 256), (17, 74, 256), (18, 98, 256), (19, 50, 256), (20, 18, 32), (21, 110, 256), (22, 82, 256)]
+                .into_iter()
+                .chain([(23, 136, 256), (29, 56, 256)])
+        {
+            let bytes: Vec<u8> = (0..3 * tsize).map(|_| next()).collect();
+            let a = dec(id, &bytes, 3 * blck);
+            let mut buf = vec![0u8; 3 * tsize + 1];
+            buf[1..].copy_from_slice(&bytes);
+            let b = dec(id, &buf[1..], 3 * blck);
+            for (u, v) in a.iter().zip(&b) {
+                assert!(u.to_bits() == v.to_bits() || (u.is_nan() && v.is_nan()), "type {id}");
+            }
+        }
+    }
 }
