@@ -1,9 +1,123 @@
-//! Family placeholder: decoders arrive with the upstream-codecs work.
+//! Upstream ternary types TQ1_0 and TQ2_0, 256-element blocks (reference/gguf-ggml.md §2.3,
+//! §2.5; reference/bitnet-formats.md §6; ggml-quants.c `dequantize_row_tq1_0`,
+//! `dequantize_row_tq2_0`). Values are `(t - 1) * d` with t ∈ {0, 1, 2}.
 
+use super::legacy::{f16_at, for_each_block};
 use super::Decoder;
 use crate::types::TypeId;
 
+/// Powers of three as u8, for TQ1_0 trit extraction (`pow3` in ggml-quants.c
+/// `dequantize_row_tq1_0`).
+const POW3: [u8; 5] = [1, 3, 9, 27, 81];
+
+/// Trit `n` (0 = most significant) of a TQ1_0 byte, which stores 5 trits as the fixed-point
+/// fraction `ceil(q * 256 / 243)`: rotate it with a wrapping u8 multiply by 3^n, then take the
+/// top "digit" `(x * 3) >> 8`. Returned as `t - 1` ∈ {−1, 0, 1}.
+#[inline]
+fn trit(byte: u8, n: usize) -> i32 {
+    let x = byte.wrapping_mul(POW3[n]);
+    ((x as u16 * 3) >> 8) as i32 - 1
+}
+
+/// TQ1_0: qs[48]@0, qh[4]@48, d:f16@52. Output order: trit n of `qs[m]` (n = 0..5, m = 0..32),
+/// then trit n of `qs[32 + m]` (n = 0..5, m = 0..16), then trit n of `qh[j]` (n = 0..4,
+/// j = 0..4).
+fn block_tq1_0(b: &[u8; 54], y: &mut [f32; 256]) {
+    let d = f16_at(b, 52);
+    let mut out = y.iter_mut();
+    let groups: [(&[u8], usize); 3] = [(&b[..32], 5), (&b[32..48], 5), (&b[48..52], 4)];
+    for (bytes, trits) in groups {
+        for n in 0..trits {
+            // `bytes` first: zip stops on it without consuming an extra output slot.
+            for (&q, o) in bytes.iter().zip(out.by_ref()) {
+                *o = trit(q, n) as f32 * d;
+            }
+        }
+    }
+}
+
+/// TQ2_0: qs[64]@0, d:f16@64. Byte m of 32-byte group g holds elements `128g + m + 32l` in
+/// bits 2l..2l+2 (LSB first).
+fn block_tq2_0(b: &[u8; 66], y: &mut [f32; 256]) {
+    let d = f16_at(b, 64);
+    for (qs, out) in b[..64].chunks_exact(32).zip(y.chunks_exact_mut(128)) {
+        for (l, out) in out.chunks_exact_mut(32).enumerate() {
+            for (o, &q) in out.iter_mut().zip(qs) {
+                *o = (((q >> (2 * l)) & 3) as i32 - 1) as f32 * d;
+            }
+        }
+    }
+}
+
+fn dec_tq1_0(src: &[u8], dst: &mut [f32]) {
+    for_each_block(src, dst, block_tq1_0);
+}
+
+fn dec_tq2_0(src: &[u8], dst: &mut [f32]) {
+    for_each_block(src, dst, block_tq2_0);
+}
+
 /// Decoders of this family.
-pub fn decoder(_id: TypeId) -> Option<Decoder> {
-    None
+pub fn decoder(id: TypeId) -> Option<Decoder> {
+    match id {
+        34 => Some(dec_tq1_0),
+        35 => Some(dec_tq2_0),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(id: TypeId, src: &[u8]) -> Vec<f32> {
+        let mut y = vec![f32::NAN; 256];
+        decoder(id).unwrap()(src, &mut y);
+        y
+    }
+
+    #[test]
+    fn tq1_0_all_plus_one() {
+        // reference/bitnet-formats.md §9.3: qs = ff × 48, qh = fd × 4, d = 1.0.
+        let mut b = vec![0xffu8; 48];
+        b.extend([0xfd; 4]);
+        b.extend([0x00, 0x3c]);
+        assert!(decode(34, &b).iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn tq1_0_single_bytes() {
+        // Byte 0xd0 holds trits (+1, 0, −1, +1, +1) (bitnet-formats.md §9.3); 0x00 holds all −1.
+        // qh byte 146 = ceil(3 * 46 * 256 / 243) holds (0, +1, −1, 0). d = 2.
+        let mut b = vec![0u8; 54];
+        b[5] = 0xd0; // elements 5 + 32n
+        b[40] = 0xd0; // elements 160 + 8 + 16n
+        b[48 + 2] = 146; // elements 240 + 2 + 4n
+        b[52..].copy_from_slice(&[0x00, 0x40]);
+        let y = decode(34, &b);
+        let mut want = [-2.0f32; 256];
+        for (n, t) in [2.0, 0.0, -2.0, 2.0, 2.0].into_iter().enumerate() {
+            want[5 + 32 * n] = t;
+            want[168 + 16 * n] = t;
+        }
+        for (n, t) in [0.0, 2.0, -2.0, 0.0].into_iter().enumerate() {
+            want[242 + 4 * n] = t;
+        }
+        assert_eq!(y, want);
+    }
+
+    #[test]
+    fn tq2_0_block() {
+        // bitnet-formats.md §9.2: byte 0x86 = fields (2, 1, 0, 2) → (+1, 0, −1, +1) at m + 32l;
+        // d = fp16 0x224c = 0.012298583984375. Second half: byte m = 0xe4 (fields 0, 1, 2, 3).
+        let mut b = vec![0x86u8; 32];
+        b.extend([0xe4; 32]);
+        b.extend([0x4c, 0x22]);
+        let y = decode(35, &b);
+        let d = 0.012_298_584_f32; // = 0.012298583984375 exactly
+        for (e, &v) in y.iter().enumerate() {
+            let t = if e < 128 { [1.0, 0.0, -1.0, 1.0][e / 32] } else { ((e - 128) / 32) as f32 - 1.0 };
+            assert_eq!(v, t * d, "element {e}");
+        }
+    }
 }
