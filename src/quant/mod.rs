@@ -8,6 +8,7 @@
 //! Output types: f32 directly; f16 and bf16 by decoding to f32 and rounding as ggml's CPU code
 //! does ([`float::f32_to_f16`], [`float::f32_to_bf16`]).
 
+pub mod bitnet;
 pub mod float;
 pub mod fp4;
 pub mod iquants;
