@@ -88,17 +88,48 @@ fn has_code3(b: u8) -> bool {
     b & (b >> 1) & 0x55 != 0
 }
 
-/// Check the length and that no code is 3; returns the scale.
-fn validate(src: &[u8], n: usize, layout: I2sLayout) -> Result<f32> {
-    let scale = i2s_scale(src, n, layout)?;
+/// Check that no code of `payload` is 3 (`first_byte`: the payload's offset in the tensor, for
+/// the message).
+fn check_codes(payload: &[u8], first_byte: usize, layout: I2sLayout) -> Result<()> {
     let g = layout.group();
-    if let Some(at) = src[..n / 4].iter().position(|&b| has_code3(b)) {
-        let b = src[at];
+    if let Some(i) = payload.iter().position(|&b| has_code3(b)) {
+        let (b, at) = (payload[i], first_byte + i);
         let field = (0..4).find(|j| (b >> (6 - 2 * j)) & 3 == 3).unwrap_or(0);
         let e = (at / g) * 4 * g + field * g + at % g;
         return Err(invalid(format!("element {e} at byte {at} has the invalid I2_S code 3 (byte {b:#04x})")));
     }
+    Ok(())
+}
+
+/// Check the length and that no code is 3; returns the scale.
+fn validate(src: &[u8], n: usize, layout: I2sLayout) -> Result<f32> {
+    let scale = i2s_scale(src, n, layout)?;
+    check_codes(&src[..n / 4], 0, layout)?;
     Ok(scale)
+}
+
+/// Decode part of an I2_S payload with a known per-tensor scale (e.g. a range of rows, whose
+/// blocks start at byte `first_byte` of the tensor): `payload.len() * 4 == dst.len()`, a whole
+/// number of blocks of `layout`. Code 3 is an error naming the element and its byte.
+pub fn decode_i2s_payload(
+    payload: &[u8],
+    first_byte: usize,
+    scale: f32,
+    layout: I2sLayout,
+    dst: &mut [f32],
+) -> Result<()> {
+    check_dst(dst.len(), payload.len() * 4)?;
+    if payload.len() % layout.group() != 0 || first_byte % layout.group() != 0 {
+        return Err(invalid(format!(
+            "bytes {first_byte}..{} are not whole {} blocks",
+            first_byte + payload.len(),
+            layout.name()
+        )));
+    }
+    check_codes(payload, first_byte, layout)?;
+    let lut = value_lut(scale);
+    for_each_code(payload, layout, |e, c| dst[e] = lut[c as usize]);
+    Ok(())
 }
 
 /// Call `put(e, code)` for every element, byte by byte (the input was validated).
@@ -126,10 +157,8 @@ pub fn decode_i2s(src: &[u8], n: usize, dst: &mut [f32]) -> Result<()> {
 /// [`decode_i2s`] for an explicit layout.
 pub fn decode_i2s_layout(src: &[u8], n: usize, layout: I2sLayout, dst: &mut [f32]) -> Result<()> {
     check_dst(dst.len(), n)?;
-    let scale = validate(src, n, layout)?;
-    let lut = value_lut(scale);
-    for_each_code(&src[..n / 4], layout, |e, c| dst[e] = lut[c as usize]);
-    Ok(())
+    let scale = i2s_scale(src, n, layout)?;
+    decode_i2s_payload(&src[..n / 4], 0, scale, layout, dst)
 }
 
 /// Decode an I2_S tensor to its trits and scale.
