@@ -15,26 +15,10 @@ pub const BG_VERSION_PATCH: u32 = 0;
 /// it. A host can compare `bg_abi_version()` with the `BG_ABI_VERSION` it was compiled against.
 pub const BG_ABI_VERSION: u32 = 1;
 
-/// The CPU instruction-set level this build detected at run time.
+/// The instruction-set level the decoders actually use (`quant::simd::level`): `"avx2+f16c"`,
+/// `"neon"`, `"scalar"`, or `"scalar (forced)"` under `BG_FORCE_SCALAR=1`.
 pub fn simd_level() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            return "avx512f";
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("f16c") {
-            return "avx2+f16c";
-        }
-        "sse2"
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        "neon"
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        "scalar"
-    }
+    crate::quant::simd::level().name()
 }
 
 /// Features compiled into this build.

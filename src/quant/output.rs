@@ -1,10 +1,16 @@
 //! Decoding into a caller's buffer as f32, f16 or bf16 (little-endian, any alignment).
 //!
-//! Blocks are decoded to f32 in chunks through a small scratch buffer and then stored in the
-//! requested type; f16 and bf16 use ggml's roundings ([`super::float`]).
+//! Types with a fast kernel ([`super::simd`]) decode straight into the destination in any output
+//! type; the others decode with their scalar oracle, straight into an aligned f32 destination or
+//! in chunks through a small scratch buffer that is then stored in the requested type (f16 and
+//! bf16 use ggml's roundings, [`super::float`], with the fast stores where available). Large
+//! outputs are split across rayon's threads in pieces of whole blocks, and the largest use
+//! streaming stores. The bits never depend on the path taken.
+
+use rayon::prelude::*;
 
 use super::float::{f32_to_bf16, f32_to_f16};
-use super::{decoder, row_bytes, Decoder};
+use super::{decoder, row_bytes, simd, Decoder};
 use crate::error::{Error, Result, Status};
 use crate::types::{self, TypeId, TypeInfo};
 
@@ -48,10 +54,53 @@ impl OutType {
     }
 }
 
-/// Elements decoded per chunk (a multiple of every block size).
+/// Elements decoded per chunk on the scalar path (a multiple of every block size; 16 KiB of
+/// f32, so the scratch stays in L1).
 const CHUNK: usize = 4096;
 
-fn store(out: OutType, vals: &[f32], dst: &mut [u8]) {
+/// Outputs at least this large are split across threads (by default).
+pub const PAR_MIN_BYTES: usize = 1 << 20;
+
+/// Each thread's piece is at least this many output bytes.
+const PIECE_MIN_BYTES: usize = 256 << 10;
+
+/// Outputs at least this large use streaming (non-temporal) stores when `Streaming::Auto`:
+/// they would not stay in the caches anyway, and streaming stores skip the read-for-ownership.
+pub const STREAM_MIN_BYTES: usize = 8 << 20;
+
+/// Whether to use streaming (non-temporal) stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streaming {
+    /// For outputs of at least [`STREAM_MIN_BYTES`].
+    Auto,
+    /// Always (where the destination is 16-byte aligned and a fast kernel runs).
+    On,
+    /// Never.
+    Off,
+}
+
+/// How [`decode_into_with`] runs. The results are the same bits whatever the options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Threads to split a large output across: 0 = rayon's pool size; 1 = the calling thread.
+    pub threads: usize,
+    /// Use the fast (SIMD) kernels where this CPU and build have them (and `BG_FORCE_SCALAR`
+    /// is not set); `false` runs the scalar oracles.
+    pub simd: bool,
+    /// Streaming stores.
+    pub streaming: Streaming,
+    /// Outputs smaller than this stay on the calling thread.
+    pub par_min_bytes: usize,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions { threads: 0, simd: true, streaming: Streaming::Auto, par_min_bytes: PAR_MIN_BYTES }
+    }
+}
+
+/// Store f32 values as `out`, scalar (ggml's roundings).
+fn store_scalar(out: OutType, vals: &[f32], dst: &mut [u8]) {
     match out {
         OutType::F32 => {
             for (d, v) in dst.chunks_exact_mut(4).zip(vals) {
@@ -71,6 +120,45 @@ fn store(out: OutType, vals: &[f32], dst: &mut [u8]) {
     }
 }
 
+/// What one piece of a decode runs.
+#[derive(Clone, Copy)]
+struct Plan {
+    ti: &'static TypeInfo,
+    dec: Decoder,
+    fast: Option<simd::Kernel>,
+    simd_stores: bool,
+    streaming: bool,
+    out: OutType,
+}
+
+impl Plan {
+    /// Decode the whole blocks of `src` into `dst` (exactly their output bytes).
+    fn run(&self, src: &[u8], dst: &mut [u8]) {
+        if let Some(k) = self.fast {
+            k.decode(src, self.out, dst, self.streaming);
+            return;
+        }
+        if self.out == OutType::F32 {
+            if let Some(view) = simd::f32_view_mut(dst) {
+                (self.dec)(src, view);
+                return;
+            }
+        }
+        let blck = self.ti.blck as usize;
+        let chunk = CHUNK / blck * blck;
+        let src_chunk = chunk / blck * self.ti.tsize as usize;
+        let mut scratch = [0f32; CHUNK];
+        let esize = self.out.size() as usize;
+        for (s, d) in src.chunks(src_chunk).zip(dst.chunks_mut(chunk * esize)) {
+            let vals = &mut scratch[..d.len() / esize];
+            (self.dec)(s, vals);
+            if !(self.simd_stores && simd::store(self.out, vals, d, self.streaming)) {
+                store_scalar(self.out, vals, d);
+            }
+        }
+    }
+}
+
 /// Look up a type and its decoder, with errors that name what is missing.
 pub fn decodable(id: TypeId) -> Result<(&'static TypeInfo, Decoder)> {
     let ti = types::info(id).ok_or_else(|| Error::new(Status::InvalidParameter, format!("unknown type id {id}")))?;
@@ -81,8 +169,24 @@ pub fn decodable(id: TypeId) -> Result<(&'static TypeInfo, Decoder)> {
 }
 
 /// Decode `n` elements of type `id` from `src` (exactly their bytes) into `dst` as `out`
-/// (exactly `n * out.size()` bytes). Nothing is written unless every check passes.
+/// (at least `n * out.size()` bytes; only those are written). Nothing is written unless every
+/// check passes. Large outputs are split across threads; fast kernels run where available (see
+/// [`decode_into_with`]).
 pub fn decode_into(id: TypeId, src: &[u8], n: u64, out: OutType, dst: &mut [u8]) -> Result<()> {
+    decode_into_with(id, src, n, out, dst, &DecodeOptions::default())
+}
+
+/// [`decode_into`] with explicit options (threads, SIMD, streaming stores). Every combination
+/// gives the same bits: each block is decoded on its own, pieces are whole blocks, and the fast
+/// kernels are bit-exact with the scalar oracles.
+pub fn decode_into_with(
+    id: TypeId,
+    src: &[u8],
+    n: u64,
+    out: OutType,
+    dst: &mut [u8],
+    opts: &DecodeOptions,
+) -> Result<()> {
     let ti = types::info(id).ok_or_else(|| Error::new(Status::InvalidParameter, format!("unknown type id {id}")))?;
     let need_src = row_bytes(ti, n)?;
     if src.len() as u64 != need_src {
@@ -101,17 +205,39 @@ pub fn decode_into(id: TypeId, src: &[u8], n: u64, out: OutType, dst: &mut [u8])
         ));
     }
     let (_, dec) = decodable(id)?;
-    let blck = ti.blck as usize;
-    let chunk = CHUNK / blck * blck;
-    let src_chunk = chunk / blck * ti.tsize as usize;
-    let mut scratch = vec![0f32; chunk.min(n as usize)];
     let dst = &mut dst[..need_dst as usize];
-    let esize = out.size() as usize;
-    for (s, d) in src.chunks(src_chunk).zip(dst.chunks_mut(chunk * esize)) {
-        let m = d.len() / esize;
-        let vals = &mut scratch[..m];
-        dec(s, vals);
-        store(out, vals, d);
+    let fast = if opts.simd { simd::kernel(id) } else { None };
+    let simd_stores = opts.simd && simd::level().is_simd();
+    let streaming = (fast.is_some() || simd_stores)
+        && match opts.streaming {
+            Streaming::Auto => dst.len() >= STREAM_MIN_BYTES,
+            Streaming::On => true,
+            Streaming::Off => false,
+        };
+    let plan = Plan { ti, dec, fast, simd_stores, streaming, out };
+
+    let threads = if opts.threads == 0 { rayon::current_num_threads() } else { opts.threads };
+    if threads <= 1 || dst.len() < opts.par_min_bytes.max(1) {
+        plan.run(src, dst);
+        return Ok(());
     }
+    // Pieces of whole blocks and whole 256-element groups (every piece's output then starts
+    // 16-byte aligned relative to `dst`), a few per thread for balance.
+    let blck = ti.blck as usize;
+    let unit = lcm(blck, 256);
+    let esize = out.size() as usize;
+    let n = n as usize;
+    let pieces = (threads * 4).min(dst.len() / PIECE_MIN_BYTES).max(threads.min(n / unit)).max(1);
+    let piece = n.div_ceil(pieces).div_ceil(unit) * unit;
+    let src_piece = piece / blck * ti.tsize as usize;
+    src.par_chunks(src_piece).zip(dst.par_chunks_mut(piece * esize)).for_each(|(s, d)| plan.run(s, d));
     Ok(())
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    let (mut x, mut y) = (a, b);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    a / x * b
 }

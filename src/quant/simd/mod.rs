@@ -1,0 +1,202 @@
+//! Runtime-dispatched fast decoders (AVX2 + F16C on x86_64, NEON on aarch64), each bit-exact with
+//! its scalar oracle in the family files (`legacy`, `kquants`, …): the same f32 products and sums
+//! in the same order, no FMA, f16 scales converted exactly. The one bit-level difference the
+//! hardware would introduce — `vcvtph2ps` quiets a signalling-NaN f16 — is undone where the
+//! converted value is output directly (F16 decoding); where it is a block scale it is multiplied,
+//! and the multiplication quiets the NaN on the scalar path too.
+//!
+//! Stores: f32 as is; f16 through F16C `vcvtps2ph` with round-to-nearest-even, which equals
+//! [`super::float::f32_to_f16`] for every one of the 2^32 inputs, NaNs included (checked
+//! exhaustively by `tests/simd_vs_scalar.rs`, ignored test `f16_store_exhaustive`); bf16 as
+//! [`super::float::f32_to_bf16`] (NaN → `(bits >> 16) | 64`, else round to nearest even).
+//! Optional streaming (non-temporal) stores for large outputs; they need a 16-byte-aligned
+//! destination and fall back to ordinary stores otherwise.
+//!
+//! The level is detected once. `BG_FORCE_SCALAR=1` (any value but empty or `0`), read once at
+//! the first use, disables every fast path: [`kernel`] returns `None` and [`store`] declines.
+//!
+//! `unsafe` lives only in this module: the kernels are `#[target_feature]` functions reached
+//! through [`Kernel`], which can only be obtained after the runtime check, and which checks the
+//! buffer lengths before calling them.
+
+use std::sync::OnceLock;
+
+use super::output::OutType;
+use crate::types::{self, TypeId};
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+/// The instruction-set level the decoders use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Scalar code only: no supported SIMD extension on this CPU or target.
+    Scalar,
+    /// Scalar code only, because `BG_FORCE_SCALAR` asked for it.
+    ForcedScalar,
+    /// x86_64 AVX2 and F16C.
+    Avx2F16c,
+    /// aarch64 NEON.
+    Neon,
+}
+
+impl Level {
+    /// The name `bg_version()` reports: `"avx2+f16c"`, `"neon"`, `"scalar"` or
+    /// `"scalar (forced)"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Scalar => "scalar",
+            Level::ForcedScalar => "scalar (forced)",
+            Level::Avx2F16c => "avx2+f16c",
+            Level::Neon => "neon",
+        }
+    }
+
+    /// Whether fast paths are in use.
+    pub fn is_simd(self) -> bool {
+        matches!(self, Level::Avx2F16c | Level::Neon)
+    }
+}
+
+/// Whether `BG_FORCE_SCALAR` is set to something other than empty or `0`.
+fn force_scalar_requested() -> bool {
+    std::env::var_os("BG_FORCE_SCALAR").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+fn detect() -> Level {
+    if force_scalar_requested() {
+        return Level::ForcedScalar;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("f16c") {
+            return Level::Avx2F16c;
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            return Level::Neon;
+        }
+    }
+    Level::Scalar
+}
+
+/// The level in use, detected (and `BG_FORCE_SCALAR` read) once per process.
+pub fn level() -> Level {
+    static LEVEL: OnceLock<Level> = OnceLock::new();
+    *LEVEL.get_or_init(detect)
+}
+
+/// A kernel: decode `nb` blocks from `src` into `dst` (`nb * blck` elements in the kernel's
+/// output format).
+type KernelFn = unsafe fn(src: *const u8, nb: usize, dst: *mut u8);
+
+/// The six variants of one kernel: f32, f16, bf16 output with ordinary stores, then the same
+/// with streaming stores (16-byte-aligned destination).
+type KernelSet = [KernelFn; 6];
+
+fn variant(out: OutType, streaming: bool) -> usize {
+    let o = match out {
+        OutType::F32 => 0,
+        OutType::F16 => 1,
+        OutType::Bf16 => 2,
+    };
+    o + if streaming { 3 } else { 0 }
+}
+
+/// A fast decoder for one type, usable on this CPU (only [`kernel`] makes one, after the
+/// runtime check).
+#[derive(Clone, Copy)]
+pub struct Kernel {
+    blck: usize,
+    tsize: usize,
+    set: &'static KernelSet,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel").field("blck", &self.blck).field("tsize", &self.tsize).finish()
+    }
+}
+
+/// The fast decoder of type `id` at the current [`level`], if there is one.
+pub fn kernel(id: TypeId) -> Option<Kernel> {
+    let set: &'static KernelSet = match level() {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2F16c => x86_64::kernels(id)?,
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => aarch64::kernels(id)?,
+        _ => return None,
+    };
+    let ti = types::info(id)?;
+    Some(Kernel { blck: ti.blck as usize, tsize: ti.tsize as usize, set })
+}
+
+/// Type ids that have a fast decoder at the current level (empty when scalar).
+pub fn fast_types() -> Vec<TypeId> {
+    (0..types::UPSTREAM.len() as TypeId).filter(|&id| kernel(id).is_some()).collect()
+}
+
+impl Kernel {
+    /// Decode the whole blocks of `src` into `dst`, which must hold exactly their elements as
+    /// `out` (`src.len() / tsize * blck * out.size()` bytes, any alignment). With `streaming`,
+    /// uses non-temporal stores when `dst` is 16-byte aligned (ordinary stores otherwise).
+    ///
+    /// # Panics
+    /// When `src` is not a whole number of blocks or `dst` has the wrong length.
+    pub fn decode(&self, src: &[u8], out: OutType, dst: &mut [u8], streaming: bool) {
+        assert_eq!(src.len() % self.tsize, 0, "fast decode: source is not whole blocks");
+        let nb = src.len() / self.tsize;
+        let n = nb * self.blck;
+        assert_eq!(dst.len(), n * out.size() as usize, "fast decode: destination length");
+        if nb == 0 {
+            return;
+        }
+        let streaming = streaming && (dst.as_ptr() as usize) % 16 == 0;
+        let f = self.set[variant(out, streaming)];
+        // SAFETY: `self.set` comes from `kernel`, which returns it only when `level()` found the
+        // instruction-set extensions the kernels are compiled for. Every kernel reads exactly
+        // `nb * tsize` bytes from `src` and writes exactly `nb * blck` elements of `out`'s size
+        // to `dst`, with unaligned loads and stores (streaming variants: 16-byte-aligned stores,
+        // checked just above); both lengths were checked above.
+        unsafe { f(src.as_ptr(), nb, dst.as_mut_ptr()) }
+    }
+}
+
+/// Store `vals` as `out` into `dst` (exactly `vals.len() * out.size()` bytes) with the fast
+/// conversions. Returns `false`, writing nothing, when there is no fast path at this level.
+pub fn store(out: OutType, vals: &[f32], dst: &mut [u8], streaming: bool) -> bool {
+    match kernel(0) {
+        Some(k) => {
+            k.decode(f32_bytes(vals), out, dst, streaming);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The bytes of an f32 slice (native endianness: little-endian on every supported target).
+pub fn f32_bytes(vals: &[f32]) -> &[u8] {
+    // SAFETY: any initialized f32 is 4 initialized bytes; u8 has alignment 1 and the length is
+    // the same memory region.
+    unsafe { std::slice::from_raw_parts(vals.as_ptr().cast::<u8>(), std::mem::size_of_val(vals)) }
+}
+
+/// `dst` viewed as f32 values when it is 4-byte aligned and a multiple of 4 bytes long
+/// (little-endian targets only), so a decoder can write into it directly.
+pub fn f32_view_mut(dst: &mut [u8]) -> Option<&mut [f32]> {
+    if cfg!(target_endian = "big") || dst.len() % 4 != 0 {
+        return None;
+    }
+    // SAFETY: every bit pattern is a valid f32 and a valid u8, so reinterpreting initialized
+    // bytes is sound; `align_to_mut` only yields the properly aligned middle part.
+    let (head, mid, tail) = unsafe { dst.align_to_mut::<f32>() };
+    if head.is_empty() && tail.is_empty() {
+        Some(mid)
+    } else {
+        None
+    }
+}

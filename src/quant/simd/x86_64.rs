@@ -1,0 +1,887 @@
+//! AVX2 + F16C kernels. No FMA: every `a*b + c` is a multiply then an add, as in the scalar
+//! oracles, so the results are the same bits.
+//!
+//! Each kernel is generic over a store mode `M` (output type in bits 0–1, streaming in bit 2)
+//! and produces its values eight at a time as `__m256`, handed to [`put`]. Loads are unaligned
+//! and never read outside the blocks; stores are unaligned, or 16-byte-aligned non-temporal
+//! ones in the streaming modes (the caller checks the alignment), followed by an `sfence`.
+//!
+//! Every function here is `unsafe` with `#[target_feature(enable = "avx2,f16c")]`: callers must
+//! have checked at run time that the CPU has AVX2 and F16C (`super::level()`), and pass
+//! pointers valid for the block counts they give.
+
+// The kernels are `unsafe fn`s whose bodies are nothing but raw-pointer loads and stores and
+// intrinsics; the safety contract is the one above, per function (`// SAFETY:` on each kernel
+// says what it reads and writes), so the bodies are not split into many `unsafe` blocks.
+// (Intrinsics are `unsafe` on the oldest supported compiler, Rust 1.80.)
+#![allow(unsafe_op_in_unsafe_fn)]
+
+use std::arch::x86_64::*;
+
+use super::{KernelFn, KernelSet};
+use crate::quant::fp4::{e8m0_to_f32_half, ue4m3_to_f32_half};
+use crate::types::TypeId;
+
+const OUT_F32: u8 = 0;
+const OUT_F16: u8 = 1;
+const STREAM: u8 = 4;
+
+/// Bytes per output element in mode `m`.
+#[inline(always)]
+const fn es(m: u8) -> usize {
+    if m & 3 == OUT_F32 {
+        4
+    } else {
+        2
+    }
+}
+
+/// Eight f32 → eight bf16 as `float::f32_to_bf16`: NaN → `(bits >> 16) | 64`, otherwise
+/// `(bits + 0x7fff + ((bits >> 16) & 1)) >> 16` (wrapping), packed into the low 128 bits.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn bf16x8(v: __m256) -> __m128i {
+    let u = _mm256_castps_si256(v);
+    // Unordered with itself ⇔ NaN ⇔ `(bits & 0x7fff_ffff) > 0x7f80_0000`.
+    let is_nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+    let hi = _mm256_srli_epi32::<16>(u);
+    let nan = _mm256_or_si256(hi, _mm256_set1_epi32(64));
+    let lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+    let rounded = _mm256_srli_epi32::<16>(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb)));
+    let r = _mm256_blendv_epi8(rounded, nan, is_nan);
+    // Every lane is 0..=0xffff, so unsigned saturation keeps it; then gather the two low
+    // 64-bit halves of the 128-bit lanes.
+    let p = _mm256_packus_epi32(r, r);
+    _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b00_00_10_00>(p))
+}
+
+/// A 16-byte non-temporal store to 16-byte-aligned `dst`, VEX-encoded (`vmovntps`).
+/// `_mm_stream_ps` / `_mm_stream_si128` are legacy-SSE `movntps` / `movntdq` in inline
+/// assembly, which costs an SSE/AVX state transition on some Intel cores when mixed with AVX.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn stream16(dst: *mut u8, v: __m128) {
+    std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
+}
+
+/// Store eight values at `dst` in mode `m` (a constant after inlining).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put_mode(m: u8, dst: *mut u8, v: __m256) {
+    let nt = m & STREAM != 0;
+    match m & 3 {
+        OUT_F32 => {
+            if nt {
+                stream16(dst, _mm256_castps256_ps128(v));
+                stream16(dst.add(16), _mm256_extractf128_ps::<1>(v));
+            } else {
+                _mm256_storeu_ps(dst.cast(), v);
+            }
+        }
+        o => {
+            let h = if o == OUT_F16 { _mm256_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT }>(v) } else { bf16x8(v) };
+            if nt {
+                stream16(dst, _mm_castsi128_ps(h));
+            } else {
+                _mm_storeu_si128(dst.cast(), h);
+            }
+        }
+    }
+}
+
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put<const M: u8>(dst: *mut u8, v: __m256) {
+    put_mode(M, dst, v)
+}
+
+/// Store the first `k` (< 8) of eight values at `dst`, with ordinary stores.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put_partial<const M: u8>(dst: *mut u8, v: __m256, k: usize) {
+    let mut tmp = [0u8; 32];
+    put_mode(M & 3, tmp.as_mut_ptr(), v);
+    std::ptr::copy_nonoverlapping(tmp.as_ptr(), dst, k * es(M));
+}
+
+/// Order the streaming stores before anything the caller does next.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn finish<const M: u8>() {
+    if M & STREAM != 0 {
+        _mm_sfence();
+    }
+}
+
+/// The f16 at `p` (unaligned), as f32 in all eight lanes. A signalling NaN comes back quieted;
+/// callers multiply it, which quiets it on the scalar path too. (Broadcasting the f16 first,
+/// from a general register, avoids the false dependency a `vpinsrw` into a live register would
+/// put between consecutive blocks.)
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn half8(p: *const u8) -> __m256 {
+    let h = std::ptr::read_unaligned(p.cast::<u16>());
+    _mm256_cvtph_ps(_mm_set1_epi16(h as i16))
+}
+
+/// [`half8`] as a scalar.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn half(p: *const u8) -> f32 {
+    _mm256_cvtss_f32(half8(p))
+}
+
+/// The f16 at `p` (unaligned), as f32, bit-exact with `float::f16_to_f32` (NaN payloads and
+/// the quiet bit kept): for values that are output without arithmetic.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn half_exact(p: *const u8) -> f32 {
+    let h = std::ptr::read_unaligned(p.cast::<u16>());
+    _mm256_cvtss_f32(f16x8(_mm_cvtsi32_si128(h as i32)))
+}
+
+/// Eight signed bytes (the low 8 of `x`) → f32.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn i8x8(x: __m128i) -> __m256 {
+    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(x))
+}
+
+/// Eight unsigned bytes (the low 8 of `x`) → f32.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn u8x8(x: __m128i) -> __m256 {
+    _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(x))
+}
+
+/// The high 8 bytes of `x` moved to the low 8.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn hi8(x: __m128i) -> __m128i {
+    _mm_unpackhi_epi64(x, x)
+}
+
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn load16(p: *const u8) -> __m128i {
+    _mm_loadu_si128(p.cast())
+}
+
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn load8(p: *const u8) -> __m128i {
+    _mm_loadl_epi64(p.cast())
+}
+
+/// `d * x` for each of the sixteen signed bytes of `q`, stored as 16 outputs at `y`.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put16_i8_mul<const M: u8>(y: *mut u8, q: __m128i, d: __m256) {
+    put::<M>(y, _mm256_mul_ps(i8x8(q), d));
+    put::<M>(y.add(8 * es(M)), _mm256_mul_ps(i8x8(hi8(q)), d));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Float types (one element per "block")
+// ---------------------------------------------------------------------------------------------
+
+/// F32 → any output (the fast f32 → f16 / bf16 stores, and a streaming copy).
+// SAFETY: caller contract (module doc): `src` valid for n * 4 bytes, `dst` for n * es(M) bytes;
+// the vector loop touches elements i..i+8 <= n, the tail copies only the n - i left.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_f32<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
+    let mut i = 0;
+    while i + 8 <= n {
+        put::<M>(dst.add(i * es(M)), _mm256_loadu_ps(src.add(4 * i).cast()));
+        i += 8;
+    }
+    if i < n {
+        let mut tmp = [0f32; 8];
+        std::ptr::copy_nonoverlapping(src.add(4 * i), tmp.as_mut_ptr().cast::<u8>(), 4 * (n - i));
+        put_partial::<M>(dst.add(i * es(M)), _mm256_loadu_ps(tmp.as_ptr()), n - i);
+    }
+    finish::<M>();
+}
+
+/// Eight f16 → f32, exactly as `float::f16_to_f32` (signalling NaNs keep their quiet bit clear).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn f16x8(h: __m128i) -> __m256 {
+    let f = _mm256_castps_si256(_mm256_cvtph_ps(h));
+    let h32 = _mm256_cvtepu16_epi32(h);
+    let nan_exp = _mm256_cmpeq_epi32(_mm256_and_si256(h32, _mm256_set1_epi32(0x7e00)), _mm256_set1_epi32(0x7c00));
+    let no_payload = _mm256_cmpeq_epi32(_mm256_and_si256(h32, _mm256_set1_epi32(0x1ff)), _mm256_setzero_si256());
+    let snan = _mm256_andnot_si256(no_payload, nan_exp);
+    let quiet_bit = _mm256_and_si256(snan, _mm256_set1_epi32(0x0040_0000));
+    _mm256_castsi256_ps(_mm256_andnot_si256(quiet_bit, f))
+}
+
+// SAFETY: caller contract (module doc): `src` valid for n * 2 bytes, `dst` for n * es(M) bytes;
+// the vector loop touches elements i..i+8 <= n, the tail copies only the n - i left.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_f16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
+    let mut i = 0;
+    while i + 8 <= n {
+        put::<M>(dst.add(i * es(M)), f16x8(load16(src.add(2 * i))));
+        i += 8;
+    }
+    if i < n {
+        let mut tmp = [0u8; 16];
+        std::ptr::copy_nonoverlapping(src.add(2 * i), tmp.as_mut_ptr(), 2 * (n - i));
+        put_partial::<M>(dst.add(i * es(M)), f16x8(load16(tmp.as_ptr())), n - i);
+    }
+    finish::<M>();
+}
+
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn bf16x8_to_f32(h: __m128i) -> __m256 {
+    _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(h)))
+}
+
+// SAFETY: caller contract (module doc): `src` valid for n * 2 bytes, `dst` for n * es(M) bytes;
+// the vector loop touches elements i..i+8 <= n, the tail copies only the n - i left.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_bf16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
+    let mut i = 0;
+    while i + 8 <= n {
+        put::<M>(dst.add(i * es(M)), bf16x8_to_f32(load16(src.add(2 * i))));
+        i += 8;
+    }
+    if i < n {
+        let mut tmp = [0u8; 16];
+        std::ptr::copy_nonoverlapping(src.add(2 * i), tmp.as_mut_ptr(), 2 * (n - i));
+        put_partial::<M>(dst.add(i * es(M)), bf16x8_to_f32(load16(tmp.as_ptr())), n - i);
+    }
+    finish::<M>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy 32-element blocks
+// ---------------------------------------------------------------------------------------------
+
+/// Q8_0 (34 bytes): `q * d`.
+// SAFETY: caller contract (module doc): `src` valid for nb * 34 bytes, `dst` for nb * 32 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q8_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(34 * b);
+        let y = dst.add(32 * es(M) * b);
+        let d = half8(x);
+        for k in 0..4 {
+            put::<M>(y.add(8 * k * es(M)), _mm256_mul_ps(i8x8(load8(x.add(2 + 8 * k))), d));
+        }
+    }
+    finish::<M>();
+}
+
+/// Q4_0 (18 bytes): `(nibble - 8) * d`, low nibbles first.
+// SAFETY: caller contract (module doc): `src` valid for nb * 18 bytes, `dst` for nb * 32 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q4_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let m4 = _mm_set1_epi8(0x0f);
+    let e8 = _mm_set1_epi8(8);
+    for b in 0..nb {
+        let x = src.add(18 * b);
+        let y = dst.add(32 * es(M) * b);
+        let d = half8(x);
+        let q = load16(x.add(2));
+        let lo = _mm_sub_epi8(_mm_and_si128(q, m4), e8);
+        let hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), e8);
+        put16_i8_mul::<M>(y, lo, d);
+        put16_i8_mul::<M>(y.add(16 * es(M)), hi, d);
+    }
+    finish::<M>();
+}
+
+/// Q4_1 (20 bytes): `nibble * d + m`.
+// SAFETY: caller contract (module doc): `src` valid for nb * 20 bytes, `dst` for nb * 32 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q4_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let m4 = _mm_set1_epi8(0x0f);
+    for b in 0..nb {
+        let x = src.add(20 * b);
+        let y = dst.add(32 * es(M) * b);
+        let d = half8(x);
+        let m = half8(x.add(2));
+        let q = load16(x.add(4));
+        let lo = _mm_and_si128(q, m4);
+        let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
+        for (k, v) in [lo, hi8(lo), hi, hi8(hi)].into_iter().enumerate() {
+            put::<M>(y.add(8 * k * es(M)), _mm256_add_ps(_mm256_mul_ps(u8x8(v), d), m));
+        }
+    }
+    finish::<M>();
+}
+
+/// The five-bit values of a Q5 block as four groups of eight i32: group g is elements
+/// `8g..8g+8` (nibbles of bytes `8(g%2)..` low for g < 2, high after), bit 4 from bit `8g + t`
+/// of `qh`.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn q5_values(qs: *const u8, qh: u32) -> [__m256i; 4] {
+    let m4 = _mm_set1_epi8(0x0f);
+    let q = load16(qs);
+    let lo = _mm_and_si128(q, m4);
+    let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
+    let shifts = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let one = _mm256_set1_epi32(1);
+    let mut out = [_mm256_setzero_si256(); 4];
+    for (g, v) in [lo, hi8(lo), hi, hi8(hi)].into_iter().enumerate() {
+        let bits = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((qh >> (8 * g)) as i32), shifts), one);
+        out[g] = _mm256_or_si256(_mm256_cvtepu8_epi32(v), _mm256_slli_epi32::<4>(bits));
+    }
+    out
+}
+
+/// Q5_0 (22 bytes): `(q5 - 16) * d`.
+// SAFETY: caller contract (module doc): `src` valid for nb * 22 bytes, `dst` for nb * 32 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q5_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let s16 = _mm256_set1_epi32(16);
+    for b in 0..nb {
+        let x = src.add(22 * b);
+        let y = dst.add(32 * es(M) * b);
+        let d = half8(x);
+        let qh = std::ptr::read_unaligned(x.add(2).cast::<u32>());
+        for (g, v) in q5_values(x.add(6), qh).into_iter().enumerate() {
+            put::<M>(y.add(8 * g * es(M)), _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, s16)), d));
+        }
+    }
+    finish::<M>();
+}
+
+/// Q5_1 (24 bytes): `q5 * d + m`.
+// SAFETY: caller contract (module doc): `src` valid for nb * 24 bytes, `dst` for nb * 32 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q5_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(24 * b);
+        let y = dst.add(32 * es(M) * b);
+        let d = half8(x);
+        let m = half8(x.add(2));
+        let qh = std::ptr::read_unaligned(x.add(4).cast::<u32>());
+        for (g, v) in q5_values(x.add(8), qh).into_iter().enumerate() {
+            put::<M>(y.add(8 * g * es(M)), _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), d), m));
+        }
+    }
+    finish::<M>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// K-quants, 256-element super-blocks
+// ---------------------------------------------------------------------------------------------
+
+/// Sixteen unsigned bytes `q` → sixteen outputs `dl * q - ml` at `y`.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put16_affine<const M: u8>(y: *mut u8, q: __m128i, dl: __m256, ml: __m256) {
+    put::<M>(y, _mm256_sub_ps(_mm256_mul_ps(dl, u8x8(q)), ml));
+    put::<M>(y.add(8 * es(M)), _mm256_sub_ps(_mm256_mul_ps(dl, u8x8(hi8(q))), ml));
+}
+
+/// Q2_K (84 bytes): scales[16]@0, qs[64]@16, d@80, dmin@82; `(d*sc)*q - dmin*m`.
+// SAFETY: caller contract (module doc): `src` valid for nb * 84 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q2_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let m3 = _mm_set1_epi8(3);
+    let m4 = _mm_set1_epi8(0x0f);
+    let mut dl = [0f32; 16];
+    let mut ml = [0f32; 16];
+    for b in 0..nb {
+        let x = src.add(84 * b);
+        let y = dst.add(256 * es(M) * b);
+        // The 16 products d*(sc & 15) and dmin*(sc >> 4), each one f32 multiply as in ggml.
+        let sc = load16(x);
+        let d = half8(x.add(80));
+        let dmin = half8(x.add(82));
+        let lo = _mm_and_si128(sc, m4);
+        let hi = _mm_and_si128(_mm_srli_epi16::<4>(sc), m4);
+        _mm256_storeu_ps(dl.as_mut_ptr(), _mm256_mul_ps(d, u8x8(lo)));
+        _mm256_storeu_ps(dl.as_mut_ptr().add(8), _mm256_mul_ps(d, u8x8(hi8(lo))));
+        _mm256_storeu_ps(ml.as_mut_ptr(), _mm256_mul_ps(dmin, u8x8(hi)));
+        _mm256_storeu_ps(ml.as_mut_ptr().add(8), _mm256_mul_ps(dmin, u8x8(hi8(hi))));
+        // Outputs in address order (streaming stores fill whole lines).
+        for h in 0..2 {
+            let q = [load16(x.add(16 + 32 * h)), load16(x.add(32 + 32 * h))];
+            for j in 0..4 {
+                let shift = _mm_cvtsi32_si128(2 * j as i32);
+                for (p, &q) in q.iter().enumerate() {
+                    let i = 8 * h + 2 * j + p;
+                    let v = _mm_and_si128(_mm_srl_epi16(q, shift), m3);
+                    let (dl, ml) = (_mm256_broadcast_ss(&dl[i]), _mm256_broadcast_ss(&ml[i]));
+                    put16_affine::<M>(y.add((128 * h + 32 * j + 16 * p) * es(M)), v, dl, ml);
+                }
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// The sixteen Q3_K scales minus 32, as signed bytes, from `scales[12]` at `s` (ggml's
+/// `kmask1` / `kmask2` unpacking: low 4 bits from byte `j` or the high nibble of byte `j - 8`,
+/// high 2 bits from bits `2*(j/4)` of byte `8 + j%4`).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn q3_k_scales(s: *const u8) -> __m128i {
+    let a0 = std::ptr::read_unaligned(s.cast::<u32>());
+    let a1 = std::ptr::read_unaligned(s.add(4).cast::<u32>());
+    let t = std::ptr::read_unaligned(s.add(8).cast::<u32>());
+    const K1: u32 = 0x0303_0303;
+    const K2: u32 = 0x0f0f_0f0f;
+    let w0 = (a0 & K2) | ((t & K1) << 4);
+    let w1 = (a1 & K2) | (((t >> 2) & K1) << 4);
+    let w2 = ((a0 >> 4) & K2) | (((t >> 4) & K1) << 4);
+    let w3 = ((a1 >> 4) & K2) | (((t >> 6) & K1) << 4);
+    _mm_sub_epi8(_mm_setr_epi32(w0 as i32, w1 as i32, w2 as i32, w3 as i32), _mm_set1_epi8(32))
+}
+
+/// Q3_K (110 bytes): hmask[32]@0, qs[64]@32, scales[12]@96, d@108;
+/// `(d*(sc-32)) * (q2 - (hbit ? 0 : 4))`.
+// SAFETY: caller contract (module doc): `src` valid for nb * 110 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q3_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let m3 = _mm_set1_epi8(3);
+    let four = _mm_set1_epi8(4);
+    let zero = _mm_setzero_si128();
+    let mut dl = [0f32; 16];
+    for b in 0..nb {
+        let x = src.add(110 * b);
+        let y = dst.add(256 * es(M) * b);
+        let sc = q3_k_scales(x.add(96));
+        let d = half8(x.add(108));
+        _mm256_storeu_ps(dl.as_mut_ptr(), _mm256_mul_ps(d, i8x8(sc)));
+        _mm256_storeu_ps(dl.as_mut_ptr().add(8), _mm256_mul_ps(d, i8x8(hi8(sc))));
+        let hm = [load16(x), load16(x.add(16))];
+        for h in 0..2 {
+            let q = [load16(x.add(32 + 32 * h)), load16(x.add(48 + 32 * h))];
+            for j in 0..4 {
+                let bit = _mm_set1_epi8((1u8 << (4 * h + j)) as i8);
+                let shift = _mm_cvtsi32_si128(2 * j as i32);
+                for p in 0..2 {
+                    let dl = _mm256_broadcast_ss(&dl[8 * h + 2 * j + p]);
+                    let low = _mm_and_si128(_mm_srl_epi16(q[p], shift), m3);
+                    let clear = _mm_cmpeq_epi8(_mm_and_si128(hm[p], bit), zero);
+                    let v = _mm_sub_epi8(low, _mm_and_si128(clear, four));
+                    put16_i8_mul::<M>(y.add((128 * h + 32 * j + 16 * p) * es(M)), v, dl);
+                }
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// The eight (d*sc, dmin*m) pairs of a Q4_K / Q5_K block (d@0, dmin@2, scales[12]@4) into
+/// `dl` / `ml`, each one f32 multiply as in ggml. The 6-bit scales and mins are unpacked with
+/// ggml's `kmask` word trick, equal to `get_scale_min_k4(j)` for every `j`: scale bytes 0..8
+/// then min bytes 0..8.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn k4_scales(x: *const u8, dl: &mut [f32; 8], ml: &mut [f32; 8]) {
+    const K1: u32 = 0x3f3f_3f3f;
+    const K2: u32 = 0x0f0f_0f0f;
+    const K3: u32 = 0x0303_0303;
+    let u0 = std::ptr::read_unaligned(x.add(4).cast::<u32>());
+    let u1 = std::ptr::read_unaligned(x.add(8).cast::<u32>());
+    let u2 = std::ptr::read_unaligned(x.add(12).cast::<u32>());
+    let sc = [u0 & K1, (u2 & K2) | (((u0 >> 6) & K3) << 4)];
+    let m = [u1 & K1, ((u2 >> 4) & K2) | (((u1 >> 6) & K3) << 4)];
+    let v = _mm_setr_epi32(sc[0] as i32, sc[1] as i32, m[0] as i32, m[1] as i32);
+    _mm256_storeu_ps(dl.as_mut_ptr(), _mm256_mul_ps(half8(x), u8x8(v)));
+    _mm256_storeu_ps(ml.as_mut_ptr(), _mm256_mul_ps(half8(x.add(2)), u8x8(hi8(v))));
+}
+
+/// Q4_K (144 bytes): d@0, dmin@2, scales[12]@4, qs[128]@16.
+// SAFETY: caller contract (module doc): `src` valid for nb * 144 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q4_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let m4 = _mm_set1_epi8(0x0f);
+    let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
+    for b in 0..nb {
+        let x = src.add(144 * b);
+        let y = dst.add(256 * es(M) * b);
+        k4_scales(x, &mut dl, &mut ml);
+        for c in 0..4 {
+            let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
+            let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
+            let q = [load16(x.add(16 + 32 * c)), load16(x.add(32 + 32 * c))];
+            // Outputs in address order: low nibbles of both halves, then high nibbles.
+            for (half_, &q) in q.iter().enumerate() {
+                put16_affine::<M>(y.add((64 * c + 16 * half_) * es(M)), _mm_and_si128(q, m4), d1, m1);
+            }
+            for (half_, &q) in q.iter().enumerate() {
+                let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
+                put16_affine::<M>(y.add((64 * c + 32 + 16 * half_) * es(M)), hi, d2, m2);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// Q5_K (176 bytes): d@0, dmin@2, scales[12]@4, qh[32]@16, qs[128]@48.
+// SAFETY: caller contract (module doc): `src` valid for nb * 176 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q5_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let m4 = _mm_set1_epi8(0x0f);
+    let s16 = _mm_set1_epi8(16);
+    let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
+    for b in 0..nb {
+        let x = src.add(176 * b);
+        let y = dst.add(256 * es(M) * b);
+        k4_scales(x, &mut dl, &mut ml);
+        for c in 0..4 {
+            let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
+            let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
+            let u1 = _mm_set1_epi8((1u8 << (2 * c)) as i8);
+            let u2 = _mm_set1_epi8((2u8 << (2 * c)) as i8);
+            let mut his = [_mm_setzero_si128(); 2];
+            // Outputs in address order: low nibbles of both halves, then high nibbles.
+            for (half_, hi_out) in his.iter_mut().enumerate() {
+                let q = load16(x.add(48 + 32 * c + 16 * half_));
+                let qh = load16(x.add(16 + 16 * half_));
+                let h1 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(qh, u1), u1), s16);
+                let h2 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(qh, u2), u2), s16);
+                let lo = _mm_or_si128(_mm_and_si128(q, m4), h1);
+                *hi_out = _mm_or_si128(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), h2);
+                put16_affine::<M>(y.add((64 * c + 16 * half_) * es(M)), lo, d1, m1);
+            }
+            for (half_, &hi) in his.iter().enumerate() {
+                put16_affine::<M>(y.add((64 * c + 32 + 16 * half_) * es(M)), hi, d2, m2);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// Q6_K (210 bytes): ql[128]@0, qh[64]@128, scales:i8[16]@192, d@208; `(d*sc) * (q6 - 32)`.
+// SAFETY: caller contract (module doc): `src` valid for nb * 210 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q6_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let m4 = _mm_set1_epi8(0x0f);
+    let m30 = _mm_set1_epi8(0x30);
+    let s32 = _mm_set1_epi8(32);
+    let mut dsc = [0f32; 16];
+    for b in 0..nb {
+        let x = src.add(210 * b);
+        let y = dst.add(256 * es(M) * b);
+        // The 16 products d*scale, one f32 multiply each as in ggml.
+        let d = half8(x.add(208));
+        let sc = load16(x.add(192));
+        _mm256_storeu_ps(dsc.as_mut_ptr(), _mm256_mul_ps(d, i8x8(sc)));
+        _mm256_storeu_ps(dsc.as_mut_ptr().add(8), _mm256_mul_ps(d, i8x8(hi8(sc))));
+        for h in 0..2 {
+            let mut qs = [[_mm_setzero_si128(); 4]; 2];
+            for (hf, qs) in qs.iter_mut().enumerate() {
+                let ql0 = load16(x.add(64 * h + 16 * hf));
+                let ql1 = load16(x.add(64 * h + 32 + 16 * hf));
+                let qh = load16(x.add(128 + 32 * h + 16 * hf));
+                let q = [
+                    _mm_or_si128(_mm_and_si128(ql0, m4), _mm_and_si128(_mm_slli_epi16::<4>(qh), m30)),
+                    _mm_or_si128(_mm_and_si128(ql1, m4), _mm_and_si128(_mm_slli_epi16::<2>(qh), m30)),
+                    _mm_or_si128(_mm_and_si128(_mm_srli_epi16::<4>(ql0), m4), _mm_and_si128(qh, m30)),
+                    _mm_or_si128(
+                        _mm_and_si128(_mm_srli_epi16::<4>(ql1), m4),
+                        _mm_and_si128(_mm_srli_epi16::<2>(qh), m30),
+                    ),
+                ];
+                *qs = q;
+            }
+            // Outputs in address order (streaming stores fill whole lines).
+            for k in 0..4 {
+                for (hf, qs) in qs.iter().enumerate() {
+                    let dl = _mm256_broadcast_ss(&dsc[8 * h + hf + 2 * k]);
+                    let v = _mm_sub_epi8(qs[k], s32);
+                    put16_i8_mul::<M>(y.add((128 * h + 32 * k + 16 * hf) * es(M)), v, dl);
+                }
+            }
+        }
+    }
+    finish::<M>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ternary
+// ---------------------------------------------------------------------------------------------
+
+/// TQ2_0 (66 bytes): qs[64]@0, d@64; element `128g + 32l + m` = `(field l of qs[32g+m]) - 1`.
+// SAFETY: caller contract (module doc): `src` valid for nb * 66 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_tq2_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let m3 = _mm_set1_epi8(3);
+    let one = _mm_set1_epi8(1);
+    for b in 0..nb {
+        let x = src.add(66 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half8(x.add(64));
+        // Outputs in address order (streaming stores fill whole lines).
+        for g in 0..2 {
+            let q = [load16(x.add(32 * g)), load16(x.add(32 * g + 16))];
+            for l in 0..4 {
+                let shift = _mm_cvtsi32_si128(2 * l as i32);
+                for (hf, &q) in q.iter().enumerate() {
+                    let v = _mm_sub_epi8(_mm_and_si128(_mm_srl_epi16(q, shift), m3), one);
+                    put16_i8_mul::<M>(y.add((128 * g + 32 * l + 16 * hf) * es(M)), v, d);
+                }
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// Eight TQ1_0 trits `n` of the eight bytes in `b` (as i32 lanes): `((b * 3^n mod 256) * 3) >> 8`
+/// minus 1, times `d`. `pow` holds `b * 3^n mod 256`; it is advanced to `n + 1`.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn tq1_step(pow: &mut __m256i, d: __m256) -> __m256 {
+    let x = *pow;
+    let x3 = _mm256_add_epi32(x, _mm256_add_epi32(x, x));
+    *pow = _mm256_and_si256(x3, _mm256_set1_epi32(0xff));
+    let t = _mm256_sub_epi32(_mm256_srli_epi32::<8>(x3), _mm256_set1_epi32(1));
+    _mm256_mul_ps(_mm256_cvtepi32_ps(t), d)
+}
+
+/// TQ1_0 (54 bytes): qs[48]@0, qh[4]@48, d@52 (see `ternary::block_tq1_0` for the order).
+// SAFETY: caller contract (module doc): `src` valid for nb * 54 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(54 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half8(x.add(52));
+        // qs[0..32]: trit n of byte m → element 32n + m; qs[32..48]: → 160 + 16n + m.
+        // Outputs in address order (streaming stores fill whole lines): trit-major.
+        let mut pow = [_mm256_setzero_si256(); 4];
+        for (base, len) in [(0usize, 32usize), (32, 16)] {
+            for (g, p) in pow[..len / 8].iter_mut().enumerate() {
+                *p = _mm256_cvtepu8_epi32(load8(x.add(base + 8 * g)));
+            }
+            for n in 0..5 {
+                for (g, p) in pow[..len / 8].iter_mut().enumerate() {
+                    let v = tq1_step(p, d);
+                    put::<M>(y.add((base * 5 + len * n + 8 * g) * es(M)), v);
+                }
+            }
+        }
+        // qh[0..4]: trit n of byte j → element 240 + 4n + j; two trits per eight lanes.
+        let qh = std::ptr::read_unaligned(x.add(48).cast::<u32>()) as i32;
+        let bytes = _mm256_setr_epi32(qh, qh >> 8, qh >> 16, qh >> 24, qh, qh >> 8, qh >> 16, qh >> 24);
+        let bytes = _mm256_and_si256(bytes, _mm256_set1_epi32(0xff));
+        // Lanes 4..8 start one trit later: multiply by 3 (mod 256) there.
+        let x3 = _mm256_add_epi32(bytes, _mm256_add_epi32(bytes, bytes));
+        let mut pow = _mm256_blend_epi32::<0b1111_0000>(bytes, _mm256_and_si256(x3, _mm256_set1_epi32(0xff)));
+        for pair in 0..2 {
+            let v = tq1_step(&mut pow, d);
+            // Advance one more trit so the next pair is n + 2.
+            let x = pow;
+            pow = _mm256_and_si256(_mm256_add_epi32(x, _mm256_add_epi32(x, x)), _mm256_set1_epi32(0xff));
+            put::<M>(y.add((240 + 8 * pair) * es(M)), v);
+        }
+    }
+    finish::<M>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Non-linear 4-bit tables: IQ4_NL, IQ4_XS, MXFP4, NVFP4
+// ---------------------------------------------------------------------------------------------
+
+/// ggml's `kvalues_iq4nl`.
+const KVALUES_IQ4NL: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+/// ggml's `kvalues_mxfp4` (E2M1 values doubled).
+const KVALUES_MXFP4: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
+
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn table(t: &[i8; 16]) -> __m128i {
+    _mm_loadu_si128(t.as_ptr().cast())
+}
+
+/// The sixteen bytes of `q` → (table[low nibble], table[high nibble]) as signed bytes.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn lookup_nibbles(tbl: __m128i, q: __m128i) -> (__m128i, __m128i) {
+    let m4 = _mm_set1_epi8(0x0f);
+    let lo = _mm_shuffle_epi8(tbl, _mm_and_si128(q, m4));
+    let hi = _mm_shuffle_epi8(tbl, _mm_and_si128(_mm_srli_epi16::<4>(q), m4));
+    (lo, hi)
+}
+
+/// IQ4_NL (18 bytes): d@0, qs[16]@2; `d * kvalues[nibble]`, low nibbles first.
+// SAFETY: caller contract (module doc): `src` valid for nb * 18 bytes, `dst` for nb * 32 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_iq4_nl<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let tbl = table(&KVALUES_IQ4NL);
+    for b in 0..nb {
+        let x = src.add(18 * b);
+        let y = dst.add(32 * es(M) * b);
+        let d = half8(x);
+        let (lo, hi) = lookup_nibbles(tbl, load16(x.add(2)));
+        put16_i8_mul::<M>(y, lo, d);
+        put16_i8_mul::<M>(y.add(16 * es(M)), hi, d);
+    }
+    finish::<M>();
+}
+
+/// IQ4_XS (136 bytes): d@0, scales_h:u16@2, scales_l[4]@4, qs[128]@8.
+// SAFETY: caller contract (module doc): `src` valid for nb * 136 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_iq4_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let tbl = table(&KVALUES_IQ4NL);
+    for b in 0..nb {
+        let x = src.add(136 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        let scales_h = std::ptr::read_unaligned(x.add(2).cast::<u16>()) as u32;
+        for ib in 0..8 {
+            let sl = (*x.add(4 + ib / 2) >> (4 * (ib % 2))) & 0xf;
+            let ls = sl as i32 | ((((scales_h >> (2 * ib)) & 3) as i32) << 4);
+            let dl = _mm256_set1_ps(d * (ls - 32) as f32);
+            let (lo, hi) = lookup_nibbles(tbl, load16(x.add(8 + 16 * ib)));
+            put16_i8_mul::<M>(y.add(32 * ib * es(M)), lo, dl);
+            put16_i8_mul::<M>(y.add((32 * ib + 16) * es(M)), hi, dl);
+        }
+    }
+    finish::<M>();
+}
+
+/// MXFP4 (17 bytes): e8m0@0, qs[16]@1; `kvalues[nibble] * e8m0_half(e)`.
+// SAFETY: caller contract (module doc): `src` valid for nb * 17 bytes, `dst` for nb * 32 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_mxfp4<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let tbl = table(&KVALUES_MXFP4);
+    for b in 0..nb {
+        let x = src.add(17 * b);
+        let y = dst.add(32 * es(M) * b);
+        let d = _mm256_set1_ps(e8m0_to_f32_half(*x));
+        let (lo, hi) = lookup_nibbles(tbl, load16(x.add(1)));
+        put16_i8_mul::<M>(y, lo, d);
+        put16_i8_mul::<M>(y.add(16 * es(M)), hi, d);
+    }
+    finish::<M>();
+}
+
+/// NVFP4 (36 bytes): four UE4M3 scales@0, qs[32]@4; sub-block s: byte `qs[8s+j]` holds
+/// elements `16s+j` (low nibble) and `16s+j+8` (high).
+// SAFETY: caller contract (module doc): `src` valid for nb * 36 bytes, `dst` for nb * 64 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_nvfp4<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let tbl = table(&KVALUES_MXFP4);
+    for b in 0..nb {
+        let x = src.add(36 * b);
+        let y = dst.add(64 * es(M) * b);
+        for s in 0..4 {
+            let d = _mm256_set1_ps(ue4m3_to_f32_half(*x.add(s)));
+            let (lo, hi) = lookup_nibbles(tbl, load8(x.add(4 + 8 * s)));
+            put::<M>(y.add(16 * s * es(M)), _mm256_mul_ps(i8x8(lo), d));
+            put::<M>(y.add((16 * s + 8) * es(M)), _mm256_mul_ps(i8x8(hi), d));
+        }
+    }
+    finish::<M>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sequential low-bit: Q1_0, Q2_0
+// ---------------------------------------------------------------------------------------------
+
+/// Q1_0 (18 bytes, 128 elements): d@0, qs[16]@2; bit set → d, clear → -d.
+// SAFETY: caller contract (module doc): `src` valid for nb * 18 bytes, `dst` for nb * 128 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    for b in 0..nb {
+        let x = src.add(18 * b);
+        let y = dst.add(128 * es(M) * b);
+        let dh = half_exact(x);
+        let (d, neg_d) = (_mm256_set1_ps(dh), _mm256_set1_ps(-dh));
+        for i in 0..16 {
+            let q = _mm256_set1_epi32(*x.add(2 + i) as i32);
+            let set = _mm256_cmpeq_epi32(_mm256_and_si256(q, bits), bits);
+            put::<M>(y.add(8 * i * es(M)), _mm256_blendv_ps(neg_d, d, _mm256_castsi256_ps(set)));
+        }
+    }
+    finish::<M>();
+}
+
+/// Q2_0 (18 bytes, 64 elements): d@0, qs[16]@2; element j = `(field j%4 of qs[j/4]) - 1`, × d.
+// SAFETY: caller contract (module doc): `src` valid for nb * 18 bytes, `dst` for nb * 64 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_q2_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let shifts = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    let m3 = _mm256_set1_epi32(3);
+    let one = _mm256_set1_epi32(1);
+    for b in 0..nb {
+        let x = src.add(18 * b);
+        let y = dst.add(64 * es(M) * b);
+        let d = half8(x);
+        for i in 0..8 {
+            let w = std::ptr::read_unaligned(x.add(2 + 2 * i).cast::<u16>()) as i32;
+            let v = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(w), shifts), m3);
+            let v = _mm256_cvtepi32_ps(_mm256_sub_epi32(v, one));
+            put::<M>(y.add(8 * i * es(M)), _mm256_mul_ps(v, d));
+        }
+    }
+    finish::<M>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch table
+// ---------------------------------------------------------------------------------------------
+
+macro_rules! set {
+    ($k:ident) => {{
+        static SET: KernelSet = [
+            $k::<0> as KernelFn,
+            $k::<1> as KernelFn,
+            $k::<2> as KernelFn,
+            $k::<4> as KernelFn,
+            $k::<5> as KernelFn,
+            $k::<6> as KernelFn,
+        ];
+        &SET
+    }};
+}
+
+/// The kernels of type `id`, if it has fast ones. Only call them after checking AVX2 and F16C.
+pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
+    Some(match id {
+        0 => set!(k_f32),
+        1 => set!(k_f16),
+        2 => set!(k_q4_0),
+        3 => set!(k_q4_1),
+        6 => set!(k_q5_0),
+        7 => set!(k_q5_1),
+        8 => set!(k_q8_0),
+        10 => set!(k_q2_k),
+        11 => set!(k_q3_k),
+        12 => set!(k_q4_k),
+        13 => set!(k_q5_k),
+        14 => set!(k_q6_k),
+        20 => set!(k_iq4_nl),
+        23 => set!(k_iq4_xs),
+        30 => set!(k_bf16),
+        34 => set!(k_tq1_0),
+        35 => set!(k_tq2_0),
+        39 => set!(k_mxfp4),
+        40 => set!(k_nvfp4),
+        41 => set!(k_q1_0),
+        42 => set!(k_q2_0),
+        _ => return None,
+    })
+}
