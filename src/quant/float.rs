@@ -2,7 +2,7 @@
 //! (reference/gguf-ggml.md §2.4; ggml-impl.h `ggml_compute_fp32_to_fp16`,
 //! `ggml_compute_fp32_to_bf16`).
 
-use super::Decoder;
+use super::{Decoder, Encoder};
 use crate::types::TypeId;
 
 /// IEEE binary16 → binary32, exact (NaN payloads kept, shifted).
@@ -30,7 +30,8 @@ pub fn f16_to_f32(h: u16) -> f32 {
 }
 
 /// binary32 → binary16, round to nearest even (what F16C `vcvtps2ph` with rounding mode 0 and
-/// ggml's scalar `ggml_compute_fp32_to_fp16` produce). NaN stays NaN (quiet bit set).
+/// ggml's scalar `ggml_compute_fp32_to_fp16` produce). NaN stays NaN (quiet bit set) and keeps
+/// the top payload bits, as F16C does; ggml's scalar code drops them ([`f32_to_f16_ref`]).
 #[inline]
 pub fn f32_to_f16(f: f32) -> u16 {
     let x = f.to_bits();
@@ -68,6 +69,27 @@ pub fn f32_to_f16(f: f32) -> u16 {
     sign | h
 }
 
+/// f32 → f16 as ggml's scalar `GGML_FP32_TO_FP16` (`ggml_compute_fp32_to_fp16`), which the
+/// reference quantizers and `ggml_fp32_to_fp16_row` in ggml-base use: round to nearest even as
+/// [`f32_to_f16`], except that every NaN becomes `sign | 0x7E00` (the payload is dropped).
+///
+/// Computed as ggml does, without data-dependent branches: the magnitude is scaled by 2^112
+/// then 2^-110 (overflowing to infinity where f16 would), and adding the power of two that
+/// aligns the f16 mantissa's last bit with f32's lets the FPU round to nearest even.
+#[inline]
+pub fn f32_to_f16_ref(f: f32) -> u16 {
+    let scale_to_inf = f32::from_bits(0x7780_0000); // 2^112
+    let scale_to_zero = f32::from_bits(0x0880_0000); // 2^-110
+    let w = f.to_bits();
+    let shl1_w = w.wrapping_add(w);
+    let sign = w & 0x8000_0000;
+    let bias = (shl1_w & 0xff00_0000).max(0x7100_0000);
+    let base = f32::from_bits((bias >> 1) + 0x0780_0000) + (f.abs() * scale_to_inf) * scale_to_zero;
+    let bits = base.to_bits();
+    let nonsign = ((bits >> 13) & 0x7c00) + (bits & 0x0fff);
+    ((sign >> 16) | if shl1_w > 0xff00_0000 { 0x7e00 } else { nonsign }) as u16
+}
+
 /// bf16 → f32 (exact).
 #[inline]
 pub fn bf16_to_f32(h: u16) -> f32 {
@@ -103,6 +125,37 @@ fn dec_bf16(src: &[u8], dst: &mut [f32]) {
     }
 }
 
+/// F32: the bytes of the values (ggml_quantize_chunk copies them).
+fn enc_f32(src: &[f32], dst: &mut [u8]) {
+    for (d, v) in dst.chunks_exact_mut(4).zip(src) {
+        d.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// F16: `ggml_fp32_to_fp16_row` (scalar [`f32_to_f16_ref`] per element).
+fn enc_f16(src: &[f32], dst: &mut [u8]) {
+    for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
+        d.copy_from_slice(&f32_to_f16_ref(v).to_le_bytes());
+    }
+}
+
+/// BF16: `ggml_fp32_to_bf16_row_ref` ([`f32_to_bf16`] per element).
+fn enc_bf16(src: &[f32], dst: &mut [u8]) {
+    for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
+        d.copy_from_slice(&f32_to_bf16(v).to_le_bytes());
+    }
+}
+
+/// Encoders of this family.
+pub fn encoder(id: TypeId) -> Option<Encoder> {
+    match id {
+        0 => Some(enc_f32),
+        1 => Some(enc_f16),
+        30 => Some(enc_bf16),
+        _ => None,
+    }
+}
+
 /// Decoders of this family.
 pub fn decoder(id: TypeId) -> Option<Decoder> {
     match id {
@@ -133,6 +186,24 @@ mod tests {
         assert_eq!(f32_to_f16(65519.0), 0x7bff);
         assert_eq!(f32_to_f16(1.0 + 1.0 / 2048.0), 0x3c00, "tie to even");
         assert_eq!(f32_to_f16(1.0 + 3.0 / 2048.0), 0x3c02, "tie to even (up)");
+    }
+
+    #[test]
+    fn f16_ref_drops_nan_payloads() {
+        assert_eq!(f32_to_f16_ref(f32::from_bits(0x7f81_2345)), 0x7e00);
+        assert_eq!(f32_to_f16_ref(f32::from_bits(0xffc0_0001)), 0xfe00);
+        assert_eq!(f32_to_f16(f32::from_bits(0x7fd2_3456)) & 0x7e00, 0x7e00);
+        for f in [0.0f32, -0.0, 1.0, 65520.0, 1e-8, f32::INFINITY, -3.25] {
+            assert_eq!(f32_to_f16_ref(f), f32_to_f16(f), "{f}");
+        }
+        // The branch-free trick equals the plain rounding everywhere but NaN (checked
+        // exhaustively once; here a stride through all bit patterns).
+        for w in (0..=u32::MAX).step_by(4099) {
+            let f = f32::from_bits(w);
+            if !f.is_nan() {
+                assert_eq!(f32_to_f16_ref(f), f32_to_f16(f), "{w:#x}");
+            }
+        }
     }
 
     #[test]

@@ -5,11 +5,17 @@
 //! is formed in the same order (e.g. `(db * grid) * sign`, `dl * (grid + delta)`), and every
 //! field is read from bytes, little-endian, so any source alignment works. The lattice tables
 //! live in [`tables`], generated from gguf-py by scripts/gen_iq_tables.py.
+//!
+//! Encoders exist for IQ4_NL and IQ4_XS, the two IQ types ggml quantizes without an importance
+//! matrix through a deterministic search: `quantize_row_iq4_nl_impl` with NULL weights (so each
+//! value is weighted by x²) and `ntry = 7`, operation by operation.
 
 mod tables;
 
 use super::float::f16_to_f32;
-use super::Decoder;
+use super::kquants::{nearest_int, GROUP_MAX_EPS};
+use super::legacy::{for_each_block_enc, put_f16};
+use super::{Decoder, Encoder};
 use crate::types::TypeId;
 use tables::{
     IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KMASK_IQ2XS, KSIGNS_IQ2XS,
@@ -285,9 +291,164 @@ fn dequantize_iq4_xs(src: &[u8], dst: &mut [f32]) {
     }
 }
 
+/// ggml's `best_index_int8(16, kvalues_iq4nl, x)`: the nearest code by bisection, the upper
+/// one on a tie.
+#[inline]
+fn best_index_iq4nl(x: f32) -> u8 {
+    let val = |i: usize| KVALUES_IQ4NL[i] as f32;
+    if x <= val(0) {
+        return 0;
+    }
+    if x >= val(15) {
+        return 15;
+    }
+    let (mut ml, mut mu) = (0usize, 15usize);
+    while mu - ml > 1 {
+        let mav = (ml + mu) / 2;
+        if x < val(mav) {
+            mu = mav;
+        } else {
+            ml = mav;
+        }
+    }
+    if x - val(mu - 1) < val(mu) - x {
+        (mu - 1) as u8
+    } else {
+        mu as u8
+    }
+}
+
+/// The per-32-element scale search of `quantize_row_iq4_nl_impl` (weights x², ntry = 7):
+/// start from `-max/kvalues[0]`, take the weighted least-squares scale of the codes it gives
+/// (0 unless `Σw·q² > 0`), then try the inverse scales `(itry + kvalues[0])/max`, itry = −7..7, keeping a strictly
+/// better one. Returns 0 for a group whose largest magnitude is below `GROUP_MAX_EPS`.
+fn iq4_group_scale(xb: &[f32]) -> f32 {
+    const NTRY: i32 = 7;
+    let v0 = KVALUES_IQ4NL[0] as i32;
+    let (mut amax, mut max) = (0f32, 0f32);
+    for &v in xb {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        return 0.0;
+    }
+    let sums = |id: f32| {
+        let (mut sumqx, mut sumq2) = (0f32, 0f32);
+        for &v in xb {
+            let q = KVALUES_IQ4NL[best_index_iq4nl(id * v) as usize] as f32;
+            let w = v * v;
+            sumqx += w * q * v;
+            sumq2 += w * q * q;
+        }
+        (sumqx, sumq2)
+    };
+    let d = -max / v0 as f32;
+    let (sumqx, sumq2) = sums(1.0 / d);
+    let mut d = if sumq2 > 0.0 { sumqx / sumq2 } else { 0.0 };
+    let mut best = d * sumqx;
+    for itry in -NTRY..=NTRY {
+        let (sumqx, sumq2) = sums((itry + v0) as f32 / max);
+        if sumq2 > 0.0 && sumqx * sumqx > best * sumq2 {
+            d = sumqx / sumq2;
+            best = d * sumqx;
+        }
+    }
+    d
+}
+
+/// Pack IQ4 codes: byte `16i + j` holds element `32i + j` (low nibble) and `32i + 16 + j`.
+fn iq4_pack(l: &[u8], q4: &mut [u8]) {
+    for (i, q) in q4.chunks_exact_mut(16).enumerate() {
+        for (j, q) in q.iter_mut().enumerate() {
+            *q = l[32 * i + j] | (l[32 * i + 16 + j] << 4);
+        }
+    }
+}
+
+/// IQ4_NL (`quantize_iq4_nl` without weights): `d` = the group's searched scale (f32, stored as
+/// f16); codes nearest to `x/d` (with the unrounded d).
+fn enc_block_iq4_nl(x: &[f32; 32], b: &mut [u8; 18]) {
+    let d = iq4_group_scale(x);
+    put_f16(b, 0, d);
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let mut l = [0u8; 32];
+    for (l, &v) in l.iter_mut().zip(x) {
+        *l = best_index_iq4nl(id * v);
+    }
+    iq4_pack(&l, &mut b[2..]);
+}
+
+/// IQ4_XS (`quantize_iq4_xs` without weights): the eight group scales quantized to 6 bits
+/// against `d = -max/32` (max = the signed largest-magnitude scale), codes nearest to
+/// `x/(d*l)` (unrounded d).
+fn enc_block_iq4_xs(x: &[f32; 256], b: &mut [u8; 136]) {
+    let mut scales = [0f32; 8];
+    let (mut max_scale, mut amax_scale) = (0f32, 0f32);
+    for (ib, s) in scales.iter_mut().enumerate() {
+        *s = iq4_group_scale(&x[32 * ib..][..32]);
+        if s.abs() > amax_scale {
+            amax_scale = s.abs();
+            max_scale = *s;
+        }
+    }
+    let d = -max_scale / 32.0;
+    put_f16(b, 0, d);
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let mut scales_h = 0u16;
+    let mut l = [0u8; 256];
+    for (ib, &s) in scales.iter().enumerate() {
+        let ls = nearest_int(id * s).clamp(-32, 31);
+        let dl = d * ls as f32;
+        let idl = if dl != 0.0 { 1.0 / dl } else { 0.0 };
+        for (l, &v) in l[32 * ib..][..32].iter_mut().zip(&x[32 * ib..][..32]) {
+            *l = best_index_iq4nl(idl * v);
+        }
+        let ls = (ls + 32) as u8;
+        if ib % 2 == 0 {
+            b[4 + ib / 2] = ls & 0xF;
+        } else {
+            b[4 + ib / 2] |= (ls & 0xF) << 4;
+        }
+        scales_h |= ((ls >> 4) as u16) << (2 * ib);
+    }
+    b[2..4].copy_from_slice(&scales_h.to_le_bytes());
+    iq4_pack(&l, &mut b[8..]);
+}
+
+fn enc_iq4_nl(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_iq4_nl);
+}
+
+fn enc_iq4_xs(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_iq4_xs);
+}
+
+/// Encoders of this family: IQ4_NL and IQ4_XS. IQ2_XXS, IQ2_XS and IQ1_S need an importance
+/// matrix in ggml; IQ3_XXS, IQ3_S, IQ2_S and IQ1_M (lattice searches over neighbour maps) are
+/// not ported.
+pub fn encoder(id: TypeId) -> Option<Encoder> {
+    match id {
+        20 => Some(enc_iq4_nl),
+        23 => Some(enc_iq4_xs),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iq4nl_best_index() {
+        assert_eq!(
+            [-200.0, -127.0, -115.6, -115.5, 0.0, 7.0, 7.1, 113.0, 1e9].map(best_index_iq4nl),
+            [0, 0, 0, 1, 8, 9, 9, 15, 15]
+        );
+        assert_eq!(best_index_iq4nl(f32::NAN), 15);
+    }
 
     fn dec(id: TypeId, src: &[u8], n: usize) -> Vec<f32> {
         let mut out = vec![0f32; n];

@@ -4,9 +4,13 @@
 //!
 //! Operation order follows ggml exactly: sub-block scales are formed as f32 products first
 //! (`dl = d*sc`, `ml = dmin*m`), then `dl*q - ml`; Q6_K is `(d*sc)*q`.
+//!
+//! The encoders are ggml's `quantize_row_q{2..6}_K_ref` (what `ggml_quantize_chunk` runs without
+//! an importance matrix), with its scale searches `make_qkx2_quants` (Q2_K, Q4_K, Q5_K),
+//! `make_q3_quants` (Q3_K) and `make_qx_quants` (Q6_K), each f32 operation in ggml's order.
 
-use super::legacy::{f16_at, for_each_block};
-use super::Decoder;
+use super::legacy::{f16_at, for_each_block, for_each_block_enc, put_f16};
+use super::{Decoder, Encoder};
 use crate::types::TypeId;
 
 /// Q2_K: scales[16]@0 (low nibble scale, high nibble min), qs[64]@16, d:f16@80, dmin:f16@82.
@@ -146,6 +150,531 @@ fn block_q6_k(b: &[u8; 210], y: &mut [f32; 256]) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Encoders
+// ---------------------------------------------------------------------------------------------
+
+/// ggml's `GROUP_MAX_EPS`: a group whose largest magnitude is below it quantizes to zero.
+pub(super) const GROUP_MAX_EPS: f32 = 1e-15;
+
+/// ggml's `nearest_int`: round to nearest (ties to even) with the 1.5·2^23 magic number, reading
+/// the low mantissa bits. Exact for |f| ≤ 2^22; any other input (huge, infinite, NaN) gives what
+/// the same bit trick gives in ggml.
+#[inline]
+pub(super) fn nearest_int(f: f32) -> i32 {
+    let val = f + 12_582_912.0;
+    (val.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
+}
+
+/// ggml's `make_qkx2_quants`: an asymmetric `nmax`-level quantization `x ≈ scale*L - the_min`
+/// of one group, searching `nstep + 1` scales `(rmin + rdelta*is + nmax)/(max - min)` for the
+/// least weighted error (absolute if `use_mad`, else squared); keeps the first best (strict
+/// `<`). Writes `l` and returns `(scale, the_min)`.
+#[allow(clippy::too_many_arguments)]
+fn make_qkx2_quants(
+    nmax: i32,
+    x: &[f32],
+    weights: &[f32],
+    l: &mut [u8],
+    laux: &mut [u8],
+    rmin: f32,
+    rdelta: f32,
+    nstep: i32,
+    use_mad: bool,
+) -> (f32, f32) {
+    let n = x.len();
+    let (weights, l, laux) = (&weights[..n], &mut l[..n], &mut laux[..n]);
+    let mut min = x[0];
+    let mut max = x[0];
+    let mut sum_w = weights[0];
+    let mut sum_x = sum_w * x[0];
+    for i in 1..n {
+        if x[i] < min {
+            min = x[i];
+        }
+        if x[i] > max {
+            max = x[i];
+        }
+        let w = weights[i];
+        sum_w += w;
+        sum_x += w * x[i];
+    }
+    if min > 0.0 {
+        min = 0.0;
+    }
+    if max == min {
+        l.fill(0);
+        return (0.0, -min);
+    }
+    let err = |diff: f32| if use_mad { diff.abs() } else { diff * diff };
+    let nmaxf = nmax as f32;
+    let mut iscale = nmaxf / (max - min);
+    let mut scale = 1.0 / iscale;
+    let mut best_error = 0f32;
+    for i in 0..n {
+        let q = nearest_int(iscale * (x[i] - min)).clamp(0, nmax);
+        l[i] = q as u8;
+        best_error += weights[i] * err(scale * q as f32 + min - x[i]);
+    }
+    if nstep < 1 {
+        return (scale, -min);
+    }
+    for is in 0..=nstep {
+        iscale = (rmin + rdelta * is as f32 + nmaxf) / (max - min);
+        let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
+        for i in 0..n {
+            let q = nearest_int(iscale * (x[i] - min)).clamp(0, nmax);
+            laux[i] = q as u8;
+            let (w, q) = (weights[i], q as f32);
+            sum_l += w * q;
+            sum_l2 += w * q * q;
+            sum_xl += w * q * x[i];
+        }
+        let det = sum_w * sum_l2 - sum_l * sum_l;
+        if det > 0.0 {
+            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+            if this_min > 0.0 {
+                this_min = 0.0;
+                this_scale = sum_xl / sum_l2;
+            }
+            let mut cur_error = 0f32;
+            for i in 0..n {
+                cur_error += weights[i] * err(this_scale * laux[i] as f32 + this_min - x[i]);
+            }
+            if cur_error < best_error {
+                l.copy_from_slice(laux);
+                best_error = cur_error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    (scale, -min)
+}
+
+/// The signed value of largest magnitude (first wins), and that magnitude, as ggml's
+/// `if (ax > amax) { amax = ax; max = x[i]; }`.
+#[inline]
+fn signed_absmax(x: &[f32]) -> (f32, f32) {
+    let (mut max, mut amax) = (0f32, 0f32);
+    for &v in x {
+        let ax = v.abs();
+        if ax > amax {
+            amax = ax;
+            max = v;
+        }
+    }
+    (max, amax)
+}
+
+/// ggml's `make_q3_quants(n, nmax, x, L, do_rmse = true)`: symmetric levels −nmax..nmax−1
+/// weighted by x², refined by up to 5 rounds of coordinate descent. Writes `l` (+nmax, so
+/// 0..2·nmax) and returns the scale.
+fn make_q3_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
+    let n = x.len();
+    let (max, amax) = signed_absmax(x);
+    if amax < GROUP_MAX_EPS {
+        l[..n].fill(0);
+        return 0.0;
+    }
+    let iscale = -nmax as f32 / max;
+    let (mut sumlx, mut suml2) = (0f32, 0f32);
+    for i in 0..n {
+        let q = nearest_int(iscale * x[i]).clamp(-nmax, nmax - 1);
+        l[i] = q as i8;
+        let w = x[i] * x[i];
+        sumlx += w * x[i] * q as f32;
+        suml2 += w * q as f32 * q as f32;
+    }
+    for _ in 0..5 {
+        let mut n_changed = 0;
+        for i in 0..n {
+            let w = x[i] * x[i];
+            let li = l[i] as f32;
+            let mut slx = sumlx - w * x[i] * li;
+            if slx > 0.0 {
+                let mut sl2 = suml2 - w * li * li;
+                let new_l = nearest_int(x[i] * sl2 / slx).clamp(-nmax, nmax - 1);
+                if new_l != l[i] as i32 {
+                    slx += w * x[i] * new_l as f32;
+                    sl2 += w * new_l as f32 * new_l as f32;
+                    if sl2 > 0.0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                        l[i] = new_l as i8;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        n_changed += 1;
+                    }
+                }
+            }
+        }
+        if n_changed == 0 {
+            break;
+        }
+    }
+    for q in l[..n].iter_mut() {
+        *q += nmax as i8;
+    }
+    if suml2 > 0.0 {
+        sumlx / suml2
+    } else {
+        0.0
+    }
+}
+
+/// ggml's `make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL)`: symmetric levels
+/// −nmax..nmax−1 weighted by x², trying the scales `-(nmax + 0.1*is)/max` for is = −9..9 and
+/// keeping a strictly better one. Writes `l` (+nmax) and returns the scale.
+fn make_qx_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
+    let n = x.len();
+    let (max, amax) = signed_absmax(x);
+    if amax < GROUP_MAX_EPS {
+        l[..n].fill(0);
+        return 0.0;
+    }
+    let sums = |iscale: f32| {
+        let (mut sumlx, mut suml2) = (0f32, 0f32);
+        for &v in x {
+            let q = nearest_int(iscale * v).clamp(-nmax, nmax - 1) as f32;
+            let w = v * v;
+            sumlx += w * v * q;
+            suml2 += w * q * q;
+        }
+        (sumlx, suml2)
+    };
+    let fill = |l: &mut [i8], iscale: f32| {
+        for (q, &v) in l.iter_mut().zip(x) {
+            *q = (nmax + nearest_int(iscale * v).clamp(-nmax, nmax - 1)) as i8;
+        }
+    };
+    let iscale = -nmax as f32 / max;
+    fill(l, iscale);
+    let (sumlx, suml2) = sums(iscale);
+    let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
+    let mut best = scale * sumlx;
+    for is in -9..=9 {
+        if is == 0 {
+            continue;
+        }
+        let iscale = -(nmax as f32 + 0.1 * is as f32) / max;
+        let (sumlx, suml2) = sums(iscale);
+        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
+            fill(l, iscale);
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    scale
+}
+
+/// Pack 2-bit levels as Q2_K/Q3_K store them: byte `32h + l` of `qs` holds elements
+/// `128h + l + 32k` in bits 2k..2k+2.
+fn pack_2bit(l: &[u8; 256], qs: &mut [u8]) {
+    for h in 0..2 {
+        for i in 0..32 {
+            let j = 128 * h + i;
+            qs[32 * h + i] = l[j] | (l[j + 32] << 2) | (l[j + 64] << 4) | (l[j + 96] << 6);
+        }
+    }
+}
+
+/// Q2_K (`quantize_row_q2_K_ref`): per 16-element sub-block `make_qkx2_quants(16, 3, |x|
+/// weights, rmin −0.5, rdelta 0.1, 15 steps, mad)`, 4-bit scales and mins against
+/// `max/15`, then every sub-block requantized with the stored (f16-rounded) values.
+fn enc_block_q2_k(x: &[f32; 256], b: &mut [u8; 84]) {
+    const Q4SCALE: f32 = 15.0;
+    let mut l = [0u8; 256];
+    let mut laux = [0u8; 16];
+    let mut weights = [0f32; 16];
+    let mut mins = [0f32; 16];
+    let mut scales = [0f32; 16];
+    let (mut max_scale, mut max_min) = (0f32, 0f32);
+    for j in 0..16 {
+        let xs = &x[16 * j..][..16];
+        for (w, &v) in weights.iter_mut().zip(xs) {
+            *w = v.abs();
+        }
+        let (scale, min) = make_qkx2_quants(3, xs, &weights, &mut l[16 * j..][..16], &mut laux, -0.5, 0.1, 15, true);
+        scales[j] = scale;
+        mins[j] = min;
+        if scale > max_scale {
+            max_scale = scale;
+        }
+        if min > max_min {
+            max_min = min;
+        }
+    }
+    if max_scale > 0.0 {
+        let iscale = Q4SCALE / max_scale;
+        for j in 0..16 {
+            b[j] = nearest_int(iscale * scales[j]) as u8;
+        }
+        put_f16(b, 80, max_scale / Q4SCALE);
+    } else {
+        b[..16].fill(0);
+        put_f16(b, 80, 0.0);
+    }
+    if max_min > 0.0 {
+        let iscale = Q4SCALE / max_min;
+        for j in 0..16 {
+            b[j] |= (nearest_int(iscale * mins[j]) as u8) << 4;
+        }
+        put_f16(b, 82, max_min / Q4SCALE);
+    } else {
+        put_f16(b, 82, 0.0);
+    }
+    let (d_all, dmin) = (f16_at(b, 80), f16_at(b, 82));
+    for j in 0..16 {
+        let d = d_all * (b[j] & 0xF) as f32;
+        if d == 0.0 {
+            continue;
+        }
+        let dm = dmin * (b[j] >> 4) as f32;
+        for ii in 0..16 {
+            l[16 * j + ii] = nearest_int((x[16 * j + ii] + dm) / d).clamp(0, 3) as u8;
+        }
+    }
+    pack_2bit(&l, &mut b[16..80]);
+}
+
+/// Q3_K (`quantize_row_q3_K_ref`): per 16-element sub-block `make_q3_quants(16, 4)`, 6-bit
+/// signed scales against `-max/32` (max = the signed largest-magnitude scale), requantized
+/// with the stored values; the third bit goes to `hmask`.
+fn enc_block_q3_k(x: &[f32; 256], b: &mut [u8; 110]) {
+    let mut l = [0i8; 256];
+    let mut scales = [0f32; 16];
+    let (mut max_scale, mut amax) = (0f32, 0f32);
+    for j in 0..16 {
+        scales[j] = make_q3_quants(4, &x[16 * j..][..16], &mut l[16 * j..][..16]);
+        let scale = scales[j].abs();
+        if scale > amax {
+            amax = scale;
+            max_scale = scales[j];
+        }
+    }
+    b.fill(0);
+    if max_scale != 0.0 {
+        let iscale = -32.0 / max_scale;
+        let sc = &mut b[96..108];
+        for j in 0..16 {
+            // int8_t l = nearest_int(...); l = MAX(-32, MIN(31, l)) + 32;
+            let q = (nearest_int(iscale * scales[j]) as i8 as i32).clamp(-32, 31) + 32;
+            if j < 8 {
+                sc[j] = (q & 0xF) as u8;
+            } else {
+                sc[j - 8] |= ((q & 0xF) << 4) as u8;
+            }
+            sc[j % 4 + 8] |= ((q >> 4) << (2 * (j / 4))) as u8;
+        }
+        put_f16(b, 108, 1.0 / iscale);
+    } else {
+        put_f16(b, 108, 0.0);
+    }
+    let sc = q3_k_scales(&b[96..108]);
+    let d_all = f16_at(b, 108);
+    for j in 0..16 {
+        let d = d_all * (sc[j] as i32 - 32) as f32;
+        if d == 0.0 {
+            continue;
+        }
+        for ii in 0..16 {
+            l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-4, 3) + 4) as i8;
+        }
+    }
+    // High bit of element j → bit j/32 of hmask[j % 32].
+    let mut lu = [0u8; 256];
+    for (j, (u, &q)) in lu.iter_mut().zip(&l).enumerate() {
+        let mut q = q as u8;
+        if q > 3 {
+            b[j % 32] |= 1 << (j / 32);
+            q -= 4;
+        }
+        *u = q;
+    }
+    pack_2bit(&lu, &mut b[32..96]);
+}
+
+/// Pack the 6-bit (scale, min) pair of sub-block `j` as `get_scale_min_k4` reads it.
+#[inline]
+fn put_scale_min_k4(j: usize, ls: u8, lm: u8, s: &mut [u8]) {
+    if j < 4 {
+        s[j] = ls;
+        s[j + 4] = lm;
+    } else {
+        s[j + 4] = (ls & 0xF) | ((lm & 0xF) << 4);
+        s[j - 4] |= (ls >> 4) << 6;
+        s[j] |= (lm >> 4) << 6;
+    }
+}
+
+/// The common part of Q4_K and Q5_K (`quantize_row_q4_K_ref`, `quantize_row_q5_K_ref`): per
+/// 32-element sub-block, weights `sqrt(Σx²/32) + |x|` and `make_qkx2_quants(32, nmax, rmin,
+/// 0.1, nstep)`; 6-bit scales and mins against `max/63` into `d`, `dmin`, `scales[12]` (bytes
+/// 0..16 of `b`); every sub-block requantized with the stored values. Returns the levels.
+fn k4_levels(x: &[f32; 256], nmax: i32, rmin: f32, nstep: i32, b: &mut [u8]) -> [u8; 256] {
+    let mut l = [0u8; 256];
+    let mut laux = [0u8; 32];
+    let mut weights = [0f32; 32];
+    let mut mins = [0f32; 8];
+    let mut scales = [0f32; 8];
+    let (mut max_scale, mut max_min) = (0f32, 0f32);
+    for j in 0..8 {
+        let xs = &x[32 * j..][..32];
+        let mut sum_x2 = 0f32;
+        for &v in xs {
+            sum_x2 += v * v;
+        }
+        let av_x = (sum_x2 / 32.0).sqrt();
+        for (w, &v) in weights.iter_mut().zip(xs) {
+            *w = av_x + v.abs();
+        }
+        let (scale, min) =
+            make_qkx2_quants(nmax, xs, &weights, &mut l[32 * j..][..32], &mut laux, rmin, 0.1, nstep, false);
+        scales[j] = scale;
+        mins[j] = min;
+        if scale > max_scale {
+            max_scale = scale;
+        }
+        if min > max_min {
+            max_min = min;
+        }
+    }
+    let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+    let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+    for j in 0..8 {
+        let ls = (nearest_int(inv_scale * scales[j]) as u8).min(63);
+        let lm = (nearest_int(inv_min * mins[j]) as u8).min(63);
+        put_scale_min_k4(j, ls, lm, &mut b[4..16]);
+    }
+    put_f16(b, 0, max_scale / 63.0);
+    put_f16(b, 2, max_min / 63.0);
+    let (d_all, dmin) = (f16_at(b, 0), f16_at(b, 2));
+    for j in 0..8 {
+        let (sc, m) = scale_min_k4(j, &b[4..16]);
+        let d = d_all * sc as f32;
+        if d == 0.0 {
+            continue;
+        }
+        let dm = dmin * m as f32;
+        for ii in 0..32 {
+            l[32 * j + ii] = nearest_int((x[32 * j + ii] + dm) / d).clamp(0, nmax) as u8;
+        }
+    }
+    l
+}
+
+/// Q4_K (`quantize_row_q4_K_ref`): [`k4_levels`] with nmax 15, rmin −1, 20 steps; chunk c of
+/// `qs` holds sub-block 2c in the low nibbles and 2c+1 in the high ones.
+fn enc_block_q4_k(x: &[f32; 256], b: &mut [u8; 144]) {
+    let l = k4_levels(x, 15, -1.0, 20, b);
+    for (c, q) in b[16..].chunks_exact_mut(32).enumerate() {
+        for (i, q) in q.iter_mut().enumerate() {
+            *q = l[64 * c + i] | (l[64 * c + i + 32] << 4);
+        }
+    }
+}
+
+/// Q5_K (`quantize_row_q5_K_ref`): [`k4_levels`] with nmax 31, rmin −0.5, 15 steps; the 5th
+/// bits go to `qh` (bit 2c / 2c+1 of `qh[i]`).
+fn enc_block_q5_k(x: &[f32; 256], b: &mut [u8; 176]) {
+    let l = k4_levels(x, 31, -0.5, 15, b);
+    let (qh, ql) = b[16..].split_at_mut(32);
+    qh.fill(0);
+    for (c, q) in ql.chunks_exact_mut(32).enumerate() {
+        let (m1, m2) = (1u8 << (2 * c), 2u8 << (2 * c));
+        for (i, q) in q.iter_mut().enumerate() {
+            let (mut l1, mut l2) = (l[64 * c + i], l[64 * c + i + 32]);
+            if l1 > 15 {
+                l1 -= 16;
+                qh[i] |= m1;
+            }
+            if l2 > 15 {
+                l2 -= 16;
+                qh[i] |= m2;
+            }
+            *q = l1 | (l2 << 4);
+        }
+    }
+}
+
+/// Q6_K (`quantize_row_q6_K_ref`): per 16-element sub-block `make_qx_quants(16, 32, rmse 1)`,
+/// i8 scales against `-max/128` (max = the signed largest-magnitude scale), requantized with
+/// the stored values; an all-(near-)zero block is all zero bytes.
+fn enc_block_q6_k(x: &[f32; 256], b: &mut [u8; 210]) {
+    let mut l = [0i8; 256];
+    let mut scales = [0f32; 16];
+    let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
+    for ib in 0..16 {
+        let scale = make_qx_quants(32, &x[16 * ib..][..16], &mut l[16 * ib..][..16]);
+        scales[ib] = scale;
+        if scale.abs() > max_abs_scale {
+            max_abs_scale = scale.abs();
+            max_scale = scale;
+        }
+    }
+    b.fill(0);
+    if max_abs_scale < GROUP_MAX_EPS {
+        put_f16(b, 208, 0.0);
+        return;
+    }
+    let iscale = -128.0 / max_scale;
+    put_f16(b, 208, 1.0 / iscale);
+    for ib in 0..16 {
+        b[192 + ib] = nearest_int(iscale * scales[ib]).min(127) as u8;
+    }
+    let d_all = f16_at(b, 208);
+    for j in 0..16 {
+        let d = d_all * (b[192 + j] as i8) as f32;
+        if d == 0.0 {
+            continue;
+        }
+        for ii in 0..16 {
+            l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-32, 31) + 32) as i8;
+        }
+    }
+    for h in 0..2 {
+        for i in 0..32 {
+            let j = 128 * h + i;
+            let q = [l[j] as u8, l[j + 32] as u8, l[j + 64] as u8, l[j + 96] as u8];
+            b[64 * h + i] = (q[0] & 0xF) | ((q[2] & 0xF) << 4);
+            b[64 * h + i + 32] = (q[1] & 0xF) | ((q[3] & 0xF) << 4);
+            b[128 + 32 * h + i] = (q[0] >> 4) | ((q[1] >> 4) << 2) | ((q[2] >> 4) << 4) | ((q[3] >> 4) << 6);
+        }
+    }
+}
+
+fn enc_q2_k(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q2_k);
+}
+
+fn enc_q3_k(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q3_k);
+}
+
+fn enc_q4_k(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q4_k);
+}
+
+fn enc_q5_k(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q5_k);
+}
+
+fn enc_q6_k(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q6_k);
+}
+
+/// Encoders of this family (no Q8_K: it is not a storage type).
+pub fn encoder(id: TypeId) -> Option<Encoder> {
+    match id {
+        10 => Some(enc_q2_k),
+        11 => Some(enc_q3_k),
+        12 => Some(enc_q4_k),
+        13 => Some(enc_q5_k),
+        14 => Some(enc_q6_k),
+        _ => None,
+    }
+}
+
 fn dec_q2_k(src: &[u8], dst: &mut [f32]) {
     for_each_block(src, dst, block_q2_k);
 }
@@ -181,6 +710,24 @@ pub fn decoder(id: TypeId) -> Option<Decoder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_int_rounds_half_to_even() {
+        assert_eq!([0.5, 1.5, 2.5, -0.5, -1.5, 2.4999998, 4194303.0].map(nearest_int), [0, 2, 2, 0, -2, 2, 4194303]);
+        // Outside the trick's range: what the bits give, as in ggml.
+        assert_eq!(nearest_int(f32::from_bits(0x7fc0_0000)), 0);
+        assert_eq!(nearest_int(f32::INFINITY), -0x40_0000);
+    }
+
+    #[test]
+    fn zero_blocks_encode_to_zeros() {
+        let x = [0f32; 256];
+        for (id, size) in [(10, 84), (11, 110), (12, 144), (13, 176), (14, 210)] {
+            let mut b = vec![0xeeu8; size];
+            encoder(id).unwrap()(&x, &mut b);
+            assert!(decode(id, &b).iter().all(|&v| v == 0.0), "type {id}");
+        }
+    }
 
     const ONE: [u8; 2] = [0x00, 0x3c];
     const HALF: [u8; 2] = [0x00, 0x38];

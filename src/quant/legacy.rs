@@ -2,10 +2,14 @@
 //! §2.5; ggml-quants.c `dequantize_row_q4_0` … `dequantize_row_q8_0`). Q8_1 has no `to_float`
 //! in ggml (it is a dot-product intermediate), so no decoder here.
 //!
-//! Also home of the two helpers every block family uses: [`f16_at`] and [`for_each_block`].
+//! Encoders follow ggml's `quantize_row_*_ref` (what `ggml_quantize_chunk` runs without an
+//! importance matrix) operation by operation, so their bytes equal ggml's.
+//!
+//! Also home of the helpers every block family uses: [`f16_at`], [`for_each_block`] (decoding),
+//! [`put_f16`], [`for_each_block_enc`] and [`cvtt`] (encoding).
 
-use super::float::f16_to_f32;
-use super::Decoder;
+use super::float::{f16_to_f32, f32_to_f16_ref};
+use super::{Decoder, Encoder};
 use crate::types::TypeId;
 
 /// The f16 stored little-endian at byte `at` of `b`, as f32 (ggml's `GGML_FP16_TO_FP32`).
@@ -25,6 +29,197 @@ pub(super) fn for_each_block<const TSIZE: usize, const BLCK: usize>(
     debug_assert_eq!(src.len() / TSIZE, dst.len() / BLCK);
     for (b, y) in src.chunks_exact(TSIZE).zip(dst.chunks_exact_mut(BLCK)) {
         block(b.try_into().unwrap(), y.try_into().unwrap());
+    }
+}
+
+/// Store `f` at byte `at` of `b` as ggml's reference quantizers do (`GGML_FP32_TO_FP16`, f16 LE).
+#[inline]
+pub(super) fn put_f16(b: &mut [u8], at: usize, f: f32) {
+    b[at..at + 2].copy_from_slice(&f32_to_f16_ref(f).to_le_bytes());
+}
+
+/// Run `block` over every `BLCK` inputs of `src` and the matching block of `dst`
+/// (`dst` holds exactly `src.len() / BLCK` blocks of `TSIZE` bytes, any alignment).
+#[inline]
+pub(super) fn for_each_block_enc<const TSIZE: usize, const BLCK: usize>(
+    src: &[f32],
+    dst: &mut [u8],
+    block: impl Fn(&[f32; BLCK], &mut [u8; TSIZE]),
+) {
+    debug_assert_eq!(src.len() / BLCK, dst.len() / TSIZE);
+    for (x, b) in src.chunks_exact(BLCK).zip(dst.chunks_exact_mut(TSIZE)) {
+        block(x.try_into().unwrap(), b.try_into().unwrap());
+    }
+}
+
+/// C's `(int)f` as x86-64 compiles it (`cvttss2si`): truncation toward zero, and the "integer
+/// indefinite" `i32::MIN` for NaN and values outside the i32 range. ggml's narrowing casts
+/// (`(int8_t)f`, `(uint8_t)f`) take the low byte of this.
+#[inline]
+pub(super) fn cvtt(f: f32) -> i32 {
+    // NaN fails both comparisons.
+    if (-2_147_483_648.0..2_147_483_648.0).contains(&f) {
+        // SAFETY: f is finite and its truncation fits in i32 (checked just above).
+        unsafe { f.to_int_unchecked::<i32>() }
+    } else {
+        i32::MIN
+    }
+}
+
+/// `MIN(hi, (int8_t)f)` of ggml's legacy quantizers, as the byte it stores.
+#[inline]
+fn q_min_i8(f: f32, hi: i32) -> u8 {
+    (cvtt(f) as i8 as i32).min(hi) as u8
+}
+
+/// The largest-magnitude value of a block (first one wins ties), as `quantize_row_q4_0_ref`
+/// and `quantize_row_q5_0_ref` find it: `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }`.
+#[inline]
+fn signed_absmax(x: &[f32]) -> f32 {
+    let (mut amax, mut max) = (0f32, 0f32);
+    for &v in x {
+        if amax < v.abs() {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    max
+}
+
+/// Minimum and maximum as `quantize_row_q4_1_ref` / `q5_1_ref` find them (from ±FLT_MAX).
+#[inline]
+fn min_max(x: &[f32]) -> (f32, f32) {
+    let (mut min, mut max) = (f32::MAX, -f32::MAX);
+    for &v in x {
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    (min, max)
+}
+
+/// ggml's `d ? 1.0f/d : 0.0f`.
+#[inline]
+fn inv_or_zero(d: f32) -> f32 {
+    if d != 0.0 {
+        1.0 / d
+    } else {
+        0.0
+    }
+}
+
+/// Q4_0 (`quantize_row_q4_0_ref`): `d = max / -8` (max = the signed largest-magnitude value),
+/// `q = MIN(15, (int8_t)(x/d + 8.5))`.
+fn enc_block_q4_0(x: &[f32; 32], b: &mut [u8; 18]) {
+    let d = signed_absmax(x) / -8.0;
+    let id = inv_or_zero(d);
+    put_f16(b, 0, d);
+    let (lo, hi) = x.split_at(16);
+    for ((q, &x0), &x1) in b[2..].iter_mut().zip(lo).zip(hi) {
+        *q = q_min_i8(x0 * id + 8.5, 15) | (q_min_i8(x1 * id + 8.5, 15) << 4);
+    }
+}
+
+/// Q4_1 (`quantize_row_q4_1_ref`): `d = (max - min) / 15`, `m = min`,
+/// `q = MIN(15, (int8_t)((x - min)/d + 0.5))`.
+fn enc_block_q4_1(x: &[f32; 32], b: &mut [u8; 20]) {
+    let (min, max) = min_max(x);
+    let d = (max - min) / 15.0;
+    let id = inv_or_zero(d);
+    put_f16(b, 0, d);
+    put_f16(b, 2, min);
+    let (lo, hi) = x.split_at(16);
+    for ((q, &x0), &x1) in b[4..].iter_mut().zip(lo).zip(hi) {
+        *q = q_min_i8((x0 - min) * id + 0.5, 15) | (q_min_i8((x1 - min) * id + 0.5, 15) << 4);
+    }
+}
+
+/// The Q5 `qh` word: bit j (element j) and bit j + 16 (element j + 16) hold the 5th bits.
+#[inline]
+fn q5_pack(xi0: u8, xi1: u8, j: usize, qh: &mut u32) -> u8 {
+    *qh |= (((xi0 & 0x10) as u32) >> 4) << j;
+    *qh |= (((xi1 & 0x10) as u32) >> 4) << (j + 16);
+    (xi0 & 0x0F) | ((xi1 & 0x0F) << 4)
+}
+
+/// Q5_0 (`quantize_row_q5_0_ref`): `d = max / -16`, `q = MIN(31, (int8_t)(x/d + 16.5))`.
+fn enc_block_q5_0(x: &[f32; 32], b: &mut [u8; 22]) {
+    let d = signed_absmax(x) / -16.0;
+    let id = inv_or_zero(d);
+    put_f16(b, 0, d);
+    let mut qh = 0u32;
+    for j in 0..16 {
+        let xi0 = q_min_i8(x[j] * id + 16.5, 31);
+        let xi1 = q_min_i8(x[j + 16] * id + 16.5, 31);
+        b[6 + j] = q5_pack(xi0, xi1, j, &mut qh);
+    }
+    b[2..6].copy_from_slice(&qh.to_le_bytes());
+}
+
+/// Q5_1 (`quantize_row_q5_1_ref`): `d = (max - min) / 31`, `m = min`,
+/// `q = (uint8_t)((x - min)/d + 0.5)`.
+fn enc_block_q5_1(x: &[f32; 32], b: &mut [u8; 24]) {
+    let (min, max) = min_max(x);
+    let d = (max - min) / 31.0;
+    let id = inv_or_zero(d);
+    put_f16(b, 0, d);
+    put_f16(b, 2, min);
+    let mut qh = 0u32;
+    for j in 0..16 {
+        let xi0 = cvtt((x[j] - min) * id + 0.5) as u8;
+        let xi1 = cvtt((x[j + 16] - min) * id + 0.5) as u8;
+        b[8 + j] = q5_pack(xi0, xi1, j, &mut qh);
+    }
+    b[4..8].copy_from_slice(&qh.to_le_bytes());
+}
+
+/// Q8_0 (`quantize_row_q8_0_ref`): `d = amax / 127`, `q = roundf(x/d)` (half away from zero).
+fn enc_block_q8_0(x: &[f32; 32], b: &mut [u8; 34]) {
+    let mut amax = 0f32;
+    for &v in x {
+        // MAX(amax, fabsf(v)): `amax > |v| ? amax : |v|`.
+        amax = if amax > v.abs() { amax } else { v.abs() };
+    }
+    let d = amax / 127.0;
+    let id = inv_or_zero(d);
+    put_f16(b, 0, d);
+    for (q, &v) in b[2..].iter_mut().zip(x) {
+        *q = cvtt((v * id).round()) as u8;
+    }
+}
+
+fn enc_q4_0(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q4_0);
+}
+
+fn enc_q4_1(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q4_1);
+}
+
+fn enc_q5_0(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q5_0);
+}
+
+fn enc_q5_1(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q5_1);
+}
+
+fn enc_q8_0(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q8_0);
+}
+
+/// Encoders of this family (Q8_1 is not a storage type: none).
+pub fn encoder(id: TypeId) -> Option<Encoder> {
+    match id {
+        2 => Some(enc_q4_0),
+        3 => Some(enc_q4_1),
+        6 => Some(enc_q5_0),
+        7 => Some(enc_q5_1),
+        8 => Some(enc_q8_0),
+        _ => None,
     }
 }
 
@@ -120,6 +315,30 @@ pub fn decoder(id: TypeId) -> Option<Decoder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cvtt_is_x86_truncation() {
+        assert_eq!((cvtt(2.9), cvtt(-2.9), cvtt(-0.5)), (2, -2, 0));
+        assert_eq!(
+            (cvtt(f32::NAN), cvtt(f32::INFINITY), cvtt(3e9), cvtt(-3e9)),
+            (i32::MIN, i32::MIN, i32::MIN, i32::MIN)
+        );
+        assert_eq!(cvtt(-2_147_483_648.0), i32::MIN);
+        assert_eq!(cvtt(2_147_483_520.0), 2_147_483_520);
+    }
+
+    #[test]
+    fn q4_0_encodes_a_ramp() {
+        // x = j - 16 → max = -16 (first largest magnitude), d = 2, q = (x/2 + 8.5) truncated.
+        let x: Vec<f32> = (0..32).map(|j| j as f32 - 16.0).collect();
+        let mut b = [0u8; 18];
+        encoder(2).unwrap()(&x, &mut b);
+        assert_eq!(&b[..2], &[0x00, 0x40]); // 2.0
+        assert_eq!(b[2], 0x80); // x0 = -16 → 0; x16 = 0 → 8
+        assert_eq!(b[17], 0xf8); // x15 = -1 → 8; x31 = 15 → MIN(15, 16)
+        let y = decode(2, &b, 32);
+        assert_eq!((y[0], y[15], y[31]), (-16.0, 0.0, 14.0));
+    }
 
     fn decode(id: TypeId, src: &[u8], n: usize) -> Vec<f32> {
         let mut y = vec![f32::NAN; n];

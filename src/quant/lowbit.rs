@@ -2,9 +2,11 @@
 //! 2 bits) (reference/gguf-ggml.md §2.3, §2.5; ggml-quants.c `dequantize_row_q1_0`,
 //! `dequantize_row_q2_0`). Element j is bit field j of `qs`, LSB first, unlike TQ2_0's strided
 //! order.
+//!
+//! The encoders are ggml's `quantize_row_q1_0_ref` / `quantize_row_q2_0_ref`.
 
-use super::legacy::{f16_at, for_each_block};
-use super::Decoder;
+use super::legacy::{cvtt, f16_at, for_each_block, for_each_block_enc, put_f16};
+use super::{Decoder, Encoder};
 use crate::types::TypeId;
 
 /// Q1_0: d:f16@0, qs[16]@2. Bit j%8 of `qs[j/8]` set → `d`, clear → `-d`.
@@ -28,6 +30,59 @@ fn block_q2_0(b: &[u8; 18], y: &mut [f32; 64]) {
     }
 }
 
+/// Q1_0 (`quantize_row_q1_0_ref`): `d = Σ|x| / 128` (summed in order), bit set for `x >= 0`.
+fn enc_block_q1_0(x: &[f32; 128], b: &mut [u8; 18]) {
+    let mut sum_abs = 0f32;
+    for &v in x {
+        sum_abs += v.abs();
+    }
+    put_f16(b, 0, sum_abs / 128.0);
+    for (q, xs) in b[2..].iter_mut().zip(x.chunks_exact(8)) {
+        *q = 0;
+        for (bit, &v) in xs.iter().enumerate() {
+            if v >= 0.0 {
+                *q |= 1 << bit;
+            }
+        }
+    }
+}
+
+/// Q2_0 (`quantize_row_q2_0_ref`): `d` = absmax, `q = clamp((int)roundf(x/d) + 1, 0, 3)`.
+fn enc_block_q2_0(x: &[f32; 64], b: &mut [u8; 18]) {
+    let mut amax = 0f32;
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+        }
+    }
+    let id = if amax > 0.0 { 1.0 / amax } else { 0.0 };
+    put_f16(b, 0, amax);
+    for (q, xs) in b[2..].iter_mut().zip(x.chunks_exact(4)) {
+        *q = 0;
+        for (k, &v) in xs.iter().enumerate() {
+            let l = cvtt((v * id).round()).wrapping_add(1).clamp(0, 3);
+            *q |= (l as u8) << (2 * k);
+        }
+    }
+}
+
+fn enc_q1_0(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q1_0);
+}
+
+fn enc_q2_0(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_q2_0);
+}
+
+/// Encoders of this family.
+pub fn encoder(id: TypeId) -> Option<Encoder> {
+    match id {
+        41 => Some(enc_q1_0),
+        42 => Some(enc_q2_0),
+        _ => None,
+    }
+}
+
 fn dec_q1_0(src: &[u8], dst: &mut [f32]) {
     for_each_block(src, dst, block_q1_0);
 }
@@ -48,6 +103,20 @@ pub fn decoder(id: TypeId) -> Option<Decoder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn q1_0_and_q2_0_encode() {
+        // Q1_0: d = mean |x| = 0.375; -0.0 counts as non-negative.
+        let x: Vec<f32> = (0..128).map(|j| [0.5, -0.5, -0.0, 0.5][j % 4]).collect();
+        let mut b = [0u8; 18];
+        encoder(41).unwrap()(&x, &mut b);
+        assert_eq!(&b[..3], &[0x00, 0x36, 0b1101_1101]);
+        // Q2_0: d = absmax = 2; x/d rounds half away from zero to -1, 0 or 1.
+        let x: Vec<f32> = (0..64).map(|j| [2.0, -1.1, 1.1, -0.9][j % 4]).collect();
+        let mut b = [0u8; 18];
+        encoder(42).unwrap()(&x, &mut b);
+        assert_eq!(decode(42, &b, 64)[..4], [2.0, -2.0, 2.0, 0.0]);
+    }
 
     fn decode(id: TypeId, src: &[u8], n: usize) -> Vec<f32> {
         let mut y = vec![f32::NAN; n];

@@ -1,9 +1,12 @@
 //! Upstream ternary types TQ1_0 and TQ2_0, 256-element blocks (reference/gguf-ggml.md §2.3,
 //! §2.5; reference/bitnet-formats.md §6; ggml-quants.c `dequantize_row_tq1_0`,
 //! `dequantize_row_tq2_0`). Values are `(t - 1) * d` with t ∈ {0, 1, 2}.
+//!
+//! The encoders are ggml's `quantize_row_tq1_0_ref` / `quantize_row_tq2_0_ref`: `d` = the
+//! block's absmax, `t = lroundf(x/d) + 1`.
 
-use super::legacy::{f16_at, for_each_block};
-use super::Decoder;
+use super::legacy::{f16_at, for_each_block, for_each_block_enc, put_f16};
+use super::{Decoder, Encoder};
 use crate::types::TypeId;
 
 /// Powers of three as u8, for TQ1_0 trit extraction (`pow3` in ggml-quants.c
@@ -49,6 +52,90 @@ fn block_tq2_0(b: &[u8; 66], y: &mut [f32; 256]) {
     }
 }
 
+/// `lroundf(f) + 1` as an `int`, as ggml computes each trit: round half away from zero; glibc's
+/// `lroundf` returns `LONG_MIN` for NaN and out-of-range values, and the `long` sum is
+/// truncated to `int`.
+#[inline]
+fn trit_of(f: f32) -> i32 {
+    const TWO_63: f32 = 9_223_372_036_854_775_808.0;
+    let l = if f.is_nan() || f.abs() >= TWO_63 { i64::MIN } else { f.round() as i64 };
+    l.wrapping_add(1) as i32
+}
+
+/// Block absmax and its inverse as the TQ quantizers compute them: `amax = MAX(amax, |v|)`,
+/// `id = d ? 1/d : 0`.
+#[inline]
+fn absmax_inv(x: &[f32]) -> (f32, f32) {
+    let mut amax = 0f32;
+    for &v in x {
+        amax = if amax > v.abs() { amax } else { v.abs() };
+    }
+    (amax, if amax != 0.0 { 1.0 / amax } else { 0.0 })
+}
+
+/// Five (or four, then ×3) trits, most significant first, as the fixed-point fraction
+/// `ceil(q * 256 / 243)` (u8 arithmetic wraps as in ggml).
+#[inline]
+fn tq1_byte(trits: impl Iterator<Item = i32>, shift_one: bool) -> u8 {
+    let mut q = 0u8;
+    for t in trits {
+        q = q.wrapping_mul(3).wrapping_add(t as u8);
+    }
+    if shift_one {
+        q = q.wrapping_mul(3);
+    }
+    (q as u32 * 256).div_ceil(243) as u8
+}
+
+/// TQ1_0 (`quantize_row_tq1_0_ref`): the inverse of [`block_tq1_0`]'s order.
+fn enc_block_tq1_0(x: &[f32; 256], b: &mut [u8; 54]) {
+    let (d, id) = absmax_inv(x);
+    put_f16(b, 52, d);
+    for m in 0..32 {
+        b[m] = tq1_byte((0..5).map(|n| trit_of(x[m + 32 * n] * id)), false);
+    }
+    for m in 0..16 {
+        b[32 + m] = tq1_byte((0..5).map(|n| trit_of(x[160 + m + 16 * n] * id)), false);
+    }
+    for j in 0..4 {
+        b[48 + j] = tq1_byte((0..4).map(|n| trit_of(x[240 + j + 4 * n] * id)), true);
+    }
+}
+
+/// TQ2_0 (`quantize_row_tq2_0_ref`): byte m of group g gets `(t & 3) << 2n` for element
+/// `128g + m + 32n`.
+fn enc_block_tq2_0(x: &[f32; 256], b: &mut [u8; 66]) {
+    let (d, id) = absmax_inv(x);
+    put_f16(b, 64, d);
+    for g in 0..2 {
+        for m in 0..32 {
+            let mut q = 0u8;
+            for n in 0..4 {
+                let t = trit_of(x[128 * g + m + 32 * n] * id);
+                q = q.wrapping_add(((t & 3) << (2 * n)) as u8);
+            }
+            b[32 * g + m] = q;
+        }
+    }
+}
+
+fn enc_tq1_0(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_tq1_0);
+}
+
+fn enc_tq2_0(src: &[f32], dst: &mut [u8]) {
+    for_each_block_enc(src, dst, enc_block_tq2_0);
+}
+
+/// Encoders of this family.
+pub fn encoder(id: TypeId) -> Option<Encoder> {
+    match id {
+        34 => Some(enc_tq1_0),
+        35 => Some(enc_tq2_0),
+        _ => None,
+    }
+}
+
 fn dec_tq1_0(src: &[u8], dst: &mut [f32]) {
     for_each_block(src, dst, block_tq1_0);
 }
@@ -69,6 +156,13 @@ pub fn decoder(id: TypeId) -> Option<Decoder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trits_round_half_away() {
+        assert_eq!([0.5, -0.5, 0.49, 1.0, -1.0].map(trit_of), [2, 0, 1, 2, 0]);
+        // LONG_MIN + 1 truncated to int: 1, the "0" trit.
+        assert_eq!([f32::NAN, f32::INFINITY, -1e30].map(trit_of), [1, 1, 1]);
+    }
 
     fn decode(id: TypeId, src: &[u8]) -> Vec<f32> {
         let mut y = vec![f32::NAN; 256];
