@@ -36,6 +36,94 @@
 #include <stdint.h>
 
 /**
+ * Verdict: name, type, shape, offset, byte length, bytes and every compared value agree
+ * bit for bit (0 ulp; NaN equals NaN).
+ */
+#define BG_CROSSVAL_MATCH 0
+
+/**
+ * Verdict: something differs (see `diff_mask` and the value statistics).
+ */
+#define BG_CROSSVAL_MISMATCH 1
+
+/**
+ * Verdict: the values were not compared because a side cannot decode the type (see
+ * `unsupported_mask`). Not a match.
+ */
+#define BG_CROSSVAL_SKIPPED 2
+
+/**
+ * Verdict: the tensor could not be compared (the reference rejected the file, or both sides
+ * rejected the data).
+ */
+#define BG_CROSSVAL_ERROR 3
+
+/**
+ * `diff_mask` bit: the names differ.
+ */
+#define BG_CROSSVAL_DIFF_NAME 1
+
+/**
+ * `diff_mask` bit: the API type ids differ.
+ */
+#define BG_CROSSVAL_DIFF_TYPE 2
+
+/**
+ * `diff_mask` bit: the on-disk type ids differ.
+ */
+#define BG_CROSSVAL_DIFF_DISK_TYPE 4
+
+/**
+ * `diff_mask` bit: the numbers of dimensions differ.
+ */
+#define BG_CROSSVAL_DIFF_N_DIMS 8
+
+/**
+ * `diff_mask` bit: the shapes differ.
+ */
+#define BG_CROSSVAL_DIFF_SHAPE 16
+
+/**
+ * `diff_mask` bit: the offsets differ.
+ */
+#define BG_CROSSVAL_DIFF_OFFSET 32
+
+/**
+ * `diff_mask` bit: the byte lengths differ.
+ */
+#define BG_CROSSVAL_DIFF_N_BYTES 64
+
+/**
+ * `diff_mask` bit: the hashes of the raw bytes differ.
+ */
+#define BG_CROSSVAL_DIFF_BYTES 128
+
+/**
+ * `diff_mask` bit: decoded values differ, or only one side could decode the data.
+ */
+#define BG_CROSSVAL_DIFF_VALUES 256
+
+/**
+ * `diff_mask` bit: the reference has no such tensor.
+ */
+#define BG_CROSSVAL_DIFF_MISSING 512
+
+/**
+ * `unsupported_mask` bit: bitgguf's Rust codecs cannot decode the type.
+ */
+#define BG_CROSSVAL_UNSUPPORTED_BY_RUST 1
+
+/**
+ * `unsupported_mask` bit: the C++ reference cannot decode the type.
+ */
+#define BG_CROSSVAL_UNSUPPORTED_BY_REFERENCE 2
+
+/**
+ * `first_diff_index` / `first_failure_index` when there is none (UINT64_MAX).
+ */
+#define BG_CROSSVAL_NO_INDEX 18446744073709551615ull
+
+/**
  * Type-id policy: decide contested ids 36–39 per tensor from the layout and metadata (default).
  */
 #define BG_TYPE_POLICY_AUTO 0
@@ -585,6 +673,104 @@ typedef struct bg_load_options bg_load_options;
 typedef struct bg_model bg_model;
 
 /**
+ * The cross-validation of one tensor (`bg_crossval_tensor`).
+ */
+typedef struct bg_crossval_report {
+  /**
+   * `BG_CROSSVAL_MATCH`, `_MISMATCH`, `_SKIPPED` or `_ERROR`.
+   */
+  uint32_t verdict;
+  /**
+   * `BG_CROSSVAL_DIFF_*` bits: what differs.
+   */
+  uint32_t diff_mask;
+  /**
+   * `BG_CROSSVAL_UNSUPPORTED_BY_*` bits, for skipped tensors.
+   */
+  uint32_t unsupported_mask;
+  /**
+   * The tensor's API type id (`BG_TYPE_*`) as bitgguf read it.
+   */
+  uint32_t type_id;
+  /**
+   * Elements of the tensor.
+   */
+  uint64_t n_elements;
+  /**
+   * Elements compared (all of them: the C API does not sample).
+   */
+  uint64_t n_compared;
+  /**
+   * Elements whose values differ.
+   */
+  uint64_t n_mismatched;
+  /**
+   * Largest distance in units in the last place (UINT64_MAX when a NaN meets a number).
+   */
+  uint64_t max_ulp;
+  /**
+   * Largest |rust - reference| over the differing elements (infinity for NaN vs number).
+   */
+  double max_abs_diff;
+  /**
+   * Index of the first differing element, or `BG_CROSSVAL_NO_INDEX`.
+   */
+  uint64_t first_diff_index;
+  /**
+   * bitgguf's value at `first_diff_index` (0 when none).
+   */
+  float first_diff_rust;
+  /**
+   * The reference's value at `first_diff_index` (0 when none).
+   */
+  float first_diff_reference;
+  /**
+   * FNV-1a 64 of the tensor's bytes as bitgguf located them.
+   */
+  uint64_t hash_rust;
+  /**
+   * FNV-1a 64 of the tensor's bytes as the reference located them (0 when it has none).
+   */
+  uint64_t hash_reference;
+} bg_crossval_report;
+
+/**
+ * The cross-validation of a whole model (`bg_crossval_model`).
+ */
+typedef struct bg_crossval_summary {
+  /**
+   * Tensors.
+   */
+  uint64_t n_tensors;
+  /**
+   * Tensors with verdict `BG_CROSSVAL_MATCH`.
+   */
+  uint64_t n_matched;
+  /**
+   * Tensors with verdict `BG_CROSSVAL_MISMATCH`.
+   */
+  uint64_t n_mismatched;
+  /**
+   * Tensors with verdict `BG_CROSSVAL_SKIPPED` (unsupported by a side; not matches).
+   */
+  uint64_t n_skipped;
+  /**
+   * Tensors with verdict `BG_CROSSVAL_ERROR`.
+   */
+  uint64_t n_errors;
+  /**
+   * Files (shards) the reference rejected or read differently (version, key/value count,
+   * alignment, data offset, tensor count).
+   */
+  uint64_t n_file_failures;
+  /**
+   * Index of the first tensor whose verdict is not `BG_CROSSVAL_MATCH`, or
+   * `BG_CROSSVAL_NO_INDEX`. Pass it to `bg_crossval_tensor` for the details.
+   */
+  uint64_t first_failure_index;
+} bg_crossval_summary;
+
+/**
  * A metadata pair's description. Pointers are borrowed from the model.
  */
 typedef struct bg_meta_desc {
@@ -660,6 +846,38 @@ typedef struct bg_tensor_desc {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Cross-validate tensor `index` of `model` against the C++ reference (which parses the
+ * model's bytes itself): name, type, shape, offset, byte length, a hash of the bytes, and every
+ * dequantized value, bit for bit. The reference resolves the contested type ids 36-39 with the
+ * `auto` policy. A difference is a result, not an error: the call returns `BG_STATUS_OK` and
+ * `report_out->verdict` says what was found.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`, or
+ * `BG_STATUS_NOT_COMPILED` when bitgguf was built without the feature `crossval`.
+ *
+ * # Safety
+ * `model` NULL or live; `report_out` NULL or writable.
+ */
+bg_status bg_crossval_tensor(const struct bg_model *model,
+                             size_t index,
+                             struct bg_crossval_report *report_out);
+
+/**
+ * Cross-validate every tensor of `model` against the C++ reference (which reads the model's
+ * file(s) itself when the model was loaded from a path), on all cores; the result does not
+ * depend on the number of cores. Returns `BG_STATUS_OK` whatever was found:
+ * `summary_out` counts the verdicts (`n_matched == n_tensors` and `n_file_failures == 0` means
+ * everything matched).
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, or `BG_STATUS_NOT_COMPILED` when bitgguf
+ * was built without the feature `crossval`.
+ *
+ * # Safety
+ * `model` NULL or live; `summary_out` NULL or writable.
+ */
+bg_status bg_crossval_model(const struct bg_model *model, struct bg_crossval_summary *summary_out);
 
 /**
  * Decode `n_elements` elements of type `src_type` from `src` (exactly `src_len` bytes: whole
@@ -1019,6 +1237,40 @@ bg_status bg_meta_get_arr_data(const struct bg_model *model,
                                uint32_t elem_type,
                                const uint8_t **data_out,
                                size_t *len_out);
+
+/**
+ * Quantize `n_elements` f32 values from `src_f32` (rows of `row_len` elements, row-major) to
+ * `dst_type` into `dst`, byte-identical with ggml's reference quantizer:
+ * `ggml_quantize_chunk(dst_type, src, dst, 0, n_elements / row_len, row_len, NULL)`.
+ *
+ * Types: `BG_TYPE_F32`, `BG_TYPE_F16`, `BG_TYPE_BF16`, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K,
+ * Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0 and Q2_0.
+ *
+ * On `BG_STATUS_OK`, `*written_out` is the number of bytes written to the start of `dst`
+ * (`n_elements / row_len` rows of the type's row size). When `dst_len` is smaller,
+ * `BG_STATUS_INSUFFICIENT_SIZE` is returned, `*written_out` is the size needed and `dst` is not
+ * touched (so `dst` NULL and `dst_len` 0 asks for the size). On any other error nothing is
+ * written.
+ *
+ * Returns `BG_STATUS_OK`; `BG_STATUS_NULL_PARAMETER` (`written_out` NULL, or `src_f32` NULL
+ * with `n_elements` > 0, or `dst` NULL with `dst_len` > 0); `BG_STATUS_INVALID_PARAMETER`
+ * (unknown type, `row_len` 0 or not a multiple of the type's block size, `n_elements` not a
+ * multiple of `row_len`, `src_f32` not aligned for `float`, a size that overflows);
+ * `BG_STATUS_UNSUPPORTED_TYPE` (no quantizer for the type: IQ2/IQ3/IQ1 types, the BitNet
+ * types, removed ids); `BG_STATUS_INSUFFICIENT_SIZE`.
+ *
+ * # Safety
+ * `src_f32` NULL (only with `n_elements` 0) or readable for `n_elements` floats; `dst` NULL
+ * (only with `dst_len` 0) or writable for `dst_len` bytes, not overlapping `src_f32`;
+ * `written_out` NULL or writable.
+ */
+bg_status bg_quantize(uint32_t dst_type,
+                      const float *src_f32,
+                      uint64_t n_elements,
+                      uint64_t row_len,
+                      void *dst,
+                      size_t dst_len,
+                      size_t *written_out);
 
 /**
  * A static, NUL-terminated description of a status code; "unknown status" for codes this

@@ -3,6 +3,8 @@
 # what a fresh machine lacks). In order:
 #   0. cargo fmt --check and cargo clippy -D warnings
 #   1. cargo test --workspace
+#  1b. the same with the feature crossval (cpp_ref/ compiled by build.rs): clippy -D warnings,
+#      then cargo test, which cross-validates every tensor against the C++ reference
 #   2. cargo builds in the other feature configurations (all features; gpu; crossval)
 #   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names
 #   4. CMake configure + build + ctest (gcc, shared library), then install it and build a
@@ -130,6 +132,16 @@ cargo test --workspace 2>&1 | tee "$build/cargo-test.log"
 while IFS= read -r line; do
   skipped_notes+=("[cargo test] $line")
 done < <(grep -o 'SKIPPED:.*' "$build/cargo-test.log" | sort -u || true)
+
+# ---------------------------------------------------------------------------------------------
+section "1b. cargo clippy + cargo test --workspace --features crossval (cpp_ref)"
+# cargo fmt (section 0) already covers these files: formatting does not depend on features.
+need c++ "apt-get install g++"
+cargo clippy --workspace --all-targets --features crossval -- -D warnings
+cargo test --workspace --features crossval 2>&1 | tee "$build/cargo-test-crossval.log"
+while IFS= read -r line; do
+  skipped_notes+=("[cargo test --features crossval] $line")
+done < <(grep -o 'SKIPPED:.*' "$build/cargo-test-crossval.log" | sort -u || true)
 
 # ---------------------------------------------------------------------------------------------
 section "2. cargo build: other feature configurations"

@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "crossval")]
+pub mod crossval;
 pub mod error;
 pub mod ffi;
 pub mod gguf;

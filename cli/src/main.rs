@@ -4,6 +4,7 @@
 //! bitgguf inspect FILE [--json] [--no-mmap] [--type-policy auto|upstream|bitnet]
 //! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] -o OUT
 //! bitgguf demo
+//! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
 //! ```
 //!
 //! Exit codes (stable, also printed by `--help`):
@@ -17,6 +18,7 @@
 //!
 //! Errors print the library's detailed message (what, where, expected vs found) on stderr.
 
+mod crossval;
 mod demo;
 mod dequant;
 mod inspect;
@@ -95,6 +97,10 @@ enum Command {
     /// found, and delete it. No arguments, no network.
     #[command(after_help = EXIT_CODES_HELP)]
     Demo,
+    /// Compare the Rust loader with the C++ reference cpp_ref, tensor by tensor and bit for bit
+    /// (needs the feature `crossval`).
+    #[command(after_help = crossval::EXIT_HELP)]
+    Crossval(crossval::CrossvalArgs),
 }
 
 /// `--to` values.
@@ -190,6 +196,7 @@ fn main() -> ExitCode {
             dequant::run(&file, &tensor, to.into(), &output, !no_mmap, type_policy.into())
         }
         Command::Demo => demo::run(),
+        Command::Crossval(args) => return crossval::main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

