@@ -20,8 +20,7 @@ mod common;
 
 use std::ffi::{c_char, c_void, CString};
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Instant;
 
 use bitgguf::gguf::{self, ParseOptions};
@@ -87,29 +86,6 @@ impl Ggml {
     }
 }
 
-fn find_ggml() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("BG_GGML_LIB") {
-        return Ok(PathBuf::from(p));
-    }
-    let python = std::env::var("BG_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python)
-        .args(["-c", "import libggml,os;print(os.path.dirname(libggml.__file__))"])
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e} (set BG_GGML_LIB or BG_PYTHON)"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{python} cannot import libggml (pip install libggml-python, or set BG_GGML_LIB / BG_PYTHON): {}",
-            String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("")
-        ));
-    }
-    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    ["lib64/libggml-base.so", "lib/libggml-base.so"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("no libggml-base.so under {}/lib64 or /lib", dir.display()))
-}
-
 struct Stats {
     name: &'static str,
     ms: Vec<f64>,
@@ -156,7 +132,7 @@ fn main() {
             return;
         }
     };
-    let lib = match find_ggml() {
+    let lib = match common::find_ggml() {
         Ok(p) => p,
         Err(why) => {
             println!("SKIPPED: ggml not found: {why}");
