@@ -22,6 +22,7 @@
 
 #[cfg(feature = "crossval")]
 pub mod crossval;
+pub mod device;
 pub mod error;
 pub mod ffi;
 pub mod gguf;
