@@ -111,6 +111,12 @@ pub enum Status {
     NoDevice = 601,
     /// A device or host allocation failed.
     OutOfMemory = 602,
+    /// The GPU kernels could not be compiled (NVRTC missing or failing) or loaded for this
+    /// device.
+    KernelCompile = 630,
+    /// A CUDA driver call failed (other than out of memory or no device): the message names
+    /// the call and the driver's error.
+    DeviceFailure = 631,
 
     // ---- 9xx: the boundary ------------------------------------------------------------------
     /// A required pointer argument was NULL.
@@ -175,6 +181,8 @@ impl Status {
         Status::NotCompiled,
         Status::NoDevice,
         Status::OutOfMemory,
+        Status::KernelCompile,
+        Status::DeviceFailure,
         Status::NullParameter,
         Status::InvalidParameter,
         Status::InsufficientSize,
@@ -233,6 +241,8 @@ impl Status {
             Status::NotCompiled => "feature not compiled into this build",
             Status::NoDevice => "no usable device",
             Status::OutOfMemory => "out of memory",
+            Status::KernelCompile => "GPU kernels could not be compiled or loaded",
+            Status::DeviceFailure => "a CUDA driver call failed",
             Status::NullParameter => "a required pointer argument was NULL",
             Status::InvalidParameter => "invalid argument",
             Status::InsufficientSize => "output buffer too small",
