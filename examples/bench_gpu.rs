@@ -121,11 +121,63 @@ fn kernel_rows(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<KernelRow>> {
     Ok(rows)
 }
 
+/// Grid-size sweep on a few kernels: (kernel, out, blocks per SM, GB/s).
+fn grid_sweep(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<(&'static str, OutType, u32, f64)>> {
+    let n: u64 = 1 << 27;
+    let mut rows = Vec::new();
+    for ty in [12u32, I2_S, 34] {
+        let ti = types::info(ty).expect("type");
+        let spec = kernels::spec(ty).expect("spec");
+        let packed_len = (n / spec.unit_elems * spec.unit_bytes) as usize;
+        let packed = if ty == I2_S {
+            i2s_bytes(rng, packed_len)
+        } else {
+            let mut v = vec![0u8; packed_len];
+            rng.fill(&mut v);
+            v
+        };
+        let src = b.upload_cuda(DeviceId::Cuda(0), &packed)?;
+        b.synchronize()?;
+        for out in [OutType::F32, OutType::Bf16] {
+            let dst = b.alloc(0, n * out.size())?;
+            for bps in [4u32, 8, 16, 32, 64, 0] {
+                b.with_stager(0, |st| {
+                    st.module.blocks_per_sm = bps;
+                    Ok(())
+                })?;
+                let ms = time_events(b, 3, 15, || {
+                    b.with_stager(0, |st| {
+                        st.module.launch(
+                            &st.compute,
+                            &spec,
+                            src.device_ptr(),
+                            dst.device_ptr(),
+                            n,
+                            out,
+                            0.5,
+                            st.sm_count,
+                        )
+                    })
+                })?;
+                let bytes = packed_len as f64 + (n * out.size()) as f64;
+                rows.push((ti.name, out, bps, bytes / (ms * 1e-3) / 1e9));
+            }
+        }
+    }
+    b.with_stager(0, |st| {
+        st.module.blocks_per_sm = 32;
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
 struct H2d {
     bytes: u64,
     pinned_gbs: f64,
     pageable_gbs: f64,
-    ring_gbs: f64,
+    /// (chunk MiB, GB/s) of the staging ring.
+    ring: Vec<(usize, f64)>,
+    default_chunk_mb: usize,
 }
 
 fn h2d(b: &CudaBackend, rng: &mut Rng) -> Result<H2d> {
@@ -159,13 +211,20 @@ fn h2d(b: &CudaBackend, rng: &mut Rng) -> Result<H2d> {
             st.copy.sync()
         })
     })?;
-    let ring_gbs = wall(&mut || {
-        let t = b.upload_cuda(DeviceId::Cuda(0), &host)?;
-        b.synchronize()?;
-        drop(t);
-        Ok(())
-    })?;
-    Ok(H2d { bytes: bytes as u64, pinned_gbs, pageable_gbs, ring_gbs })
+    let default_chunk = b.with_stager(0, |st| Ok(st.chunk_bytes()))?;
+    let mut ring = Vec::new();
+    for mb in [2usize, 4, 8, 16, 32, 64] {
+        b.with_stager(0, |st| st.set_chunk_bytes(mb << 20))?;
+        let gbs = wall(&mut || {
+            let t = b.upload_cuda(DeviceId::Cuda(0), &host)?;
+            b.synchronize()?;
+            drop(t);
+            Ok(())
+        })?;
+        ring.push((mb, gbs));
+    }
+    b.with_stager(0, |st| st.set_chunk_bytes(default_chunk))?;
+    Ok(H2d { bytes: bytes as u64, pinned_gbs, pageable_gbs, ring, default_chunk_mb: default_chunk >> 20 })
 }
 
 /// The bitnet-2b-4t shapes (microsoft/bitnet-b1.58-2B-4T: 30 layers, hidden 2560, FFN 6912,
@@ -301,6 +360,7 @@ fn main() -> Result<()> {
 
     let d2d = dtod_bandwidth(&b)?;
     println!("device-to-device copy: {d2d:.0} GB/s (read + written)");
+    let sweep = grid_sweep(&b, &mut rng)?;
     let rows = kernel_rows(&b, &mut rng)?;
     let h = h2d(&b, &mut rng)?;
 
@@ -329,6 +389,11 @@ fn main() -> Result<()> {
     println!();
     println!("==== bench_gpu: {} ====", info.name);
     println!("device-to-device copy (2 GiB, events, median of 20): {d2d:.0} GB/s");
+    println!("grid size (blocks per SM; 0 = one group per thread), GB/s:");
+    for chunk in sweep.chunks(6) {
+        let cells: Vec<String> = chunk.iter().map(|(_, _, bps, gbs)| format!("{bps}:{gbs:.0}")).collect();
+        println!("  {:<8} {:<5} {}", chunk[0].0, chunk[0].1.name(), cells.join("  "));
+    }
     println!("kernel (2^27 elements)    out    time ms   GB/s   % of copy");
     let mut worst = f64::MAX;
     for r in &rows {
@@ -338,13 +403,18 @@ fn main() -> Result<()> {
     }
     println!("  lowest: {worst:.1}% of the copy bandwidth (floor 70%, goal 85%)");
     println!(
-        "host->device {} MiB: staging ring {:.1} GB/s; plain cuMemcpyHtoD from pinned {:.1} GB/s (ring/pinned {:.2}); from pageable {:.1} GB/s",
+        "host->device {} MiB (wall clock, median of 5): plain cuMemcpyHtoD from pinned {:.1} GB/s; from pageable {:.1} GB/s",
         h.bytes >> 20,
-        h.ring_gbs,
         h.pinned_gbs,
-        h.ring_gbs / h.pinned_gbs,
         h.pageable_gbs
     );
+    for (mb, gbs) in &h.ring {
+        let mark = if *mb == h.default_chunk_mb { " (default)" } else { "" };
+        println!(
+            "  staging ring, pageable source, 4 x {mb:>2} MiB slots{mark}: {gbs:.1} GB/s = {:.2} of pinned",
+            gbs / h.pinned_gbs
+        );
+    }
     println!(
         "full load bitnet-2b-4t I2_S -> GPU bf16 ({} tensors, {:.0} MiB packed, {:.0} MiB bf16, warm page cache, median of 3):",
         l.tensors,

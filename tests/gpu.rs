@@ -179,7 +179,9 @@ fn every_gpu_type_matches_the_cpu_codecs() {
         ));
     }
     eprintln!("bit-exact on the GPU: {}", tested.join(", "));
-    assert!(tested.len() >= 19, "{tested:?}");
+    // f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k..q6_k, iq4_nl, iq4_xs, tq1_0, tq2_0, mxfp4
+    // (and i2_s in its own test).
+    assert_eq!(tested.len(), 18, "{tested:?}");
 }
 
 #[test]
@@ -192,6 +194,41 @@ fn every_f16_and_bf16_pattern() {
         for out in OUTS {
             let got = gpu_decode(&b, ty, [65536, 1, 1, 1], &all, out).unwrap();
             assert_eq!(got, store(&cpu, out), "type {ty} -> {}: every bit pattern, exact bits", out.name());
+        }
+    }
+}
+
+/// f32 → f16 / bf16 on the GPU against the CPU's roundings, exact bits (NaNs included: no
+/// arithmetic happens, so the CPU's NaN rule must be reproduced): a sweep over every exponent
+/// and a spread of mantissas (2^24 patterns with stride 257), plus the f16 rounding and overflow
+/// boundaries.
+#[test]
+fn f32_to_f16_and_bf16_exact() {
+    let Some(b) = backend("f32_to_f16_and_bf16_exact") else { return };
+    let mut bits: Vec<u32> = (0..1u32 << 24).map(|i| i.wrapping_mul(257)).collect();
+    for base in [0x477f_e000u32, 0x3880_0000, 0x3300_0000, 0x3280_0000, 0x7f80_0000, 0x0000_0000] {
+        for d in 0..4096 {
+            bits.push(base.wrapping_add(d).wrapping_sub(2048));
+            bits.push((base | 0x8000_0000).wrapping_add(d).wrapping_sub(2048));
+        }
+    }
+    let vals: Vec<f32> = bits.iter().map(|&x| f32::from_bits(x)).collect();
+    let src: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+    for out in OUTS {
+        let got = gpu_decode(&b, 0, [vals.len() as u64, 1, 1, 1], &src, out).unwrap();
+        let want = store(&vals, out);
+        if let Some(i) = (0..vals.len()).find(|&i| {
+            let es = out.size() as usize;
+            got[i * es..(i + 1) * es] != want[i * es..(i + 1) * es]
+        }) {
+            let es = out.size() as usize;
+            panic!(
+                "f32 {:#010x} -> {}: gpu {:02x?}, cpu {:02x?}",
+                bits[i],
+                out.name(),
+                &got[i * es..(i + 1) * es],
+                &want[i * es..(i + 1) * es]
+            );
         }
     }
 }

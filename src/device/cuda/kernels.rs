@@ -34,6 +34,9 @@ const OPTIONS: &[&str] = &["--fmad=false", "--std=c++14"];
 /// Threads per block of every launch.
 const THREADS: u32 = 256;
 
+/// Default grid cap (blocks per multiprocessor), see [`Module::blocks_per_sm`].
+const BLOCKS_PER_SM: u32 = 32;
+
 /// Every kernel of the module.
 pub const KERNEL_NAMES: &[&str] = &[
     "dq_q4_0",
@@ -268,6 +271,9 @@ pub struct Module {
     pub source: ImageSource,
     /// Seconds spent getting and loading the image.
     pub load_seconds: f64,
+    /// Grid size cap: blocks per multiprocessor (the kernels loop over the rest); 0 = one
+    /// 8-element group per thread, no cap.
+    pub blocks_per_sm: u32,
 }
 
 // SAFETY: module and function handles may be used from any thread with the context bound.
@@ -313,7 +319,7 @@ impl Module {
                 .map_err(|e| Error::new(Status::KernelCompile, format!("cuModuleGetFunction({name}): {e:?}")))?;
             funcs.insert(name, f);
         }
-        Ok(Module { module, funcs, source, load_seconds: t0.elapsed().as_secs_f64() })
+        Ok(Module { module, funcs, source, load_seconds: t0.elapsed().as_secs_f64(), blocks_per_sm: BLOCKS_PER_SM })
     }
 
     /// Launch `spec`'s kernel over `n` elements from device `src` into device `dst` as `out`,
@@ -339,8 +345,12 @@ impl Module {
         })?;
         let groups = n.div_ceil(8);
         // Enough blocks to fill the chip several times over; the kernels loop over the rest.
-        let max_blocks = (sm_count.max(1) as u64) * 32;
-        let blocks = groups.div_ceil(THREADS as u64).clamp(1, max_blocks) as u32;
+        let max_blocks = if self.blocks_per_sm == 0 {
+            u32::MAX as u64
+        } else {
+            (sm_count.max(1) as u64) * self.blocks_per_sm as u64
+        };
+        let blocks = groups.div_ceil(THREADS as u64).clamp(1, max_blocks.min(u32::MAX as u64)) as u32;
         let mut a_src = src;
         let mut a_dst = dst;
         let mut a_n = n;

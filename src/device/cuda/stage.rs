@@ -77,20 +77,20 @@ pub enum Sink<'a> {
 pub type Check = fn(&[u8]) -> Option<usize>;
 
 fn par_copy(dst: &mut [u8], src: &[u8], check: Option<Check>) -> Option<usize> {
-    const PIECE: usize = 1 << 20;
     if src.len() < PAR_COPY_MIN {
         dst.copy_from_slice(src);
         return check.and_then(|c| c(dst));
     }
-    dst.par_chunks_mut(PIECE)
-        .zip(src.par_chunks(PIECE))
+    // Pieces small enough to spread a chunk over every thread (a few each).
+    let piece = (src.len() / (4 * rayon::current_num_threads())).clamp(64 << 10, 1 << 20) & !63;
+    dst.par_chunks_mut(piece)
+        .zip(src.par_chunks(piece))
         .enumerate()
-        .map(|(i, (d, s))| {
+        .filter_map(|(i, (d, s))| {
             d.copy_from_slice(s);
-            check.and_then(|c| c(d)).map(|o| i * PIECE + o)
+            check.and_then(|c| c(d)).map(|o| i * piece + o)
         })
         .min()
-        .flatten()
 }
 
 impl Stager {
@@ -120,6 +120,18 @@ impl Stager {
     /// The staging chunk size in bytes.
     pub fn chunk_bytes(&self) -> usize {
         self.chunk
+    }
+
+    /// Change the chunk size (waits for queued work, then reallocates the ring).
+    pub fn set_chunk_bytes(&mut self, bytes: usize) -> Result<()> {
+        self.sync()?;
+        let bytes = bytes.max(1 << 16);
+        for slot in &mut self.slots {
+            slot.pinned = PinnedBuffer::alloc(&self.ctx, bytes)?;
+            slot.dev = DeviceBuffer::alloc(&self.ctx, bytes as u64)?;
+        }
+        self.chunk = bytes;
+        Ok(())
     }
 
     /// Wait for every queued copy and kernel.
