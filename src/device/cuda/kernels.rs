@@ -34,8 +34,11 @@ const OPTIONS: &[&str] = &["--fmad=false", "--std=c++14"];
 /// Threads per block of every launch.
 const THREADS: u32 = 256;
 
-/// Default grid cap (blocks per multiprocessor), see [`Module::blocks_per_sm`].
-const BLOCKS_PER_SM: u32 = 32;
+/// Default grid cap, see [`Module::blocks_per_sm`]: chosen per output type from the grid sweeps
+/// of bench_gpu on an H100 (f32 outputs: no cap, except 32 blocks per multiprocessor for the
+/// kernels with a shared-memory table; f16/bf16: 128 blocks per multiprocessor).
+pub const BLOCKS_AUTO: u32 = u32::MAX;
+const BLOCKS_PER_SM: u32 = BLOCKS_AUTO;
 
 /// Every kernel of the module.
 pub const KERNEL_NAMES: &[&str] = &[
@@ -74,6 +77,9 @@ pub struct Spec {
     pub unit_bytes: u64,
     /// Elements of one unit.
     pub unit_elems: u64,
+    /// True for kernels that stage a value table in shared memory (once per block: they want
+    /// a capped grid even for f32 outputs).
+    pub table: bool,
 }
 
 /// IQ4_NL's value table, read back from the CPU decoder (so it is the CPU codec's own table, not
@@ -138,7 +144,8 @@ pub fn spec(ty: TypeId) -> Option<Spec> {
             (ti.tsize, ti.blck)
         }
     };
-    Some(Spec { kernel, tab, unit_bytes, unit_elems })
+    let table = matches!(ty, 20 | 23 | 39);
+    Some(Spec { kernel, tab, unit_bytes, unit_elems, table })
 }
 
 /// FNV-1a 64 of the source and options: the cache key.
@@ -271,8 +278,8 @@ pub struct Module {
     pub source: ImageSource,
     /// Seconds spent getting and loading the image.
     pub load_seconds: f64,
-    /// Grid size cap: blocks per multiprocessor (the kernels loop over the rest); 0 = one
-    /// 8-element group per thread, no cap.
+    /// Grid size cap: blocks per multiprocessor (the kernels loop over the rest); 0 = no cap
+    /// (one work item per thread); [`BLOCKS_AUTO`] = by output type.
     pub blocks_per_sm: u32,
 }
 
@@ -345,11 +352,13 @@ impl Module {
         })?;
         let groups = n.div_ceil(8);
         // Enough blocks to fill the chip several times over; the kernels loop over the rest.
-        let max_blocks = if self.blocks_per_sm == 0 {
-            u32::MAX as u64
-        } else {
-            (sm_count.max(1) as u64) * self.blocks_per_sm as u64
+        let bps = match (self.blocks_per_sm, out) {
+            (BLOCKS_AUTO, OutType::F32) if !spec.table => 0,
+            (BLOCKS_AUTO, OutType::F32) => 32,
+            (BLOCKS_AUTO, _) => 128,
+            (b, _) => b,
         };
+        let max_blocks = if bps == 0 { u32::MAX as u64 } else { (sm_count.max(1) as u64) * bps as u64 };
         let blocks = groups.div_ceil(THREADS as u64).clamp(1, max_blocks.min(u32::MAX as u64)) as u32;
         let mut a_src = src;
         let mut a_dst = dst;

@@ -106,7 +106,7 @@ __device__ __forceinline__ B8 ld8(const u8* p) {
 }
 
 __device__ __forceinline__ bool either_nan(float a, float b) {
-    return ((__float_as_uint(a) & 0x7fffffffu) > 0x7f800000u) | ((__float_as_uint(b) & 0x7fffffffu) > 0x7f800000u);
+    return (int)((__float_as_uint(a) & 0x7fffffffu) > 0x7f800000u) | (int)((__float_as_uint(b) & 0x7fffffffu) > 0x7f800000u);
 }
 
 // Two values as f16 / bf16, a in the low half: on sm_80+ one hardware conversion of the pair
@@ -319,7 +319,7 @@ KERNEL(dq_q3_k) {
         int h = e0 >> 7, j = (e0 >> 5) & 3, p = (e0 >> 4) & 1, l0 = e0 & 15;
         int k = 8 * h + 2 * j + p;
         const u8* s = b + 96;
-        u32 low = k < 8 ? (s[k] & 0xF) : (s[k - 8] >> 4);
+        u32 low = (s[k & 7] >> (4 * (k >> 3))) & 0xF;
         u32 high = (s[8 + k % 4] >> (2 * (k / 4))) & 3;
         int sc = (int)(low | (high << 4));
         float dl = __fmul_rn(f16at(b + 108), (float)(sc - 32));
@@ -336,15 +336,14 @@ KERNEL(dq_q3_k) {
     }
 }
 
-// ggml's get_scale_min_k4.
+// ggml's get_scale_min_k4, without branches (the sub-block j differs between the threads of a
+// warp): j < 4: (s[j] & 63, s[j + 4] & 63); else ((s[j + 4] & 0xF) | (s[j - 4] >> 6) << 4,
+// (s[j + 4] >> 4) | (s[j] >> 6) << 4).
 __device__ __forceinline__ void scale_min_k4(int j, const u8* s, u32* sc, u32* m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
+    u32 sj = s[j], sj4 = s[j + 4], sjm4 = s[j & 3];
+    bool lo = j < 4;
+    *sc = lo ? (sj & 63) : ((sj4 & 0xF) | ((sjm4 >> 6) << 4));
+    *m = lo ? (sj4 & 63) : ((sj4 >> 4) | ((sj >> 6) << 4));
 }
 
 // Q4_K: d@0, dmin@2, scales[12]@4, qs[128]@16. e = 64c + 32hi + l.
