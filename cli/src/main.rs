@@ -4,6 +4,7 @@
 //! bitgguf inspect FILE [--json] [--no-mmap] [--type-policy auto|upstream|bitnet]
 //! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] -o OUT
 //! bitgguf demo
+//! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] -o OUT.gguf
 //! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
 //! ```
 //!
@@ -23,6 +24,7 @@ mod demo;
 mod dequant;
 mod inspect;
 mod json;
+mod synth;
 mod text;
 
 use std::io::{self, Write};
@@ -101,6 +103,10 @@ enum Command {
     /// (needs the feature `crossval`).
     #[command(after_help = crossval::EXIT_HELP)]
     Crossval(crossval::CrossvalArgs),
+    /// Write a deterministic synthetic BitNet-architecture model (weights ternary x scale, so
+    /// every ternary format holds them exactly). Seed: --seed, else $BITNET_SEED, else 42.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Synth(synth::SynthArgs),
 }
 
 /// `--to` values.
@@ -197,6 +203,7 @@ fn main() -> ExitCode {
         }
         Command::Demo => demo::run(),
         Command::Crossval(args) => return crossval::main(args),
+        Command::Synth(args) => synth::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 //! so a `Model` behind an `Arc` can be queried from any thread.
 
 pub mod source;
+pub mod tl_keys;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

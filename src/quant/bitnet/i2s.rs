@@ -174,17 +174,32 @@ pub fn decode_i2s_trits(src: &[u8], n: usize, layout: I2sLayout) -> Result<Terna
 pub fn encode_i2s(trits: &[i8], scale: f32, layout: I2sLayout, tail: TailFill) -> Result<Vec<u8>> {
     let n = trits.len();
     let mut out = vec![0u8; i2s_nbytes(n, layout)?];
+    encode_i2s_payload(trits, layout, &mut out[..n / 4])?;
+    out[n / 4..].copy_from_slice(&i2s_tail(scale, tail));
+    Ok(out)
+}
+
+/// Encode whole blocks of trits as I2_S payload bytes (no tail): `dst.len() * 4 ==
+/// trits.len()`, a whole number of blocks of `layout`. A range of rows of a tensor whose rows
+/// are whole blocks encodes independently of the others (used to write big tensors in pieces).
+pub fn encode_i2s_payload(trits: &[i8], layout: I2sLayout, dst: &mut [u8]) -> Result<()> {
+    check_src("the I2_S payload for these trits", dst.len() * 4, trits.len())?;
+    i2s_nbytes(trits.len(), layout)?;
     check_trits(trits)?;
     let g = layout.group();
-    for (blk, chunk) in out[..n / 4].chunks_exact_mut(g).enumerate() {
+    for (blk, chunk) in dst.chunks_exact_mut(g).enumerate() {
         let t = &trits[blk * 4 * g..(blk + 1) * 4 * g];
         for (p, b) in chunk.iter_mut().enumerate() {
             let c = |j: usize| (t[j * g + p] + 1) as u8;
             *b = c(0) << 6 | c(1) << 4 | c(2) << 2 | c(3);
         }
     }
-    out[n / 4..].copy_from_slice(&scale_record(scale, tail == TailFill::Replicate));
-    Ok(out)
+    Ok(())
+}
+
+/// The 32-byte I2_S tail for a scale: the f32 LE scale, then zeros or 7 more copies.
+pub fn i2s_tail(scale: f32, tail: TailFill) -> [u8; I2S_TAIL_BYTES] {
+    scale_record(scale, tail == TailFill::Replicate)
 }
 
 /// Quantize f32 weights to I2_S: ternarize with `how` ([`super::sign_max`] reproduces

@@ -23,8 +23,8 @@ pub mod tl2;
 pub mod transcode;
 
 pub use i2s::{
-    decode_i2s, decode_i2s_layout, decode_i2s_trits, encode_i2s, i2s_nbytes, i2s_scale, quantize_i2s, I2sLayout,
-    TailFill, I2S_TAIL_BYTES,
+    decode_i2s, decode_i2s_layout, decode_i2s_trits, encode_i2s, encode_i2s_payload, i2s_nbytes, i2s_scale, i2s_tail,
+    quantize_i2s, I2sLayout, TailFill, I2S_TAIL_BYTES,
 };
 pub use tl1::{
     decode_tl1, decode_tl1_trits, encode_tl1, quantize_tl1, tl1_nbytes, tl1_preset, tl1_presets, tl1_validate,
