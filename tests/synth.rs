@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use bitgguf::gguf::Value;
-use bitgguf::quant::bitnet::{decode_ternary, I2sLayout, TernaryFormat, TlConfig};
+use bitgguf::quant::bitnet::TlConfig;
+use bitgguf::quant::output::OutType;
 use bitgguf::synth::{self, plan_tensors, synthesize, synthesize_to_path, Preset, SynthOptions, SynthRole};
 use bitgguf::types::{self, I2_S, TL1, TL2};
 use bitgguf::{LoadOptions, Model, Status};
@@ -118,19 +119,9 @@ fn tl_presets_use_the_shipped_tables_and_unfit_types_name_the_tensor() {
     assert_eq!(e.status(), Status::UnsupportedType);
 }
 
-/// The TL tile configuration recorded in a file we wrote.
-fn tl_from_keys(model: &Model, name: &str) -> Option<TlConfig> {
-    match model.metadata().get(&format!("bitgguf.tl.{name}"))? {
-        Value::Array(a) => {
-            let v: Vec<usize> = a.iter().map(|x| x.as_u64().unwrap() as usize).collect();
-            Some(TlConfig { bm_tile: v[0], bk: v[1], bm: v[2] })
-        }
-        _ => None,
-    }
-}
-
 #[test]
 fn every_ternary_type_of_tiny_holds_the_same_values() {
+    // Through the whole load + decode path: TL configurations come from the file's keys.
     let decode_all = |ty: u32| {
         let bytes = synthesize(&tiny(ty)).unwrap();
         let model = Model::from_bytes(&bytes, &LoadOptions::default()).unwrap();
@@ -141,17 +132,17 @@ fn every_ternary_type_of_tiny_holds_the_same_values() {
                 continue;
             }
             assert_eq!(info.ty.id, ty, "{}", info.name);
-            let (k, m) = (info.ne[0] as usize, info.ne[1] as usize);
-            let fmt = match ty {
-                I2_S => TernaryFormat::I2s(I2sLayout::Group128),
-                TL1 => TernaryFormat::Tl1(tl_from_keys(&model, info.name).expect("TL key")),
-                TL2 => TernaryFormat::Tl2(tl_from_keys(&model, info.name).expect("TL key")),
-                TQ1_0 => TernaryFormat::Tq1_0,
-                _ => TernaryFormat::Tq2_0,
-            };
-            let t = decode_ternary(model.tensor_data(i).unwrap(), m, k, fmt).unwrap();
-            assert_eq!(t.scale, synth::ternary_scale(42, i as u64), "{}", info.name);
-            out.push((info.name.to_string(), t.to_f32().unwrap()));
+            let c = model.codec(i).unwrap();
+            assert_eq!(c.tl.is_some(), matches!(ty, TL1 | TL2), "{}", info.name);
+            let mut buf = vec![0u8; c.decoded_size(OutType::F32).unwrap() as usize];
+            model.decode_rows(i, 0..c.n_rows().unwrap(), OutType::F32, &mut buf).unwrap();
+            let v: Vec<f32> = buf.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+            let scale = synth::ternary_scale(42, i as u64);
+            if matches!(ty, I2_S | TL1 | TL2) {
+                assert_eq!(c.scale(model.tensor_data(i).unwrap()).unwrap(), Some(scale), "{}", info.name);
+            }
+            assert!(v.iter().all(|&x| x == 0.0 || x.abs() == scale), "{}: ternary x scale", info.name);
+            out.push((info.name.to_string(), v));
         }
         out
     };

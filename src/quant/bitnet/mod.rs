@@ -18,6 +18,7 @@
 //! - Everything is scalar and safe; the fast paths live elsewhere and are checked against these.
 
 pub mod i2s;
+mod tiles;
 pub mod tl1;
 pub mod tl2;
 pub mod transcode;
@@ -229,6 +230,14 @@ pub(crate) fn check_src(what: &str, have: usize, need: usize) -> Result<()> {
 /// `m * k` with overflow checked.
 pub(crate) fn elements(m: usize, k: usize) -> Result<usize> {
     m.checked_mul(k).ok_or_else(|| invalid(format!("{m} x {k} elements overflow")))
+}
+
+/// `"byte N"`, or `"byte N (file byte B+N)"` when the tensor's first byte is at file offset `B`.
+pub(crate) fn byte_at(rel: usize, file_base: Option<u64>) -> String {
+    match file_base {
+        Some(b) => format!("byte {rel} (file byte {})", b.saturating_add(rel as u64)),
+        None => format!("byte {rel}"),
+    }
 }
 
 /// The f32 LE at `src[at..at + 4]` (the caller checked the length).
