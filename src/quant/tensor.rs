@@ -22,8 +22,9 @@
 use std::ops::Range;
 
 use super::bitnet::i2s::{decode_i2s_payload_at, decode_i2s_trits};
-use super::bitnet::tl1::{decode_tl1_rows, decode_tl1_trits};
-use super::bitnet::tl2::{decode_tl2_rows, decode_tl2_trits, tl2_geometry};
+use super::bitnet::tiles::{decode_tl_rows, TlKind};
+use super::bitnet::tl1::decode_tl1_trits;
+use super::bitnet::tl2::{decode_tl2_trits, tl2_geometry};
 use super::bitnet::{byte_at, i2s_nbytes, read_f32, tl1_validate, I2sLayout, TlConfig};
 use super::output::{decode_into, store_scalar, OutType};
 use super::row_bytes;
@@ -280,11 +281,8 @@ impl TensorCodec {
         let (m, k, cfg) = self.tl_shape(ti)?;
         let (r0, r1) = (rows.start as usize, rows.end as usize);
         let mut vals = vec![0f32; (r1 - r0) * k];
-        if self.ty == TL1 {
-            decode_tl1_rows(bytes, m, k, &cfg, r0..r1, self.file_offset, &mut vals)?;
-        } else {
-            decode_tl2_rows(bytes, m, k, &cfg, r0..r1, self.file_offset, &mut vals)?;
-        }
+        let kind = if self.ty == TL1 { TlKind::Tl1 } else { TlKind::Tl2 };
+        decode_tl_rows(kind, bytes, m, k, &cfg, r0..r1, self.file_offset, &mut vals)?;
         store_scalar(out, &vals, dst);
         Ok(())
     }

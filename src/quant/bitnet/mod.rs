@@ -18,7 +18,7 @@
 //! - Everything is scalar and safe; the fast paths live elsewhere and are checked against these.
 
 pub mod i2s;
-mod tiles;
+pub(crate) mod tiles;
 pub mod tl1;
 pub mod tl2;
 pub mod transcode;

@@ -8,10 +8,10 @@
 
 use std::ops::Range;
 
-use super::tiles::TileWalk;
+use super::tiles::{all_tiles, decode_tl_rows, TileWalk, TlKind};
 use super::{
-    byte_at, check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, value_lut, PresetSource,
-    Ternarizer, Ternary, TlConfig, TlPreset,
+    byte_at, check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, PresetSource, Ternarizer,
+    Ternary, TlConfig, TlPreset,
 };
 use crate::error::{Error, Result, Status};
 
@@ -76,7 +76,7 @@ fn walk(k: usize, cfg: &TlConfig, tiles: Range<usize>, mut f: impl FnMut(usize, 
 
 /// Validate shape, config and length, and every nibble (≤ 8) of the row tiles `tiles`; returns
 /// the scale. `file_base`: where the tensor starts in its file, for messages.
-fn validate(
+pub(crate) fn validate(
     src: &[u8],
     m: usize,
     k: usize,
@@ -106,44 +106,23 @@ fn validate(
     }
 }
 
-fn all_tiles(m: usize, cfg: &TlConfig) -> Range<usize> {
-    0..m / cfg.bm_tile
-}
-
-/// Decode rows `rows` of an `M x K` TL1 tensor (`src` is the whole tensor) into `dst`
-/// (`rows.len() * K` elements): only the row tiles holding them are validated and read. Returns
-/// the per-tensor scale used.
-pub(crate) fn decode_tl1_rows(
+/// Visit every trit of the row tiles `tiles` of a validated tensor: `put(row, col, t)`.
+pub(crate) fn for_each_trit(
     src: &[u8],
-    m: usize,
     k: usize,
     cfg: &TlConfig,
-    rows: Range<usize>,
-    file_base: Option<u64>,
-    dst: &mut [f32],
-) -> Result<f32> {
-    tl1_validate(m, k, cfg)?;
-    if rows.start > rows.end || rows.end > m {
-        return Err(invalid(format!("rows {}..{} of a {m}-row tensor", rows.start, rows.end)));
-    }
-    check_dst(dst.len(), (rows.end - rows.start) * k)?;
-    let tiles = rows.start / cfg.bm_tile..rows.end.div_ceil(cfg.bm_tile);
-    let scale = validate(src, m, k, cfg, tiles.clone(), file_base)?;
-    let lut = value_lut(scale);
+    tiles: Range<usize>,
+    mut put: impl FnMut(usize, usize, i8),
+) {
     walk(k, cfg, tiles, |o, row, p0| {
-        if !rows.contains(&row) {
-            return;
-        }
         let b = src[o];
-        let base = (row - rows.start) * k + 2 * p0;
         let (a0, a1) = pair(b >> 4);
         let (b0, b1) = pair(b & 15);
-        dst[base] = lut[(a0 + 1) as usize];
-        dst[base + 1] = lut[(a1 + 1) as usize];
-        dst[base + 2] = lut[(b0 + 1) as usize];
-        dst[base + 3] = lut[(b1 + 1) as usize];
+        put(row, 2 * p0, a0);
+        put(row, 2 * p0 + 1, a1);
+        put(row, 2 * p0 + 2, b0);
+        put(row, 2 * p0 + 3, b1);
     });
-    Ok(scale)
 }
 
 /// `(t0, t1)` of a valid TL1 index.
@@ -161,7 +140,7 @@ pub(crate) fn pair_index(t0: i8, t1: i8) -> u8 {
 /// Decode an `M x K` TL1 tensor (`src` exactly `M*K/4 + 32` bytes) into `dst` (`M*K` elements,
 /// row-major `W[m][k]`), with the tile parameters it was encoded with.
 pub fn decode_tl1(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut [f32]) -> Result<()> {
-    decode_tl1_rows(src, m, k, cfg, 0..m, None, dst).map(|_| ())
+    decode_tl_rows(TlKind::Tl1, src, m, k, cfg, 0..m, None, dst).map(|_| ())
 }
 
 /// Decode an `M x K` TL1 tensor to its trits and scale.

@@ -12,11 +12,11 @@
 
 use std::ops::Range;
 
-use super::tiles::TileWalk;
+use super::tiles::{all_tiles, decode_tl_rows, TileWalk, TlKind};
 use super::tl1::{pair, pair_index};
 use super::{
-    byte_at, check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, value_lut, PresetSource,
-    Ternarizer, Ternary, TlConfig, TlPreset,
+    byte_at, check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, PresetSource, Ternarizer,
+    Ternary, TlConfig, TlPreset,
 };
 use crate::error::{Error, Result, Status};
 
@@ -135,10 +135,6 @@ fn walk_two(g: &Tl2Geometry, cfg: &TlConfig, tiles: Range<usize>, mut f: impl Fn
     });
 }
 
-fn all_tiles(m: usize, cfg: &TlConfig) -> Range<usize> {
-    0..m / cfg.bm_tile
-}
-
 /// The byte offset and bit (0 = LSB of that byte) of the sign of triple `jt` of `row` (§5.4
 /// section B: little-endian u16 words, bit `15 - (2q + h)` of word `c`).
 #[inline]
@@ -181,7 +177,7 @@ fn triple_index(t: &[i8]) -> (u8, bool) {
 /// Validate shape, config, length and every index (three ≤ 13, two ≤ 8) of the row tiles
 /// `tiles`; returns the geometry and the scale. `file_base`: where the tensor starts in its file,
 /// for messages.
-fn validate(
+pub(crate) fn validate(
     src: &[u8],
     m: usize,
     k: usize,
@@ -226,7 +222,7 @@ fn validate(
 }
 
 /// Visit every trit of the row tiles `tiles` of a validated tensor: `put(row, col, t)`.
-fn for_each_trit(
+pub(crate) fn for_each_trit(
     src: &[u8],
     g: &Tl2Geometry,
     cfg: &TlConfig,
@@ -255,39 +251,11 @@ fn for_each_trit(
     });
 }
 
-/// Decode rows `rows` of an `M x K` TL2 tensor (`src` is the whole tensor) into `dst`
-/// (`rows.len() * K` elements): only the row tiles holding them are validated and read. Returns
-/// the per-tensor scale used.
-pub(crate) fn decode_tl2_rows(
-    src: &[u8],
-    m: usize,
-    k: usize,
-    cfg: &TlConfig,
-    rows: Range<usize>,
-    file_base: Option<u64>,
-    dst: &mut [f32],
-) -> Result<f32> {
-    tl2_geometry(m, k, cfg)?;
-    if rows.start > rows.end || rows.end > m {
-        return Err(invalid(format!("rows {}..{} of a {m}-row tensor", rows.start, rows.end)));
-    }
-    check_dst(dst.len(), (rows.end - rows.start) * k)?;
-    let tiles = rows.start / cfg.bm_tile..rows.end.div_ceil(cfg.bm_tile);
-    let (g, scale) = validate(src, m, k, cfg, Some(tiles.clone()), file_base)?;
-    let lut = value_lut(scale);
-    for_each_trit(src, &g, cfg, tiles, |row, col, t| {
-        if rows.contains(&row) {
-            dst[(row - rows.start) * k + col] = lut[(t + 1) as usize];
-        }
-    });
-    Ok(scale)
-}
-
 /// Decode an `M x K` TL2 tensor (`src` exactly `roundup32(F) + 32` bytes) into `dst` (`M*K`
 /// elements, row-major), with the tile parameters it was encoded with. A sign bit set on index 0
 /// decodes to zeros (the kernel's `(x + m) ^ m` does the same); padding bytes are not checked.
 pub fn decode_tl2(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut [f32]) -> Result<()> {
-    decode_tl2_rows(src, m, k, cfg, 0..m, None, dst).map(|_| ())
+    decode_tl_rows(TlKind::Tl2, src, m, k, cfg, 0..m, None, dst).map(|_| ())
 }
 
 /// Decode an `M x K` TL2 tensor to its trits and scale.
