@@ -500,7 +500,11 @@ pub fn synthesize_to_path(
     let f = File::create(path).map_err(|e| Error::from(e).context(format!("cannot create {}", path.display())))?;
     let result = synthesize_into(opts, BufWriter::with_capacity(8 << 20, f), progress, None)
         .and_then(|(w, s)| {
-            w.into_inner().map_err(|e| Error::from(e.into_error()))?.sync_all()?;
+            let f = w.into_inner().map_err(|e| Error::from(e.into_error()))?;
+            // Make the data durable; devices and pipes (e.g. /dev/null) cannot be synced.
+            if f.metadata()?.is_file() {
+                f.sync_all()?;
+            }
             Ok(s)
         })
         .map_err(|e| e.context(path.display()));
