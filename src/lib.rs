@@ -28,6 +28,7 @@ pub mod ffi;
 pub mod gguf;
 pub mod model;
 pub mod quant;
+pub mod synth;
 pub mod types;
 
 pub use error::{Error, Result, Status};

@@ -505,7 +505,7 @@ pub fn reject_with(bytes: &[u8], o: &ParseOptions, status: Status, needles: &[&s
     };
     assert_eq!(e.status(), status, "wrong status; message: {}", e.message());
     assert_msg(&e, needles);
-    let lo = LoadOptions { parse: *o, use_mmap: true };
+    let lo = LoadOptions { parse: *o, use_mmap: true, ..LoadOptions::default() };
     match Model::from_bytes(bytes, &lo) {
         Ok(_) => panic!("Model::from_bytes accepted what the parser rejected"),
         Err(m) => assert_eq!(m.status(), status, "Model::from_bytes: {}", m.message()),
