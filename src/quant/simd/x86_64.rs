@@ -1048,25 +1048,23 @@ unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     for b in 0..nb {
         let x = src.add(56 * b);
         let y = dst.add(256 * es(M) * b);
-        let sc: [u16; 4] = std::ptr::read_unaligned(x.add(48).cast());
-        let sc = sc.map(u16::from_le);
-        let scale = (sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000);
+        let sc = std::ptr::read_unaligned(x.add(48).cast::<u64>());
+        let w = |k: u32| (sc >> (16 * k)) as u16;
+        let scale = (w(0) >> 12) | ((w(1) >> 8) & 0x00f0) | ((w(2) >> 4) & 0x0f00) | (w(3) & 0xf000);
         let d = _mm256_cvtss_f32(_mm256_cvtph_ps(_mm_set1_epi16(scale as i16)));
         for ib in 0..8 {
-            let s = sc[ib / 2] as i32;
+            let s = w(ib as u32 / 2) as i32;
             let sh = 6 * (ib % 2);
             let dl1 = _mm256_set1_ps(d * (2 * ((s >> sh) & 7) + 1) as f32);
             let dl2 = _mm256_set1_ps(d * (2 * ((s >> (sh + 3)) & 7) + 1) as f32);
-            let h = [*x.add(32 + 2 * ib) as usize, *x.add(33 + 2 * ib) as usize];
+            let h = std::ptr::read_unaligned(x.add(32 + 2 * ib).cast::<u16>()) as usize;
             let q = x.add(4 * ib);
-            let items = [
-                (*q as usize | ((h[0] << 8) & 0x700), h[0] & 0x08, dl1),
-                (*q.add(1) as usize | ((h[0] << 4) & 0x700), h[0] & 0x80, dl1),
-                (*q.add(2) as usize | ((h[1] << 8) & 0x700), h[1] & 0x08, dl2),
-                (*q.add(3) as usize | ((h[1] << 4) & 0x700), h[1] & 0x80, dl2),
-            ];
-            for (l, (idx, neg, dl)) in items.into_iter().enumerate() {
-                put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], iq1_delta(neg != 0), dl);
+            // Per 8 elements l: index high bits and delta sign from nibble l of `h`.
+            for l in 0..4 {
+                let nib = h >> (4 * l);
+                let idx = *q.add(l) as usize | ((nib & 7) << 8);
+                let dl = if l < 2 { dl1 } else { dl2 };
+                put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], iq1_delta(nib & 8 != 0), dl);
             }
         }
     }
