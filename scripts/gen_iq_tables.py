@@ -39,7 +39,7 @@ def grid_words(cls, elem_bytes: int, signed: bool) -> list[int]:
 
 
 def emit_array(name: str, ty: str, vals: list[int], digits: int, per_line: int, doc: str) -> str:
-    lines = [f"/// {doc}", "#[rustfmt::skip]", f"pub(super) static {name}: [{ty}; {len(vals)}] = ["]
+    lines = [f"/// {doc}", "#[rustfmt::skip]", f"pub(crate) static {name}: [{ty}; {len(vals)}] = ["]
     for i in range(0, len(vals), per_line):
         chunk = vals[i : i + per_line]
         lines.append("    " + " ".join(f"0x{v:0{digits}x}," for v in chunk))
@@ -93,16 +93,16 @@ def main() -> None:
     out.write(emit_array("KSIGNS_IQ2XS", "u8", ksigns, 2, 16, "`ksigns_iq2xs`: 7 sign bits plus an even-parity bit 7."))
     out.write("\n")
     out.write("/// `kmask_iq2xs`: bit j selects the sign of element j.\n")
-    out.write("pub(super) static KMASK_IQ2XS: [u8; 8] = [1, 2, 4, 8, 16, 32, 64, 128];\n")
+    out.write("pub(crate) static KMASK_IQ2XS: [u8; 8] = [1, 2, 4, 8, 16, 32, 64, 128];\n")
     out.write("\n")
     out.write("/// `kvalues_iq4nl`: the non-linear 4-bit code book of IQ4_NL and IQ4_XS.\n")
-    out.write(f"pub(super) static KVALUES_IQ4NL: [i8; 16] = [{', '.join(str(v) for v in kvalues)}];\n")
+    out.write(f"pub(crate) static KVALUES_IQ4NL: [i8; 16] = [{', '.join(str(v) for v in kvalues)}];\n")
     out.write("\n")
     out.write("/// `IQ1S_DELTA`: the offset added to every IQ1_S grid value (sign from the block).\n")
-    out.write(f"pub(super) const IQ1S_DELTA: f32 = {delta!r};\n")
+    out.write(f"pub(crate) const IQ1S_DELTA: f32 = {delta!r};\n")
     out.write("\n")
     out.write("/// `IQ1M_DELTA`: as `IQ1S_DELTA`, for IQ1_M (ggml's dequantizer uses `IQ1S_DELTA` for both).\n")
-    out.write(f"#[allow(dead_code)]\npub(super) const IQ1M_DELTA: f32 = {delta!r};\n")
+    out.write(f"#[allow(dead_code)]\npub(crate) const IQ1M_DELTA: f32 = {delta!r};\n")
 
 
 def _gguf_version() -> str:

@@ -5,7 +5,8 @@
 #   1. cargo test --workspace
 #  1b. the same with the feature crossval (cpp_ref/ compiled by build.rs): clippy -D warnings,
 #      then cargo test, which cross-validates every tensor against the C++ reference
-#   2. cargo builds in the other feature configurations (all features; gpu; crossval)
+#   2. cargo builds in the other feature configurations (all features; gpu; crossval), and
+#      cargo check --target aarch64-unknown-linux-gnu --lib (the NEON decoders compile)
 #   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names
 #   4. CMake configure + build + ctest (gcc, shared library), then install it and build a
 #      downstream project against it with find_package (shared and static) and pkg-config
@@ -151,6 +152,14 @@ echo "+ cargo build --no-default-features --features gpu"
 cargo build --no-default-features --features gpu
 echo "+ cargo build --features crossval"
 cargo build --features crossval
+# The NEON decoders (src/quant/simd/aarch64.rs) must at least compile (.ci/run installs the target).
+if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  echo "+ cargo check --target aarch64-unknown-linux-gnu --lib"
+  cargo check --target aarch64-unknown-linux-gnu --lib
+else
+  echo "SKIPPED: cargo check --target aarch64-unknown-linux-gnu: the target is not installed (rustup target add aarch64-unknown-linux-gnu)"
+  skipped_notes+=("[aarch64] cargo check skipped: rustup target aarch64-unknown-linux-gnu not installed")
+fi
 
 # ---------------------------------------------------------------------------------------------
 section "3. header: fresh and bg_-prefixed (scripts/check_header.sh)"
