@@ -457,7 +457,7 @@ mod tests {
                 }
             }
             let mut bad = payload.clone();
-            assert_eq!(fast::any_code3(&bad).unwrap_or(false), false);
+            assert!(!fast::any_code3(&bad).unwrap_or(false));
             let at = rng.below(bad.len() as u64) as usize;
             bad[at] |= 0x0c;
             if let Some(any) = fast::any_code3(&bad) {
