@@ -5,9 +5,8 @@
 use crate::error::{Error, Result, Status};
 use crate::gguf::{Gguf, OwnedValue, Value, ValueType};
 use crate::quant::bitnet::i2s_fast::decode_i2s_fast;
-use crate::quant::bitnet::{
-    decode_tl1, decode_tl2, tl1_preset, tl2_preset, I2sLayout, PresetSource, TernaryFormat, TlConfig,
-};
+use crate::quant::bitnet::tl_fast::{decode_tl1_fast, decode_tl2_fast};
+use crate::quant::bitnet::{tl1_preset, tl2_preset, I2sLayout, PresetSource, TernaryFormat, TlConfig};
 use crate::quant::output::{decode_into, OutType};
 use crate::types::{self, TypeId, I2_S, TL1, TL2};
 
@@ -157,9 +156,9 @@ pub fn decode_f32(id: TypeId, data: &[u8], ne: &[u64; 4], tl: Option<TlConfig>, 
                 )
             })?;
             if id == TL1 {
-                decode_tl1(data, m, k, &cfg, &mut out).map_err(ctx)?
+                decode_tl1_fast(data, m, k, &cfg, &mut out).map_err(ctx)?
             } else {
-                decode_tl2(data, m, k, &cfg, &mut out).map_err(ctx)?
+                decode_tl2_fast(data, m, k, &cfg, &mut out).map_err(ctx)?
             }
         }
         _ => {

@@ -22,6 +22,7 @@
 use super::i2s::{decode_i2s_layout, i2s_nbytes, I2sLayout, TailFill};
 use super::{absmean, check_dst, invalid, scale_record, value_lut, Ternarizer, ABSMEAN_MIN_SCALE};
 use crate::error::Result;
+use crate::quant::float::{bf16_to_f32, f16_to_f32};
 
 /// Number of f64 partial sums of [`abs_sum`].
 pub const SUM_LANES: usize = 16;
@@ -30,17 +31,23 @@ pub const SUM_LANES: usize = 16;
 /// f64, in increasing `e`) to partial sum `e % 16`; then the 16 partial sums are combined as
 /// `p[i] += p[i + w]` for `w = 8, 4, 2, 1` (i < w), and `p[0]` is the result.
 pub fn abs_sum(w: &[f32]) -> f64 {
+    combine_lanes(abs_sum_lanes(w, [0.0; SUM_LANES]))
+}
+
+/// The partial sums of [`abs_sum`] continued from `lanes` with `w` (whose first element counts
+/// as element 0: pieces of a longer input keep the order when every piece but the last has a
+/// multiple of 16 elements).
+pub fn abs_sum_lanes(w: &[f32], lanes: [f64; SUM_LANES]) -> [f64; SUM_LANES] {
     #[cfg(target_arch = "x86_64")]
     if use_avx2() {
         // SAFETY: AVX2 was detected at run time (`use_avx2`).
-        return combine_lanes(unsafe { super::simd_x86::abs_sum_lanes(w) });
+        return unsafe { super::simd_x86::abs_sum_lanes(w, lanes) };
     }
-    combine_lanes(abs_sum_lanes_scalar(w))
+    abs_sum_lanes_scalar(w, lanes)
 }
 
-/// The 16 partial sums of [`abs_sum`] (scalar oracle).
-pub fn abs_sum_lanes_scalar(w: &[f32]) -> [f64; SUM_LANES] {
-    let mut lanes = [0.0f64; SUM_LANES];
+/// The scalar oracle of [`abs_sum_lanes`].
+pub fn abs_sum_lanes_scalar(w: &[f32], mut lanes: [f64; SUM_LANES]) -> [f64; SUM_LANES] {
     for (e, &x) in w.iter().enumerate() {
         lanes[e % SUM_LANES] += (x as f64).abs();
     }
@@ -188,9 +195,24 @@ pub fn quantize_i2s_into(w: &[f32], how: Ternarizer, layout: I2sLayout, tail: Ta
             dst.len()
         )));
     }
-    let (scale, rule) = scale_and_rule(w, how)?;
     let n4 = w.len() / 4;
-    pack(w, rule, layout, &mut dst[..n4]);
+    let scale = match how {
+        // The codes do not depend on the scale: one pass, piece by piece (the max of a piece is
+        // read while it is still in the cache).
+        Ternarizer::SignMax => {
+            let mut max = 0u32;
+            for (piece, o) in w.chunks(HALF_CHUNK).zip(dst[..n4].chunks_mut(HALF_CHUNK / 4)) {
+                max = max.max(max_abs(piece).to_bits());
+                pack(piece, CodeRule::SignMax, layout, o);
+            }
+            f32::from_bits(max)
+        }
+        Ternarizer::Absmean => {
+            let (scale, rule) = scale_and_rule(w, how)?;
+            pack(w, rule, layout, &mut dst[..n4]);
+            scale
+        }
+    };
     dst[n4..].copy_from_slice(&scale_record(scale, tail == TailFill::Replicate));
     Ok(scale)
 }
@@ -199,6 +221,95 @@ pub fn quantize_i2s_into(w: &[f32], how: Ternarizer, layout: I2sLayout, tail: Ta
 pub fn quantize_i2s_fast(w: &[f32], how: Ternarizer, layout: I2sLayout, tail: TailFill) -> Result<Vec<u8>> {
     let mut out = vec![0u8; i2s_nbytes(w.len(), layout)?];
     quantize_i2s_into(w, how, layout, tail, &mut out)?;
+    Ok(out)
+}
+
+/// A 16-bit float input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Half {
+    /// IEEE binary16.
+    F16,
+    /// bfloat16.
+    Bf16,
+}
+
+/// Widen little-endian halves (`src.len() == 2 * dst.len()`) to f32 (scalar oracle).
+pub fn half_to_f32_scalar(src: &[u8], bf16: bool, dst: &mut [f32]) {
+    for (d, h) in dst.iter_mut().zip(src.chunks_exact(2)) {
+        let h = u16::from_le_bytes([h[0], h[1]]);
+        *d = if bf16 { bf16_to_f32(h) } else { f16_to_f32(h) };
+    }
+}
+
+fn half_to_f32(src: &[u8], kind: Half, dst: &mut [f32]) {
+    let bf16 = kind == Half::Bf16;
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2() {
+        // SAFETY: AVX2 and F16C detected (level Avx2F16c); lengths asserted inside.
+        unsafe { super::simd_x86::half_to_f32(src, bf16, dst) };
+        return;
+    }
+    half_to_f32_scalar(src, bf16, dst)
+}
+
+/// Elements widened at a time by [`quantize_i2s_half`] (a multiple of 128; 32 KiB of f32).
+const HALF_CHUNK: usize = 8192;
+
+/// Quantize f16 / bf16 weights (`src`: `n` little-endian halves) to I2_S: the same bytes as
+/// widening everything to f32 and calling [`quantize_i2s_fast`], but in cache-sized pieces
+/// (two passes over `src`, no f32 copy of the tensor).
+pub fn quantize_i2s_half(
+    src: &[u8],
+    kind: Half,
+    how: Ternarizer,
+    layout: I2sLayout,
+    tail: TailFill,
+) -> Result<Vec<u8>> {
+    if src.len() % 2 != 0 {
+        return Err(invalid(format!("{} bytes are not a whole number of 16-bit values", src.len())));
+    }
+    let n = src.len() / 2;
+    let mut out = vec![0u8; i2s_nbytes(n, layout)?];
+    let mut buf = vec![0.0f32; HALF_CHUNK.min(n)];
+    let (scale, rule) = match how {
+        Ternarizer::Absmean => {
+            let mut lanes = [0.0; SUM_LANES];
+            for piece in src.chunks(2 * HALF_CHUNK) {
+                let w = &mut buf[..piece.len() / 2];
+                half_to_f32(piece, kind, w);
+                lanes = abs_sum_lanes(w, lanes);
+            }
+            let sum = combine_lanes(lanes);
+            if !sum.is_finite() {
+                let mut all = vec![0.0f32; n];
+                half_to_f32(src, kind, &mut all);
+                return quantize_i2s_fast(&all, how, layout, tail); // names the element
+            }
+            let mean = if n == 0 { 0.0 } else { sum / n as f64 };
+            let scale = mean.max(ABSMEAN_MIN_SCALE) as f32;
+            (scale, CodeRule::Threshold { half: scale * 0.5 })
+        }
+        Ternarizer::SignMax => {
+            // One pass: the codes do not depend on the scale.
+            let mut max = 0u32;
+            for (piece, o) in src.chunks(2 * HALF_CHUNK).zip(out[..n / 4].chunks_mut(HALF_CHUNK / 4)) {
+                let w = &mut buf[..piece.len() / 2];
+                half_to_f32(piece, kind, w);
+                max = max.max(max_abs(w).to_bits());
+                pack(w, CodeRule::SignMax, layout, o);
+            }
+            let n4 = n / 4;
+            out[n4..].copy_from_slice(&scale_record(f32::from_bits(max), tail == TailFill::Replicate));
+            return Ok(out);
+        }
+    };
+    let n4 = n / 4;
+    for (piece, o) in src.chunks(2 * HALF_CHUNK).zip(out[..n4].chunks_mut(HALF_CHUNK / 4)) {
+        let w = &mut buf[..piece.len() / 2];
+        half_to_f32(piece, kind, w);
+        pack(w, rule, layout, o);
+    }
+    out[n4..].copy_from_slice(&scale_record(scale, tail == TailFill::Replicate));
     Ok(out)
 }
 
@@ -250,7 +361,7 @@ pub mod fast {
         #[cfg(target_arch = "x86_64")]
         if use_avx2() {
             // SAFETY: AVX2 detected.
-            return Some(unsafe { super::super::simd_x86::abs_sum_lanes(w) });
+            return Some(unsafe { super::super::simd_x86::abs_sum_lanes(w, [0.0; SUM_LANES]) });
         }
         let _ = w;
         None
@@ -418,7 +529,7 @@ mod tests {
             let g = gaussian(&mut rng, n, 0.5);
             for v in [&w, &g] {
                 if let Some(l) = fast::abs_sum_lanes(v) {
-                    let s = abs_sum_lanes_scalar(v);
+                    let s = abs_sum_lanes_scalar(v, [0.0; SUM_LANES]);
                     for (a, b) in l.iter().zip(&s) {
                         assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "n={n}");
                     }
@@ -462,6 +573,50 @@ mod tests {
             bad[at] |= 0x0c;
             if let Some(any) = fast::any_code3(&bad) {
                 assert!(any);
+            }
+        }
+    }
+
+    #[test]
+    fn half_inputs_quantize_like_their_f32_widening() {
+        let mut rng = Rng(9);
+        for &n in &[128usize, 128 * 3, HALF_CHUNK, HALF_CHUNK + 128 * 5, 3 * HALF_CHUNK] {
+            let f = gaussian(&mut rng, n, 0.05);
+            for kind in [Half::F16, Half::Bf16] {
+                let mut bytes: Vec<u8> = f
+                    .iter()
+                    .flat_map(|&x| {
+                        let h = if kind == Half::F16 {
+                            crate::quant::float::f32_to_f16(x)
+                        } else {
+                            crate::quant::float::f32_to_bf16(x)
+                        };
+                        h.to_le_bytes()
+                    })
+                    .collect();
+                // Signed zeros, a NaN and an infinity for sign-max.
+                bytes[2..4].copy_from_slice(&0x8000u16.to_le_bytes());
+                let mut widened = vec![0.0f32; n];
+                half_to_f32_scalar(&bytes, kind == Half::Bf16, &mut widened);
+                let mut fast_w = vec![0.0f32; n];
+                half_to_f32(&bytes, kind, &mut fast_w);
+                assert!(widened.iter().zip(&fast_w).all(|(a, b)| a.to_bits() == b.to_bits()));
+                for how in [Ternarizer::Absmean, Ternarizer::SignMax] {
+                    let want = quantize_i2s(&widened, how, I2sLayout::Group128, TailFill::Zero).unwrap();
+                    let got = quantize_i2s_half(&bytes, kind, how, I2sLayout::Group128, TailFill::Zero).unwrap();
+                    assert_eq!(got, want, "n={n} {kind:?} {how:?}");
+                }
+                let nan = if kind == Half::F16 { 0x7e00u16 } else { 0x7fc0 };
+                bytes[6..8].copy_from_slice(&nan.to_le_bytes());
+                let inf = if kind == Half::F16 { 0xfc00u16 } else { 0xff80 };
+                bytes[10..12].copy_from_slice(&inf.to_le_bytes());
+                half_to_f32_scalar(&bytes, kind == Half::Bf16, &mut widened);
+                let want = quantize_i2s(&widened, Ternarizer::SignMax, I2sLayout::Group128, TailFill::Zero).unwrap();
+                let got =
+                    quantize_i2s_half(&bytes, kind, Ternarizer::SignMax, I2sLayout::Group128, TailFill::Zero).unwrap();
+                assert_eq!(got, want);
+                let e = quantize_i2s_half(&bytes, kind, Ternarizer::Absmean, I2sLayout::Group128, TailFill::Zero);
+                assert!(e.unwrap_err().message().contains("element 3"));
             }
         }
     }

@@ -23,6 +23,7 @@ pub mod i2s_fast;
 mod simd_x86;
 pub mod tl1;
 pub mod tl2;
+pub mod tl_fast;
 pub mod transcode;
 
 pub use i2s::{

@@ -13,11 +13,15 @@ use std::arch::x86_64::*;
 
 use super::i2s_fast::{CodeRule, INF_BITS, SIGN_MAX_TINY_BITS, SUM_LANES};
 
-/// Partial sums of `i2s_fast::abs_sum_lanes_scalar`: lane `e % 16` gets `|w_e|` in order.
+/// `i2s_fast::abs_sum_lanes_scalar` continued from `lanes`: lane `e % 16` gets `|w_e|` in
+/// order.
 #[target_feature(enable = "avx2")]
-pub unsafe fn abs_sum_lanes(w: &[f32]) -> [f64; SUM_LANES] {
+pub unsafe fn abs_sum_lanes(w: &[f32], mut lanes: [f64; SUM_LANES]) -> [f64; SUM_LANES] {
     let mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fff_ffff));
     let mut acc = [_mm256_setzero_pd(); 4];
+    for (k, a) in acc.iter_mut().enumerate() {
+        *a = _mm256_loadu_pd(lanes.as_ptr().add(4 * k));
+    }
     let chunks = w.len() / 16;
     let p = w.as_ptr();
     for c in 0..chunks {
@@ -27,7 +31,6 @@ pub unsafe fn abs_sum_lanes(w: &[f32]) -> [f64; SUM_LANES] {
             *a = _mm256_add_pd(*a, _mm256_cvtps_pd(v));
         }
     }
-    let mut lanes = [0.0f64; SUM_LANES];
     for (k, a) in acc.iter().enumerate() {
         _mm256_storeu_pd(lanes.as_mut_ptr().add(4 * k), *a);
     }
@@ -182,4 +185,26 @@ pub unsafe fn any_code3(payload: &[u8]) -> bool {
         acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_and_si256(b, _mm256_srli_epi16::<1>(b)), m55));
     }
     _mm256_testz_si256(acc, acc) == 0 || payload[32 * chunks..].iter().any(|&b| b & (b >> 1) & 0x55 != 0)
+}
+
+/// `i2s_fast::half_to_f32_scalar` for f16 (`bf16 == false`) or bf16: `src` holds
+/// `dst.len()` little-endian halves. F16C's conversion equals `float::f16_to_f32` except that a
+/// signalling NaN comes out quiet, which no quantizer distinguishes (NaN is rejected by absmean
+/// and is code 0 under sign-max either way).
+#[target_feature(enable = "avx2,f16c")]
+pub unsafe fn half_to_f32(src: &[u8], bf16: bool, dst: &mut [f32]) {
+    assert_eq!(src.len(), 2 * dst.len());
+    let n8 = dst.len() / 8;
+    let s = src.as_ptr();
+    let d = dst.as_mut_ptr();
+    for i in 0..n8 {
+        let h = _mm_loadu_si128(s.add(16 * i).cast());
+        let v = if bf16 {
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(h)))
+        } else {
+            _mm256_cvtph_ps(h)
+        };
+        _mm256_storeu_ps(d.add(8 * i), v);
+    }
+    super::i2s_fast::half_to_f32_scalar(&src[16 * n8..], bf16, &mut dst[8 * n8..]);
 }
