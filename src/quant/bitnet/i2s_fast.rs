@@ -313,6 +313,11 @@ pub fn quantize_i2s_half(
     Ok(out)
 }
 
+/// Outputs of at least this many bytes are written with streaming (non-temporal) stores when
+/// 16-byte aligned: they would not stay in the caches anyway, and streaming stores skip the
+/// read-for-ownership (the same threshold as `quant::output::STREAM_MIN_BYTES`).
+pub const STREAM_MIN_BYTES: usize = crate::quant::output::STREAM_MIN_BYTES;
+
 /// Decode a whole I2_S tensor (as [`super::decode_i2s_layout`], same values, same errors) with
 /// the fast path where there is one.
 pub fn decode_i2s_fast(src: &[u8], n: usize, layout: I2sLayout, dst: &mut [f32]) -> Result<()> {
@@ -326,7 +331,7 @@ pub fn decode_i2s_fast(src: &[u8], n: usize, layout: I2sLayout, dst: &mut [f32])
         let lut = value_lut(super::read_f32(src, n / 4));
         // SAFETY: AVX2 detected; `payload` is whole 32-byte blocks (n % 128 == 0, checked by
         // i2s_nbytes) and `dst` holds 4 elements per byte (checked above).
-        unsafe { super::simd_x86::unpack_group128(payload, lut, dst) };
+        unsafe { super::simd_x86::unpack_group128(payload, lut, dst, 4 * n >= STREAM_MIN_BYTES) };
         return Ok(());
     }
     check_dst(dst.len(), n)?;
@@ -391,16 +396,17 @@ pub mod fast {
         None
     }
 
-    /// AVX2 [`unpack_group128_scalar`] (`payload.len() % 32 == 0`, `dst.len() == 4 * payload.len()`).
-    pub fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32]) -> Option<()> {
+    /// AVX2 [`unpack_group128_scalar`] (`payload.len() % 32 == 0`, `dst.len() == 4 * payload.len()`),
+    /// with streaming stores when asked and `dst` is 16-byte aligned.
+    pub fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool) -> Option<()> {
         assert!(payload.len() % 32 == 0 && dst.len() == payload.len() * 4, "whole blocks");
         #[cfg(target_arch = "x86_64")]
         if use_avx2() {
             // SAFETY: AVX2 detected; lengths checked above.
-            unsafe { super::super::simd_x86::unpack_group128(payload, lut, dst) };
+            unsafe { super::super::simd_x86::unpack_group128(payload, lut, dst, streaming) };
             return Some(());
         }
-        let _ = (payload, lut, dst);
+        let _ = (payload, lut, dst, streaming);
         None
     }
 
@@ -562,9 +568,14 @@ mod tests {
                 let lut = value_lut(scale);
                 let mut want = vec![0.0f32; n];
                 unpack_group128_scalar(&payload, lut, &mut want);
-                let mut got = vec![1.0f32; n];
-                if fast::unpack_group128(&payload, lut, &mut got).is_some() {
-                    assert!(want.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()));
+                for streaming in [false, true] {
+                    // A 16-byte-aligned destination (f32 vectors are 4-aligned: offset by hand).
+                    let mut buf = vec![1.0f32; n + 4];
+                    let off = (4 - (buf.as_ptr() as usize % 16) / 4) % 4;
+                    let got = &mut buf[off..off + n];
+                    if fast::unpack_group128(&payload, lut, got, streaming).is_some() {
+                        assert!(want.iter().zip(got.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+                    }
                 }
             }
             let mut bad = payload.clone();

@@ -145,10 +145,40 @@ pub unsafe fn pack_group128(w: &[f32], rule: CodeRule, out: &mut [u8]) {
     }
 }
 
-/// `i2s_fast::unpack_group128_scalar`: `dst[e] = lut[code_e]` for whole 32-byte blocks
-/// (`dst.len() == 4 * payload.len()`); the payload holds no code 3.
+/// A 16-byte non-temporal store to 16-byte-aligned `dst`, VEX-encoded (`vmovntps`; std's
+/// `_mm_stream_ps` is legacy-SSE `movntps`, which costs an SSE/AVX transition on some cores).
 #[target_feature(enable = "avx2")]
-pub unsafe fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32]) {
+#[inline]
+unsafe fn stream16(dst: *mut f32, v: __m128) {
+    std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
+}
+
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn put<const NT: bool>(dst: *mut f32, v: __m256) {
+    if NT {
+        stream16(dst, _mm256_castps256_ps128(v));
+        stream16(dst.add(4), _mm256_extractf128_ps::<1>(v));
+    } else {
+        _mm256_storeu_ps(dst, v);
+    }
+}
+
+/// `i2s_fast::unpack_group128_scalar`: `dst[e] = lut[code_e]` for whole 32-byte blocks
+/// (`dst.len() == 4 * payload.len()`); the payload holds no code 3. With `streaming` and a
+/// 16-byte-aligned `dst`, non-temporal stores (then an `sfence`).
+#[target_feature(enable = "avx2")]
+pub unsafe fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool) {
+    if streaming && (dst.as_ptr() as usize) % 16 == 0 {
+        unpack::<true>(payload, lut, dst);
+        _mm_sfence();
+    } else {
+        unpack::<false>(payload, lut, dst);
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn unpack<const NT: bool>(payload: &[u8], lut: [f32; 3], dst: &mut [f32]) {
     assert!(payload.len() % 32 == 0 && dst.len() == 4 * payload.len());
     let table = _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, 0.0, 0.0, 0.0, 0.0);
     let three = _mm256_set1_epi32(3);
@@ -163,10 +193,10 @@ pub unsafe fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32]) {
             let c1 = _mm256_and_si256(_mm256_srli_epi32::<4>(b), three);
             let c2 = _mm256_and_si256(_mm256_srli_epi32::<2>(b), three);
             let c3 = _mm256_and_si256(b, three);
-            _mm256_storeu_ps(out.add(8 * q), _mm256_permutevar8x32_ps(table, c0));
-            _mm256_storeu_ps(out.add(32 + 8 * q), _mm256_permutevar8x32_ps(table, c1));
-            _mm256_storeu_ps(out.add(64 + 8 * q), _mm256_permutevar8x32_ps(table, c2));
-            _mm256_storeu_ps(out.add(96 + 8 * q), _mm256_permutevar8x32_ps(table, c3));
+            put::<NT>(out.add(8 * q), _mm256_permutevar8x32_ps(table, c0));
+            put::<NT>(out.add(32 + 8 * q), _mm256_permutevar8x32_ps(table, c1));
+            put::<NT>(out.add(64 + 8 * q), _mm256_permutevar8x32_ps(table, c2));
+            put::<NT>(out.add(96 + 8 * q), _mm256_permutevar8x32_ps(table, c3));
         }
     }
 }
