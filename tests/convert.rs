@@ -430,3 +430,29 @@ fn progress_cancel_and_invalid_input() {
     assert!(!rep.structural_ok());
     assert!(rep.tensors[0].decode_error.as_ref().unwrap().contains("code 3"));
 }
+
+#[test]
+fn random_shapes_round_trip_in_every_ternary_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(5);
+    for _ in 0..4 {
+        let m = 32 * (1 + rng.next() % 4) as usize;
+        let k = [256usize, 512, 768, 1024][(rng.next() % 4) as usize];
+        let scale = [0.25f32, 0.0078125, 3.0][(rng.next() % 3) as usize];
+        let v: Vec<f32> = rng.trits(m * k).iter().map(|t| t * scale).collect();
+        let mut w = GgufWriter::new();
+        w.kv("general.architecture", OwnedValue::str("bitnet-b1.58"));
+        w.tensor("blk.3.ffn_gate.weight", 0, &[k as u64, m as u64], f32_bytes(&v));
+        let src = write(dir.path(), "r.gguf", &w);
+        let mut prev = src.clone();
+        for to in [TL2, TQ1_0, I2_S, TL1, TQ2_0, TL2] {
+            let out = dir.path().join(format!("r_{to}.gguf"));
+            let mut o = tl_opts(to);
+            o.mode = Ternarizer::SignMax;
+            let r = convert(&prev, &out, &o).unwrap();
+            assert!(r.exact(), "{m}x{k} -> {to}: {r:?}");
+            assert_eq!(values(&out)[0].1, v, "{m}x{k} scale {scale} -> {to}");
+            prev = out;
+        }
+    }
+}

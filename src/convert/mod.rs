@@ -28,6 +28,7 @@
 pub mod decode;
 pub mod output;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use crate::error::{Error, Result, Status};
@@ -353,12 +354,12 @@ fn same_values(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
 }
 
-fn convert_tensor(
+fn convert_tensor<'a>(
     info: &crate::gguf::TensorInfo<'_>,
-    data: &[u8],
+    data: &'a [u8],
     job: &Job,
     opts: &ConvertOptions,
-) -> Result<(Vec<u8>, TensorReport)> {
+) -> Result<(Cow<'a, [u8]>, TensorReport)> {
     let from = info.ty.id;
     let name = info.name;
     let (m, k) = rows_cols(&info.ne, info.n_elements);
@@ -377,7 +378,7 @@ fn convert_tensor(
 
     if from == job.to && job.in_tl == job.out_tl {
         report.bytes.1 = data.len() as u64;
-        return Ok((data.to_vec(), report));
+        return Ok((Cow::Borrowed(data), report));
     }
     let mut requant_reason = None;
     if is_ternary(from) && is_ternary(job.to) {
@@ -389,7 +390,7 @@ fn convert_tensor(
                 report.exact = t.scale_loss.is_none();
                 report.scale_loss = t.scale_loss;
                 report.bytes.1 = t.bytes.len() as u64;
-                return Ok((t.bytes, report));
+                return Ok((Cow::Owned(t.bytes), report));
             }
             // Per-block scales that one per-tensor scale cannot reproduce: fall back to the
             // values. Any other failure (invalid codes, a lossy scale without permission) stops.
@@ -427,7 +428,7 @@ fn convert_tensor(
         None => Action::Quantized,
     };
     report.bytes.1 = bytes.len() as u64;
-    Ok((bytes, report))
+    Ok((Cow::Owned(bytes), report))
 }
 
 fn missing_tl(name: &str, ty: TypeId) -> Error {
