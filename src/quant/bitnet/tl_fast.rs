@@ -61,6 +61,18 @@ pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
         for j in 0..k / bk {
             for r in 0..bm_tile / bm {
                 let bytes = &src[o..o + block];
+                #[cfg(target_arch = "x86_64")]
+                if use_avx2() && bk <= 512 {
+                    let row0 = i * bm_tile + r * bm;
+                    let start = row0 * k + j * bk;
+                    let end = (row0 + bm - 1) * k + (j + 1) * bk;
+                    let lut = value_lut(read_f32(src, need - 32));
+                    // SAFETY: AVX2 detected; the block was validated (nibbles ≤ 8) and the
+                    // destination range holds its bm rows of stride k.
+                    unsafe { super::simd_x86::tl1_block(bytes, bm, bk, lut, &mut dst[start..end], k) };
+                    o += block;
+                    continue;
+                }
                 for rr in 0..bm {
                     let base = (rr / 16) * q * 16 + rr % 16;
                     let row = i * bm_tile + r * bm + rr;
@@ -235,4 +247,9 @@ mod tests {
             }
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn use_avx2() -> bool {
+    crate::quant::simd::level() == crate::quant::simd::Level::Avx2F16c
 }
