@@ -174,6 +174,11 @@ pub fn decode_tl2_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
     Ok(())
 }
 
+#[cfg(target_arch = "x86_64")]
+fn use_avx2() -> bool {
+    crate::quant::simd::level() == crate::quant::simd::Level::Avx2F16c
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::Rng;
@@ -247,9 +252,4 @@ mod tests {
             }
         }
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn use_avx2() -> bool {
-    crate::quant::simd::level() == crate::quant::simd::Level::Avx2F16c
 }
