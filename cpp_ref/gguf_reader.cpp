@@ -164,6 +164,12 @@ struct Producer {
 // Read one value of type `type` (already validated); remember the keys we need.
 void read_value(Cursor &c, uint32_t type, const std::string &key, uint64_t &alignment,
                 Producer &producer, std::map<std::string, TileKey> &tiles) {
+    // gguf-ggml.md §1.8 rule 12: general.alignment of any type but UINT32 (string and array
+    // included) is rejected.
+    if (key == "general.alignment" && type != V_U32) {
+        throw Error(CREF_ERR_ALIGNMENT, "key 'general.alignment' must be of type u32 but is type " +
+                                            std::to_string(type));
+    }
     const bool tile_key = key.compare(0, std::strlen(TILE_KEY_PREFIX), TILE_KEY_PREFIX) == 0;
     if (tile_key) {
         tiles[key.substr(std::strlen(TILE_KEY_PREFIX))].problem =
