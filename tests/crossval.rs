@@ -510,6 +510,7 @@ fn a_mutated_rust_decode_is_caught_with_its_first_differing_element() {
         let d = g.first_diff.unwrap();
         assert_eq!((d.index, d.reference), (37, expected));
         assert!(t.to_string().contains("| ggml: 256 values compared, 1 differ"), "{t}");
+        say(&format!("mutated decode caught on three legs: {t}"));
         assert_eq!(rep.summary().ggml_mismatched, 1);
         let honest = GgufCrossValidator::new(&model, opts).with_ggml(lib).check_all();
         assert!(honest.all_match(), "{:?}", honest.first_failure());
