@@ -426,6 +426,36 @@ fn data_both_sides_reject_is_an_error_and_one_sided_rejection_a_mismatch() {
     say(&format!("  {t}"));
 }
 
+#[test]
+fn tl_tensors_without_a_well_formed_tile_key_are_errors_never_guesses() {
+    let (m, k, cfg) = (64u64, 128u64, [32u32, 64, 32]);
+    let data = tl_bytes(types::TL1, m, k, cfg, 9, 0.5);
+    let mut w = GgufWriter::new();
+    w.kv("bitgguf.tl.short", OwnedValue::Array(bitgguf::gguf::ValueType::U32, vec![OwnedValue::U32(32); 2]));
+    w.kv("bitgguf.tl.signed", OwnedValue::Array(bitgguf::gguf::ValueType::I32, vec![OwnedValue::I32(32); 3]));
+    w.kv("bitgguf.tl.scalar", OwnedValue::U32(32));
+    w.kv("bitgguf.tl.misfit", tile_value([48, 64, 32])); // M % BM != 0: both decoders refuse
+    for name in ["absent", "short", "signed", "scalar", "misfit"] {
+        w.tensor(name, types::TL1, &[k, m], data.clone());
+    }
+    let model = load(&w.to_bytes().unwrap());
+    let opts = CrossvalOptions { reference_input: ReferenceInput::SharedBytes, ..Default::default() };
+    let rep = GgufCrossValidator::new(&model, opts).check_all();
+    for t in &rep.tensors {
+        say(&format!("  {t}"));
+        assert_eq!(t.verdict, Verdict::Error, "{t}");
+        assert!(t.diffs.is_empty(), "both readers agree on the key: {t}");
+        let Values::NotCompared(why) = &t.values else { panic!("{t}") };
+        match t.name.as_str() {
+            "absent" => assert!(why.contains("key 'bitgguf.tl.absent'"), "{why}"),
+            "misfit" => assert!(why.contains("both sides rejected") && why.contains("BM"), "{why}"),
+            _ => assert!(why.contains("is not a UINT32 array of 3 elements"), "{why}"),
+        }
+    }
+    assert_eq!(rep.summary().errors, 5);
+    assert!(!rep.passes(true));
+}
+
 // ---- a mutated Rust decoder must be caught --------------------------------------------------------
 
 /// The real Q8_0 decoder with the lowest mantissa bit of element 37 of each call flipped.
