@@ -109,6 +109,17 @@
 #define BG_CROSSVAL_DIFF_MISSING 512
 
 /**
+ * `diff_mask` bit: TL1/TL2 only: the two readings of the tile key `bitgguf.tl.<name>` differ.
+ */
+#define BG_CROSSVAL_DIFF_TILE 1024
+
+/**
+ * `diff_mask` bit: third leg (only when the environment variable `BG_GGML_LIB` names real
+ * ggml's `libggml-base.so`): bitgguf's values differ from ggml's `to_float`.
+ */
+#define BG_CROSSVAL_DIFF_GGML 2048
+
+/**
  * `unsupported_mask` bit: bitgguf's Rust codecs cannot decode the type.
  */
 #define BG_CROSSVAL_UNSUPPORTED_BY_RUST 1
@@ -886,9 +897,13 @@ extern "C" {
  * model's bytes itself): name, type, shape, offset, byte length, a hash of the bytes, and every
  * dequantized value, bit for bit. The reference resolves the contested type ids 36-39 with the
  * `auto` policy. A difference is a result, not an error: the call returns `BG_STATUS_OK` and
- * `report_out->verdict` says what was found.
+ * `report_out->verdict` says what was found. TL1/TL2 tensors are decoded with the tile
+ * configuration of the metadata key `bitgguf.tl.<name>` (UINT32 [BM, BK, bm]), read by each side.
+ * When the environment variable `BG_GGML_LIB` names real ggml's `libggml-base.so`, the values of
+ * every upstream type are also compared with ggml's `to_float` (`BG_CROSSVAL_DIFF_GGML`).
  *
- * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`, or
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`,
+ * `BG_STATUS_IO` when `BG_GGML_LIB` is set but the library cannot be used, or
  * `BG_STATUS_NOT_COMPILED` when bitgguf was built without the feature `crossval`.
  *
  * # Safety
@@ -905,8 +920,11 @@ bg_status bg_crossval_tensor(const struct bg_model *model,
  * `summary_out` counts the verdicts (`n_matched == n_tensors` and `n_file_failures == 0` means
  * everything matched).
  *
- * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, or `BG_STATUS_NOT_COMPILED` when bitgguf
- * was built without the feature `crossval`.
+ * With `BG_GGML_LIB` set, real ggml is the third leg, as in `bg_crossval_tensor`.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_IO` when `BG_GGML_LIB` is set
+ * but the library cannot be used, or `BG_STATUS_NOT_COMPILED` when bitgguf was built without
+ * the feature `crossval`.
  *
  * # Safety
  * `model` NULL or live; `summary_out` NULL or writable.

@@ -10,6 +10,8 @@
 #   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names
 #   4. CMake configure + build + ctest (gcc, shared library), then install it and build a
 #      downstream project against it with find_package (shared and static) and pkg-config
+#  4b. the C tests again against a library built with -DBITGGUF_CROSSVAL=ON (feature crossval;
+#      its own CARGO_TARGET_DIR), which adds c_tests/crossval.c (bg_crossval_* from C)
 #   5. the C tests again with clang -fsanitize=address,undefined against the static library
 #   6. the C tests again under valgrind --leak-check=full (shared library)
 #
@@ -206,6 +208,17 @@ echo "+ cc consumer.c \$(pkg-config --cflags --libs bitgguf) = $pc_flags"
 cc -std=c99 -Wall -Wextra -Werror c_tests/consumer/consumer.c $pc_flags -Wl,-rpath,"$pc_libdir" \
   -o "$build/consumer-pkgconfig"
 "$build/consumer-pkgconfig"
+
+# ---------------------------------------------------------------------------------------------
+section "4b. CMake -DBITGGUF_CROSSVAL=ON: bg_crossval_* from C (c_tests/crossval.c)"
+logged "$build/crossval-configure.log" cmake -S . -B "$build/crossval" -DCMAKE_BUILD_TYPE=Debug \
+  -DBITGGUF_CROSSVAL=ON -DBITGGUF_CARGO_TARGET_DIR="$build/cargo-crossval"
+logged "$build/crossval-build.log" cmake --build "$build/crossval" -j "$jobs"
+if [[ ! -x "$build/crossval/c_tests/crossval" ]]; then
+  echo "BITGGUF_CROSSVAL=ON did not build c_tests/crossval" >&2
+  exit 1
+fi
+run_ctest "$build/crossval" crossval
 
 # ---------------------------------------------------------------------------------------------
 section "5. AddressSanitizer + UBSan (clang, static library)"
