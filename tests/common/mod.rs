@@ -11,6 +11,8 @@
 #![allow(dead_code)]
 
 use bitgguf::gguf::{self, GgufIndex, Limits, OwnedValue, ParseOptions, ValueType};
+
+pub mod malicious;
 use bitgguf::{Error, LoadOptions, Model, Status, TypePolicy};
 
 // ---- value type ids (enum gguf_type) ---------------------------------------------------------
