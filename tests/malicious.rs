@@ -294,3 +294,110 @@ fn numeric_metadata_used_as_sizes_has_a_checked_getter() {
         bg_free(m);
     }
 }
+
+// ---- process level (§3.3): the file changes while the model is loaded -------------------------
+
+/// A model with a 64 KiB f32 tensor (several pages) and string metadata.
+fn mutable_model() -> Vec<u8> {
+    let mut w = bitgguf::gguf::GgufWriter::new();
+    w.kv("general.architecture", bitgguf::gguf::OwnedValue::str("llama"))
+        .kv("general.name", bitgguf::gguf::OwnedValue::str("original name"));
+    let data: Vec<u8> = (0..16384u32).flat_map(|i| (i as f32 * 0.25).to_le_bytes()).collect();
+    w.tensor("big", common::F32, &[16384], data);
+    w.tensor("small", common::F32, &[4], vec![0x11; 16]);
+    w.to_bytes().unwrap()
+}
+
+#[test]
+fn read_mode_survives_the_file_being_truncated_and_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("changing.gguf");
+    let bytes = mutable_model();
+    std::fs::write(&path, &bytes).unwrap();
+    let opts = LoadOptions { use_mmap: false, ..LoadOptions::default() };
+    let m = Model::open(&path, &opts).unwrap();
+    // The same through the C ABI.
+    let cpath = CString::new(path.to_str().unwrap()).unwrap();
+    let cm = unsafe {
+        let o = c_options(&opts);
+        let mut cm = ptr::null_mut();
+        assert_eq!(bg_load(cpath.as_ptr(), o, &mut cm), Status::Ok);
+        bg_load_options_free(o);
+        cm
+    };
+    let original_big = m.tensor_data(0).unwrap().to_vec();
+    let check = |when: &str| {
+        assert_eq!(m.tensor_data(0).unwrap(), &original_big[..], "{when}");
+        assert_eq!(m.tensor_data(1).unwrap(), &[0x11; 16], "{when}");
+        assert_eq!(m.metadata().get("general.name").unwrap().as_str_bytes(), Some(&b"original name"[..]), "{when}");
+        unsafe {
+            let (mut p, mut n) = (ptr::null(), 0usize);
+            assert_eq!(bg_tensor_data(cm, 0, &mut p, &mut n), Status::Ok);
+            assert_eq!(std::slice::from_raw_parts(p, n), &original_big[..], "{when}: bg_tensor_data");
+            let mut out = vec![0f32; 16384];
+            assert_eq!(
+                bitgguf::ffi::dequant::bg_tensor_dequantize(cm, 0, BG_TYPE_F32, out.as_mut_ptr().cast(), 65536),
+                Status::Ok
+            );
+            assert!(out.iter().enumerate().all(|(i, &v)| v == i as f32 * 0.25), "{when}: dequantized values");
+        }
+    };
+    check("after load");
+    // Truncated to nothing.
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(0).unwrap();
+    check("after truncation to 0 bytes");
+    // Rewritten: same length, every byte different; then longer.
+    std::fs::write(&path, bytes.iter().map(|b| !b).collect::<Vec<_>>()).unwrap();
+    check("after an in-place rewrite");
+    std::fs::write(&path, vec![0xEE; bytes.len() * 2]).unwrap();
+    check("after a rewrite to twice the size");
+    // Deleted.
+    std::fs::remove_file(&path).unwrap();
+    check("after deletion");
+    unsafe { bg_free(cm) };
+}
+
+/// The child of mapped_mode_dies_with_sigbus_when_the_file_is_truncated.
+#[test]
+#[ignore = "the child process of mapped_mode_dies_with_sigbus_when_the_file_is_truncated (run by it)"]
+fn sigbus_child() {
+    let path = std::env::var("BG_SIGBUS_FILE").expect("run by mapped_mode_dies_with_sigbus_when_the_file_is_truncated");
+    let cpath = CString::new(path.clone()).unwrap();
+    unsafe {
+        let mut m = ptr::null_mut();
+        assert_eq!(bg_load(cpath.as_ptr(), ptr::null(), &mut m), Status::Ok, "default options map the file");
+        let (mut p, mut n) = (ptr::null(), 0usize);
+        assert_eq!(bg_tensor_data(m, 0, &mut p, &mut n), Status::Ok);
+        assert_eq!(std::ptr::read_volatile(p.add(8)), 0); // element 2 = 0.5f32 = 00 00 00 3f
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(0).unwrap();
+        println!("SIGBUS_CHILD touching the mapping after truncation");
+        use std::io::Write;
+        std::io::stdout().flush().unwrap();
+        let b = std::ptr::read_volatile(p.add(n - 1));
+        println!("SIGBUS_CHILD survived, read {b}");
+        bg_free(m);
+    }
+}
+
+#[test]
+fn mapped_mode_dies_with_sigbus_when_the_file_is_truncated() {
+    // The documented hazard of the default (mmap) mode, shown in a child process: after another
+    // writer truncates the file, touching the tensor data kills the process with SIGBUS.
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mapped.gguf");
+    std::fs::write(&path, mutable_model()).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["sigbus_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("BG_SIGBUS_FILE", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("SIGBUS_CHILD touching"),
+        "the child did not get that far: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("SIGBUS_CHILD survived"), "{stdout}");
+    assert_eq!(out.status.signal(), Some(7), "expected SIGBUS (7), got {:?}", out.status);
+}
