@@ -1040,6 +1040,16 @@ bg_status bg_load_options_set_type_policy(struct bg_load_options *options, uint3
  * against the file being truncated or rewritten while loaded, see the SIGBUS note in the
  * header overview).
  *
+ * **SIGBUS risk of mmap.** With `use_mmap` true, the model's tensor data, metadata values and
+ * strings are read from the mapping when they are queried, not at load. If another process
+ * truncates the file while it is mapped, the next access to a page past the new end (through
+ * `bg_tensor_data` pointers, `bg_tensor_dequantize*`, `bg_meta_get_*`) raises SIGBUS and kills
+ * the process; no status can be returned. If the file is rewritten in place, queries see the
+ * new bytes (still within the mapping's bounds, but no longer what was validated). Choose
+ * `use_mmap` false for files that other processes may modify (downloads in progress, shared
+ * network storage, untrusted writers): the whole file is read into memory once, and later
+ * changes to the file cannot affect the loaded model.
+ *
  * Returns `BG_STATUS_NULL_PARAMETER`.
  *
  * # Safety
@@ -1112,6 +1122,11 @@ bg_status bg_load_options_set_i2s_layout(struct bg_load_options *options, uint32
  * validate the header, metadata, tensor infos and layout, and return a read-only handle. Tensor
  * data is not touched. When `path` is the first shard of a split model
  * (`name-00001-of-0000N.gguf`), all shards are loaded as one model.
+ *
+ * With the default options the file is memory-mapped: if another process truncates it while
+ * the model is loaded, a later access to its data or metadata raises **SIGBUS** (the process
+ * dies; no status can be returned), and if it rewrites it in place, queries see the new bytes.
+ * Load files that may change with `bg_load_options_set_use_mmap(options, false)`.
  *
  * `options` may be NULL for the defaults; it is not retained. On success `*model_out` receives
  * a new handle to release with `bg_free`; on error it is left untouched and

@@ -14,6 +14,8 @@
 #      its own CARGO_TARGET_DIR), which adds c_tests/crossval.c (bg_crossval_* from C)
 #   5. the C tests again with clang -fsanitize=address,undefined against the static library
 #   6. the C tests again under valgrind --leak-check=full (shared library)
+#   7. fuzzing: every cargo-fuzz target for a short fixed time (scripts/fuzz.sh; BG_FUZZ_SECONDS,
+#      default 60 of wall time, the four targets side by side); a crash fails
 #
 # Optional inputs (from the environment; .ci/run sets them):
 #   BG_PYTHON      a Python with the packages gguf and numpy (oracle tests)
@@ -23,6 +25,7 @@
 #   BG_GGML_LIB    libggml-base.so from libggml-python (oracle tests)
 #   BG_REQUIRE_ORACLES=1  a test that would skip for want of an oracle fails instead
 #   BG_BUILD_DIR   where the CMake build trees go (default: build/ in the repository)
+#   BG_FUZZ_SECONDS  wall-clock seconds of step 7 (default 60)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -222,13 +225,21 @@ run_ctest "$build/crossval" crossval
 
 # ---------------------------------------------------------------------------------------------
 section "5. AddressSanitizer + UBSan (clang, static library)"
+# c_tests/ffi_contract.c calls every function the header declares (NULL in each pointer argument).
+for f in $(cc -E -P -x c include/bitgguf.h | grep -oE '\bbg_[a-z0-9_]+ *\(' | tr -d '( ' | sort -u); do
+  if ! grep -qw "$f" c_tests/ffi_contract.c; then
+    echo "c_tests/ffi_contract.c does not call $f (every export needs its NULL/contract checks there)" >&2
+    exit 1
+  fi
+done
+echo "c_tests/ffi_contract.c calls every function of include/bitgguf.h"
 san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 logged "$build/asan-configure.log" env CC=clang CXX=clang++ cmake -S . -B "$build/asan" \
   -DCMAKE_BUILD_TYPE=Debug -DBITGGUF_STATIC=ON -DBITGGUF_CARGO_TARGET_DIR="$cargo_target" \
   -DCMAKE_C_FLAGS="$san -O1" -DCMAKE_CXX_FLAGS="$san -O1" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
 logged "$build/asan-build.log" cmake --build "$build/asan" -j "$jobs"
-for t in header_c99 header_cxx synthetic gemma; do # the sanitizers are really linked in
+for t in header_c99 header_cxx synthetic gemma ffi_contract; do # the sanitizers are really linked in
   if ! nm "$build/asan/c_tests/$t" | grep '__asan_init' >/dev/null; then
     echo "$build/asan/c_tests/$t is not instrumented with ASan" >&2
     exit 1
@@ -247,9 +258,14 @@ run_ctest "$build/asan" asan \
 section "6. valgrind --leak-check=full (gcc, shared library)"
 logged "$build/valgrind-configure.log" cmake -S . -B "$build/valgrind" -DCMAKE_BUILD_TYPE=Debug \
   -DBITGGUF_CARGO_TARGET_DIR="$cargo_target" \
-  "-DBITGGUF_TEST_WRAPPER=valgrind;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect,possible;--show-leak-kinds=definite,indirect,possible;--track-origins=yes;--quiet"
+  "-DBITGGUF_TEST_WRAPPER=valgrind;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect,possible;--show-leak-kinds=definite,indirect,possible;--track-origins=yes;--quiet;--suppressions=$root/c_tests/valgrind.supp"
 logged "$build/valgrind-build.log" cmake --build "$build/valgrind" -j "$jobs"
 run_ctest "$build/valgrind" valgrind
+
+# ---------------------------------------------------------------------------------------------
+section "7. fuzzing: every cargo-fuzz target for ${BG_FUZZ_SECONDS:-60}s (scripts/fuzz.sh)"
+need cargo-fuzz "cargo install cargo-fuzz --locked --version 0.13.2"
+BG_FUZZ_CORPUS="$build/fuzz" bash scripts/fuzz.sh "${BG_FUZZ_SECONDS:-60}"
 
 # ---------------------------------------------------------------------------------------------
 section "summary"

@@ -14,6 +14,8 @@
 pub mod cref_parity;
 
 use bitgguf::gguf::{self, GgufIndex, Limits, OwnedValue, ParseOptions, ValueType};
+
+pub mod malicious;
 use bitgguf::{Error, LoadOptions, Model, Status, TypePolicy};
 
 // ---- value type ids (enum gguf_type) ---------------------------------------------------------
