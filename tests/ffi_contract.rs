@@ -356,6 +356,7 @@ fn concurrent_queries_on_one_model() {
 // ---- completeness: NULL for every pointer argument of every exported function ------------------
 
 use bitgguf::ffi::crossval::*;
+use bitgguf::ffi::cuda::{bg_cuda_device_count, bg_cuda_device_info};
 use bitgguf::ffi::dequant::*;
 use bitgguf::ffi::quantize::*;
 use std::collections::BTreeSet;
@@ -602,6 +603,19 @@ fn null_checks(seen: &mut BTreeSet<String>) {
         assert_eq!(unsafe { bg_crossval_model(m, &mut sum) }, Status::NotCompiled);
         assert_eq!(bytes_of(&sum), sum0);
     }
+
+    // CUDA queries (NotCompiled without the feature gpu; NULLs are checked first)
+    assert_eq!(call!(bg_cuda_device_count(ptr::null_mut())), NP);
+    let mut info: bitgguf::ffi::cuda::bg_cuda_device_desc = sentinel();
+    let info0 = bytes_of(&info);
+    assert_eq!(call!(bg_cuda_device_info(0, ptr::null_mut())), NP);
+    if !cfg!(feature = "gpu") {
+        assert_eq!(unsafe { bg_cuda_device_info(0, &mut info) }, Status::NotCompiled);
+        let mut count = 0xA5u32;
+        assert_eq!(unsafe { bg_cuda_device_count(&mut count) }, Status::NotCompiled);
+        assert_eq!(count, 0xA5);
+    }
+    assert_eq!(bytes_of(&info), info0);
     unsafe { bg_free(m) };
 }
 
