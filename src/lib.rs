@@ -26,7 +26,9 @@ pub mod device;
 pub mod error;
 pub mod ffi;
 pub mod gguf;
+pub mod load;
 pub mod model;
+pub mod placement;
 pub mod quant;
 pub mod types;
 
