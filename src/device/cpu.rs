@@ -28,9 +28,26 @@ enum Storage {
 static LIVE_BUFFERS: AtomicUsize = AtomicUsize::new(0);
 static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
 
+thread_local! {
+    static THREAD_NET: std::cell::Cell<(i64, i64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+fn thread_net(d: i64, bytes: i64) {
+    THREAD_NET.with(|c| {
+        let (n, b) = c.get();
+        c.set((n + d, b + bytes));
+    });
+}
+
 /// Host buffers alive now in this process, and their bytes (tests check loads leak nothing).
 pub fn live_host_buffers() -> (usize, u64) {
     (LIVE_BUFFERS.load(Ordering::SeqCst), LIVE_BYTES.load(Ordering::SeqCst))
+}
+
+/// Host buffers allocated minus those freed by the calling thread, and their bytes: a load
+/// that frees everything it allocated leaves this unchanged (unaffected by other threads).
+pub fn thread_net_host_buffers() -> (i64, i64) {
+    THREAD_NET.with(|c| c.get())
 }
 
 /// An owned, aligned, zero-initialized host buffer.
@@ -66,6 +83,7 @@ impl HostBuffer {
         };
         LIVE_BUFFERS.fetch_add(1, Ordering::SeqCst);
         LIVE_BYTES.fetch_add(len as u64, Ordering::SeqCst);
+        thread_net(1, len as i64);
         Ok(HostBuffer { storage, len })
     }
 
@@ -103,6 +121,7 @@ impl Drop for HostBuffer {
     fn drop(&mut self) {
         LIVE_BUFFERS.fetch_sub(1, Ordering::SeqCst);
         LIVE_BYTES.fetch_sub(self.len as u64, Ordering::SeqCst);
+        thread_net(-1, -(self.len as i64));
     }
 }
 

@@ -441,6 +441,18 @@ impl ProgressiveGgufLoader {
             }
         };
         let mut device = place.device;
+        if plan.device(device).is_some_and(|d| d.exhausted) {
+            device = plan.reassign(i, FallbackReason::DeviceExhausted).ok_or_else(|| {
+                Error::new(
+                    Status::OutOfMemory,
+                    format!(
+                        "tensor '{}': {} is exhausted and no device is left in the fallback chain",
+                        info.name,
+                        dev_name(device)
+                    ),
+                )
+            })?;
+        }
         loop {
             let r = match device {
                 DeviceId::Cpu => {

@@ -11,7 +11,7 @@ fn inner_pages(bytes: &[u8]) -> Option<(*mut libc::c_void, usize)> {
     let a = bytes.as_ptr() as usize;
     let start = a.div_ceil(PAGE) * PAGE;
     let end = (a + bytes.len()) / PAGE * PAGE;
-    (end > start).then_some((start as *mut libc::c_void, end - start))
+    (end > start).then(|| (start as *mut libc::c_void, end - start))
 }
 
 /// The pages covering `bytes` (start rounded down, end rounded up).
@@ -19,7 +19,7 @@ fn outer_pages(bytes: &[u8]) -> Option<(*mut libc::c_void, usize)> {
     let a = bytes.as_ptr() as usize;
     let start = a / PAGE * PAGE;
     let end = (a + bytes.len()).div_ceil(PAGE) * PAGE;
-    (end > start && !bytes.is_empty()).then_some((start as *mut libc::c_void, end - start))
+    (end > start && !bytes.is_empty()).then(|| (start as *mut libc::c_void, end - start))
 }
 
 /// Drop the resident pages wholly inside `bytes` from this process (they stay in the page
