@@ -533,3 +533,9 @@ impl ProgressiveGgufLoader {
         b.upload(device, dst)
     }
 }
+
+/// A loaded model is shared across threads (the C handle is an `Arc`).
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<LoadedModel>();
+};
