@@ -265,12 +265,12 @@
 #define BG_FALLBACK_DEVICE_EXHAUSTED 3
 
 /**
- * `bg_plan_fallback.tensor` of a fallback that concerns every tensor.
+ * `bg_fallback_info.tensor` of a fallback that concerns every tensor.
  */
 #define BG_PLAN_ALL_TENSORS 18446744073709551615ull
 
 /**
- * `bg_plan_device.budget` of a device without a limit.
+ * `bg_device_usage.budget` of a device without a limit.
  */
 #define BG_BUDGET_UNLIMITED 18446744073709551615ull
 
@@ -1033,7 +1033,7 @@ typedef struct bg_tensor_placement {
 /**
  * What a device holds.
  */
-typedef struct bg_plan_device {
+typedef struct bg_device_usage {
   /**
    * The device.
    */
@@ -1058,12 +1058,12 @@ typedef struct bg_plan_device {
    * True when an allocation there failed during the load.
    */
   bool exhausted;
-} bg_plan_device;
+} bg_device_usage;
 
 /**
  * A fallback the plan (or the load) took.
  */
-typedef struct bg_plan_fallback {
+typedef struct bg_fallback_info {
   /**
    * The tensor's index, or `BG_PLAN_ALL_TENSORS`.
    */
@@ -1096,7 +1096,7 @@ typedef struct bg_plan_fallback {
    * Its length in bytes, without the NUL.
    */
   size_t message_len;
-} bg_plan_fallback;
+} bg_fallback_info;
 
 /**
  * A tensor's description. All pointers are borrowed from the model and valid until its last
@@ -1746,7 +1746,7 @@ size_t bg_plan_device_count(const struct bg_plan *plan);
  */
 bg_status bg_plan_device(const struct bg_plan *plan,
                          size_t index,
-                         struct bg_plan_device *device_out);
+                         struct bg_device_usage *device_out);
 
 /**
  * Number of fallbacks taken; 0 for NULL.
@@ -1766,7 +1766,7 @@ size_t bg_plan_fallback_count(const struct bg_plan *plan);
  */
 bg_status bg_plan_fallback(const struct bg_plan *plan,
                            size_t index,
-                           struct bg_plan_fallback *fallback_out);
+                           struct bg_fallback_info *fallback_out);
 
 /**
  * The device address of tensor `index` when it lives on a GPU: its device, the address (a

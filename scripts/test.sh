@@ -206,7 +206,7 @@ logged "$build/asan-configure.log" env CC=clang CXX=clang++ cmake -S . -B "$buil
   -DCMAKE_C_FLAGS="$san -O1" -DCMAKE_CXX_FLAGS="$san -O1" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
 logged "$build/asan-build.log" cmake --build "$build/asan" -j "$jobs"
-for t in header_c99 header_cxx synthetic gemma; do # the sanitizers are really linked in
+for t in header_c99 header_cxx synthetic gemma progress; do # the sanitizers are really linked in
   if ! nm "$build/asan/c_tests/$t" | grep '__asan_init' >/dev/null; then
     echo "$build/asan/c_tests/$t is not instrumented with ASan" >&2
     exit 1
@@ -225,7 +225,7 @@ run_ctest "$build/asan" asan \
 section "6. valgrind --leak-check=full (gcc, shared library)"
 logged "$build/valgrind-configure.log" cmake -S . -B "$build/valgrind" -DCMAKE_BUILD_TYPE=Debug \
   -DBITGGUF_CARGO_TARGET_DIR="$cargo_target" \
-  "-DBITGGUF_TEST_WRAPPER=valgrind;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect,possible;--show-leak-kinds=definite,indirect,possible;--track-origins=yes;--quiet"
+  "-DBITGGUF_TEST_WRAPPER=valgrind;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect,possible;--show-leak-kinds=definite,indirect,possible;--track-origins=yes;--quiet;--suppressions=$root/c_tests/valgrind.supp"
 logged "$build/valgrind-build.log" cmake --build "$build/valgrind" -j "$jobs"
 run_ctest "$build/valgrind" valgrind
 

@@ -70,9 +70,9 @@ pub const BG_FALLBACK_ALLOCATION_FAILED: u32 = 2;
 /// Fallback reason: an earlier allocation on the device failed during the load.
 pub const BG_FALLBACK_DEVICE_EXHAUSTED: u32 = 3;
 
-/// `bg_plan_fallback.tensor` of a fallback that concerns every tensor.
+/// `bg_fallback_info.tensor` of a fallback that concerns every tensor.
 pub const BG_PLAN_ALL_TENSORS: u64 = 0xFFFF_FFFF_FFFF_FFFF;
-/// `bg_plan_device.budget` of a device without a limit.
+/// `bg_device_usage.budget` of a device without a limit.
 pub const BG_BUDGET_UNLIMITED: u64 = 0xFFFF_FFFF_FFFF_FFFF;
 
 /// A device.
@@ -116,7 +116,7 @@ pub struct bg_tensor_placement {
 /// What a device holds.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct bg_plan_device {
+pub struct bg_device_usage {
     /// The device.
     pub device: bg_device_id,
     /// The bytes the plan may allocate there, or `BG_BUDGET_UNLIMITED`.
@@ -134,7 +134,7 @@ pub struct bg_plan_device {
 /// A fallback the plan (or the load) took.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct bg_plan_fallback {
+pub struct bg_fallback_info {
     /// The tensor's index, or `BG_PLAN_ALL_TENSORS`.
     pub tensor: u64,
     /// The device it was meant for.
@@ -747,13 +747,13 @@ pub unsafe extern "C" fn bg_plan_device_count(plan: *const bg_plan) -> usize {
 /// # Safety
 /// `plan` NULL or live; `device_out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn bg_plan_device(plan: *const bg_plan, index: usize, device_out: *mut bg_plan_device) -> Status {
+pub unsafe extern "C" fn bg_plan_device(plan: *const bg_plan, index: usize, device_out: *mut bg_device_usage) -> Status {
     run("bg_plan_device", || {
         // SAFETY: per the contract.
         let p = unsafe { plan_ref(plan) }?;
         check_out(device_out, "device_out")?;
         let d = p.plan.devices.get(index).ok_or_else(|| index_err("device", index, p.plan.devices.len()))?;
-        let v = bg_plan_device {
+        let v = bg_device_usage {
             device: c_device(d.info.id),
             budget: d.budget.unwrap_or(BG_BUDGET_UNLIMITED),
             used: d.used,
@@ -787,7 +787,7 @@ pub unsafe extern "C" fn bg_plan_fallback_count(plan: *const bg_plan) -> usize {
 pub unsafe extern "C" fn bg_plan_fallback(
     plan: *const bg_plan,
     index: usize,
-    fallback_out: *mut bg_plan_fallback,
+    fallback_out: *mut bg_fallback_info,
 ) -> Status {
     run("bg_plan_fallback", || {
         // SAFETY: per the contract.
@@ -801,7 +801,7 @@ pub unsafe extern "C" fn bg_plan_fallback(
             FallbackReason::DeviceExhausted => (BG_FALLBACK_DEVICE_EXHAUSTED, 0, 0),
         };
         let msg = &p.messages[index];
-        let v = bg_plan_fallback {
+        let v = bg_fallback_info {
             tensor: f.tensor.map_or(BG_PLAN_ALL_TENSORS, |t| t as u64),
             from: c_device(f.from),
             to: c_device(f.to),
