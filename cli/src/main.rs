@@ -4,6 +4,7 @@
 //! bitgguf inspect FILE [--json] [--no-mmap] [--type-policy auto|upstream|bitnet]
 //! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] -o OUT
 //! bitgguf demo
+//! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--quiet] [--json]
 //! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
 //! ```
 //!
@@ -23,6 +24,7 @@ mod demo;
 mod dequant;
 mod inspect;
 mod json;
+mod load;
 mod text;
 
 use std::io::{self, Write};
@@ -101,6 +103,10 @@ enum Command {
     /// (needs the feature `crossval`).
     #[command(after_help = crossval::EXIT_HELP)]
     Crossval(crossval::CrossvalArgs),
+    /// Load a model with the progressive loader (placement strategy, output type, read mode),
+    /// with a progress bar, then print the per-device summary, fallbacks, time and peak memory.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Load(load::LoadArgs),
 }
 
 /// `--to` values.
@@ -197,6 +203,7 @@ fn main() -> ExitCode {
         }
         Command::Demo => demo::run(),
         Command::Crossval(args) => return crossval::main(args),
+        Command::Load(args) => load::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
