@@ -5,6 +5,8 @@
 //! The planner (`placement/`) never calls into it: it only sees [`DeviceMemoryInfo`] values,
 //! which the caller gets from [`DeviceBackend::devices`] or makes up (tests).
 
+pub mod cpu;
+
 use crate::error::Result;
 use crate::quant::output::OutType;
 use crate::types::TypeId;
