@@ -5,6 +5,7 @@
 //! The planner (`placement/`) never calls into it: it only sees [`DeviceMemoryInfo`] values,
 //! which the caller gets from [`DeviceBackend::devices`] or makes up (tests).
 
+pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod cuda;
 

@@ -12,6 +12,8 @@ pub mod dequant;
 mod handles;
 pub mod load;
 pub mod meta;
+pub mod placement;
+pub mod progress;
 pub mod quantize;
 pub mod status;
 pub mod tensor;
