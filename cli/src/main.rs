@@ -5,7 +5,11 @@
 //! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] [--tl-config BM,BK,bm | --tl-preset NAME] [--i2s-layout group128|group64] -o OUT
 //! bitgguf demo
 //! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] -o OUT.gguf
+//! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--quiet] [--json]
 //! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
+//! bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm | --tl-preset NAME]
+//!                  [--embeddings TYPE] [--allow-lossy-scale] [--quiet] -o OUT.gguf
+//! bitgguf validate FILE [--reference REF.gguf] [--json] [--min-cosine C] [--seed N]
 //! ```
 //!
 //! Exit codes (stable, also printed by `--help`):
@@ -16,6 +20,7 @@
 //! | 1 | invalid file: the library rejected it (bad magic, truncated, bad layout, ...) |
 //! | 2 | usage error (unknown option, missing argument) |
 //! | 3 | I/O or system error: cannot open, stat, map or read the file, write the output or a temporary file |
+//! | 4 | a check failed: `crossval` found a mismatch; `validate` found a tensor below the accuracy gate (cosine < 0.99) or without a counterpart in the reference |
 //!
 //! Errors print the library's detailed message (what, where, expected vs found) on stderr.
 
@@ -25,7 +30,10 @@ mod dequant;
 mod inspect;
 mod json;
 mod synth;
+mod quantize;
+mod load;
 mod text;
+mod validate;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -46,7 +54,8 @@ Exit codes:
   0  success
   1  invalid file (the library rejected it; the message says what, where, expected vs found)
   2  usage error
-  3  I/O or system error (cannot open/stat/map/read the file, write the output or a temp file)";
+  3  I/O or system error (cannot open/stat/map/read the file, write the output or a temp file)
+  4  a check failed (crossval: mismatch; validate: a tensor below the accuracy gate, cosine < 0.99)";
 
 #[derive(Parser, Debug)]
 #[command(name = "bitgguf", version, about = "Inspect GGUF model files with the bitgguf loader", after_help = EXIT_CODES_HELP)]
@@ -119,6 +128,20 @@ enum Command {
     /// every ternary format holds them exactly). Seed: --seed, else $BITNET_SEED, else 42.
     #[command(after_help = EXIT_CODES_HELP)]
     Synth(synth::SynthArgs),
+    /// Quantize a model's linear-layer weights to a ternary type (i2_s, tl1, tl2, tq1_0, tq2_0)
+    /// or an upstream type; ternary inputs are transcoded losslessly, norms and other tensors
+    /// are kept, and the embeddings change only with --embeddings. Prints a per-tensor report.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Quantize(quantize::QuantizeArgs),
+    /// Check a model: it loads and every tensor decodes; with --reference, per-tensor accuracy
+    /// (cosine similarity, relative RMSE, max abs error of the weights and of W·x with a seeded
+    /// x) against the tensors of the same names, gated at cosine >= 0.99.
+    #[command(after_help = validate::EXIT_HELP)]
+    Validate(validate::ValidateArgs),
+    /// Load a model with the progressive loader (placement strategy, output type, read mode),
+    /// with a progress bar, then print the per-device summary, fallbacks, time and peak memory.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Load(load::LoadArgs),
 }
 
 /// `--to` values.
@@ -253,6 +276,12 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Crossval(args) => return crossval::main(args),
         Command::Synth(args) => synth::run(args),
+        Command::Quantize(args) => quantize::run(args),
+        Command::Validate(args) => match validate::run(args) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        Command::Load(args) => load::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -72,6 +72,16 @@ pub unsafe extern "C" fn bg_load_options_set_type_policy(options: *mut bg_load_o
 /// against the file being truncated or rewritten while loaded, see the SIGBUS note in the
 /// header overview).
 ///
+/// **SIGBUS risk of mmap.** With `use_mmap` true, the model's tensor data, metadata values and
+/// strings are read from the mapping when they are queried, not at load. If another process
+/// truncates the file while it is mapped, the next access to a page past the new end (through
+/// `bg_tensor_data` pointers, `bg_tensor_dequantize*`, `bg_meta_get_*`) raises SIGBUS and kills
+/// the process; no status can be returned. If the file is rewritten in place, queries see the
+/// new bytes (still within the mapping's bounds, but no longer what was validated). Choose
+/// `use_mmap` false for files that other processes may modify (downloads in progress, shared
+/// network storage, untrusted writers): the whole file is read into memory once, and later
+/// changes to the file cannot affect the loaded model.
+///
 /// Returns `BG_STATUS_NULL_PARAMETER`.
 ///
 /// # Safety
@@ -220,6 +230,11 @@ pub unsafe extern "C" fn bg_load_options_set_i2s_layout(options: *mut bg_load_op
 /// data is not touched. When `path` is the first shard of a split model
 /// (`name-00001-of-0000N.gguf`), all shards are loaded as one model.
 ///
+/// With the default options the file is memory-mapped: if another process truncates it while
+/// the model is loaded, a later access to its data or metadata raises **SIGBUS** (the process
+/// dies; no status can be returned), and if it rewrites it in place, queries see the new bytes.
+/// Load files that may change with `bg_load_options_set_use_mmap(options, false)`.
+///
 /// `options` may be NULL for the defaults; it is not retained. On success `*model_out` receives
 /// a new handle to release with `bg_free`; on error it is left untouched and
 /// `bg_last_error_message` says what, where (file, tensor, byte offset) and expected vs found.
@@ -240,6 +255,12 @@ pub unsafe extern "C" fn bg_load(
         // SAFETY: per the contract.
         let path = unsafe { c_str(path, "path") }?;
         check_out(model_out, "model_out")?;
+        // Placement or progress options: the progressive loader (ffi/placement.rs).
+        if let Some(raw) = super::placement::load_if_placed(path, options)? {
+            // SAFETY: checked non-NULL above.
+            unsafe { out(model_out, raw) };
+            return Ok(());
+        }
         // SAFETY: per the contract.
         let opts = unsafe { options_ref(options) }.copied().unwrap_or_default();
         let m = Model::open(path, &opts)?;
@@ -276,6 +297,12 @@ pub unsafe extern "C" fn bg_load_from_memory(
             // SAFETY: per the contract, data is readable for len bytes.
             unsafe { std::slice::from_raw_parts(data, len) }
         };
+        // Placement or progress options: the progressive loader (ffi/placement.rs).
+        if let Some(raw) = super::placement::load_bytes_if_placed(bytes, options)? {
+            // SAFETY: checked non-NULL above.
+            unsafe { out(model_out, raw) };
+            return Ok(());
+        }
         // SAFETY: per the contract.
         let opts = unsafe { options_ref(options) }.copied().unwrap_or_default();
         let m = Model::from_bytes(bytes, &opts)?;

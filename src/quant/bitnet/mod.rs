@@ -19,8 +19,12 @@
 
 pub mod i2s;
 pub(crate) mod tiles;
+pub mod i2s_fast;
+#[cfg(target_arch = "x86_64")]
+mod simd_x86;
 pub mod tl1;
 pub mod tl2;
+pub mod tl_fast;
 pub mod transcode;
 
 pub use i2s::{
@@ -102,7 +106,9 @@ pub const ABSMEAN_MIN_SCALE: f64 = 1e-5;
 
 /// Absmean ternarization (bitnet-formats.md §3.7, "recommended independent quantizer"),
 /// defined precisely as:
-/// 1. `sum = Σ |w_e|`, each `|w_e|` widened to f64 and added in element order in f64;
+/// 1. `sum = Σ |w_e|`, each `|w_e|` widened to f64 and summed in f64 in the fixed order of
+///    [`i2s_fast::abs_sum`] (16 interleaved partial sums, then a fixed tree), which SIMD follows
+///    bit for bit;
 /// 2. `s = max(sum / n, 1e-5)` in f64 (the converters' clamp), then rounded once to f32: that
 ///    f32 is the returned scale (an empty input gives `s = 1e-5` as f32);
 /// 3. `t_e = clamp(round_half_even(w_e / s), −1, 1)`, with the division done in f64 on the
@@ -112,13 +118,10 @@ pub const ABSMEAN_MIN_SCALE: f64 = 1e-5;
 /// exactly when `a` is the mean magnitude. Non-finite inputs are rejected (their mean is
 /// meaningless): the error names the first such element.
 pub fn absmean(w: &[f32]) -> Result<Ternary> {
-    let mut sum = 0.0f64;
-    for (e, &x) in w.iter().enumerate() {
-        if !x.is_finite() {
-            return Err(invalid(format!("absmean: element {e} is {x}; only finite weights can be ternarized")));
-        }
-        sum += (x as f64).abs();
+    if let Some(e) = w.iter().position(|x| !x.is_finite()) {
+        return Err(invalid(format!("absmean: element {e} is {}; only finite weights can be ternarized", w[e])));
     }
+    let sum = i2s_fast::abs_sum(w);
     let mean = if w.is_empty() { 0.0 } else { sum / w.len() as f64 };
     let scale = mean.max(ABSMEAN_MIN_SCALE) as f32;
     let s = scale as f64;

@@ -104,7 +104,7 @@ pub fn tl2_geometry(m: usize, k: usize, cfg: &TlConfig) -> Result<Tl2Geometry> {
 
 /// Swap bits 3 and 4 of a position within a 32-row group (§5.4 `rowperm`).
 #[inline]
-fn rowperm(pos: usize) -> usize {
+pub(crate) fn rowperm(pos: usize) -> usize {
     (pos & !0x18) | ((pos & 8) << 1) | ((pos & 16) >> 1)
 }
 
@@ -152,7 +152,7 @@ fn sign_bit(row: usize, jt: usize, g: &Tl2Geometry, cfg: &TlConfig) -> (usize, u
 
 /// The triples of the 14 three-part indices: balanced ternary with a non-negative leading
 /// nonzero digit (§5.3, `three_lut_ctor` order).
-const TRIPLES: [[i8; 3]; 14] = {
+pub(crate) const TRIPLES: [[i8; 3]; 14] = {
     let mut t = [[0i8; 3]; 14];
     let mut v = 0;
     while v < 14 {
