@@ -747,7 +747,11 @@ pub unsafe extern "C" fn bg_plan_device_count(plan: *const bg_plan) -> usize {
 /// # Safety
 /// `plan` NULL or live; `device_out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn bg_plan_device(plan: *const bg_plan, index: usize, device_out: *mut bg_device_usage) -> Status {
+pub unsafe extern "C" fn bg_plan_device(
+    plan: *const bg_plan,
+    index: usize,
+    device_out: *mut bg_device_usage,
+) -> Status {
     run("bg_plan_device", || {
         // SAFETY: per the contract.
         let p = unsafe { plan_ref(plan) }?;
