@@ -9,25 +9,16 @@
 //! `BG_TYPES`: comma-separated type names. Prints "SKIPPED: ..." and exits 0 when ggml is absent.
 
 mod common;
-#[path = "../tests/ggml/mod.rs"]
-mod ggml;
 
 use std::hint::black_box;
 
 use bitgguf::quant;
 use bitgguf::types;
+use common::ggml::Rng;
 use common::{time_ms, Stats};
-use ggml::{Ggml, Rng};
 
 fn main() {
-    let lib = match common::find_ggml() {
-        Ok(p) => p,
-        Err(why) => {
-            println!("SKIPPED: ggml not found: {why}");
-            return;
-        }
-    };
-    let ggml = match Ggml::load_from(&lib) {
+    let (lib, ggml) = match common::load_ggml() {
         Ok(g) => g,
         Err(why) => {
             println!("SKIPPED: {why}");
