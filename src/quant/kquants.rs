@@ -385,6 +385,21 @@ fn make_qx_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
     scale
 }
 
+/// The last pass of every K-quant quantizer: the levels of one sub-block `x` against its stored
+/// (f16-rounded) scale `d` and offset `dm`, `nearest_int((x + dm) / d)` clamped to `lo..=hi`,
+/// handed to `set(i, level - lo)`. A sub-block whose stored scale is 0 keeps the levels of the
+/// search, as in ggml. The symmetric types pass `dm = 0`: `x + 0.0` only turns −0 into +0, and
+/// both give level 0 (NaN payloads are kept, so the bit trick of `nearest_int` sees the same).
+#[inline(always)]
+fn requantize(x: &[f32], d: f32, dm: f32, lo: i32, hi: i32, mut set: impl FnMut(usize, i32)) {
+    if d == 0.0 {
+        return;
+    }
+    for (i, &v) in x.iter().enumerate() {
+        set(i, nearest_int((v + dm) / d).max(lo).min(hi) - lo);
+    }
+}
+
 /// Pack 2-bit levels as Q2_K/Q3_K store them: byte `32h + l` of `qs` holds elements
 /// `128h + l + 32k` in bits 2k..2k+2.
 #[inline(always)]
@@ -445,14 +460,8 @@ fn enc_block_q2_k(x: &[f32; 256], b: &mut [u8; 84]) {
     }
     let (d_all, dmin) = (f16_at(b, 80), f16_at(b, 82));
     for j in 0..16 {
-        let d = d_all * (b[j] & 0xF) as f32;
-        if d == 0.0 {
-            continue;
-        }
-        let dm = dmin * (b[j] >> 4) as f32;
-        for ii in 0..16 {
-            l[16 * j + ii] = nearest_int((x[16 * j + ii] + dm) / d).clamp(0, 3) as u8;
-        }
+        let (d, dm) = (d_all * (b[j] & 0xF) as f32, dmin * (b[j] >> 4) as f32);
+        requantize(&x[16 * j..][..16], d, dm, 0, 3, |i, q| l[16 * j + i] = q as u8);
     }
     pack_2bit(&l, &mut b[16..80]);
 }
@@ -490,12 +499,7 @@ fn enc_block_q3_k(x: &[f32; 256], b: &mut [u8; 110]) {
     let d_all = f16_at(b, 108);
     for j in 0..16 {
         let d = d_all * (sc[j] as i32 - 32) as f32;
-        if d == 0.0 {
-            continue;
-        }
-        for ii in 0..16 {
-            l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-4, 3) + 4) as i8;
-        }
+        requantize(&x[16 * j..][..16], d, 0.0, -4, 3, |i, q| l[16 * j + i] = q as i8);
     }
     // High bit of element j → bit j/32 of hmask[j % 32].
     let mut lu = [0u8; 256];
@@ -568,14 +572,8 @@ fn k4_levels(x: &[f32; 256], nmax: i32, rmin: f32, nstep: i32, b: &mut [u8]) -> 
     let (d_all, dmin) = (f16_at(b, 0), f16_at(b, 2));
     for j in 0..8 {
         let (sc, m) = scale_min_k4(j, &b[4..16]);
-        let d = d_all * sc as f32;
-        if d == 0.0 {
-            continue;
-        }
-        let dm = dmin * m as f32;
-        for ii in 0..32 {
-            l[32 * j + ii] = nearest_int((x[32 * j + ii] + dm) / d).max(0).min(nmax) as u8;
-        }
+        let (d, dm) = (d_all * sc as f32, dmin * m as f32);
+        requantize(&x[32 * j..][..32], d, dm, 0, nmax, |i, q| l[32 * j + i] = q as u8);
     }
     l
 }
@@ -640,12 +638,7 @@ fn enc_block_q6_k(x: &[f32; 256], b: &mut [u8; 210]) {
     let d_all = f16_at(b, 208);
     for j in 0..16 {
         let d = d_all * (b[192 + j] as i8) as f32;
-        if d == 0.0 {
-            continue;
-        }
-        for ii in 0..16 {
-            l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-32, 31) + 32) as i8;
-        }
+        requantize(&x[16 * j..][..16], d, 0.0, -32, 31, |i, q| l[16 * j + i] = q as i8);
     }
     for h in 0..2 {
         for i in 0..32 {
