@@ -29,6 +29,7 @@ pub mod ffi;
 pub mod gguf;
 pub mod model;
 pub mod quant;
+pub mod synth;
 pub mod types;
 pub mod validate;
 

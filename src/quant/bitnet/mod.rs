@@ -18,6 +18,7 @@
 //! - Everything is scalar and safe; the fast paths live elsewhere and are checked against these.
 
 pub mod i2s;
+pub(crate) mod tiles;
 pub mod i2s_fast;
 #[cfg(target_arch = "x86_64")]
 mod simd_x86;
@@ -27,8 +28,8 @@ pub mod tl_fast;
 pub mod transcode;
 
 pub use i2s::{
-    decode_i2s, decode_i2s_layout, decode_i2s_trits, encode_i2s, i2s_nbytes, i2s_scale, quantize_i2s, I2sLayout,
-    TailFill, I2S_TAIL_BYTES,
+    decode_i2s, decode_i2s_layout, decode_i2s_trits, encode_i2s, encode_i2s_payload, i2s_nbytes, i2s_scale, i2s_tail,
+    quantize_i2s, I2sLayout, TailFill, I2S_TAIL_BYTES,
 };
 pub use tl1::{
     decode_tl1, decode_tl1_trits, encode_tl1, quantize_tl1, tl1_nbytes, tl1_preset, tl1_presets, tl1_validate,
@@ -232,6 +233,14 @@ pub(crate) fn check_src(what: &str, have: usize, need: usize) -> Result<()> {
 /// `m * k` with overflow checked.
 pub(crate) fn elements(m: usize, k: usize) -> Result<usize> {
     m.checked_mul(k).ok_or_else(|| invalid(format!("{m} x {k} elements overflow")))
+}
+
+/// `"byte N"`, or `"byte N (file byte B+N)"` when the tensor's first byte is at file offset `B`.
+pub(crate) fn byte_at(rel: usize, file_base: Option<u64>) -> String {
+    match file_base {
+        Some(b) => format!("byte {rel} (file byte {})", b.saturating_add(rel as u64)),
+        None => format!("byte {rel}"),
+    }
 }
 
 /// The f32 LE at `src[at..at + 4]` (the caller checked the length).
