@@ -28,8 +28,8 @@ mod demo;
 mod dequant;
 mod inspect;
 mod json;
-mod synth;
 mod quantize;
+mod synth;
 mod text;
 mod validate;
 
