@@ -62,7 +62,7 @@ pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
             for r in 0..bm_tile / bm {
                 let bytes = &src[o..o + block];
                 #[cfg(target_arch = "x86_64")]
-                if use_avx2() && bk <= 512 {
+                if use_avx2() && bk <= 512 && bk % 8 == 0 {
                     let row0 = i * bm_tile + r * bm;
                     let start = row0 * k + j * bk;
                     let end = (row0 + bm - 1) * k + (j + 1) * bk;
@@ -196,6 +196,10 @@ mod tests {
             (32, 16, TlConfig { bm_tile: 32, bk: 16, bm: 32 }),
             (128, 128, TlConfig { bm_tile: 64, bk: 32, bm: 64 }),
             (256, 192, TlConfig { bm_tile: 128, bk: 64, bm: 32 }),
+            // BK not a multiple of 8 (valid for bm = 64, by = 4): the table path.
+            (64, 8, TlConfig { bm_tile: 64, bk: 4, bm: 64 }),
+            (64, 24, TlConfig { bm_tile: 64, bk: 12, bm: 64 }),
+            (64, 1024, TlConfig { bm_tile: 64, bk: 1024, bm: 64 }),
         ] {
             for scale in [0.37f32, -1.5, f32::NAN, f32::INFINITY] {
                 let trits = rng.trits(m * k);
