@@ -236,7 +236,7 @@ mod tests {
             let cfg = TlConfig { bm_tile, bk, bm };
             let mut src: Vec<u8> = (0..m * k / 4 + 32).map(|_| rng.next() as u8).collect();
             if rng.below(2) == 0 {
-                src.iter_mut().take(m * k / 4).for_each(|b| *b = (*b >> 4) % 9 << 4 | (*b & 15) % 9);
+                src.iter_mut().take(m * k / 4).for_each(|b| *b = (((*b >> 4) % 9) << 4) | ((*b & 15) % 9));
             }
             let (mut a, mut b) = (vec![0.0f32; m * k], vec![0.0f32; m * k]);
             let (ra, rb) = (decode_tl1(&src, m, k, &cfg, &mut a), decode_tl1_fast(&src, m, k, &cfg, &mut b));
@@ -255,8 +255,8 @@ mod tests {
             let Ok(g) = tl2_geometry(m, k, &cfg) else { continue };
             let mut src: Vec<u8> = (0..g.nbytes).map(|_| rng.next() as u8).collect();
             if rng.below(2) == 0 {
-                src[..g.sign_offset].iter_mut().for_each(|b| *b = (*b >> 4) % 14 << 4 | (*b & 15) % 14);
-                src[g.two_offset..g.payload].iter_mut().for_each(|b| *b = (*b >> 4) % 9 << 4 | (*b & 15) % 9);
+                src[..g.sign_offset].iter_mut().for_each(|b| *b = (((*b >> 4) % 14) << 4) | ((*b & 15) % 14));
+                src[g.two_offset..g.payload].iter_mut().for_each(|b| *b = (((*b >> 4) % 9) << 4) | ((*b & 15) % 9));
             }
             let (mut a, mut b) = (vec![0.0f32; m * k], vec![0.0f32; m * k]);
             let (ra, rb) = (decode_tl2(&src, m, k, &cfg, &mut a), decode_tl2_fast(&src, m, k, &cfg, &mut b));
