@@ -239,7 +239,7 @@ logged "$build/asan-configure.log" env CC=clang CXX=clang++ cmake -S . -B "$buil
   -DCMAKE_C_FLAGS="$san -O1" -DCMAKE_CXX_FLAGS="$san -O1" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
 logged "$build/asan-build.log" cmake --build "$build/asan" -j "$jobs"
-for t in header_c99 header_cxx synthetic gemma ffi_contract; do # the sanitizers are really linked in
+for t in header_c99 header_cxx synthetic gemma ffi_contract progress; do # the sanitizers are really linked in
   if ! nm "$build/asan/c_tests/$t" | grep '__asan_init' >/dev/null; then
     echo "$build/asan/c_tests/$t is not instrumented with ASan" >&2
     exit 1

@@ -123,6 +123,20 @@ pub enum Status {
     NoDevice = 601,
     /// A device or host allocation failed.
     OutOfMemory = 602,
+    /// The tensor lives on another device (a GPU): its bytes are not in host memory. Use
+    /// `bg_tensor_device_ptr`, or load with the CPU strategy.
+    WrongDevice = 603,
+    /// A tensor is larger than every device budget it may use.
+    TensorTooLarge = 604,
+    /// The placement plan runs out of device budgets: a tensor fits on no device left in the
+    /// fallback chain.
+    BudgetExceeded = 605,
+    /// The GPU kernels could not be compiled (NVRTC missing or failing) or loaded for this
+    /// device.
+    KernelCompile = 630,
+    /// A CUDA driver call failed (other than out of memory or no device): the message names
+    /// the call and the driver's error.
+    DeviceFailure = 631,
 
     // ---- 9xx: the boundary ------------------------------------------------------------------
     /// A required pointer argument was NULL.
@@ -191,6 +205,11 @@ impl Status {
         Status::NotCompiled,
         Status::NoDevice,
         Status::OutOfMemory,
+        Status::WrongDevice,
+        Status::TensorTooLarge,
+        Status::BudgetExceeded,
+        Status::KernelCompile,
+        Status::DeviceFailure,
         Status::NullParameter,
         Status::InvalidParameter,
         Status::InsufficientSize,
@@ -253,6 +272,11 @@ impl Status {
             Status::NotCompiled => "feature not compiled into this build",
             Status::NoDevice => "no usable device",
             Status::OutOfMemory => "out of memory",
+            Status::WrongDevice => "the tensor is on another device (use bg_tensor_device_ptr)",
+            Status::TensorTooLarge => "a tensor is larger than every device budget",
+            Status::BudgetExceeded => "the placement plan exceeds the device budgets",
+            Status::KernelCompile => "GPU kernels could not be compiled or loaded",
+            Status::DeviceFailure => "a CUDA driver call failed",
             Status::NullParameter => "a required pointer argument was NULL",
             Status::InvalidParameter => "invalid argument",
             Status::InsufficientSize => "output buffer too small",

@@ -5,6 +5,7 @@
 //! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] [--tl-config BM,BK,bm | --tl-preset NAME] [--i2s-layout group128|group64] -o OUT
 //! bitgguf demo
 //! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] -o OUT.gguf
+//! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--quiet] [--json]
 //! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
 //! bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm | --tl-preset NAME]
 //!                  [--embeddings TYPE] [--allow-lossy-scale] [--quiet] -o OUT.gguf
@@ -28,6 +29,7 @@ mod demo;
 mod dequant;
 mod inspect;
 mod json;
+mod load;
 mod quantize;
 mod synth;
 mod text;
@@ -136,6 +138,10 @@ enum Command {
     /// x) against the tensors of the same names, gated at cosine >= 0.99.
     #[command(after_help = validate::EXIT_HELP)]
     Validate(validate::ValidateArgs),
+    /// Load a model with the progressive loader (placement strategy, output type, read mode),
+    /// with a progress bar, then print the per-device summary, fallbacks, time and peak memory.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Load(load::LoadArgs),
 }
 
 /// `--to` values.
@@ -275,6 +281,7 @@ fn main() -> ExitCode {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
+        Command::Load(args) => load::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

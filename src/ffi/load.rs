@@ -255,6 +255,12 @@ pub unsafe extern "C" fn bg_load(
         // SAFETY: per the contract.
         let path = unsafe { c_str(path, "path") }?;
         check_out(model_out, "model_out")?;
+        // Placement or progress options: the progressive loader (ffi/placement.rs).
+        if let Some(raw) = super::placement::load_if_placed(path, options)? {
+            // SAFETY: checked non-NULL above.
+            unsafe { out(model_out, raw) };
+            return Ok(());
+        }
         // SAFETY: per the contract.
         let opts = unsafe { options_ref(options) }.copied().unwrap_or_default();
         let m = Model::open(path, &opts)?;
@@ -291,6 +297,12 @@ pub unsafe extern "C" fn bg_load_from_memory(
             // SAFETY: per the contract, data is readable for len bytes.
             unsafe { std::slice::from_raw_parts(data, len) }
         };
+        // Placement or progress options: the progressive loader (ffi/placement.rs).
+        if let Some(raw) = super::placement::load_bytes_if_placed(bytes, options)? {
+            // SAFETY: checked non-NULL above.
+            unsafe { out(model_out, raw) };
+            return Ok(());
+        }
         // SAFETY: per the contract.
         let opts = unsafe { options_ref(options) }.copied().unwrap_or_default();
         let m = Model::from_bytes(bytes, &opts)?;
