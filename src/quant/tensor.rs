@@ -22,10 +22,12 @@
 use std::ops::Range;
 
 use super::bitnet::i2s::{decode_i2s_payload_at, decode_i2s_trits};
+use super::bitnet::i2s_fast;
 use super::bitnet::tiles::{decode_tl_rows, TlKind};
 use super::bitnet::tl1::decode_tl1_trits;
 use super::bitnet::tl2::{decode_tl2_trits, tl2_geometry};
-use super::bitnet::{byte_at, i2s_nbytes, read_f32, tl1_validate, I2sLayout, TlConfig};
+use super::bitnet::tl_fast::{decode_tl1_fast, decode_tl2_fast};
+use super::bitnet::{byte_at, i2s_nbytes, read_f32, tl1_validate, value_lut, I2sLayout, TlConfig};
 use super::output::{decode_into, store_scalar, OutType};
 use super::row_bytes;
 use crate::error::{Error, Result, Status};
@@ -261,16 +263,25 @@ impl TensorCodec {
         let scale = read_f32(bytes, bytes.len() - 32);
         let rows_per_step = (STEP_ELEMS as usize / ne0).max(1);
         let mut scratch = vec![0f32; rows_per_step.min((rows.end - rows.start) as usize) * ne0];
-        // Check every code of the range before writing anything.
+        // Check every code of the range before writing anything (the vectorized scan first; the
+        // scalar check finds and names the byte).
         let (b0, b1) = (rows.start as usize * ne0 / 4, rows.end as usize * ne0 / 4);
-        super::bitnet::i2s::check_codes(&bytes[b0..b1], b0, self.i2s, self.file_offset)?;
+        if i2s_fast::fast::any_code3(&bytes[b0..b1]) != Some(false) {
+            super::bitnet::i2s::check_codes(&bytes[b0..b1], b0, self.i2s, self.file_offset)?;
+        }
+        let lut = value_lut(scale);
         let esize = out.size() as usize;
         let mut r = rows.start as usize;
         for d in dst.chunks_mut(rows_per_step * ne0 * esize) {
             let k = d.len() / esize / ne0;
             let vals = &mut scratch[..k * ne0];
             let first = r * ne0 / 4;
-            decode_i2s_payload_at(&bytes[first..first + k * ne0 / 4], first, scale, self.i2s, self.file_offset, vals)?;
+            let payload = &bytes[first..first + k * ne0 / 4];
+            // The AVX2 unpacker (bit-exact with the scalar one, `i2s_fast`) for the canonical
+            // layout; the codes were checked above.
+            if self.i2s != I2sLayout::Group128 || i2s_fast::fast::unpack_group128(payload, lut, vals, false).is_none() {
+                decode_i2s_payload_at(payload, first, scale, self.i2s, self.file_offset, vals)?;
+            }
             store_scalar(out, vals, d);
             r += k;
         }
@@ -289,6 +300,19 @@ impl TensorCodec {
         let (r0, r1) = (rows.start as usize, rows.end as usize);
         let mut vals = vec![0f32; (r1 - r0) * k];
         let kind = if self.ty == TL1 { TlKind::Tl1 } else { TlKind::Tl2 };
+        // Whole tensors: the fast decoders (`tl_fast`, bit-exact with the tile walk); anything
+        // they refuse is decoded (and its error worded) by the tile walk below.
+        if r0 == 0 && r1 == m {
+            let fast = if kind == TlKind::Tl1 {
+                decode_tl1_fast(bytes, m, k, &cfg, &mut vals)
+            } else {
+                decode_tl2_fast(bytes, m, k, &cfg, &mut vals)
+            };
+            if fast.is_ok() {
+                store_scalar(out, &vals, dst);
+                return Ok(());
+            }
+        }
         decode_tl_rows(kind, bytes, m, k, &cfg, r0..r1, self.file_offset, &mut vals)?;
         store_scalar(out, &vals, dst);
         Ok(())
