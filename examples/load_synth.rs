@@ -117,12 +117,6 @@ fn main() -> std::io::Result<()> {
         off += pad;
     }
     w.flush()?;
-    eprintln!(
-        "{}: {} layers, {} tensors, {:.2} GB",
-        args[1],
-        layers,
-        ts.len(),
-        (data_start + off) as f64 / 1e9
-    );
+    eprintln!("{}: {} layers, {} tensors, {:.2} GB", args[1], layers, ts.len(), (data_start + off) as f64 / 1e9);
     Ok(())
 }

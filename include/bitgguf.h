@@ -109,6 +109,17 @@
 #define BG_CROSSVAL_DIFF_MISSING 512
 
 /**
+ * `diff_mask` bit: TL1/TL2 only: the two readings of the tile key `bitgguf.tl.<name>` differ.
+ */
+#define BG_CROSSVAL_DIFF_TILE 1024
+
+/**
+ * `diff_mask` bit: third leg (only when the environment variable `BG_GGML_LIB` names real
+ * ggml's `libggml-base.so`): bitgguf's values differ from ggml's `to_float`.
+ */
+#define BG_CROSSVAL_DIFF_GGML 2048
+
+/**
  * `unsupported_mask` bit: bitgguf's Rust codecs cannot decode the type.
  */
 #define BG_CROSSVAL_UNSUPPORTED_BY_RUST 1
@@ -167,6 +178,18 @@
  * Limit: maximum `general.alignment` (default 1 MiB).
  */
 #define BG_LIMIT_MAX_ALIGNMENT 5
+
+/**
+ * I2_S layout: the canonical x86 layout, 128-element blocks of 32 bytes (default; the
+ * published files and every converter).
+ */
+#define BG_I2S_LAYOUT_GROUP_128 0
+
+/**
+ * I2_S layout: bitnet.cpp's ARM "GROUP_64" flavour (64-element blocks of 16 bytes), written by
+ * `quantize_i2_s` on ARM since 2025-11. The bytes cannot tell the two apart: never guessed.
+ */
+#define BG_I2S_LAYOUT_GROUP_64 1
 
 /**
  * Device kind: the host.
@@ -725,6 +748,26 @@ enum bg_status
    */
   BG_STATUS_UNSUPPORTED_TYPE = 500,
   /**
+   * Ternary tensor data holds an invalid code: I2_S code 3, a TL1 index > 8, a TL2
+   * three-index > 13 or two-index > 8 (the message names the tensor and the byte).
+   */
+  BG_STATUS_INVALID_CODE = 510,
+  /**
+   * A BitNet per-tensor scale is NaN, infinite, negative, or zero for a tensor that is not
+   * all zeros (bitnet.cpp only writes max|W| >= 0).
+   */
+  BG_STATUS_BAD_SCALE = 511,
+  /**
+   * A TL1 / TL2 tensor has no tile configuration: neither a `bitgguf.tl.<name>` key nor a
+   * load option (tile config or preset) gives one. The parameters are never guessed.
+   */
+  BG_STATUS_TILE_CONFIG_MISSING = 512,
+  /**
+   * The tile configuration of a TL1 / TL2 tensor is invalid for its shape, malformed in the
+   * file's `bitgguf.tl.<name>` key, or the key and the load options disagree.
+   */
+  BG_STATUS_TILE_CONFIG_INVALID = 513,
+  /**
    * The feature this function needs was not compiled into this build.
    */
   BG_STATUS_NOT_COMPILED = 600,
@@ -1147,6 +1190,8 @@ typedef struct bg_tensor_desc {
 
 
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1156,9 +1201,13 @@ extern "C" {
  * model's bytes itself): name, type, shape, offset, byte length, a hash of the bytes, and every
  * dequantized value, bit for bit. The reference resolves the contested type ids 36-39 with the
  * `auto` policy. A difference is a result, not an error: the call returns `BG_STATUS_OK` and
- * `report_out->verdict` says what was found.
+ * `report_out->verdict` says what was found. TL1/TL2 tensors are decoded with the tile
+ * configuration of the metadata key `bitgguf.tl.<name>` (UINT32 [BM, BK, bm]), read by each side.
+ * When the environment variable `BG_GGML_LIB` names real ggml's `libggml-base.so`, the values of
+ * every upstream type are also compared with ggml's `to_float` (`BG_CROSSVAL_DIFF_GGML`).
  *
- * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`, or
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`,
+ * `BG_STATUS_IO` when `BG_GGML_LIB` is set but the library cannot be used, or
  * `BG_STATUS_NOT_COMPILED` when bitgguf was built without the feature `crossval`.
  *
  * # Safety
@@ -1175,8 +1224,11 @@ bg_status bg_crossval_tensor(const struct bg_model *model,
  * `summary_out` counts the verdicts (`n_matched == n_tensors` and `n_file_failures == 0` means
  * everything matched).
  *
- * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, or `BG_STATUS_NOT_COMPILED` when bitgguf
- * was built without the feature `crossval`.
+ * With `BG_GGML_LIB` set, real ggml is the third leg, as in `bg_crossval_tensor`.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_IO` when `BG_GGML_LIB` is set
+ * but the library cannot be used, or `BG_STATUS_NOT_COMPILED` when bitgguf was built without
+ * the feature `crossval`.
  *
  * # Safety
  * `model` NULL or live; `summary_out` NULL or writable.
@@ -1222,9 +1274,17 @@ bg_status bg_tensor_dequantized_size(const struct bg_model *model,
                                      size_t *size_out);
 
 /**
- * Decode all of tensor `index` into `dst` as `dst_type` (row-major, `ne[0]` fastest).
+ * Decode all of tensor `index` into `dst` as `dst_type` (row-major, `ne[0]` fastest). Every
+ * type decodes, the BitNet ones included: I2_S with the load options' layout
+ * (`bg_load_options_set_i2s_layout`), TL1 / TL2 with the tile configuration recorded in the
+ * file (`bitgguf.tl.<name>`) or given in the load options (`bg_load_options_set_tl_config`,
+ * `bg_load_options_set_tl_preset`). Their per-tensor scale must be finite and >= 0, and 0 only
+ * for an all-zero tensor.
  *
- * Returns as `bg_dequantize`, plus `BG_STATUS_INDEX_OUT_OF_RANGE`.
+ * Returns as `bg_dequantize`, plus `BG_STATUS_INDEX_OUT_OF_RANGE`; for BitNet tensors
+ * `BG_STATUS_INVALID_CODE` (I2_S code 3, TL index out of range), `BG_STATUS_BAD_SCALE`,
+ * `BG_STATUS_TILE_CONFIG_MISSING`, `BG_STATUS_TILE_CONFIG_INVALID`. Messages name the file,
+ * the tensor and the absolute byte offset.
  *
  * # Safety
  * `model` NULL or live; `dst` NULL (only with `dst_len` 0) or writable for `dst_len` bytes.
@@ -1284,6 +1344,16 @@ bg_status bg_load_options_set_type_policy(struct bg_load_options *options, uint3
  * against the file being truncated or rewritten while loaded, see the SIGBUS note in the
  * header overview).
  *
+ * **SIGBUS risk of mmap.** With `use_mmap` true, the model's tensor data, metadata values and
+ * strings are read from the mapping when they are queried, not at load. If another process
+ * truncates the file while it is mapped, the next access to a page past the new end (through
+ * `bg_tensor_data` pointers, `bg_tensor_dequantize*`, `bg_meta_get_*`) raises SIGBUS and kills
+ * the process; no status can be returned. If the file is rewritten in place, queries see the
+ * new bytes (still within the mapping's bounds, but no longer what was validated). Choose
+ * `use_mmap` false for files that other processes may modify (downloads in progress, shared
+ * network storage, untrusted writers): the whole file is read into memory once, and later
+ * changes to the file cannot affect the loaded model.
+ *
  * Returns `BG_STATUS_NULL_PARAMETER`.
  *
  * # Safety
@@ -1305,10 +1375,62 @@ bg_status bg_load_options_set_limit(struct bg_load_options *options,
                                     uint64_t value);
 
 /**
+ * Set the tile configuration (`BM`, `BK`, `bm` as in bitnet.cpp's `kernel_config.ini`: `bm`,
+ * `bk`, `bmm`) used for every TL1 / TL2 tensor that has no `bitgguf.tl.<name>` key (files from
+ * bitnet.cpp record none). A tensor whose key disagrees fails to decode with
+ * `BG_STATUS_TILE_CONFIG_INVALID`. Clears any preset set with `bg_load_options_set_tl_preset`.
+ * The values are checked against each tensor's shape when it is decoded.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER` (a zero value).
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_tl_config(struct bg_load_options *options,
+                                        uint32_t bm,
+                                        uint32_t bk,
+                                        uint32_t bm_small);
+
+/**
+ * Use one of bitnet.cpp's shipped TL tile tables for TL1 / TL2 tensors without a
+ * `bitgguf.tl.<name>` key: `name` is `MODEL[:setup_env|:ini]` with MODEL one of
+ * `bitnet_b1_58-large`, `bitnet_b1_58-3B`, `Llama3-8B-1.58-100B-tokens` (or `bitnet-large`,
+ * `bitnet-3b`, `llama3-8b-1.58`), case-insensitive; the table defaults to `setup_env`
+ * (setup_env.py's codegen lists, what files converted through it use), `:ini` selects
+ * `preset_kernels/<model>/kernel_config_tl{1,2}.ini`. A tensor whose shape the table lacks
+ * fails with `BG_STATUS_TILE_CONFIG_MISSING`. NULL clears the preset. Clears any tile
+ * configuration set with `bg_load_options_set_tl_config`.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` (`options`) or `BG_STATUS_INVALID_PARAMETER` (unknown
+ * name, not UTF-8).
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently; `name` NULL or
+ * NUL-terminated.
+ */
+bg_status bg_load_options_set_tl_preset(struct bg_load_options *options, const char *name);
+
+/**
+ * Set the layout of I2_S tensors: `BG_I2S_LAYOUT_GROUP_128` (default) or
+ * `BG_I2S_LAYOUT_GROUP_64` (bitnet.cpp's ARM flavour). It applies to every I2_S tensor.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER` (unknown layout).
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_i2s_layout(struct bg_load_options *options, uint32_t layout);
+
+/**
  * Load a GGUF model from a file: map it (or read it, see `bg_load_options_set_use_mmap`),
  * validate the header, metadata, tensor infos and layout, and return a read-only handle. Tensor
  * data is not touched. When `path` is the first shard of a split model
  * (`name-00001-of-0000N.gguf`), all shards are loaded as one model.
+ *
+ * With the default options the file is memory-mapped: if another process truncates it while
+ * the model is loaded, a later access to its data or metadata raises **SIGBUS** (the process
+ * dies; no status can be returned), and if it rewrites it in place, queries see the new bytes.
+ * Load files that may change with `bg_load_options_set_use_mmap(options, false)`.
  *
  * `options` may be NULL for the defaults; it is not retained. On success `*model_out` receives
  * a new handle to release with `bg_free`; on error it is left untouched and

@@ -103,6 +103,18 @@ pub enum Status {
     // ---- 5xx: quantization ------------------------------------------------------------------
     /// The operation is not supported for this type.
     UnsupportedType = 500,
+    /// Ternary tensor data holds an invalid code: I2_S code 3, a TL1 index > 8, a TL2
+    /// three-index > 13 or two-index > 8 (the message names the tensor and the byte).
+    InvalidCode = 510,
+    /// A BitNet per-tensor scale is NaN, infinite, negative, or zero for a tensor that is not
+    /// all zeros (bitnet.cpp only writes max|W| >= 0).
+    BadScale = 511,
+    /// A TL1 / TL2 tensor has no tile configuration: neither a `bitgguf.tl.<name>` key nor a
+    /// load option (tile config or preset) gives one. The parameters are never guessed.
+    TileConfigMissing = 512,
+    /// The tile configuration of a TL1 / TL2 tensor is invalid for its shape, malformed in the
+    /// file's `bitgguf.tl.<name>` key, or the key and the load options disagree.
+    TileConfigInvalid = 513,
 
     // ---- 6xx: placement and devices ---------------------------------------------------------
     /// The feature this function needs was not compiled into this build.
@@ -180,6 +192,10 @@ impl Status {
         Status::DataOutOfBounds,
         Status::SplitMismatch,
         Status::UnsupportedType,
+        Status::InvalidCode,
+        Status::BadScale,
+        Status::TileConfigMissing,
+        Status::TileConfigInvalid,
         Status::NotCompiled,
         Status::NoDevice,
         Status::OutOfMemory,
@@ -241,6 +257,10 @@ impl Status {
             Status::DataOutOfBounds => "tensor data lies beyond the end of the file",
             Status::SplitMismatch => "split model shards are inconsistent",
             Status::UnsupportedType => "operation not supported for this type",
+            Status::InvalidCode => "ternary tensor data holds an invalid code",
+            Status::BadScale => "BitNet per-tensor scale is NaN, infinite, negative or zero",
+            Status::TileConfigMissing => "TL1/TL2 tensor has no tile configuration (give one or a preset)",
+            Status::TileConfigInvalid => "TL1/TL2 tile configuration invalid or conflicting",
             Status::NotCompiled => "feature not compiled into this build",
             Status::NoDevice => "no usable device",
             Status::OutOfMemory => "out of memory",

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod convert;
 #[cfg(feature = "crossval")]
 pub mod crossval;
 pub mod device;
@@ -30,7 +31,9 @@ pub mod load;
 pub mod model;
 pub mod placement;
 pub mod quant;
+pub mod synth;
 pub mod types;
+pub mod validate;
 
 pub use error::{Error, Result, Status};
 pub use gguf::{Gguf, GgufWriter, Limits, ParseOptions};

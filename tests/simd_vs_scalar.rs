@@ -67,10 +67,10 @@ fn same_bits(what: &str, out: OutType, ours: &[u8], oracle: &[u8]) -> usize {
 /// Byte offsets of the f16 scales in a block (E8M0 / UE4M3 scale bytes listed separately).
 fn f16_scale_offsets(id: TypeId) -> &'static [usize] {
     match id {
-        2 | 6 | 8 | 20 | 23 | 41 | 42 => &[0],
+        2 | 6 | 8 | 16..=23 | 41 | 42 => &[0],
         3 | 7 | 12 | 13 => &[0, 2],
         10 => &[80, 82],
-        11 | 21 => &[108],
+        11 => &[108],
         14 => &[208],
         34 => &[52],
         35 => &[64],
@@ -99,6 +99,15 @@ fn random_blocks(rng: &mut Rng, id: TypeId, blocks: usize) -> Vec<u8> {
         }
         match id {
             39 => blk[0] = [0u8, 1, 2, 0xfe, 0xff][(rng.next_u64() % 5) as usize],
+            // IQ1_M: the f16 scale is the top nibbles of the four u16 words at 48..56.
+            29 => {
+                let h = SPECIAL_F16[(rng.next_u64() % SPECIAL_F16.len() as u64) as usize];
+                for k in 0..4 {
+                    let at = 48 + 2 * k;
+                    let w = u16::from_le_bytes([blk[at], blk[at + 1]]) & 0x0fff | ((h >> (4 * k)) & 0xf) << 12;
+                    blk[at..at + 2].copy_from_slice(&w.to_le_bytes());
+                }
+            }
             40 => {
                 for s in &mut blk[..4] {
                     *s = [0u8, 0x7f, 0xff, 0x80, 0x01][(rng.next_u64() % 5) as usize];

@@ -1,4 +1,5 @@
-//! Shared by the benches: where the Gemma 3 270M file is.
+//! Shared by the benches: where the Gemma 3 270M file and `libggml-base.so` are, and the
+//! timing helpers (wall-clock samples and their statistics).
 
 #![allow(dead_code)]
 
@@ -23,6 +24,46 @@ pub fn gemma_path() -> Result<PathBuf, String> {
             p.display()
         ))
     }
+}
+
+/// Wall-clock samples of one case (any unit; the statistics keep it).
+pub struct Stats {
+    pub name: &'static str,
+    pub ms: Vec<f64>,
+}
+
+impl Stats {
+    pub fn new(name: &'static str) -> Stats {
+        Stats { name, ms: Vec::new() }
+    }
+    pub fn sorted(&self) -> Vec<f64> {
+        let mut v = self.ms.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+    pub fn median(&self) -> f64 {
+        median(&self.sorted())
+    }
+    pub fn min(&self) -> f64 {
+        self.sorted()[0]
+    }
+    pub fn max(&self) -> f64 {
+        *self.sorted().last().unwrap()
+    }
+    pub fn p90(&self) -> f64 {
+        let s = self.sorted();
+        s[((s.len() as f64 * 0.9).ceil() as usize).clamp(1, s.len()) - 1]
+    }
+    pub fn mean(&self) -> f64 {
+        self.ms.iter().sum::<f64>() / self.ms.len() as f64
+    }
+}
+
+/// Run `f` once; its wall-clock time in milliseconds and its result.
+pub fn time_ms<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = std::time::Instant::now();
+    let r = f();
+    (t.elapsed().as_secs_f64() * 1e3, r)
 }
 
 /// Median of a sorted slice.

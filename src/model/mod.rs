@@ -2,9 +2,11 @@
 //! tensor list over all shards of a split model. Read-only after load; every query is `&self`,
 //! so a `Model` behind an `Arc` can be queried from any thread.
 
+pub mod codec;
 pub mod config;
 pub mod roles;
 pub mod source;
+pub mod tl_keys;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,11 +24,13 @@ pub struct LoadOptions {
     /// Map the file (default) or read it into memory (safe against the file changing while
     /// loaded, see [`source`]).
     pub use_mmap: bool,
+    /// Decoding context of BitNet tensors: TL tile configuration, I2_S layout ([`codec`]).
+    pub codec: codec::CodecOptions,
 }
 
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
-        LoadOptions { parse: ParseOptions::default(), use_mmap: true }
+        LoadOptions { parse: ParseOptions::default(), use_mmap: true, codec: codec::CodecOptions::default() }
     }
 }
 
@@ -53,6 +57,8 @@ pub struct Model {
     /// (shard, index within the shard) for every tensor, in shard order.
     tensors: Vec<(u32, u32)>,
     by_name: HashMap<Box<str>, u32>,
+    /// The load options' decoding context ([`codec`]).
+    codec: codec::CodecOptions,
 }
 
 fn parse_source(source: Source, path: Option<PathBuf>, opts: &LoadOptions) -> Result<Shard> {
@@ -124,10 +130,11 @@ impl Model {
     fn open_with(path: &Path, opts: &LoadOptions, mode: Mode) -> Result<Model> {
         let first = load_path(path, opts, mode)?;
         let info = split::split_info(&first.index.view(first.source.bytes())).map_err(|e| e.context(path.display()))?;
-        let Some(info) = info else {
-            return Model::from_shards(vec![first]);
+        let model = match info {
+            None => Model::from_shards(vec![first]),
+            Some(info) => Model::open_split(path, first, info, opts, mode),
         };
-        Model::open_split(path, first, info, opts, mode)
+        model.map(|m| Model { codec: opts.codec, ..m })
     }
 
     /// Read tensor `i`'s bytes into place (models from [`Model::open_sparse`]; a no-op for the
@@ -165,7 +172,7 @@ impl Model {
     /// of a split model loads as just that shard.
     pub fn from_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Model> {
         let shard = parse_source(Source::copy_of(bytes), None, opts)?;
-        Model::from_shards(vec![shard])
+        Ok(Model { codec: opts.codec, ..Model::from_shards(vec![shard])? })
     }
 
     fn open_split(path: &Path, first: Shard, info: SplitInfo, opts: &LoadOptions, mode: Mode) -> Result<Model> {
@@ -267,7 +274,7 @@ impl Model {
                 tensors.push((si as u32, ti as u32));
             }
         }
-        Ok(Model { shards, tensors, by_name })
+        Ok(Model { shards, tensors, by_name, codec: codec::CodecOptions::default() })
     }
 
     /// Number of files (1 unless split).

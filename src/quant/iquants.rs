@@ -10,7 +10,7 @@
 //! matrix through a deterministic search: `quantize_row_iq4_nl_impl` with NULL weights (so each
 //! value is weighted by x²) and `ntry = 7`, operation by operation.
 
-mod tables;
+pub(crate) mod tables;
 
 use super::float::f16_to_f32;
 use super::kquants::{nearest_int, GROUP_MAX_EPS};

@@ -185,6 +185,13 @@ pub fn f32_bytes(vals: &[f32]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(vals.as_ptr().cast::<u8>(), std::mem::size_of_val(vals)) }
 }
 
+/// The bytes of a mutable f32 slice (native endianness), for decoding into it.
+pub fn f32_bytes_mut(vals: &mut [f32]) -> &mut [u8] {
+    // SAFETY: every bit pattern is a valid f32 and a valid u8; the byte view covers exactly the
+    // memory of `vals`, borrowed mutably for the view's whole lifetime.
+    unsafe { std::slice::from_raw_parts_mut(vals.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(vals)) }
+}
+
 /// `dst` viewed as f32 values when it is 4-byte aligned and a multiple of 4 bytes long
 /// (little-endian targets only), so a decoder can write into it directly.
 pub fn f32_view_mut(dst: &mut [u8]) -> Option<&mut [f32]> {
