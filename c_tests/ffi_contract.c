@@ -131,6 +131,7 @@ static void test_nulls(void) {
   bg_tensor_desc td;
   bg_crossval_report rep;
   bg_crossval_summary sum;
+  bg_cuda_device_desc cuda_info;
   unsigned char buf[256];
   uint8_t src[34];
   float f[32];
@@ -297,6 +298,12 @@ static void test_nulls(void) {
   CHECK_STATUS(bg_crossval_model(m, NULL), NP);
   UNTOUCHED(rep);
   UNTOUCHED(sum);
+
+  /* CUDA queries (BG_STATUS_NOT_COMPILED without the feature gpu; NULLs are checked first) */
+  SENTINEL(cuda_info);
+  CHECK_STATUS(bg_cuda_device_count(NULL), NP);
+  CHECK_STATUS(bg_cuda_device_info(0, NULL), NP);
+  UNTOUCHED(cuda_info);
 
   bg_free(m);
 }
