@@ -16,7 +16,7 @@
 #   5. the C tests again with clang -fsanitize=address,undefined against the static library
 #   6. the C tests again under valgrind --leak-check=full (shared library)
 #   7. fuzzing: every cargo-fuzz target for a short fixed time (scripts/fuzz.sh; BG_FUZZ_SECONDS,
-#      default 60 of wall time, the four targets side by side); a crash fails
+#      default 60 of wall time, the five fuzz jobs side by side); a crash fails
 #
 # Optional inputs (from the environment; .ci/run sets them):
 #   BG_PYTHON      a Python with the packages gguf and numpy (oracle tests)
