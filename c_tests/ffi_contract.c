@@ -165,6 +165,13 @@ static void test_nulls(void) {
   CHECK_STATUS(bg_load_options_set_limit(NULL, BG_LIMIT_MAX_KV, 1), NP);
   CHECK_STATUS(bg_load_options_set_limit(o, 99, 1), BG_STATUS_INVALID_PARAMETER);
   CHECK_STATUS(bg_load_options_set_limit(o, BG_LIMIT_MAX_KV, 0), BG_STATUS_INVALID_PARAMETER);
+  CHECK_STATUS(bg_load_options_set_tl_config(NULL, 32, 64, 32), NP);
+  CHECK_STATUS(bg_load_options_set_tl_config(o, 32, 0, 32), BG_STATUS_INVALID_PARAMETER);
+  CHECK_STATUS(bg_load_options_set_tl_preset(NULL, "bitnet-3b"), NP);
+  CHECK_STATUS(bg_load_options_set_tl_preset(o, "no-such-model"), BG_STATUS_INVALID_PARAMETER);
+  CHECK_STATUS(bg_load_options_set_tl_preset(o, NULL), BG_STATUS_OK);
+  CHECK_STATUS(bg_load_options_set_i2s_layout(NULL, BG_I2S_LAYOUT_GROUP_64), NP);
+  CHECK_STATUS(bg_load_options_set_i2s_layout(o, 7), BG_STATUS_INVALID_PARAMETER);
   bg_load_options_free(NULL);
 
   /* loading */

@@ -464,6 +464,13 @@ fn null_checks(seen: &mut BTreeSet<String>) {
     assert_eq!(call!(bg_load_options_set_type_policy(ptr::null_mut(), 0)), NP);
     assert_eq!(call!(bg_load_options_set_use_mmap(ptr::null_mut(), false)), NP);
     assert_eq!(call!(bg_load_options_set_limit(ptr::null_mut(), BG_LIMIT_MAX_KV, 1)), NP);
+    assert_eq!(call!(bg_load_options_set_tl_config(ptr::null_mut(), 32, 64, 32)), NP);
+    assert_eq!(call!(bg_load_options_set_tl_config(o, 32, 0, 32)), Status::InvalidParameter);
+    assert_eq!(call!(bg_load_options_set_tl_preset(ptr::null_mut(), c"bitnet-3b".as_ptr())), NP);
+    assert_eq!(call!(bg_load_options_set_tl_preset(o, c"no-such-model".as_ptr())), Status::InvalidParameter);
+    assert_eq!(call!(bg_load_options_set_tl_preset(o, ptr::null())), Status::Ok, "NULL clears the preset");
+    assert_eq!(call!(bg_load_options_set_i2s_layout(ptr::null_mut(), BG_I2S_LAYOUT_GROUP_64)), NP);
+    assert_eq!(call!(bg_load_options_set_i2s_layout(o, 7)), Status::InvalidParameter);
     call!(bg_load_options_free(ptr::null_mut()));
 
     // loading
