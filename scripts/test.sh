@@ -16,7 +16,7 @@
 #   5. the C tests again with clang -fsanitize=address,undefined against the static library
 #   6. the C tests again under valgrind --leak-check=full (shared library)
 #   7. fuzzing: every cargo-fuzz target for a short fixed time (scripts/fuzz.sh; BG_FUZZ_SECONDS,
-#      default 60 of wall time, the four targets side by side); a crash fails
+#      default 60 of wall time, the five fuzz jobs side by side); a crash fails
 #
 # Optional inputs (from the environment; .ci/run sets them):
 #   BG_PYTHON      a Python with the packages gguf and numpy (oracle tests)
@@ -139,6 +139,11 @@ cargo test --workspace 2>&1 | tee "$build/cargo-test.log"
 while IFS= read -r line; do
   skipped_notes+=("[cargo test] $line")
 done < <(grep -o 'SKIPPED:.*' "$build/cargo-test.log" | sort -u || true)
+
+# The scalar oracles alone (BG_FORCE_SCALAR=1 turns off every fast path: SIMD decoders and the
+# AVX2-compiled quantizers), against real ggml and against the fast paths' expectations.
+echo "+ BG_FORCE_SCALAR=1 cargo test --test quantize_ggml --test simd_vs_scalar"
+BG_FORCE_SCALAR=1 cargo test --test quantize_ggml --test simd_vs_scalar
 
 # ---------------------------------------------------------------------------------------------
 section "1b. cargo clippy + cargo test --workspace --features crossval (cpp_ref)"

@@ -388,6 +388,9 @@ pub unsafe extern "C" fn bg_load_options_add_device(
     device: *const bg_device_memory,
 ) -> Status {
     run("bg_load_options_add_device", || {
+        if options.is_null() {
+            return Err(null("options"));
+        }
         // SAFETY: per the contract.
         let d = unsafe { device.as_ref() }.ok_or_else(|| null("device"))?;
         let id = device_id(&d.device)?;
@@ -481,6 +484,9 @@ pub unsafe extern "C" fn bg_load_options_set_tensor_split(
     n: usize,
 ) -> Status {
     run("bg_load_options_set_tensor_split", || {
+        if options.is_null() {
+            return Err(null("options"));
+        }
         let v = if n == 0 {
             None
         } else if split.is_null() {
