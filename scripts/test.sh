@@ -5,13 +5,18 @@
 #   1. cargo test --workspace
 #  1b. the same with the feature crossval (cpp_ref/ compiled by build.rs): clippy -D warnings,
 #      then cargo test, which cross-validates every tensor against the C++ reference
-#   2. cargo builds in the other feature configurations (all features; gpu; crossval), and
+#   2. cargo builds in the other feature configurations (all features; gpu; crossval), the
+#      feature gpu's clippy and no-GPU tests (tests/gpu_nodevice.rs, tests/gpu.rs skipping), and
 #      cargo check --target aarch64-unknown-linux-gnu --lib (the NEON decoders compile)
 #   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names
 #   4. CMake configure + build + ctest (gcc, shared library), then install it and build a
 #      downstream project against it with find_package (shared and static) and pkg-config
+#  4b. the C tests again against a library built with -DBITGGUF_CROSSVAL=ON (feature crossval;
+#      its own CARGO_TARGET_DIR), which adds c_tests/crossval.c (bg_crossval_* from C)
 #   5. the C tests again with clang -fsanitize=address,undefined against the static library
 #   6. the C tests again under valgrind --leak-check=full (shared library)
+#   7. fuzzing: every cargo-fuzz target for a short fixed time (scripts/fuzz.sh; BG_FUZZ_SECONDS,
+#      default 60 of wall time, the five fuzz jobs side by side); a crash fails
 #
 # Optional inputs (from the environment; .ci/run sets them):
 #   BG_PYTHON      a Python with the packages gguf and numpy (oracle tests)
@@ -21,6 +26,7 @@
 #   BG_GGML_LIB    libggml-base.so from libggml-python (oracle tests)
 #   BG_REQUIRE_ORACLES=1  a test that would skip for want of an oracle fails instead
 #   BG_BUILD_DIR   where the CMake build trees go (default: build/ in the repository)
+#   BG_FUZZ_SECONDS  wall-clock seconds of step 7 (default 60)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -155,6 +161,17 @@ echo "+ cargo build --workspace --all-features"
 cargo build --workspace --all-features
 echo "+ cargo build --no-default-features --features gpu"
 cargo build --no-default-features --features gpu
+# The GPU backend without a GPU (CI has none): clippy over its code, then the no-device
+# behaviour (no libcuda: count 0, NO_DEVICE, never an abort); tests/gpu.rs skips with a reason.
+# scripts/bench_gpu.sh runs the GPU tests on a machine with a GPU.
+echo "+ cargo clippy --all-targets --features gpu -- -D warnings"
+cargo clippy --all-targets --features gpu -- -D warnings
+echo "+ cargo test --features gpu --lib device::cuda"
+cargo test --features gpu --lib device::cuda
+echo "+ cargo test --features gpu --test gpu_nodevice --test gpu -- --nocapture"
+cargo test --features gpu --test gpu_nodevice --test gpu -- --nocapture
+echo "+ cargo test --no-default-features --features gpu --test gpu_nodevice"
+cargo test --no-default-features --features gpu --test gpu_nodevice
 echo "+ cargo build --features crossval"
 cargo build --features crossval
 # The NEON decoders (src/quant/simd/aarch64.rs) must at least compile (.ci/run installs the target).
@@ -213,14 +230,33 @@ cc -std=c99 -Wall -Wextra -Werror c_tests/consumer/consumer.c $pc_flags -Wl,-rpa
 "$build/consumer-pkgconfig"
 
 # ---------------------------------------------------------------------------------------------
+section "4b. CMake -DBITGGUF_CROSSVAL=ON: bg_crossval_* from C (c_tests/crossval.c)"
+logged "$build/crossval-configure.log" cmake -S . -B "$build/crossval" -DCMAKE_BUILD_TYPE=Debug \
+  -DBITGGUF_CROSSVAL=ON -DBITGGUF_CARGO_TARGET_DIR="$build/cargo-crossval"
+logged "$build/crossval-build.log" cmake --build "$build/crossval" -j "$jobs"
+if [[ ! -x "$build/crossval/c_tests/crossval" ]]; then
+  echo "BITGGUF_CROSSVAL=ON did not build c_tests/crossval" >&2
+  exit 1
+fi
+run_ctest "$build/crossval" crossval
+
+# ---------------------------------------------------------------------------------------------
 section "5. AddressSanitizer + UBSan (clang, static library)"
+# c_tests/ffi_contract.c calls every function the header declares (NULL in each pointer argument).
+for f in $(cc -E -P -x c include/bitgguf.h | grep -oE '\bbg_[a-z0-9_]+ *\(' | tr -d '( ' | sort -u); do
+  if ! grep -qw "$f" c_tests/ffi_contract.c; then
+    echo "c_tests/ffi_contract.c does not call $f (every export needs its NULL/contract checks there)" >&2
+    exit 1
+  fi
+done
+echo "c_tests/ffi_contract.c calls every function of include/bitgguf.h"
 san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 logged "$build/asan-configure.log" env CC=clang CXX=clang++ cmake -S . -B "$build/asan" \
   -DCMAKE_BUILD_TYPE=Debug -DBITGGUF_STATIC=ON -DBITGGUF_CARGO_TARGET_DIR="$cargo_target" \
   -DCMAKE_C_FLAGS="$san -O1" -DCMAKE_CXX_FLAGS="$san -O1" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
 logged "$build/asan-build.log" cmake --build "$build/asan" -j "$jobs"
-for t in header_c99 header_cxx synthetic gemma; do # the sanitizers are really linked in
+for t in header_c99 header_cxx synthetic gemma ffi_contract progress; do # the sanitizers are really linked in
   if ! nm "$build/asan/c_tests/$t" | grep '__asan_init' >/dev/null; then
     echo "$build/asan/c_tests/$t is not instrumented with ASan" >&2
     exit 1
@@ -239,9 +275,14 @@ run_ctest "$build/asan" asan \
 section "6. valgrind --leak-check=full (gcc, shared library)"
 logged "$build/valgrind-configure.log" cmake -S . -B "$build/valgrind" -DCMAKE_BUILD_TYPE=Debug \
   -DBITGGUF_CARGO_TARGET_DIR="$cargo_target" \
-  "-DBITGGUF_TEST_WRAPPER=valgrind;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect,possible;--show-leak-kinds=definite,indirect,possible;--track-origins=yes;--quiet"
+  "-DBITGGUF_TEST_WRAPPER=valgrind;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect,possible;--show-leak-kinds=definite,indirect,possible;--track-origins=yes;--quiet;--suppressions=$root/c_tests/valgrind.supp"
 logged "$build/valgrind-build.log" cmake --build "$build/valgrind" -j "$jobs"
 run_ctest "$build/valgrind" valgrind
+
+# ---------------------------------------------------------------------------------------------
+section "7. fuzzing: every cargo-fuzz target for ${BG_FUZZ_SECONDS:-60}s (scripts/fuzz.sh)"
+need cargo-fuzz "cargo install cargo-fuzz --locked --version 0.13.2"
+BG_FUZZ_CORPUS="$build/fuzz" bash scripts/fuzz.sh "${BG_FUZZ_SECONDS:-60}"
 
 # ---------------------------------------------------------------------------------------------
 section "summary"

@@ -18,6 +18,7 @@ pub mod legacy;
 pub mod lowbit;
 pub mod output;
 pub mod simd;
+pub mod tensor;
 pub mod ternary;
 
 use crate::error::{Error, Result, Status};

@@ -101,8 +101,9 @@ impl Default for DecodeOptions {
     }
 }
 
-/// Store f32 values as `out`, scalar (ggml's roundings).
-fn store_scalar(out: OutType, vals: &[f32], dst: &mut [u8]) {
+/// Store f32 values as `out`, scalar (ggml's roundings): `dst` holds `vals.len() * out.size()`
+/// bytes.
+pub fn store_scalar(out: OutType, vals: &[f32], dst: &mut [u8]) {
     match out {
         OutType::F32 => {
             for (d, v) in dst.chunks_exact_mut(4).zip(vals) {
