@@ -139,6 +139,11 @@ while IFS= read -r line; do
   skipped_notes+=("[cargo test] $line")
 done < <(grep -o 'SKIPPED:.*' "$build/cargo-test.log" | sort -u || true)
 
+# The scalar oracles alone (BG_FORCE_SCALAR=1 turns off every fast path: SIMD decoders and the
+# AVX2-compiled quantizers), against real ggml and against the fast paths' expectations.
+echo "+ BG_FORCE_SCALAR=1 cargo test --test quantize_ggml --test simd_vs_scalar"
+BG_FORCE_SCALAR=1 cargo test --test quantize_ggml --test simd_vs_scalar
+
 # ---------------------------------------------------------------------------------------------
 section "1b. cargo clippy + cargo test --workspace --features crossval (cpp_ref)"
 # cargo fmt (section 0) already covers these files: formatting does not depend on features.

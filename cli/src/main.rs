@@ -29,9 +29,9 @@ mod demo;
 mod dequant;
 mod inspect;
 mod json;
-mod synth;
-mod quantize;
 mod load;
+mod quantize;
+mod synth;
 mod text;
 mod validate;
 

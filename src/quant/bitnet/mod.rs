@@ -18,10 +18,10 @@
 //! - Everything is scalar and safe; the fast paths live elsewhere and are checked against these.
 
 pub mod i2s;
-pub(crate) mod tiles;
 pub mod i2s_fast;
 #[cfg(target_arch = "x86_64")]
 mod simd_x86;
+pub(crate) mod tiles;
 pub mod tl1;
 pub mod tl2;
 pub mod tl_fast;
