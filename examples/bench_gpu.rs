@@ -5,7 +5,7 @@
 //!    written) / time; CUDA events around each launch, warm, median of many) as a fraction of 1;
 //! 3. host → device: the staging ring (pageable source) vs one plain `cuMemcpyHtoD` from pinned
 //!    memory (and from pageable memory) of the same bytes;
-//! 4. full load of a synthetic bitnet-2b-4t I2_S model (generated here unless present) into
+//! 4. full load of the synthetic bitnet-2b-4t I2_S model (`bitgguf::synth`, generated here unless present) into
 //!    GPU-resident bf16, warm page cache: the direct path (map the file, materialize each tensor
 //!    through `CudaBackend`: packed bytes up, decoded on the GPU) vs "CPU dequant, then upload
 //!    bf16".
@@ -18,8 +18,8 @@ use std::time::Instant;
 use bitgguf::device::cuda::driver::{Event, PinnedBuffer};
 use bitgguf::device::cuda::{self, kernels, CudaBackend, CudaTensor};
 use bitgguf::device::{DeviceBackend, DeviceId, DeviceTensor, Materialize, TensorUpload};
-use bitgguf::gguf::{GgufWriter, OwnedValue};
 use bitgguf::quant::output::{decode_into, OutType};
+use bitgguf::synth::{synthesize_to_path, Preset, SynthOptions};
 use bitgguf::types::{self, I2_S};
 use bitgguf::{LoadOptions, Model, Result};
 
@@ -227,48 +227,11 @@ fn h2d(b: &CudaBackend, rng: &mut Rng) -> Result<H2d> {
     Ok(H2d { bytes: bytes as u64, pinned_gbs, pageable_gbs, ring, default_chunk_mb: default_chunk >> 20 })
 }
 
-/// The bitnet-2b-4t shapes (microsoft/bitnet-b1.58-2B-4T: 30 layers, hidden 2560, FFN 6912,
-/// 20 heads of 128 with 5 KV heads, vocabulary 128256): I2_S weights, f32 norms, f16 token
-/// embedding (tied output), as the published I2_S file.
+/// The synthetic bitnet-2b-4t I2_S model of `bitgguf::synth` (the 2B-4T shapes: 30 layers,
+/// hidden 2560, FFN 6912, vocabulary 128256; f16 embeddings).
 fn synthesize(path: &Path) -> Result<()> {
-    let (h, ffn, kv, vocab, layers) = (2560u64, 6912u64, 640u64, 128256u64, 30);
-    let mut rng = Rng(0x2b4f_2b4f_0000_0001);
-    let mut w = GgufWriter::new();
-    w.kv("general.architecture", OwnedValue::str("bitnet-b1.58"));
-    w.kv("general.name", OwnedValue::str("bitnet-2b-4t (synthetic)"));
-    let i2s = |rng: &mut Rng, ne0: u64, ne1: u64| {
-        let n = (ne0 * ne1) as usize;
-        let mut b = i2s_bytes(rng, n / 4);
-        b.extend_from_slice(&0.0173f32.to_le_bytes());
-        b.extend_from_slice(&[0u8; 28]);
-        b
-    };
-    let f32s = |n: u64| (0..n).flat_map(|i| (1.0f32 + i as f32 * 1e-4).to_le_bytes()).collect::<Vec<u8>>();
-    let mut emb = vec![0u8; (h * vocab * 2) as usize];
-    for (i, c) in emb.chunks_exact_mut(2).enumerate() {
-        // Small normal f16 values.
-        c.copy_from_slice(&(0x2000u16 | (i as u16 & 0x0fff) | (((i >> 12) as u16 & 1) << 15)).to_le_bytes());
-    }
-    w.tensor("token_embd.weight", 1, &[h, vocab], emb);
-    w.tensor("output_norm.weight", 0, &[h], f32s(h));
-    for l in 0..layers {
-        let p = format!("blk.{l}.");
-        w.tensor(format!("{p}attn_norm.weight"), 0, &[h], f32s(h));
-        w.tensor(format!("{p}attn_q.weight"), I2_S, &[h, h], i2s(&mut rng, h, h));
-        w.tensor(format!("{p}attn_k.weight"), I2_S, &[h, kv], i2s(&mut rng, h, kv));
-        w.tensor(format!("{p}attn_v.weight"), I2_S, &[h, kv], i2s(&mut rng, h, kv));
-        w.tensor(format!("{p}attn_sub_norm.weight"), 0, &[h], f32s(h));
-        w.tensor(format!("{p}attn_output.weight"), I2_S, &[h, h], i2s(&mut rng, h, h));
-        w.tensor(format!("{p}ffn_norm.weight"), 0, &[h], f32s(h));
-        w.tensor(format!("{p}ffn_gate.weight"), I2_S, &[h, ffn], i2s(&mut rng, h, ffn));
-        w.tensor(format!("{p}ffn_up.weight"), I2_S, &[h, ffn], i2s(&mut rng, h, ffn));
-        w.tensor(format!("{p}ffn_sub_norm.weight"), 0, &[ffn], f32s(ffn));
-        w.tensor(format!("{p}ffn_down.weight"), I2_S, &[ffn, h], i2s(&mut rng, ffn, h));
-    }
     let tmp = path.with_extension("tmp");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    w.write_to(&mut f)?;
-    drop(f);
+    synthesize_to_path(&SynthOptions::new(Preset::Bitnet2b4t, I2_S), &tmp, &mut |_, _| {})?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
@@ -364,7 +327,7 @@ fn main() -> Result<()> {
     let rows = kernel_rows(&b, &mut rng)?;
     let h = h2d(&b, &mut rng)?;
 
-    let path = dir.join("bitnet-2b-4t-i2_s.gguf");
+    let path = dir.join("bitnet-2b-4t-i2_s-synth.gguf");
     if !path.exists() {
         let t = Instant::now();
         synthesize(&path)?;

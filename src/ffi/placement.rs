@@ -388,6 +388,9 @@ pub unsafe extern "C" fn bg_load_options_add_device(
     device: *const bg_device_memory,
 ) -> Status {
     run("bg_load_options_add_device", || {
+        if options.is_null() {
+            return Err(null("options"));
+        }
         // SAFETY: per the contract.
         let d = unsafe { device.as_ref() }.ok_or_else(|| null("device"))?;
         let id = device_id(&d.device)?;
@@ -481,6 +484,9 @@ pub unsafe extern "C" fn bg_load_options_set_tensor_split(
     n: usize,
 ) -> Status {
     run("bg_load_options_set_tensor_split", || {
+        if options.is_null() {
+            return Err(null("options"));
+        }
         let v = if n == 0 {
             None
         } else if split.is_null() {
@@ -747,7 +753,11 @@ pub unsafe extern "C" fn bg_plan_device_count(plan: *const bg_plan) -> usize {
 /// # Safety
 /// `plan` NULL or live; `device_out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn bg_plan_device(plan: *const bg_plan, index: usize, device_out: *mut bg_device_usage) -> Status {
+pub unsafe extern "C" fn bg_plan_device(
+    plan: *const bg_plan,
+    index: usize,
+    device_out: *mut bg_device_usage,
+) -> Status {
     run("bg_plan_device", || {
         // SAFETY: per the contract.
         let p = unsafe { plan_ref(plan) }?;

@@ -75,7 +75,11 @@ impl TensorCodec {
     /// Rows of the tensor: `ne1 * ne2 * ne3`.
     pub fn n_rows(&self) -> Result<u64> {
         self.n_elements()?;
-        Ok(self.ne[1] * self.ne[2] * self.ne[3])
+        // ne0 may be 0, so the element count does not bound this product.
+        self.ne[1]
+            .checked_mul(self.ne[2])
+            .and_then(|v| v.checked_mul(self.ne[3]))
+            .ok_or_else(|| bad(format!("the row count of the shape {:?} overflows", self.ne)))
     }
 
     /// `(M, K)` of a TL tensor (2-D), with its validated tile configuration.
@@ -233,6 +237,9 @@ impl TensorCodec {
             ));
         }
         let dst = &mut dst[..need as usize];
+        if n == 0 {
+            return Ok(());
+        }
         match self.ty {
             I2_S | TL1 | TL2 => {
                 let scale_at = bytes.len() - 32;
@@ -309,5 +316,50 @@ impl TensorCodec {
         decode_tl_rows(kind, bytes, m, k, &cfg, r0..r1, self.file_offset, &mut vals)?;
         store_scalar(out, &vals, dst);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bitnet::testutil::Rng;
+    use super::*;
+
+    /// Arbitrary bytes, shapes, tile configurations and row ranges: errors, never panics, and
+    /// nothing written on error.
+    #[test]
+    fn random_inputs_never_panic() {
+        let mut rng = Rng(11);
+        let dims = [0u64, 1, 4, 8, 16, 24, 32, 40, 48, 64, 80, 96, 128, 256, u32::MAX as u64, 1 << 40];
+        let mut ok = 0;
+        for _ in 0..3000 {
+            let ty = [I2_S, TL1, TL2, 2, 35][rng.below(5) as usize];
+            let pick = |r: &mut Rng| dims[r.below(dims.len() as u64) as usize];
+            let ne = [pick(&mut rng), pick(&mut rng), 1 + rng.below(2), 1];
+            let mut c = TensorCodec::new(ty, ne);
+            if rng.below(4) != 0 {
+                let v = |r: &mut Rng| [0usize, 8, 16, 24, 32, 48, 64, 96, 128][r.below(9) as usize];
+                c.tl = Some(TlConfig { bm_tile: v(&mut rng), bk: v(&mut rng), bm: v(&mut rng) });
+            }
+            c.i2s = if rng.below(2) == 0 { I2sLayout::Group128 } else { I2sLayout::Group64 };
+            let len = match c.nbytes() {
+                Ok(n) if n <= 1 << 16 && rng.below(8) != 0 => n as usize,
+                _ => rng.below(300) as usize,
+            };
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            if len >= 32 && rng.below(2) == 0 {
+                let s = [0.0f32, 1.0, -1.0, f32::NAN, 0.5][rng.below(5) as usize];
+                bytes[len - 32..len - 28].copy_from_slice(&s.to_le_bytes());
+            }
+            let rows = c.n_rows().unwrap_or(0);
+            let (a, b) = (rng.below(rows.clamp(1, 64) + 1), rng.below(rows.clamp(1, 64) + 2));
+            let mut dst = vec![0x5au8; 1 << 14];
+            match c.decode_rows(&bytes, a..b, OutType::F32, &mut dst) {
+                Ok(()) => ok += 1,
+                Err(_) => assert!(dst.iter().all(|&x| x == 0x5a), "{c:?}"),
+            }
+            let _ = c.scale(&bytes);
+            let _ = c.decoded_size(OutType::F16);
+        }
+        assert!(ok > 50, "some inputs decode: {ok}");
     }
 }
