@@ -20,6 +20,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -60,10 +61,11 @@ class Error : public std::runtime_error {
 };
 
 namespace detail {
-/** The Error for a failed call, taking the thread's last message right after the call. */
+/** The Error for a failed call, with the thread's last message (prefixed with the call's name). */
 inline Error make_error(bg_status s, const char* call) {
   std::string msg = last_error_message();
   if (msg.empty()) msg = bg_status_str(static_cast<uint32_t>(s));
+  if (msg.compare(0, std::strlen(call), call) == 0) return Error(s, msg);  // already names the call
   return Error(s, std::string(call) + ": " + msg);
 }
 inline void check(bg_status s, const char* call) {
