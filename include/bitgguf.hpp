@@ -50,6 +50,7 @@ inline std::string last_error_message() {
 /** A failed call: the ::bg_status and the library's detailed message. */
 class Error : public std::runtime_error {
  public:
+  /** An error with `status` and `message` (what()). */
   Error(bg_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
   /** The status code (never BG_STATUS_OK). */
   bg_status status() const noexcept { return status_; }
@@ -68,6 +69,7 @@ inline Error make_error(bg_status s, const char* call) {
   if (msg.compare(0, std::strlen(call), call) == 0) return Error(s, msg);  // already names the call
   return Error(s, std::string(call) + ": " + msg);
 }
+/** Throw make_error(s, call) unless s is BG_STATUS_OK. */
 inline void check(bg_status s, const char* call) {
   if (s != BG_STATUS_OK) throw make_error(s, call);
 }
@@ -80,26 +82,35 @@ inline void check(bg_status s, const char* call) {
 template <class T>
 class Result {
  public:
+  /** A value. */
   Result(T value) : value_(std::move(value)), status_(BG_STATUS_OK) {}  // NOLINT: implicit
+  /** An error. */
   Result(Error error) : status_(error.status()), message_(error.what()) {}  // NOLINT: implicit
 
+  /** Whether there is a value. */
   bool ok() const noexcept { return value_.has_value(); }
+  /** ok(). */
   explicit operator bool() const noexcept { return ok(); }
   /** BG_STATUS_OK, or the error's status. */
   bg_status status() const noexcept { return status_; }
   /** "" on success, otherwise the error's message. */
   const std::string& message() const noexcept { return message_; }
 
+  /** The value; throws the Error when there is none. */
   T& value() & {
     if (!ok()) throw Error(status_, message_);
     return *value_;
   }
+  /** The value, moved out; throws the Error when there is none. */
   T&& value() && {
     if (!ok()) throw Error(status_, message_);
     return std::move(*value_);
   }
+  /** The value (requires ok()). */
   T& operator*() & { return *value_; }
+  /** The value (requires ok()). */
   T* operator->() { return &*value_; }
+  /** The value (requires ok()). */
   const T* operator->() const { return &*value_; }
 
  private:
@@ -111,13 +122,21 @@ class Result {
 /** A borrowed byte range (the C++17 stand-in for std::span<const uint8_t>). */
 class Bytes {
  public:
+  /** An empty range. */
   Bytes() = default;
+  /** `size` bytes at `data`. */
   Bytes(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  /** The first byte. */
   const uint8_t* data() const noexcept { return data_; }
+  /** The number of bytes. */
   size_t size() const noexcept { return size_; }
+  /** size() == 0. */
   bool empty() const noexcept { return size_ == 0; }
+  /** Iteration. */
   const uint8_t* begin() const noexcept { return data_; }
+  /** Iteration. */
   const uint8_t* end() const noexcept { return data_ + size_; }
+  /** Byte `i` (unchecked). */
   uint8_t operator[](size_t i) const noexcept { return data_[i]; }
 
  private:
@@ -127,16 +146,16 @@ class Bytes {
 
 /** A tensor's description (a ::bg_tensor_desc plus its index); views borrow from the model. */
 struct TensorInfo {
-  size_t index = 0;
-  std::string_view name;
+  size_t index = 0;  /**< The tensor's index in the model. */
+  std::string_view name;  /**< The name (borrowed from the model). */
   uint32_t type = 0;       /**< API type id (BG_TYPE_*). */
   uint32_t disk_type = 0;  /**< The id as written in the file. */
-  uint32_t n_dims = 0;
-  uint32_t shard = 0;
+  uint32_t n_dims = 0;  /**< Dimensions as written (0-4). */
+  uint32_t shard = 0;  /**< Which file of a split model holds the data. */
   std::array<uint64_t, 4> ne{};  /**< ne[0] innermost (the row length). */
-  uint64_t n_elements = 0;
-  uint64_t offset = 0;
-  uint64_t n_bytes = 0;
+  uint64_t n_elements = 0;  /**< Number of elements. */
+  uint64_t offset = 0;  /**< Offset in the file's data section. */
+  uint64_t n_bytes = 0;  /**< Size of the packed data in bytes. */
   /** bg_type_name(type): "q4_k", "i2_s", ... ("?" for an unknown id). */
   const char* type_name() const noexcept {
     const char* n = bg_type_name(type);
@@ -159,10 +178,13 @@ class LoadOptions {
   /** Progress callback: return false to cancel the load (BG_STATUS_CANCELLED). */
   using ProgressFn = std::function<bool(const bg_progress&)>;
 
+  /** The defaults (bg_load_options_new). */
   LoadOptions() : opts_(bg_load_options_new()) {
     if (!opts_) throw detail::make_error(BG_STATUS_PANIC, "bg_load_options_new");
   }
+  /** Move (the source becomes empty). */
   LoadOptions(LoadOptions&& o) noexcept : opts_(std::exchange(o.opts_, nullptr)), progress_(std::move(o.progress_)) {}
+  /** Move (the source becomes empty). */
   LoadOptions& operator=(LoadOptions&& o) noexcept {
     if (this != &o) {
       bg_load_options_free(opts_);
@@ -173,8 +195,10 @@ class LoadOptions {
   }
   LoadOptions(const LoadOptions&) = delete;
   LoadOptions& operator=(const LoadOptions&) = delete;
+  /** bg_load_options_free. */
   ~LoadOptions() { bg_load_options_free(opts_); }
 
+  /** Map the file (true, default) or read it into memory. */
   LoadOptions& use_mmap(bool on) {
     detail::check(bg_load_options_set_use_mmap(opts_, on), "bg_load_options_set_use_mmap");
     return *this;
@@ -189,10 +213,12 @@ class LoadOptions {
     detail::check(bg_load_options_set_limit(opts_, which, value), "bg_load_options_set_limit");
     return *this;
   }
+  /** TL1/TL2 tile configuration (BM, BK, bm) for tensors without a recorded one. */
   LoadOptions& tl_config(uint32_t bm, uint32_t bk, uint32_t bm_small) {
     detail::check(bg_load_options_set_tl_config(opts_, bm, bk, bm_small), "bg_load_options_set_tl_config");
     return *this;
   }
+  /** One of bitnet.cpp's shipped TL tile tables (bg_load_options_set_tl_preset). */
   LoadOptions& tl_preset(const std::string& name) {
     detail::check(bg_load_options_set_tl_preset(opts_, name.c_str()), "bg_load_options_set_tl_preset");
     return *this;
@@ -230,8 +256,8 @@ class LoadOptions {
   }
 
   /** The C handle (still owned by this object). */
-  const bg_load_options* get() const noexcept { return opts_; }
-  bg_load_options* get() noexcept { return opts_; }
+  const bg_load_options* get() const noexcept { return opts_; }  ///< The C handle.
+  bg_load_options* get() noexcept { return opts_; }  ///< The C handle.
 
  private:
   static bool trampoline(const bg_progress* p, void* user) noexcept {
@@ -250,7 +276,9 @@ class Model {
  public:
   /** Take ownership of a reference (e.g. from bg_load). */
   explicit Model(bg_model* m) noexcept : m_(m) {}
+  /** Move (the source becomes empty). */
   Model(Model&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  /** Move (releases this object's reference first). */
   Model& operator=(Model&& o) noexcept {
     if (this != &o) {
       bg_free(m_);
@@ -260,6 +288,7 @@ class Model {
   }
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
+  /** Release this reference (bg_free). */
   ~Model() { bg_free(m_); }
 
   /** bg_load; `options` may be null for the defaults. Throws Error. */
@@ -268,6 +297,7 @@ class Model {
     detail::check(bg_load(path.c_str(), options ? options->get() : nullptr, &m), "bg_load");
     return Model(m);
   }
+  /** bg_load with options. Throws Error. */
   static Model load(const std::string& path, const LoadOptions& options) { return load(path, &options); }
   /** bg_load_from_memory (the bytes are copied). Throws Error. */
   static Model load_from_memory(const void* data, size_t len, const LoadOptions* options = nullptr) {
@@ -293,12 +323,15 @@ class Model {
 
   /** Another owner of the same model (bg_model_retain). */
   Model share() const noexcept { return Model(bg_model_retain(m_)); }
+  /** The C handle (still owned by this object). */
   const bg_model* get() const noexcept { return m_; }
   /** Give up ownership: the caller must bg_free the result. */
   bg_model* release() noexcept { return std::exchange(m_, nullptr); }
+  /** Whether this object holds a model. */
   explicit operator bool() const noexcept { return m_ != nullptr; }
 
   // ---- tensors ------------------------------------------------------------------------------
+  /** Number of tensors. */
   size_t tensor_count() const noexcept { return bg_tensor_count(m_); }
   /** The tensor's index, or nullopt when there is no such tensor. */
   std::optional<size_t> find_tensor(const std::string& name) const {
@@ -308,6 +341,7 @@ class Model {
     detail::check(s, "bg_tensor_find");
     return i;
   }
+  /** Describe tensor `index`. Throws Error (BG_STATUS_INDEX_OUT_OF_RANGE). */
   TensorInfo tensor(size_t index) const {
     bg_tensor_desc d{};
     detail::check(bg_tensor_info(m_, index, &d), "bg_tensor_info");
@@ -331,37 +365,48 @@ class Model {
     return tensor(i);
   }
 
-  /** Iteration over the tensors: `for (const bitgguf::TensorInfo& t : model.tensors())`. */
+  /** Iteration over the tensors (see tensors()): `for (const bitgguf::TensorInfo& t : model.tensors())`. */
   class TensorRange {
    public:
+    /** An input iterator producing TensorInfo values. */
     class iterator {
      public:
-      using value_type = TensorInfo;
-      using difference_type = std::ptrdiff_t;
-      using pointer = const TensorInfo*;
-      using reference = TensorInfo;
-      using iterator_category = std::input_iterator_tag;
+      using value_type = TensorInfo;  ///< Iterator traits.
+      using difference_type = std::ptrdiff_t;  ///< Iterator traits.
+      using pointer = const TensorInfo*;  ///< Iterator traits.
+      using reference = TensorInfo;  ///< Iterator traits.
+      using iterator_category = std::input_iterator_tag;  ///< Iterator traits.
+      /** At tensor `i` of `*m`. */
       iterator(const Model* m, size_t i) : m_(m), i_(i) {}
+      /** The current tensor. */
       TensorInfo operator*() const { return m_->tensor(i_); }
+      /** The next tensor. */
       iterator& operator++() {
         ++i_;
         return *this;
       }
+      /** Same position. */
       bool operator==(const iterator& o) const { return i_ == o.i_; }
+      /** Different positions. */
       bool operator!=(const iterator& o) const { return i_ != o.i_; }
 
      private:
       const Model* m_;
       size_t i_;
     };
+    /** The tensors of `*m`. */
     explicit TensorRange(const Model* m) : m_(m) {}
+    /** The first tensor. */
     iterator begin() const { return iterator(m_, 0); }
+    /** Past the last tensor. */
     iterator end() const { return iterator(m_, m_->tensor_count()); }
+    /** Number of tensors. */
     size_t size() const { return m_->tensor_count(); }
 
    private:
     const Model* m_;
   };
+  /** All tensors, in file order. */
   TensorRange tensors() const { return TensorRange(this); }
 
   /** Zero-copy bytes of tensor `index` (bg_tensor_data): valid while the model lives. */
@@ -389,6 +434,7 @@ class Model {
   }
 
   // ---- metadata -----------------------------------------------------------------------------
+  /** Number of metadata pairs. */
   size_t meta_count() const noexcept { return bg_meta_count(m_); }
   /** The key's index, or nullopt when absent. */
   std::optional<size_t> find_meta(const std::string& key) const {
@@ -398,7 +444,9 @@ class Model {
     detail::check(s, "bg_meta_find");
     return i;
   }
+  /** Whether the key exists. */
   bool has_meta(const std::string& key) const { return find_meta(key).has_value(); }
+  /** Describe metadata pair `index` (key, value type, array type and length). */
   bg_meta_desc meta_info(size_t index) const {
     bg_meta_desc d{};
     detail::check(bg_meta_info(m_, index, &d), "bg_meta_info");
@@ -417,12 +465,20 @@ class Model {
     detail::check(bg_meta_get_uint(m_, meta_index(key), max, &v), "bg_meta_get_uint");
     return v;
   }
+  // Typed metadata getters: throw Error (BG_STATUS_NOT_FOUND, BG_STATUS_TYPE_MISMATCH).
+  /** The u32 value of `key`. */
   uint32_t meta_u32(const std::string& key) const { return get<uint32_t>(key, &bg_meta_get_u32, "bg_meta_get_u32"); }
+  /** The i32 value of `key`. */
   int32_t meta_i32(const std::string& key) const { return get<int32_t>(key, &bg_meta_get_i32, "bg_meta_get_i32"); }
+  /** The u64 value of `key`. */
   uint64_t meta_u64(const std::string& key) const { return get<uint64_t>(key, &bg_meta_get_u64, "bg_meta_get_u64"); }
+  /** The i64 value of `key`. */
   int64_t meta_i64(const std::string& key) const { return get<int64_t>(key, &bg_meta_get_i64, "bg_meta_get_i64"); }
+  /** The f32 value of `key`. */
   float meta_f32(const std::string& key) const { return get<float>(key, &bg_meta_get_f32, "bg_meta_get_f32"); }
+  /** The f64 value of `key`. */
   double meta_f64(const std::string& key) const { return get<double>(key, &bg_meta_get_f64, "bg_meta_get_f64"); }
+  /** The bool value of `key`. */
   bool meta_bool(const std::string& key) const { return get<bool>(key, &bg_meta_get_bool, "bg_meta_get_bool"); }
   /** Element `elem` of a string array, zero-copy. */
   std::string_view meta_array_string(const std::string& key, uint64_t elem) const {
