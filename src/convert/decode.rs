@@ -90,11 +90,32 @@ pub fn rows_cols(ne: &[u64; 4], n: u64) -> (usize, usize) {
     (m, k)
 }
 
-/// Decode a whole tensor (`data`, described by `codec`) to f32; errors name `name`.
+/// Rows decoded at a time by [`decode_f32`] (about this many elements), so a big tensor needs
+/// only its f32 values plus a small byte buffer.
+const DECODE_PIECE_ELEMS: u64 = 1 << 20;
+
+/// Decode a whole tensor (`data`, described by `codec`) to f32; errors name `name`. TL1 / TL2
+/// tensors are decoded whole (their tiles span rows; the fast decoders work on whole tensors),
+/// every other type in pieces of rows.
 pub fn decode_f32(codec: &TensorCodec, data: &[u8], name: &str) -> Result<Vec<f32>> {
+    let ctx = |e: Error| e.context(format!("tensor '{name}'"));
     let n = usize::try_from(codec.n_elements()?)
         .map_err(|_| Error::new(Status::ElementCountOverflow, format!("tensor '{name}' is too large")))?;
-    let mut bytes = vec![0u8; n * 4];
-    codec.decode(data, OutType::F32, &mut bytes).map_err(|e| e.context(format!("tensor '{name}'")))?;
-    Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    let (n_rows, ne0) = (codec.n_rows()?, codec.ne[0]);
+    let rows_per_piece =
+        if matches!(codec.ty, TL1 | TL2) { n_rows.max(1) } else { (DECODE_PIECE_ELEMS / ne0.max(1)).max(1) };
+    let mut out = Vec::with_capacity(n);
+    let mut bytes = Vec::new();
+    let mut r = 0;
+    while r < n_rows {
+        let r1 = (r + rows_per_piece).min(n_rows);
+        bytes.resize(((r1 - r) * ne0 * 4) as usize, 0);
+        codec.decode_rows(data, r..r1, OutType::F32, &mut bytes).map_err(ctx)?;
+        out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        r = r1;
+    }
+    if n_rows == 0 {
+        codec.decode(data, OutType::F32, &mut []).map_err(ctx)?; // the checks of an empty tensor
+    }
+    Ok(out)
 }

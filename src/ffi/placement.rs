@@ -232,7 +232,15 @@ impl FfiLoadOptions {
 /// The GPU backend of this build, if any. The CUDA backend (feature `gpu`, `device::cuda`)
 /// plugs in here; a build without it has none, and GPU strategies fall back to the CPU.
 fn gpu_backend() -> Option<Arc<dyn DeviceBackend>> {
-    None
+    #[cfg(feature = "gpu")]
+    {
+        // No driver or no device: no backend (NoDevice is not an error here: the plan falls back).
+        crate::device::cuda::CudaBackend::new().ok().map(|b| Arc::new(b) as Arc<dyn DeviceBackend>)
+    }
+    #[cfg(not(feature = "gpu"))]
+    {
+        None
+    }
 }
 
 /// `bg_load` with placement options: run the progressive loader. `None` when the options set
