@@ -9,6 +9,24 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_CROSSVAL").is_some() {
         build_cpp_ref();
     }
+    set_soname();
+}
+
+/// The shared library's SONAME is `libbitgguf.so.<ABI major>` (ELF targets), the major being
+/// `BG_ABI_VERSION` of src/ffi/version.rs: a host linked against ABI 1 needs `libbitgguf.so.1`
+/// and never silently gets an incompatible library. CMake installs the symlinks.
+fn set_soname() {
+    println!("cargo:rerun-if-changed=src/ffi/version.rs");
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if !matches!(os.as_str(), "linux" | "android" | "freebsd" | "netbsd" | "openbsd" | "dragonfly") {
+        return;
+    }
+    let src = std::fs::read_to_string("src/ffi/version.rs").expect("build.rs: cannot read src/ffi/version.rs");
+    let abi = src
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pub const BG_ABI_VERSION: u32 = ")?.strip_suffix(';')?.parse::<u32>().ok())
+        .expect("build.rs: no `pub const BG_ABI_VERSION: u32 = N;` in src/ffi/version.rs");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libbitgguf.so.{abi}");
 }
 
 #[cfg(feature = "crossval")]

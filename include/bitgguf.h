@@ -3,6 +3,30 @@
  * @brief bitgguf: a hardened, zero-copy GGUF model loader (ggml quant types and BitNet b1.58
  * I2_S / TL1 / TL2) with a C ABI.
  *
+ * Overview
+ * - Load: `bg_load()` (a file, or every shard of a split model) or `bg_load_from_memory()`,
+ *   optionally with ::bg_load_options (`bg_load_options_new()`: mmap or read, parser limits,
+ *   type-id policy, BitNet decoding context, placement on CPU/GPUs, a progress callback).
+ *   Every byte of the header, metadata and tensor table is validated; a bad file is a status
+ *   with a message, never a crash.
+ * - Inspect: `bg_tensor_count()` / `bg_tensor_info()` / `bg_tensor_find()`, `bg_meta_*`
+ *   (typed getters, zero-copy strings and arrays), `bg_model_plan()` (where each tensor went).
+ * - Read: `bg_tensor_data()` (the packed bytes, zero-copy), `bg_tensor_dequantize()` /
+ *   `bg_tensor_dequantize_rows()` (to f32, f16 or bf16, bit-exact with ggml), `bg_dequantize()`
+ *   and `bg_quantize()` on caller buffers; `bg_crossval_*` against the built-in C++ reference.
+ * - Release: `bg_free()`. Minimal use:
+ * @code
+ *   bg_model *m = NULL;
+ *   bg_status s = bg_load("model.gguf", NULL, &m);
+ *   if (s != BG_STATUS_OK) { char msg[512]; size_t n; bg_last_error_message(msg, sizeof msg, &n); ... }
+ *   size_t i; bg_tensor_find(m, "blk.0.attn_q.weight", &i);
+ *   size_t bytes; bg_tensor_dequantized_size(m, i, BG_TYPE_F32, &bytes);
+ *   float *v = malloc(bytes); bg_tensor_dequantize(m, i, BG_TYPE_F32, v, bytes);
+ *   free(v); bg_free(m);
+ * @endcode
+ * docs/API.md details ownership, lifetimes, threads, errors and the ABI promise; examples/ has
+ * complete C, C++ (include/bitgguf.hpp) and Rust programs.
+ *
  * Conventions
  * - Functions are `bg_<object>_<verb>`; `bg_load`, `bg_load_from_memory` and `bg_free` are the
  *   root object's. Object first, then inputs, then outputs; outputs end in `_out` and are

@@ -8,9 +8,11 @@
 #   2. cargo builds in the other feature configurations (all features; gpu; crossval), the
 #      feature gpu's clippy and no-GPU tests (tests/gpu_nodevice.rs, tests/gpu.rs skipping), and
 #      cargo check --target aarch64-unknown-linux-gnu --lib (the NEON decoders compile)
-#   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names
+#   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names;
+#      Doxygen runs without a warning on include/bitgguf.h and include/bitgguf.hpp
 #   4. CMake configure + build + ctest (gcc, shared library), then install it and build a
-#      downstream project against it with find_package (shared and static) and pkg-config
+#      downstream project against it with find_package (shared and static) and pkg-config; the
+#      SONAME (readelf); an add_subdirectory consumer; the examples (Rust, C, C++) run and agree
 #  4b. the C tests again against a library built with -DBITGGUF_CROSSVAL=ON (feature crossval;
 #      its own CARGO_TARGET_DIR), which adds c_tests/crossval.c (bg_crossval_* from C)
 #   5. the C tests again with clang -fsanitize=address,undefined against the static library
@@ -186,8 +188,39 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-section "3. header: fresh and bg_-prefixed (scripts/check_header.sh)"
+section "3. header: fresh and bg_-prefixed (scripts/check_header.sh), Doxygen without warnings"
 bash scripts/check_header.sh
+# Doxygen over the public headers (bitgguf.h, bitgguf.hpp): every declaration documented, no
+# warning. PREDEFINED __cplusplus: bg_status is documented as the enum (C before C23 sees a
+# uint32_t typedef of it, which cbindgen emits without a comment).
+need doxygen "apt-get install doxygen"
+dox="$(mktemp -d "${TMPDIR:-/tmp}/bitgguf-doxygen.XXXXXX")"
+cat >"$dox/Doxyfile" <<EOF
+PROJECT_NAME = bitgguf
+INPUT = $root/include/bitgguf.h $root/include/bitgguf.hpp
+OUTPUT_DIRECTORY = $dox/out
+GENERATE_HTML = YES
+GENERATE_LATEX = NO
+HAVE_DOT = NO
+QUIET = YES
+WARNINGS = YES
+WARN_IF_UNDOCUMENTED = YES
+WARN_IF_DOC_ERROR = YES
+WARN_LOGFILE = $dox/warnings.log
+OPTIMIZE_OUTPUT_FOR_C = YES
+ENABLE_PREPROCESSING = YES
+PREDEFINED = __cplusplus
+EOF
+echo "+ doxygen (include/bitgguf.h, include/bitgguf.hpp; $(doxygen --version))"
+(cd "$dox" && doxygen Doxyfile)
+if [[ -s "$dox/warnings.log" ]]; then
+  echo "doxygen warns about the public headers:" >&2
+  cat "$dox/warnings.log" >&2
+  rm -rf "$dox"
+  exit 1
+fi
+rm -rf "$dox"
+echo "doxygen: no warnings"
 
 # ---------------------------------------------------------------------------------------------
 section "4. CMake: build, ctest, install, find_package and pkg-config consumers"
@@ -231,6 +264,99 @@ cc -std=c99 -Wall -Wextra -Werror c_tests/consumer/consumer.c $pc_flags -Wl,-rpa
   -o "$build/consumer-pkgconfig"
 "$build/consumer-pkgconfig"
 
+# SONAME: libbitgguf.so.<BG_ABI_VERSION> (build.rs), installed with its symlinks, and what the
+# installed-library consumer records as needed.
+abi="$(sed -n 's/^#define BG_ABI_VERSION \([0-9][0-9]*\)$/\1/p' include/bitgguf.h)"
+soname="$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+echo "+ readelf -d $so: SONAME $soname (BG_ABI_VERSION $abi)"
+if [[ -z "$abi" || "$soname" != "libbitgguf.so.$abi" ]]; then
+  echo "$so has SONAME '$soname', expected libbitgguf.so.$abi" >&2
+  exit 1
+fi
+if [[ "$(readlink "$prefix/lib/libbitgguf.so")" != "libbitgguf.so.$abi" ||
+  ! -f "$prefix/lib/$(readlink "$prefix/lib/libbitgguf.so.$abi")" ]]; then
+  echo "the install lacks libbitgguf.so -> libbitgguf.so.$abi -> libbitgguf.so.X.Y.Z" >&2
+  ls -l "$prefix/lib" >&2
+  exit 1
+fi
+if ! readelf -d "$build/consumer-shared/consumer" | grep -q "NEEDED.*\[libbitgguf.so.$abi\]"; then
+  echo "the shared consumer does not record libbitgguf.so.$abi as needed" >&2
+  exit 1
+fi
+
+# add_subdirectory consumer (C and C++17 through bitgguf.hpp), configured in a temporary directory.
+subdir="$(mktemp -d "${TMPDIR:-/tmp}/bitgguf-subdir.XXXXXX")"
+logged "$build/consumer-subdir.log" cmake -S c_tests/consumer_subdir -B "$subdir" \
+  -DBITGGUF_CARGO_TARGET_DIR="$cargo_target"
+logged "$build/consumer-subdir-build.log" cmake --build "$subdir" -j "$jobs"
+echo "+ consumer, consumer_cpp (add_subdirectory)"
+"$subdir/consumer"
+"$subdir/consumer_cpp"
+rm -rf "$subdir"
+
+# The examples: the Rust one (crate API) synthesizes the tiny BitNet model in I2_S and decodes a
+# tensor; the C and C++ hosts (built above by CMake) load that file with a progress callback and
+# must print the same statistics, bit for bit. With BG_GEMMA_PATH, the two hosts on Gemma's
+# blk.0.attn_q.weight against gguf-py's dequantize (BG_PYTHON) as well.
+ex_tensor=blk.0.attn_q.weight
+ex_stats() { grep '^stats ' "$1" || { echo "no stats line in $1" >&2; return 1; }; }
+echo "+ cargo run --example tiny_bitnet -- $build/tiny-i2s.gguf $ex_tensor"
+cargo run -q --example tiny_bitnet -- "$build/tiny-i2s.gguf" "$ex_tensor" >"$build/example-rust.log"
+for host in host host_cpp; do
+  echo "+ examples/$host $build/tiny-i2s.gguf $ex_tensor"
+  "$build/main/examples/$host" "$build/tiny-i2s.gguf" "$ex_tensor" >"$build/example-$host.log"
+  if [[ "$(ex_stats "$build/example-$host.log")" != "$(ex_stats "$build/example-rust.log")" ]]; then
+    echo "examples/$host and examples/tiny_bitnet.rs disagree:" >&2
+    ex_stats "$build/example-$host.log" >&2
+    ex_stats "$build/example-rust.log" >&2
+    exit 1
+  fi
+done
+echo "examples: C, C++ and Rust agree: $(ex_stats "$build/example-rust.log")"
+rm -f "$build/tiny-i2s.gguf"
+if [[ -n "${BG_GEMMA_PATH:-}" && -f "${BG_GEMMA_PATH}" ]]; then
+  for host in host host_cpp; do
+    echo "+ examples/$host \$BG_GEMMA_PATH $ex_tensor"
+    "$build/main/examples/$host" "$BG_GEMMA_PATH" "$ex_tensor" >"$build/example-$host-gemma.log"
+  done
+  if [[ "$(ex_stats "$build/example-host-gemma.log")" != "$(ex_stats "$build/example-host_cpp-gemma.log")" ]]; then
+    echo "examples/host and examples/host_cpp disagree on Gemma" >&2
+    exit 1
+  fi
+  if [[ -n "${BG_PYTHON:-}" ]]; then
+    ref="$("$BG_PYTHON" - "$BG_GEMMA_PATH" "$ex_tensor" <<'PY'
+import struct, sys
+import numpy as np
+from gguf import GGUFReader
+from gguf.quants import dequantize
+t = next(t for t in GGUFReader(sys.argv[1]).tensors if t.name == sys.argv[2])
+v = np.asarray(dequantize(t.data, t.tensor_type), dtype=np.float32).reshape(-1)
+s = 0.0
+for x in v.astype(np.float64).tolist():  # summed in index order, as the examples do
+    s += x
+def bits(f):
+    return struct.unpack("<I", struct.pack("<f", f))[0]
+print("stats name=%s type=%s n=%d min=%08x max=%08x mean=%016x" % (
+    t.name, t.tensor_type.name.lower(), v.size, bits(v.min()), bits(v.max()),
+    struct.unpack("<Q", struct.pack("<d", s / v.size))[0]))
+PY
+)"
+    if [[ "$(ex_stats "$build/example-host-gemma.log")" != "$ref" ]]; then
+      echo "examples/host on Gemma disagrees with gguf-py:" >&2
+      ex_stats "$build/example-host-gemma.log" >&2
+      echo "$ref" >&2
+      exit 1
+    fi
+    echo "examples on Gemma agree with gguf-py: $ref"
+  else
+    echo "SKIPPED: examples vs gguf-py on Gemma: BG_PYTHON is not set"
+    skipped_notes+=("[examples] gguf-py comparison skipped: BG_PYTHON not set")
+  fi
+else
+  echo "SKIPPED: examples on Gemma: BG_GEMMA_PATH is not set"
+  skipped_notes+=("[examples] Gemma run skipped: BG_GEMMA_PATH not set")
+fi
+
 # ---------------------------------------------------------------------------------------------
 section "4b. CMake -DBITGGUF_CROSSVAL=ON: bg_crossval_* from C (c_tests/crossval.c)"
 logged "$build/crossval-configure.log" cmake -S . -B "$build/crossval" -DCMAKE_BUILD_TYPE=Debug \
@@ -258,7 +384,7 @@ logged "$build/asan-configure.log" env CC=clang CXX=clang++ cmake -S . -B "$buil
   -DCMAKE_C_FLAGS="$san -O1" -DCMAKE_CXX_FLAGS="$san -O1" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
 logged "$build/asan-build.log" cmake --build "$build/asan" -j "$jobs"
-for t in header_c99 header_cxx synthetic gemma ffi_contract progress; do # the sanitizers are really linked in
+for t in header_c99 header_cxx synthetic gemma ffi_contract progress cxx_wrapper; do # the sanitizers are really linked in
   if ! nm "$build/asan/c_tests/$t" | grep '__asan_init' >/dev/null; then
     echo "$build/asan/c_tests/$t is not instrumented with ASan" >&2
     exit 1
