@@ -4,8 +4,9 @@
 //!
 //! - Dequantization runs on the GPU (kernels in `kernels/dequant.cu`, compiled by NVRTC for the
 //!   device's compute capability and cached in memory and on disk, see [`kernels`]) for I2_S,
-//!   TQ1_0, TQ2_0, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K…Q6_K, IQ4_NL, IQ4_XS, MXFP4, F32, F16 and
-//!   BF16, into f32, f16 or bf16, bit-for-bit what the CPU codecs give (NaN payloads aside:
+//!   TQ1_0, TQ2_0, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K…Q6_K, IQ4_NL, IQ4_XS, MXFP4, F32, F16,
+//!   BF16, and TL1 / TL2 / I2_S GROUP_64 given their codec context (`TensorUpload::tl` or
+//!   [`CudaBackend::materialize_codec`]), into f32, f16 or bf16, bit-for-bit what the CPU codecs give (NaN payloads aside:
 //!   the GPU's NaN results are canonical). Other types: `can_decode` is false and the loader
 //!   decodes on the CPU, then [`DeviceBackend::upload`]s.
 //! - Packed bytes go host → device through a ring of reused pinned staging buffers
