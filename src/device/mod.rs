@@ -10,6 +10,7 @@ pub mod cpu;
 pub mod cuda;
 
 use crate::error::Result;
+use crate::quant::bitnet::TlConfig;
 use crate::quant::output::OutType;
 use crate::types::TypeId;
 
@@ -71,6 +72,9 @@ pub struct TensorUpload<'a> {
     pub ne: [u64; 4],
     /// The packed on-disk bytes (for I2_S including its scale tail).
     pub packed: &'a [u8],
+    /// TL1 / TL2 tile configuration, when known (required to decode those types; ignored for
+    /// the others).
+    pub tl: Option<TlConfig>,
 }
 
 /// A backend that can hold tensors on its devices (implemented by `device::cuda` with feature

@@ -438,6 +438,11 @@ impl ProgressiveGgufLoader {
         let info = model.tensor(i).expect("index in range").info;
         let src = model.tensor_data(i).expect("index in range");
         decode::validate(&info, src)?;
+        // TL1 / TL2 decode needs the tile configuration (file key or load options).
+        let tl = match (info.ty.id, place.materialize) {
+            (crate::types::TL1 | crate::types::TL2, Materialize::Decoded(_)) => model.codec(i)?.tl,
+            _ => None,
+        };
         let release = |src: &[u8], stats: &mut LoadStats| {
             if mapped {
                 // SAFETY: the model's bytes are a read-only private file mapping (is_mapped).
@@ -478,7 +483,7 @@ impl ProgressiveGgufLoader {
                     release(src, stats);
                     return Ok(Resident::Host(buf));
                 }
-                DeviceId::Cuda(_) => self.to_gpu(device, &info, src, place.materialize, staging, stats),
+                DeviceId::Cuda(_) => self.to_gpu(device, &info, src, tl, place.materialize, staging, stats),
             };
             match r {
                 Ok(t) => {
@@ -501,11 +506,13 @@ impl ProgressiveGgufLoader {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn to_gpu(
         &self,
         device: DeviceId,
         info: &crate::gguf::TensorInfo<'_>,
         src: &[u8],
+        tl: Option<crate::quant::bitnet::TlConfig>,
         m: Materialize,
         staging: &mut Option<HostBuffer>,
         stats: &mut LoadStats,
@@ -517,7 +524,7 @@ impl ProgressiveGgufLoader {
             ));
         };
         if m == Materialize::Packed || b.can_decode(info.ty.id, m) {
-            let up = TensorUpload { name: info.name, ty: info.ty.id, ne: info.ne, packed: src };
+            let up = TensorUpload { name: info.name, ty: info.ty.id, ne: info.ne, packed: src, tl };
             return b.materialize(device, &up, m);
         }
         let need = decode::out_bytes(info, m)?;
