@@ -135,6 +135,11 @@
 #define BG_CROSSVAL_NO_INDEX 18446744073709551615ull
 
 /**
+ * Bytes of `bg_cuda_device_info.name`, NUL included.
+ */
+#define BG_CUDA_NAME_LEN 256
+
+/**
  * Type-id policy: decide contested ids 36–39 per tensor from the layout and metadata (default).
  */
 #define BG_TYPE_POLICY_AUTO 0
@@ -794,6 +799,16 @@ enum bg_status
    */
   BG_STATUS_BUDGET_EXCEEDED = 605,
   /**
+   * The GPU kernels could not be compiled (NVRTC missing or failing) or loaded for this
+   * device.
+   */
+  BG_STATUS_KERNEL_COMPILE = 630,
+  /**
+   * A CUDA driver call failed (other than out of memory or no device): the message names
+   * the call and the driver's error.
+   */
+  BG_STATUS_DEVICE_FAILURE = 631,
+  /**
    * A required pointer argument was NULL.
    */
   BG_STATUS_NULL_PARAMETER = 900,
@@ -953,6 +968,32 @@ typedef struct bg_crossval_summary {
    */
   uint64_t first_failure_index;
 } bg_crossval_summary;
+
+/**
+ * One CUDA device as `bg_cuda_device_info` reports it.
+ */
+typedef struct bg_cuda_device_info {
+  /**
+   * The device name, NUL-terminated (truncated to `BG_CUDA_NAME_LEN - 1` bytes).
+   */
+  char name[BG_CUDA_NAME_LEN];
+  /**
+   * Total device memory in bytes.
+   */
+  uint64_t total_memory;
+  /**
+   * Free device memory in bytes when queried.
+   */
+  uint64_t free_memory;
+  /**
+   * Compute capability, major (9 for Hopper).
+   */
+  int32_t compute_capability_major;
+  /**
+   * Compute capability, minor.
+   */
+  int32_t compute_capability_minor;
+} bg_cuda_device_info;
 
 /**
  * A metadata pair's description. Pointers are borrowed from the model.
@@ -1234,6 +1275,30 @@ bg_status bg_crossval_tensor(const struct bg_model *model,
  * `model` NULL or live; `summary_out` NULL or writable.
  */
 bg_status bg_crossval_model(const struct bg_model *model, struct bg_crossval_summary *summary_out);
+
+/**
+ * The number of CUDA devices in `*count_out`. A machine without the CUDA driver (or without
+ * a GPU) has 0 devices: that is `BG_STATUS_OK`, not an error.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_DEVICE_FAILURE` (the driver
+ * failed to answer), or `BG_STATUS_NOT_COMPILED` (a build without the feature `gpu`).
+ *
+ * # Safety
+ * `count_out` NULL or writable.
+ */
+bg_status bg_cuda_device_count(uint32_t *count_out);
+
+/**
+ * Name, total and free memory, and compute capability of CUDA device `index` into
+ * `*info_out`.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_NO_DEVICE` (no driver, or
+ * `index` is not a device), `BG_STATUS_DEVICE_FAILURE`, or `BG_STATUS_NOT_COMPILED`.
+ *
+ * # Safety
+ * `info_out` NULL or writable.
+ */
+bg_status bg_cuda_device_info(uint32_t index, struct bg_cuda_device_info *info_out);
 
 /**
  * Decode `n_elements` elements of type `src_type` from `src` (exactly `src_len` bytes: whole

@@ -131,6 +131,12 @@ pub enum Status {
     /// The placement plan runs out of device budgets: a tensor fits on no device left in the
     /// fallback chain.
     BudgetExceeded = 605,
+    /// The GPU kernels could not be compiled (NVRTC missing or failing) or loaded for this
+    /// device.
+    KernelCompile = 630,
+    /// A CUDA driver call failed (other than out of memory or no device): the message names
+    /// the call and the driver's error.
+    DeviceFailure = 631,
 
     // ---- 9xx: the boundary ------------------------------------------------------------------
     /// A required pointer argument was NULL.
@@ -202,6 +208,8 @@ impl Status {
         Status::WrongDevice,
         Status::TensorTooLarge,
         Status::BudgetExceeded,
+        Status::KernelCompile,
+        Status::DeviceFailure,
         Status::NullParameter,
         Status::InvalidParameter,
         Status::InsufficientSize,
@@ -267,6 +275,8 @@ impl Status {
             Status::WrongDevice => "the tensor is on another device (use bg_tensor_device_ptr)",
             Status::TensorTooLarge => "a tensor is larger than every device budget",
             Status::BudgetExceeded => "the placement plan exceeds the device budgets",
+            Status::KernelCompile => "GPU kernels could not be compiled or loaded",
+            Status::DeviceFailure => "a CUDA driver call failed",
             Status::NullParameter => "a required pointer argument was NULL",
             Status::InvalidParameter => "invalid argument",
             Status::InsufficientSize => "output buffer too small",

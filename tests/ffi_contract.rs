@@ -606,7 +606,7 @@ fn null_checks(seen: &mut BTreeSet<String>) {
     // placement and progressive loading (ffi/placement.rs)
     {
         use bitgguf::ffi::placement::*;
-        let o = unsafe { bg_load_options_new() };
+        let o = bg_load_options_new();
         let on = ptr::null_mut::<bitgguf::ffi::bg_load_options>();
         let dm = bg_device_memory {
             device: bg_device_id { kind: BG_DEVICE_CUDA, ordinal: 0 },

@@ -4,8 +4,8 @@
 //! bitgguf inspect FILE [--json] [--no-mmap] [--type-policy auto|upstream|bitnet]
 //! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] [--tl-config BM,BK,bm | --tl-preset NAME] [--i2s-layout group128|group64] -o OUT
 //! bitgguf demo
-//! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--quiet] [--json]
 //! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] -o OUT.gguf
+//! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--quiet] [--json]
 //! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
 //! bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm | --tl-preset NAME]
 //!                  [--embeddings TYPE] [--allow-lossy-scale] [--quiet] -o OUT.gguf
@@ -124,10 +124,6 @@ enum Command {
     /// (needs the feature `crossval`).
     #[command(after_help = crossval::EXIT_HELP)]
     Crossval(crossval::CrossvalArgs),
-    /// Load a model with the progressive loader (placement strategy, output type, read mode),
-    /// with a progress bar, then print the per-device summary, fallbacks, time and peak memory.
-    #[command(after_help = EXIT_CODES_HELP)]
-    Load(load::LoadArgs),
     /// Write a deterministic synthetic BitNet-architecture model (weights ternary x scale, so
     /// every ternary format holds them exactly). Seed: --seed, else $BITNET_SEED, else 42.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -142,6 +138,10 @@ enum Command {
     /// x) against the tensors of the same names, gated at cosine >= 0.99.
     #[command(after_help = validate::EXIT_HELP)]
     Validate(validate::ValidateArgs),
+    /// Load a model with the progressive loader (placement strategy, output type, read mode),
+    /// with a progress bar, then print the per-device summary, fallbacks, time and peak memory.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Load(load::LoadArgs),
 }
 
 /// `--to` values.
@@ -275,13 +275,13 @@ fn main() -> ExitCode {
         }
         Command::Demo => demo::run(),
         Command::Crossval(args) => return crossval::main(args),
-        Command::Load(args) => load::run(&args),
         Command::Synth(args) => synth::run(args),
         Command::Quantize(args) => quantize::run(args),
         Command::Validate(args) => match validate::run(args) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
+        Command::Load(args) => load::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,10 @@
 //! which the caller gets from [`DeviceBackend::devices`] or makes up (tests).
 
 pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod cuda;
+
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::quant::output::OutType;
@@ -84,4 +88,23 @@ pub trait DeviceBackend: Send + Sync {
     fn materialize(&self, device: DeviceId, t: &TensorUpload<'_>, out: Materialize) -> Result<Box<dyn DeviceTensor>>;
     /// Copy ready-made bytes (already decoded on the host) to `device` as they are.
     fn upload(&self, device: DeviceId, bytes: &[u8]) -> Result<Box<dyn DeviceTensor>>;
+    /// Wait until every tensor returned so far by `materialize` / `upload` holds its bytes
+    /// (backends may return before the device has finished, e.g. CUDA's stream-ordered
+    /// copies and kernels). The default does nothing (synchronous backends).
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The GPU backend of this build: the CUDA backend with feature `gpu` when the driver reports a
+/// device; `None` otherwise (the GPU strategies then place everything on the CPU and say so).
+/// Added for the progressive loader (issue 6); nothing above changes meaning.
+pub fn default_backend() -> Option<Arc<dyn DeviceBackend>> {
+    #[cfg(feature = "gpu")]
+    {
+        if let Ok(b) = cuda::CudaBackend::new() {
+            return Some(Arc::new(b));
+        }
+    }
+    None
 }

@@ -7,6 +7,7 @@
 
 mod boundary;
 pub mod crossval;
+pub mod cuda;
 pub mod dequant;
 mod handles;
 pub mod load;
