@@ -12,7 +12,8 @@
 # 7B-class `llama3-8b-1.58` I2_S preset of `bitgguf synth` (~3 GB with f16 embeddings). Files go
 # to $BG_BENCH_DIR (default /tmp/bitgguf-bench) and are deleted at the end unless BG_KEEP=1.
 # The 5 GB model's decoded modes need ~15 GB of free memory; they are skipped with a message
-# when MemAvailable is lower. BG_SKIP_7B=1 skips the 7B-class model.
+# when MemAvailable is lower. BG_SKIP_7B=1 skips the 7B-class model,
+# BG_ONLY_7B=1 measures only it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -81,6 +82,7 @@ bench_file() { # bench_file FILE MODES...
 
 avail_gb() { awk '/MemAvailable/ {printf "%d", $2/1048576}' /proc/meminfo; }
 
+[[ "${BG_ONLY_7B:-}" == 1 ]] && sizes=()
 for s in "${sizes[@]}"; do
   f="$dir/load_${s}g.gguf"
   [[ -f "$f" ]] || "$synth" "$f" "$s"
@@ -102,6 +104,6 @@ if [[ "${BG_SKIP_7B:-}" == 1 ]]; then
 fi
 f="$dir/l8b_i2s.gguf"
 [[ -f "$f" ]] || "$bin" synth --preset llama3-8b-1.58 --type i2_s -o "$f"
-bench_file "$f" --populate --quiet --no-mmap
+bench_file "$f" --populate --staging-mib_256 --no-mmap
 echo
 echo "floor 2 s, goal 0.5 s for the 7B-class model to CPU-ready (mmap --populate); peak RSS floor 150 %, goal 110 %"
