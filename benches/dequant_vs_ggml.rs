@@ -24,16 +24,14 @@
 //! all threads: ≥ 70% of the all-thread streaming-store bandwidth (in output bytes).
 
 mod common;
-#[path = "../tests/ggml/mod.rs"]
-mod ggml;
 
 use std::hint::black_box;
 
 use bitgguf::quant::output::{decode_into_with, DecodeOptions, OutType, Streaming};
 use bitgguf::quant::{self, simd};
 use bitgguf::types;
+use common::ggml::Rng;
 use common::{time_ms, Stats};
-use ggml::{Ggml, Rng};
 use rayon::prelude::*;
 
 /// A 64-byte-aligned, pre-touched byte buffer of `len` bytes inside a larger allocation.
@@ -124,14 +122,7 @@ struct Row {
 }
 
 fn main() {
-    let lib = match common::find_ggml() {
-        Ok(p) => p,
-        Err(why) => {
-            println!("SKIPPED: ggml not found: {why}");
-            return;
-        }
-    };
-    let ggml = match Ggml::load_from(&lib) {
+    let (lib, ggml) = match common::load_ggml() {
         Ok(g) => g,
         Err(why) => {
             println!("SKIPPED: {why}");

@@ -131,6 +131,7 @@ static void test_nulls(void) {
   bg_tensor_desc td;
   bg_crossval_report rep;
   bg_crossval_summary sum;
+  bg_cuda_device_desc cuda_info;
   unsigned char buf[256];
   uint8_t src[34];
   float f[32];
@@ -164,6 +165,13 @@ static void test_nulls(void) {
   CHECK_STATUS(bg_load_options_set_limit(NULL, BG_LIMIT_MAX_KV, 1), NP);
   CHECK_STATUS(bg_load_options_set_limit(o, 99, 1), BG_STATUS_INVALID_PARAMETER);
   CHECK_STATUS(bg_load_options_set_limit(o, BG_LIMIT_MAX_KV, 0), BG_STATUS_INVALID_PARAMETER);
+  CHECK_STATUS(bg_load_options_set_tl_config(NULL, 32, 64, 32), NP);
+  CHECK_STATUS(bg_load_options_set_tl_config(o, 32, 0, 32), BG_STATUS_INVALID_PARAMETER);
+  CHECK_STATUS(bg_load_options_set_tl_preset(NULL, "bitnet-3b"), NP);
+  CHECK_STATUS(bg_load_options_set_tl_preset(o, "no-such-model"), BG_STATUS_INVALID_PARAMETER);
+  CHECK_STATUS(bg_load_options_set_tl_preset(o, NULL), BG_STATUS_OK);
+  CHECK_STATUS(bg_load_options_set_i2s_layout(NULL, BG_I2S_LAYOUT_GROUP_64), NP);
+  CHECK_STATUS(bg_load_options_set_i2s_layout(o, 7), BG_STATUS_INVALID_PARAMETER);
   bg_load_options_free(NULL);
 
   /* loading */
@@ -297,6 +305,12 @@ static void test_nulls(void) {
   CHECK_STATUS(bg_crossval_model(m, NULL), NP);
   UNTOUCHED(rep);
   UNTOUCHED(sum);
+
+  /* CUDA queries (BG_STATUS_NOT_COMPILED without the feature gpu; NULLs are checked first) */
+  SENTINEL(cuda_info);
+  CHECK_STATUS(bg_cuda_device_count(NULL), NP);
+  CHECK_STATUS(bg_cuda_device_info(0, NULL), NP);
+  UNTOUCHED(cuda_info);
 
   bg_free(m);
 }

@@ -125,6 +125,14 @@ BlockFn iq_block_fn(uint32_t type);
 void dequantize_tl1(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, const uint32_t cfg[3], float *dst);
 void dequantize_tl2(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, const uint32_t cfg[3], float *dst);
 
+// The per-tensor scale rule of I2_S, TL1 and TL2 read from files (bitnet-formats.md §3.4, §3.7,
+// §4.5: bitnet.cpp writes max|W| or the clamped absmean; bitgguf's docs/FORMATS.md §5): the scale
+// at byte `at` must be finite and >= 0 (check_scale, before decoding), and may be zero only when
+// every element is zero (check_zero_scale, after decoding; `first_nonzero` is the index of the
+// first nonzero element, UINT64_MAX when none). Both throw CREF_ERR_BAD_DATA.
+void check_scale(const char *type, float scale, uint64_t at);
+void check_zero_scale(const char *type, float scale, uint64_t at, uint64_t first_nonzero);
+
 // I2_S in either layout (bitnet-formats.md §3.3, §3.8): `group` = 32 (canonical GROUP_128) or 16
 // (ARM GROUP_64) bytes per block; `n` elements, `src_len` = n / 4 + 32.
 void dequantize_i2s(const uint8_t *src, size_t src_len, uint64_t n, uint32_t group, float *dst);

@@ -6,6 +6,7 @@
 // order the reference gives (`x*d + m`, `d1*q - m1`, `(d*sc)*q`, ...); the build uses
 // -ffp-contract=off so that no multiply-add is fused (gguf-ggml.md §2.7).
 #include <cmath>
+#include <cstdio>
 
 #include "common.hpp"
 #include "cref.h"
@@ -371,6 +372,30 @@ bool dequantize_supported(uint32_t type) {
     return block_fn(type) != nullptr || type == T_I2_S || type == T_TL1 || type == T_TL2;
 }
 
+namespace {
+std::string scale_text(const char *type, float scale, uint64_t at) {
+    uint32_t bits;
+    std::memcpy(&bits, &scale, 4);
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08x", bits);
+    return std::string(type) + " per-tensor scale at byte " + std::to_string(at) + " is " + std::to_string(scale) +
+           " (bits " + hex + ")";
+}
+}  // namespace
+
+void check_scale(const char *type, float scale, uint64_t at) {
+    if (!std::isfinite(scale) || scale < 0.0f) {
+        throw Error(CREF_ERR_BAD_DATA, scale_text(type, scale, at) + "; expected a finite value >= 0");
+    }
+}
+
+void check_zero_scale(const char *type, float scale, uint64_t at, uint64_t first_nonzero) {
+    if (scale == 0.0f && first_nonzero != UINT64_MAX) {
+        throw Error(CREF_ERR_BAD_DATA, scale_text(type, scale, at) + " but element " + std::to_string(first_nonzero) +
+                                           " is not zero; a zero scale is only valid for an all-zero tensor");
+    }
+}
+
 // I2_S, the whole tensor (bitnet-formats.md §3.3-§3.5, §3.8): blocks of 4*group elements in
 // `group` bytes; byte p of a block holds elements p, p+group, p+2*group, p+3*group in bits 7-6,
 // 5-4, 3-2, 1-0; code c means c - 1 (code 3 is invalid); one f32 scale at byte n/4.
@@ -387,6 +412,8 @@ void dequantize_i2s(const uint8_t *src, size_t src_len, uint64_t n, uint32_t gro
     }
     if (n > 0 && (src == nullptr || dst == nullptr)) throw Error(CREF_ERR_ARG, "src or dst is NULL");
     const float scale = bits_to_f32(le32(src + n / 4));
+    check_scale("i2_s", scale, n / 4);
+    uint64_t first_nonzero = UINT64_MAX;
     for (uint64_t e = 0; e < n; e++) {
         const uint64_t blk = e / blck, pos = e % blck;
         const uint64_t at = group * blk + pos % group;
@@ -395,8 +422,10 @@ void dequantize_i2s(const uint8_t *src, size_t src_len, uint64_t n, uint32_t gro
             throw Error(CREF_ERR_BAD_DATA, "i2_s element " + std::to_string(e) + " (byte " + std::to_string(at) +
                                                ") has the invalid 2-bit code 3");
         }
+        if (code != 1 && first_nonzero == UINT64_MAX) first_nonzero = e;
         dst[e] = scale * static_cast<float>(code - 1);
     }
+    check_zero_scale("i2_s", scale, n / 4, first_nonzero);
 }
 
 void dequantize(uint32_t type, const uint8_t *src, size_t src_len, uint64_t n, float *dst) {

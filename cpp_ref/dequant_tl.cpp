@@ -8,6 +8,8 @@
 // the closed-form loops of §4.4 / §5.4 and scatter each element to W[m][k] (output index
 // m * K + k), as the reference's pseudo-code does. Values are `scale * t` in f32 with t in
 // {-1, 0, 1}; an index the format forbids is rejected with CREF_ERR_BAD_DATA.
+#include <algorithm>
+
 #include "common.hpp"
 #include "cref.h"
 
@@ -92,6 +94,8 @@ void dequantize_tl1(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, 
     need_len("TL1", src_len, payload + 32);
     if (n > 0 && (src == nullptr || dst == nullptr)) throw Error(CREF_ERR_ARG, "TL1: src or dst is NULL");
     const float scale = bits_to_f32(le32(src + payload));
+    check_scale("tl1", scale, payload);
+    uint64_t first_nonzero = UINT64_MAX;
 
     uint64_t o = 0;
     for (uint64_t I = 0; I < m / BM; I++)
@@ -111,10 +115,13 @@ void dequantize_tl1(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, 
                                     int t0, t1;
                                     pair(nibs[h], t0, t1);
                                     const uint64_t col = 2 * (p0 + h);
+                                    if (t0 != 0) first_nonzero = std::min(first_nonzero, row * k + col);
+                                    if (t1 != 0) first_nonzero = std::min(first_nonzero, row * k + col + 1);
                                     dst[row * k + col] = scale * static_cast<float>(t0);
                                     dst[row * k + col + 1] = scale * static_cast<float>(t1);
                                 }
                             }
+    check_zero_scale("tl1", scale, payload, first_nonzero);
 }
 
 void dequantize_tl2(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, const uint32_t cfg[3], float *dst) {
@@ -135,6 +142,8 @@ void dequantize_tl2(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, 
     need_len("TL2", src_len, scale_at + 32);
     if (n > 0 && (src == nullptr || dst == nullptr)) throw Error(CREF_ERR_ARG, "TL2: src or dst is NULL");
     const float scale = bits_to_f32(le32(src + scale_at));
+    check_scale("tl2", scale, scale_at);
+    uint64_t first_nonzero = UINT64_MAX;
 
     // Section A (three part) with the signs of section B.
     uint64_t o = A;
@@ -156,6 +165,7 @@ void dequantize_tl2(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, 
                             const bool neg = (le16(src + w_at) >> (15 - (2 * q + hh))) & 1;
                             for (int e = 0; e < 3; e++) {
                                 const int t = neg ? -TRIPLES[idx][e] : TRIPLES[idx][e];
+                                if (t != 0) first_nonzero = std::min(first_nonzero, row * k + 3 * j + e);
                                 dst[row * k + 3 * j + e] = scale * static_cast<float>(t);
                             }
                         }
@@ -176,10 +186,13 @@ void dequantize_tl2(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, 
                             int t0, t1;
                             pair(idx, t0, t1);
                             const uint64_t col = K3 + 2 * (p0 + h);
+                            if (t0 != 0) first_nonzero = std::min(first_nonzero, row * k + col);
+                            if (t1 != 0) first_nonzero = std::min(first_nonzero, row * k + col + 1);
                             dst[row * k + col] = scale * static_cast<float>(t0);
                             dst[row * k + col + 1] = scale * static_cast<float>(t1);
                         }
                     }
+    check_zero_scale("tl2", scale, scale_at, first_nonzero);
 }
 
 }  // namespace cref

@@ -5,7 +5,7 @@
 //!    written) / time; CUDA events around each launch, warm, median of many) as a fraction of 1;
 //! 3. host → device: the staging ring (pageable source) vs one plain `cuMemcpyHtoD` from pinned
 //!    memory (and from pageable memory) of the same bytes;
-//! 4. full load of a synthetic bitnet-2b-4t I2_S model (generated here unless present) into
+//! 4. full load of the synthetic bitnet-2b-4t I2_S model (`bitgguf::synth`, generated here unless present) into
 //!    GPU-resident bf16, warm page cache: the direct path (map the file, materialize each tensor
 //!    through `CudaBackend`: packed bytes up, decoded on the GPU) vs "CPU dequant, then upload
 //!    bf16".
@@ -18,10 +18,13 @@ use std::time::Instant;
 use bitgguf::device::cuda::driver::{Event, PinnedBuffer};
 use bitgguf::device::cuda::{self, kernels, CudaBackend, CudaTensor};
 use bitgguf::device::{DeviceBackend, DeviceId, DeviceTensor, Materialize, TensorUpload};
-use bitgguf::gguf::{GgufWriter, OwnedValue};
+use bitgguf::load::{LoadConfig, ProgressiveGgufLoader, Resident, StrategyChoice};
+use bitgguf::placement::{GpuOptimized, OutputTypes};
 use bitgguf::quant::output::{decode_into, OutType};
+use bitgguf::synth::{synthesize_to_path, Preset, SynthOptions};
 use bitgguf::types::{self, I2_S};
 use bitgguf::{LoadOptions, Model, Result};
+use std::sync::Arc;
 
 struct Rng(u64);
 impl Rng {
@@ -227,48 +230,11 @@ fn h2d(b: &CudaBackend, rng: &mut Rng) -> Result<H2d> {
     Ok(H2d { bytes: bytes as u64, pinned_gbs, pageable_gbs, ring, default_chunk_mb: default_chunk >> 20 })
 }
 
-/// The bitnet-2b-4t shapes (microsoft/bitnet-b1.58-2B-4T: 30 layers, hidden 2560, FFN 6912,
-/// 20 heads of 128 with 5 KV heads, vocabulary 128256): I2_S weights, f32 norms, f16 token
-/// embedding (tied output), as the published I2_S file.
-fn synthesize(path: &Path) -> Result<()> {
-    let (h, ffn, kv, vocab, layers) = (2560u64, 6912u64, 640u64, 128256u64, 30);
-    let mut rng = Rng(0x2b4f_2b4f_0000_0001);
-    let mut w = GgufWriter::new();
-    w.kv("general.architecture", OwnedValue::str("bitnet-b1.58"));
-    w.kv("general.name", OwnedValue::str("bitnet-2b-4t (synthetic)"));
-    let i2s = |rng: &mut Rng, ne0: u64, ne1: u64| {
-        let n = (ne0 * ne1) as usize;
-        let mut b = i2s_bytes(rng, n / 4);
-        b.extend_from_slice(&0.0173f32.to_le_bytes());
-        b.extend_from_slice(&[0u8; 28]);
-        b
-    };
-    let f32s = |n: u64| (0..n).flat_map(|i| (1.0f32 + i as f32 * 1e-4).to_le_bytes()).collect::<Vec<u8>>();
-    let mut emb = vec![0u8; (h * vocab * 2) as usize];
-    for (i, c) in emb.chunks_exact_mut(2).enumerate() {
-        // Small normal f16 values.
-        c.copy_from_slice(&(0x2000u16 | (i as u16 & 0x0fff) | (((i >> 12) as u16 & 1) << 15)).to_le_bytes());
-    }
-    w.tensor("token_embd.weight", 1, &[h, vocab], emb);
-    w.tensor("output_norm.weight", 0, &[h], f32s(h));
-    for l in 0..layers {
-        let p = format!("blk.{l}.");
-        w.tensor(format!("{p}attn_norm.weight"), 0, &[h], f32s(h));
-        w.tensor(format!("{p}attn_q.weight"), I2_S, &[h, h], i2s(&mut rng, h, h));
-        w.tensor(format!("{p}attn_k.weight"), I2_S, &[h, kv], i2s(&mut rng, h, kv));
-        w.tensor(format!("{p}attn_v.weight"), I2_S, &[h, kv], i2s(&mut rng, h, kv));
-        w.tensor(format!("{p}attn_sub_norm.weight"), 0, &[h], f32s(h));
-        w.tensor(format!("{p}attn_output.weight"), I2_S, &[h, h], i2s(&mut rng, h, h));
-        w.tensor(format!("{p}ffn_norm.weight"), 0, &[h], f32s(h));
-        w.tensor(format!("{p}ffn_gate.weight"), I2_S, &[h, ffn], i2s(&mut rng, h, ffn));
-        w.tensor(format!("{p}ffn_up.weight"), I2_S, &[h, ffn], i2s(&mut rng, h, ffn));
-        w.tensor(format!("{p}ffn_sub_norm.weight"), 0, &[ffn], f32s(ffn));
-        w.tensor(format!("{p}ffn_down.weight"), I2_S, &[ffn, h], i2s(&mut rng, ffn, h));
-    }
+/// The synthetic bitnet-2b-4t I2_S model of `bitgguf::synth` (the 2B-4T shapes: 30 layers,
+/// hidden 2560, FFN 6912, vocabulary 128256; f16 embeddings).
+fn synthesize(path: &Path, preset: Preset) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    w.write_to(&mut f)?;
-    drop(f);
+    synthesize_to_path(&SynthOptions::new(preset, I2_S), &tmp, &mut |_, _| {})?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
@@ -338,8 +304,45 @@ fn load(b: &CudaBackend, path: &Path, gpu_decode: bool, scratch: &mut Vec<u8>) -
     Ok(Load { secs, tensors, packed, out })
 }
 
+/// The issue-6 progressive loader with this backend: GPU-optimized placement, every role
+/// requested as bf16. Returns (seconds incl. a final synchronize, per-GPU (planned bytes,
+/// resident bytes, tensors), tensors kept packed by the plan).
+/// Per GPU: (planned bytes, resident bytes, tensors).
+type PerGpu = Vec<(u64, u64, usize)>;
+
+fn loader_load(b: &CudaBackend, path: &Path, split: Option<Vec<f64>>) -> Result<(f64, PerGpu, usize)> {
+    let cfg = LoadConfig {
+        strategy: StrategyChoice::Gpu(GpuOptimized { tensor_split: split, gpu_only: false }),
+        outputs: OutputTypes::all(Materialize::Decoded(OutType::Bf16)),
+        ..LoadConfig::default()
+    };
+    let loader = ProgressiveGgufLoader::new(cfg).with_backend(Arc::new(b.clone()));
+    let t0 = Instant::now();
+    let lm = loader.load(path, &mut |_| true)?;
+    b.synchronize()?;
+    let secs = t0.elapsed().as_secs_f64();
+    let mut per = vec![(0u64, 0u64, 0usize); b.device_count()];
+    let mut packed = 0;
+    for (i, t) in lm.plan().tensors.iter().enumerate() {
+        if t.materialize == Materialize::Packed {
+            packed += 1;
+        }
+        if let Some(Resident::Device(d)) = lm.resident(i) {
+            if let DeviceId::Cuda(o) = d.device() {
+                per[o as usize].1 += d.len();
+                per[o as usize].2 += 1;
+            }
+        }
+    }
+    for (o, p) in per.iter_mut().enumerate() {
+        p.0 = lm.plan().bytes_on(DeviceId::Cuda(o as u32));
+    }
+    Ok((secs, per, packed))
+}
+
 fn main() -> Result<()> {
     let dir = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let two_only = std::env::args().any(|a| a == "--two-gpu-only");
     let b = CudaBackend::new()?;
     let info = cuda::device_info(0)?;
     println!(
@@ -358,16 +361,32 @@ fn main() -> Result<()> {
     );
     let mut rng = Rng(0x5eed);
 
+    if two_only {
+        let p8 = dir.join("llama3-8b-1.58-i2_s-synth.gguf");
+        if !p8.exists() {
+            synthesize(&p8, Preset::Llama3_8b158)?;
+        }
+        let _ = std::fs::read(&p8)?;
+        for split in [None, Some(vec![1.0, 1.0]), Some(vec![3.0, 1.0])] {
+            let (secs, per, packed) = loader_load(&b, &p8, split.clone())?;
+            println!("llama3-8b-1.58 I2_S, GpuOptimized tensor_split {split:?}, bf16 requested ({packed} packed): {secs:.3} s");
+            for (o, (plan, res, n)) in per.iter().enumerate() {
+                let verdict = if plan == res { "matches the plan" } else { "DIFFERS from the plan" };
+                println!("  cuda:{o}: planned {plan} B, resident {res} B in {n} tensors ({verdict})");
+            }
+        }
+        return Ok(());
+    }
     let d2d = dtod_bandwidth(&b)?;
     println!("device-to-device copy: {d2d:.0} GB/s (read + written)");
     let sweep = grid_sweep(&b, &mut rng)?;
     let rows = kernel_rows(&b, &mut rng)?;
     let h = h2d(&b, &mut rng)?;
 
-    let path = dir.join("bitnet-2b-4t-i2_s.gguf");
+    let path = dir.join("bitnet-2b-4t-i2_s-synth.gguf");
     if !path.exists() {
         let t = Instant::now();
-        synthesize(&path)?;
+        synthesize(&path, Preset::Bitnet2b4t)?;
         println!("synthesized {} in {:.1} s", path.display(), t.elapsed().as_secs_f64());
     }
     // Warm the page cache.
@@ -384,6 +403,27 @@ fn main() -> Result<()> {
         last = Some(g);
     }
     let l = last.expect("3 runs");
+    let mut loader_runs = Vec::new();
+    let mut loader_info = None;
+    for _ in 0..3 {
+        let (secs, per, packed) = loader_load(&b, &path, None)?;
+        loader_runs.push(secs);
+        loader_info = Some((per, packed));
+    }
+    let (loader_per, loader_packed) = loader_info.expect("3 runs");
+    // Two GPUs: the llama3-8b-1.58 preset placed by the planner across both.
+    let mut two = None;
+    if b.device_count() >= 2 {
+        let p8 = dir.join("llama3-8b-1.58-i2_s-synth.gguf");
+        if !p8.exists() {
+            let t = Instant::now();
+            synthesize(&p8, Preset::Llama3_8b158)?;
+            println!("synthesized {} in {:.1} s", p8.display(), t.elapsed().as_secs_f64());
+        }
+        let _ = std::fs::read(&p8)?;
+        let free0: Vec<u64> = (0..2).map(|o| cuda::device_info(o).map(|i| i.free)).collect::<Result<_>>()?;
+        two = Some((loader_load(&b, &p8, Some(vec![1.0, 1.0]))?, free0));
+    }
     let (g_med, c_med) = (median(gpu_runs.clone()), median(cpu_runs.clone()));
 
     println!();
@@ -423,5 +463,25 @@ fn main() -> Result<()> {
     );
     println!("  GPU dequant (direct path): {g_med:.3} s  runs {gpu_runs:.3?}  (floor 2 s, goal 0.5 s)");
     println!("  CPU dequant then upload:   {c_med:.3} s  runs {cpu_runs:.3?}  ({:.1}x slower)", c_med / g_med);
+    println!(
+        "  issue-6 loader (GpuOptimized, all roles bf16; {loader_packed} tensors kept packed by the plan): {:.3} s  runs {loader_runs:.3?}",
+        median(loader_runs.clone())
+    );
+    for (o, (plan, res, n)) in loader_per.iter().enumerate() {
+        println!("    cuda:{o}: planned {plan} B, resident {res} B in {n} tensors");
+    }
+    if let Some(((secs, per, packed), free0)) = two {
+        println!(
+            "two-GPU placement of llama3-8b-1.58 (I2_S, GpuOptimized, tensor_split 1:1, bf16 requested; {packed} tensors \
+             packed): {secs:.3} s"
+        );
+        for (o, (plan, res, n)) in per.iter().enumerate() {
+            println!(
+                "  cuda:{o}: planned {plan} B, resident {res} B in {n} tensors ({}), free before {} MiB",
+                if plan == res { "matches the plan" } else { "DIFFERS from the plan" },
+                free0[o] >> 20
+            );
+        }
+    }
     Ok(())
 }

@@ -135,7 +135,7 @@
 #define BG_CROSSVAL_NO_INDEX 18446744073709551615ull
 
 /**
- * Bytes of `bg_cuda_device_info.name`, NUL included.
+ * Bytes of `bg_cuda_device_desc.name`, NUL included.
  */
 #define BG_CUDA_NAME_LEN 256
 
@@ -970,9 +970,10 @@ typedef struct bg_crossval_summary {
 } bg_crossval_summary;
 
 /**
- * One CUDA device as `bg_cuda_device_info` reports it.
+ * One CUDA device as `bg_cuda_device_info` reports it (a `_desc`, like `bg_tensor_desc`: in C
+ * a struct cannot share its typedef name with the function).
  */
-typedef struct bg_cuda_device_info {
+typedef struct bg_cuda_device_desc {
   /**
    * The device name, NUL-terminated (truncated to `BG_CUDA_NAME_LEN - 1` bytes).
    */
@@ -993,7 +994,7 @@ typedef struct bg_cuda_device_info {
    * Compute capability, minor.
    */
   int32_t compute_capability_minor;
-} bg_cuda_device_info;
+} bg_cuda_device_desc;
 
 /**
  * A metadata pair's description. Pointers are borrowed from the model.
@@ -1298,7 +1299,7 @@ bg_status bg_cuda_device_count(uint32_t *count_out);
  * # Safety
  * `info_out` NULL or writable.
  */
-bg_status bg_cuda_device_info(uint32_t index, struct bg_cuda_device_info *info_out);
+bg_status bg_cuda_device_info(uint32_t index, struct bg_cuda_device_desc *info_out);
 
 /**
  * Decode `n_elements` elements of type `src_type` from `src` (exactly `src_len` bytes: whole

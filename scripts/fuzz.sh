@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target (fuzz/fuzz_targets: parse, ffi_load, decode, roundtrip) under
+# Runs every cargo-fuzz target (fuzz/fuzz_targets: parse, ffi_load, decode, roundtrip; decode a
+# second time as decode_scalar with BG_FORCE_SCALAR=1, for the scalar oracles) under
 # AddressSanitizer, with overflow checks and debug assertions on (fuzz/Cargo.toml), from seeds:
 #   - examples/fuzz_seeds.rs: small valid files (every value type, every block type, BitNet,
 #     a split shard);
@@ -13,8 +14,8 @@
 # Environment:
 #   BG_FUZZ_RUNS=N        run N executions per target instead of a fixed time (the long runs
 #                         of docs/SECURITY.md use 10000000)
-#   BG_FUZZ_PARALLEL=N    targets run at the same time (default: all four; on 2 cores each then
-#                         gets half a core for SECONDS_PER_TARGET of wall time)
+#   BG_FUZZ_PARALLEL=N    targets run at the same time (default: all five; on 2 cores each then
+#                         gets 2/5 of a core for SECONDS_PER_TARGET of wall time)
 #   BG_FUZZ_CORPUS=DIR    keep the corpora and logs in DIR (default: a temporary directory)
 #   BG_FUZZ_NICE=N        nice level of the fuzzers (default 0; use 19 on a shared machine)
 #
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/.."
 root="$PWD"
 secs="${1:-60}"
 runs="${BG_FUZZ_RUNS:-}"
-targets=(parse ffi_load decode roundtrip)
+targets=(parse ffi_load decode decode_scalar roundtrip)
 parallel="${BG_FUZZ_PARALLEL:-${#targets[@]}}"
 nice_level="${BG_FUZZ_NICE:-0}"
 corpus="${BG_FUZZ_CORPUS:-$(mktemp -d "${TMPDIR:-/tmp}/bitgguf-fuzz.XXXXXX")}"
@@ -69,9 +70,10 @@ limit=(-max_total_time="$secs")
 run_one() { # run_one TARGET
   local t="$1"
   mkdir -p "$corpus/$t" "fuzz/artifacts/$t"
-  local start=$SECONDS rc=0
-  ASAN_OPTIONS="detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" nice -n "$nice_level" \
-    "$bin/$t" "$corpus/$t" "$seeds" "${limit[@]}" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
+  local start=$SECONDS rc=0 scalar=0
+  [[ "$t" == *_scalar ]] && scalar=1
+  BG_FORCE_SCALAR=$scalar ASAN_OPTIONS="detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" nice -n "$nice_level" \
+    "$bin/${t%_scalar}" "$corpus/$t" "$seeds" "${limit[@]}" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
     -artifact_prefix="$root/fuzz/artifacts/$t/" >"$corpus/$t.log" 2>&1 || rc=$?
   echo "$rc $((SECONDS - start))" >"$corpus/$t.rc"
 }

@@ -5,7 +5,8 @@
 #   1. cargo test --workspace
 #  1b. the same with the feature crossval (cpp_ref/ compiled by build.rs): clippy -D warnings,
 #      then cargo test, which cross-validates every tensor against the C++ reference
-#   2. cargo builds in the other feature configurations (all features; gpu; crossval), and
+#   2. cargo builds in the other feature configurations (all features; gpu; crossval), the
+#      feature gpu's clippy and no-GPU tests (tests/gpu_nodevice.rs, tests/gpu.rs skipping), and
 #      cargo check --target aarch64-unknown-linux-gnu --lib (the NEON decoders compile)
 #   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names
 #   4. CMake configure + build + ctest (gcc, shared library), then install it and build a
@@ -15,7 +16,7 @@
 #   5. the C tests again with clang -fsanitize=address,undefined against the static library
 #   6. the C tests again under valgrind --leak-check=full (shared library)
 #   7. fuzzing: every cargo-fuzz target for a short fixed time (scripts/fuzz.sh; BG_FUZZ_SECONDS,
-#      default 60 of wall time, the four targets side by side); a crash fails
+#      default 60 of wall time, the five fuzz jobs side by side); a crash fails
 #
 # Optional inputs (from the environment; .ci/run sets them):
 #   BG_PYTHON      a Python with the packages gguf and numpy (oracle tests)
@@ -139,6 +140,13 @@ while IFS= read -r line; do
   skipped_notes+=("[cargo test] $line")
 done < <(grep -o 'SKIPPED:.*' "$build/cargo-test.log" | sort -u || true)
 
+# The scalar paths alone (BG_FORCE_SCALAR=1 turns off every fast path: the SIMD decoders and
+# the AVX2-compiled quantizers): the quantizers against real ggml, and the forced level is
+# reported and used. (The scalar decoders are compared with ggml directly in dequant_ggml.)
+echo "+ BG_FORCE_SCALAR=1 cargo test --test quantize_ggml; ... --test simd_vs_scalar forced_scalar"
+BG_FORCE_SCALAR=1 cargo test --test quantize_ggml
+BG_FORCE_SCALAR=1 cargo test --test simd_vs_scalar forced_scalar
+
 # ---------------------------------------------------------------------------------------------
 section "1b. cargo clippy + cargo test --workspace --features crossval (cpp_ref)"
 # cargo fmt (section 0) already covers these files: formatting does not depend on features.
@@ -155,6 +163,17 @@ echo "+ cargo build --workspace --all-features"
 cargo build --workspace --all-features
 echo "+ cargo build --no-default-features --features gpu"
 cargo build --no-default-features --features gpu
+# The GPU backend without a GPU (CI has none): clippy over its code, then the no-device
+# behaviour (no libcuda: count 0, NO_DEVICE, never an abort); tests/gpu.rs skips with a reason.
+# scripts/bench_gpu.sh runs the GPU tests on a machine with a GPU.
+echo "+ cargo clippy --all-targets --features gpu -- -D warnings"
+cargo clippy --all-targets --features gpu -- -D warnings
+echo "+ cargo test --features gpu --lib device::cuda"
+cargo test --features gpu --lib device::cuda
+echo "+ cargo test --features gpu --test gpu_nodevice --test gpu -- --nocapture"
+cargo test --features gpu --test gpu_nodevice --test gpu -- --nocapture
+echo "+ cargo test --no-default-features --features gpu --test gpu_nodevice"
+cargo test --no-default-features --features gpu --test gpu_nodevice
 echo "+ cargo build --features crossval"
 cargo build --features crossval
 # The NEON decoders (src/quant/simd/aarch64.rs) must at least compile (.ci/run installs the target).

@@ -421,3 +421,26 @@ fn codec_api_for_other_helpers() {
     let model = Model::from_bytes(&bytes, &lo).unwrap();
     assert_eq!(model.codec(1).unwrap().i2s, I2sLayout::Group64);
 }
+
+#[test]
+fn wrong_sizes_name_the_tensor() {
+    // I2_S rows must be whole 128-element blocks (§3.11 A5).
+    let mut w = GgufWriter::new();
+    w.tensor("blk.0.ffn_down.weight", I2_S, &[8640, 1], vec![0u8; 8640 / 4 + 32]);
+    let e = w.to_bytes().unwrap_err();
+    assert!(e.message().contains("blk.0.ffn_down.weight") && e.message().contains("ne[0]=8640"), "{e}");
+    // A truncated file: the last tensor's data runs past the end.
+    let bytes = file("w", I2_S, &[128, 2], unhex(WHOLE_9_1), &[]);
+    let cut = &bytes[..bytes.len() - 10];
+    let mut m = ptr::null_mut();
+    let s = unsafe { bg_load_from_memory(cut.as_ptr(), cut.len(), ptr::null(), &mut m) };
+    assert_eq!(s, Status::DataOutOfBounds);
+    let msg = last_error();
+    assert!(msg.contains("tensor 'w'") && msg.contains("96"), "{msg}");
+    // TL1 with a tile configuration whose rows do not divide M.
+    let (data, _) = tl1_9_4(0.5);
+    let f = file("t", TL1, &[16, 32], data, &[("bitgguf.tl.t", u32s(&[64, 16, 32]))]);
+    let (s, msg) = dequant(&load(&f, &Opts::default()), 1).unwrap_err();
+    assert_eq!(s, Status::TileConfigInvalid);
+    assert!(msg.contains("tensor 't'") && msg.contains("M % BM = 32"), "{msg}");
+}

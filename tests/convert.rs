@@ -5,8 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bitgguf::convert::decode::TlChoice;
-use bitgguf::convert::decode::{decode_f32, tl_from_metadata};
+use bitgguf::convert::decode::{decode_f32, TlChoice};
 use bitgguf::convert::{convert_file, Action, ConvertOptions, ConvertReport};
 use bitgguf::gguf::{GgufWriter, OwnedValue, Value};
 use bitgguf::quant::bitnet::{Ternarizer, TlConfig};
@@ -55,8 +54,7 @@ fn values(path: &Path) -> Vec<(String, Vec<f32>)> {
     (0..m.tensor_count())
         .map(|i| {
             let t = m.tensor(i).unwrap().info;
-            let tl = tl_from_metadata(&m.metadata(), t.name).unwrap();
-            (t.name.to_string(), decode_f32(t.ty.id, m.tensor_data(i).unwrap(), &t.ne, tl, t.name).unwrap())
+            (t.name.to_string(), decode_f32(&m.codec(i).unwrap(), m.tensor_data(i).unwrap(), t.name).unwrap())
         })
         .collect()
 }
@@ -188,7 +186,7 @@ fn metadata_file_type_tl_keys_and_sizes() {
                 _ => n * 4,
             };
             assert_eq!(i.n_bytes, want, "{} as {}", i.name, i.ty.name);
-            let tl = tl_from_metadata(&meta, i.name).unwrap();
+            let tl = m.recorded_tl_config(i.name).unwrap();
             if to == TL1 || to == TL2 {
                 if i.ty.id == to {
                     assert_eq!(

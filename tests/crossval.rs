@@ -105,8 +105,9 @@ fn synthetic_model() -> (Vec<u8>, Vec<TypeId>) {
     w.tensor("all.nvfp4", 40, &[64 * 64], nv);
     ids.extend([1, 30, 39, 40]);
     // I2_S with a negative scale (signed zeros) and a NaN scale.
-    w.tensor("i2s.negative", types::I2_S, &[128, 3], i2s_bytes(11, 384, -0.5));
-    w.tensor("i2s.nan", types::I2_S, &[384, 1], i2s_bytes(12, 384, f32::NAN));
+    // I2_S with other scales and shapes (the scale rule has its own test).
+    w.tensor("i2s.small", types::I2_S, &[128, 3], i2s_bytes(11, 384, 1.0e-30));
+    w.tensor("i2s.wide", types::I2_S, &[384, 1], i2s_bytes(12, 384, 3.5e12));
     ids.extend([types::I2_S, types::I2_S]);
     // Tensors larger than one comparison chunk, with a partial last chunk.
     w.tensor("big.f16", 1, &[4096, 33], random_bytes(7, 4096 * 33 * 2));
@@ -447,13 +448,82 @@ fn tl_tensors_without_a_well_formed_tile_key_are_errors_never_guesses() {
         assert!(t.diffs.is_empty(), "both readers agree on the key: {t}");
         let Values::NotCompared(why) = &t.values else { panic!("{t}") };
         match t.name.as_str() {
-            "absent" => assert!(why.contains("key 'bitgguf.tl.absent'"), "{why}"),
-            "misfit" => assert!(why.contains("both sides rejected") && why.contains("BM"), "{why}"),
-            _ => assert!(why.contains("is not a UINT32 array of 3 elements"), "{why}"),
+            "absent" => assert!(why.contains("no 'bitgguf.tl.absent' key"), "{why}"),
+            "misfit" => assert!(why.contains("BM=48") && why.contains("M=64"), "{why}"),
+            _ => assert!(why.contains("bitgguf.tl.") && why.contains("[BM, BK, bm]"), "{why}"),
         }
     }
     assert_eq!(rep.summary().errors, 5);
     assert!(!rep.passes(true));
+
+    // Without a key, the configuration the model is loaded with (--tl-config) is passed to both
+    // sides explicitly.
+    let mut w = GgufWriter::new();
+    w.tensor("absent", types::TL1, &[k, m], data);
+    let bytes = w.to_bytes().unwrap();
+    let mut lo = LoadOptions::default();
+    lo.codec.tl_config = Some(quant::bitnet::TlConfig { bm_tile: 32, bk: 64, bm: 32 });
+    let model = Model::from_bytes(&bytes, &lo).unwrap();
+    let rep = GgufCrossValidator::new(&model, opts).check_all();
+    let t = &rep.tensors[0];
+    assert_eq!(t.verdict, Verdict::Match, "{t}");
+    assert_eq!(t.tile, Some(cfg));
+    assert!(rep.all_match());
+}
+
+#[test]
+fn i2s_group64_is_decoded_by_both_sides_when_the_model_is_loaded_with_it() {
+    let mut w = GgufWriter::new();
+    w.tensor("w", types::I2_S, &[256, 4], i2s_bytes(21, 1024, 0.25));
+    let bytes = w.to_bytes().unwrap();
+    let opts = CrossvalOptions { reference_input: ReferenceInput::SharedBytes, ..Default::default() };
+    let mut values = Vec::new();
+    for layout in [quant::bitnet::I2sLayout::Group128, quant::bitnet::I2sLayout::Group64] {
+        let mut lo = LoadOptions::default();
+        lo.codec.i2s_layout = layout;
+        let model = Model::from_bytes(&bytes, &lo).unwrap();
+        let rep = GgufCrossValidator::new(&model, opts).check_all();
+        assert!(rep.all_match(), "{layout:?}: {:?}", rep.first_failure());
+        let mut y = vec![0f32; 1024];
+        cref::dequantize_i2s(model.tensor_data(0).unwrap(), layout.group() as u32, &mut y).unwrap();
+        values.push(y);
+    }
+    assert_ne!(values[0], values[1], "the two layouts are different readings of the same bytes");
+}
+
+#[test]
+fn the_per_tensor_scale_rule_is_the_same_on_both_sides() {
+    // I2_S, TL1 and TL2 scales read from files must be finite and >= 0, and 0 only for an
+    // all-zero tensor (docs/FORMATS.md §5): both sides reject the same tensors.
+    let zeros_i2s = {
+        let mut b = vec![0x55u8; 64];
+        b.extend_from_slice(&[0u8; 32]);
+        b
+    };
+    let mut w = GgufWriter::new();
+    let bad_i2s = [("neg", -0.5f32), ("nan", f32::NAN), ("inf", f32::INFINITY), ("zero", 0.0), ("negzero", -0.0)];
+    for (name, scale) in bad_i2s {
+        w.tensor(format!("i2s.{name}"), types::I2_S, &[256, 1], i2s_bytes(5, 256, scale));
+    }
+    w.tensor("i2s.allzero", types::I2_S, &[256, 1], zeros_i2s);
+    let (m, k, cfg) = (64u64, 128u64, [32u32, 64, 32]);
+    w.kv("bitgguf.tl.tl1.neg", tile_value(cfg));
+    w.tensor("tl1.neg", types::TL1, &[k, m], tl_bytes(types::TL1, m, k, cfg, 3, -1.0));
+    w.kv("bitgguf.tl.tl2.zero", tile_value([32, 96, 32]));
+    w.tensor("tl2.zero", types::TL2, &[320, 64], tl_bytes(types::TL2, 64, 320, [32, 96, 32], 4, 0.0));
+    let model = load(&w.to_bytes().unwrap());
+    let opts = CrossvalOptions { reference_input: ReferenceInput::SharedBytes, ..Default::default() };
+    let rep = GgufCrossValidator::new(&model, opts).check_all();
+    for t in &rep.tensors {
+        say(&format!("  {t}"));
+        if t.name == "i2s.allzero" {
+            assert_eq!(t.verdict, Verdict::Match, "{t}");
+            continue;
+        }
+        assert_eq!(t.verdict, Verdict::Error, "{t}");
+        let Values::NotCompared(why) = &t.values else { panic!("{t}") };
+        assert!(why.contains("both sides rejected the data") && why.matches("scale").count() >= 2, "{why}");
+    }
 }
 
 // ---- a mutated Rust decoder must be caught --------------------------------------------------------

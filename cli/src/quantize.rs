@@ -78,7 +78,7 @@ fn type_arg(name: &str, what: &str) -> Result<TypeId, CliError> {
 fn tl_arg(config: &Option<String>, preset: &Option<String>) -> Result<Option<TlChoice>, CliError> {
     Ok(match (config, preset) {
         (Some(c), _) => Some(TlChoice::parse_config(c)?),
-        (None, Some(p)) => Some(TlChoice::parse_preset(p)),
+        (None, Some(p)) => Some(TlChoice::parse_preset(p)?),
         (None, None) => None,
     })
 }

@@ -163,14 +163,15 @@ pub fn run(args: ValidateArgs) -> Result<u8, CliError> {
         Some(s) => s,
         None => std::env::var("BITNET_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(42),
     };
-    let tl = match (&args.tl_config, &args.tl_preset) {
-        (Some(c), _) => Some(TlChoice::parse_config(c)?),
-        (None, Some(p)) => Some(TlChoice::parse_preset(p)),
-        _ => None,
-    };
-    let opts = ValidateOptions { gate: args.min_cosine, seed, tl };
-    let model = Model::open(&args.file, &LoadOptions::default())?;
-    let reference = args.reference.as_ref().map(|p| Model::open(p, &LoadOptions::default())).transpose()?;
+    let mut load = LoadOptions::default();
+    match (&args.tl_config, &args.tl_preset) {
+        (Some(c), _) => load.codec = TlChoice::parse_config(c)?.codec_options(),
+        (None, Some(p)) => load.codec = TlChoice::parse_preset(p)?.codec_options(),
+        _ => {}
+    }
+    let opts = ValidateOptions { gate: args.min_cosine, seed };
+    let model = Model::open(&args.file, &load)?;
+    let reference = args.reference.as_ref().map(|p| Model::open(p, &load)).transpose()?;
     let report = validate(&model, reference.as_ref(), &opts, &mut |_, _, _| {});
     let mut out = std::io::stdout().lock();
     if args.json {

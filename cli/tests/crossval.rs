@@ -163,6 +163,40 @@ mod with_feature {
     }
 
     #[test]
+    fn tl_files_without_keys_need_the_tile_configuration_and_get_it_from_the_flags() {
+        use bitgguf::quant::bitnet::{encode_tl1, TlConfig};
+        let (m, k) = (64usize, 128usize);
+        let trits: Vec<i8> = (0..m * k).map(|i| ((i * 7 + i / k) % 3) as i8 - 1).collect();
+        let cfg = TlConfig { bm_tile: 32, bk: 64, bm: 32 };
+        let mut w = GgufWriter::new();
+        w.tensor("w.tl1", bitgguf::types::TL1, &[k as u64, m as u64], encode_tl1(&trits, 0.5, m, k, &cfg).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tl1.gguf");
+        std::fs::write(&p, w.to_bytes().unwrap()).unwrap();
+        let f = p.to_str().unwrap();
+        // No key, no flag: an error, never a guess.
+        let o = bitgguf(&["crossval", f], &[]);
+        assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains("[ERROR] #0 w.tl1 tl1") && stdout(&o).contains("bitgguf.tl.w.tl1"),
+            "{}",
+            stdout(&o)
+        );
+        // The configuration it was written with: both sides decode, bit-exact.
+        let o = bitgguf(&["crossval", f, "--tl-config", "32,64,32", "--verbose"], &[]);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+        assert!(
+            stdout(&o).contains("tile [BM, BK, bm] = [32, 64, 32]; 8192 values compared, all bit-exact"),
+            "{}",
+            stdout(&o)
+        );
+        // A malformed flag is a usage error.
+        let o = bitgguf(&["crossval", f, "--tl-config", "32,x"], &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("--tl-config"), "{}", stderr(&o));
+    }
+
+    #[test]
     fn invalid_and_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.gguf");

@@ -148,3 +148,25 @@ fn lossy_scale_tl_and_errors() {
     // Missing file: exit 3.
     assert_eq!(bitgguf(&["validate", s(&dir.path().join("none.gguf"))]).status.code(), Some(3));
 }
+
+#[test]
+fn synth_models_transcode_exactly_and_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let f32m = dir.path().join("tiny_f32.gguf");
+    let o = bitgguf(&["synth", "--preset", "tiny", "--type", "f32", "-o", s(&f32m)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Weights are ternary x scale: sign-max reproduces them exactly in every ternary type.
+    for (to, extra) in [("i2_s", None), ("tl2", Some("32,96,32"))] {
+        let out = dir.path().join(format!("tiny_{to}.gguf"));
+        let mut args = vec!["quantize", s(&f32m), "--to", to, "--mode", "sign-max", "--quiet", "-o", s(&out)];
+        if let Some(c) = extra {
+            args.extend(["--tl-config", c]);
+        }
+        let o = bitgguf(&args);
+        assert!(o.status.success(), "{to}: {}", stderr(&o));
+        assert!(stdout(&o).contains(", 0 lossy)"), "{to}: {}", stdout(&o));
+        let v = bitgguf(&["validate", s(&out), "--reference", s(&f32m)]);
+        assert_eq!(v.status.code(), Some(0), "{to}: {}", stdout(&v));
+        assert!(stdout(&v).contains("min cosine 1.000000"), "{}", stdout(&v));
+    }
+}

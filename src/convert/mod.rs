@@ -32,15 +32,17 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use crate::error::{Error, Result, Status};
+use crate::gguf::writer::TensorSpec;
 use crate::gguf::{OwnedValue, Value};
 use crate::model::{LoadOptions, Model};
-use crate::quant::bitnet::i2s_fast::{decode_i2s_fast, quantize_i2s_fast};
+use crate::quant::bitnet::i2s_fast::quantize_i2s_fast;
 use crate::quant::bitnet::{
     encode_ternary, transcode, I2sLayout, ScaleLoss, TailFill, Ternarizer, TlConfig, TranscodeOptions,
 };
+use crate::quant::tensor::TensorCodec;
 use crate::types::{self, TypeId, I2_S, TL1, TL2};
-use decode::{decode_f32, is_ternary, rows_cols, ternary_format, tl_from_metadata, tl_key, tl_value, TlChoice};
-use output::{PlannedTensor, StreamingGguf};
+use decode::{decode_f32, is_ternary, rows_cols, ternary_format, tl_key, tl_value, TlChoice};
+use output::StreamingGguf;
 
 /// What [`convert_file`] does.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +53,8 @@ pub struct ConvertOptions {
     pub mode: Ternarizer,
     /// Tile parameters of TL1 / TL2 output (required for those targets).
     pub tl: Option<TlChoice>,
-    /// Tile parameters of TL1 / TL2 *input* tensors that the file does not record.
+    /// Tile parameters of TL1 / TL2 *input* tensors that the file does not record (used by
+    /// [`convert_file`] to open the model; [`convert_model`] takes the model's own).
     pub input_tl: Option<TlChoice>,
     /// The type of `token_embd.weight` / `output.weight`; `None` keeps them.
     pub embeddings: Option<TypeId>,
@@ -203,7 +206,11 @@ pub fn convert_file(
     opts: &ConvertOptions,
     progress: &mut dyn FnMut(&Progress<'_>) -> bool,
 ) -> Result<ConvertReport> {
-    let model = Model::open(input, &LoadOptions::default())?;
+    let mut load = LoadOptions::default();
+    if let Some(tl) = &opts.input_tl {
+        load.codec = tl.codec_options();
+    }
+    let model = Model::open(input, &load)?;
     convert_model(&model, output, opts, progress).map_err(|e| e.context(input.display()))
 }
 
@@ -213,6 +220,8 @@ struct Job {
     to: TypeId,
     in_tl: Option<TlConfig>,
     out_tl: Option<TlConfig>,
+    /// The input's I2_S layout (from the model's codec options).
+    in_i2s: I2sLayout,
 }
 
 fn check_target(id: TypeId, what: &str) -> Result<()> {
@@ -235,7 +244,6 @@ pub fn convert_model(
     if let Some(e) = opts.embeddings {
         check_target(e, "the embeddings type")?;
     }
-    let meta = model.metadata();
     let mut jobs = Vec::with_capacity(model.tensor_count());
     let mut planned = Vec::with_capacity(model.tensor_count());
     for (index, t) in model.tensors().enumerate() {
@@ -247,13 +255,12 @@ pub fn convert_model(
             TensorClass::Other => from,
         };
         let (m, k) = rows_cols(&info.ne, info.n_elements);
-        let in_tl = if from == TL1 || from == TL2 {
-            match tl_from_metadata(&meta, info.name)? {
-                Some(c) => Some(c),
-                None => opts.input_tl.as_ref().map(|c| c.resolve(from, m, k, info.name)).transpose()?,
-            }
-        } else {
-            None
+        // The input's context (TL tile parameters from the file's key or the load options). A TL
+        // tensor without any is fine as long as it is only copied.
+        let in_tl = match model.codec(index) {
+            Ok(c) => c.tl,
+            Err(e) if e.status() == Status::TileConfigMissing => None,
+            Err(e) => return Err(e),
         };
         let out_tl = if to == TL1 || to == TL2 {
             if to == from && opts.tl.is_none() {
@@ -274,18 +281,19 @@ pub fn convert_model(
         } else {
             None
         };
-        if let (Some(cfg), Some(fmt)) = (out_tl, ternary_format(to, out_tl)) {
+        if let (Some(cfg), Some(fmt)) = (out_tl, ternary_format(to, out_tl, I2sLayout::Group128)) {
             fmt.nbytes(m, k).map_err(|e| e.context(format!("tensor '{}' with {cfg:?}", info.name)))?;
         }
-        let dims = &info.ne[..info.n_dims.max(1) as usize];
-        planned.push(PlannedTensor::new(info.name, to, dims)?);
-        jobs.push(Job { index, to, in_tl, out_tl });
+        let spec = TensorSpec { name: info.name.into(), ty: to, ne: info.ne[..info.n_dims.max(1) as usize].to_vec() };
+        spec.nbytes()?;
+        planned.push(spec);
+        jobs.push(Job { index, to, in_tl, out_tl, in_i2s: model.codec_options().i2s_layout });
     }
 
     let file_type = ftype_of(opts.to);
     let kvs = output_metadata(model, &jobs, &planned, file_type);
     let alignment = model.metadata().index().alignment();
-    let mut out = StreamingGguf::create(output, &kvs, planned, alignment)?;
+    let mut out = StreamingGguf::create(output, &kvs, &planned, alignment)?;
 
     let bytes_total: u64 = model.tensors().map(|t| t.info.n_bytes).sum();
     let mut bytes_done = 0;
@@ -298,7 +306,8 @@ pub fn convert_model(
             return Err(Error::new(Status::Cancelled, format!("cancelled before tensor '{}'", t.info.name)));
         }
         let data = model.tensor_data(job.index).expect("planned from the model");
-        let (bytes, report) = convert_tensor(&t.info, data, job, opts)?;
+        let codec = model.codec(job.index);
+        let (bytes, report) = convert_tensor(&t.info, data, job, codec, opts)?;
         out.write_tensor(&bytes)?;
         bytes_done += t.info.n_bytes;
         reports.push(report);
@@ -312,7 +321,7 @@ pub fn convert_model(
 fn output_metadata(
     model: &Model,
     jobs: &[Job],
-    planned: &[PlannedTensor],
+    planned: &[TensorSpec],
     file_type: Option<u32>,
 ) -> Vec<(String, OwnedValue)> {
     let meta = model.metadata();
@@ -358,6 +367,7 @@ fn convert_tensor<'a>(
     info: &crate::gguf::TensorInfo<'_>,
     data: &'a [u8],
     job: &Job,
+    codec: Result<TensorCodec>,
     opts: &ConvertOptions,
 ) -> Result<(Cow<'a, [u8]>, TensorReport)> {
     let from = info.ty.id;
@@ -376,14 +386,14 @@ fn convert_tensor<'a>(
     let ctx = |e: Error| e.context(format!("tensor '{name}'"));
     let tropts = TranscodeOptions { allow_lossy_scale: opts.allow_lossy_scale, tail: opts.tail };
 
-    if from == job.to && job.in_tl == job.out_tl {
+    if from == job.to && job.in_tl == job.out_tl && (from != I2_S || job.in_i2s == I2sLayout::Group128) {
         report.bytes.1 = data.len() as u64;
         return Ok((Cow::Borrowed(data), report));
     }
     let mut requant_reason = None;
     if is_ternary(from) && is_ternary(job.to) {
-        let src_fmt = ternary_format(from, job.in_tl).ok_or_else(|| missing_tl(name, from))?;
-        let dst_fmt = ternary_format(job.to, job.out_tl).expect("planned");
+        let src_fmt = ternary_format(from, job.in_tl, job.in_i2s).ok_or_else(|| missing_tl(name, from))?;
+        let dst_fmt = ternary_format(job.to, job.out_tl, I2sLayout::Group128).expect("planned");
         match transcode(data, m, k, src_fmt, dst_fmt, &tropts) {
             Ok(t) => {
                 report.action = Action::Transcoded;
@@ -401,27 +411,24 @@ fn convert_tensor<'a>(
         }
     }
 
-    let w = decode_f32(from, data, &info.ne, job.in_tl, name)?;
+    let w = decode_f32(&codec?, data, name)?;
     let bytes = if job.to == I2_S {
         quantize_i2s_fast(&w, opts.mode, I2sLayout::Group128, opts.tail).map_err(ctx)?
-    } else if let Some(fmt) = ternary_format(job.to, job.out_tl) {
+    } else if let Some(fmt) = ternary_format(job.to, job.out_tl, I2sLayout::Group128) {
         let t = opts.mode.ternarize(&w).map_err(ctx)?;
         let out = encode_ternary(&t, m, k, fmt, &tropts).map_err(ctx)?;
         report.scale_loss = out.scale_loss;
         out.bytes
     } else {
-        let need = PlannedTensor::new(name, job.to, &info.ne[..info.n_dims.max(1) as usize])?.nbytes as usize;
-        let mut out = vec![0u8; need];
+        let spec = TensorSpec { name: name.into(), ty: job.to, ne: info.ne[..info.n_dims.max(1) as usize].to_vec() };
+        let mut out = vec![0u8; spec.nbytes()? as usize];
         crate::quant::quantize(job.to, &w, info.ne[0], &mut out).map_err(ctx)?;
         out
     };
-    let back = if job.to == I2_S {
-        let mut v = vec![0.0f32; w.len()];
-        decode_i2s_fast(&bytes, w.len(), I2sLayout::Group128, &mut v).map_err(ctx)?;
-        v
-    } else {
-        decode_f32(job.to, &bytes, &info.ne, job.out_tl, name)?
-    };
+    // Decode the result as a loader will (scale and code checks included) and compare.
+    let mut out_codec = TensorCodec::new(job.to, info.ne);
+    out_codec.tl = job.out_tl;
+    let back = decode_f32(&out_codec, &bytes, name)?;
     report.exact = same_values(&w, &back);
     report.action = match requant_reason {
         Some(r) => Action::Requantized(r),

@@ -20,16 +20,20 @@
 //! [`seed_from_env`] reads `BITNET_DETERMINISTIC=1` / `BITNET_SEED` to fix the seed. Types whose
 //! scale is per tensor (I2_S, TL1, TL2) are always compared whole.
 //!
-//! The Rust leg is the production path, [`crate::quant::output::decode_into`] to f32 (for I2_S,
-//! whose scale is per tensor, [`crate::quant::bitnet::decode_i2s_layout`] over the whole tensor
-//! in the layout of [`CrossvalOptions::i2s_layout`]); tests can replace it with
+//! The Rust leg is the production path: [`crate::quant::output::decode_into`] to f32 for the
+//! block types, and for I2_S, TL1 and TL2 (one scale per tensor) the model's own
+//! [`Model::codec`] over the whole tensor (the I2_S layout and TL tile configuration the model was
+//! loaded with, the per-tensor scale rule). Tests can replace it with
 //! [`GgufCrossValidator::with_decoder_lookup`] (for example a deliberately mutated decoder, which
 //! must be caught).
 //!
 //! TL1 and TL2 need their tile parameters `[BM, BK, bm]`, which bitgguf records in the metadata
 //! key `bitgguf.tl.<tensor name>` (UINT32[3]). Each side reads the key itself (the Rust loader's
-//! metadata, cpp_ref's own reader), the two readings are compared (field `tile`), and each side
-//! decodes the whole tensor with its own reading. A TL tensor without the key is an error.
+//! [`Model::recorded_tl_config`], cpp_ref's own reader), the two readings are compared (field
+//! `tile`), and each side decodes the whole tensor with its own reading. Without a key, the
+//! configuration the model was loaded with (`--tl-config` / `--tl-preset`, load options) is
+//! passed to cpp_ref explicitly; with neither, the tensor is an error, never a guess. The I2_S
+//! layout (`GROUP_128` or `GROUP_64`) is likewise the model's load option, passed to cpp_ref.
 //!
 //! The third leg, real ggml's `to_float` ([`ggml::GgmlLib`], `BG_GGML_LIB`), is added with
 //! [`GgufCrossValidator::with_ggml`]: for every upstream block type ggml decodes, the Rust values
@@ -45,8 +49,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result, Status};
 use crate::model::Model;
-use crate::quant::bitnet::{I2sLayout, TlConfig};
 use crate::quant::output::{decode_into, OutType};
+use crate::quant::tensor::TensorCodec;
 use crate::quant::{self, row_bytes, Decoder};
 use crate::types::{self, Layout, TypeId, TypeInfo, TypePolicy};
 
@@ -79,8 +83,6 @@ pub struct CrossvalOptions {
     pub type_policy: TypePolicy,
     /// Where cpp_ref reads the file from.
     pub reference_input: ReferenceInput,
-    /// The layout of I2_S tensors (never guessed: GROUP_64 only when asked for).
-    pub i2s_layout: I2sLayout,
 }
 
 impl Default for CrossvalOptions {
@@ -91,7 +93,6 @@ impl Default for CrossvalOptions {
             threads: 1,
             type_policy: TypePolicy::Auto,
             reference_input: ReferenceInput::ReadFile,
-            i2s_layout: I2sLayout::Group128,
         }
     }
 }
@@ -148,10 +149,6 @@ pub struct GgufCrossValidator<'m> {
     ggml: Option<&'m GgmlLib>,
 }
 
-/// The metadata key prefix of TL1/TL2 tile configurations: `bitgguf.tl.<tensor name>` holds
-/// `[BM, BK, bm]` as a UINT32 array.
-pub const TILE_KEY_PREFIX: &str = "bitgguf.tl.";
-
 /// What one decode attempt gave.
 enum Leg {
     Ok,
@@ -190,25 +187,13 @@ impl<'m> GgufCrossValidator<'m> {
         self.ggml
     }
 
-    /// The Rust loader's reading of tensor `name`'s tile key in shard `shard`: `Ok(None)` when
-    /// absent, `Err` when present but not a UINT32[3].
-    fn rust_tile(&self, shard: usize, name: &str) -> std::result::Result<Option<[u32; 3]>, String> {
-        use crate::gguf::{Value, ValueType};
-        let key = format!("{TILE_KEY_PREFIX}{name}");
-        let Some(v) = self.model.shard(shard).get(&key) else { return Ok(None) };
-        let bad = || format!("key '{key}' is not a UINT32 array of 3 elements [BM, BK, bm]");
-        let Value::Array(a) = v else { return Err(bad()) };
-        if a.elem_type() != ValueType::U32 || a.len() != 3 {
-            return Err(bad());
+    /// The Rust loader's reading of tensor `name`'s tile key: `Ok(None)` when absent, `Err`
+    /// when present but not a UINT32[3].
+    fn rust_tile(&self, name: &str) -> std::result::Result<Option<[u32; 3]>, String> {
+        match self.model.recorded_tl_config(name) {
+            Ok(c) => Ok(c.map(|c| [c.bm_tile as u32, c.bk as u32, c.bm as u32])),
+            Err(e) => Err(e.message().to_string()),
         }
-        let mut cfg = [0u32; 3];
-        for (j, c) in cfg.iter_mut().enumerate() {
-            match a.get(j as u64) {
-                Some(Value::U32(x)) => *c = x,
-                _ => return Err(bad()),
-            }
-        }
-        Ok(Some(cfg))
     }
 
     /// Decode the Rust leg with `lookup(type)` instead of the production path (for tests: a
@@ -334,50 +319,37 @@ impl<'m> GgufCrossValidator<'m> {
 
         let comparable = info.ty.id == r.ty && info.ne == r.ne && rust_bytes.len() == ref_bytes.len();
         let tl = info.ty.id == types::TL1 || info.ty.id == types::TL2;
-        let mut tiles = None;
+        let mut ref_tile = None;
         if tl {
-            let rust_tile = self.rust_tile(t.shard, info.name);
-            let ref_tile = f.tensor_tile(local);
+            let rust_key = self.rust_tile(info.name);
+            let ref_key = match f.tensor_tile(local) {
+                Ok(c) => Ok(Some(c)),
+                Err(e) if e.code == CrefCode::NoTile && e.message.contains("has no key") => Ok(None),
+                Err(e) => Err(e.message),
+            };
             let shown = |x: &std::result::Result<Option<[u32; 3]>, String>| match x {
                 Ok(Some(c)) => format!("{c:?}"),
                 Ok(None) => "absent".to_string(),
                 Err(e) => e.clone(),
             };
-            let ref_view = match &ref_tile {
-                Ok(c) => Ok(Some(*c)),
-                Err(e) if e.code == CrefCode::NoTile && e.message.contains("has no key") => Ok(None),
-                Err(e) => Err(e.message.clone()),
-            };
             // Both readings agree when they give the same configuration, both find no key, or both
             // find a malformed one (their messages differ).
-            let same = match (&rust_tile, &ref_view) {
+            let same = match (&rust_key, &ref_key) {
                 (Err(_), Err(_)) => true,
                 (a, b) => a == b,
             };
-            diff("tile", same, shown(&rust_tile), shown(&ref_view));
-            rep.tile = rust_tile.clone().ok().flatten();
-            tiles = Some((rust_tile, ref_view));
+            diff("tile", same, shown(&rust_key), shown(&ref_key));
+            ref_tile = Some(ref_key);
         }
         let (values, ggml, verdict) = if !comparable {
             (Values::NotCompared("the type, shape or byte length differs".into()), None, Verdict::Mismatch)
-        } else if let Some((rust_tile, ref_tile)) = tiles {
-            match (rust_tile, ref_tile) {
-                (Ok(Some(a)), Ok(Some(b))) => {
-                    let (v, verdict) = self.compare_tl(info.ty, info.ne, rust_bytes, ref_bytes, a, b);
-                    (v, self.ggml.map(|_| Values::NotCompared("not an upstream ggml type".into())), verdict)
-                }
-                (rust_tile, _) => (
-                    Values::NotCompared(match rust_tile {
-                        Err(e) => format!("{} needs its tile configuration: {e}", info.ty.name),
-                        _ => format!(
-                            "{} needs its tile configuration: key '{TILE_KEY_PREFIX}{}' (UINT32 [BM, BK, bm])",
-                            info.ty.name, info.name
-                        ),
-                    }),
-                    None,
-                    Verdict::Error,
-                ),
+        } else if info.ty.layout != Layout::Blocks {
+            let codec = self.model.codec(index);
+            if let Ok(c) = &codec {
+                rep.tile = c.tl.map(|c| [c.bm_tile as u32, c.bk as u32, c.bm as u32]);
             }
+            let (v, verdict) = self.compare_whole(info.ty, rust_bytes, ref_bytes, codec, ref_tile);
+            (v, self.ggml.map(|_| Values::NotCompared("not an upstream ggml type".into())), verdict)
         } else {
             self.compare_values(info.ty, info.name.as_bytes(), info.n_elements, rust_bytes, ref_bytes)
         };
@@ -458,26 +430,13 @@ impl<'m> GgufCrossValidator<'m> {
                 }
                 Leg::Ok
             }
-            // I2_S keeps one scale per tensor, so the per-block path does not take it: its
-            // whole-tensor decoder is quant::bitnet's (canonical GROUP_128 layout).
-            Err(e) if e.status() == Status::UnsupportedType && ti.id == types::I2_S => {
-                match quant::bitnet::decode_i2s_layout(src, dst.len(), self.opts.i2s_layout, dst) {
-                    Ok(()) => Leg::Ok,
-                    Err(e) => Leg::Failed(e.message().to_string()),
-                }
-            }
             Err(e) if e.status() == Status::UnsupportedType => Leg::Unsupported,
             Err(e) => Leg::Failed(e.message().to_string()),
         }
     }
 
     fn ref_decode(&self, ti: &TypeInfo, src: &[u8], dst: &mut [f32]) -> Leg {
-        let r = if ti.id == types::I2_S {
-            cref::dequantize_i2s(src, self.opts.i2s_layout.group() as u32, dst)
-        } else {
-            cref::dequantize(ti.id, src, dst)
-        };
-        match r {
+        match cref::dequantize(ti.id, src, dst) {
             Ok(()) => Leg::Ok,
             Err(e) if e.code == CrefCode::Unsupported => Leg::Unsupported,
             Err(e) => Leg::Failed(e.to_string()),
@@ -545,45 +504,69 @@ impl<'m> GgufCrossValidator<'m> {
         }
     }
 
-    /// TL1 / TL2: both sides decode the whole tensor, each with its own reading of the tile key.
-    fn compare_tl(
+    /// I2_S, TL1, TL2 (one scale per tensor): both sides decode the whole tensor. The Rust leg
+    /// is the model's codec (`codec`: its I2_S layout, its tile configuration, the scale rule);
+    /// cpp_ref gets the same I2_S layout, and for TL its own reading of the tile key (`ref_tile`)
+    /// or, without a key, the configuration the model was loaded with, passed explicitly.
+    fn compare_whole(
         &self,
         ti: &TypeInfo,
-        ne: [u64; 4],
         rust: &[u8],
         reference: &[u8],
-        rust_tile: [u32; 3],
-        ref_tile: [u32; 3],
+        codec: Result<TensorCodec>,
+        ref_tile: Option<std::result::Result<Option<[u32; 3]>, String>>,
     ) -> (Values, Verdict) {
-        let (k, m) = (ne[0], ne[1] * ne[2] * ne[3]);
-        let n = (k * m) as usize;
-        let mut stats = ValueStats { total: n as u64, ..ValueStats::default() };
-        let mut a = vec![0f32; n];
-        let mut b = vec![0f32; n];
-        let cfg = TlConfig { bm_tile: rust_tile[0] as usize, bk: rust_tile[1] as usize, bm: rust_tile[2] as usize };
-        let ra = match self.lookup {
-            // A test's lookup may replace the TL decoders too (as a block decoder of the whole
-            // tensor, given the bytes): only the production path knows the tile geometry.
-            Some(f) => match f(ti.id) {
+        let n = match &codec {
+            Ok(c) => c.n_elements().unwrap_or(0),
+            Err(_) => 0,
+        };
+        let mut stats = ValueStats { total: n, ..ValueStats::default() };
+        let mut a = vec![0f32; n as usize];
+        let mut b = vec![0f32; n as usize];
+        let ra = match (&codec, self.lookup) {
+            (Err(e), _) => {
+                // Without a codec (a TL tensor without a tile configuration, ...) nothing can be
+                // decoded on either side: an error naming what is missing.
+                return (Values::NotCompared(e.message().to_string()), Verdict::Error);
+            }
+            // A test's lookup may replace these decoders too (given the whole tensor's bytes).
+            (Ok(_), Some(f)) => match f(ti.id) {
                 Some(dec) => {
                     dec(rust, &mut a);
                     Leg::Ok
                 }
                 None => Leg::Unsupported,
             },
-            None => {
-                let r = if ti.id == types::TL1 {
-                    quant::bitnet::decode_tl1(rust, m as usize, k as usize, &cfg, &mut a)
-                } else {
-                    quant::bitnet::decode_tl2(rust, m as usize, k as usize, &cfg, &mut a)
-                };
-                match r {
-                    Ok(()) => Leg::Ok,
+            (Ok(c), None) => {
+                let mut bytes = vec![0u8; a.len() * 4];
+                match c.decode(rust, OutType::F32, &mut bytes) {
+                    Ok(()) => {
+                        for (d, x) in a.iter_mut().zip(bytes.chunks_exact(4)) {
+                            *d = f32::from_le_bytes([x[0], x[1], x[2], x[3]]);
+                        }
+                        Leg::Ok
+                    }
                     Err(e) => Leg::Failed(e.message().to_string()),
                 }
             }
         };
-        let rb = match cref::dequantize_tl(ti.id, reference, k, m, ref_tile, &mut b) {
+        let c = codec.as_ref().expect("returned above");
+        let rb = if ti.id == types::I2_S {
+            cref::dequantize_i2s(reference, c.i2s.group() as u32, &mut b)
+        } else {
+            let explicit = c.tl.map(|t| [t.bm_tile as u32, t.bk as u32, t.bm as u32]);
+            let cfg = match ref_tile {
+                Some(Ok(Some(cfg))) => Ok(cfg),
+                Some(Ok(None)) => explicit.ok_or_else(|| "no tile configuration".to_string()),
+                Some(Err(e)) => Err(e),
+                None => Err("no tile configuration".to_string()),
+            };
+            match cfg {
+                Ok(cfg) => cref::dequantize_tl(ti.id, reference, c.ne[0], c.ne[1] * c.ne[2] * c.ne[3], cfg, &mut b),
+                Err(e) => Err(CrefError { code: CrefCode::NoTile, message: e }),
+            }
+        };
+        let rb = match rb {
             Ok(()) => Leg::Ok,
             Err(e) if e.code == CrefCode::Unsupported => Leg::Unsupported,
             Err(e) => Leg::Failed(e.to_string()),
@@ -618,14 +601,6 @@ impl<'m> GgufCrossValidator<'m> {
     ) -> (Values, Option<Values>, Verdict) {
         let mut stats = ValueStats { total: n, ..ValueStats::default() };
         let mut gleg = self.ggml_leg(ti, n);
-        if ti.layout != Layout::Blocks {
-            // One scale per tensor: always compared whole.
-            if let Err((v, verdict)) = self.compare_chunk(ti, 0, rust, reference, n as usize, &mut stats, None) {
-                return (v, gleg.map(|g| g.err().unwrap_or(Values::NotCompared("not compared".into()))), verdict);
-            }
-            let v = Verdict::Match.or_mismatch(&stats);
-            return (Values::Compared(stats), gleg.map(|g| g.err().unwrap_or(Values::NotCompared(String::new()))), v);
-        }
         let rust_ok = self.rust_block_decoder(ti.id).is_some();
         let ref_ok = cref::type_supported(ti.id);
         if !rust_ok || !ref_ok {

@@ -8,13 +8,14 @@ use super::handles::{check_out, out};
 #[cfg(not(feature = "gpu"))]
 use crate::error::{Error, Status};
 
-/// Bytes of `bg_cuda_device_info.name`, NUL included.
+/// Bytes of `bg_cuda_device_desc.name`, NUL included.
 pub const BG_CUDA_NAME_LEN: usize = 256;
 
-/// One CUDA device as `bg_cuda_device_info` reports it.
+/// One CUDA device as `bg_cuda_device_info` reports it (a `_desc`, like `bg_tensor_desc`: in C
+/// a struct cannot share its typedef name with the function).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct bg_cuda_device_info {
+pub struct bg_cuda_device_desc {
     /// The device name, NUL-terminated (truncated to `BG_CUDA_NAME_LEN - 1` bytes).
     pub name: [c_char; BG_CUDA_NAME_LEN],
     /// Total device memory in bytes.
@@ -68,7 +69,7 @@ pub unsafe extern "C" fn bg_cuda_device_count(count_out: *mut u32) -> crate::err
 /// # Safety
 /// `info_out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn bg_cuda_device_info(index: u32, info_out: *mut bg_cuda_device_info) -> crate::error::Status {
+pub unsafe extern "C" fn bg_cuda_device_info(index: u32, info_out: *mut bg_cuda_device_desc) -> crate::error::Status {
     run("bg_cuda_device_info", || {
         check_out(info_out, "info_out")?;
         #[cfg(feature = "gpu")]
@@ -78,7 +79,7 @@ pub unsafe extern "C" fn bg_cuda_device_info(index: u32, info_out: *mut bg_cuda_
             for (d, &b) in name.iter_mut().zip(i.name.as_bytes().iter().take(BG_CUDA_NAME_LEN - 1)) {
                 *d = b as c_char;
             }
-            let info = bg_cuda_device_info {
+            let info = bg_cuda_device_desc {
                 name,
                 total_memory: i.total,
                 free_memory: i.free,
@@ -91,7 +92,7 @@ pub unsafe extern "C" fn bg_cuda_device_info(index: u32, info_out: *mut bg_cuda_
         }
         #[cfg(not(feature = "gpu"))]
         {
-            let _ = (index, out::<bg_cuda_device_info>);
+            let _ = (index, out::<bg_cuda_device_desc>);
             Err(not_compiled())
         }
     })

@@ -30,7 +30,7 @@ pub struct TensorSpec {
     pub name: String,
     /// API type id.
     pub ty: TypeId,
-    /// Dimensions, ne[0] first (1 to 4 of them).
+    /// Dimensions, `ne[0]` first (1 to 4 of them).
     pub ne: Vec<u64>,
 }
 

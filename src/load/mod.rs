@@ -410,6 +410,11 @@ impl ProgressiveGgufLoader {
             stats.phase_elapsed[phase as usize - 1] += tp.elapsed();
         }
         drop(staging);
+        // Device backends may return before their copies and kernels have finished (CUDA's are
+        // stream-ordered): the model is complete only once they have.
+        if let Some(b) = &self.backend {
+            b.synchronize()?;
+        }
         let resident = resident.into_iter().map(|r| r.expect("every tensor is in one batch")).collect();
         stats.elapsed = t0.elapsed();
         Ok(LoadedModel { model, config, plan, resident, stats })

@@ -71,7 +71,9 @@ pub const STREAM_MIN_BYTES: usize = 8 << 20;
 /// Whether to use streaming (non-temporal) stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Streaming {
-    /// For outputs of at least [`STREAM_MIN_BYTES`].
+    /// For f32 outputs of at least [`STREAM_MIN_BYTES`]. f16 / bf16 outputs use ordinary
+    /// stores: on the 2-core development machine they measured faster than 16-byte streaming
+    /// stores for 2-byte outputs (docs/PERFORMANCE.md), while f32 outputs gain from streaming.
     Auto,
     /// Always (where the destination is 16-byte aligned and a fast kernel runs).
     On,
@@ -211,7 +213,7 @@ pub fn decode_into_with(
     let simd_stores = opts.simd && simd::level().is_simd();
     let streaming = (fast.is_some() || simd_stores)
         && match opts.streaming {
-            Streaming::Auto => dst.len() >= STREAM_MIN_BYTES,
+            Streaming::Auto => out == OutType::F32 && dst.len() >= STREAM_MIN_BYTES,
             Streaming::On => true,
             Streaming::Off => false,
         };

@@ -22,10 +22,12 @@
 use std::ops::Range;
 
 use super::bitnet::i2s::{decode_i2s_payload_at, decode_i2s_trits};
+use super::bitnet::i2s_fast;
 use super::bitnet::tiles::{decode_tl_rows, TlKind};
 use super::bitnet::tl1::decode_tl1_trits;
 use super::bitnet::tl2::{decode_tl2_trits, tl2_geometry};
-use super::bitnet::{byte_at, i2s_nbytes, read_f32, tl1_validate, I2sLayout, TlConfig};
+use super::bitnet::tl_fast::{decode_tl1_fast, decode_tl2_fast};
+use super::bitnet::{byte_at, i2s_nbytes, read_f32, tl1_validate, value_lut, I2sLayout, TlConfig};
 use super::output::{decode_into, store_scalar, OutType};
 use super::row_bytes;
 use crate::error::{Error, Result, Status};
@@ -73,7 +75,11 @@ impl TensorCodec {
     /// Rows of the tensor: `ne1 * ne2 * ne3`.
     pub fn n_rows(&self) -> Result<u64> {
         self.n_elements()?;
-        Ok(self.ne[1] * self.ne[2] * self.ne[3])
+        // ne0 may be 0, so the element count does not bound this product.
+        self.ne[1]
+            .checked_mul(self.ne[2])
+            .and_then(|v| v.checked_mul(self.ne[3]))
+            .ok_or_else(|| bad(format!("the row count of the shape {:?} overflows", self.ne)))
     }
 
     /// `(M, K)` of a TL tensor (2-D), with its validated tile configuration.
@@ -231,6 +237,9 @@ impl TensorCodec {
             ));
         }
         let dst = &mut dst[..need as usize];
+        if n == 0 {
+            return Ok(());
+        }
         match self.ty {
             I2_S | TL1 | TL2 => {
                 let scale_at = bytes.len() - 32;
@@ -254,16 +263,25 @@ impl TensorCodec {
         let scale = read_f32(bytes, bytes.len() - 32);
         let rows_per_step = (STEP_ELEMS as usize / ne0).max(1);
         let mut scratch = vec![0f32; rows_per_step.min((rows.end - rows.start) as usize) * ne0];
-        // Check every code of the range before writing anything.
+        // Check every code of the range before writing anything (the vectorized scan first; the
+        // scalar check finds and names the byte).
         let (b0, b1) = (rows.start as usize * ne0 / 4, rows.end as usize * ne0 / 4);
-        super::bitnet::i2s::check_codes(&bytes[b0..b1], b0, self.i2s, self.file_offset)?;
+        if i2s_fast::fast::any_code3(&bytes[b0..b1]) != Some(false) {
+            super::bitnet::i2s::check_codes(&bytes[b0..b1], b0, self.i2s, self.file_offset)?;
+        }
+        let lut = value_lut(scale);
         let esize = out.size() as usize;
         let mut r = rows.start as usize;
         for d in dst.chunks_mut(rows_per_step * ne0 * esize) {
             let k = d.len() / esize / ne0;
             let vals = &mut scratch[..k * ne0];
             let first = r * ne0 / 4;
-            decode_i2s_payload_at(&bytes[first..first + k * ne0 / 4], first, scale, self.i2s, self.file_offset, vals)?;
+            let payload = &bytes[first..first + k * ne0 / 4];
+            // The AVX2 unpacker (bit-exact with the scalar one, `i2s_fast`) for the canonical
+            // layout; the codes were checked above.
+            if self.i2s != I2sLayout::Group128 || i2s_fast::fast::unpack_group128(payload, lut, vals, false).is_none() {
+                decode_i2s_payload_at(payload, first, scale, self.i2s, self.file_offset, vals)?;
+            }
             store_scalar(out, vals, d);
             r += k;
         }
@@ -282,8 +300,66 @@ impl TensorCodec {
         let (r0, r1) = (rows.start as usize, rows.end as usize);
         let mut vals = vec![0f32; (r1 - r0) * k];
         let kind = if self.ty == TL1 { TlKind::Tl1 } else { TlKind::Tl2 };
+        // Whole tensors: the fast decoders (`tl_fast`, bit-exact with the tile walk); anything
+        // they refuse is decoded (and its error worded) by the tile walk below.
+        if r0 == 0 && r1 == m {
+            let fast = if kind == TlKind::Tl1 {
+                decode_tl1_fast(bytes, m, k, &cfg, &mut vals)
+            } else {
+                decode_tl2_fast(bytes, m, k, &cfg, &mut vals)
+            };
+            if fast.is_ok() {
+                store_scalar(out, &vals, dst);
+                return Ok(());
+            }
+        }
         decode_tl_rows(kind, bytes, m, k, &cfg, r0..r1, self.file_offset, &mut vals)?;
         store_scalar(out, &vals, dst);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bitnet::testutil::Rng;
+    use super::*;
+
+    /// Arbitrary bytes, shapes, tile configurations and row ranges: errors, never panics, and
+    /// nothing written on error.
+    #[test]
+    fn random_inputs_never_panic() {
+        let mut rng = Rng(11);
+        let dims = [0u64, 1, 4, 8, 16, 24, 32, 40, 48, 64, 80, 96, 128, 256, u32::MAX as u64, 1 << 40];
+        let mut ok = 0;
+        for _ in 0..3000 {
+            let ty = [I2_S, TL1, TL2, 2, 35][rng.below(5) as usize];
+            let pick = |r: &mut Rng| dims[r.below(dims.len() as u64) as usize];
+            let ne = [pick(&mut rng), pick(&mut rng), 1 + rng.below(2), 1];
+            let mut c = TensorCodec::new(ty, ne);
+            if rng.below(4) != 0 {
+                let v = |r: &mut Rng| [0usize, 8, 16, 24, 32, 48, 64, 96, 128][r.below(9) as usize];
+                c.tl = Some(TlConfig { bm_tile: v(&mut rng), bk: v(&mut rng), bm: v(&mut rng) });
+            }
+            c.i2s = if rng.below(2) == 0 { I2sLayout::Group128 } else { I2sLayout::Group64 };
+            let len = match c.nbytes() {
+                Ok(n) if n <= 1 << 16 && rng.below(8) != 0 => n as usize,
+                _ => rng.below(300) as usize,
+            };
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            if len >= 32 && rng.below(2) == 0 {
+                let s = [0.0f32, 1.0, -1.0, f32::NAN, 0.5][rng.below(5) as usize];
+                bytes[len - 32..len - 28].copy_from_slice(&s.to_le_bytes());
+            }
+            let rows = c.n_rows().unwrap_or(0);
+            let (a, b) = (rng.below(rows.clamp(1, 64) + 1), rng.below(rows.clamp(1, 64) + 2));
+            let mut dst = vec![0x5au8; 1 << 14];
+            match c.decode_rows(&bytes, a..b, OutType::F32, &mut dst) {
+                Ok(()) => ok += 1,
+                Err(_) => assert!(dst.iter().all(|&x| x == 0x5a), "{c:?}"),
+            }
+            let _ = c.scale(&bytes);
+            let _ = c.decoded_size(OutType::F16);
+        }
+        assert!(ok > 50, "some inputs decode: {ok}");
     }
 }

@@ -2,8 +2,9 @@
 //! reference model (DESIGN §4).
 //!
 //! Structural: the file loaded (every parser and layout check of [`crate::gguf`] passed), and
-//! every tensor decodes — invalid codes (I2_S code 3, TL indices out of range), TL tensors
-//! without recorded tile parameters and the like are failures naming the tensor. Types without
+//! every tensor decodes through [`Model::codec`] — invalid codes (I2_S code 3, TL indices out
+//! of range), bad per-tensor scales, TL tensors without tile parameters (neither a
+//! `bitgguf.tl.*` key nor load options) and the like are failures naming the tensor. Types without
 //! a decoder (integer tensors, q8_1, q8_k) are reported as not decodable, which is not a failure.
 //!
 //! Accuracy: for every tensor of the file and the tensor of the same name in the reference, the
@@ -15,11 +16,11 @@
 
 pub mod metrics;
 
-use crate::convert::decode::{decode_f32, tl_from_metadata, TlChoice};
+use crate::convert::decode::{decode_f32, is_ternary};
 use crate::error::Result;
 use crate::model::Model;
 use crate::quant;
-use crate::types::{TypeId, TL1, TL2};
+use crate::types::TypeId;
 use metrics::{compare, compare_gemv, seeded_input, Accuracy};
 
 /// The default accuracy gate: cosine similarity ≥ 0.99.
@@ -32,13 +33,11 @@ pub struct ValidateOptions {
     pub gate: f64,
     /// Seed of the GEMV input.
     pub seed: u64,
-    /// Tile parameters for TL tensors that the files do not record.
-    pub tl: Option<TlChoice>,
 }
 
 impl Default for ValidateOptions {
     fn default() -> Self {
-        ValidateOptions { gate: COSINE_GATE, seed: 42, tl: None }
+        ValidateOptions { gate: COSINE_GATE, seed: 42 }
     }
 }
 
@@ -122,25 +121,16 @@ impl ValidationReport {
     }
 }
 
-/// A tensor of a model decoded to f32, or why not (`Ok(None)`: no decoder for its type).
-fn decode_tensor(model: &Model, i: usize, tl: Option<&TlChoice>) -> Result<Option<Vec<f32>>> {
+/// A tensor of a model decoded to f32 with the model's codec (TL tile parameters from the file
+/// or the load options, I2_S layout, scale and code checks), or `Ok(None)`: no decoder for its
+/// type.
+fn decode_tensor(model: &Model, i: usize) -> Result<Option<Vec<f32>>> {
     let t = model.tensor(i).expect("index in range").info;
-    let id = t.ty.id;
-    let data = model.tensor_data(i).expect("index in range");
-    let mut cfg = None;
-    if id == TL1 || id == TL2 {
-        cfg = tl_from_metadata(&model.metadata(), t.name)?;
-        if cfg.is_none() {
-            if let Some(c) = tl {
-                let k = t.ne[0] as usize;
-                let m = if k == 0 { 0 } else { (t.n_elements / t.ne[0]) as usize };
-                cfg = Some(c.resolve(id, m, k, t.name)?);
-            }
-        }
-    } else if !crate::convert::decode::is_ternary(id) && quant::decoder(id).is_none() {
+    if !is_ternary(t.ty.id) && quant::decoder(t.ty.id).is_none() {
         return Ok(None);
     }
-    decode_f32(id, data, &t.ne, cfg, t.name).map(Some)
+    let codec = model.codec(i)?;
+    decode_f32(&codec, model.tensor_data(i).expect("index in range"), t.name).map(Some)
 }
 
 /// Validate `model`, against `reference` when given (see the module docs). `progress(done,
@@ -165,7 +155,7 @@ pub fn validate(
             accuracy: None,
             accuracy_error: None,
         };
-        let values = match decode_tensor(model, i, opts.tl.as_ref()) {
+        let values = match decode_tensor(model, i) {
             Ok(Some(v)) => v,
             Ok(None) => {
                 check.not_decodable = true;
@@ -190,7 +180,7 @@ pub fn validate(
                             &rt.ne[..rt.n_dims.max(1) as usize]
                         ));
                     } else {
-                        match decode_tensor(r, j, opts.tl.as_ref()) {
+                        match decode_tensor(r, j) {
                             Ok(Some(rv)) => {
                                 let weights = compare(&values, &rv);
                                 let gemv = (t.n_dims >= 2 && t.ne[0] > 0).then(|| {

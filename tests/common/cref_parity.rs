@@ -50,6 +50,9 @@ pub fn rust_only(s: Status, o: &ParseOptions) -> Option<&'static str> {
         }
         Status::AlignmentTooLarge => Some("bitgguf caps general.alignment; gguf.cpp takes any power of two"),
         Status::MetadataTooLarge => Some("bitgguf's configurable metadata limit; gguf.cpp has none"),
+        Status::SplitMismatch => {
+            Some("split-model consistency is a model-level check (llama's gguf-split); cpp_ref, like gguf.cpp, reads one file")
+        }
         Status::StringTooLong | Status::ArrayTooLong | Status::TensorCountTooLarge | Status::KvCountTooLarge
             if o.limits != Limits::default() =>
         {

@@ -21,6 +21,7 @@ use cudarc::nvrtc::{result as nvrtc, sys as nvrtc_sys};
 use super::driver::{Check, Ctx, Stream};
 use crate::error::{Error, Result, Status};
 use crate::quant;
+use crate::quant::bitnet::TlConfig;
 use crate::quant::fp4::KVALUES_MXFP4;
 use crate::quant::output::OutType;
 use crate::types::{self, TypeId, I2_S};
@@ -59,6 +60,7 @@ pub const KERNEL_NAMES: &[&str] = &[
     "dq_tq2_0",
     "dq_i2_s",
     "dq_float",
+    "dq_tl1",
 ];
 
 /// The 16-entry value table a kernel gets by value.
@@ -146,6 +148,29 @@ pub fn spec(ty: TypeId) -> Option<Spec> {
     };
     let table = matches!(ty, 20 | 23 | 39);
     Some(Spec { kernel, tab, unit_bytes, unit_elems, table })
+}
+
+/// The GPU decoding of a TL1 tensor with `k` columns and tile configuration `cfg` (validated by
+/// the caller): one launch unit is one row tile (`BM` rows, `BM*K/4` bytes).
+pub fn tl1_spec(k: usize, cfg: &TlConfig) -> Spec {
+    let mut tab = [0i8; 16];
+    for (at, v) in [(0, k), (4, cfg.bm_tile), (8, cfg.bk), (12, cfg.bm)] {
+        for (t, b) in tab[at..at + 4].iter_mut().zip((v as u32).to_le_bytes()) {
+            *t = b as i8;
+        }
+    }
+    Spec {
+        kernel: "dq_tl1",
+        tab,
+        unit_bytes: (cfg.bm_tile * k / 4) as u64,
+        unit_elems: (cfg.bm_tile * k) as u64,
+        table: false,
+    }
+}
+
+/// The GPU decoding of the I2_S GROUP_64 layout (64-element blocks of 16 bytes).
+pub fn i2s_group64_spec() -> Spec {
+    Spec { kernel: "dq_i2_s", tab: tab0(1), unit_bytes: 16, unit_elems: 64, table: false }
 }
 
 /// FNV-1a 64 of the source and options: the cache key.

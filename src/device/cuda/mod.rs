@@ -28,8 +28,9 @@ use stage::{Sink, Stager};
 
 use super::{DeviceBackend, DeviceId, DeviceMemoryInfo, DeviceTensor, Materialize, TensorUpload};
 use crate::error::{Error, Result, Status};
-use crate::quant::bitnet::read_f32;
-use crate::types::{self, TypeId, I2_S};
+use crate::quant::bitnet::{read_f32, tl1_validate, I2sLayout};
+use crate::quant::tensor::TensorCodec;
+use crate::types::{self, TypeId, I2_S, TL1};
 
 /// Default fraction of a GPU's free memory the planner may use.
 pub const GPU_BUDGET_FRACTION: f64 = 0.8;
@@ -117,6 +118,11 @@ impl std::fmt::Debug for CudaBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CudaBackend").field("devices", &self.devices.len()).finish()
     }
+}
+
+/// The TL1 host check: offset of the first byte with an index (nibble) above 8.
+fn tl1_bad(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&y| y >> 4 > 8 || y & 15 > 8)
 }
 
 /// The I2_S host check: offset of the first byte holding code 3.
@@ -249,6 +255,71 @@ impl CudaBackend {
                 Ok(CudaTensor { buf, ordinal: st.ctx.ordinal })
             }
         }
+    }
+
+    /// Materialize a tensor described by a [`TensorCodec`] (what `Model::codec` gives: the
+    /// type, shape, TL1 tile configuration and I2_S layout), so that TL1 and I2_S GROUP_64 are
+    /// decoded on the GPU too; every other case is [`CudaBackend::materialize_cuda`].
+    pub fn materialize_codec(
+        &self,
+        device: DeviceId,
+        codec: &TensorCodec,
+        name: &str,
+        packed: &[u8],
+        out: Materialize,
+    ) -> Result<CudaTensor> {
+        let special = matches!(out, Materialize::Decoded(_))
+            && (codec.ty == TL1 || (codec.ty == I2_S && codec.i2s == I2sLayout::Group64));
+        let Materialize::Decoded(ot) = out else {
+            let t = TensorUpload { name, ty: codec.ty, ne: codec.ne, packed };
+            return self.materialize_cuda(device, &t, out);
+        };
+        if !special {
+            let t = TensorUpload { name, ty: codec.ty, ne: codec.ne, packed };
+            return self.materialize_cuda(device, &t, out);
+        }
+        guarded("cuda materialize", || {
+            let n = codec.n_elements()?;
+            let (spec, check): (_, stage::Check) = if codec.ty == TL1 {
+                let cfg = codec.tl.ok_or_else(|| {
+                    Error::new(Status::InvalidParameter, format!("tensor '{name}': TL1 needs its tile configuration"))
+                })?;
+                if codec.ne[2] != 1 || codec.ne[3] != 1 {
+                    return Err(Error::new(Status::BadShapeForType, format!("tensor '{name}': TL1 tensors are 2-D")));
+                }
+                let (k, m) = (codec.ne[0] as usize, codec.ne[1] as usize);
+                tl1_validate(m, k, &cfg).map_err(|e| e.context(format!("tensor '{name}'")))?;
+                (kernels::tl1_spec(k, &cfg), tl1_bad)
+            } else {
+                (kernels::i2s_group64_spec(), i2s_code3)
+            };
+            let payload_len = n / 4;
+            if packed.len() as u64 != payload_len + 32 || n % spec.unit_elems != 0 {
+                return Err(Error::new(
+                    Status::InvalidParameter,
+                    format!(
+                        "tensor '{name}': {:?} needs {} bytes in whole units of {} elements, {} given",
+                        codec.ne,
+                        payload_len + 32,
+                        spec.unit_elems,
+                        packed.len()
+                    ),
+                ));
+            }
+            let aux = read_f32(packed, payload_len as usize);
+            let s = self.state(device)?;
+            let mut st = s.stager.lock().unwrap_or_else(|p| p.into_inner());
+            let bytes =
+                n.checked_mul(ot.size()).ok_or_else(|| Error::new(Status::ByteSizeOverflow, name.to_string()))?;
+            let buf = DeviceBuffer::alloc(&st.ctx, bytes)?;
+            if spec.unit_bytes as usize > st.chunk_bytes() {
+                st.set_chunk_bytes((spec.unit_bytes as usize).next_power_of_two())?;
+            }
+            let sink = Sink::Decode { spec: &spec, dst: buf.ptr(), out: ot, aux };
+            let payload = &packed[..payload_len as usize];
+            st.stream(payload, spec.unit_bytes as usize, spec.unit_elems, sink, Some(check), name)?;
+            Ok(CudaTensor { buf, ordinal: st.ctx.ordinal })
+        })
     }
 
     /// [`DeviceBackend::materialize`] returning the concrete tensor type.

@@ -176,7 +176,10 @@ impl Stager {
                 let _ = self.sync();
                 return Err(Error::new(
                     Status::InvalidParameter,
-                    format!("{what}: byte {at} (0x{:02x}) holds the invalid I2_S code 3", src[at]),
+                    format!(
+                        "{what}: byte {at} (0x{:02x}) holds an invalid code (I2_S: 3; TL1: an index above 8)",
+                        src[at]
+                    ),
                 ));
             }
             match sink {

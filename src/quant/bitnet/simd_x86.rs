@@ -180,8 +180,9 @@ pub unsafe fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], st
 #[target_feature(enable = "avx2")]
 unsafe fn unpack<const NT: bool>(payload: &[u8], lut: [f32; 3], dst: &mut [f32]) {
     assert!(payload.len() % 32 == 0 && dst.len() == 4 * payload.len());
-    let table = _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, 0.0, 0.0, 0.0, 0.0);
-    let three = _mm256_set1_epi32(3);
+    // `vpermps` reads the low 3 bits of each index; bit 2 is the neighbouring code's low bit, so
+    // the table repeats itself in entries 4..7 and the codes need no mask.
+    let table = _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, lut[0], lut[1], lut[2], 0.0);
     let s = payload.as_ptr();
     let d = dst.as_mut_ptr();
     for blk in 0..payload.len() / 32 {
@@ -190,9 +191,9 @@ unsafe fn unpack<const NT: bool>(payload: &[u8], lut: [f32; 3], dst: &mut [f32])
         for q in 0..4 {
             let b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(src.add(8 * q).cast()));
             let c0 = _mm256_srli_epi32::<6>(b);
-            let c1 = _mm256_and_si256(_mm256_srli_epi32::<4>(b), three);
-            let c2 = _mm256_and_si256(_mm256_srli_epi32::<2>(b), three);
-            let c3 = _mm256_and_si256(b, three);
+            let c1 = _mm256_srli_epi32::<4>(b);
+            let c2 = _mm256_srli_epi32::<2>(b);
+            let c3 = b;
             put::<NT>(out.add(8 * q), _mm256_permutevar8x32_ps(table, c0));
             put::<NT>(out.add(32 + 8 * q), _mm256_permutevar8x32_ps(table, c1));
             put::<NT>(out.add(64 + 8 * q), _mm256_permutevar8x32_ps(table, c2));
@@ -258,9 +259,10 @@ pub unsafe fn tl1_block(bytes: &[u8], bm: usize, bk: usize, lut: [f32; 3], dst: 
                                                       // T4[nib] = (nib / 3) | (nib % 3) << 2.
     let t4 = _mm_setr_epi8(0, 4, 8, 1, 5, 9, 2, 6, 10, 0, 0, 0, 0, 0, 0, 0);
     let m0f = _mm_set1_epi8(0x0f);
-    let table = _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, 0.0, 0.0, 0.0, 0.0);
+    // `vpermps` reads the low 3 bits of each index: bit 2 is the next code's low bit, so the
+    // table repeats itself in entries 4..7 and no mask is needed.
+    let table = _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, lut[0], lut[1], lut[2], 0.0);
     let shifts = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-    let three = _mm256_set1_epi32(3);
     let steps = bk / 8;
     let mut words = [[0u16; 16]; 64]; // [t][s], bk <= 512
     assert!(steps <= words.len());
@@ -283,7 +285,7 @@ pub unsafe fn tl1_block(bytes: &[u8], bm: usize, bk: usize, lut: [f32; 3], dst: 
             let row = out.add((g * 16 + s) * stride);
             for (t, w) in words.iter().enumerate().take(steps) {
                 let v = _mm256_set1_epi32(w[s] as i32);
-                let c = _mm256_and_si256(_mm256_srlv_epi32(v, shifts), three);
+                let c = _mm256_srlv_epi32(v, shifts);
                 _mm256_storeu_ps(row.add(8 * t), _mm256_permutevar8x32_ps(table, c));
             }
         }

@@ -62,7 +62,7 @@ pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
             for r in 0..bm_tile / bm {
                 let bytes = &src[o..o + block];
                 #[cfg(target_arch = "x86_64")]
-                if use_avx2() && bk <= 512 {
+                if use_avx2() && bk <= 512 && bk % 8 == 0 {
                     let row0 = i * bm_tile + r * bm;
                     let start = row0 * k + j * bk;
                     let end = (row0 + bm - 1) * k + (j + 1) * bk;
@@ -196,6 +196,10 @@ mod tests {
             (32, 16, TlConfig { bm_tile: 32, bk: 16, bm: 32 }),
             (128, 128, TlConfig { bm_tile: 64, bk: 32, bm: 64 }),
             (256, 192, TlConfig { bm_tile: 128, bk: 64, bm: 32 }),
+            // BK not a multiple of 8 (valid for bm = 64, by = 4): the table path.
+            (64, 8, TlConfig { bm_tile: 64, bk: 4, bm: 64 }),
+            (64, 24, TlConfig { bm_tile: 64, bk: 12, bm: 64 }),
+            (64, 1024, TlConfig { bm_tile: 64, bk: 1024, bm: 64 }),
         ] {
             for scale in [0.37f32, -1.5, f32::NAN, f32::INFINITY] {
                 let trits = rng.trits(m * k);
@@ -215,6 +219,52 @@ mod tests {
                 assert_eq!(e1.message(), e2.message());
                 assert!(out.iter().all(|&v| v == 3.0));
             }
+        }
+    }
+
+    #[test]
+    fn random_bytes_agree_with_the_oracle() {
+        // Arbitrary bytes (mostly invalid indices, any scale bits): the same Ok values or the
+        // same error as the oracle, never a panic.
+        let mut rng = Rng(23);
+        for _ in 0..300 {
+            let bm = [32, 64][rng.below(2) as usize];
+            let by = 256 / bm;
+            let bk = by * (1 + rng.below(6) as usize);
+            let bm_tile = bm * (1 + rng.below(2) as usize);
+            let (m, k) = (bm_tile * (1 + rng.below(2) as usize), bk * (1 + rng.below(3) as usize));
+            let cfg = TlConfig { bm_tile, bk, bm };
+            let mut src: Vec<u8> = (0..m * k / 4 + 32).map(|_| rng.next() as u8).collect();
+            if rng.below(2) == 0 {
+                src.iter_mut().take(m * k / 4).for_each(|b| *b = (((*b >> 4) % 9) << 4) | ((*b & 15) % 9));
+            }
+            let (mut a, mut b) = (vec![0.0f32; m * k], vec![0.0f32; m * k]);
+            let (ra, rb) = (decode_tl1(&src, m, k, &cfg, &mut a), decode_tl1_fast(&src, m, k, &cfg, &mut b));
+            assert_eq!(
+                ra.as_ref().map_err(|e| e.message().to_string()),
+                rb.as_ref().map_err(|e| e.message().to_string())
+            );
+            assert!(same(&a, &b));
+        }
+        for _ in 0..200 {
+            let bm_tile = 32 * (1 + rng.below(2) as usize);
+            let bk = 24 * (1 + rng.below(4) as usize);
+            let m = bm_tile * (1 + rng.below(2) as usize);
+            let k = bk * (1 + rng.below(3) as usize) + 32 * rng.below(2) as usize;
+            let cfg = TlConfig { bm_tile, bk, bm: 32 };
+            let Ok(g) = tl2_geometry(m, k, &cfg) else { continue };
+            let mut src: Vec<u8> = (0..g.nbytes).map(|_| rng.next() as u8).collect();
+            if rng.below(2) == 0 {
+                src[..g.sign_offset].iter_mut().for_each(|b| *b = (((*b >> 4) % 14) << 4) | ((*b & 15) % 14));
+                src[g.two_offset..g.payload].iter_mut().for_each(|b| *b = (((*b >> 4) % 9) << 4) | ((*b & 15) % 9));
+            }
+            let (mut a, mut b) = (vec![0.0f32; m * k], vec![0.0f32; m * k]);
+            let (ra, rb) = (decode_tl2(&src, m, k, &cfg, &mut a), decode_tl2_fast(&src, m, k, &cfg, &mut b));
+            assert_eq!(
+                ra.as_ref().map_err(|e| e.message().to_string()),
+                rb.as_ref().map_err(|e| e.message().to_string())
+            );
+            assert!(same(&a, &b));
         }
     }
 

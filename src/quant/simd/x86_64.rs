@@ -1071,6 +1071,12 @@ unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     finish::<M>();
 }
 
+/// `f()`, compiled with AVX2 and F16C (see `super::wide`).
+#[target_feature(enable = "avx2,f16c")]
+pub(super) unsafe fn wide<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dispatch table
 // ---------------------------------------------------------------------------------------------

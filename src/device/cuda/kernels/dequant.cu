@@ -134,18 +134,44 @@ __device__ __forceinline__ u32 pack_bf16(float a, float b) {
     return f2bf(a) | (f2bf(b) << 16);
 }
 
-// Store 8 values at dst + 8g elements.
+// Eight bytes at p, guaranteed A-aligned, with wider loads where p happens to be 8- or 4-aligned
+// (for 256-element super-blocks: the 32 threads of a warp share one block, so the branch is
+// warp-uniform).
+template <int A>
+__device__ __forceinline__ B8 ld8_dyn(const u8* p) {
+    unsigned long long a = (unsigned long long)p;
+    if ((a & 7) == 0) return ld8<8>(p);
+    if (A < 4 && (a & 3) == 0) return ld8<4>(p);
+    return ld8<A>(p);
+}
+
+// Store 8 values at dst + 8g elements. 16-bit outputs: on sm_80+, when none of the 8 is NaN
+// (one test per value), four hardware pair conversions; otherwise the per-pair path.
 __device__ __forceinline__ void store8(void* dst, u64 g, int out, const float* v) {
     if (out == 0) {
         float4* d = (float4*)((float*)dst + 8 * g);
         d[0] = make_float4(v[0], v[1], v[2], v[3]);
         d[1] = make_float4(v[4], v[5], v[6], v[7]);
-    } else {
-        u32 w[4];
-        #pragma unroll
-        for (int i = 0; i < 4; i++) w[i] = out == 1 ? pack_f16(v[2 * i], v[2 * i + 1]) : pack_bf16(v[2 * i], v[2 * i + 1]);
-        *(uint4*)((u16*)dst + 8 * g) = make_uint4(w[0], w[1], w[2], w[3]);
+        return;
     }
+    u32 w[4];
+#if __CUDA_ARCH__ >= 800
+    bool nan = false;
+    #pragma unroll
+    for (int i = 0; i < 8; i++) nan |= v[i] != v[i];
+    if (!nan) {
+        #pragma unroll
+        for (int i = 0; i < 4; i++) {
+            if (out == 1) asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(w[i]) : "f"(v[2 * i + 1]), "f"(v[2 * i]));
+            else asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(w[i]) : "f"(v[2 * i + 1]), "f"(v[2 * i]));
+        }
+        *(uint4*)((u16*)dst + 8 * g) = make_uint4(w[0], w[1], w[2], w[3]);
+        return;
+    }
+#endif
+    #pragma unroll
+    for (int i = 0; i < 4; i++) w[i] = out == 1 ? pack_f16(v[2 * i], v[2 * i + 1]) : pack_bf16(v[2 * i], v[2 * i + 1]);
+    *(uint4*)((u16*)dst + 8 * g) = make_uint4(w[0], w[1], w[2], w[3]);
 }
 
 __device__ __forceinline__ void store1(void* dst, u64 e, int out, float v) {
@@ -303,7 +329,7 @@ KERNEL(dq_q2_k) {
         u32 sc = b[8 * h + 2 * j + p];
         float d = f16at(b + 80), mn = f16at(b + 82);
         float dl = __fmul_rn(d, (float)(sc & 0xF)), ml = __fmul_rn(mn, (float)(sc >> 4));
-        B8 q = ld8<4>(b + 16 + 32 * h + 16 * p + l0);
+        B8 q = ld8_dyn<4>(b + 16 + 32 * h + 16 * p + l0);
         float v[8];
         #pragma unroll
         for (int i = 0; i < 8; i++) v[i] = __fsub_rn(__fmul_rn(dl, (float)((q[i] >> (2 * j)) & 3)), ml);
@@ -324,8 +350,8 @@ KERNEL(dq_q3_k) {
         int sc = (int)(low | (high << 4));
         float dl = __fmul_rn(f16at(b + 108), (float)(sc - 32));
         u32 m = 1u << (4 * h + j);
-        B8 q = ld8<2>(b + 32 + 32 * h + 16 * p + l0);
-        B8 hm = ld8<2>(b + 16 * p + l0);
+        B8 q = ld8_dyn<2>(b + 32 + 32 * h + 16 * p + l0);
+        B8 hm = ld8_dyn<2>(b + 16 * p + l0);
         float v[8];
         #pragma unroll
         for (int i = 0; i < 8; i++) {
@@ -391,8 +417,8 @@ KERNEL(dq_q6_k) {
         const u8* b = src + (g / 32) * 210;
         int e0 = (int)(g % 32) * 8;
         int h = e0 >> 7, k = (e0 >> 5) & 3, l0 = e0 & 31;
-        B8 ql = ld8<2>(b + 64 * h + (k & 1) * 32 + l0);
-        B8 qh = ld8<2>(b + 128 + 32 * h + l0);
+        B8 ql = ld8_dyn<2>(b + 64 * h + (k & 1) * 32 + l0);
+        B8 qh = ld8_dyn<2>(b + 128 + 32 * h + l0);
         int is = l0 / 16;
         float ds = __fmul_rn(f16at(b + 208), (float)(signed char)b[192 + 8 * h + is + 2 * k]);
         float v[8];
@@ -448,7 +474,7 @@ KERNEL(dq_tq1_0) {
         if (last) {
             q.lo = q.hi = ld32_2(b + 48);
         } else {
-            q = ld8<2>(b + off);
+            q = ld8_dyn<2>(b + off);
         }
         u32 pa = pow3(n0), pb = last ? pow3(n0 + 1) : pa;
         #pragma unroll
@@ -464,7 +490,7 @@ KERNEL(dq_tq2_0) {
         int e0 = (int)(g % 32) * 8;
         int gr = e0 >> 7, l = (e0 >> 5) & 3, m0 = e0 & 31;
         float d = f16at(b + 64), v[8];
-        B8 q = ld8<2>(b + 32 * gr + m0);
+        B8 q = ld8_dyn<2>(b + 32 * gr + m0);
         #pragma unroll
         for (int i = 0; i < 8; i++) v[i] = __fmul_rn((float)((int)((q[i] >> (2 * l)) & 3) - 1), d);
         store8(dst, g, out, v);
@@ -499,6 +525,54 @@ __device__ __forceinline__ void i2s_body(const u8* __restrict__ src, void* __res
 KERNEL(dq_i2_s) {
     if (tab.v[0]) i2s_body<16>(src, dst, n, out, aux);
     else i2s_body<32>(src, dst, n, out, aux);
+}
+
+// ---- BitNet TL1 (src/quant/bitnet/tl1.rs) ----------------------------------------------------
+// One thread per payload byte (whole row tiles per launch; the host checks every index <= 8 and
+// passes the scale as aux). tab = the tile walk: K, BM, BK, bm as u32 LE. Byte o of the stream
+// is, from the innermost loop out: s (16), yq (by/4), g (bm/16), y (BK/by), r (BM/bm), j (K/BK),
+// i; it holds the pairs p0 (high nibble) and p0 + 1 of row i*BM + r*bm + 16g + s, columns
+// 2*p0 .. 2*p0 + 3 with p0 = j*BK/2 + y*by/2 + 2yq, by = 256/bm. Index x is the trit pair
+// (x/3 - 1, x%3 - 1).
+__device__ __forceinline__ u32 tab32(const Tab16& t, int at) {
+    return (u32)(u8)t.v[at] | ((u32)(u8)t.v[at + 1] << 8) | ((u32)(u8)t.v[at + 2] << 16) | ((u32)(u8)t.v[at + 3] << 24);
+}
+
+KERNEL(dq_tl1) {
+    u32 K = tab32(tab, 0), BMT = tab32(tab, 4), BK = tab32(tab, 8), BM = tab32(tab, 12);
+    u32 BY = 256 / BM, nyq = BY / 4, ng = BM / 16, ny = BK / BY, nr = BMT / BM, nj = K / BK;
+    float lut[3] = {__fmul_rn(aux, -1.0f), __fmul_rn(aux, 0.0f), __fmul_rn(aux, 1.0f)};
+    GRID_LOOP(n / 4) {
+        u64 o = g;
+        u32 s = (u32)(o % 16);
+        o /= 16;
+        u32 yq = (u32)(o % nyq);
+        o /= nyq;
+        u32 gq = (u32)(o % ng);
+        o /= ng;
+        u32 y = (u32)(o % ny);
+        o /= ny;
+        u32 r = (u32)(o % nr);
+        o /= nr;
+        u32 j = (u32)(o % nj);
+        u64 i = o / nj;
+        u64 col = (u64)j * BK + (u64)y * BY + 4 * yq;
+        u64 row = i * BMT + (u64)r * BM + 16 * gq + s;
+        u32 x = src[g];
+        u32 hi = x >> 4, lo = x & 15;
+        u32 c[4] = {hi / 3, hi % 3, lo / 3, lo % 3};
+        float v[4];
+        #pragma unroll
+        for (int q = 0; q < 4; q++) v[q] = c[q] == 0 ? lut[0] : (c[q] == 1 ? lut[1] : lut[2]);
+        u64 e = row * K + col;
+        if (out == 0) {
+            *(float4*)((float*)dst + e) = make_float4(v[0], v[1], v[2], v[3]);
+        } else {
+            u32 w0 = out == 1 ? pack_f16(v[0], v[1]) : pack_bf16(v[0], v[1]);
+            u32 w1 = out == 1 ? pack_f16(v[2], v[3]) : pack_bf16(v[2], v[3]);
+            *(uint2*)((u16*)dst + e) = make_uint2(w0, w1);
+        }
+    }
 }
 
 // ---- plain floats ------------------------------------------------------------------------------
