@@ -157,7 +157,13 @@ pub fn run(a: &LoadArgs) -> Result<(), CliError> {
     } else {
         None
     };
-    let loader = ProgressiveGgufLoader::new(cfg);
+    let gpu = cfg.strategy != StrategyChoice::Cpu;
+    let mut loader = ProgressiveGgufLoader::new(cfg);
+    if gpu {
+        if let Some(b) = bitgguf::device::default_backend() {
+            loader = loader.with_backend(b);
+        }
+    }
     let m = loader.load(&a.file, &mut |p| {
         if let Some(b) = &bar {
             b.set_length(p.bytes_total);

@@ -9,6 +9,8 @@ pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod cuda;
 
+use std::sync::Arc;
+
 use crate::error::Result;
 use crate::quant::bitnet::TlConfig;
 use crate::quant::output::OutType;
@@ -96,4 +98,17 @@ pub trait DeviceBackend: Send + Sync {
     fn synchronize(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// The GPU backend of this build: the CUDA backend with feature `gpu` when the driver reports a
+/// device; `None` otherwise (the GPU strategies then place everything on the CPU and say so).
+/// Added for the progressive loader (issue 6); nothing above changes meaning.
+pub fn default_backend() -> Option<Arc<dyn DeviceBackend>> {
+    #[cfg(feature = "gpu")]
+    {
+        if let Ok(b) = cuda::CudaBackend::new() {
+            return Some(Arc::new(b));
+        }
+    }
+    None
 }

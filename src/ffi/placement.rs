@@ -207,6 +207,9 @@ impl FfiLoadOptions {
             _ => StrategyChoice::Cpu,
         };
         let l = ProgressiveGgufLoader::new(c);
+        if self.strategy == BG_STRATEGY_CPU {
+            return l;
+        }
         match gpu_backend() {
             Some(b) => l.with_backend(b),
             None => l,
@@ -229,18 +232,10 @@ impl FfiLoadOptions {
     }
 }
 
-/// The GPU backend of this build, if any. The CUDA backend (feature `gpu`, `device::cuda`)
-/// plugs in here; a build without it has none, and GPU strategies fall back to the CPU.
+/// The GPU backend of this build, if any (`device::default_backend`: CUDA with feature `gpu`
+/// and a device; otherwise none, and GPU strategies fall back to the CPU).
 fn gpu_backend() -> Option<Arc<dyn DeviceBackend>> {
-    #[cfg(feature = "gpu")]
-    {
-        // No driver or no device: no backend (NoDevice is not an error here: the plan falls back).
-        crate::device::cuda::CudaBackend::new().ok().map(|b| Arc::new(b) as Arc<dyn DeviceBackend>)
-    }
-    #[cfg(not(feature = "gpu"))]
-    {
-        None
-    }
+    crate::device::default_backend()
 }
 
 /// `bg_load` with placement options: run the progressive loader. `None` when the options set
