@@ -8,12 +8,14 @@
 //! Without a device every test prints why it skips; with `BG_REQUIRE_GPU=1` it fails instead.
 #![cfg(feature = "gpu")]
 
+mod bits;
+
 use bitgguf::device::cuda::{self, CudaBackend};
 use bitgguf::device::{DeviceBackend, DeviceId, DeviceTensor, Materialize, TensorUpload};
+use bitgguf::quant;
 use bitgguf::quant::bitnet::i2s::{decode_i2s, encode_i2s, TailFill};
 use bitgguf::quant::bitnet::I2sLayout;
 use bitgguf::quant::output::OutType;
-use bitgguf::quant::{self, float};
 use bitgguf::types::{self, TypeId, I2_S};
 use bitgguf::Status;
 
@@ -83,47 +85,7 @@ fn random_blocks(rng: &mut Rng, id: TypeId, blocks: usize) -> Vec<u8> {
     src
 }
 
-/// The CPU oracle: scalar decode to f32, then the CPU's store roundings.
-fn store(vals: &[f32], out: OutType) -> Vec<u8> {
-    let mut b = Vec::with_capacity(vals.len() * out.size() as usize);
-    for &v in vals {
-        match out {
-            OutType::F32 => b.extend(v.to_le_bytes()),
-            OutType::F16 => b.extend(float::f32_to_f16(v).to_le_bytes()),
-            OutType::Bf16 => b.extend(float::f32_to_bf16(v).to_le_bytes()),
-        }
-    }
-    b
-}
-
-fn is_nan(out: OutType, e: &[u8]) -> bool {
-    match out {
-        OutType::F32 => f32::from_le_bytes(e.try_into().unwrap()).is_nan(),
-        OutType::F16 => {
-            let h = u16::from_le_bytes(e.try_into().unwrap());
-            h & 0x7c00 == 0x7c00 && h & 0x3ff != 0
-        }
-        OutType::Bf16 => f32::from_bits((u16::from_le_bytes(e.try_into().unwrap()) as u32) << 16).is_nan(),
-    }
-}
-
-/// Bits equal per element (NaN equals NaN); returns the NaN elements whose payload differs.
-fn same_bits(what: &str, out: OutType, gpu: &[u8], cpu: &[u8]) -> usize {
-    assert_eq!(gpu.len(), cpu.len(), "{what}: lengths");
-    let es = out.size() as usize;
-    let mut nan = 0;
-    for (i, (a, b)) in gpu.chunks_exact(es).zip(cpu.chunks_exact(es)).enumerate() {
-        if a == b {
-            continue;
-        }
-        if is_nan(out, a) && is_nan(out, b) {
-            nan += 1;
-            continue;
-        }
-        panic!("{what}: element {i}: gpu {a:02x?}, cpu {b:02x?}");
-    }
-    nan
-}
+use bits::{same_bits, store};
 
 fn gpu_decode(b: &CudaBackend, ty: TypeId, ne: [u64; 4], packed: &[u8], out: OutType) -> bitgguf::Result<Vec<u8>> {
     let t = TensorUpload { name: "t", ty, ne, packed, tl: None };
