@@ -178,9 +178,10 @@ fn the_corpus_covers_every_group_of_section_3_3() {
     }
     // Every reject status of the parser and the split loader (1xx-4xx) appears at least once,
     // except the two that depend on the type policy (tests/type_policy.rs covers them).
-    let parser_statuses = Status::ALL.iter().copied().filter(|s| {
-        (100..500).contains(&(*s as u32)) && !matches!(s, Status::ContestedType | Status::TypeNotStorable)
-    });
+    let parser_statuses = Status::ALL
+        .iter()
+        .copied()
+        .filter(|s| (100..500).contains(&(*s as u32)) && !matches!(s, Status::ContestedType | Status::TypeNotStorable));
     for st in parser_statuses {
         assert!(all.iter().any(|c| c.expect == st), "no case expects {st:?}");
     }
