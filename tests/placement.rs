@@ -401,3 +401,63 @@ fn tensor_split_never_goes_past_a_budget() {
     assert_eq!(&ld[20..], &[DeviceId::Cpu; 12]);
     assert!(p.fallbacks.iter().any(|f| f.to == DeviceId::Cpu));
 }
+
+/// Issue 6: the resident bytes follow the requested output for every type this build decodes,
+/// BitNet I2_S / TL1 / TL2 included (through their `TensorCodec`), on GPU plans as on the CPU;
+/// packed only when packed is asked (or for a type without a decoder).
+#[test]
+fn resident_bytes_follow_the_requested_output_for_bitnet_types_too() {
+    use bitgguf::quant::output::OutType;
+    use bitgguf::synth::{synthesize, Preset, SynthOptions};
+    use bitgguf::types::{I2_S, TL1, TL2};
+    for ty in [I2_S, TL1, TL2] {
+        let bytes = synthesize(&SynthOptions::new(Preset::Tiny, ty)).unwrap();
+        let model = bitgguf::Model::from_bytes(&bytes, &bitgguf::LoadOptions::default()).unwrap();
+        let n_ternary = model.tensors().filter(|t| t.info.ty.id == ty).count();
+        assert!(n_ternary >= 14, "tiny {ty}: {n_ternary} tensors of the type");
+        for out in [OutType::F32, OutType::F16, OutType::Bf16] {
+            let m = Materialize::Decoded(out);
+            let s = ModelSummary::from_model(&model, &OutputTypes::all(m), true, 0).unwrap();
+            for (t, ts) in model.tensors().zip(&s.tensors) {
+                assert!(summary::can_decode(t.info.ty), "{}: {}", t.info.name, t.info.ty.name);
+                assert_eq!(ts.materialize, m, "{} ({})", t.info.name, t.info.ty.name);
+                assert_eq!(ts.bytes, t.info.n_elements * out.size(), "{} ({})", t.info.name, t.info.ty.name);
+                assert!(!ts.zero_copy, "{}", t.info.name);
+            }
+            // On a GPU plan the same bytes are resident there (and only there).
+            let p = make_plan(&GpuOptimized::default(), &s, &[gpu(0, 1 << 34)]).unwrap();
+            check_totals(&s, &p);
+            for (t, tp) in model.tensors().zip(&p.tensors) {
+                assert_eq!(tp.device, DeviceId::Cuda(0), "{}", t.info.name);
+                assert_eq!(tp.materialize, m, "{}", t.info.name);
+                assert_eq!(tp.bytes, t.info.n_elements * out.size(), "{}", t.info.name);
+            }
+            let want: u64 = model.tensors().map(|t| t.info.n_elements * out.size()).sum();
+            assert_eq!(p.bytes_on(DeviceId::Cuda(0)), want, "{ty} as {}", out.name());
+            assert_eq!(p.bytes_on(DeviceId::Cpu), 0);
+        }
+        // Packed when packed is asked: the file's bytes, zero-copy from a mapping on the CPU.
+        let s = ModelSummary::from_model(&model, &OutputTypes::all(Materialize::Packed), true, 0).unwrap();
+        for (t, ts) in model.tensors().zip(&s.tensors) {
+            assert_eq!((ts.materialize, ts.bytes, ts.zero_copy), (Materialize::Packed, t.info.n_bytes, true));
+        }
+        // Per role: only the attention and feed-forward weights decoded.
+        let mut o = OutputTypes::all(Materialize::Packed);
+        o.set(TensorRole::Attention, Materialize::Decoded(OutType::Bf16));
+        o.set(TensorRole::FeedForward, Materialize::Decoded(OutType::Bf16));
+        let s = ModelSummary::from_model(&model, &o, false, 0).unwrap();
+        for (t, ts) in model.tensors().zip(&s.tensors) {
+            let want = if matches!(ts.role, TensorRole::Attention | TensorRole::FeedForward) {
+                t.info.n_elements * 2
+            } else {
+                t.info.n_bytes
+            };
+            assert_eq!(ts.bytes, want, "{} ({:?})", t.info.name, ts.role);
+        }
+    }
+    // A type without a decoder (removed from ggml, or not storable) stays packed.
+    for id in [4u32, bitgguf::types::I8_S] {
+        let ti = bitgguf::types::info(id).unwrap();
+        assert!(!summary::can_decode(ti), "{}", ti.name);
+    }
+}
