@@ -283,11 +283,12 @@ fn check_sizes(
     Ok(())
 }
 
-/// GPU-optimized: the GPUs take as much as their budgets allow, layer by layer.
+/// GPU-optimized: the layers split across the GPUs (`tensor_split`, or the budgets), never past
+/// a budget; then the embeddings and the output head where room is left; the rest on the CPU.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GpuOptimized {
-    /// Relative share of each GPU (like llama.cpp's `--tensor-split`); `None`: proportional to
-    /// the budgets.
+    /// Relative share of the layers for each GPU (like llama.cpp's `--tensor-split`); `None`:
+    /// proportional to the budgets.
     pub tensor_split: Option<Vec<f64>>,
     /// Refuse the CPU: a tensor no GPU can take fails the plan instead of falling back.
     pub gpu_only: bool,
