@@ -282,3 +282,182 @@ fn reassign_after_an_allocation_failure() {
     let d = p.reassign(j, FallbackReason::AllocationFailed("again".into()));
     assert_eq!(d, Some(DeviceId::Cpu));
 }
+
+/// A model shaped like the synthetic llama3-8b-1.58 (issue 6): `layers` layers of 10 MB and
+/// embeddings + output head that together weigh more than all the layers (the case where a
+/// split of the whole model's bytes put every layer on the first GPU).
+fn big_head_model(layers: u32) -> ModelSummary {
+    let mut m = model(layers, false);
+    let head = layers as u64 * layer_bytes();
+    for t in m.tensors.iter_mut().filter(|t| t.layer.is_none() && t.bytes > MB) {
+        t.bytes = head;
+    }
+    m
+}
+
+/// Layers per GPU, and checks that each GPU's layers are consecutive and in GPU order.
+fn layers_per_gpu(m: &ModelSummary, p: &Plan, n_gpus: u32) -> Vec<usize> {
+    let ld = layer_devices(m, p);
+    assert!(ld.windows(2).all(|w| w[0] <= w[1]), "layers not in GPU order: {ld:?}");
+    (0..n_gpus).map(|g| ld.iter().filter(|d| **d == DeviceId::Cuda(g)).count()).collect()
+}
+
+/// The layer bytes each GPU holds.
+fn layer_bytes_per_gpu(m: &ModelSummary, p: &Plan, n_gpus: u32) -> Vec<u64> {
+    (0..n_gpus)
+        .map(|g| {
+            m.tensors
+                .iter()
+                .zip(&p.tensors)
+                .filter(|(t, tp)| t.layer.is_some() && tp.device == DeviceId::Cuda(g))
+                .map(|(t, _)| t.bytes)
+                .sum()
+        })
+        .collect()
+}
+
+#[test]
+fn tensor_split_divides_the_layers_across_two_gpus() {
+    let m = big_head_model(32);
+    let big = 80 << 30;
+    let devs = [gpu(0, big), gpu(1, big)];
+    for (split, want) in [(None, [16, 16]), (Some(vec![1.0, 1.0]), [16, 16]), (Some(vec![3.0, 1.0]), [24, 8])] {
+        let s = GpuOptimized { tensor_split: split.clone(), gpu_only: false };
+        let p = make_plan(&s, &m, &devs).unwrap();
+        check_totals(&m, &p);
+        assert_eq!(layers_per_gpu(&m, &p, 2), want, "split {split:?}");
+        assert_eq!(layer_bytes_per_gpu(&m, &p, 2), want.map(|n| n as u64 * layer_bytes()).to_vec(), "split {split:?}");
+        assert!(p.tensors.iter().all(|t| t.device != DeviceId::Cpu), "split {split:?}");
+        assert!(p.fallbacks.is_empty(), "split {split:?}: {:?}", p.fallbacks);
+        // Embeddings on the first GPU, output head next to the last layer.
+        let dev_of = |name: &str| p.tensors[m.tensors.iter().position(|t| t.name == name).unwrap()].device;
+        assert_eq!(dev_of("token_embd.weight"), DeviceId::Cuda(0));
+        assert_eq!(dev_of("output.weight"), DeviceId::Cuda(1));
+    }
+    // Unequal budgets without a split: proportional to them (1:3).
+    let p = make_plan(&GpuOptimized::default(), &m, &[gpu(0, 20 << 30), gpu(1, 60 << 30)]).unwrap();
+    check_totals(&m, &p);
+    assert_eq!(layers_per_gpu(&m, &p, 2), [8, 24]);
+    // An explicit split overrides the budgets.
+    let s = GpuOptimized { tensor_split: Some(vec![1.0, 1.0]), gpu_only: false };
+    let p = make_plan(&s, &m, &[gpu(0, 20 << 30), gpu(1, 60 << 30)]).unwrap();
+    assert_eq!(layers_per_gpu(&m, &p, 2), [16, 16]);
+}
+
+#[test]
+fn tensor_split_divides_the_layers_across_four_gpus() {
+    let m = big_head_model(32);
+    let big = 80 << 30;
+    let devs = [gpu(0, big), gpu(1, big), gpu(2, big), gpu(3, big)];
+    for (split, want) in [
+        (None, [8, 8, 8, 8]),
+        (Some(vec![1.0, 1.0, 1.0, 1.0]), [8, 8, 8, 8]),
+        (Some(vec![1.0, 2.0, 3.0, 2.0]), [4, 8, 12, 8]),
+        (Some(vec![0.0, 1.0, 0.0, 3.0]), [0, 8, 0, 24]),
+    ] {
+        let s = GpuOptimized { tensor_split: split.clone(), gpu_only: false };
+        let p = make_plan(&s, &m, &devs).unwrap();
+        check_totals(&m, &p);
+        assert_eq!(layers_per_gpu(&m, &p, 4), want, "split {split:?}");
+        assert_eq!(layer_bytes_per_gpu(&m, &p, 4), want.map(|n| n as u64 * layer_bytes()).to_vec());
+    }
+    // Unequal budgets 1:1:2:4 without a split.
+    let devs = [gpu(0, 10 << 30), gpu(1, 10 << 30), gpu(2, 20 << 30), gpu(3, 40 << 30)];
+    let p = make_plan(&GpuOptimized::default(), &m, &devs).unwrap();
+    check_totals(&m, &p);
+    assert_eq!(layers_per_gpu(&m, &p, 4), [4, 4, 8, 16]);
+    // Hybrid splits its layers the same way (the head stays on the CPU).
+    let h = Hybrid { n_gpu_layers: None, tensor_split: Some(vec![1.0, 2.0, 3.0, 2.0]) };
+    let p = make_plan(&h, &m, &devs).unwrap();
+    check_totals(&m, &p);
+    let per_gpu: Vec<u64> = (0..4).map(|g| p.bytes_on(DeviceId::Cuda(g))).collect();
+    assert_eq!(per_gpu, [4, 8, 12, 8].map(|n: u64| n * 10 * MB).to_vec(), "hybrid");
+}
+
+#[test]
+fn tensor_split_never_goes_past_a_budget() {
+    let m = big_head_model(32);
+    // [1, 1] wants 16 layers on GPU 0, whose budget holds 10: the other 6 go to GPU 1 (the next
+    // in the chain), which also takes its own 16; the head finds room only on the CPU.
+    let s = GpuOptimized { tensor_split: Some(vec![1.0, 1.0]), gpu_only: false };
+    let devs = [gpu(0, 10 * layer_bytes() + MB), gpu(1, 22 * layer_bytes() + MB)];
+    let p = make_plan(&s, &m, &devs).unwrap();
+    check_totals(&m, &p);
+    assert_eq!(layers_per_gpu(&m, &p, 2), [10, 22]);
+    for d in &p.devices {
+        if let Some(b) = d.budget {
+            assert!(d.used <= b, "{:?}: {} > {b}", d.info.id, d.used);
+        }
+    }
+    let head = m.tensors.iter().position(|t| t.name == "output.weight").unwrap();
+    assert_eq!(p.tensors[head].device, DeviceId::Cpu);
+    // Room for 20 layers in all: the last 12 stay whole on the CPU, recorded as fallbacks.
+    let devs = [gpu(0, 10 * layer_bytes() + MB), gpu(1, 10 * layer_bytes() + MB)];
+    let p = make_plan(&s, &m, &devs).unwrap();
+    check_totals(&m, &p);
+    let ld = layer_devices(&m, &p);
+    assert_eq!(ld.iter().filter(|d| **d == DeviceId::Cuda(0)).count(), 10, "{ld:?}");
+    assert_eq!(ld.iter().filter(|d| **d == DeviceId::Cuda(1)).count(), 10, "{ld:?}");
+    assert_eq!(&ld[20..], &[DeviceId::Cpu; 12]);
+    assert!(p.fallbacks.iter().any(|f| f.to == DeviceId::Cpu));
+}
+
+/// Issue 6: the resident bytes follow the requested output for every type this build decodes,
+/// BitNet I2_S / TL1 / TL2 included (through their `TensorCodec`), on GPU plans as on the CPU;
+/// packed only when packed is asked (or for a type without a decoder).
+#[test]
+fn resident_bytes_follow_the_requested_output_for_bitnet_types_too() {
+    use bitgguf::quant::output::OutType;
+    use bitgguf::synth::{synthesize, Preset, SynthOptions};
+    use bitgguf::types::{I2_S, TL1, TL2};
+    for ty in [I2_S, TL1, TL2] {
+        let bytes = synthesize(&SynthOptions::new(Preset::Tiny, ty)).unwrap();
+        let model = bitgguf::Model::from_bytes(&bytes, &bitgguf::LoadOptions::default()).unwrap();
+        let n_ternary = model.tensors().filter(|t| t.info.ty.id == ty).count();
+        assert!(n_ternary >= 14, "tiny {ty}: {n_ternary} tensors of the type");
+        for out in [OutType::F32, OutType::F16, OutType::Bf16] {
+            let m = Materialize::Decoded(out);
+            let s = ModelSummary::from_model(&model, &OutputTypes::all(m), true, 0).unwrap();
+            for (t, ts) in model.tensors().zip(&s.tensors) {
+                assert!(summary::can_decode(t.info.ty), "{}: {}", t.info.name, t.info.ty.name);
+                assert_eq!(ts.materialize, m, "{} ({})", t.info.name, t.info.ty.name);
+                assert_eq!(ts.bytes, t.info.n_elements * out.size(), "{} ({})", t.info.name, t.info.ty.name);
+                assert!(!ts.zero_copy, "{}", t.info.name);
+            }
+            // On a GPU plan the same bytes are resident there (and only there).
+            let p = make_plan(&GpuOptimized::default(), &s, &[gpu(0, 1 << 34)]).unwrap();
+            check_totals(&s, &p);
+            for (t, tp) in model.tensors().zip(&p.tensors) {
+                assert_eq!(tp.device, DeviceId::Cuda(0), "{}", t.info.name);
+                assert_eq!(tp.materialize, m, "{}", t.info.name);
+                assert_eq!(tp.bytes, t.info.n_elements * out.size(), "{}", t.info.name);
+            }
+            let want: u64 = model.tensors().map(|t| t.info.n_elements * out.size()).sum();
+            assert_eq!(p.bytes_on(DeviceId::Cuda(0)), want, "{ty} as {}", out.name());
+            assert_eq!(p.bytes_on(DeviceId::Cpu), 0);
+        }
+        // Packed when packed is asked: the file's bytes, zero-copy from a mapping on the CPU.
+        let s = ModelSummary::from_model(&model, &OutputTypes::all(Materialize::Packed), true, 0).unwrap();
+        for (t, ts) in model.tensors().zip(&s.tensors) {
+            assert_eq!((ts.materialize, ts.bytes, ts.zero_copy), (Materialize::Packed, t.info.n_bytes, true));
+        }
+        // Per role: only the attention and feed-forward weights decoded.
+        let mut o = OutputTypes::all(Materialize::Packed);
+        o.set(TensorRole::Attention, Materialize::Decoded(OutType::Bf16));
+        o.set(TensorRole::FeedForward, Materialize::Decoded(OutType::Bf16));
+        let s = ModelSummary::from_model(&model, &o, false, 0).unwrap();
+        for (t, ts) in model.tensors().zip(&s.tensors) {
+            let want = if matches!(ts.role, TensorRole::Attention | TensorRole::FeedForward) {
+                t.info.n_elements * 2
+            } else {
+                t.info.n_bytes
+            };
+            assert_eq!(ts.bytes, want, "{} ({:?})", t.info.name, ts.role);
+        }
+    }
+    // A type without a decoder (removed from ggml, or not storable) stays packed.
+    for id in [4u32, bitgguf::types::I8_S] {
+        let ti = bitgguf::types::info(id).unwrap();
+        assert!(!summary::can_decode(ti), "{}", ti.name);
+    }
+}

@@ -25,7 +25,7 @@ use crate::{out_err, CliError};
 pub enum Strategy {
     /// Everything on the CPU, zero-copy from the mapping where possible.
     Cpu,
-    /// Fill the GPUs layer by layer up to their budgets, the rest on the CPU.
+    /// Split the layers across the GPUs (by --tensor-split, else by budget), never past a budget; the rest on the CPU.
     Gpu,
     /// Embeddings, norms and output head on the CPU, layer weights on the GPUs.
     Hybrid,
@@ -67,7 +67,7 @@ pub struct LoadArgs {
     /// Staging budget in MiB.
     #[arg(long, default_value_t = 256)]
     pub staging_mib: usize,
-    /// Relative share of each GPU, comma-separated (e.g. 3,1).
+    /// Relative share of the layers for each GPU, comma-separated (e.g. 3,1: 3/4 of the layers on the first).
     #[arg(long, value_delimiter = ',')]
     pub tensor_split: Option<Vec<f64>>,
     /// Hybrid: offload only the last N layers.

@@ -4,9 +4,11 @@
 //! the output is a [`Plan`].
 //!
 //! Strategies ([`DevicePlacementStrategy`]):
-//! - [`GpuOptimized`]: fill the GPUs layer by layer, in layer order, each up to its share
-//!   (an explicit `tensor_split`, or proportional to the budgets) and never past its budget;
-//!   then the embeddings and the output head where room is left; the rest on the CPU.
+//! - [`GpuOptimized`]: split the layers across the GPUs like llama.cpp's `tensor_split`: the
+//!   fractions (explicit, or proportional to the budgets) cut the layers' bytes into consecutive
+//!   ranges, one per GPU; a GPU never goes past its budget (a layer it has no room for goes to
+//!   the next GPU with room); then the embeddings and the output head where room is left; the
+//!   rest on the CPU.
 //! - [`Hybrid`]: embeddings, norms and the output head on the CPU; the weights of the last
 //!   `n_gpu_layers` layers (all by default) on the GPUs, layer by layer as above.
 //! - [`CpuOptimized`]: everything on the CPU, zero-copy from the mapping where possible.
@@ -40,8 +42,8 @@ pub struct PlanState<'a> {
     pub devices: Vec<DeviceUsage>,
     /// Layer → the GPU (index into the GPUs) chosen for it.
     layer_gpu: HashMap<u32, usize>,
-    /// Per GPU, the bytes the layer fill may put there (computed on first use).
-    quotas: Option<Vec<u64>>,
+    /// Layer → the GPU its share of the split gives it (computed on first use).
+    targets: Option<HashMap<u32, usize>>,
     /// The GPU the layer fill is at.
     cursor: usize,
     /// Layers no GPU had room for (kept whole on the CPU), with the bytes they needed and the
@@ -57,7 +59,7 @@ impl<'a> PlanState<'a> {
             model,
             devices,
             layer_gpu: HashMap::new(),
-            quotas: None,
+            targets: None,
             cursor: 0,
             overflow: HashMap::new(),
             pending: Vec::new(),
@@ -77,11 +79,48 @@ impl<'a> PlanState<'a> {
         self.devices.iter().find(|d| d.info.id == dev).is_some_and(|d| d.available() >= t.bytes)
     }
 
+    /// The split, like llama.cpp's `tensor_split`: the fractions (`split`, or the GPUs'
+    /// budgets when `None`) cut the layers' bytes the strategy wants on GPUs (`wanted`) into
+    /// consecutive ranges, one per GPU in order; a layer belongs to the GPU whose range holds
+    /// the middle of its bytes. Returns layer → GPU index.
+    fn split_layers(&self, split: Option<&[f64]>, wanted: &dyn Fn(&TensorSummary) -> bool) -> HashMap<u32, usize> {
+        let mut per_layer: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+        for t in self.model.tensors.iter().filter(|t| wanted(t)) {
+            if let Some(l) = t.layer {
+                *per_layer.entry(l).or_default() += t.bytes;
+            }
+        }
+        let weights: Vec<f64> = match split {
+            Some(s) => s.to_vec(),
+            None => self.gpus().iter().map(|d| d.available() as f64).collect(),
+        };
+        let sum: f64 = weights.iter().sum();
+        let total: u64 = per_layer.values().sum();
+        // Cumulative boundaries, in bytes, of each GPU's range.
+        let mut ends = Vec::with_capacity(weights.len());
+        let mut acc = 0.0;
+        for w in &weights {
+            acc += if sum > 0.0 { w / sum } else { 1.0 / weights.len() as f64 };
+            ends.push(acc * total as f64);
+        }
+        let mut out = HashMap::with_capacity(per_layer.len());
+        let mut before = 0u64;
+        let last = weights.len().saturating_sub(1);
+        for (&l, &b) in &per_layer {
+            let mid = before as f64 + b as f64 / 2.0;
+            let g = ends.iter().position(|&e| mid < e).unwrap_or(last);
+            out.insert(l, g);
+            before += b;
+        }
+        out
+    }
+
     /// The layer fill: the device for tensor `index` of layer `layer`, given the bytes of
     /// that layer the strategy wants on GPUs (`wanted` says which tensors) and the split.
-    /// Layers are visited in order; a GPU takes whole layers while its share allows (the last
-    /// GPU: while its budget allows); a layer no GPU has room for stays whole on the CPU (a
-    /// fallback recorded for each of its tensors).
+    /// Layers are visited in order; each goes whole to the GPU the split gives it
+    /// ([`PlanState::split_layers`]), or, when that GPU's budget has no room left, to the next
+    /// GPU with room; a layer no GPU has room for stays whole on the CPU (a fallback recorded
+    /// for each of its tensors).
     fn layer_device(
         &mut self,
         index: usize,
@@ -105,32 +144,18 @@ impl<'a> PlanState<'a> {
             });
             return DeviceId::Cpu;
         }
-        if self.quotas.is_none() {
-            let total: u64 = self.model.tensors.iter().filter(|t| wanted(t)).map(|t| t.bytes).sum();
-            let budgets: Vec<u64> = self.gpus().iter().map(|d| d.available()).collect();
-            let weights: Vec<f64> = match split {
-                Some(s) => s.to_vec(),
-                None => budgets.iter().map(|&b| b as f64).collect(),
-            };
-            let sum: f64 = weights.iter().sum();
-            let quotas = budgets
-                .iter()
-                .zip(&weights)
-                .map(|(&b, &w)| {
-                    let share = if sum > 0.0 { (w / sum * total as f64).ceil() as u64 } else { 0 };
-                    share.min(b)
-                })
-                .collect();
-            self.quotas = Some(quotas);
+        if self.targets.is_none() {
+            self.targets = Some(self.split_layers(split, wanted));
         }
         let bytes: u64 =
             self.model.tensors.iter().filter(|t| t.layer == Some(layer) && wanted(t)).map(|t| t.bytes).sum();
-        let quotas = self.quotas.as_ref().expect("set above");
-        let mut g = self.cursor;
+        let target = self.targets.as_ref().expect("set above").get(&layer).copied().unwrap_or(n - 1);
+        // Never back to a GPU the fill has left (it ran out of budget); past the target GPU
+        // only when it has no room left (the fallback chain, in GPU order).
+        let mut g = self.cursor.max(target);
         let mut room = 0;
         while g < n {
-            let d = &self.gpus()[g];
-            room = if g + 1 == n { d.available() } else { quotas[g].saturating_sub(d.used).min(d.available()) };
+            room = self.gpus()[g].available();
             if bytes <= room {
                 break;
             }
@@ -258,11 +283,12 @@ fn check_sizes(
     Ok(())
 }
 
-/// GPU-optimized: the GPUs take as much as their budgets allow, layer by layer.
+/// GPU-optimized: the layers split across the GPUs (`tensor_split`, or the budgets), never past
+/// a budget; then the embeddings and the output head where room is left; the rest on the CPU.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GpuOptimized {
-    /// Relative share of each GPU (like llama.cpp's `--tensor-split`); `None`: proportional to
-    /// the budgets.
+    /// Relative share of the layers for each GPU (like llama.cpp's `--tensor-split`); `None`:
+    /// proportional to the budgets.
     pub tensor_split: Option<Vec<f64>>,
     /// Refuse the CPU: a tensor no GPU can take fails the plan instead of falling back.
     pub gpu_only: bool,
