@@ -13,6 +13,21 @@ use crate::error::Result;
 use crate::quant::output::OutType;
 use crate::types::TypeId;
 
+/// The GPU backend of this build, if any: the CUDA backend (feature `gpu`, [`cuda`]) when a
+/// driver and a device are present; `None` otherwise (no driver or no device is not an error:
+/// a plan with a GPU strategy then falls back to the CPU and records why). Used by the C ABI's
+/// placed loads and the `bitgguf` tool.
+pub fn gpu_backend() -> Option<std::sync::Arc<dyn DeviceBackend>> {
+    #[cfg(feature = "gpu")]
+    {
+        cuda::CudaBackend::new().ok().map(|b| std::sync::Arc::new(b) as std::sync::Arc<dyn DeviceBackend>)
+    }
+    #[cfg(not(feature = "gpu"))]
+    {
+        None
+    }
+}
+
 /// Which device a tensor lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DeviceId {

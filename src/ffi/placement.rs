@@ -11,13 +11,12 @@
 //! fallback.
 
 use std::ffi::{c_char, c_void, CString};
-use std::sync::Arc;
 
 use super::boundary::{boundary, null, run};
 use super::handles::*;
 use super::progress::{bg_progress_fn, CProgress};
 use super::tensor::tensor_at;
-use crate::device::{DeviceBackend, DeviceId, DeviceMemoryInfo, Materialize};
+use crate::device::{DeviceId, DeviceMemoryInfo, Materialize};
 use crate::error::{Error, Result, Status};
 use crate::load::{LoadConfig, LoadedModel, ProgressiveGgufLoader, ReadMode, Resident, StrategyChoice};
 use crate::model::roles::TensorRole;
@@ -207,7 +206,7 @@ impl FfiLoadOptions {
             _ => StrategyChoice::Cpu,
         };
         let l = ProgressiveGgufLoader::new(c);
-        match gpu_backend() {
+        match crate::device::gpu_backend() {
             Some(b) => l.with_backend(b),
             None => l,
         }
@@ -226,20 +225,6 @@ impl FfiLoadOptions {
             Some(p) => f(l, &mut |r| p.call(r)),
             None => f(l, &mut |_| true),
         }
-    }
-}
-
-/// The GPU backend of this build, if any. The CUDA backend (feature `gpu`, `device::cuda`)
-/// plugs in here; a build without it has none, and GPU strategies fall back to the CPU.
-fn gpu_backend() -> Option<Arc<dyn DeviceBackend>> {
-    #[cfg(feature = "gpu")]
-    {
-        // No driver or no device: no backend (NoDevice is not an error here: the plan falls back).
-        crate::device::cuda::CudaBackend::new().ok().map(|b| Arc::new(b) as Arc<dyn DeviceBackend>)
-    }
-    #[cfg(not(feature = "gpu"))]
-    {
-        None
     }
 }
 
