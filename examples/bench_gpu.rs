@@ -20,6 +20,7 @@ use bitgguf::device::cuda::{self, kernels, CudaBackend, CudaTensor};
 use bitgguf::device::{DeviceBackend, DeviceId, DeviceTensor, Materialize, TensorUpload};
 use bitgguf::load::{LoadConfig, ProgressiveGgufLoader, Resident, StrategyChoice};
 use bitgguf::placement::{GpuOptimized, OutputTypes};
+use bitgguf::quant::bitnet::{tl1_presets, tl2_presets};
 use bitgguf::quant::output::{decode_into, OutType};
 use bitgguf::synth::{synthesize_to_path, Preset, SynthOptions};
 use bitgguf::types::{self, I2_S};
@@ -119,6 +120,31 @@ fn kernel_rows(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<KernelRow>> {
             })?;
             let bytes = packed_len as f64 + (n * out.size()) as f64;
             rows.push(KernelRow { name: ti.name, out, ms, gbs: bytes / (ms * 1e-3) / 1e9 });
+        }
+    }
+    // TL1 / TL2: a 32768 x 4096 tensor (2^27 elements) with a shipped K = 4096 configuration;
+    // bytes with every nibble <= 8 (valid indices of both formats).
+    let k = 4096usize;
+    let tl1 = tl1_presets().iter().find(|p| p.k == k).expect("a TL1 preset with K = 4096").config;
+    let tl2 = tl2_presets().iter().find(|p| p.k == k && p.config.bm_tile == 256).expect("a TL2 preset").config;
+    for (name, spec) in [("tl1", kernels::tl1_spec(k, &tl1)), ("tl2", kernels::tl2_spec(k, &tl2))] {
+        let packed_len = (n / spec.unit_elems * spec.unit_bytes) as usize;
+        let mut packed = vec![0u8; packed_len];
+        rng.fill(&mut packed);
+        for x in &mut packed {
+            *x = (((*x >> 4) % 9) << 4) | ((*x & 15) % 9);
+        }
+        let src = b.upload_cuda(DeviceId::Cuda(0), &packed)?;
+        b.synchronize()?;
+        for out in OUTS {
+            let dst = b.alloc(0, n * out.size())?;
+            let ms = time_events(b, 3, 25, || {
+                b.with_stager(0, |st| {
+                    st.module.launch(&st.compute, &spec, src.device_ptr(), dst.device_ptr(), n, out, 0.5, st.sm_count)
+                })
+            })?;
+            let bytes = packed_len as f64 + (n * out.size()) as f64;
+            rows.push(KernelRow { name, out, ms, gbs: bytes / (ms * 1e-3) / 1e9 });
         }
     }
     Ok(rows)
@@ -278,7 +304,7 @@ fn load(b: &CudaBackend, path: &Path, gpu_decode: bool, scratch: &mut Vec<u8>) -
         let info = t.info;
         let data = m.tensor_data(i).expect("index");
         packed += data.len() as u64;
-        let up = TensorUpload { name: info.name, ty: info.ty.id, ne: info.ne, packed: data };
+        let up = TensorUpload { name: info.name, ty: info.ty.id, ne: info.ne, packed: data, tl: None };
         let mat = Materialize::Decoded(OutType::Bf16);
         let d = if gpu_decode && b.can_decode(info.ty.id, mat) {
             b.materialize_cuda(DeviceId::Cuda(0), &up, mat)?

@@ -8,12 +8,14 @@
 //! Without a device every test prints why it skips; with `BG_REQUIRE_GPU=1` it fails instead.
 #![cfg(feature = "gpu")]
 
+mod bits;
+
 use bitgguf::device::cuda::{self, CudaBackend};
 use bitgguf::device::{DeviceBackend, DeviceId, DeviceTensor, Materialize, TensorUpload};
+use bitgguf::quant;
 use bitgguf::quant::bitnet::i2s::{decode_i2s, encode_i2s, TailFill};
 use bitgguf::quant::bitnet::I2sLayout;
 use bitgguf::quant::output::OutType;
-use bitgguf::quant::{self, float};
 use bitgguf::types::{self, TypeId, I2_S};
 use bitgguf::Status;
 
@@ -83,50 +85,10 @@ fn random_blocks(rng: &mut Rng, id: TypeId, blocks: usize) -> Vec<u8> {
     src
 }
 
-/// The CPU oracle: scalar decode to f32, then the CPU's store roundings.
-fn store(vals: &[f32], out: OutType) -> Vec<u8> {
-    let mut b = Vec::with_capacity(vals.len() * out.size() as usize);
-    for &v in vals {
-        match out {
-            OutType::F32 => b.extend(v.to_le_bytes()),
-            OutType::F16 => b.extend(float::f32_to_f16(v).to_le_bytes()),
-            OutType::Bf16 => b.extend(float::f32_to_bf16(v).to_le_bytes()),
-        }
-    }
-    b
-}
-
-fn is_nan(out: OutType, e: &[u8]) -> bool {
-    match out {
-        OutType::F32 => f32::from_le_bytes(e.try_into().unwrap()).is_nan(),
-        OutType::F16 => {
-            let h = u16::from_le_bytes(e.try_into().unwrap());
-            h & 0x7c00 == 0x7c00 && h & 0x3ff != 0
-        }
-        OutType::Bf16 => f32::from_bits((u16::from_le_bytes(e.try_into().unwrap()) as u32) << 16).is_nan(),
-    }
-}
-
-/// Bits equal per element (NaN equals NaN); returns the NaN elements whose payload differs.
-fn same_bits(what: &str, out: OutType, gpu: &[u8], cpu: &[u8]) -> usize {
-    assert_eq!(gpu.len(), cpu.len(), "{what}: lengths");
-    let es = out.size() as usize;
-    let mut nan = 0;
-    for (i, (a, b)) in gpu.chunks_exact(es).zip(cpu.chunks_exact(es)).enumerate() {
-        if a == b {
-            continue;
-        }
-        if is_nan(out, a) && is_nan(out, b) {
-            nan += 1;
-            continue;
-        }
-        panic!("{what}: element {i}: gpu {a:02x?}, cpu {b:02x?}");
-    }
-    nan
-}
+use bits::{same_bits, store};
 
 fn gpu_decode(b: &CudaBackend, ty: TypeId, ne: [u64; 4], packed: &[u8], out: OutType) -> bitgguf::Result<Vec<u8>> {
-    let t = TensorUpload { name: "t", ty, ne, packed };
+    let t = TensorUpload { name: "t", ty, ne, packed, tl: None };
     let d = b.materialize_cuda(DeviceId::Cuda(0), &t, Materialize::Decoded(out))?;
     b.synchronize()?;
     assert_eq!(d.device(), DeviceId::Cuda(0));
@@ -271,7 +233,7 @@ fn i2s_code3_is_rejected_with_its_byte() {
     let (mut packed, _) = i2s_tensor(&mut rng, n, 1.0);
     let at = 3_000_017;
     packed[at] = (packed[at] & 0xfc) | 3;
-    let t = TensorUpload { name: "blk.0.ffn_up.weight", ty: I2_S, ne: [n as u64, 1, 1, 1], packed: &packed };
+    let t = TensorUpload { name: "blk.0.ffn_up.weight", ty: I2_S, ne: [n as u64, 1, 1, 1], packed: &packed, tl: None };
     let e = b.materialize(DeviceId::Cuda(0), &t, Materialize::Decoded(OutType::Bf16)).unwrap_err();
     assert_eq!(e.status(), Status::InvalidParameter, "{e}");
     assert!(e.message().contains(&format!("byte {at}")) && e.message().contains("blk.0.ffn_up.weight"), "{e}");
@@ -297,7 +259,7 @@ fn packed_uploads_are_byte_identical() {
             (rng.bytes(blocks * ti.tsize as usize), [blocks as u64 * ti.blck, 1, 1, 1])
         };
         assert!(b.can_decode(ty, Materialize::Packed));
-        let t = TensorUpload { name: "p", ty, ne, packed: &bytes };
+        let t = TensorUpload { name: "p", ty, ne, packed: &bytes, tl: None };
         let d = b.materialize_cuda(DeviceId::Cuda(0), &t, Materialize::Packed).unwrap();
         b.synchronize().unwrap();
         assert!(d.to_host().unwrap() == bytes, "type {ty}: packed bytes differ");
@@ -308,7 +270,7 @@ fn packed_uploads_are_byte_identical() {
     assert!(d.to_host().unwrap() == raw);
     // A type without a GPU decoder: can_decode says so and materialize refuses.
     assert!(!b.can_decode(16, Materialize::Decoded(OutType::F32)));
-    let t = TensorUpload { name: "iq", ty: 16, ne: [256, 1, 1, 1], packed: &bytes_of(66) };
+    let t = TensorUpload { name: "iq", ty: 16, ne: [256, 1, 1, 1], packed: &bytes_of(66), tl: None };
     let e = b.materialize(DeviceId::Cuda(0), &t, Materialize::Decoded(OutType::F32)).unwrap_err();
     assert_eq!(e.status(), Status::UnsupportedType);
 }
@@ -324,18 +286,18 @@ fn errors_are_statuses_not_crashes() {
     let e = b.alloc(0, 1 << 50).unwrap_err();
     assert_eq!(e.status(), Status::OutOfMemory, "{e}");
     let big = [1u64 << 40, 1, 1, 1];
-    let t = TensorUpload { name: "huge", ty: 0, ne: big, packed: &[] };
+    let t = TensorUpload { name: "huge", ty: 0, ne: big, packed: &[], tl: None };
     assert_eq!(
         b.materialize(DeviceId::Cuda(0), &t, Materialize::Packed).unwrap_err().status(),
         Status::InvalidParameter
     );
     // Wrong byte count, unknown device, host device.
-    let t = TensorUpload { name: "short", ty: 8, ne: [64, 1, 1, 1], packed: &[0u8; 67] };
+    let t = TensorUpload { name: "short", ty: 8, ne: [64, 1, 1, 1], packed: &[0u8; 67], tl: None };
     assert_eq!(
         b.materialize(DeviceId::Cuda(0), &t, Materialize::Packed).unwrap_err().status(),
         Status::InvalidParameter
     );
-    let t = TensorUpload { name: "ok", ty: 8, ne: [32, 1, 1, 1], packed: &[0u8; 34] };
+    let t = TensorUpload { name: "ok", ty: 8, ne: [32, 1, 1, 1], packed: &[0u8; 34], tl: None };
     let n = b.device_count() as u32;
     assert_eq!(b.materialize(DeviceId::Cuda(n), &t, Materialize::Packed).unwrap_err().status(), Status::NoDevice);
     assert_eq!(b.materialize(DeviceId::Cpu, &t, Materialize::Packed).unwrap_err().status(), Status::InvalidParameter);
@@ -429,4 +391,109 @@ fn tl1_and_i2s_group64_through_the_codec() {
         same_bits(&format!("i2_s group64 -> {}", out.name()), out, &d.to_host().unwrap(), &store(&cpu, out));
     }
     eprintln!("tl1: {seen} preset shapes bit-exact; i2_s GROUP_64 bit-exact");
+}
+
+/// TL2 through `materialize_codec`: every shipped preset shape and configuration that
+/// `tl2_geometry` accepts (up to 32 Mi elements) plus small shapes with a two part (K2 = 32, 64,
+/// 128) and one with no three part, random trits and then random sign bits (so a sign on index 0
+/// is covered), negative scale, against the CPU codec; an invalid index is rejected with the
+/// CPU decoder's message. Then TL1 and TL2 through plain `DeviceBackend::materialize` with
+/// `TensorUpload::tl`.
+#[test]
+fn tl2_through_the_codec_and_tl_through_materialize() {
+    use bitgguf::quant::bitnet::TlConfig;
+    use bitgguf::quant::bitnet::{
+        decode_tl1, decode_tl2, encode_tl1, encode_tl2, tl1_presets, tl2_geometry, tl2_presets,
+    };
+    use bitgguf::quant::tensor::TensorCodec;
+    use bitgguf::types::{TL1, TL2};
+    let Some(b) = backend("tl2_through_the_codec_and_tl_through_materialize") else { return };
+    let mut rng = Rng(0x72);
+    let mut cases: Vec<(usize, usize, TlConfig)> = tl2_presets()
+        .iter()
+        .filter(|p| p.m * p.k <= 32 << 20 && tl2_geometry(p.m, p.k, &p.config).is_ok())
+        .map(|p| (p.m, p.k, p.config))
+        .collect();
+    let presets = cases.len();
+    assert!(presets >= 10, "{presets} presets");
+    cases.dedup();
+    for (m, k, bm_tile, bk) in
+        [(64, 320, 64, 96), (128, 352, 64, 96), (64, 512, 32, 192), (32, 64, 32, 96), (32, 80, 32, 48)]
+    {
+        cases.push((m, k, TlConfig { bm_tile, bk, bm: 32 }));
+    }
+    for (m, k, cfg) in &cases {
+        let (m, k) = (*m, *k);
+        let g = tl2_geometry(m, k, cfg).unwrap();
+        let trits: Vec<i8> = (0..m * k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+        let mut packed = encode_tl2(&trits, -0.0371, m, k, cfg).unwrap();
+        for x in &mut packed[g.sign_offset..g.two_offset] {
+            *x = rng.next() as u8;
+        }
+        let mut cpu = vec![0f32; m * k];
+        decode_tl2(&packed, m, k, cfg, &mut cpu).unwrap();
+        let mut codec = TensorCodec::new(TL2, [k as u64, m as u64, 1, 1]);
+        codec.tl = Some(*cfg);
+        for out in OUTS {
+            let d = b.materialize_codec(DeviceId::Cuda(0), &codec, "tl2", &packed, Materialize::Decoded(out)).unwrap();
+            b.synchronize().unwrap();
+            let what = format!("tl2 {m}x{k} {cfg:?} -> {}", out.name());
+            assert_eq!(same_bits(&what, out, &d.to_host().unwrap(), &store(&cpu, out)), 0, "{what}");
+        }
+    }
+    // Invalid three-index (14) and two-index (9): the CPU decoder's message (byte, row, columns).
+    let (m, k, cfg) = (64, 320, TlConfig { bm_tile: 64, bk: 96, bm: 32 });
+    let g = tl2_geometry(m, k, &cfg).unwrap();
+    let trits: Vec<i8> = (0..m * k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let good = encode_tl2(&trits, 1.0, m, k, &cfg).unwrap();
+    let mut codec = TensorCodec::new(TL2, [k as u64, m as u64, 1, 1]);
+    codec.tl = Some(cfg);
+    for (at, byte) in [(40, 0xe0u8), (g.two_offset + 5, 0x49)] {
+        let mut bad = good.clone();
+        bad[at] = byte;
+        let mut cpu = vec![0f32; m * k];
+        let want = decode_tl2(&bad, m, k, &cfg, &mut cpu).unwrap_err();
+        let e = b
+            .materialize_codec(DeviceId::Cuda(0), &codec, "bad", &bad, Materialize::Decoded(OutType::F16))
+            .unwrap_err();
+        assert_eq!(e.status(), want.status(), "{e}");
+        assert!(e.message().contains(want.message()) && e.message().contains("tensor 'bad'"), "{e} vs {want}");
+    }
+    codec.tl = None;
+    let e = b.materialize_codec(DeviceId::Cuda(0), &codec, "x", &good, Materialize::Decoded(OutType::F16)).unwrap_err();
+    assert_eq!(e.status(), Status::InvalidParameter, "{e}");
+    // Plain DeviceBackend::materialize with TensorUpload::tl (the loader's path).
+    let p = &tl1_presets()[0];
+    let t1: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let tl1 = encode_tl1(&t1, 0.5, p.m, p.k, &p.config).unwrap();
+    let mut cpu1 = vec![0f32; p.m * p.k];
+    decode_tl1(&tl1, p.m, p.k, &p.config, &mut cpu1).unwrap();
+    let mut cpu2 = vec![0f32; m * k];
+    decode_tl2(&good, m, k, &cfg, &mut cpu2).unwrap();
+    for (ty, ne, packed, tl, cpu) in [
+        (TL1, [p.k as u64, p.m as u64, 1, 1], &tl1, p.config, &cpu1),
+        (TL2, [k as u64, m as u64, 1, 1], &good, cfg, &cpu2),
+    ] {
+        for out in OUTS {
+            assert!(b.can_decode(ty, Materialize::Decoded(out)));
+            let up = TensorUpload { name: "w", ty, ne, packed, tl: Some(tl) };
+            let d = b.materialize(DeviceId::Cuda(0), &up, Materialize::Decoded(out)).unwrap();
+            b.synchronize().unwrap();
+            // Read back through a device copy into a CudaTensor (the trait object has no to_host).
+            let copy = b.alloc(0, d.len()).unwrap();
+            b.with_stager(0, |st| {
+                // SAFETY: both allocations hold d.len() bytes.
+                unsafe { st.compute.dtod(copy.device_ptr(), d.device_ptr(), d.len() as usize) }?;
+                st.compute.sync()
+            })
+            .unwrap();
+            let host = copy.to_host().unwrap();
+            let what = format!("materialize type {ty} -> {}", out.name());
+            assert_eq!(same_bits(&what, out, &host, &store(cpu, out)), 0, "{what}");
+        }
+        let up = TensorUpload { name: "w", ty, ne, packed, tl: None };
+        let e = b.materialize(DeviceId::Cuda(0), &up, Materialize::Decoded(OutType::Bf16)).unwrap_err();
+        assert!(e.message().contains("tile configuration"), "{e}");
+    }
+    eprintln!("tl2: {} shapes ({presets} presets) bit-exact; TL1/TL2 through materialize bit-exact", cases.len());
 }

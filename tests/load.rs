@@ -21,6 +21,7 @@ use bitgguf::{Error, Result, Status};
 const F32: TypeId = 0;
 const Q4_0: TypeId = 2;
 const Q8_0: TypeId = 8;
+const I2_S: TypeId = bitgguf::types::I2_S;
 
 /// Deterministic values in [-1, 1).
 fn values(seed: u64, n: usize) -> Vec<f32> {
@@ -49,7 +50,7 @@ fn write_model(path: &Path, layers: u32) -> Vec<(String, TypeId, Vec<u64>, Vec<f
     for l in 0..layers {
         specs.push((format!("blk.{l}.attn_norm.weight"), F32, vec![e]));
         specs.push((format!("blk.{l}.attn_q.weight"), Q8_0, vec![e, e]));
-        specs.push((format!("blk.{l}.attn_k.weight"), Q8_0, vec![e, e]));
+        specs.push((format!("blk.{l}.attn_k.weight"), I2_S, vec![2 * e, e / 2]));
         specs.push((format!("blk.{l}.ffn_norm.weight"), F32, vec![e]));
         specs.push((format!("blk.{l}.ffn_up.weight"), Q4_0, vec![e, ff]));
         specs.push((format!("blk.{l}.ffn_down.weight"), Q4_0, vec![ff, e]));
@@ -65,7 +66,12 @@ fn write_model(path: &Path, layers: u32) -> Vec<(String, TypeId, Vec<u64>, Vec<f
     for (k, (name, ty, ne)) in specs.into_iter().enumerate() {
         let n: u64 = ne.iter().product();
         let v = values(k as u64 + 1, n as usize);
-        let bytes = if ty == F32 { v.iter().flat_map(|x| x.to_le_bytes()).collect() } else { quantized(ty, &v, ne[0]) };
+        use bitgguf::quant::bitnet::{i2s, Ternarizer};
+        let bytes = match ty {
+            F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            I2_S => i2s::quantize_i2s(&v, Ternarizer::Absmean, i2s::I2sLayout::Group128, i2s::TailFill::Zero).unwrap(),
+            _ => quantized(ty, &v, ne[0]),
+        };
         w.tensor(name.clone(), ty, &ne, bytes);
         out.push((name, ty, ne, v));
     }
@@ -74,9 +80,17 @@ fn write_model(path: &Path, layers: u32) -> Vec<(String, TypeId, Vec<u64>, Vec<f
     out
 }
 
-fn decoded(ty: TypeId, packed: &[u8], n: u64, out: OutType) -> Vec<u8> {
-    let mut d = vec![0u8; (n * out.size()) as usize];
-    decode_into(ty, packed, n, out, &mut d).unwrap();
+/// Tensor `i` of `m` decoded by the model's codec (upstream types: `decode_into`, checked
+/// against it; I2_S: the tensor codec, whose values the §9 vectors and cpp_ref check).
+fn decoded(m: &bitgguf::Model, i: usize, out: OutType) -> Vec<u8> {
+    let t = m.tensor(i).unwrap().info;
+    let mut d = vec![0u8; (t.n_elements * out.size()) as usize];
+    m.codec(i).unwrap().decode(m.tensor_data(i).unwrap(), out, &mut d).unwrap();
+    if t.ty.id != I2_S {
+        let mut e = vec![0u8; d.len()];
+        decode_into(t.ty.id, m.tensor_data(i).unwrap(), t.n_elements, out, &mut e).unwrap();
+        assert_eq!(d, e);
+    }
     d
 }
 
@@ -115,8 +129,9 @@ fn cpu_loads_in_every_mode_and_output_type() {
                 let n: u64 = ne.iter().product();
                 let want = match out {
                     Materialize::Packed => packed.to_vec(),
-                    Materialize::Decoded(o) => decoded(*ty, packed, n, o),
+                    Materialize::Decoded(o) => decoded(&reference, i, o),
                 };
+                assert_eq!(n, t.info.n_elements);
                 assert!(got == want.as_slice(), "{mode:?} {out:?} {name}");
                 // f32 sources decoded to f16 round as ggml does.
                 if *ty == F32 && out == Materialize::Decoded(OutType::F16) {
@@ -389,9 +404,7 @@ fn fake_gpus_hold_the_right_bytes() {
             on[g as usize] += 1;
             let want = match out {
                 Materialize::Packed => reference.tensor_data(i).unwrap().to_vec(),
-                Materialize::Decoded(o) => {
-                    decoded(t.info.ty.id, reference.tensor_data(i).unwrap(), t.info.n_elements, o)
-                }
+                Materialize::Decoded(o) => decoded(&reference, i, o),
             };
             assert_eq!(fake_bytes(d), want.as_slice(), "{}", t.info.name);
             assert_eq!(m.host_bytes(i).unwrap_err().status(), Status::WrongDevice);
@@ -502,4 +515,26 @@ fn read_mode_parses_headers_longer_than_the_first_read() {
     let b = bitgguf::Model::open_sparse(&path, &Default::default()).unwrap_err();
     assert_eq!(a.status(), Status::BadMagic);
     assert_eq!(b.status(), Status::BadMagic);
+}
+
+#[test]
+fn a_bitnet_tensor_with_a_negative_scale_fails_validation_in_every_mode() {
+    use bitgguf::quant::bitnet::{i2s, Ternarizer};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("neg.gguf");
+    let v = values(3, 256);
+    let mut b = i2s::quantize_i2s(&v, Ternarizer::Absmean, i2s::I2sLayout::Group128, i2s::TailFill::Zero).unwrap();
+    b[64..68].copy_from_slice(&(-1.0f32).to_le_bytes()); // the scale, right after the 64-byte payload
+    let mut w = GgufWriter::new();
+    w.kv("general.architecture", OwnedValue::str("bitnet-b1.58"));
+    w.tensor("blk.0.ffn_up.weight", I2_S, &[128, 2], b);
+    std::fs::write(&path, w.to_bytes().unwrap()).unwrap();
+    for mode in [ReadMode::Mmap, ReadMode::Pread] {
+        for out in [Materialize::Packed, Materialize::Decoded(OutType::F32)] {
+            let e = ProgressiveGgufLoader::new(config(StrategyChoice::Cpu, out, mode))
+                .load(&path, &mut |_| true)
+                .unwrap_err();
+            assert!(e.message().contains("blk.0.ffn_up.weight") && e.message().contains("scale"), "{e}");
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! The scalar oracle is `quant::decoder(id)` into f32 followed by `float::f32_to_f16` /
 //! `f32_to_bf16`, independent of `quant::output`.
 
+mod bits;
 mod ggml;
 
 use bitgguf::quant::output::{decode_into, decode_into_with, DecodeOptions, OutType, Streaming};
@@ -21,48 +22,10 @@ const OUTS: [OutType; 3] = [OutType::F32, OutType::F16, OutType::Bf16];
 fn oracle(id: TypeId, src: &[u8], n: usize, out: OutType) -> Vec<u8> {
     let mut f = vec![0f32; n];
     quant::decoder(id).expect("decoder")(src, &mut f);
-    let mut b = Vec::with_capacity(n * out.size() as usize);
-    for v in f {
-        match out {
-            OutType::F32 => b.extend(v.to_le_bytes()),
-            OutType::F16 => b.extend(float::f32_to_f16(v).to_le_bytes()),
-            OutType::Bf16 => b.extend(float::f32_to_bf16(v).to_le_bytes()),
-        }
-    }
-    b
+    bits::store(&f, out)
 }
 
-fn is_nan(out: OutType, e: &[u8]) -> bool {
-    match out {
-        OutType::F32 => f32::from_le_bytes(e.try_into().unwrap()).is_nan(),
-        OutType::F16 => {
-            let h = u16::from_le_bytes(e.try_into().unwrap());
-            h & 0x7c00 == 0x7c00 && h & 0x3ff != 0
-        }
-        OutType::Bf16 => f32::from_bits((u16::from_le_bytes(e.try_into().unwrap()) as u32) << 16).is_nan(),
-    }
-}
-
-/// Bit equality per element, where a NaN equals any NaN (payloads of NaN results are not
-/// specified: the order of the operands of a commutative f32 operation, which the compiler may
-/// swap, decides which NaN comes out when both are NaN). Returns the number of NaN elements
-/// whose bits differ (for reporting), panics on any other difference.
-fn same_bits(what: &str, out: OutType, ours: &[u8], oracle: &[u8]) -> usize {
-    assert_eq!(ours.len(), oracle.len(), "{what}: lengths");
-    let es = out.size() as usize;
-    let mut nan_payload_diffs = 0;
-    for (i, (a, b)) in ours.chunks_exact(es).zip(oracle.chunks_exact(es)).enumerate() {
-        if a == b {
-            continue;
-        }
-        if is_nan(out, a) && is_nan(out, b) {
-            nan_payload_diffs += 1;
-            continue;
-        }
-        panic!("{what}: element {i}: fast {a:02x?}, scalar {b:02x?}");
-    }
-    nan_payload_diffs
-}
+use bits::same_bits;
 
 /// Run the fast kernel of `id` (which must exist) on `src` into a destination that starts
 /// `dst_off` bytes into a 64-byte-aligned buffer; returns the output bytes.

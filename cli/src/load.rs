@@ -138,11 +138,12 @@ fn resident_bytes(m: &LoadedModel, read_mode: ReadMode) -> u64 {
         .sum()
 }
 
-/// The progressive loader for `cfg`, with this build's GPU backend when there is one (feature
-/// `gpu` and a device): shared by `bitgguf load` and `bitgguf demo`.
+/// The progressive loader for `cfg`, with this build's GPU backend for the GPU strategies when
+/// there is one (feature `gpu` and a device): shared by `bitgguf load` and `bitgguf demo`.
 pub fn loader(cfg: LoadConfig) -> ProgressiveGgufLoader {
+    let backend = if cfg.strategy != StrategyChoice::Cpu { bitgguf::device::default_backend() } else { None };
     let l = ProgressiveGgufLoader::new(cfg);
-    match bitgguf::device::gpu_backend() {
+    match backend {
         Some(b) => l.with_backend(b),
         None => l,
     }

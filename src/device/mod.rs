@@ -9,24 +9,12 @@ pub mod cpu;
 #[cfg(feature = "gpu")]
 pub mod cuda;
 
+use std::sync::Arc;
+
 use crate::error::Result;
+use crate::quant::bitnet::TlConfig;
 use crate::quant::output::OutType;
 use crate::types::TypeId;
-
-/// The GPU backend of this build, if any: the CUDA backend (feature `gpu`, [`cuda`]) when a
-/// driver and a device are present; `None` otherwise (no driver or no device is not an error:
-/// a plan with a GPU strategy then falls back to the CPU and records why). Used by the C ABI's
-/// placed loads and the `bitgguf` tool.
-pub fn gpu_backend() -> Option<std::sync::Arc<dyn DeviceBackend>> {
-    #[cfg(feature = "gpu")]
-    {
-        cuda::CudaBackend::new().ok().map(|b| std::sync::Arc::new(b) as std::sync::Arc<dyn DeviceBackend>)
-    }
-    #[cfg(not(feature = "gpu"))]
-    {
-        None
-    }
-}
 
 /// Which device a tensor lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,6 +74,9 @@ pub struct TensorUpload<'a> {
     pub ne: [u64; 4],
     /// The packed on-disk bytes (for I2_S including its scale tail).
     pub packed: &'a [u8],
+    /// TL1 / TL2 tile configuration, when known (required to decode those types; ignored for
+    /// the others).
+    pub tl: Option<TlConfig>,
 }
 
 /// A backend that can hold tensors on its devices (implemented by `device::cuda` with feature
@@ -107,4 +98,17 @@ pub trait DeviceBackend: Send + Sync {
     fn synchronize(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// The GPU backend of this build: the CUDA backend with feature `gpu` when the driver reports a
+/// device; `None` otherwise (the GPU strategies then place everything on the CPU and say so).
+/// Added for the progressive loader (issue 6); nothing above changes meaning.
+pub fn default_backend() -> Option<Arc<dyn DeviceBackend>> {
+    #[cfg(feature = "gpu")]
+    {
+        if let Ok(b) = cuda::CudaBackend::new() {
+            return Some(Arc::new(b));
+        }
+    }
+    None
 }

@@ -11,12 +11,13 @@
 //! fallback.
 
 use std::ffi::{c_char, c_void, CString};
+use std::sync::Arc;
 
 use super::boundary::{boundary, null, run};
 use super::handles::*;
 use super::progress::{bg_progress_fn, CProgress};
 use super::tensor::tensor_at;
-use crate::device::{DeviceId, DeviceMemoryInfo, Materialize};
+use crate::device::{DeviceBackend, DeviceId, DeviceMemoryInfo, Materialize};
 use crate::error::{Error, Result, Status};
 use crate::load::{LoadConfig, LoadedModel, ProgressiveGgufLoader, ReadMode, Resident, StrategyChoice};
 use crate::model::roles::TensorRole;
@@ -206,7 +207,10 @@ impl FfiLoadOptions {
             _ => StrategyChoice::Cpu,
         };
         let l = ProgressiveGgufLoader::new(c);
-        match crate::device::gpu_backend() {
+        if self.strategy == BG_STRATEGY_CPU {
+            return l;
+        }
+        match gpu_backend() {
             Some(b) => l.with_backend(b),
             None => l,
         }
@@ -226,6 +230,12 @@ impl FfiLoadOptions {
             None => f(l, &mut |_| true),
         }
     }
+}
+
+/// The GPU backend of this build, if any (`device::default_backend`: CUDA with feature `gpu`
+/// and a device; otherwise none, and GPU strategies fall back to the CPU).
+fn gpu_backend() -> Option<Arc<dyn DeviceBackend>> {
+    crate::device::default_backend()
 }
 
 /// `bg_load` with placement options: run the progressive loader. `None` when the options set

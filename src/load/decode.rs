@@ -1,10 +1,13 @@
 //! Materializing one tensor's bytes as the plan says: packed as they are, or decoded to
-//! f32/f16/bf16 through `quant` (the upstream block types via `quant::output::decode_into`).
+//! f32/f16/bf16 through `quant::tensor::TensorCodec` (the model's codec for the tensor: the
+//! upstream block types via `quant::output::decode_into`, I2_S/TL1/TL2 with their per-tensor
+//! scale and context).
 
 use crate::device::Materialize;
 use crate::error::{Error, Result, Status};
 use crate::gguf::TensorInfo;
-use crate::quant::output::decode_into;
+use crate::model::Model;
+use crate::types::{I2_S, TL1, TL2};
 
 /// Bytes `info` occupies once materialized as `m`.
 pub fn out_bytes(info: &TensorInfo<'_>, m: Materialize) -> Result<usize> {
@@ -13,8 +16,9 @@ pub fn out_bytes(info: &TensorInfo<'_>, m: Materialize) -> Result<usize> {
         .map_err(|_| Error::new(Status::OutOfMemory, format!("tensor '{}': {n} bytes do not fit in memory", info.name)))
 }
 
-/// Write tensor `info` (packed bytes `src`) into `dst` (exactly [`out_bytes`]) as `m`.
-pub fn materialize_into(info: &TensorInfo<'_>, src: &[u8], m: Materialize, dst: &mut [u8]) -> Result<()> {
+/// Write tensor `i` of `model` (packed bytes `src`) into `dst` (exactly [`out_bytes`]) as `m`.
+pub fn materialize_into(model: &Model, i: usize, src: &[u8], m: Materialize, dst: &mut [u8]) -> Result<()> {
+    let info = model.tensor(i).expect("index in range").info;
     let ctx = |e: Error| e.context(format!("tensor '{}'", info.name));
     match m {
         Materialize::Packed => {
@@ -27,13 +31,14 @@ pub fn materialize_into(info: &TensorInfo<'_>, src: &[u8], m: Materialize, dst: 
             dst.copy_from_slice(src);
             Ok(())
         }
-        Materialize::Decoded(out) => decode_into(info.ty.id, src, info.n_elements, out, dst).map_err(ctx),
+        Materialize::Decoded(out) => model.codec(i)?.decode(src, out, dst),
     }
 }
 
 /// Check a tensor's bytes as read: the length the layout promised (a short read or a file
-/// that changed under us would differ).
-pub fn validate(info: &TensorInfo<'_>, src: &[u8]) -> Result<()> {
+/// that changed under us would differ), and for the BitNet types the per-tensor scale (finite,
+/// not negative: `TensorCodec::scale`).
+pub fn validate(model: &Model, i: usize, info: &TensorInfo<'_>, src: &[u8]) -> Result<()> {
     if src.len() as u64 != info.n_bytes {
         return Err(Error::new(
             Status::Io,
@@ -45,6 +50,9 @@ pub fn validate(info: &TensorInfo<'_>, src: &[u8]) -> Result<()> {
                 info.n_bytes
             ),
         ));
+    }
+    if matches!(info.ty.id, I2_S | TL1 | TL2) {
+        model.codec(i)?.scale(src).map_err(|e| e.context(format!("tensor '{}'", info.name)))?;
     }
     Ok(())
 }

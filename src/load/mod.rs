@@ -185,7 +185,8 @@ impl LoadedModel {
     /// CPU (the plan of [`CpuOptimized`] with packed outputs).
     pub fn unplaced(model: Model) -> LoadedModel {
         let config = ModelConfig::from_model(&model);
-        let summary = ModelSummary::from_model(&model, &OutputTypes::default(), model.is_mapped(), config.n_layers);
+        let summary = ModelSummary::from_model(&model, &OutputTypes::default(), model.is_mapped(), config.n_layers)
+            .expect("packed outputs need no decoding context");
         let plan = make_plan(&CpuOptimized, &summary, &[]).expect("an unlimited host takes every tensor");
         let resident = (0..model.tensor_count()).map(|_| Resident::InModel).collect();
         LoadedModel { model, config, plan, resident, stats: LoadStats::default() }
@@ -356,7 +357,7 @@ impl ProgressiveGgufLoader {
     /// Plan a model's placement without loading it.
     pub fn plan(&self, model: &Model) -> Result<Plan> {
         let config = ModelConfig::from_model(model);
-        let summary = ModelSummary::from_model(model, &self.config.outputs, model.is_mapped(), config.n_layers);
+        let summary = ModelSummary::from_model(model, &self.config.outputs, model.is_mapped(), config.n_layers)?;
         make_plan(self.config.strategy.strategy(), &summary, &self.devices()?)
     }
 
@@ -368,7 +369,7 @@ impl ProgressiveGgufLoader {
     ) -> Result<LoadedModel> {
         let config = ModelConfig::from_model(&model);
         let mapped = model.is_mapped();
-        let summary = ModelSummary::from_model(&model, &self.config.outputs, mapped, config.n_layers);
+        let summary = ModelSummary::from_model(&model, &self.config.outputs, mapped, config.n_layers)?;
         let mut plan = make_plan(self.config.strategy.strategy(), &summary, &self.devices()?)?;
 
         let n = model.tensor_count();
@@ -437,7 +438,12 @@ impl ProgressiveGgufLoader {
         let mapped = model.is_mapped();
         let info = model.tensor(i).expect("index in range").info;
         let src = model.tensor_data(i).expect("index in range");
-        decode::validate(&info, src)?;
+        decode::validate(model, i, &info, src)?;
+        // TL1 / TL2 decode needs the tile configuration (file key or load options).
+        let tl = match (info.ty.id, place.materialize) {
+            (crate::types::TL1 | crate::types::TL2, Materialize::Decoded(_)) => model.codec(i)?.tl,
+            _ => None,
+        };
         let release = |src: &[u8], stats: &mut LoadStats| {
             if mapped {
                 // SAFETY: the model's bytes are a read-only private file mapping (is_mapped).
@@ -473,12 +479,12 @@ impl ProgressiveGgufLoader {
                     }
                     let mut buf = HostBuffer::new(decode::out_bytes(&info, place.materialize)?)
                         .map_err(|e| e.context(format!("tensor '{}'", info.name)))?;
-                    decode::materialize_into(&info, src, place.materialize, buf.as_mut_slice())?;
+                    decode::materialize_into(model, i, src, place.materialize, buf.as_mut_slice())?;
                     stats.host_allocated += buf.len() as u64;
                     release(src, stats);
                     return Ok(Resident::Host(buf));
                 }
-                DeviceId::Cuda(_) => self.to_gpu(device, &info, src, place.materialize, staging, stats),
+                DeviceId::Cuda(_) => self.to_gpu(device, model, i, src, tl, place.materialize, staging, stats),
             };
             match r {
                 Ok(t) => {
@@ -501,15 +507,19 @@ impl ProgressiveGgufLoader {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn to_gpu(
         &self,
         device: DeviceId,
-        info: &crate::gguf::TensorInfo<'_>,
+        model: &Model,
+        i: usize,
         src: &[u8],
+        tl: Option<crate::quant::bitnet::TlConfig>,
         m: Materialize,
         staging: &mut Option<HostBuffer>,
         stats: &mut LoadStats,
     ) -> Result<Box<dyn DeviceTensor>> {
+        let info = &model.tensor(i).expect("index in range").info;
         let Some(b) = &self.backend else {
             return Err(Error::new(
                 Status::NoDevice,
@@ -517,7 +527,7 @@ impl ProgressiveGgufLoader {
             ));
         };
         if m == Materialize::Packed || b.can_decode(info.ty.id, m) {
-            let up = TensorUpload { name: info.name, ty: info.ty.id, ne: info.ne, packed: src };
+            let up = TensorUpload { name: info.name, ty: info.ty.id, ne: info.ne, packed: src, tl };
             return b.materialize(device, &up, m);
         }
         let need = decode::out_bytes(info, m)?;
@@ -534,7 +544,7 @@ impl ProgressiveGgufLoader {
         };
         stats.staging_peak = stats.staging_peak.max(buf.len());
         let dst = &mut buf.as_mut_slice()[..need];
-        decode::materialize_into(info, src, m, dst)?;
+        decode::materialize_into(model, i, src, m, dst)?;
         b.upload(device, dst)
     }
 }

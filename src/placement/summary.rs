@@ -2,6 +2,7 @@
 //! loaded in the chosen output type.
 
 use crate::device::Materialize;
+use crate::error::Result;
 use crate::model::roles::{classify, TensorRole};
 use crate::model::Model;
 use crate::quant::output::OutType;
@@ -61,42 +62,48 @@ impl OutputTypes {
     }
 }
 
-/// True when this build can decode type `ty` at load time (upstream block types with a
-/// decoder; the BitNet per-tensor-scale types once `quant` offers a tensor-level codec).
+/// True when this build can decode type `ty` at load time: upstream block types with a
+/// decoder, and the BitNet types I2_S, TL1, TL2 (through `quant::tensor::TensorCodec`, with
+/// their context from the model).
 pub fn can_decode(ty: &crate::types::TypeInfo) -> bool {
-    ty.layout == crate::types::Layout::Blocks && crate::quant::decoder(ty.id).is_some()
+    use crate::types::{I2_S, TL1, TL2};
+    matches!(ty.id, I2_S | TL1 | TL2)
+        || (ty.layout == crate::types::Layout::Blocks && crate::quant::decoder(ty.id).is_some())
 }
 
 impl ModelSummary {
     /// Summarize a model for the planner. `mapped` says whether the model's bytes are a file
-    /// mapping (packed tensors on the CPU then stay zero-copy). A tensor whose type cannot be
-    /// decoded by this build keeps its packed bytes (the loader reports it).
-    pub fn from_model(model: &Model, outputs: &OutputTypes, mapped: bool, n_layers_hint: u32) -> ModelSummary {
+    /// mapping (packed tensors on the CPU then stay zero-copy). A tensor whose type this build
+    /// cannot decode keeps its packed bytes (the plan shows it); a BitNet tensor whose decoding
+    /// context is missing (TL1/TL2 without a tile configuration) fails with the codec's error.
+    pub fn from_model(model: &Model, outputs: &OutputTypes, mapped: bool, n_layers_hint: u32) -> Result<ModelSummary> {
         let mut max_layer = None;
-        let tensors = model
-            .tensors()
-            .map(|t| {
-                let ri = classify(t.info.name);
-                if let Some(l) = ri.layer {
-                    max_layer = max_layer.max(Some(l));
-                }
-                let mut m = outputs.get(ri.role);
-                if matches!(m, Materialize::Decoded(_)) && !can_decode(t.info.ty) {
+        let mut tensors = Vec::with_capacity(model.tensor_count());
+        for (i, t) in model.tensors().enumerate() {
+            let ri = classify(t.info.name);
+            if let Some(l) = ri.layer {
+                max_layer = max_layer.max(Some(l));
+            }
+            let mut m = outputs.get(ri.role);
+            if matches!(m, Materialize::Decoded(_)) {
+                if !can_decode(t.info.ty) {
                     m = Materialize::Packed;
+                } else {
+                    model.codec(i)?;
                 }
-                let bytes = resident_bytes(m, t.info.n_bytes, t.info.n_elements);
-                TensorSummary {
-                    name: t.info.name.to_string(),
-                    role: ri.role,
-                    layer: ri.layer,
-                    materialize: m,
-                    bytes,
-                    zero_copy: mapped && m == Materialize::Packed,
-                }
-            })
-            .collect();
+            }
+            let bytes = resident_bytes(m, t.info.n_bytes, t.info.n_elements);
+            tensors.push(TensorSummary {
+                name: t.info.name.to_string(),
+                role: ri.role,
+                layer: ri.layer,
+                materialize: m,
+                bytes,
+                zero_copy: mapped && m == Materialize::Packed,
+            });
+        }
         let n_layers = n_layers_hint.max(max_layer.map_or(0, |l: u32| l.saturating_add(1)));
-        ModelSummary { tensors, n_layers }
+        Ok(ModelSummary { tensors, n_layers })
     }
 
     /// Sum of all tensors' resident bytes.

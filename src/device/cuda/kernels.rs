@@ -61,6 +61,7 @@ pub const KERNEL_NAMES: &[&str] = &[
     "dq_i2_s",
     "dq_float",
     "dq_tl1",
+    "dq_tl2",
 ];
 
 /// The 16-entry value table a kernel gets by value.
@@ -164,6 +165,27 @@ pub fn tl1_spec(k: usize, cfg: &TlConfig) -> Spec {
         tab,
         unit_bytes: (cfg.bm_tile * k / 4) as u64,
         unit_elems: (cfg.bm_tile * k) as u64,
+        table: false,
+    }
+}
+
+/// The GPU decoding of a TL2 tensor with `k` columns and tile configuration `cfg` (validated by
+/// the caller with `tl2_geometry`): one launch unit is one row tile (`BM` rows) with its
+/// sections regrouped by the host (A, then B, then C bytes of that tile).
+pub fn tl2_spec(k: usize, cfg: &TlConfig) -> Spec {
+    let mut tab = [0i8; 16];
+    for (at, v) in [(0, k), (4, cfg.bm_tile), (8, cfg.bk)] {
+        for (t, b) in tab[at..at + 4].iter_mut().zip((v as u32).to_le_bytes()) {
+            *t = b as i8;
+        }
+    }
+    let k3 = k / cfg.bk * cfg.bk;
+    let bm = cfg.bm_tile;
+    Spec {
+        kernel: "dq_tl2",
+        tab,
+        unit_bytes: (bm * k3 / 6 + bm * k3 / 24 + bm * (k - k3) / 4) as u64,
+        unit_elems: (bm * k) as u64,
         table: false,
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! - Dequantization runs on the GPU (kernels in `kernels/dequant.cu`, compiled by NVRTC for the
 //!   device's compute capability and cached in memory and on disk, see [`kernels`]) for I2_S,
-//!   TQ1_0, TQ2_0, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K…Q6_K, IQ4_NL, IQ4_XS, MXFP4, F32, F16 and
-//!   BF16, into f32, f16 or bf16, bit-for-bit what the CPU codecs give (NaN payloads aside:
+//!   TQ1_0, TQ2_0, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K…Q6_K, IQ4_NL, IQ4_XS, MXFP4, F32, F16,
+//!   BF16, and TL1 / TL2 / I2_S GROUP_64 given their codec context (`TensorUpload::tl` or
+//!   [`CudaBackend::materialize_codec`]), into f32, f16 or bf16, bit-for-bit what the CPU codecs give (NaN payloads aside:
 //!   the GPU's NaN results are canonical). Other types: `can_decode` is false and the loader
 //!   decodes on the CPU, then [`DeviceBackend::upload`]s.
 //! - Packed bytes go host → device through a ring of reused pinned staging buffers
@@ -28,9 +29,9 @@ use stage::{Sink, Stager};
 
 use super::{DeviceBackend, DeviceId, DeviceMemoryInfo, DeviceTensor, Materialize, TensorUpload};
 use crate::error::{Error, Result, Status};
-use crate::quant::bitnet::{read_f32, tl1_validate, I2sLayout};
+use crate::quant::bitnet::{read_f32, tl1_validate, tl2, tl2_geometry, I2sLayout, TlConfig};
 use crate::quant::tensor::TensorCodec;
-use crate::types::{self, TypeId, I2_S, TL1};
+use crate::types::{self, TypeId, I2_S, TL1, TL2};
 
 /// Default fraction of a GPU's free memory the planner may use.
 pub const GPU_BUDGET_FRACTION: f64 = 0.8;
@@ -135,6 +136,36 @@ fn i2s_code3(b: &[u8]) -> Option<usize> {
         }
     }
     b[words.len()..].iter().position(|&y| y & (y >> 1) & 0x55 != 0).map(|p| words.len() + p)
+}
+
+/// A TL2 tensor's payload regrouped by row tile for the GPU kernel (per tile: its section-A,
+/// then section-B, then section-C bytes; each is contiguous in the file), with every index
+/// checked (a bad one: the CPU decoder's error, which names the byte, row and columns), and its
+/// scale.
+fn tl2_regroup(packed: &[u8], m: usize, k: usize, cfg: &TlConfig) -> Result<(Vec<u8>, f32)> {
+    let g = tl2_geometry(m, k, cfg)?;
+    if packed.len() != g.nbytes {
+        return Err(Error::new(
+            Status::InvalidParameter,
+            format!("a {m} x {k} TL2 tensor needs {} bytes, {} given", g.nbytes, packed.len()),
+        ));
+    }
+    let bad3 = packed[..g.sign_offset].iter().any(|&b| b >> 4 > 13 || b & 15 > 13);
+    let bad2 = packed[g.two_offset..g.payload].iter().any(|&b| b >> 4 > 8 || b & 15 > 8);
+    if bad3 || bad2 {
+        tl2::validate(packed, m, k, cfg, None, None)?;
+        return Err(Error::new(Status::InvalidCode, format!("a {m} x {k} TL2 tensor holds an invalid index")));
+    }
+    let tiles = m / cfg.bm_tile;
+    let (wa, wb, wc) =
+        (g.sign_offset / tiles, (g.two_offset - g.sign_offset) / tiles, (g.payload - g.two_offset) / tiles);
+    let mut out = Vec::with_capacity(g.payload);
+    for t in 0..tiles {
+        out.extend_from_slice(&packed[t * wa..(t + 1) * wa]);
+        out.extend_from_slice(&packed[g.sign_offset + t * wb..g.sign_offset + (t + 1) * wb]);
+        out.extend_from_slice(&packed[g.two_offset + t * wc..g.two_offset + (t + 1) * wc]);
+    }
+    Ok((out, read_f32(packed, g.scale_offset)))
 }
 
 impl CudaBackend {
@@ -258,8 +289,8 @@ impl CudaBackend {
     }
 
     /// Materialize a tensor described by a [`TensorCodec`] (what `Model::codec` gives: the
-    /// type, shape, TL1 tile configuration and I2_S layout), so that TL1 and I2_S GROUP_64 are
-    /// decoded on the GPU too; every other case is [`CudaBackend::materialize_cuda`].
+    /// type, shape, TL1/TL2 tile configuration and I2_S layout), so that TL1, TL2 and I2_S
+    /// GROUP_64 are decoded on the GPU too; every other case is [`CudaBackend::materialize_cuda`].
     pub fn materialize_codec(
         &self,
         device: DeviceId,
@@ -268,45 +299,72 @@ impl CudaBackend {
         packed: &[u8],
         out: Materialize,
     ) -> Result<CudaTensor> {
-        let special = matches!(out, Materialize::Decoded(_))
-            && (codec.ty == TL1 || (codec.ty == I2_S && codec.i2s == I2sLayout::Group64));
+        let special = codec.ty == TL1 || codec.ty == TL2 || (codec.ty == I2_S && codec.i2s == I2sLayout::Group64);
         let Materialize::Decoded(ot) = out else {
-            let t = TensorUpload { name, ty: codec.ty, ne: codec.ne, packed };
+            let t = TensorUpload { name, ty: codec.ty, ne: codec.ne, packed, tl: codec.tl };
             return self.materialize_cuda(device, &t, out);
         };
         if !special {
-            let t = TensorUpload { name, ty: codec.ty, ne: codec.ne, packed };
+            let t = TensorUpload { name, ty: codec.ty, ne: codec.ne, packed, tl: codec.tl };
             return self.materialize_cuda(device, &t, out);
         }
         guarded("cuda materialize", || {
             let n = codec.n_elements()?;
-            let (spec, check): (_, stage::Check) = if codec.ty == TL1 {
+            let ctx = |e: Error| e.context(format!("tensor '{name}'"));
+            let tl_shape = || -> Result<(TlConfig, usize, usize)> {
                 let cfg = codec.tl.ok_or_else(|| {
-                    Error::new(Status::InvalidParameter, format!("tensor '{name}': TL1 needs its tile configuration"))
+                    Error::new(
+                        Status::InvalidParameter,
+                        format!(
+                            "tensor '{name}': {} needs its tile configuration",
+                            types::info(codec.ty).map_or("?", |t| t.name)
+                        ),
+                    )
                 })?;
                 if codec.ne[2] != 1 || codec.ne[3] != 1 {
-                    return Err(Error::new(Status::BadShapeForType, format!("tensor '{name}': TL1 tensors are 2-D")));
+                    return Err(Error::new(
+                        Status::BadShapeForType,
+                        format!(
+                            "tensor '{name}': {} tensors are 2-D, not {:?}",
+                            types::info(codec.ty).map_or("?", |t| t.name),
+                            codec.ne
+                        ),
+                    ));
                 }
-                let (k, m) = (codec.ne[0] as usize, codec.ne[1] as usize);
-                tl1_validate(m, k, &cfg).map_err(|e| e.context(format!("tensor '{name}'")))?;
-                (kernels::tl1_spec(k, &cfg), tl1_bad)
-            } else {
-                (kernels::i2s_group64_spec(), i2s_code3)
+                Ok((cfg, codec.ne[0] as usize, codec.ne[1] as usize))
             };
-            let payload_len = n / 4;
-            if packed.len() as u64 != payload_len + 32 || n % spec.unit_elems != 0 {
-                return Err(Error::new(
-                    Status::InvalidParameter,
-                    format!(
-                        "tensor '{name}': {:?} needs {} bytes in whole units of {} elements, {} given",
-                        codec.ne,
-                        payload_len + 32,
-                        spec.unit_elems,
-                        packed.len()
-                    ),
-                ));
-            }
-            let aux = read_f32(packed, payload_len as usize);
+            // (spec, payload as streamed, scale, per-chunk check)
+            let regrouped;
+            let (spec, payload, aux, check): (_, &[u8], f32, Option<stage::Check>) = if codec.ty == TL2 {
+                let (cfg, k, m) = tl_shape()?;
+                let (bytes, scale) = tl2_regroup(packed, m, k, &cfg).map_err(ctx)?;
+                regrouped = bytes;
+                (kernels::tl2_spec(k, &cfg), &regrouped, scale, None)
+            } else {
+                let spec = if codec.ty == TL1 {
+                    let (cfg, k, m) = tl_shape()?;
+                    tl1_validate(m, k, &cfg).map_err(ctx)?;
+                    kernels::tl1_spec(k, &cfg)
+                } else {
+                    kernels::i2s_group64_spec()
+                };
+                let check: stage::Check = if codec.ty == TL1 { tl1_bad } else { i2s_code3 };
+                let payload_len = n / 4;
+                if packed.len() as u64 != payload_len + 32 || n % spec.unit_elems != 0 {
+                    return Err(Error::new(
+                        Status::InvalidParameter,
+                        format!(
+                            "tensor '{name}': {:?} needs {} bytes in whole units of {} elements, {} given",
+                            codec.ne,
+                            payload_len + 32,
+                            spec.unit_elems,
+                            packed.len()
+                        ),
+                    ));
+                }
+                let p = payload_len as usize;
+                (spec, &packed[..p], read_f32(packed, p), Some(check))
+            };
             let s = self.state(device)?;
             let mut st = s.stager.lock().unwrap_or_else(|p| p.into_inner());
             let bytes =
@@ -316,8 +374,7 @@ impl CudaBackend {
                 st.set_chunk_bytes((spec.unit_bytes as usize).next_power_of_two())?;
             }
             let sink = Sink::Decode { spec: &spec, dst: buf.ptr(), out: ot, aux };
-            let payload = &packed[..payload_len as usize];
-            st.stream(payload, spec.unit_bytes as usize, spec.unit_elems, sink, Some(check), name)?;
+            st.stream(payload, spec.unit_bytes as usize, spec.unit_elems, sink, check, name)?;
             Ok(CudaTensor { buf, ordinal: st.ctx.ordinal })
         })
     }
@@ -363,11 +420,18 @@ impl DeviceBackend for CudaBackend {
     fn can_decode(&self, ty: TypeId, out: Materialize) -> bool {
         match out {
             Materialize::Packed => types::info(ty).is_some(),
-            Materialize::Decoded(_) => gpu_decodes(ty),
+            // TL1 / TL2: given their tile configuration (`TensorUpload::tl`).
+            Materialize::Decoded(_) => gpu_decodes(ty) || matches!(ty, TL1 | TL2),
         }
     }
 
     fn materialize(&self, device: DeviceId, t: &TensorUpload<'_>, out: Materialize) -> Result<Box<dyn DeviceTensor>> {
+        if matches!(t.ty, TL1 | TL2) && matches!(out, Materialize::Decoded(_)) {
+            // The tile configuration decides the layout: through the codec path.
+            let mut codec = TensorCodec::new(t.ty, t.ne);
+            codec.tl = t.tl;
+            return Ok(Box::new(self.materialize_codec(device, &codec, t.name, t.packed, out)?));
+        }
         Ok(Box::new(self.materialize_cuda(device, t, out)?))
     }
 

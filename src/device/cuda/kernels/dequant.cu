@@ -105,6 +105,16 @@ __device__ __forceinline__ B8 ld8(const u8* p) {
     return r;
 }
 
+// Byte i of w (0..255) as an exact float minus `bias`, without an int -> float conversion (a
+// quarter-rate instruction): the bits 0x4B0000ww are 2^23 + w, and (2^23 + w) - (2^23 + bias) is
+// exact, so the result has the bits of (float)((int)w - bias) (+0.0 for zero, as I2F gives).
+__device__ __forceinline__ float byte_f(u32 w, int i, float two23_plus_bias) {
+    return __fsub_rn(__uint_as_float(__byte_perm(w, 0x4B000000u, 0x7440u + (u32)i)), two23_plus_bias);
+}
+
+// Bits 0..3 of x spread to bit 0 of bytes 0..3 (no carries: the shifted copies never overlap).
+__device__ __forceinline__ u32 spread4(u32 x) { return ((x & 0xFu) * 0x00204081u) & 0x01010101u; }
+
 __device__ __forceinline__ bool either_nan(float a, float b) {
     return (int)((__float_as_uint(a) & 0x7fffffffu) > 0x7f800000u) | (int)((__float_as_uint(b) & 0x7fffffffu) > 0x7f800000u);
 }
@@ -247,21 +257,24 @@ KERNEL(dq_q5_0) {
     }
 }
 
-// Q5_1: d:f16@0, m:f16@2, qh:u32@4, qs[16]@8. q5*d + m.
+// Q5_1: d:f16@0, m:f16@2, qh:u32@4, qs[16]@8. q5*d + m. Byte-parallel: the 5-bit values of 4
+// elements are built in one word (nibbles | qh bits spread to bit 4 of each byte), then each is
+// made a float with byte_f.
 KERNEL(dq_q5_1) {
     GRID_LOOP(n / 8) {
         const u8* b = src + (g / 4) * 24;
         int s = (int)(g % 4), hi = s >= 2, j0 = (s & 1) * 8;
         float d = f16at(b), m = f16at(b + 2), v[8];
-        u32 qh = *(const u32*)(b + 4);
-        B8 qs = ld8<8>(b + 8 + j0);
+        // Element j's fifth bit: qh bit j (low nibbles) or j + 16 (high nibbles).
+        u32 qh = *(const u32*)(b + 4) >> (j0 + (hi ? 16 : 0));
+        uint2 qs = *(const uint2*)(b + 8 + j0);
+        u32 w[2];
+        w[0] = (hi ? (qs.x >> 4) : qs.x) & 0x0F0F0F0Fu;
+        w[1] = (hi ? (qs.y >> 4) : qs.y) & 0x0F0F0F0Fu;
+        w[0] |= spread4(qh) << 4;
+        w[1] |= spread4(qh >> 4) << 4;
         #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            int j = j0 + i;
-            u32 q = qs[i];
-            u32 x = hi ? ((q >> 4) | ((qh >> (j + 12)) & 0x10u)) : ((q & 0xF) | (((qh >> j) << 4) & 0x10u));
-            v[i] = __fadd_rn(__fmul_rn((float)x, d), m);
-        }
+        for (int i = 0; i < 8; i++) v[i] = __fadd_rn(__fmul_rn(byte_f(w[i >> 2], i & 3, 8388608.0f), d), m);
         store8(dst, g, out, v);
     }
 }
@@ -338,6 +351,7 @@ KERNEL(dq_q2_k) {
 }
 
 // Q3_K: hmask[32]@0, qs[64]@32, scales[12]@96, d:f16@108. e = 128h + 32j + 16p + l.
+// Byte-parallel: x + 4 = q2 | (hmask bit ? 4 : 0) for 4 elements per word, then byte_f(., 4).
 KERNEL(dq_q3_k) {
     GRID_LOOP(n / 8) {
         const u8* b = src + (g / 32) * 110;
@@ -349,15 +363,15 @@ KERNEL(dq_q3_k) {
         u32 high = (s[8 + k % 4] >> (2 * (k / 4))) & 3;
         int sc = (int)(low | (high << 4));
         float dl = __fmul_rn(f16at(b + 108), (float)(sc - 32));
-        u32 m = 1u << (4 * h + j);
         B8 q = ld8_dyn<2>(b + 32 + 32 * h + 16 * p + l0);
         B8 hm = ld8_dyn<2>(b + 16 * p + l0);
+        int hs = 4 * h + j;
+        u32 w[2];
+        w[0] = ((q.lo >> (2 * j)) & 0x03030303u) | (((hm.lo >> hs) & 0x01010101u) << 2);
+        w[1] = ((q.hi >> (2 * j)) & 0x03030303u) | (((hm.hi >> hs) & 0x01010101u) << 2);
         float v[8];
         #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            int x = (int)((q[i] >> (2 * j)) & 3) - ((hm[i] & m) ? 0 : 4);
-            v[i] = __fmul_rn(dl, (float)x);
-        }
+        for (int i = 0; i < 8; i++) v[i] = __fmul_rn(dl, byte_f(w[i >> 2], i & 3, 8388612.0f));
         store8(dst, g, out, v);
     }
 }
@@ -571,6 +585,94 @@ KERNEL(dq_tl1) {
             u32 w0 = out == 1 ? pack_f16(v[0], v[1]) : pack_bf16(v[0], v[1]);
             u32 w1 = out == 1 ? pack_f16(v[2], v[3]) : pack_bf16(v[2], v[3]);
             *(uint2*)((u16*)dst + e) = make_uint2(w0, w1);
+        }
+    }
+}
+
+// ---- BitNet TL2 (src/quant/bitnet/tl2.rs) ----------------------------------------------------
+// The host regroups the payload by row tile (BM rows): unit t = [section A | section B |
+// section C] of tile t (each section's bytes of one tile are contiguous in the file), checks
+// every index (three <= 13, two <= 8) and passes the scale as aux. tab = K, BM, BK as u32 LE.
+// One thread per section-A byte (two triples of one row: 6 values) or section-C byte (two TL1
+// pairs: 4 values). Rows inside a 32-row group are permuted (rowperm: swap bits 3 and 4). The
+// sign of triple jt of row rw (within its group) is bit 15 - (2q + h) of the LE u16 word
+// ((j*ng + r)*(BK/24) + qg)*16 + c, with jt % (BK/3) = 8qg + q, rw = 16h + c.
+__device__ __forceinline__ u32 rowperm(u32 pos) { return (pos & ~0x18u) | ((pos & 8u) << 1) | ((pos & 16u) >> 1); }
+
+// Trit d (0..2) of the triple with index v (0..13): v = 9a + 3b + c, digits in {-1, 0, 1}.
+__device__ __forceinline__ int triple_digit(int v, int d) {
+    int c = (v + 1) % 3 - 1;
+    int rest = (v - c) / 3;
+    int bb = (rest + 1) % 3 - 1;
+    int a = (rest - bb) / 3;
+    return d == 0 ? a : (d == 1 ? bb : c);
+}
+
+__device__ __forceinline__ void store_n(void* dst, u64 e, int out, const float* v, int cnt) {
+    for (int q = 0; q < cnt; q += 2) {
+        if (out == 0) {
+            *(float2*)((float*)dst + e + q) = make_float2(v[q], v[q + 1]);
+        } else {
+            *(u32*)((u16*)dst + e + q) = out == 1 ? pack_f16(v[q], v[q + 1]) : pack_bf16(v[q], v[q + 1]);
+        }
+    }
+}
+
+KERNEL(dq_tl2) {
+    u32 K = tab32(tab, 0), BMT = tab32(tab, 4), BK = tab32(tab, 8);
+    u32 K3 = K / BK * BK, K2 = K - K3;
+    u32 ng = BMT / 32, nyA = BK / 6, nq = BK / 24;
+    u64 WA = (u64)BMT * K3 / 6, WB = (u64)BMT * K3 / 24, WC = (u64)BMT * K2 / 4;
+    u64 work = WA + WC, unit = WA + WB + WC;
+    u64 tiles = n / ((u64)BMT * K);
+    float l0 = __fmul_rn(aux, -1.0f), l1 = __fmul_rn(aux, 0.0f), l2 = __fmul_rn(aux, 1.0f);
+    GRID_LOOP(tiles * work) {
+        u64 t = g / work, w = g % work;
+        const u8* base = src + t * unit;
+        u32 pos = (u32)(w % 32);
+        u32 rw = rowperm(pos);
+        float v[6];
+        if (w < WA) {
+            u64 o = w / 32;
+            u32 y = (u32)(o % nyA);
+            o /= nyA;
+            u32 r = (u32)(o % ng);
+            u32 j = (u32)(o / ng);
+            u64 row = t * BMT + r * 32 + rw;
+            u32 x = base[w];
+            u32 h = rw / 16, c = rw % 16;
+            #pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                u32 jj = 2 * y + hf; // triple within the k-block
+                u32 qg = jj / 8, q = jj % 8;
+                u64 word = ((u64)(j * ng + r) * nq + qg) * 16 + c;
+                u32 bit = 15 - (2 * q + h);
+                bool neg = (base[WA + 2 * word + bit / 8] >> (bit % 8)) & 1;
+                int idx = hf == 0 ? (int)(x >> 4) : (int)(x & 15);
+                #pragma unroll
+                for (int d = 0; d < 3; d++) {
+                    int tr = triple_digit(idx, d);
+                    if (neg) tr = -tr;
+                    v[3 * hf + d] = tr < 0 ? l0 : (tr == 0 ? l1 : l2);
+                }
+            }
+            u64 col = (u64)j * BK + 6 * y;
+            store_n(dst, row * K + col, out, v, 6);
+        } else {
+            u64 wc = w - WA;
+            u64 o = wc / 32;
+            u32 y = (u32)(o % 8);
+            o /= 8;
+            u32 r = (u32)(o % ng);
+            u32 j = (u32)(o / ng);
+            u64 row = t * BMT + r * 32 + rw;
+            u32 x = base[WA + WB + wc];
+            u32 hi = x >> 4, lo = x & 15;
+            u32 cc[4] = {hi / 3, hi % 3, lo / 3, lo % 3};
+            #pragma unroll
+            for (int q = 0; q < 4; q++) v[q] = cc[q] == 0 ? l0 : (cc[q] == 1 ? l1 : l2);
+            u64 col = K3 + 32 * (u64)j + 4 * y;
+            store_n(dst, row * K + col, out, v, 4);
         }
     }
 }
