@@ -86,7 +86,7 @@ fn status_kb(field: &str) -> Option<u64> {
     s.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn mb(b: u64) -> String {
+pub fn mb(b: u64) -> String {
     format!("{:.1} MB", b as f64 / 1e6)
 }
 
@@ -138,6 +138,47 @@ fn resident_bytes(m: &LoadedModel, read_mode: ReadMode) -> u64 {
         .sum()
 }
 
+/// The progressive loader for `cfg`, with this build's GPU backend for the GPU strategies when
+/// there is one (feature `gpu` and a device): shared by `bitgguf load` and `bitgguf demo`.
+pub fn loader(cfg: LoadConfig) -> ProgressiveGgufLoader {
+    let backend = if cfg.strategy != StrategyChoice::Cpu { bitgguf::device::default_backend() } else { None };
+    let l = ProgressiveGgufLoader::new(cfg);
+    match backend {
+        Some(b) => l.with_backend(b),
+        None => l,
+    }
+}
+
+/// The plan's per-device table and the fallbacks taken (text mode of `bitgguf load`, and the demo).
+pub fn write_devices(out: &mut impl Write, m: &LoadedModel) -> std::io::Result<()> {
+    let plan = m.plan();
+    writeln!(out, "{:<8} {:>14} {:>14} {:>14} {:>8}", "device", "budget", "allocated", "zero-copy", "tensors")?;
+    for d in &plan.devices {
+        writeln!(
+            out,
+            "{:<8} {:>14} {:>14} {:>14} {:>8}{}",
+            dev_name(d.info.id),
+            d.budget.map_or("unlimited".to_string(), mb),
+            mb(d.used),
+            mb(d.mapped),
+            d.tensors,
+            if d.exhausted { "  (exhausted during the load)" } else { "" }
+        )?;
+    }
+    if plan.fallbacks.is_empty() {
+        return writeln!(out, "fallbacks: none");
+    }
+    writeln!(out, "fallbacks: {}", plan.fallbacks.len())?;
+    for f in plan.fallbacks.iter().take(8) {
+        let name = f.tensor.and_then(|t| m.model().tensor(t)).map_or("all tensors", |t| t.info.name);
+        writeln!(out, "  {name}: {} -> {}: {}", dev_name(f.from), dev_name(f.to), f.reason)?;
+    }
+    if plan.fallbacks.len() > 8 {
+        writeln!(out, "  ... and {} more", plan.fallbacks.len() - 8)?;
+    }
+    Ok(())
+}
+
 /// Run `bitgguf load`.
 pub fn run(a: &LoadArgs) -> Result<(), CliError> {
     let cfg = config(a)?;
@@ -157,13 +198,7 @@ pub fn run(a: &LoadArgs) -> Result<(), CliError> {
     } else {
         None
     };
-    let gpu = cfg.strategy != StrategyChoice::Cpu;
-    let mut loader = ProgressiveGgufLoader::new(cfg);
-    if gpu {
-        if let Some(b) = bitgguf::device::default_backend() {
-            loader = loader.with_backend(b);
-        }
-    }
+    let loader = loader(cfg);
     let m = loader.load(&a.file, &mut |p| {
         if let Some(b) = &bar {
             b.set_length(p.bytes_total);
@@ -245,33 +280,7 @@ pub fn run(a: &LoadArgs) -> Result<(), CliError> {
             a.to
         ),
     )?;
-    w(&mut out, format!("{:<8} {:>14} {:>14} {:>14} {:>8}", "device", "budget", "allocated", "zero-copy", "tensors"))?;
-    for d in &plan.devices {
-        w(
-            &mut out,
-            format!(
-                "{:<8} {:>14} {:>14} {:>14} {:>8}{}",
-                dev_name(d.info.id),
-                d.budget.map_or("unlimited".to_string(), mb),
-                mb(d.used),
-                mb(d.mapped),
-                d.tensors,
-                if d.exhausted { "  (exhausted during the load)" } else { "" }
-            ),
-        )?;
-    }
-    if plan.fallbacks.is_empty() {
-        w(&mut out, "fallbacks: none".into())?;
-    } else {
-        w(&mut out, format!("fallbacks: {}", plan.fallbacks.len()))?;
-        for f in plan.fallbacks.iter().take(8) {
-            let name = f.tensor.and_then(|t| m.model().tensor(t)).map_or("all tensors", |t| t.info.name);
-            w(&mut out, format!("  {name}: {} -> {}: {}", dev_name(f.from), dev_name(f.to), f.reason))?;
-        }
-        if plan.fallbacks.len() > 8 {
-            w(&mut out, format!("  ... and {} more", plan.fallbacks.len() - 8))?;
-        }
-    }
+    write_devices(&mut out, &m).map_err(out_err)?;
     let ph = s.phase_elapsed;
     w(
         &mut out,

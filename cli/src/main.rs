@@ -116,8 +116,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = I2sLayoutArg::Group128)]
         i2s_layout: I2sLayoutArg,
     },
-    /// Write a small synthetic BitNet-style model to a temporary file, load it, print what was
-    /// found, and delete it. No arguments, no network.
+    /// The showcase: synthesize the tiny BitNet model in I2_S (seed 42) into a temporary file,
+    /// load it with automatic placement (GPU if present), cross-validate it against cpp_ref
+    /// (feature `crossval`), transcode it losslessly to TQ2_0 and check every value, and print a
+    /// report. No arguments, no network, a few seconds.
     #[command(after_help = EXIT_CODES_HELP)]
     Demo,
     /// Compare the Rust loader with the C++ reference cpp_ref, tensor by tensor and bit for bit
@@ -273,7 +275,10 @@ fn main() -> ExitCode {
             codec_options(tl_config, tl_preset, i2s_layout)
                 .and_then(|c| dequant::run(&file, &tensor, to.into(), &output, !no_mmap, type_policy.into(), c))
         }
-        Command::Demo => demo::run(),
+        Command::Demo => match demo::run() {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Command::Crossval(args) => return crossval::main(args),
         Command::Synth(args) => synth::run(args),
         Command::Quantize(args) => quantize::run(args),

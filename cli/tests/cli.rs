@@ -1,10 +1,11 @@
-//! Runs the built `bitgguf` binary: `demo`, `inspect` (text and JSON, checked value by value
+//! Runs the built `bitgguf` binary: `demo` (every step, checked against the library), `inspect` (text and JSON, checked value by value
 //! with serde_json) on files written with `GgufWriter`, and the documented exit codes.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use bitgguf::gguf::{GgufWriter, OwnedValue, ValueType};
+use bitgguf::synth::{Preset, SynthOptions};
 use bitgguf::types;
 use serde_json::Value as J;
 
@@ -73,26 +74,75 @@ fn write_sample(dir: &Path) -> std::path::PathBuf {
     p
 }
 
+/// The demo's facts, computed here with the library: the tiny model in I2_S, seed 42.
+fn demo_model() -> (usize, usize, u64, f64) {
+    let opts = SynthOptions { seed: 42, ..SynthOptions::new(Preset::Tiny, types::I2_S) };
+    let bytes = bitgguf::synth::synthesize(&opts).unwrap();
+    let m = bitgguf::Model::from_bytes(&bytes, &Default::default()).unwrap();
+    let i2s: Vec<_> = m.tensors().filter(|t| t.info.ty.id == types::I2_S).map(|t| t.info).collect();
+    let bits =
+        i2s.iter().map(|t| t.n_bytes).sum::<u64>() as f64 * 8.0 / i2s.iter().map(|t| t.n_elements).sum::<u64>() as f64;
+    (m.tensor_count(), i2s.len(), bytes.len() as u64, bits)
+}
+
 #[test]
-fn demo_runs_and_cleans_up() {
-    let o = bitgguf(&["demo"]);
+fn demo_runs_every_step_and_cleans_up() {
+    let (n_tensors, n_linear, i2s_bytes, i2s_bits) = demo_model();
+    assert_eq!(n_tensors, 24, "the tiny preset has 24 tensors");
+    let o = Command::new(env!("CARGO_BIN_EXE_bitgguf"))
+        .arg("demo")
+        .env_remove("BITNET_SEED")
+        .env_remove("BG_GGML_LIB")
+        .output()
+        .expect("run bitgguf");
     let out = stdout(&o);
-    assert!(o.status.success(), "demo failed: {}\n{}", out, stderr(&o));
-    for needle in [
-        "i2_s",
-        "q4_k",
-        "q8_0",
-        "tq2_0",
-        "f16",
-        "f32",
-        "\"bitnet\"",
-        "all bytes as written: yes",
-        "loaded with Model::open",
-    ] {
-        assert!(out.contains(needle), "demo output lacks {needle:?}:\n{out}");
+    assert_eq!(o.status.code(), Some(0), "demo failed: {}\n{}", out, stderr(&o));
+    let line = |prefix: &str| -> &str {
+        out.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no line {prefix:?}:\n{out}"))
+    };
+    assert!(line("[1/4] synth: ").starts_with(&format!("[1/4] synth: 24 tensors, {i2s_bytes} bytes, i2_s")));
+    assert!(line("[2/4] load: ").starts_with("[2/4] load: 24 tensors, 2 layers, strategy gpu ("), "{out}");
+    // The per-device table places every tensor exactly once.
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("device "))
+        .skip(1)
+        .take_while(|l| !l.starts_with("fallbacks"))
+        .collect();
+    assert!(!table.is_empty() && table.iter().any(|l| l.starts_with("cpu ") || l.starts_with("cuda")), "{out}");
+    let placed: usize = table.iter().map(|l| l.split_whitespace().last().unwrap().parse::<usize>().unwrap()).sum();
+    assert_eq!(placed, 24, "{out}");
+    let crossval = line("[3/4] crossval: ");
+    if cfg!(feature = "crossval") {
+        assert!(
+            crossval.starts_with(
+                "[3/4] crossval: 24 tensors: 24 match, 0 mismatch, 0 skipped (unsupported), 0 error; 0 file-level \
+                 failure(s) against cpp_ref, every element: PASS"
+            ),
+            "{out}"
+        );
+    } else {
+        assert!(crossval.starts_with("[3/4] crossval: not compiled (build with --features crossval) ("), "{out}");
     }
-    let path = out.lines().find_map(|l| l.strip_prefix("removed ")).expect("demo says which file it removed");
-    assert!(!Path::new(path).exists(), "{path} was left behind");
+    assert!(
+        line("[4/4] transcode: ").starts_with(&format!(
+            "[4/4] transcode: i2_s -> tq2_0: {n_linear} tensors transcoded, reloaded: 24 of 24 tensors decode to the \
+             same f32 values: exact ("
+        )),
+        "{out}"
+    );
+    assert!(
+        line("  i2_s ").contains(&format!("({i2s_bytes} bytes), linear weights {i2s_bits:.4} bits/weight")),
+        "{out}"
+    );
+    // TQ2_0: 66 bytes per 256 weights.
+    assert!(line("  tq2_0 ").ends_with("linear weights 2.0625 bits/weight"), "{out}");
+    assert_eq!(out.lines().last(), Some("result: every step succeeded"), "{out}");
+    let removed = line("removed ").strip_prefix("removed ").unwrap();
+    for path in removed.split(" and ") {
+        assert!(path.contains("bitgguf-demo-"), "{path}");
+        assert!(!Path::new(path).exists(), "{path} was left behind");
+    }
 }
 
 #[test]
