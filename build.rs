@@ -13,8 +13,14 @@ fn main() {
 
 #[cfg(feature = "crossval")]
 fn build_cpp_ref() {
-    const SOURCES: [&str; 3] = ["cpp_ref/gguf_reader.cpp", "cpp_ref/dequant.cpp", "cpp_ref/cref.cpp"];
-    for f in SOURCES.iter().chain(&["cpp_ref/common.hpp", "cpp_ref/cref.h"]) {
+    const SOURCES: [&str; 5] = [
+        "cpp_ref/gguf_reader.cpp",
+        "cpp_ref/dequant.cpp",
+        "cpp_ref/dequant_iq.cpp",
+        "cpp_ref/dequant_tl.cpp",
+        "cpp_ref/cref.cpp",
+    ];
+    for f in SOURCES.iter().chain(&["cpp_ref/common.hpp", "cpp_ref/cref.h", "cpp_ref/iq_tables.hpp"]) {
         println!("cargo:rerun-if-changed={f}");
     }
     cc::Build::new()

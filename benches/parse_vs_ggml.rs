@@ -18,10 +18,11 @@
 
 mod common;
 
+use common::{time_ms, Stats};
+
 use std::ffi::{c_char, c_void, CString};
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Instant;
 
 use bitgguf::gguf::{self, ParseOptions};
 use bitgguf::{LoadOptions, Model};
@@ -84,44 +85,6 @@ impl Ggml {
             Ok(r)
         }
     }
-}
-
-struct Stats {
-    name: &'static str,
-    ms: Vec<f64>,
-}
-
-impl Stats {
-    fn new(name: &'static str) -> Stats {
-        Stats { name, ms: Vec::new() }
-    }
-    fn sorted(&self) -> Vec<f64> {
-        let mut v = self.ms.clone();
-        v.sort_by(f64::total_cmp);
-        v
-    }
-    fn median(&self) -> f64 {
-        common::median(&self.sorted())
-    }
-    fn min(&self) -> f64 {
-        self.sorted()[0]
-    }
-    fn max(&self) -> f64 {
-        *self.sorted().last().unwrap()
-    }
-    fn p90(&self) -> f64 {
-        let s = self.sorted();
-        s[((s.len() as f64 * 0.9).ceil() as usize).clamp(1, s.len()) - 1]
-    }
-    fn mean(&self) -> f64 {
-        self.ms.iter().sum::<f64>() / self.ms.len() as f64
-    }
-}
-
-fn time_ms<T>(f: impl FnOnce() -> T) -> (f64, T) {
-    let t = Instant::now();
-    let r = f();
-    (t.elapsed().as_secs_f64() * 1e3, r)
 }
 
 fn main() {

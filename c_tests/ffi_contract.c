@@ -131,6 +131,7 @@ static void test_nulls(void) {
   bg_tensor_desc td;
   bg_crossval_report rep;
   bg_crossval_summary sum;
+  bg_cuda_device_desc cuda_info;
   unsigned char buf[256];
   uint8_t src[34];
   float f[32];
@@ -164,6 +165,13 @@ static void test_nulls(void) {
   CHECK_STATUS(bg_load_options_set_limit(NULL, BG_LIMIT_MAX_KV, 1), NP);
   CHECK_STATUS(bg_load_options_set_limit(o, 99, 1), BG_STATUS_INVALID_PARAMETER);
   CHECK_STATUS(bg_load_options_set_limit(o, BG_LIMIT_MAX_KV, 0), BG_STATUS_INVALID_PARAMETER);
+  CHECK_STATUS(bg_load_options_set_tl_config(NULL, 32, 64, 32), NP);
+  CHECK_STATUS(bg_load_options_set_tl_config(o, 32, 0, 32), BG_STATUS_INVALID_PARAMETER);
+  CHECK_STATUS(bg_load_options_set_tl_preset(NULL, "bitnet-3b"), NP);
+  CHECK_STATUS(bg_load_options_set_tl_preset(o, "no-such-model"), BG_STATUS_INVALID_PARAMETER);
+  CHECK_STATUS(bg_load_options_set_tl_preset(o, NULL), BG_STATUS_OK);
+  CHECK_STATUS(bg_load_options_set_i2s_layout(NULL, BG_I2S_LAYOUT_GROUP_64), NP);
+  CHECK_STATUS(bg_load_options_set_i2s_layout(o, 7), BG_STATUS_INVALID_PARAMETER);
   bg_load_options_free(NULL);
 
   /* loading */
@@ -298,6 +306,12 @@ static void test_nulls(void) {
   UNTOUCHED(rep);
   UNTOUCHED(sum);
 
+  /* CUDA queries (BG_STATUS_NOT_COMPILED without the feature gpu; NULLs are checked first) */
+  SENTINEL(cuda_info);
+  CHECK_STATUS(bg_cuda_device_count(NULL), NP);
+  CHECK_STATUS(bg_cuda_device_info(0, NULL), NP);
+  UNTOUCHED(cuda_info);
+
   bg_free(m);
 }
 
@@ -392,9 +406,100 @@ static void test_concurrency(void) {
   bg_free(m);
 }
 
+/* ---- placement and progressive loading (ffi/placement.rs, ffi/progress.rs) ------------------ */
+
+static bool progress_ok(const bg_progress *p, void *user) {
+  (void)p;
+  (void)user;
+  return true;
+}
+
+static void test_placement_nulls(void) {
+  bg_model *m = load();
+  bg_load_options *o = bg_load_options_new();
+  bg_plan *plan;
+  bg_tensor_placement tp;
+  bg_device_usage du;
+  bg_fallback_info fi;
+  bg_device_memory dm;
+  bg_device_id did;
+  uint64_t ptr, n64;
+  const uint8_t *dp;
+  size_t len;
+  uint32_t ty;
+  double split[1] = {1.0};
+
+  memset(&dm, 0, sizeof dm);
+  CHECK_STATUS(bg_load_options_set_strategy(NULL, BG_STRATEGY_GPU), NP);
+  CHECK_STATUS(bg_load_options_set_output_type(NULL, BG_ROLE_ALL, BG_TYPE_F32), NP);
+  CHECK_STATUS(bg_load_options_add_device(NULL, &dm), NP);
+  CHECK_STATUS(bg_load_options_add_device(o, NULL), NP);
+  CHECK_STATUS(bg_load_options_clear_devices(NULL), NP);
+  CHECK_STATUS(bg_load_options_set_gpu_budget_fraction(NULL, 0.5), NP);
+  CHECK_STATUS(bg_load_options_set_tensor_split(NULL, split, 1), NP);
+  CHECK_STATUS(bg_load_options_set_tensor_split(o, NULL, 1), NP);
+  CHECK_STATUS(bg_load_options_set_n_gpu_layers(NULL, 1), NP);
+  CHECK_STATUS(bg_load_options_set_staging_budget(NULL, 1), NP);
+  CHECK_STATUS(bg_load_options_set_read_mode(NULL, BG_READ_MODE_PREAD), NP);
+  CHECK_STATUS(bg_load_options_set_populate(NULL, true), NP);
+  CHECK_STATUS(bg_load_options_set_progress(NULL, progress_ok, NULL), NP);
+  CHECK_OK(bg_load_options_set_progress(o, NULL, NULL));
+
+  SENTINEL(plan);
+  CHECK_STATUS(bg_model_plan(NULL, &plan), NP);
+  CHECK_STATUS(bg_model_plan(m, NULL), NP);
+  UNTOUCHED(plan);
+  CHECK(bg_plan_strategy(NULL) == BG_STRATEGY_CPU);
+  CHECK(bg_plan_tensor_count(NULL) == 0);
+  CHECK(bg_plan_device_count(NULL) == 0);
+  CHECK(bg_plan_fallback_count(NULL) == 0);
+  SENTINEL(tp);
+  SENTINEL(du);
+  SENTINEL(fi);
+  CHECK_STATUS(bg_plan_tensor(NULL, 0, &tp), NP);
+  CHECK_STATUS(bg_plan_device(NULL, 0, &du), NP);
+  CHECK_STATUS(bg_plan_fallback(NULL, 0, &fi), NP);
+  CHECK_OK(bg_model_plan(m, &plan));
+  CHECK_STATUS(bg_plan_tensor(plan, 0, NULL), NP);
+  CHECK_STATUS(bg_plan_device(plan, 0, NULL), NP);
+  CHECK_STATUS(bg_plan_fallback(plan, 0, NULL), NP);
+  CHECK_STATUS(bg_plan_fallback(plan, 0, &fi), BG_STATUS_INDEX_OUT_OF_RANGE);
+  UNTOUCHED(tp);
+  UNTOUCHED(du);
+  UNTOUCHED(fi);
+  bg_plan_free(plan);
+  bg_plan_free(NULL);
+
+  SENTINEL(did);
+  SENTINEL(ptr);
+  SENTINEL(n64);
+  CHECK_STATUS(bg_tensor_device_ptr(NULL, 0, &did, &ptr, &n64), NP);
+  CHECK_STATUS(bg_tensor_device_ptr(m, 0, NULL, &ptr, &n64), NP);
+  CHECK_STATUS(bg_tensor_device_ptr(m, 0, &did, NULL, &n64), NP);
+  CHECK_STATUS(bg_tensor_device_ptr(m, 0, &did, &ptr, NULL), NP);
+  CHECK_STATUS(bg_tensor_device_ptr(m, 0, &did, &ptr, &n64), BG_STATUS_WRONG_DEVICE);
+  UNTOUCHED(did);
+  UNTOUCHED(ptr);
+  UNTOUCHED(n64);
+  SENTINEL(dp);
+  SENTINEL(len);
+  SENTINEL(ty);
+  CHECK_STATUS(bg_tensor_resident_data(NULL, 0, &dp, &len, &ty), NP);
+  CHECK_STATUS(bg_tensor_resident_data(m, 0, NULL, &len, &ty), NP);
+  CHECK_STATUS(bg_tensor_resident_data(m, 0, &dp, NULL, &ty), NP);
+  CHECK_STATUS(bg_tensor_resident_data(m, 0, &dp, &len, NULL), NP);
+  CHECK_STATUS(bg_tensor_resident_data(m, (size_t)-1, &dp, &len, &ty), BG_STATUS_INDEX_OUT_OF_RANGE);
+  UNTOUCHED(dp);
+  UNTOUCHED(len);
+  UNTOUCHED(ty);
+  bg_load_options_free(o);
+  bg_free(m);
+}
+
 int main(void) {
   build_model();
   test_nulls();
+  test_placement_nulls();
   test_refcount();
   test_concurrency();
   return t_finish("ffi_contract");

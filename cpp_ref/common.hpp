@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -80,6 +81,16 @@ struct Tensor {
     uint64_t info_pos = 0;  // absolute offset of the tensor info
 };
 
+// The value of a `bitgguf.tl.<tensor name>` key: a TL1 / TL2 tile configuration {BM, BK, bm}
+// as UINT32[3]. A key of another type or length is remembered as malformed (`problem`).
+struct TileKey {
+    uint32_t cfg[3] = {0, 0, 0};
+    std::string problem;  // empty when the key is well-formed
+};
+
+// The metadata key prefix of the tile configurations (bitgguf's own, written by its writer).
+constexpr const char *TILE_KEY_PREFIX = "bitgguf.tl.";
+
 struct GgufFile {
     std::vector<uint8_t> owned;  // the bytes when read from a path
     const uint8_t *data = nullptr;
@@ -89,6 +100,7 @@ struct GgufFile {
     uint64_t alignment = 32;
     uint64_t data_offset = 0;
     std::vector<Tensor> tensors;
+    std::map<std::string, TileKey> tiles;  // by tensor name (the key without its prefix)
 };
 
 // Parse `size` bytes (not copied) with a type policy (CREF_POLICY_*). Throws cref::Error.
@@ -98,6 +110,32 @@ void parse_gguf(GgufFile &file, const uint8_t *data, size_t size, uint32_t polic
 uint64_t tensor_nbytes(const TypeDesc &t, const uint64_t ne[4], uint64_t n_elements);
 
 // ---- dequantization -----------------------------------------------------------------------
+// IEEE binary16 -> binary32 (dequant.cpp), and the f16 stored little-endian at p.
+float f16_to_f32(uint16_t h);
+inline float fp16_at(const uint8_t *p) { return f16_to_f32(le16(p)); }
+
+// Decodes one block of `blck` elements to f32.
+typedef void (*BlockFn)(const uint8_t *, float *);
+// The IQ family's block decoders (dequant_iq.cpp); nullptr for any other type.
+BlockFn iq_block_fn(uint32_t type);
+
+// TL1 / TL2 (dequant_tl.cpp): an M x K tensor (ggml ne1 = M rows, ne0 = K columns), `src_len`
+// bytes, tile configuration cfg = {BM, BK, bm}. Throws cref::Error (CREF_ERR_ARG for a shape or
+// configuration that does not fit, CREF_ERR_BAD_DATA for an invalid index).
+void dequantize_tl1(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, const uint32_t cfg[3], float *dst);
+void dequantize_tl2(const uint8_t *src, size_t src_len, uint64_t m, uint64_t k, const uint32_t cfg[3], float *dst);
+
+// The per-tensor scale rule of I2_S, TL1 and TL2 read from files (bitnet-formats.md §3.4, §3.7,
+// §4.5: bitnet.cpp writes max|W| or the clamped absmean; bitgguf's docs/FORMATS.md §5): the scale
+// at byte `at` must be finite and >= 0 (check_scale, before decoding), and may be zero only when
+// every element is zero (check_zero_scale, after decoding; `first_nonzero` is the index of the
+// first nonzero element, UINT64_MAX when none). Both throw CREF_ERR_BAD_DATA.
+void check_scale(const char *type, float scale, uint64_t at);
+void check_zero_scale(const char *type, float scale, uint64_t at, uint64_t first_nonzero);
+
+// I2_S in either layout (bitnet-formats.md §3.3, §3.8): `group` = 32 (canonical GROUP_128) or 16
+// (ARM GROUP_64) bytes per block; `n` elements, `src_len` = n / 4 + 32.
+void dequantize_i2s(const uint8_t *src, size_t src_len, uint64_t n, uint32_t group, float *dst);
 bool dequantize_supported(uint32_t type);
 // Throws cref::Error (CREF_ERR_ARG, CREF_ERR_UNSUPPORTED, CREF_ERR_BAD_DATA).
 void dequantize(uint32_t type, const uint8_t *src, size_t src_len, uint64_t n, float *dst);

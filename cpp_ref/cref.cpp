@@ -158,6 +158,20 @@ int cref_tensor_data(const cref_file *f, size_t i, const uint8_t **data, size_t 
     });
 }
 
+int cref_tensor_tile(const cref_file *f, size_t i, uint32_t cfg[3]) {
+    return guarded("cref_tensor_tile", [&] {
+        const cref::Tensor &t = tensor_at(f, i);
+        need(cfg, "cfg");
+        const auto it = f->file.tiles.find(t.name);
+        if (it == f->file.tiles.end()) {
+            throw cref::Error(CREF_ERR_NO_TILE, "tensor '" + t.name + "' has no key '" + cref::TILE_KEY_PREFIX +
+                                                    t.name + "' (TL1/TL2 tile configuration)");
+        }
+        if (!it->second.problem.empty()) throw cref::Error(CREF_ERR_NO_TILE, it->second.problem);
+        for (int j = 0; j < 3; j++) cfg[j] = it->second.cfg[j];
+    });
+}
+
 int cref_type_supported(uint32_t type) {
     try {
         return cref::dequantize_supported(type) ? 1 : 0;
@@ -168,6 +182,25 @@ int cref_type_supported(uint32_t type) {
 
 int cref_dequantize(uint32_t type, const uint8_t *src, size_t src_len, uint64_t n, float *dst) {
     return guarded("cref_dequantize", [&] { cref::dequantize(type, src, src_len, n, dst); });
+}
+
+int cref_dequantize_i2s(const uint8_t *src, size_t src_len, uint64_t n, uint32_t group, float *dst) {
+    return guarded("cref_dequantize_i2s", [&] { cref::dequantize_i2s(src, src_len, n, group, dst); });
+}
+
+int cref_dequantize_tl(uint32_t type, const uint8_t *src, size_t src_len, uint64_t k, uint64_t m,
+                       const uint32_t cfg[3], float *dst) {
+    return guarded("cref_dequantize_tl", [&] {
+        need(cfg, "cfg");
+        if (type == cref::T_TL1) {
+            cref::dequantize_tl1(src, src_len, m, k, cfg, dst);
+        } else if (type == cref::T_TL2) {
+            cref::dequantize_tl2(src, src_len, m, k, cfg, dst);
+        } else {
+            throw cref::Error(CREF_ERR_ARG, "cref_dequantize_tl decodes TL1 (1038) and TL2 (1039), not type " +
+                                                std::to_string(type));
+        }
+    });
 }
 
 }  // extern "C"

@@ -39,7 +39,8 @@ extern "C" {
 #define CREF_ERR_OFFSET 40     /* offset not the running sum of padded sizes */
 #define CREF_ERR_BOUNDS 41     /* data beyond the end of the file, or data size overflow */
 #define CREF_ERR_UNSUPPORTED 50 /* cref_dequantize has no decoder for this type */
-#define CREF_ERR_BAD_DATA 51   /* the bytes hold a value the format forbids (I2_S code 3) */
+#define CREF_ERR_BAD_DATA 51   /* the bytes hold a value the format forbids (I2_S code 3, ...) */
+#define CREF_ERR_NO_TILE 52    /* no (or a malformed) bitgguf.tl.<name> key for a TL1/TL2 tensor */
 #define CREF_ERR_ARG 90        /* a NULL pointer or a size that does not match */
 #define CREF_ERR_RANGE 91      /* tensor index out of range */
 #define CREF_ERR_INTERNAL 99   /* an unexpected C++ exception (a bug) */
@@ -82,14 +83,31 @@ int cref_tensor_info(const cref_file *f, size_t i, const char **name, size_t *na
 /** Tensor `i`'s bytes (pointer into the file's bytes, valid until cref_close). */
 int cref_tensor_data(const cref_file *f, size_t i, const uint8_t **data, size_t *len);
 
-/** 1 when cref_dequantize decodes `type`, else 0. */
+/** Tensor `i`'s TL1 / TL2 tile configuration {BM, BK, bm}, as recorded in the file's metadata
+ *  key `bitgguf.tl.<tensor name>` (UINT32 array of 3). CREF_ERR_NO_TILE when the key is absent
+ *  or not a UINT32[3]. */
+int cref_tensor_tile(const cref_file *f, size_t i, uint32_t cfg[3]);
+
+/** 1 when cpp_ref decodes `type` (TL1 / TL2 with cref_dequantize_tl), else 0. */
 int cref_type_supported(uint32_t type);
 
 /** Decode `n` elements of `type` from exactly `src_len` bytes at `src` into `dst` (n floats).
  *  Block types: `n` a multiple of the block size, `src_len` = n / blck * tsize.
- *  I2_S: the whole tensor, `n` a multiple of 128, `src_len` = n / 4 + 32 (scale in the tail);
- *  a 2-bit code 3 is rejected with CREF_ERR_BAD_DATA. */
+ *  I2_S: the whole tensor in the canonical GROUP_128 layout, `n` a multiple of 128, `src_len` =
+ *  n / 4 + 32 (scale in the tail); a 2-bit code 3 is rejected with CREF_ERR_BAD_DATA.
+ *  TL1 / TL2 need their tile configuration: CREF_ERR_ARG here, use cref_dequantize_tl. */
 int cref_dequantize(uint32_t type, const uint8_t *src, size_t src_len, uint64_t n, float *dst);
+
+/** I2_S with an explicit layout: `group` = 32 (GROUP_128, canonical) or 16 (GROUP_64, ARM;
+ *  64-element blocks of 16 bytes). `n` a multiple of 4 * group, `src_len` = n / 4 + 32. */
+int cref_dequantize_i2s(const uint8_t *src, size_t src_len, uint64_t n, uint32_t group, float *dst);
+
+/** TL1 (type 1038) or TL2 (1039): an M x K tensor (ggml ne0 = K, ne1 = M; M*K floats to `dst`,
+ *  row-major) from exactly its `src_len` bytes (TL1: M*K/4 + 32; TL2: roundup32(F(M,K)) + 32),
+ *  with tile configuration cfg = {BM, BK, bm}. CREF_ERR_ARG for a configuration that does not
+ *  fit the shape (bitnet-formats.md §4.2, §5.2), CREF_ERR_BAD_DATA for an invalid index. */
+int cref_dequantize_tl(uint32_t type, const uint8_t *src, size_t src_len, uint64_t k, uint64_t m,
+                       const uint32_t cfg[3], float *dst);
 
 #ifdef __cplusplus
 }

@@ -6,14 +6,12 @@
 // order the reference gives (`x*d + m`, `d1*q - m1`, `(d*sc)*q`, ...); the build uses
 // -ffp-contract=off so that no multiply-add is fused (gguf-ggml.md §2.7).
 #include <cmath>
+#include <cstdio>
 
 #include "common.hpp"
 #include "cref.h"
 
 namespace cref {
-namespace {
-
-// ---- scalar conversions (gguf-ggml.md §2.4) -----------------------------------------------
 
 // IEEE binary16 -> binary32, exact. NaN keeps its payload, shifted into the f32 mantissa.
 float f16_to_f32(uint16_t h) {
@@ -27,7 +25,9 @@ float f16_to_f32(uint16_t h) {
     return sign ? -v : v;
 }
 
-float fp16_at(const uint8_t *p) { return f16_to_f32(le16(p)); }
+namespace {
+
+// ---- scalar conversions (gguf-ggml.md §2.4) -----------------------------------------------
 
 // bfloat16 -> f32: the upper 16 bits.
 float bf16_to_f32(uint16_t h) { return bits_to_f32(static_cast<uint32_t>(h) << 16); }
@@ -340,9 +340,8 @@ void dq_q2_0(const uint8_t *x, float *y) {
 
 // ---- dispatch ---------------------------------------------------------------------------------
 
-typedef void (*BlockFn)(const uint8_t *, float *);
-
 BlockFn block_fn(uint32_t type) {
+    if (BlockFn iq = iq_block_fn(type)) return iq;
     switch (type) {
         case 0: return dq_f32;
         case 1: return dq_f16;
@@ -367,42 +366,80 @@ BlockFn block_fn(uint32_t type) {
     }
 }
 
-// I2_S, the whole tensor (bitnet-formats.md §3.3-§3.5): 128-element blocks of 32 bytes; byte p
-// of a block holds elements p, p+32, p+64, p+96 in bits 7-6, 5-4, 3-2, 1-0; code c means
-// c - 1 (code 3 is invalid); one f32 scale at byte n/4.
-void dq_i2_s(const uint8_t *src, uint64_t n, float *y) {
-    const float scale = bits_to_f32(le32(src + n / 4));
-    for (uint64_t e = 0; e < n; e++) {
-        const uint64_t blk = e / 128, pos = e % 128;
-        const uint8_t b = src[32 * blk + pos % 32];
-        const int code = (b >> (6 - 2 * static_cast<int>(pos / 32))) & 3;
-        if (code == 3) {
-            throw Error(CREF_ERR_BAD_DATA, "i2_s element " + std::to_string(e) + " (byte " +
-                                               std::to_string(32 * blk + pos % 32) +
-                                               ") has the invalid 2-bit code 3");
-        }
-        y[e] = scale * static_cast<float>(code - 1);
+}  // namespace
+
+bool dequantize_supported(uint32_t type) {
+    return block_fn(type) != nullptr || type == T_I2_S || type == T_TL1 || type == T_TL2;
+}
+
+namespace {
+std::string scale_text(const char *type, float scale, uint64_t at) {
+    uint32_t bits;
+    std::memcpy(&bits, &scale, 4);
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08x", bits);
+    return std::string(type) + " per-tensor scale at byte " + std::to_string(at) + " is " + std::to_string(scale) +
+           " (bits " + hex + ")";
+}
+}  // namespace
+
+void check_scale(const char *type, float scale, uint64_t at) {
+    if (!std::isfinite(scale) || scale < 0.0f) {
+        throw Error(CREF_ERR_BAD_DATA, scale_text(type, scale, at) + "; expected a finite value >= 0");
     }
 }
 
-}  // namespace
+void check_zero_scale(const char *type, float scale, uint64_t at, uint64_t first_nonzero) {
+    if (scale == 0.0f && first_nonzero != UINT64_MAX) {
+        throw Error(CREF_ERR_BAD_DATA, scale_text(type, scale, at) + " but element " + std::to_string(first_nonzero) +
+                                           " is not zero; a zero scale is only valid for an all-zero tensor");
+    }
+}
 
-bool dequantize_supported(uint32_t type) { return block_fn(type) != nullptr || type == T_I2_S; }
+// I2_S, the whole tensor (bitnet-formats.md §3.3-§3.5, §3.8): blocks of 4*group elements in
+// `group` bytes; byte p of a block holds elements p, p+group, p+2*group, p+3*group in bits 7-6,
+// 5-4, 3-2, 1-0; code c means c - 1 (code 3 is invalid); one f32 scale at byte n/4.
+void dequantize_i2s(const uint8_t *src, size_t src_len, uint64_t n, uint32_t group, float *dst) {
+    if (group != 32 && group != 16) {
+        throw Error(CREF_ERR_ARG, "i2_s: the block group must be 32 (GROUP_128) or 16 (GROUP_64) bytes, not " +
+                                      std::to_string(group));
+    }
+    const uint64_t blck = 4ull * group;
+    if (n % blck != 0 || src_len != n / 4 + 32) {
+        throw Error(CREF_ERR_ARG, "i2_s: " + std::to_string(n) + " elements need a multiple of " + std::to_string(blck) +
+                                      " and " + std::to_string(n / 4 + 32) + " bytes; " + std::to_string(src_len) +
+                                      " bytes given");
+    }
+    if (n > 0 && (src == nullptr || dst == nullptr)) throw Error(CREF_ERR_ARG, "src or dst is NULL");
+    const float scale = bits_to_f32(le32(src + n / 4));
+    check_scale("i2_s", scale, n / 4);
+    uint64_t first_nonzero = UINT64_MAX;
+    for (uint64_t e = 0; e < n; e++) {
+        const uint64_t blk = e / blck, pos = e % blck;
+        const uint64_t at = group * blk + pos % group;
+        const int code = (src[at] >> (6 - 2 * static_cast<int>(pos / group))) & 3;
+        if (code == 3) {
+            throw Error(CREF_ERR_BAD_DATA, "i2_s element " + std::to_string(e) + " (byte " + std::to_string(at) +
+                                               ") has the invalid 2-bit code 3");
+        }
+        if (code != 1 && first_nonzero == UINT64_MAX) first_nonzero = e;
+        dst[e] = scale * static_cast<float>(code - 1);
+    }
+    check_zero_scale("i2_s", scale, n / 4, first_nonzero);
+}
 
 void dequantize(uint32_t type, const uint8_t *src, size_t src_len, uint64_t n, float *dst) {
     const TypeDesc *t = find_type(type);
     if (t == nullptr) throw Error(CREF_ERR_ARG, "unknown type id " + std::to_string(type));
+    if (type == T_TL1 || type == T_TL2) {
+        throw Error(CREF_ERR_ARG, std::string(t->name) + " needs its tile configuration: use cref_dequantize_tl");
+    }
     if (!dequantize_supported(type)) {
         throw Error(CREF_ERR_UNSUPPORTED, std::string("cpp_ref cannot decode ") + t->name + " (not implemented)");
     }
     if (n > 0 && (src == nullptr || dst == nullptr)) throw Error(CREF_ERR_ARG, "src or dst is NULL");
     if (type == T_I2_S) {
-        if (n % 128 != 0 || src_len != n / 4 + 32) {
-            throw Error(CREF_ERR_ARG, "i2_s: " + std::to_string(n) + " elements need a multiple of 128 and " +
-                                          std::to_string(n / 4 + 32) + " bytes; " + std::to_string(src_len) +
-                                          " bytes given");
-        }
-        dq_i2_s(src, n, dst);
+        dequantize_i2s(src, src_len, n, 32, dst);
         return;
     }
     if (n % t->blck != 0 || src_len / t->tsize != n / t->blck || src_len % t->tsize != 0) {

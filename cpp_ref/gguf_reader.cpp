@@ -163,7 +163,18 @@ struct Producer {
 
 // Read one value of type `type` (already validated); remember the keys we need.
 void read_value(Cursor &c, uint32_t type, const std::string &key, uint64_t &alignment,
-                Producer &producer) {
+                Producer &producer, std::map<std::string, TileKey> &tiles) {
+    // gguf-ggml.md §1.8 rule 12: general.alignment of any type but UINT32 (string and array
+    // included) is rejected.
+    if (key == "general.alignment" && type != V_U32) {
+        throw Error(CREF_ERR_ALIGNMENT, "key 'general.alignment' must be of type u32 but is type " +
+                                            std::to_string(type));
+    }
+    const bool tile_key = key.compare(0, std::strlen(TILE_KEY_PREFIX), TILE_KEY_PREFIX) == 0;
+    if (tile_key) {
+        tiles[key.substr(std::strlen(TILE_KEY_PREFIX))].problem =
+            "key '" + key + "' is not a UINT32 array of 3 elements [BM, BK, bm]";
+    }
     const std::string what = "value of key '" + key + "'";
     if (type == V_STRING) {
         std::string s = c.str(what);
@@ -193,7 +204,12 @@ void read_value(Cursor &c, uint32_t type, const std::string &key, uint64_t &alig
         } else {
             uint64_t size = scalar_size(elem);
             if (count > c.remaining() / size) too_short(c, count, size, key);
-            c.take(count * size, "array of key '" + key + "'");
+            const uint8_t *p = c.take(count * size, "array of key '" + key + "'");
+            if (tile_key && elem == V_U32 && count == 3) {
+                TileKey &t = tiles[key.substr(std::strlen(TILE_KEY_PREFIX))];
+                for (int j = 0; j < 3; j++) t.cfg[j] = le32(p + 4 * j);
+                t.problem.clear();
+            }
         }
     } else {
         const uint8_t *p = c.take(scalar_size(type), what);
@@ -408,7 +424,7 @@ void parse_gguf(GgufFile &file, const uint8_t *data, size_t size, uint32_t polic
             throw Error(CREF_ERR_VALUE, "key '" + key + "'" + at(type_pos) + " has invalid GGUF type " +
                                             std::to_string(static_cast<int32_t>(type)));
         }
-        read_value(c, type, key, alignment, producer);
+        read_value(c, type, key, alignment, producer, file.tiles);
     }
     file.alignment = alignment;
 

@@ -109,6 +109,17 @@
 #define BG_CROSSVAL_DIFF_MISSING 512
 
 /**
+ * `diff_mask` bit: TL1/TL2 only: the two readings of the tile key `bitgguf.tl.<name>` differ.
+ */
+#define BG_CROSSVAL_DIFF_TILE 1024
+
+/**
+ * `diff_mask` bit: third leg (only when the environment variable `BG_GGML_LIB` names real
+ * ggml's `libggml-base.so`): bitgguf's values differ from ggml's `to_float`.
+ */
+#define BG_CROSSVAL_DIFF_GGML 2048
+
+/**
  * `unsupported_mask` bit: bitgguf's Rust codecs cannot decode the type.
  */
 #define BG_CROSSVAL_UNSUPPORTED_BY_RUST 1
@@ -122,6 +133,11 @@
  * `first_diff_index` / `first_failure_index` when there is none (UINT64_MAX).
  */
 #define BG_CROSSVAL_NO_INDEX 18446744073709551615ull
+
+/**
+ * Bytes of `bg_cuda_device_desc.name`, NUL included.
+ */
+#define BG_CUDA_NAME_LEN 256
 
 /**
  * Type-id policy: decide contested ids 36–39 per tensor from the layout and metadata (default).
@@ -167,6 +183,139 @@
  * Limit: maximum `general.alignment` (default 1 MiB).
  */
 #define BG_LIMIT_MAX_ALIGNMENT 5
+
+/**
+ * I2_S layout: the canonical x86 layout, 128-element blocks of 32 bytes (default; the
+ * published files and every converter).
+ */
+#define BG_I2S_LAYOUT_GROUP_128 0
+
+/**
+ * I2_S layout: bitnet.cpp's ARM "GROUP_64" flavour (64-element blocks of 16 bytes), written by
+ * `quantize_i2_s` on ARM since 2025-11. The bytes cannot tell the two apart: never guessed.
+ */
+#define BG_I2S_LAYOUT_GROUP_64 1
+
+/**
+ * Device kind: the host.
+ */
+#define BG_DEVICE_CPU 0
+
+/**
+ * Device kind: a CUDA GPU (`ordinal` is its index).
+ */
+#define BG_DEVICE_CUDA 1
+
+/**
+ * Strategy: everything on the CPU, zero-copy from the mapping where possible (default).
+ */
+#define BG_STRATEGY_CPU 0
+
+/**
+ * Strategy: fill the GPUs layer by layer up to their budgets, the rest on the CPU.
+ */
+#define BG_STRATEGY_GPU 1
+
+/**
+ * Strategy: embeddings, norms and output head on the CPU, layer weights on the GPUs.
+ */
+#define BG_STRATEGY_HYBRID 2
+
+/**
+ * Read mode: map the file (default).
+ */
+#define BG_READ_MODE_MMAP 0
+
+/**
+ * Read mode: read the header, then each tensor with `pread` into the model's own memory (no
+ * mapping: safe when the file changes under the process; a shrunk file is `BG_STATUS_IO`).
+ */
+#define BG_READ_MODE_PREAD 1
+
+/**
+ * Role: token embeddings (`token_embd`, ...).
+ */
+#define BG_ROLE_EMBEDDING 0
+
+/**
+ * Role: attention weights of a layer.
+ */
+#define BG_ROLE_ATTENTION 1
+
+/**
+ * Role: feed-forward weights of a layer.
+ */
+#define BG_ROLE_FFN 2
+
+/**
+ * Role: normalization weights.
+ */
+#define BG_ROLE_NORM 3
+
+/**
+ * Role: the output head.
+ */
+#define BG_ROLE_OUTPUT 4
+
+/**
+ * Role: anything else.
+ */
+#define BG_ROLE_OTHER 5
+
+/**
+ * Every role at once (`bg_load_options_set_output_type`).
+ */
+#define BG_ROLE_ALL 4294967295
+
+/**
+ * Output "type": the on-disk bytes as they are (default).
+ */
+#define BG_OUTPUT_PACKED 4294967295
+
+/**
+ * Fallback reason: the strategy wants GPUs but there are none.
+ */
+#define BG_FALLBACK_NO_DEVICE 0
+
+/**
+ * Fallback reason: the device's budget had no room left for the tensor.
+ */
+#define BG_FALLBACK_OVER_BUDGET 1
+
+/**
+ * Fallback reason: the device failed to allocate during the load.
+ */
+#define BG_FALLBACK_ALLOCATION_FAILED 2
+
+/**
+ * Fallback reason: an earlier allocation on the device failed during the load.
+ */
+#define BG_FALLBACK_DEVICE_EXHAUSTED 3
+
+/**
+ * `bg_fallback_info.tensor` of a fallback that concerns every tensor.
+ */
+#define BG_PLAN_ALL_TENSORS 18446744073709551615ull
+
+/**
+ * `bg_device_usage.budget` of a device without a limit.
+ */
+#define BG_BUDGET_UNLIMITED 18446744073709551615ull
+
+/**
+ * Phase 1: token embeddings, output head, final norm.
+ */
+#define BG_PHASE_CRITICAL 1
+
+/**
+ * Phase 2: layer batches, in layer order.
+ */
+#define BG_PHASE_LAYERS 2
+
+/**
+ * Phase 3: everything else.
+ */
+#define BG_PHASE_REST 3
 
 /**
  * ggml type f32 (id 0).
@@ -604,6 +753,26 @@ enum bg_status
    */
   BG_STATUS_UNSUPPORTED_TYPE = 500,
   /**
+   * Ternary tensor data holds an invalid code: I2_S code 3, a TL1 index > 8, a TL2
+   * three-index > 13 or two-index > 8 (the message names the tensor and the byte).
+   */
+  BG_STATUS_INVALID_CODE = 510,
+  /**
+   * A BitNet per-tensor scale is NaN, infinite, negative, or zero for a tensor that is not
+   * all zeros (bitnet.cpp only writes max|W| >= 0).
+   */
+  BG_STATUS_BAD_SCALE = 511,
+  /**
+   * A TL1 / TL2 tensor has no tile configuration: neither a `bitgguf.tl.<name>` key nor a
+   * load option (tile config or preset) gives one. The parameters are never guessed.
+   */
+  BG_STATUS_TILE_CONFIG_MISSING = 512,
+  /**
+   * The tile configuration of a TL1 / TL2 tensor is invalid for its shape, malformed in the
+   * file's `bitgguf.tl.<name>` key, or the key and the load options disagree.
+   */
+  BG_STATUS_TILE_CONFIG_INVALID = 513,
+  /**
    * The feature this function needs was not compiled into this build.
    */
   BG_STATUS_NOT_COMPILED = 600,
@@ -615,6 +784,30 @@ enum bg_status
    * A device or host allocation failed.
    */
   BG_STATUS_OUT_OF_MEMORY = 602,
+  /**
+   * The tensor lives on another device (a GPU): its bytes are not in host memory. Use
+   * `bg_tensor_device_ptr`, or load with the CPU strategy.
+   */
+  BG_STATUS_WRONG_DEVICE = 603,
+  /**
+   * A tensor is larger than every device budget it may use.
+   */
+  BG_STATUS_TENSOR_TOO_LARGE = 604,
+  /**
+   * The placement plan runs out of device budgets: a tensor fits on no device left in the
+   * fallback chain.
+   */
+  BG_STATUS_BUDGET_EXCEEDED = 605,
+  /**
+   * The GPU kernels could not be compiled (NVRTC missing or failing) or loaded for this
+   * device.
+   */
+  BG_STATUS_KERNEL_COMPILE = 630,
+  /**
+   * A CUDA driver call failed (other than out of memory or no device): the message names
+   * the call and the driver's error.
+   */
+  BG_STATUS_DEVICE_FAILURE = 631,
   /**
    * A required pointer argument was NULL.
    */
@@ -671,6 +864,12 @@ typedef struct bg_load_options bg_load_options;
  * `bg_free`. Read-only: every query may be called from any thread, concurrently.
  */
 typedef struct bg_model bg_model;
+
+/**
+ * A placement plan: a snapshot taken by `bg_model_plan`, released with `bg_plan_free`.
+ * Immutable: its getters may be called from any thread.
+ */
+typedef struct bg_plan bg_plan;
 
 /**
  * The cross-validation of one tensor (`bg_crossval_tensor`).
@@ -771,6 +970,33 @@ typedef struct bg_crossval_summary {
 } bg_crossval_summary;
 
 /**
+ * One CUDA device as `bg_cuda_device_info` reports it (a `_desc`, like `bg_tensor_desc`: in C
+ * a struct cannot share its typedef name with the function).
+ */
+typedef struct bg_cuda_device_desc {
+  /**
+   * The device name, NUL-terminated (truncated to `BG_CUDA_NAME_LEN - 1` bytes).
+   */
+  char name[BG_CUDA_NAME_LEN];
+  /**
+   * Total device memory in bytes.
+   */
+  uint64_t total_memory;
+  /**
+   * Free device memory in bytes when queried.
+   */
+  uint64_t free_memory;
+  /**
+   * Compute capability, major (9 for Hopper).
+   */
+  int32_t compute_capability_major;
+  /**
+   * Compute capability, minor.
+   */
+  int32_t compute_capability_minor;
+} bg_cuda_device_desc;
+
+/**
  * A metadata pair's description. Pointers are borrowed from the model.
  */
 typedef struct bg_meta_desc {
@@ -795,6 +1021,167 @@ typedef struct bg_meta_desc {
    */
   uint64_t array_len;
 } bg_meta_desc;
+
+/**
+ * A device.
+ */
+typedef struct bg_device_id {
+  /**
+   * `BG_DEVICE_CPU` or `BG_DEVICE_CUDA`.
+   */
+  uint32_t kind;
+  /**
+   * The GPU's index (0 for the CPU).
+   */
+  uint32_t ordinal;
+} bg_device_id;
+
+/**
+ * A device's memory, for `bg_load_options_add_device`.
+ */
+typedef struct bg_device_memory {
+  /**
+   * The device.
+   */
+  struct bg_device_id device;
+  /**
+   * Total bytes.
+   */
+  uint64_t total;
+  /**
+   * Free bytes.
+   */
+  uint64_t free;
+  /**
+   * The fraction of `free` the plan may use, in [0, 1].
+   */
+  double budget_fraction;
+} bg_device_memory;
+
+/**
+ * A progress report. `bytes_*` count the packed (file) bytes of the tensors.
+ */
+typedef struct bg_progress {
+  /**
+   * `BG_PHASE_CRITICAL`, `BG_PHASE_LAYERS` or `BG_PHASE_REST`.
+   */
+  uint32_t phase;
+  /**
+   * Tensors materialized so far.
+   */
+  size_t tensors_done;
+  /**
+   * Tensors in all.
+   */
+  size_t tensors_total;
+  /**
+   * Packed bytes of the tensors materialized so far.
+   */
+  uint64_t bytes_done;
+  /**
+   * Packed bytes of all tensors.
+   */
+  uint64_t bytes_total;
+} bg_progress;
+
+/**
+ * A progress callback: called at the start of each phase and after each tensor, on the
+ * thread that called `bg_load`, with reports whose counts never decrease (the last one has
+ * `tensors_done == tensors_total`). Return `true` to go on, `false` to cancel: the load then
+ * frees everything it allocated and returns `BG_STATUS_CANCELLED`. The report is valid only
+ * during the call. The callback must not call `bg_load` re-entrantly with the same options.
+ */
+typedef bool (*bg_progress_fn)(const struct bg_progress *progress, void *user_data);
+
+/**
+ * Where a tensor went.
+ */
+typedef struct bg_tensor_placement {
+  /**
+   * The device.
+   */
+  struct bg_device_id device;
+  /**
+   * `BG_OUTPUT_PACKED`, or the output type (`BG_TYPE_F32`, `BG_TYPE_F16`, `BG_TYPE_BF16`).
+   */
+  uint32_t output_type;
+  /**
+   * True when it stays in the file mapping (no copy).
+   */
+  bool zero_copy;
+  /**
+   * Bytes it occupies on the device.
+   */
+  uint64_t bytes;
+} bg_tensor_placement;
+
+/**
+ * What a device holds.
+ */
+typedef struct bg_device_usage {
+  /**
+   * The device.
+   */
+  struct bg_device_id device;
+  /**
+   * The bytes the plan may allocate there, or `BG_BUDGET_UNLIMITED`.
+   */
+  uint64_t budget;
+  /**
+   * Bytes allocated there.
+   */
+  uint64_t used;
+  /**
+   * Bytes served zero-copy from the mapping (CPU).
+   */
+  uint64_t mapped;
+  /**
+   * Number of tensors there.
+   */
+  size_t tensors;
+  /**
+   * True when an allocation there failed during the load.
+   */
+  bool exhausted;
+} bg_device_usage;
+
+/**
+ * A fallback the plan (or the load) took.
+ */
+typedef struct bg_fallback_info {
+  /**
+   * The tensor's index, or `BG_PLAN_ALL_TENSORS`.
+   */
+  uint64_t tensor;
+  /**
+   * The device it was meant for.
+   */
+  struct bg_device_id from;
+  /**
+   * The device it went to.
+   */
+  struct bg_device_id to;
+  /**
+   * `BG_FALLBACK_*`.
+   */
+  uint32_t reason;
+  /**
+   * For `BG_FALLBACK_OVER_BUDGET`: the bytes needed (else 0).
+   */
+  uint64_t needed;
+  /**
+   * For `BG_FALLBACK_OVER_BUDGET`: the bytes the budget had left (else 0).
+   */
+  uint64_t available;
+  /**
+   * A description (UTF-8, NUL-terminated; valid until `bg_plan_free`).
+   */
+  const char *message;
+  /**
+   * Its length in bytes, without the NUL.
+   */
+  size_t message_len;
+} bg_fallback_info;
 
 /**
  * A tensor's description. All pointers are borrowed from the model and valid until its last
@@ -843,6 +1230,10 @@ typedef struct bg_tensor_desc {
   uint64_t n_bytes;
 } bg_tensor_desc;
 
+
+
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -852,9 +1243,13 @@ extern "C" {
  * model's bytes itself): name, type, shape, offset, byte length, a hash of the bytes, and every
  * dequantized value, bit for bit. The reference resolves the contested type ids 36-39 with the
  * `auto` policy. A difference is a result, not an error: the call returns `BG_STATUS_OK` and
- * `report_out->verdict` says what was found.
+ * `report_out->verdict` says what was found. TL1/TL2 tensors are decoded with the tile
+ * configuration of the metadata key `bitgguf.tl.<name>` (UINT32 [BM, BK, bm]), read by each side.
+ * When the environment variable `BG_GGML_LIB` names real ggml's `libggml-base.so`, the values of
+ * every upstream type are also compared with ggml's `to_float` (`BG_CROSSVAL_DIFF_GGML`).
  *
- * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`, or
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`,
+ * `BG_STATUS_IO` when `BG_GGML_LIB` is set but the library cannot be used, or
  * `BG_STATUS_NOT_COMPILED` when bitgguf was built without the feature `crossval`.
  *
  * # Safety
@@ -871,13 +1266,40 @@ bg_status bg_crossval_tensor(const struct bg_model *model,
  * `summary_out` counts the verdicts (`n_matched == n_tensors` and `n_file_failures == 0` means
  * everything matched).
  *
- * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, or `BG_STATUS_NOT_COMPILED` when bitgguf
- * was built without the feature `crossval`.
+ * With `BG_GGML_LIB` set, real ggml is the third leg, as in `bg_crossval_tensor`.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_IO` when `BG_GGML_LIB` is set
+ * but the library cannot be used, or `BG_STATUS_NOT_COMPILED` when bitgguf was built without
+ * the feature `crossval`.
  *
  * # Safety
  * `model` NULL or live; `summary_out` NULL or writable.
  */
 bg_status bg_crossval_model(const struct bg_model *model, struct bg_crossval_summary *summary_out);
+
+/**
+ * The number of CUDA devices in `*count_out`. A machine without the CUDA driver (or without
+ * a GPU) has 0 devices: that is `BG_STATUS_OK`, not an error.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_DEVICE_FAILURE` (the driver
+ * failed to answer), or `BG_STATUS_NOT_COMPILED` (a build without the feature `gpu`).
+ *
+ * # Safety
+ * `count_out` NULL or writable.
+ */
+bg_status bg_cuda_device_count(uint32_t *count_out);
+
+/**
+ * Name, total and free memory, and compute capability of CUDA device `index` into
+ * `*info_out`.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_NO_DEVICE` (no driver, or
+ * `index` is not a device), `BG_STATUS_DEVICE_FAILURE`, or `BG_STATUS_NOT_COMPILED`.
+ *
+ * # Safety
+ * `info_out` NULL or writable.
+ */
+bg_status bg_cuda_device_info(uint32_t index, struct bg_cuda_device_desc *info_out);
 
 /**
  * Decode `n_elements` elements of type `src_type` from `src` (exactly `src_len` bytes: whole
@@ -918,9 +1340,17 @@ bg_status bg_tensor_dequantized_size(const struct bg_model *model,
                                      size_t *size_out);
 
 /**
- * Decode all of tensor `index` into `dst` as `dst_type` (row-major, `ne[0]` fastest).
+ * Decode all of tensor `index` into `dst` as `dst_type` (row-major, `ne[0]` fastest). Every
+ * type decodes, the BitNet ones included: I2_S with the load options' layout
+ * (`bg_load_options_set_i2s_layout`), TL1 / TL2 with the tile configuration recorded in the
+ * file (`bitgguf.tl.<name>`) or given in the load options (`bg_load_options_set_tl_config`,
+ * `bg_load_options_set_tl_preset`). Their per-tensor scale must be finite and >= 0, and 0 only
+ * for an all-zero tensor.
  *
- * Returns as `bg_dequantize`, plus `BG_STATUS_INDEX_OUT_OF_RANGE`.
+ * Returns as `bg_dequantize`, plus `BG_STATUS_INDEX_OUT_OF_RANGE`; for BitNet tensors
+ * `BG_STATUS_INVALID_CODE` (I2_S code 3, TL index out of range), `BG_STATUS_BAD_SCALE`,
+ * `BG_STATUS_TILE_CONFIG_MISSING`, `BG_STATUS_TILE_CONFIG_INVALID`. Messages name the file,
+ * the tensor and the absolute byte offset.
  *
  * # Safety
  * `model` NULL or live; `dst` NULL (only with `dst_len` 0) or writable for `dst_len` bytes.
@@ -1009,6 +1439,53 @@ bg_status bg_load_options_set_use_mmap(struct bg_load_options *options, bool use
 bg_status bg_load_options_set_limit(struct bg_load_options *options,
                                     uint32_t limit,
                                     uint64_t value);
+
+/**
+ * Set the tile configuration (`BM`, `BK`, `bm` as in bitnet.cpp's `kernel_config.ini`: `bm`,
+ * `bk`, `bmm`) used for every TL1 / TL2 tensor that has no `bitgguf.tl.<name>` key (files from
+ * bitnet.cpp record none). A tensor whose key disagrees fails to decode with
+ * `BG_STATUS_TILE_CONFIG_INVALID`. Clears any preset set with `bg_load_options_set_tl_preset`.
+ * The values are checked against each tensor's shape when it is decoded.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER` (a zero value).
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_tl_config(struct bg_load_options *options,
+                                        uint32_t bm,
+                                        uint32_t bk,
+                                        uint32_t bm_small);
+
+/**
+ * Use one of bitnet.cpp's shipped TL tile tables for TL1 / TL2 tensors without a
+ * `bitgguf.tl.<name>` key: `name` is `MODEL[:setup_env|:ini]` with MODEL one of
+ * `bitnet_b1_58-large`, `bitnet_b1_58-3B`, `Llama3-8B-1.58-100B-tokens` (or `bitnet-large`,
+ * `bitnet-3b`, `llama3-8b-1.58`), case-insensitive; the table defaults to `setup_env`
+ * (setup_env.py's codegen lists, what files converted through it use), `:ini` selects
+ * `preset_kernels/<model>/kernel_config_tl{1,2}.ini`. A tensor whose shape the table lacks
+ * fails with `BG_STATUS_TILE_CONFIG_MISSING`. NULL clears the preset. Clears any tile
+ * configuration set with `bg_load_options_set_tl_config`.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` (`options`) or `BG_STATUS_INVALID_PARAMETER` (unknown
+ * name, not UTF-8).
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently; `name` NULL or
+ * NUL-terminated.
+ */
+bg_status bg_load_options_set_tl_preset(struct bg_load_options *options, const char *name);
+
+/**
+ * Set the layout of I2_S tensors: `BG_I2S_LAYOUT_GROUP_128` (default) or
+ * `BG_I2S_LAYOUT_GROUP_64` (bitnet.cpp's ARM flavour). It applies to every I2_S tensor.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER` (unknown layout).
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_i2s_layout(struct bg_load_options *options, uint32_t layout);
 
 /**
  * Load a GGUF model from a file: map it (or read it, see `bg_load_options_set_use_mmap`),
@@ -1254,6 +1731,267 @@ bg_status bg_meta_get_arr_data(const struct bg_model *model,
                                size_t *len_out);
 
 /**
+ * Choose the placement strategy: `BG_STRATEGY_CPU` (default), `BG_STRATEGY_GPU` or
+ * `BG_STRATEGY_HYBRID`. Without a GPU backend or device the GPU strategies place everything
+ * on the CPU and the plan says so (`BG_FALLBACK_NO_DEVICE`).
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER` (unknown strategy).
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_strategy(struct bg_load_options *options, uint32_t strategy);
+
+/**
+ * Set what tensors of a role become: `BG_OUTPUT_PACKED` (the on-disk bytes, default) or a
+ * float type (`BG_TYPE_F32`, `BG_TYPE_F16`, `BG_TYPE_BF16`, decoded at load). `role` is a
+ * `BG_ROLE_*` or `BG_ROLE_ALL`. Tensors whose type this build cannot decode at load stay
+ * packed.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_output_type(struct bg_load_options *options,
+                                          uint32_t role,
+                                          uint32_t output_type);
+
+/**
+ * Give the planner a device and its memory instead of discovering them. The first call
+ * replaces discovery by this explicit list (the host is unlimited unless a `BG_DEVICE_CPU`
+ * entry is given); `bg_load_options_clear_devices` goes back to discovery.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER` (unknown kind, a
+ * fraction outside [0, 1], `free > total`, or a device given twice).
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently; `device` NULL or readable.
+ */
+bg_status bg_load_options_add_device(struct bg_load_options *options,
+                                     const struct bg_device_memory *device);
+
+/**
+ * Forget the devices given with `bg_load_options_add_device`: discover them again.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_clear_devices(struct bg_load_options *options);
+
+/**
+ * The fraction of each discovered GPU's free memory the plan may use (default 0.8), in
+ * (0, 1].
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_gpu_budget_fraction(struct bg_load_options *options, double fraction);
+
+/**
+ * Split the layers across the GPUs in these proportions (like llama.cpp's `--tensor-split`;
+ * one entry per GPU, non-negative, not all zero). `split` NULL with `n` 0 goes back to the
+ * default (proportional to the budgets).
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER` (a negative or
+ * non-finite entry, or all zero); a count that does not match the GPUs fails at load with
+ * `BG_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `options` NULL or a live handle, not used concurrently; `split` NULL (only with `n` 0) or
+ * readable for `n` doubles.
+ */
+bg_status bg_load_options_set_tensor_split(struct bg_load_options *options,
+                                           const double *split,
+                                           size_t n);
+
+/**
+ * Hybrid strategy: offload only the last `n` layers to the GPUs (llama.cpp's
+ * `n_gpu_layers`); a negative `n` means all (default).
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_n_gpu_layers(struct bg_load_options *options, int32_t n);
+
+/**
+ * The staging budget: host memory for bytes decoded on their way to a GPU (default 256 MiB;
+ * a single larger tensor gets a temporary buffer of its own size). Must be non-zero.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_staging_budget(struct bg_load_options *options, size_t bytes);
+
+/**
+ * How tensor bytes are read: `BG_READ_MODE_MMAP` (default) or `BG_READ_MODE_PREAD`.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_read_mode(struct bg_load_options *options, uint32_t mode);
+
+/**
+ * Fault in the pages of zero-copy tensors during the load (default false: only readahead is
+ * requested), so that the first use does not stall on page faults.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently.
+ */
+bg_status bg_load_options_set_populate(struct bg_load_options *options, bool populate);
+
+/**
+ * Report progress to `callback` (see `bg_progress_fn`), with `user_data` passed through;
+ * returning false from it cancels the load (`BG_STATUS_CANCELLED`, everything freed). NULL
+ * removes the callback.
+ *
+ * Returns `BG_STATUS_NULL_PARAMETER` (options).
+ *
+ * # Safety
+ * `options` must be NULL or a live handle, not used concurrently; `callback` must be safe to
+ * call with `user_data` on the thread that calls `bg_load`, for as long as these options are
+ * used to load.
+ */
+bg_status bg_load_options_set_progress(struct bg_load_options *options,
+                                       bg_progress_fn callback,
+                                       void *user_data);
+
+/**
+ * Take a snapshot of a model's placement plan (including fallbacks taken during the load).
+ * A model loaded without placement options has the plan "everything on the CPU".
+ *
+ * Returns `BG_STATUS_OK` or `BG_STATUS_NULL_PARAMETER`; `*plan_out` (release with
+ * `bg_plan_free`) is written only on success.
+ *
+ * # Safety
+ * `model` NULL or live; `plan_out` NULL or writable.
+ */
+bg_status bg_model_plan(const struct bg_model *model, struct bg_plan **plan_out);
+
+/**
+ * Release a plan. NULL is a no-op.
+ *
+ * # Safety
+ * `plan` must be NULL or from `bg_model_plan`, and not used afterwards.
+ */
+void bg_plan_free(struct bg_plan *plan);
+
+/**
+ * The plan's strategy (`BG_STRATEGY_*`); `BG_STRATEGY_CPU` for NULL.
+ *
+ * # Safety
+ * `plan` NULL or live.
+ */
+uint32_t bg_plan_strategy(const struct bg_plan *plan);
+
+/**
+ * Number of tensors in the plan (as in the model); 0 for NULL.
+ *
+ * # Safety
+ * `plan` NULL or live.
+ */
+size_t bg_plan_tensor_count(const struct bg_plan *plan);
+
+/**
+ * Where tensor `index` went.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `plan` NULL or live; `placement_out` NULL or writable.
+ */
+bg_status bg_plan_tensor(const struct bg_plan *plan,
+                         size_t index,
+                         struct bg_tensor_placement *placement_out);
+
+/**
+ * Number of devices in the plan (the CPU first, then the GPUs); 0 for NULL.
+ *
+ * # Safety
+ * `plan` NULL or live.
+ */
+size_t bg_plan_device_count(const struct bg_plan *plan);
+
+/**
+ * What device `index` holds (per-device totals).
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `plan` NULL or live; `device_out` NULL or writable.
+ */
+bg_status bg_plan_device(const struct bg_plan *plan,
+                         size_t index,
+                         struct bg_device_usage *device_out);
+
+/**
+ * Number of fallbacks taken; 0 for NULL.
+ *
+ * # Safety
+ * `plan` NULL or live.
+ */
+size_t bg_plan_fallback_count(const struct bg_plan *plan);
+
+/**
+ * Fallback `index`, in the order taken (planning, then the load).
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `plan` NULL or live; `fallback_out` NULL or writable.
+ */
+bg_status bg_plan_fallback(const struct bg_plan *plan,
+                           size_t index,
+                           struct bg_fallback_info *fallback_out);
+
+/**
+ * The device address of tensor `index` when it lives on a GPU: its device, the address (a
+ * `CUdeviceptr`) and its size in bytes (valid until the model's last reference is released).
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`, or
+ * `BG_STATUS_WRONG_DEVICE` when the tensor is in host memory (use `bg_tensor_data` /
+ * `bg_tensor_resident_data`). Outputs are written only on success.
+ *
+ * # Safety
+ * `model` NULL or live; the outputs NULL or writable.
+ */
+bg_status bg_tensor_device_ptr(const struct bg_model *model,
+                               size_t index,
+                               struct bg_device_id *device_out,
+                               uint64_t *ptr_out,
+                               uint64_t *len_out);
+
+/**
+ * Tensor `index`'s bytes in host memory as loaded: the packed bytes (`*type_out` =
+ * `BG_OUTPUT_PACKED`), or the decoded values (`*type_out` = `BG_TYPE_F32`, `BG_TYPE_F16` or
+ * `BG_TYPE_BF16`) when the load options asked for them. Valid until the model's last
+ * reference is released.
+ *
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`, or
+ * `BG_STATUS_WRONG_DEVICE` for a tensor on a GPU (use `bg_tensor_device_ptr`).
+ *
+ * # Safety
+ * `model` NULL or live; the outputs NULL or writable.
+ */
+bg_status bg_tensor_resident_data(const struct bg_model *model,
+                                  size_t index,
+                                  const uint8_t **data_out,
+                                  size_t *len_out,
+                                  uint32_t *type_out);
+
+/**
  * Quantize `n_elements` f32 values from `src_f32` (rows of `row_len` elements, row-major) to
  * `dst_type` into `dst`, byte-identical with ggml's reference quantizer:
  * `ggml_quantize_chunk(dst_type, src, dst, 0, n_elements / row_len, row_len, NULL)`.
@@ -1347,7 +2085,10 @@ bg_status bg_tensor_info(const struct bg_model *model,
  * are little-endian, in the file's layout; the pointer is aligned only as the file's alignment
  * guarantees (32 bytes by default). With mmap, touching them may fault pages in from disk.
  *
- * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INDEX_OUT_OF_RANGE`.
+ * Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`, or
+ * `BG_STATUS_WRONG_DEVICE` when the load placed the tensor on a GPU (use
+ * `bg_tensor_device_ptr`). For tensors decoded at load, this still gives the packed bytes;
+ * `bg_tensor_resident_data` gives the decoded ones.
  *
  * # Safety
  * `model` NULL or live; `data_out` and `len_out` NULL or writable.

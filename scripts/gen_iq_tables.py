@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Print src/quant/iquants/tables.rs: the IQ-family lookup tables.
+"""Print the IQ-family lookup tables: src/quant/iquants/tables.rs (Rust, the default) or
+cpp_ref/iq_tables.hpp (C++, with --cpp, for the independent reference cpp_ref).
 
 The tables are defined in ggml's src/ggml-common.h. Their values are recovered here from the
 installed gguf-py package (gguf/quants.py keeps the grids packed 2 or 3 bits per element in hex
@@ -7,6 +8,10 @@ strings, plus the grid_map that turns each packed code back into the original by
 source is copied: the generated file is data recomputed from gguf-py's own representation.
 
     python3 scripts/gen_iq_tables.py > src/quant/iquants/tables.rs
+    python3 scripts/gen_iq_tables.py --cpp > cpp_ref/iq_tables.hpp
+
+Both outputs come from the same extraction (`extract()`), so the two sides hold the same data,
+recomputed from gguf-py; neither is copied from ggml's source.
 
 Needs `gguf` and `numpy` importable (e.g. /tmp/venv/bin/python3). The arrays carry
 #[rustfmt::skip] (rustfmt would otherwise put each long hex literal on its own line).
@@ -39,7 +44,7 @@ def grid_words(cls, elem_bytes: int, signed: bool) -> list[int]:
 
 
 def emit_array(name: str, ty: str, vals: list[int], digits: int, per_line: int, doc: str) -> str:
-    lines = [f"/// {doc}", "#[rustfmt::skip]", f"pub(super) static {name}: [{ty}; {len(vals)}] = ["]
+    lines = [f"/// {doc}", "#[rustfmt::skip]", f"pub(crate) static {name}: [{ty}; {len(vals)}] = ["]
     for i in range(0, len(vals), per_line):
         chunk = vals[i : i + per_line]
         lines.append("    " + " ".join(f"0x{v:0{digits}x}," for v in chunk))
@@ -47,26 +52,42 @@ def emit_array(name: str, ty: str, vals: list[int], digits: int, per_line: int, 
     return "\n".join(lines) + "\n"
 
 
+class Tables:
+    """Every IQ table, extracted and checked once; both emitters read from here."""
+
+    def __init__(self) -> None:
+        self.iq2xxs = grid_words(q.IQ2_XXS, 8, False)
+        self.iq2xs = grid_words(q.IQ2_XS, 8, False)
+        self.iq2s = grid_words(q.IQ2_S, 8, False)
+        self.iq3xxs = grid_words(q.IQ3_XXS, 4, False)
+        self.iq3s = grid_words(q.IQ3_S, 4, False)
+        self.iq1s = grid_words(q.IQ1_S, 8, True)
+        assert (len(self.iq2xxs), len(self.iq2xs), len(self.iq2s)) == (256, 512, 1024)
+        assert (len(self.iq3xxs), len(self.iq3s), len(self.iq1s)) == (256, 512, 2048)
+
+        self.ksigns = list(q.IQ2_XXS.ksigns)
+        assert len(self.ksigns) == 128
+        # ksigns_iq2xs[i]: the 7 sign bits i, with bit 7 set so that the popcount is even.
+        for i, s in enumerate(self.ksigns):
+            assert s & 0x7F == i and bin(s).count("1") % 2 == 0, i
+        self.kvalues = list(q.IQ4_NL.kvalues)
+        assert len(self.kvalues) == 16
+        self.delta = float(q.IQ1_S.delta)
+        assert self.delta == float(q.IQ1_M.delta) == 0.125
+
+
 def main() -> None:
-    iq2xxs = grid_words(q.IQ2_XXS, 8, False)
-    iq2xs = grid_words(q.IQ2_XS, 8, False)
-    iq2s = grid_words(q.IQ2_S, 8, False)
-    iq3xxs = grid_words(q.IQ3_XXS, 4, False)
-    iq3s = grid_words(q.IQ3_S, 4, False)
-    iq1s = grid_words(q.IQ1_S, 8, True)
-    assert (len(iq2xxs), len(iq2xs), len(iq2s)) == (256, 512, 1024)
-    assert (len(iq3xxs), len(iq3s), len(iq1s)) == (256, 512, 2048)
+    if sys.argv[1:] == ["--cpp"]:
+        emit_cpp(Tables())
+        return
+    if sys.argv[1:]:
+        sys.exit("usage: gen_iq_tables.py [--cpp]")
+    emit_rust(Tables())
 
-    ksigns = list(q.IQ2_XXS.ksigns)
-    assert len(ksigns) == 128
-    # ksigns_iq2xs[i]: the 7 sign bits i, with bit 7 set so that the popcount is even.
-    for i, s in enumerate(ksigns):
-        assert s & 0x7F == i and bin(s).count("1") % 2 == 0, i
-    kvalues = list(q.IQ4_NL.kvalues)
-    assert len(kvalues) == 16
-    delta = float(q.IQ1_S.delta)
-    assert delta == float(q.IQ1_M.delta) == 0.125
 
+def emit_rust(t: Tables) -> None:
+    iq2xxs, iq2xs, iq2s, iq3xxs, iq3s, iq1s = t.iq2xxs, t.iq2xs, t.iq2s, t.iq3xxs, t.iq3s, t.iq1s
+    ksigns, kvalues, delta = t.ksigns, t.kvalues, t.delta
     out = sys.stdout
     out.write(
         "//! Lookup tables of the IQ family, as defined in ggml's src/ggml-common.h (`iq2xxs_grid`,\n"
@@ -93,17 +114,66 @@ def main() -> None:
     out.write(emit_array("KSIGNS_IQ2XS", "u8", ksigns, 2, 16, "`ksigns_iq2xs`: 7 sign bits plus an even-parity bit 7."))
     out.write("\n")
     out.write("/// `kmask_iq2xs`: bit j selects the sign of element j.\n")
-    out.write("pub(super) static KMASK_IQ2XS: [u8; 8] = [1, 2, 4, 8, 16, 32, 64, 128];\n")
+    out.write("pub(crate) static KMASK_IQ2XS: [u8; 8] = [1, 2, 4, 8, 16, 32, 64, 128];\n")
     out.write("\n")
     out.write("/// `kvalues_iq4nl`: the non-linear 4-bit code book of IQ4_NL and IQ4_XS.\n")
-    out.write(f"pub(super) static KVALUES_IQ4NL: [i8; 16] = [{', '.join(str(v) for v in kvalues)}];\n")
+    out.write(f"pub(crate) static KVALUES_IQ4NL: [i8; 16] = [{', '.join(str(v) for v in kvalues)}];\n")
     out.write("\n")
     out.write("/// `IQ1S_DELTA`: the offset added to every IQ1_S grid value (sign from the block).\n")
-    out.write(f"pub(super) const IQ1S_DELTA: f32 = {delta!r};\n")
+    out.write(f"pub(crate) const IQ1S_DELTA: f32 = {delta!r};\n")
     out.write("\n")
     out.write("/// `IQ1M_DELTA`: as `IQ1S_DELTA`, for IQ1_M (ggml's dequantizer uses `IQ1S_DELTA` for both).\n")
-    out.write(f"#[allow(dead_code)]\npub(super) const IQ1M_DELTA: f32 = {delta!r};\n")
+    out.write(f"#[allow(dead_code)]\npub(crate) const IQ1M_DELTA: f32 = {delta!r};\n")
 
+
+
+
+def emit_cpp_array(name: str, ty: str, vals: list[int], digits: int, per_line: int, suffix: str, doc: str) -> str:
+    lines = [f"// {doc}", f"inline constexpr {ty} {name}[{len(vals)}] = {{"]
+    for i in range(0, len(vals), per_line):
+        chunk = vals[i : i + per_line]
+        lines.append("    " + " ".join(f"0x{v:0{digits}x}{suffix}," for v in chunk))
+    lines.append("};")
+    return "\n".join(lines) + "\n"
+
+
+def emit_cpp(t: Tables) -> None:
+    out = sys.stdout
+    out.write(
+        "// Lookup tables of the IQ family, as defined in ggml's src/ggml-common.h (iq2xxs_grid,\n"
+        "// iq2xs_grid, iq2s_grid, iq3xxs_grid, iq3s_grid, iq1s_grid, ksigns_iq2xs, kvalues_iq4nl,\n"
+        "// IQ1S_DELTA). Format constants, as data.\n"
+        "//\n"
+        "// GENERATED by scripts/gen_iq_tables.py --cpp from gguf-py's packed copies (gguf/quants.py,\n"
+        f"// gguf {_gguf_version()}); do not edit by hand.\n"
+        "// Each grid word holds its 8 (or 4) values as little-endian bytes: byte j is element j\n"
+        "// (iq1s_grid: signed bytes in {-1, 0, 1}).\n"
+        "#ifndef CREF_IQ_TABLES_HPP\n"
+        "#define CREF_IQ_TABLES_HPP\n"
+        "\n"
+        "#include <cstdint>\n"
+        "\n"
+        "namespace cref {\n"
+        "namespace iq {\n"
+        "\n"
+    )
+    for name, ty, vals, digits, per, suffix, doc in [
+        ("IQ2XXS_GRID", "uint64_t", t.iq2xxs, 16, 4, "ull", "iq2xxs_grid: 8 magnitudes per entry."),
+        ("IQ2XS_GRID", "uint64_t", t.iq2xs, 16, 4, "ull", "iq2xs_grid: 8 magnitudes per entry."),
+        ("IQ2S_GRID", "uint64_t", t.iq2s, 16, 4, "ull", "iq2s_grid: 8 magnitudes per entry."),
+        ("IQ3XXS_GRID", "uint32_t", t.iq3xxs, 8, 8, "u", "iq3xxs_grid: 4 magnitudes per entry."),
+        ("IQ3S_GRID", "uint32_t", t.iq3s, 8, 8, "u", "iq3s_grid: 4 magnitudes per entry."),
+        ("IQ1S_GRID", "uint64_t", t.iq1s, 16, 4, "ull", "iq1s_grid: 8 signed bytes in {-1, 0, 1} per entry."),
+        ("KSIGNS_IQ2XS", "uint8_t", t.ksigns, 2, 16, "", "ksigns_iq2xs: 7 sign bits plus an even-parity bit 7."),
+    ]:
+        out.write(emit_cpp_array(name, ty, vals, digits, per, suffix, doc))
+        out.write("\n")
+    out.write("// kvalues_iq4nl: the non-linear 4-bit code book of IQ4_NL and IQ4_XS.\n")
+    out.write(f"inline constexpr int8_t KVALUES_IQ4NL[16] = {{{', '.join(str(v) for v in t.kvalues)}}};\n")
+    out.write("\n")
+    out.write("// IQ1S_DELTA: the offset added to every IQ1_S / IQ1_M grid value (sign from the block).\n")
+    out.write(f"inline constexpr float IQ1S_DELTA = {t.delta!r}f;\n")
+    out.write("\n}  // namespace iq\n}  // namespace cref\n\n#endif\n")
 
 def _gguf_version() -> str:
     try:

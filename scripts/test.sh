@@ -5,10 +5,14 @@
 #   1. cargo test --workspace
 #  1b. the same with the feature crossval (cpp_ref/ compiled by build.rs): clippy -D warnings,
 #      then cargo test, which cross-validates every tensor against the C++ reference
-#   2. cargo builds in the other feature configurations (all features; gpu; crossval)
+#   2. cargo builds in the other feature configurations (all features; gpu; crossval), the
+#      feature gpu's clippy and no-GPU tests (tests/gpu_nodevice.rs, tests/gpu.rs skipping), and
+#      cargo check --target aarch64-unknown-linux-gnu --lib (the NEON decoders compile)
 #   3. scripts/check_header.sh: include/bitgguf.h is fresh and only declares bg_/BG_ names
 #   4. CMake configure + build + ctest (gcc, shared library), then install it and build a
 #      downstream project against it with find_package (shared and static) and pkg-config
+#  4b. the C tests again against a library built with -DBITGGUF_CROSSVAL=ON (feature crossval;
+#      its own CARGO_TARGET_DIR), which adds c_tests/crossval.c (bg_crossval_* from C)
 #   5. the C tests again with clang -fsanitize=address,undefined against the static library
 #   6. the C tests again under valgrind --leak-check=full (shared library)
 #   7. fuzzing: every cargo-fuzz target for a short fixed time (scripts/fuzz.sh; BG_FUZZ_SECONDS,
@@ -136,6 +140,13 @@ while IFS= read -r line; do
   skipped_notes+=("[cargo test] $line")
 done < <(grep -o 'SKIPPED:.*' "$build/cargo-test.log" | sort -u || true)
 
+# The scalar paths alone (BG_FORCE_SCALAR=1 turns off every fast path: the SIMD decoders and
+# the AVX2-compiled quantizers): the quantizers against real ggml, and the forced level is
+# reported and used. (The scalar decoders are compared with ggml directly in dequant_ggml.)
+echo "+ BG_FORCE_SCALAR=1 cargo test --test quantize_ggml; ... --test simd_vs_scalar forced_scalar"
+BG_FORCE_SCALAR=1 cargo test --test quantize_ggml
+BG_FORCE_SCALAR=1 cargo test --test simd_vs_scalar forced_scalar
+
 # ---------------------------------------------------------------------------------------------
 section "1b. cargo clippy + cargo test --workspace --features crossval (cpp_ref)"
 # cargo fmt (section 0) already covers these files: formatting does not depend on features.
@@ -152,8 +163,27 @@ echo "+ cargo build --workspace --all-features"
 cargo build --workspace --all-features
 echo "+ cargo build --no-default-features --features gpu"
 cargo build --no-default-features --features gpu
+# The GPU backend without a GPU (CI has none): clippy over its code, then the no-device
+# behaviour (no libcuda: count 0, NO_DEVICE, never an abort); tests/gpu.rs skips with a reason.
+# scripts/bench_gpu.sh runs the GPU tests on a machine with a GPU.
+echo "+ cargo clippy --all-targets --features gpu -- -D warnings"
+cargo clippy --all-targets --features gpu -- -D warnings
+echo "+ cargo test --features gpu --lib device::cuda"
+cargo test --features gpu --lib device::cuda
+echo "+ cargo test --features gpu --test gpu_nodevice --test gpu -- --nocapture"
+cargo test --features gpu --test gpu_nodevice --test gpu -- --nocapture
+echo "+ cargo test --no-default-features --features gpu --test gpu_nodevice"
+cargo test --no-default-features --features gpu --test gpu_nodevice
 echo "+ cargo build --features crossval"
 cargo build --features crossval
+# The NEON decoders (src/quant/simd/aarch64.rs) must at least compile (.ci/run installs the target).
+if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  echo "+ cargo check --target aarch64-unknown-linux-gnu --lib"
+  cargo check --target aarch64-unknown-linux-gnu --lib
+else
+  echo "SKIPPED: cargo check --target aarch64-unknown-linux-gnu: the target is not installed (rustup target add aarch64-unknown-linux-gnu)"
+  skipped_notes+=("[aarch64] cargo check skipped: rustup target aarch64-unknown-linux-gnu not installed")
+fi
 
 # ---------------------------------------------------------------------------------------------
 section "3. header: fresh and bg_-prefixed (scripts/check_header.sh)"
@@ -202,6 +232,17 @@ cc -std=c99 -Wall -Wextra -Werror c_tests/consumer/consumer.c $pc_flags -Wl,-rpa
 "$build/consumer-pkgconfig"
 
 # ---------------------------------------------------------------------------------------------
+section "4b. CMake -DBITGGUF_CROSSVAL=ON: bg_crossval_* from C (c_tests/crossval.c)"
+logged "$build/crossval-configure.log" cmake -S . -B "$build/crossval" -DCMAKE_BUILD_TYPE=Debug \
+  -DBITGGUF_CROSSVAL=ON -DBITGGUF_CARGO_TARGET_DIR="$build/cargo-crossval"
+logged "$build/crossval-build.log" cmake --build "$build/crossval" -j "$jobs"
+if [[ ! -x "$build/crossval/c_tests/crossval" ]]; then
+  echo "BITGGUF_CROSSVAL=ON did not build c_tests/crossval" >&2
+  exit 1
+fi
+run_ctest "$build/crossval" crossval
+
+# ---------------------------------------------------------------------------------------------
 section "5. AddressSanitizer + UBSan (clang, static library)"
 # c_tests/ffi_contract.c calls every function the header declares (NULL in each pointer argument).
 for f in $(cc -E -P -x c include/bitgguf.h | grep -oE '\bbg_[a-z0-9_]+ *\(' | tr -d '( ' | sort -u); do
@@ -217,7 +258,7 @@ logged "$build/asan-configure.log" env CC=clang CXX=clang++ cmake -S . -B "$buil
   -DCMAKE_C_FLAGS="$san -O1" -DCMAKE_CXX_FLAGS="$san -O1" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
 logged "$build/asan-build.log" cmake --build "$build/asan" -j "$jobs"
-for t in header_c99 header_cxx synthetic gemma ffi_contract; do # the sanitizers are really linked in
+for t in header_c99 header_cxx synthetic gemma ffi_contract progress; do # the sanitizers are really linked in
   if ! nm "$build/asan/c_tests/$t" | grep '__asan_init' >/dev/null; then
     echo "$build/asan/c_tests/$t is not instrumented with ASan" >&2
     exit 1

@@ -103,6 +103,18 @@ pub enum Status {
     // ---- 5xx: quantization ------------------------------------------------------------------
     /// The operation is not supported for this type.
     UnsupportedType = 500,
+    /// Ternary tensor data holds an invalid code: I2_S code 3, a TL1 index > 8, a TL2
+    /// three-index > 13 or two-index > 8 (the message names the tensor and the byte).
+    InvalidCode = 510,
+    /// A BitNet per-tensor scale is NaN, infinite, negative, or zero for a tensor that is not
+    /// all zeros (bitnet.cpp only writes max|W| >= 0).
+    BadScale = 511,
+    /// A TL1 / TL2 tensor has no tile configuration: neither a `bitgguf.tl.<name>` key nor a
+    /// load option (tile config or preset) gives one. The parameters are never guessed.
+    TileConfigMissing = 512,
+    /// The tile configuration of a TL1 / TL2 tensor is invalid for its shape, malformed in the
+    /// file's `bitgguf.tl.<name>` key, or the key and the load options disagree.
+    TileConfigInvalid = 513,
 
     // ---- 6xx: placement and devices ---------------------------------------------------------
     /// The feature this function needs was not compiled into this build.
@@ -111,6 +123,20 @@ pub enum Status {
     NoDevice = 601,
     /// A device or host allocation failed.
     OutOfMemory = 602,
+    /// The tensor lives on another device (a GPU): its bytes are not in host memory. Use
+    /// `bg_tensor_device_ptr`, or load with the CPU strategy.
+    WrongDevice = 603,
+    /// A tensor is larger than every device budget it may use.
+    TensorTooLarge = 604,
+    /// The placement plan runs out of device budgets: a tensor fits on no device left in the
+    /// fallback chain.
+    BudgetExceeded = 605,
+    /// The GPU kernels could not be compiled (NVRTC missing or failing) or loaded for this
+    /// device.
+    KernelCompile = 630,
+    /// A CUDA driver call failed (other than out of memory or no device): the message names
+    /// the call and the driver's error.
+    DeviceFailure = 631,
 
     // ---- 9xx: the boundary ------------------------------------------------------------------
     /// A required pointer argument was NULL.
@@ -172,9 +198,18 @@ impl Status {
         Status::DataOutOfBounds,
         Status::SplitMismatch,
         Status::UnsupportedType,
+        Status::InvalidCode,
+        Status::BadScale,
+        Status::TileConfigMissing,
+        Status::TileConfigInvalid,
         Status::NotCompiled,
         Status::NoDevice,
         Status::OutOfMemory,
+        Status::WrongDevice,
+        Status::TensorTooLarge,
+        Status::BudgetExceeded,
+        Status::KernelCompile,
+        Status::DeviceFailure,
         Status::NullParameter,
         Status::InvalidParameter,
         Status::InsufficientSize,
@@ -230,9 +265,18 @@ impl Status {
             Status::DataOutOfBounds => "tensor data lies beyond the end of the file",
             Status::SplitMismatch => "split model shards are inconsistent",
             Status::UnsupportedType => "operation not supported for this type",
+            Status::InvalidCode => "ternary tensor data holds an invalid code",
+            Status::BadScale => "BitNet per-tensor scale is NaN, infinite, negative or zero",
+            Status::TileConfigMissing => "TL1/TL2 tensor has no tile configuration (give one or a preset)",
+            Status::TileConfigInvalid => "TL1/TL2 tile configuration invalid or conflicting",
             Status::NotCompiled => "feature not compiled into this build",
             Status::NoDevice => "no usable device",
             Status::OutOfMemory => "out of memory",
+            Status::WrongDevice => "the tensor is on another device (use bg_tensor_device_ptr)",
+            Status::TensorTooLarge => "a tensor is larger than every device budget",
+            Status::BudgetExceeded => "the placement plan exceeds the device budgets",
+            Status::KernelCompile => "GPU kernels could not be compiled or loaded",
+            Status::DeviceFailure => "a CUDA driver call failed",
             Status::NullParameter => "a required pointer argument was NULL",
             Status::InvalidParameter => "invalid argument",
             Status::InsufficientSize => "output buffer too small",

@@ -20,15 +20,20 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod convert;
 #[cfg(feature = "crossval")]
 pub mod crossval;
 pub mod device;
 pub mod error;
 pub mod ffi;
 pub mod gguf;
+pub mod load;
 pub mod model;
+pub mod placement;
 pub mod quant;
+pub mod synth;
 pub mod types;
+pub mod validate;
 
 pub use error::{Error, Result, Status};
 pub use gguf::{Gguf, GgufWriter, Limits, ParseOptions};

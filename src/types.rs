@@ -329,27 +329,75 @@ impl TypeInfo {
                 if ne[2] != 1 || ne[3] != 1 {
                     return Err(SizeError::Shape(format!("tl2 tensors are 2-D but ne[2]={}, ne[3]={}", ne[2], ne[3])));
                 }
-                if ne[0] < 256 || ne[0] % 32 != 0 {
-                    return Err(SizeError::Shape(format!(
-                        "ne[0]={} must be at least 256 and a multiple of 32 for tl2",
-                        ne[0]
-                    )));
-                }
-                let f = tl2_payload_bound(ne[1], ne[0]).ok_or(SizeError::Overflow)?;
+                let f = tl2_payload_bound(ne[1], ne[0]).ok_or_else(|| {
+                    SizeError::Shape(format!(
+                        "F(M={}, K={}) = (K-256)*M/3*5/8 + 256*M/2*4/8 (C integer arithmetic) is negative or overflows",
+                        ne[1], ne[0]
+                    ))
+                })?;
                 f.checked_add(31).map(|v| v & !31).and_then(|v| v.checked_add(32)).ok_or(SizeError::Overflow)
             }
         }
     }
+
+    /// The shape rules a TL1 / TL2 tensor must meet to be decodable with *some* tile
+    /// configuration (bitnet-formats.md §4.2, §5.2), beyond what its byte size needs (checked
+    /// by [`TypeInfo::nbytes`], which mirrors `ggml_nbytes` and so accepts more). Other types: Ok.
+    /// - both: 2-D (`ne0 = K` input features, `ne1 = M` rows); `M % BM == 0` with `BM` a
+    ///   multiple of `bm` ∈ {32, 64} (TL1) or of 32 (TL2), so `M % 32 == 0`;
+    /// - TL1: `K % BK == 0` with `BK % by == 0`, `by = 256/bm` ∈ {8, 4}, so `K % 4 == 0`;
+    /// - TL2: `K = K3 + K2` with `K3 = floor(K/BK)*BK`, `BK % 24 == 0`, `K2 % 32 == 0`, so
+    ///   `K % 8 == 0`; and `K2 <= 256` (else the payload overruns `F(M, K)` and the scale record
+    ///   would overlap it), so `K` must have such a split: `K = 24a + 32b`, `32b <= 256`.
+    ///
+    /// Which split applies depends on `BK`, checked with the tile configuration
+    /// ([`crate::quant::bitnet::tl1_validate`], [`crate::quant::bitnet::tl2_geometry`]).
+    pub fn tl_shape_rule(&self, ne: &[u64; 4]) -> Result<(), SizeError> {
+        if self.id != TL1 && self.id != TL2 {
+            return Ok(());
+        }
+        let name = self.name;
+        if ne[2] != 1 || ne[3] != 1 {
+            return Err(SizeError::Shape(format!("{name} tensors are 2-D but ne[2]={}, ne[3]={}", ne[2], ne[3])));
+        }
+        if ne[1] % 32 != 0 {
+            return Err(SizeError::Shape(format!(
+                "ne[1]={} (M, rows) is not a multiple of 32 for {name} (M % BM == 0, BM a multiple of 32)",
+                ne[1]
+            )));
+        }
+        if self.id == TL1 {
+            if ne[0] % 4 != 0 {
+                return Err(SizeError::Shape(format!(
+                    "ne[0]={} (K) is not a multiple of 4 for tl1 (K % BK == 0, BK % (256/bm) == 0)",
+                    ne[0]
+                )));
+            }
+            return Ok(());
+        }
+        // Some b in 0..=8 with K - 32b a non-negative multiple of 24.
+        let k = ne[0];
+        if !(0..=8u64).any(|b| k >= 32 * b && (k - 32 * b) % 24 == 0) {
+            return Err(SizeError::Shape(format!(
+                "ne[0]={k} (K) cannot be split as K3 + K2 with K3 % 24 == 0 and K2 % 32 == 0, K2 <= 256 (tl2)"
+            )));
+        }
+        Ok(())
+    }
 }
 
-/// TL2's `F(M, K) = (K-256)*M/3*5/8 + 256*M/2*4/8`, evaluated left to right with C integer
-/// semantics (truncating division), for `K >= 256`. `None` on overflow.
+/// TL2's `F(M, K) = (K-256)*M/3*5/8 + 256*M/2*4/8`, evaluated left to right with C's signed
+/// 64-bit semantics (division truncates toward zero), exactly as `ggml_nbytes` in the BitNet fork
+/// computes it (bitnet-formats.md §5.7; for `K < 256` the first term is negative: the §9.5
+/// vector gives C 875 where Python's floor gives 874). `None` on overflow or a negative result.
 pub fn tl2_payload_bound(m: u64, k: u64) -> Option<u64> {
-    let a = (k.checked_sub(256)?).checked_mul(m)? / 3;
+    let m = i64::try_from(m).ok()?;
+    let k = i64::try_from(k).ok()?;
+    let a = (k - 256).checked_mul(m)? / 3;
     let a = a.checked_mul(5)? / 8;
-    let b = 256u64.checked_mul(m)? / 2;
+    let b = 256i64.checked_mul(m)? / 2;
     let b = b.checked_mul(4)? / 8;
-    a.checked_add(b)
+    u64::try_from(a.checked_add(b)?).ok()
 }
 
 #[cfg(test)]
@@ -400,7 +448,36 @@ mod tests {
         let tl2 = info(TL2).unwrap();
         let f = (4096u64 - 256) * 1536 / 3 * 5 / 8 + 256 * 1536 / 2 * 4 / 8;
         assert_eq!(tl2.nbytes(&[4096, 1536, 1, 1]), Ok(f.div_ceil(32) * 32 + 32));
-        assert!(matches!(tl2.nbytes(&[128, 32, 1, 1]), Err(SizeError::Shape(_))));
+        assert!(matches!(tl2.nbytes(&[256, 32, 2, 1]), Err(SizeError::Shape(_))), "2-D");
+        // §9.5: M = 32, K = 80 (K3 = 48, K2 = 32): F = 875 in C, roundup32 = 896, 928 bytes.
+        assert_eq!(tl2_payload_bound(32, 80), Some(875));
+        assert_eq!(tl2.nbytes(&[80, 32, 1, 1]), Ok(928));
+        // C truncation toward zero: (8-256)*32/3 = -2645 (floor: -2646), *5/8 = -1653; + 2048.
+        assert_eq!(tl2_payload_bound(32, 8), Some(395));
+        assert_eq!(tl2_payload_bound(0, 8), Some(0));
+        assert_eq!(tl2_payload_bound(u64::MAX, 1), None, "overflow");
+    }
+
+    #[test]
+    fn tl_shape_rules() {
+        // bitnet-formats.md §4.2 / §5.2: M % 32; TL1 K % 4; TL2 K = K3 + K2, K3 % 24, K2 % 32 <= 256.
+        let (tl1, tl2) = (info(TL1).unwrap(), info(TL2).unwrap());
+        for ne in [[16u64, 32, 1, 1], [4096, 1536, 1, 1], [14336, 4096, 1, 1]] {
+            assert_eq!(tl1.tl_shape_rule(&ne), Ok(()));
+        }
+        assert!(matches!(tl1.tl_shape_rule(&[16, 48, 1, 1]), Err(SizeError::Shape(m)) if m.contains("ne[1]=48")));
+        assert!(matches!(tl1.tl_shape_rule(&[18, 32, 1, 1]), Err(SizeError::Shape(m)) if m.contains("ne[0]=18")));
+        assert!(matches!(tl1.tl_shape_rule(&[16, 32, 1, 2]), Err(SizeError::Shape(m)) if m.contains("2-D")));
+        // K = 80 = 48 + 32 (§9.5); 2560 = 2496 + 64 (BK 96); 8640 = 90*96; 24; 32 (K3 = 0).
+        for k in [80u64, 2560, 8640, 6912, 24, 32, 56, 1536] {
+            assert_eq!(tl2.tl_shape_rule(&[k, 64, 1, 1]), Ok(()), "K={k}");
+        }
+        // Not a multiple of 8; 8 and 16 have no split; 40 = 8 + 32: 8 is not a multiple of 24.
+        for k in [12u64, 8, 16, 40, 100] {
+            assert!(matches!(tl2.tl_shape_rule(&[k, 64, 1, 1]), Err(SizeError::Shape(_))), "K={k}");
+        }
+        assert!(matches!(tl2.tl_shape_rule(&[96, 40, 1, 1]), Err(SizeError::Shape(m)) if m.contains("ne[1]=40")));
+        assert_eq!(info(I2_S).unwrap().tl_shape_rule(&[128, 3, 1, 1]), Ok(()));
         assert_eq!(info(4).unwrap().nbytes(&[1, 1, 1, 1]), Err(SizeError::NoLayout));
     }
 }

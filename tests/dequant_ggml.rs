@@ -1,7 +1,9 @@
 //! Every decoder bit-exact with real ggml's `to_float` (libggml-base.so from libggml-python):
 //! on data ggml itself quantized from seeded normal values (row 0 zeroed, as gguf-py's test
 //! does), and on random bytes reinterpreted as blocks (NaN/Inf/subnormal scales included; NaN
-//! compares equal to NaN). Also the f32 → f16/bf16 roundings against ggml's.
+//! compares equal to NaN). Also the f32 → f16/bf16 roundings against ggml's. Each input goes
+//! through both the scalar oracle (`quant::decoder`) and `quant::dequantize_f32` (the fast
+//! kernels and threads where available).
 
 mod ggml;
 
@@ -12,6 +14,18 @@ use ggml::{assert_same_f32, Ggml, Rng};
 /// Types with a decoder in this build and a `to_float` in ggml.
 fn decodable(g: &Ggml) -> Vec<u32> {
     types::UPSTREAM.iter().map(|t| t.id).filter(|&id| quant::decoder(id).is_some() && g.has_to_float(id)).collect()
+}
+
+/// The scalar oracle and `dequantize_f32` of `n` elements of `id` from `src`, each against ggml.
+fn both_like_ggml(g: &Ggml, id: u32, src: &[u8], n: usize, what: &str) {
+    let name = types::info(id).unwrap().name;
+    let want = g.to_float(id, src, n);
+    let mut ours = vec![0f32; n];
+    quant::decoder(id).unwrap()(src, &mut ours);
+    assert_same_f32(&format!("{name} {what} (scalar oracle)"), &ours, &want);
+    ours.fill(0.0);
+    quant::dequantize_f32(id, src, &mut ours).unwrap();
+    assert_same_f32(&format!("{name} {what} (dequantize_f32)"), &ours, &want);
 }
 
 #[test]
@@ -39,9 +53,7 @@ fn random_bytes_decode_like_ggml() {
         let blocks = 4096 / ti.blck.max(1) as usize + 64;
         let n = blocks * ti.blck as usize;
         let src = rng.bytes(blocks * ti.tsize as usize);
-        let mut ours = vec![0f32; n];
-        quant::dequantize_f32(id, &src, &mut ours).unwrap();
-        assert_same_f32(&format!("{} random bytes", ti.name), &ours, &g.to_float(id, &src, n));
+        both_like_ggml(g, id, &src, n, "random bytes");
     }
 }
 
@@ -72,9 +84,7 @@ fn quantized_data_decodes_like_ggml() {
             continue;
         }
         let bytes = g.quantize(id, &src, n_per_row);
-        let mut ours = vec![0f32; src.len()];
-        quant::dequantize_f32(id, &bytes, &mut ours).unwrap();
-        assert_same_f32(&format!("{} quantized by ggml", ti.name), &ours, &g.to_float(id, &bytes, src.len()));
+        both_like_ggml(g, id, &bytes, src.len(), "quantized by ggml");
     }
 }
 

@@ -356,6 +356,7 @@ fn concurrent_queries_on_one_model() {
 // ---- completeness: NULL for every pointer argument of every exported function ------------------
 
 use bitgguf::ffi::crossval::*;
+use bitgguf::ffi::cuda::{bg_cuda_device_count, bg_cuda_device_info};
 use bitgguf::ffi::dequant::*;
 use bitgguf::ffi::quantize::*;
 use std::collections::BTreeSet;
@@ -463,6 +464,13 @@ fn null_checks(seen: &mut BTreeSet<String>) {
     assert_eq!(call!(bg_load_options_set_type_policy(ptr::null_mut(), 0)), NP);
     assert_eq!(call!(bg_load_options_set_use_mmap(ptr::null_mut(), false)), NP);
     assert_eq!(call!(bg_load_options_set_limit(ptr::null_mut(), BG_LIMIT_MAX_KV, 1)), NP);
+    assert_eq!(call!(bg_load_options_set_tl_config(ptr::null_mut(), 32, 64, 32)), NP);
+    assert_eq!(call!(bg_load_options_set_tl_config(o, 32, 0, 32)), Status::InvalidParameter);
+    assert_eq!(call!(bg_load_options_set_tl_preset(ptr::null_mut(), c"bitnet-3b".as_ptr())), NP);
+    assert_eq!(call!(bg_load_options_set_tl_preset(o, c"no-such-model".as_ptr())), Status::InvalidParameter);
+    assert_eq!(call!(bg_load_options_set_tl_preset(o, ptr::null())), Status::Ok, "NULL clears the preset");
+    assert_eq!(call!(bg_load_options_set_i2s_layout(ptr::null_mut(), BG_I2S_LAYOUT_GROUP_64)), NP);
+    assert_eq!(call!(bg_load_options_set_i2s_layout(o, 7)), Status::InvalidParameter);
     call!(bg_load_options_free(ptr::null_mut()));
 
     // loading
@@ -602,6 +610,88 @@ fn null_checks(seen: &mut BTreeSet<String>) {
         assert_eq!(unsafe { bg_crossval_model(m, &mut sum) }, Status::NotCompiled);
         assert_eq!(bytes_of(&sum), sum0);
     }
+
+    // placement and progressive loading (ffi/placement.rs)
+    {
+        use bitgguf::ffi::placement::*;
+        let o = bg_load_options_new();
+        let on = ptr::null_mut::<bitgguf::ffi::bg_load_options>();
+        let dm = bg_device_memory {
+            device: bg_device_id { kind: BG_DEVICE_CUDA, ordinal: 0 },
+            total: 1,
+            free: 1,
+            budget_fraction: 0.5,
+        };
+        let split = [1.0f64];
+        assert_eq!(call!(bg_load_options_set_strategy(on, BG_STRATEGY_GPU)), NP);
+        assert_eq!(call!(bg_load_options_set_output_type(on, BG_ROLE_ALL, 0)), NP);
+        assert_eq!(call!(bg_load_options_add_device(on, &dm)), NP);
+        assert_eq!(call!(bg_load_options_add_device(o, ptr::null())), NP);
+        assert_eq!(call!(bg_load_options_clear_devices(on)), NP);
+        assert_eq!(call!(bg_load_options_set_gpu_budget_fraction(on, 0.5)), NP);
+        assert_eq!(call!(bg_load_options_set_tensor_split(on, split.as_ptr(), 1)), NP);
+        assert_eq!(call!(bg_load_options_set_tensor_split(o, ptr::null(), 1)), NP);
+        assert_eq!(call!(bg_load_options_set_n_gpu_layers(on, 1)), NP);
+        assert_eq!(call!(bg_load_options_set_staging_budget(on, 1)), NP);
+        assert_eq!(call!(bg_load_options_set_read_mode(on, BG_READ_MODE_PREAD)), NP);
+        assert_eq!(call!(bg_load_options_set_populate(on, true)), NP);
+        assert_eq!(call!(bg_load_options_set_progress(on, None, ptr::null_mut())), NP);
+        unsafe { bg_load_options_free(o) };
+
+        let mut plan: *mut bg_plan = sentinel();
+        let plan0 = bytes_of(&plan);
+        assert_eq!(call!(bg_model_plan(ptr::null(), &mut plan)), NP);
+        assert_eq!(call!(bg_model_plan(m, ptr::null_mut())), NP);
+        assert_eq!(bytes_of(&plan), plan0);
+        assert_eq!(call!(bg_plan_strategy(ptr::null())), BG_STRATEGY_CPU);
+        assert_eq!(call!(bg_plan_tensor_count(ptr::null())), 0);
+        assert_eq!(call!(bg_plan_device_count(ptr::null())), 0);
+        assert_eq!(call!(bg_plan_fallback_count(ptr::null())), 0);
+        let mut tp: bg_tensor_placement = sentinel();
+        let mut du: bg_device_usage = sentinel();
+        let mut fi: bg_fallback_info = sentinel();
+        let (tp0, du0, fi0) = (bytes_of(&tp), bytes_of(&du), bytes_of(&fi));
+        assert_eq!(call!(bg_plan_tensor(ptr::null(), 0, &mut tp)), NP);
+        assert_eq!(call!(bg_plan_device(ptr::null(), 0, &mut du)), NP);
+        assert_eq!(call!(bg_plan_fallback(ptr::null(), 0, &mut fi)), NP);
+        assert_eq!(unsafe { bg_model_plan(m, &mut plan) }, Status::Ok);
+        assert_eq!(call!(bg_plan_tensor(plan, 0, ptr::null_mut())), NP);
+        assert_eq!(call!(bg_plan_device(plan, 0, ptr::null_mut())), NP);
+        assert_eq!(call!(bg_plan_fallback(plan, 0, ptr::null_mut())), NP);
+        assert_eq!((bytes_of(&tp), bytes_of(&du), bytes_of(&fi)), (tp0, du0, fi0));
+        call!(bg_plan_free(plan));
+        call!(bg_plan_free(ptr::null_mut()));
+
+        let mut dev: bg_device_id = sentinel();
+        let (mut p, mut l): (u64, u64) = (sentinel(), sentinel());
+        let (d0, p0) = (bytes_of(&dev), bytes_of(&p));
+        assert_eq!(call!(bg_tensor_device_ptr(ptr::null(), 0, &mut dev, &mut p, &mut l)), NP);
+        assert_eq!(call!(bg_tensor_device_ptr(m, 0, ptr::null_mut(), &mut p, &mut l)), NP);
+        assert_eq!(call!(bg_tensor_device_ptr(m, 0, &mut dev, ptr::null_mut(), &mut l)), NP);
+        assert_eq!(call!(bg_tensor_device_ptr(m, 0, &mut dev, &mut p, ptr::null_mut())), NP);
+        assert_eq!(unsafe { bg_tensor_device_ptr(m, 0, &mut dev, &mut p, &mut l) }, Status::WrongDevice);
+        assert_eq!((bytes_of(&dev), bytes_of(&p)), (d0, p0));
+        let mut dp: *const u8 = sentinel();
+        let (mut len, mut ty): (usize, u32) = (sentinel(), sentinel());
+        let dp0 = bytes_of(&dp);
+        assert_eq!(call!(bg_tensor_resident_data(ptr::null(), 0, &mut dp, &mut len, &mut ty)), NP);
+        assert_eq!(call!(bg_tensor_resident_data(m, 0, ptr::null_mut(), &mut len, &mut ty)), NP);
+        assert_eq!(call!(bg_tensor_resident_data(m, 0, &mut dp, ptr::null_mut(), &mut ty)), NP);
+        assert_eq!(call!(bg_tensor_resident_data(m, 0, &mut dp, &mut len, ptr::null_mut())), NP);
+        assert_eq!(bytes_of(&dp), dp0);
+    }
+    // CUDA queries (NotCompiled without the feature gpu; NULLs are checked first)
+    assert_eq!(call!(bg_cuda_device_count(ptr::null_mut())), NP);
+    let mut info: bitgguf::ffi::cuda::bg_cuda_device_desc = sentinel();
+    let info0 = bytes_of(&info);
+    assert_eq!(call!(bg_cuda_device_info(0, ptr::null_mut())), NP);
+    if !cfg!(feature = "gpu") {
+        assert_eq!(unsafe { bg_cuda_device_info(0, &mut info) }, Status::NotCompiled);
+        let mut count = 0xA5u32;
+        assert_eq!(unsafe { bg_cuda_device_count(&mut count) }, Status::NotCompiled);
+        assert_eq!(count, 0xA5);
+    }
+    assert_eq!(bytes_of(&info), info0);
     unsafe { bg_free(m) };
 }
 

@@ -173,7 +173,7 @@ proptest! {
         }
 
         // The same through Model.
-        let m = Model::from_bytes(&bytes, &LoadOptions { parse: o, use_mmap: true }).unwrap();
+        let m = Model::from_bytes(&bytes, &LoadOptions { parse: o, use_mmap: true, ..LoadOptions::default() }).unwrap();
         prop_assert_eq!(m.tensor_count(), tensors.len());
         for (i, d) in datas.iter().enumerate() {
             prop_assert_eq!(m.tensor_data(i).unwrap(), &d[..]);

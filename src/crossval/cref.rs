@@ -43,8 +43,19 @@ extern "C" {
         n_bytes: *mut u64,
     ) -> c_int;
     fn cref_tensor_data(f: *const RawFile, i: usize, data: *mut *const u8, len: *mut usize) -> c_int;
+    fn cref_tensor_tile(f: *const RawFile, i: usize, cfg: *mut u32) -> c_int;
     fn cref_type_supported(ty: u32) -> c_int;
     fn cref_dequantize(ty: u32, src: *const u8, src_len: usize, n: u64, dst: *mut f32) -> c_int;
+    fn cref_dequantize_i2s(src: *const u8, src_len: usize, n: u64, group: u32, dst: *mut f32) -> c_int;
+    fn cref_dequantize_tl(
+        ty: u32,
+        src: *const u8,
+        src_len: usize,
+        k: u64,
+        m: u64,
+        cfg: *const u32,
+        dst: *mut f32,
+    ) -> c_int;
 }
 
 /// The status codes of `cref.h` (`CREF_ERR_*`).
@@ -80,8 +91,10 @@ pub enum CrefCode {
     Bounds,
     /// `CREF_ERR_UNSUPPORTED`: no decoder for the type in cpp_ref.
     Unsupported,
-    /// `CREF_ERR_BAD_DATA`: a value the format forbids (I2_S code 3).
+    /// `CREF_ERR_BAD_DATA`: a value the format forbids (I2_S code 3, a TL index > 8 or 13).
     BadData,
+    /// `CREF_ERR_NO_TILE`: a TL1/TL2 tensor without a well-formed `bitgguf.tl.<name>` key.
+    NoTile,
     /// `CREF_ERR_ARG`: NULL pointer or mismatched size.
     Arg,
     /// `CREF_ERR_RANGE`: index out of range.
@@ -111,6 +124,7 @@ impl CrefCode {
             41 => CrefCode::Bounds,
             50 => CrefCode::Unsupported,
             51 => CrefCode::BadData,
+            52 => CrefCode::NoTile,
             90 => CrefCode::Arg,
             91 => CrefCode::Range,
             99 => CrefCode::Internal,
@@ -308,7 +322,19 @@ impl<'a> CrefFile<'a> {
     }
 }
 
-/// Whether cpp_ref can decode `ty`.
+impl CrefFile<'_> {
+    /// Tensor `i`'s TL1/TL2 tile configuration `[BM, BK, bm]` as cpp_ref read it from the key
+    /// `bitgguf.tl.<name>` ([`CrefCode::NoTile`] when absent or malformed).
+    pub fn tensor_tile(&self, i: usize) -> Result<[u32; 3], CrefError> {
+        let mut cfg = [0u32; 3];
+        // SAFETY: live handle; cfg has 3 elements.
+        let code = unsafe { cref_tensor_tile(self.raw.as_ptr(), i, cfg.as_mut_ptr()) };
+        check(code)?;
+        Ok(cfg)
+    }
+}
+
+/// Whether cpp_ref can decode `ty` (TL1/TL2 with [`dequantize_tl`]).
 pub fn type_supported(ty: TypeId) -> bool {
     // SAFETY: a pure function of its argument.
     unsafe { cref_type_supported(ty) == 1 }
@@ -320,5 +346,27 @@ pub fn dequantize(ty: TypeId, src: &[u8], dst: &mut [f32]) -> Result<(), CrefErr
     // SAFETY: src is readable for src.len() bytes and dst writable for dst.len() floats;
     // cpp_ref writes at most n = dst.len() floats and reads at most src_len bytes.
     let code = unsafe { cref_dequantize(ty, src.as_ptr(), src.len(), dst.len() as u64, dst.as_mut_ptr()) };
+    check(code)
+}
+
+/// Decode a whole I2_S tensor of `dst.len()` elements with an explicit layout: `group` = 32
+/// (canonical GROUP_128) or 16 (ARM GROUP_64) bytes per block.
+pub fn dequantize_i2s(src: &[u8], group: u32, dst: &mut [f32]) -> Result<(), CrefError> {
+    // SAFETY: as in dequantize.
+    let code = unsafe { cref_dequantize_i2s(src.as_ptr(), src.len(), dst.len() as u64, group, dst.as_mut_ptr()) };
+    check(code)
+}
+
+/// Decode a whole TL1/TL2 tensor (`ty` = [`crate::types::TL1`] or [`crate::types::TL2`]) of `m`
+/// rows and `k` columns with tile configuration `[BM, BK, bm]`; `dst` must hold `m * k` floats.
+pub fn dequantize_tl(ty: TypeId, src: &[u8], k: u64, m: u64, cfg: [u32; 3], dst: &mut [f32]) -> Result<(), CrefError> {
+    if k.checked_mul(m) != Some(dst.len() as u64) {
+        return Err(CrefError {
+            code: CrefCode::Arg,
+            message: format!("dequantize_tl: {m} x {k} elements do not fit an output of {}", dst.len()),
+        });
+    }
+    // SAFETY: src readable for its length, cfg has 3 elements, dst holds m*k floats (checked).
+    let code = unsafe { cref_dequantize_tl(ty, src.as_ptr(), src.len(), k, m, cfg.as_ptr(), dst.as_mut_ptr()) };
     check(code)
 }

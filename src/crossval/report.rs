@@ -91,8 +91,14 @@ pub struct TensorReport {
     pub hash_rust: u64,
     /// The same for cpp_ref's bytes (None when cpp_ref has no such tensor).
     pub hash_reference: Option<u64>,
-    /// The values.
+    /// The values, Rust against cpp_ref.
     pub values: Values,
+    /// The third leg, Rust against real ggml's `to_float` (same elements as `values`); `None`
+    /// when the leg is off. A ggml mismatch makes the verdict [`Verdict::Mismatch`]; types ggml
+    /// does not decode (the BitNet types) are [`Values::NotCompared`] there and do not count.
+    pub ggml: Option<Values>,
+    /// TL1 / TL2: the tile configuration `[BM, BK, bm]` the Rust loader read from the file.
+    pub tile: Option<[u32; 3]>,
     /// The outcome.
     pub verdict: Verdict,
 }
@@ -139,37 +145,44 @@ impl fmt::Display for TensorReport {
         for d in &self.diffs {
             write!(f, "; {d}")?;
         }
+        if let Some(c) = self.tile {
+            write!(f, "; tile [BM, BK, bm] = {c:?}")?;
+        }
         match &self.values {
-            Values::Compared(s) => {
-                match s.sampled_blocks {
-                    Some(b) => write!(f, "; {} of {} values compared ({b} sampled blocks)", s.compared, s.total)?,
-                    None => write!(f, "; {} values compared", s.compared)?,
-                }
-                if s.mismatched == 0 {
-                    write!(f, ", all bit-exact")?;
-                } else {
-                    write!(f, ", {} differ: max |Δ| {:e}, max ", s.mismatched, s.max_abs_diff)?;
-                    if s.max_ulp == u64::MAX {
-                        write!(f, "ulp ∞ (NaN vs number)")?;
-                    } else {
-                        write!(f, "{} ulp", s.max_ulp)?;
-                    }
-                    if let Some(d) = s.first_diff {
-                        write!(
-                            f,
-                            "; first at element {}: rust {}, reference {}",
-                            d.index,
-                            short(d.rust),
-                            short(d.reference)
-                        )?;
-                    }
-                }
-            }
+            Values::Compared(s) => write_stats(f, "; ", s)?,
             Values::Unsupported { .. } => write!(f, "; {}", self.skip_reason().unwrap_or_default())?,
             Values::NotCompared(why) => write!(f, "; values not compared: {why}")?,
         }
+        match &self.ggml {
+            None => {}
+            Some(Values::Compared(s)) => write_stats(f, " | ggml: ", s)?,
+            Some(Values::NotCompared(why)) if why.is_empty() => {}
+            Some(Values::NotCompared(why)) => write!(f, " | ggml: {why}")?,
+            Some(Values::Unsupported { .. }) => write!(f, " | ggml: unsupported")?,
+        }
         Ok(())
     }
+}
+
+/// "<lead>N values compared, all bit-exact" or the differences with the first differing element.
+fn write_stats(f: &mut fmt::Formatter<'_>, lead: &str, s: &ValueStats) -> fmt::Result {
+    match s.sampled_blocks {
+        Some(b) => write!(f, "{lead}{} of {} values compared ({b} sampled blocks)", s.compared, s.total)?,
+        None => write!(f, "{lead}{} values compared", s.compared)?,
+    }
+    if s.mismatched == 0 {
+        return write!(f, ", all bit-exact");
+    }
+    write!(f, ", {} differ: max |Δ| {:e}, max ", s.mismatched, s.max_abs_diff)?;
+    if s.max_ulp == u64::MAX {
+        write!(f, "ulp ∞ (NaN vs number)")?;
+    } else {
+        write!(f, "{} ulp", s.max_ulp)?;
+    }
+    if let Some(d) = s.first_diff {
+        write!(f, "; first at element {}: rust {}, reference {}", d.index, short(d.rust), short(d.reference))?;
+    }
+    Ok(())
 }
 
 /// File-level checks of one shard.
@@ -207,6 +220,10 @@ pub struct Summary {
     pub errors: usize,
     /// Shards whose file-level checks failed.
     pub file_failures: usize,
+    /// Tensors whose values were compared with real ggml too (third leg).
+    pub ggml_compared: usize,
+    /// Of those, tensors where ggml's values differ from the Rust loader's.
+    pub ggml_mismatched: usize,
 }
 
 /// The cross-validation of a whole model.
@@ -220,6 +237,8 @@ pub struct ModelReport {
     pub seed: u64,
     /// Blocks compared per tensor, when sampling.
     pub sample: Option<u64>,
+    /// The third leg's library (real ggml), when it was used.
+    pub ggml: Option<PathBuf>,
 }
 
 impl ModelReport {
@@ -232,6 +251,12 @@ impl ModelReport {
                 Verdict::Mismatch => s.mismatched += 1,
                 Verdict::Skipped => s.skipped += 1,
                 Verdict::Error => s.errors += 1,
+            }
+            if let Some(Values::Compared(g)) = &t.ggml {
+                s.ggml_compared += 1;
+                if g.mismatched > 0 {
+                    s.ggml_mismatched += 1;
+                }
             }
         }
         s.file_failures = self.files.iter().filter(|f| !f.ok()).count();
@@ -262,6 +287,10 @@ impl fmt::Display for Summary {
             f,
             "{} tensors: {} match, {} mismatch, {} skipped (unsupported), {} error; {} file-level failure(s)",
             self.tensors, self.matched, self.mismatched, self.skipped, self.errors, self.file_failures
-        )
+        )?;
+        if self.ggml_compared > 0 {
+            write!(f, "; ggml leg: {} tensors compared, {} differ", self.ggml_compared, self.ggml_mismatched)?;
+        }
+        Ok(())
     }
 }

@@ -5,6 +5,10 @@
 //! The planner (`placement/`) never calls into it: it only sees [`DeviceMemoryInfo`] values,
 //! which the caller gets from [`DeviceBackend::devices`] or makes up (tests).
 
+pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod cuda;
+
 use crate::error::Result;
 use crate::quant::output::OutType;
 use crate::types::TypeId;
@@ -82,4 +86,10 @@ pub trait DeviceBackend: Send + Sync {
     fn materialize(&self, device: DeviceId, t: &TensorUpload<'_>, out: Materialize) -> Result<Box<dyn DeviceTensor>>;
     /// Copy ready-made bytes (already decoded on the host) to `device` as they are.
     fn upload(&self, device: DeviceId, bytes: &[u8]) -> Result<Box<dyn DeviceTensor>>;
+    /// Wait until every tensor returned so far by `materialize` / `upload` holds its bytes
+    /// (backends may return before the device has finished, e.g. CUDA's stream-ordered
+    /// copies and kernels). The default does nothing (synchronous backends).
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -38,6 +38,11 @@ pub const BG_CROSSVAL_DIFF_BYTES: u32 = 128;
 pub const BG_CROSSVAL_DIFF_VALUES: u32 = 256;
 /// `diff_mask` bit: the reference has no such tensor.
 pub const BG_CROSSVAL_DIFF_MISSING: u32 = 512;
+/// `diff_mask` bit: TL1/TL2 only: the two readings of the tile key `bitgguf.tl.<name>` differ.
+pub const BG_CROSSVAL_DIFF_TILE: u32 = 1024;
+/// `diff_mask` bit: third leg (only when the environment variable `BG_GGML_LIB` names real
+/// ggml's `libggml-base.so`): bitgguf's values differ from ggml's `to_float`.
+pub const BG_CROSSVAL_DIFF_GGML: u32 = 2048;
 
 /// `unsupported_mask` bit: bitgguf's Rust codecs cannot decode the type.
 pub const BG_CROSSVAL_UNSUPPORTED_BY_RUST: u32 = 1;
@@ -107,9 +112,13 @@ pub struct bg_crossval_summary {
 /// model's bytes itself): name, type, shape, offset, byte length, a hash of the bytes, and every
 /// dequantized value, bit for bit. The reference resolves the contested type ids 36-39 with the
 /// `auto` policy. A difference is a result, not an error: the call returns `BG_STATUS_OK` and
-/// `report_out->verdict` says what was found.
+/// `report_out->verdict` says what was found. TL1/TL2 tensors are decoded with the tile
+/// configuration of the metadata key `bitgguf.tl.<name>` (UINT32 [BM, BK, bm]), read by each side.
+/// When the environment variable `BG_GGML_LIB` names real ggml's `libggml-base.so`, the values of
+/// every upstream type are also compared with ggml's `to_float` (`BG_CROSSVAL_DIFF_GGML`).
 ///
-/// Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`, or
+/// Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`,
+/// `BG_STATUS_IO` when `BG_GGML_LIB` is set but the library cannot be used, or
 /// `BG_STATUS_NOT_COMPILED` when bitgguf was built without the feature `crossval`.
 ///
 /// # Safety
@@ -137,8 +146,11 @@ pub unsafe extern "C" fn bg_crossval_tensor(
 /// `summary_out` counts the verdicts (`n_matched == n_tensors` and `n_file_failures == 0` means
 /// everything matched).
 ///
-/// Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, or `BG_STATUS_NOT_COMPILED` when bitgguf
-/// was built without the feature `crossval`.
+/// With `BG_GGML_LIB` set, real ggml is the third leg, as in `bg_crossval_tensor`.
+///
+/// Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_IO` when `BG_GGML_LIB` is set
+/// but the library cannot be used, or `BG_STATUS_NOT_COMPILED` when bitgguf was built without
+/// the feature `crossval`.
 ///
 /// # Safety
 /// `model` NULL or live; `summary_out` NULL or writable.
@@ -158,7 +170,9 @@ pub unsafe extern "C" fn bg_crossval_model(model: *const bg_model, summary_out: 
 #[cfg(feature = "crossval")]
 mod imp {
     use super::*;
-    use crate::crossval::{CrossvalOptions, GgufCrossValidator, ReferenceInput, TensorReport, Values, Verdict};
+    use crate::crossval::{
+        CrossvalOptions, GgmlLib, GgufCrossValidator, ReferenceInput, TensorReport, Values, Verdict,
+    };
     use crate::error::Result;
     use crate::model::Model;
 
@@ -198,6 +212,7 @@ mod imp {
                 "offset" => BG_CROSSVAL_DIFF_OFFSET,
                 "n_bytes" => BG_CROSSVAL_DIFF_N_BYTES,
                 "bytes" => BG_CROSSVAL_DIFF_BYTES,
+                "tile" => BG_CROSSVAL_DIFF_TILE,
                 _ => BG_CROSSVAL_DIFF_MISSING,
             };
         }
@@ -226,12 +241,26 @@ mod imp {
                 }
             }
         }
+        if let Some(Values::Compared(g)) = &r.ggml {
+            if g.mismatched > 0 {
+                c.diff_mask |= BG_CROSSVAL_DIFF_GGML;
+            }
+        }
         c
+    }
+
+    /// The validator, with real ggml as the third leg when `BG_GGML_LIB` is set.
+    fn validator(m: &Model, opts: CrossvalOptions) -> Result<GgufCrossValidator<'_>> {
+        let v = GgufCrossValidator::new(m, opts);
+        Ok(match GgmlLib::from_env()? {
+            Some(lib) => v.with_ggml(lib),
+            None => v,
+        })
     }
 
     pub(super) fn tensor(m: &Model, index: usize) -> Result<bg_crossval_report> {
         let opts = CrossvalOptions { reference_input: ReferenceInput::SharedBytes, ..CrossvalOptions::default() };
-        let v = GgufCrossValidator::new(m, opts);
+        let v = validator(m, opts)?;
         Ok(report(&v.check_tensor(index)?))
     }
 
@@ -240,7 +269,7 @@ mod imp {
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             ..CrossvalOptions::default()
         };
-        let rep = GgufCrossValidator::new(m, opts).check_all();
+        let rep = validator(m, opts)?.check_all();
         let s = rep.summary();
         Ok(bg_crossval_summary {
             n_tensors: s.tensors as u64,

@@ -8,7 +8,7 @@ use super::tensor::tensor_at;
 use crate::error::{Error, Result, Status};
 use crate::model::Model;
 use crate::quant::output::{decode_into, OutType};
-use crate::quant::row_bytes;
+use crate::quant::tensor::TensorCodec;
 
 fn out_type(dst_type: u32) -> Result<OutType> {
     OutType::from_type_id(dst_type).ok_or_else(|| {
@@ -32,25 +32,27 @@ unsafe fn dst_slice<'a>(dst: *mut c_void, dst_len: usize) -> Result<&'a mut [u8]
     Ok(unsafe { std::slice::from_raw_parts_mut(dst.cast::<u8>(), dst_len) })
 }
 
-/// Rows `[row_start, row_start + n_rows)` of tensor `index`: (source bytes, elements).
-fn tensor_rows(m: &Model, index: usize, row_start: u64, n_rows: u64) -> Result<(&[u8], u64, u32)> {
+/// Decode rows `[row_start, row_start + n_rows)` of tensor `index` through its codec.
+fn decode_tensor_rows(
+    m: &Model,
+    index: usize,
+    row_start: u64,
+    n_rows: u64,
+    out: OutType,
+    dst: &mut [u8],
+) -> Result<()> {
     let t = tensor_at(m, index)?;
-    let info = t.info;
-    let ne0 = info.ne[0];
-    let total_rows = info.n_elements.checked_div(ne0).unwrap_or(0);
+    let total_rows = m.codec(index)?.n_rows()?;
     let end = row_start.checked_add(n_rows).filter(|&e| e <= total_rows).ok_or_else(|| {
         Error::new(
             Status::IndexOutOfRange,
             format!(
                 "rows {row_start}..{row_start}+{n_rows} of tensor '{}' are out of range (it has {total_rows} rows)",
-                info.name
+                t.info.name
             ),
         )
     })?;
-    let data = m.tensor_data(index).expect("index checked");
-    let rb = row_bytes(info.ty, ne0).map_err(|e| e.context(format!("tensor '{}'", info.name)))?;
-    let (a, b) = ((row_start * rb) as usize, (end * rb) as usize);
-    Ok((&data[a..b], n_rows * ne0, info.ty.id))
+    m.decode_rows(index, row_start..end, out, dst)
 }
 
 /// Decode `n_elements` elements of type `src_type` from `src` (exactly `src_len` bytes: whole
@@ -114,17 +116,26 @@ pub unsafe extern "C" fn bg_tensor_dequantized_size(
         check_out(size_out, "size_out")?;
         let ot = out_type(dst_type)?;
         let t = tensor_at(m, index)?;
-        let n = t.info.n_elements.checked_mul(ot.size()).and_then(|v| usize::try_from(v).ok());
-        let n = n.ok_or_else(|| Error::new(Status::InvalidParameter, "the output size does not fit in size_t"))?;
+        let n = TensorCodec::new(t.info.ty.id, t.info.ne).decoded_size(ot)?;
+        let n = usize::try_from(n)
+            .map_err(|_| Error::new(Status::InvalidParameter, "the output size does not fit in size_t"))?;
         // SAFETY: checked non-NULL.
         unsafe { out(size_out, n) };
         Ok(())
     })
 }
 
-/// Decode all of tensor `index` into `dst` as `dst_type` (row-major, `ne[0]` fastest).
+/// Decode all of tensor `index` into `dst` as `dst_type` (row-major, `ne[0]` fastest). Every
+/// type decodes, the BitNet ones included: I2_S with the load options' layout
+/// (`bg_load_options_set_i2s_layout`), TL1 / TL2 with the tile configuration recorded in the
+/// file (`bitgguf.tl.<name>`) or given in the load options (`bg_load_options_set_tl_config`,
+/// `bg_load_options_set_tl_preset`). Their per-tensor scale must be finite and >= 0, and 0 only
+/// for an all-zero tensor.
 ///
-/// Returns as `bg_dequantize`, plus `BG_STATUS_INDEX_OUT_OF_RANGE`.
+/// Returns as `bg_dequantize`, plus `BG_STATUS_INDEX_OUT_OF_RANGE`; for BitNet tensors
+/// `BG_STATUS_INVALID_CODE` (I2_S code 3, TL index out of range), `BG_STATUS_BAD_SCALE`,
+/// `BG_STATUS_TILE_CONFIG_MISSING`, `BG_STATUS_TILE_CONFIG_INVALID`. Messages name the file,
+/// the tensor and the absolute byte offset.
 ///
 /// # Safety
 /// `model` NULL or live; `dst` NULL (only with `dst_len` 0) or writable for `dst_len` bytes.
@@ -140,12 +151,11 @@ pub unsafe extern "C" fn bg_tensor_dequantize(
         // SAFETY: per the contract.
         let m = unsafe { model_ref(model, "model") }?;
         let out = out_type(dst_type)?;
-        let t = tensor_at(m, index)?;
-        let rows = t.info.n_elements.checked_div(t.info.ne[0]).unwrap_or(0);
-        let (src, n, id) = tensor_rows(m, index, 0, rows)?;
+        tensor_at(m, index)?;
+        let rows = m.codec(index)?.n_rows()?;
         // SAFETY: per the contract.
         let dst = unsafe { dst_slice(dst, dst_len) }?;
-        decode_into(id, src, n, out, dst).map_err(|e| e.context(format!("tensor '{}'", t.info.name)))
+        decode_tensor_rows(m, index, 0, rows, out, dst)
     })
 }
 
@@ -170,9 +180,8 @@ pub unsafe extern "C" fn bg_tensor_dequantize_rows(
         // SAFETY: per the contract.
         let m = unsafe { model_ref(model, "model") }?;
         let out = out_type(dst_type)?;
-        let (src, n, id) = tensor_rows(m, index, row_start, n_rows)?;
         // SAFETY: per the contract.
         let dst = unsafe { dst_slice(dst, dst_len) }?;
-        decode_into(id, src, n, out, dst)
+        decode_tensor_rows(m, index, row_start, n_rows, out, dst)
     })
 }

@@ -5,7 +5,9 @@ use std::ffi::c_char;
 use super::boundary::{boundary, null, run};
 use super::handles::*;
 use crate::error::{Error, Status};
+use crate::model::codec::TlPresetName;
 use crate::model::{LoadOptions, Model};
+use crate::quant::bitnet::{I2sLayout, TlConfig};
 use crate::types::TypePolicy;
 
 /// Type-id policy: decide contested ids 36–39 per tensor from the layout and metadata (default).
@@ -124,6 +126,105 @@ pub unsafe extern "C" fn bg_load_options_set_limit(options: *mut bg_load_options
     })
 }
 
+/// I2_S layout: the canonical x86 layout, 128-element blocks of 32 bytes (default; the
+/// published files and every converter).
+pub const BG_I2S_LAYOUT_GROUP_128: u32 = 0;
+/// I2_S layout: bitnet.cpp's ARM "GROUP_64" flavour (64-element blocks of 16 bytes), written by
+/// `quantize_i2_s` on ARM since 2025-11. The bytes cannot tell the two apart: never guessed.
+pub const BG_I2S_LAYOUT_GROUP_64: u32 = 1;
+
+/// Set the tile configuration (`BM`, `BK`, `bm` as in bitnet.cpp's `kernel_config.ini`: `bm`,
+/// `bk`, `bmm`) used for every TL1 / TL2 tensor that has no `bitgguf.tl.<name>` key (files from
+/// bitnet.cpp record none). A tensor whose key disagrees fails to decode with
+/// `BG_STATUS_TILE_CONFIG_INVALID`. Clears any preset set with `bg_load_options_set_tl_preset`.
+/// The values are checked against each tensor's shape when it is decoded.
+///
+/// Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER` (a zero value).
+///
+/// # Safety
+/// `options` must be NULL or a live handle, not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn bg_load_options_set_tl_config(
+    options: *mut bg_load_options,
+    bm: u32,
+    bk: u32,
+    bm_small: u32,
+) -> Status {
+    run("bg_load_options_set_tl_config", || {
+        // SAFETY: per the contract.
+        let o = unsafe { options_mut(options) }?;
+        if bm == 0 || bk == 0 || bm_small == 0 {
+            return Err(Error::new(
+                Status::InvalidParameter,
+                format!("tile configuration BM={bm}, BK={bk}, bm={bm_small}: every value must be positive"),
+            ));
+        }
+        o.codec.tl_config = Some(TlConfig { bm_tile: bm as usize, bk: bk as usize, bm: bm_small as usize });
+        o.codec.tl_preset = None;
+        Ok(())
+    })
+}
+
+/// Use one of bitnet.cpp's shipped TL tile tables for TL1 / TL2 tensors without a
+/// `bitgguf.tl.<name>` key: `name` is `MODEL[:setup_env|:ini]` with MODEL one of
+/// `bitnet_b1_58-large`, `bitnet_b1_58-3B`, `Llama3-8B-1.58-100B-tokens` (or `bitnet-large`,
+/// `bitnet-3b`, `llama3-8b-1.58`), case-insensitive; the table defaults to `setup_env`
+/// (setup_env.py's codegen lists, what files converted through it use), `:ini` selects
+/// `preset_kernels/<model>/kernel_config_tl{1,2}.ini`. A tensor whose shape the table lacks
+/// fails with `BG_STATUS_TILE_CONFIG_MISSING`. NULL clears the preset. Clears any tile
+/// configuration set with `bg_load_options_set_tl_config`.
+///
+/// Returns `BG_STATUS_NULL_PARAMETER` (`options`) or `BG_STATUS_INVALID_PARAMETER` (unknown
+/// name, not UTF-8).
+///
+/// # Safety
+/// `options` must be NULL or a live handle, not used concurrently; `name` NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn bg_load_options_set_tl_preset(options: *mut bg_load_options, name: *const c_char) -> Status {
+    run("bg_load_options_set_tl_preset", || {
+        // SAFETY: per the contract.
+        let o = unsafe { options_mut(options) }?;
+        if name.is_null() {
+            o.codec.tl_preset = None;
+            return Ok(());
+        }
+        // SAFETY: per the contract (non-NULL here).
+        let name = unsafe { c_str(name, "name") }?;
+        o.codec.tl_preset = Some(TlPresetName::parse(name)?);
+        o.codec.tl_config = None;
+        Ok(())
+    })
+}
+
+/// Set the layout of I2_S tensors: `BG_I2S_LAYOUT_GROUP_128` (default) or
+/// `BG_I2S_LAYOUT_GROUP_64` (bitnet.cpp's ARM flavour). It applies to every I2_S tensor.
+///
+/// Returns `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INVALID_PARAMETER` (unknown layout).
+///
+/// # Safety
+/// `options` must be NULL or a live handle, not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn bg_load_options_set_i2s_layout(options: *mut bg_load_options, layout: u32) -> Status {
+    run("bg_load_options_set_i2s_layout", || {
+        // SAFETY: per the contract.
+        let o = unsafe { options_mut(options) }?;
+        o.codec.i2s_layout = match layout {
+            BG_I2S_LAYOUT_GROUP_128 => I2sLayout::Group128,
+            BG_I2S_LAYOUT_GROUP_64 => I2sLayout::Group64,
+            _ => {
+                return Err(Error::new(
+                    Status::InvalidParameter,
+                    format!(
+                    "unknown I2_S layout {layout}; expected BG_I2S_LAYOUT_GROUP_128 (0) or BG_I2S_LAYOUT_GROUP_64 (1)"
+                ),
+                ))
+            }
+        };
+        Ok(())
+    })
+}
+
 /// Load a GGUF model from a file: map it (or read it, see `bg_load_options_set_use_mmap`),
 /// validate the header, metadata, tensor infos and layout, and return a read-only handle. Tensor
 /// data is not touched. When `path` is the first shard of a split model
@@ -154,6 +255,12 @@ pub unsafe extern "C" fn bg_load(
         // SAFETY: per the contract.
         let path = unsafe { c_str(path, "path") }?;
         check_out(model_out, "model_out")?;
+        // Placement or progress options: the progressive loader (ffi/placement.rs).
+        if let Some(raw) = super::placement::load_if_placed(path, options)? {
+            // SAFETY: checked non-NULL above.
+            unsafe { out(model_out, raw) };
+            return Ok(());
+        }
         // SAFETY: per the contract.
         let opts = unsafe { options_ref(options) }.copied().unwrap_or_default();
         let m = Model::open(path, &opts)?;
@@ -190,6 +297,12 @@ pub unsafe extern "C" fn bg_load_from_memory(
             // SAFETY: per the contract, data is readable for len bytes.
             unsafe { std::slice::from_raw_parts(data, len) }
         };
+        // Placement or progress options: the progressive loader (ffi/placement.rs).
+        if let Some(raw) = super::placement::load_bytes_if_placed(bytes, options)? {
+            // SAFETY: checked non-NULL above.
+            unsafe { out(model_out, raw) };
+            return Ok(());
+        }
         // SAFETY: per the contract.
         let opts = unsafe { options_ref(options) }.copied().unwrap_or_default();
         let m = Model::from_bytes(bytes, &opts)?;

@@ -7,10 +7,13 @@
 
 mod boundary;
 pub mod crossval;
+pub mod cuda;
 pub mod dequant;
 mod handles;
 pub mod load;
 pub mod meta;
+pub mod placement;
+pub mod progress;
 pub mod quantize;
 pub mod status;
 pub mod tensor;

@@ -114,7 +114,10 @@ pub unsafe extern "C" fn bg_tensor_info(model: *const bg_model, index: usize, in
 /// are little-endian, in the file's layout; the pointer is aligned only as the file's alignment
 /// guarantees (32 bytes by default). With mmap, touching them may fault pages in from disk.
 ///
-/// Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER` or `BG_STATUS_INDEX_OUT_OF_RANGE`.
+/// Returns `BG_STATUS_OK`, `BG_STATUS_NULL_PARAMETER`, `BG_STATUS_INDEX_OUT_OF_RANGE`, or
+/// `BG_STATUS_WRONG_DEVICE` when the load placed the tensor on a GPU (use
+/// `bg_tensor_device_ptr`). For tensors decoded at load, this still gives the packed bytes;
+/// `bg_tensor_resident_data` gives the decoded ones.
 ///
 /// # Safety
 /// `model` NULL or live; `data_out` and `len_out` NULL or writable.
@@ -131,6 +134,8 @@ pub unsafe extern "C" fn bg_tensor_data(
         check_out(data_out, "data_out")?;
         check_out(len_out, "len_out")?;
         tensor_at(m, index)?;
+        // SAFETY: per the contract (checked non-NULL by model_ref above).
+        super::placement::check_on_host(unsafe { loaded_ref(model, "model") }?, index)?;
         let d = m.tensor_data(index).expect("index checked");
         // SAFETY: checked non-NULL.
         unsafe {

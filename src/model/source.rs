@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::error::{Error, Result, Status};
@@ -25,6 +26,11 @@ enum Inner {
     Mapped(memmap2::Mmap),
     /// An owned copy in 64-byte-aligned storage; `len` bytes are valid.
     Owned { lines: Vec<Line>, len: usize },
+    /// The progressive loader's read mode: an anonymous, page-aligned mapping as long as the
+    /// file (zero pages cost nothing until written), into which the header is read at open
+    /// and each tensor's bytes by `pread` as the loader reaches it ([`Source::fill`]).
+    /// Bytes not read yet are zeros.
+    Sparse { map: memmap2::MmapMut, file: File, filled: usize },
 }
 
 impl std::fmt::Debug for Source {
@@ -32,6 +38,7 @@ impl std::fmt::Debug for Source {
         match &self.0 {
             Inner::Mapped(m) => write!(f, "Mapped({} bytes)", m.len()),
             Inner::Owned { len, .. } => write!(f, "Owned({len} bytes)"),
+            Inner::Sparse { map, filled, .. } => write!(f, "Sparse({} bytes, {filled} read at open)", map.len()),
         }
     }
 }
@@ -60,7 +67,7 @@ impl Source {
                 // `lines.len() * 64 >= n` initialized, contiguous bytes.
                 unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<u8>(), n) }
             }
-            Inner::Mapped(_) => unreachable!("mapped sources are read-only"),
+            Inner::Mapped(_) | Inner::Sparse { .. } => unreachable!("only owned sources are written here"),
         }
     }
 
@@ -96,10 +103,94 @@ impl Source {
         Ok(s)
     }
 
+    /// Open `path` for the read mode (see `Inner::Sparse`): map anonymous memory as long as
+    /// the file and read its first `prefix` bytes (at most the file).
+    pub fn sparse(path: &Path, prefix: usize) -> Result<Source> {
+        let file = File::open(path).map_err(|e| io_err(path, "open", e))?;
+        let len = file.metadata().map_err(|e| io_err(path, "stat", e))?.len();
+        let len = usize::try_from(len).map_err(|_| {
+            Error::new(Status::OutOfMemory, format!("{}: {len} bytes do not fit in memory", path.display()))
+        })?;
+        if len == 0 {
+            return Ok(Source::zeroed(0));
+        }
+        let map = memmap2::MmapMut::map_anon(len).map_err(|e| {
+            Error::new(Status::OutOfMemory, format!("{}: cannot reserve {len} bytes: {e}", path.display()))
+        })?;
+        let mut s = Source(Inner::Sparse { map, file, filled: 0 });
+        s.read_prefix(prefix, path)?;
+        Ok(s)
+    }
+
+    /// For a sparse source: read the file's bytes up to `upto` (at most its length) if not
+    /// read yet. Other sources: nothing to do.
+    pub fn read_prefix(&mut self, upto: usize, path: &Path) -> Result<()> {
+        if let Inner::Sparse { map, filled, .. } = &self.0 {
+            let upto = upto.min(map.len());
+            if upto > *filled {
+                let start = *filled;
+                self.fill(start, upto - start).map_err(|e| e.context(path.display()))?;
+                if let Inner::Sparse { filled, .. } = &mut self.0 {
+                    *filled = upto;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes of the file read at open (the whole length for the other sources).
+    pub fn prefix_len(&self) -> usize {
+        match &self.0 {
+            Inner::Sparse { filled, .. } => *filled,
+            _ => self.bytes().len(),
+        }
+    }
+
+    /// True for a sparse source (the read mode).
+    pub fn is_sparse(&self) -> bool {
+        matches!(self.0, Inner::Sparse { .. })
+    }
+
+    /// True for a file mapping.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.0, Inner::Mapped(_))
+    }
+
+    /// For a sparse source: read `len` bytes at `offset` of the file into place with `pread`
+    /// (a short read means the file shrank: `Status::Io` naming the offset). Other sources
+    /// already hold every byte: nothing to do.
+    pub fn fill(&mut self, offset: usize, len: usize) -> Result<()> {
+        let Inner::Sparse { map, file, .. } = &mut self.0 else { return Ok(()) };
+        let end = offset.checked_add(len).filter(|&e| e <= map.len()).ok_or_else(|| {
+            Error::new(Status::InvalidParameter, format!("range {offset}+{len} is outside the file ({})", map.len()))
+        })?;
+        let mut pos = offset;
+        while pos < end {
+            // At most 1 GiB per call (Linux caps a read at about 2 GiB).
+            let n = (end - pos).min(1 << 30);
+            match file.read_at(&mut map[pos..pos + n], pos as u64) {
+                Ok(0) => {
+                    return Err(Error::new(
+                        Status::Io,
+                        format!(
+                            "the file ended at byte {pos} while reading bytes {offset}..{end}: it was truncated \
+                             after it was opened"
+                        ),
+                    ))
+                }
+                Ok(k) => pos += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::new(Status::Io, format!("cannot read bytes {pos}..{end}: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
     /// The bytes.
     pub fn bytes(&self) -> &[u8] {
         match &self.0 {
             Inner::Mapped(m) => m,
+            Inner::Sparse { map, .. } => map,
             Inner::Owned { lines, len } => {
                 // SAFETY: as in `owned_mut`.
                 unsafe { std::slice::from_raw_parts(lines.as_ptr().cast::<u8>(), *len) }

@@ -100,6 +100,7 @@ fn absmax(x: &[f32]) -> f32 {
 
 /// MXFP4 (`quantize_row_mxfp4_ref`): `e = (uint8_t)(floorf(log2f(amax)) - 2 + 127)` (0 when
 /// amax is 0), then the nearest code of each value against `e8m0_half(e)`.
+#[inline(always)]
 fn enc_block_mxfp4(x: &[f32; 32], b: &mut [u8; 17]) {
     let amax = absmax(x);
     // log2f is the C library's, as in ggml; floorf, the f32 sums and the x86 conversion follow.
@@ -113,6 +114,7 @@ fn enc_block_mxfp4(x: &[f32; 32], b: &mut [u8; 17]) {
 
 /// NVFP4 (`quantize_row_nvfp4_ref`): per 16-element sub-block a UE4M3 scale of `amax / 6`, then
 /// the nearest code of each value against the scale as decoded.
+#[inline(always)]
 fn enc_block_nvfp4(x: &[f32; 64], b: &mut [u8; 36]) {
     for s in 0..4 {
         let xb = &x[16 * s..][..16];

@@ -10,11 +10,11 @@
 //! matrix through a deterministic search: `quantize_row_iq4_nl_impl` with NULL weights (so each
 //! value is weighted by x²) and `ntry = 7`, operation by operation.
 
-mod tables;
+pub(crate) mod tables;
 
 use super::float::f16_to_f32;
 use super::kquants::{nearest_int, GROUP_MAX_EPS};
-use super::legacy::{for_each_block_enc, put_f16};
+use super::legacy::{for_each_block_enc, put_f16, signed_absmax};
 use super::{Decoder, Encoder};
 use crate::types::TypeId;
 use tables::{
@@ -293,7 +293,7 @@ fn dequantize_iq4_xs(src: &[u8], dst: &mut [f32]) {
 
 /// ggml's `best_index_int8(16, kvalues_iq4nl, x)`: the nearest code by bisection, the upper
 /// one on a tie.
-#[inline]
+#[inline(always)]
 fn best_index_iq4nl(x: f32) -> u8 {
     let val = |i: usize| KVALUES_IQ4NL[i] as f32;
     if x <= val(0) {
@@ -322,16 +322,11 @@ fn best_index_iq4nl(x: f32) -> u8 {
 /// start from `-max/kvalues[0]`, take the weighted least-squares scale of the codes it gives
 /// (0 unless `Σw·q² > 0`), then try the inverse scales `(itry + kvalues[0])/max`, itry = −7..7, keeping a strictly
 /// better one. Returns 0 for a group whose largest magnitude is below `GROUP_MAX_EPS`.
+#[inline(always)]
 fn iq4_group_scale(xb: &[f32]) -> f32 {
     const NTRY: i32 = 7;
     let v0 = KVALUES_IQ4NL[0] as i32;
-    let (mut amax, mut max) = (0f32, 0f32);
-    for &v in xb {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    let (max, amax) = signed_absmax(xb);
     if amax < GROUP_MAX_EPS {
         return 0.0;
     }
@@ -370,6 +365,7 @@ fn iq4_pack(l: &[u8], q4: &mut [u8]) {
 
 /// IQ4_NL (`quantize_iq4_nl` without weights): `d` = the group's searched scale (f32, stored as
 /// f16); codes nearest to `x/d` (with the unrounded d).
+#[inline(always)]
 fn enc_block_iq4_nl(x: &[f32; 32], b: &mut [u8; 18]) {
     let d = iq4_group_scale(x);
     put_f16(b, 0, d);
@@ -384,16 +380,13 @@ fn enc_block_iq4_nl(x: &[f32; 32], b: &mut [u8; 18]) {
 /// IQ4_XS (`quantize_iq4_xs` without weights): the eight group scales quantized to 6 bits
 /// against `d = -max/32` (max = the signed largest-magnitude scale), codes nearest to
 /// `x/(d*l)` (unrounded d).
+#[inline(always)]
 fn enc_block_iq4_xs(x: &[f32; 256], b: &mut [u8; 136]) {
     let mut scales = [0f32; 8];
-    let (mut max_scale, mut amax_scale) = (0f32, 0f32);
     for (ib, s) in scales.iter_mut().enumerate() {
         *s = iq4_group_scale(&x[32 * ib..][..32]);
-        if s.abs() > amax_scale {
-            amax_scale = s.abs();
-            max_scale = *s;
-        }
     }
+    let (max_scale, _) = signed_absmax(&scales);
     let d = -max_scale / 32.0;
     put_f16(b, 0, d);
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };

@@ -9,7 +9,7 @@
 //! an importance matrix), with its scale searches `make_qkx2_quants` (Q2_K, Q4_K, Q5_K),
 //! `make_q3_quants` (Q3_K) and `make_qx_quants` (Q6_K), each f32 operation in ggml's order.
 
-use super::legacy::{f16_at, for_each_block, for_each_block_enc, put_f16};
+use super::legacy::{f16_at, for_each_block, for_each_block_enc, put_f16, signed_absmax};
 use super::{Decoder, Encoder};
 use crate::types::TypeId;
 
@@ -171,6 +171,7 @@ pub(super) fn nearest_int(f: f32) -> i32 {
 /// least weighted error (absolute if `use_mad`, else squared); keeps the first best (strict
 /// `<`). Writes `l` and returns `(scale, the_min)`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn make_qkx2_quants(
     nmax: i32,
     x: &[f32],
@@ -183,6 +184,7 @@ fn make_qkx2_quants(
     use_mad: bool,
 ) -> (f32, f32) {
     let n = x.len();
+    assert!(n <= 32, "make_qkx2_quants: groups of at most 32");
     let (weights, l, laux) = (&weights[..n], &mut l[..n], &mut laux[..n]);
     let mut min = x[0];
     let mut max = x[0];
@@ -212,23 +214,34 @@ fn make_qkx2_quants(
     let mut scale = 1.0 / iscale;
     let mut best_error = 0f32;
     for i in 0..n {
-        let q = nearest_int(iscale * (x[i] - min)).clamp(0, nmax);
+        let q = nearest_int(iscale * (x[i] - min)).max(0).min(nmax);
         l[i] = q as u8;
         best_error += weights[i] * err(scale * q as f32 + min - x[i]);
     }
     if nstep < 1 {
         return (scale, -min);
     }
+    // x - min, as the trials use it (recomputed when min changes).
+    let mut xm = [0f32; 32];
+    for (d, &v) in xm[..n].iter_mut().zip(x) {
+        *d = v - min;
+    }
+    let mut qf = [0f32; 32];
+    let mut errs = [0f32; 32];
     for is in 0..=nstep {
         iscale = (rmin + rdelta * is as f32 + nmaxf) / (max - min);
+        // The levels first (element-wise, vectorizable), then the sums in ggml's order.
+        for ((q, qf), &d) in laux.iter_mut().zip(&mut qf[..n]).zip(&xm[..n]) {
+            let v = nearest_int(iscale * d).max(0).min(nmax);
+            *q = v as u8;
+            *qf = v as f32;
+        }
         let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
-        for i in 0..n {
-            let q = nearest_int(iscale * (x[i] - min)).clamp(0, nmax);
-            laux[i] = q as u8;
-            let (w, q) = (weights[i], q as f32);
-            sum_l += w * q;
-            sum_l2 += w * q * q;
-            sum_xl += w * q * x[i];
+        for ((&w, &q), &v) in weights.iter().zip(&qf[..n]).zip(x) {
+            let wq = w * q;
+            sum_l += wq;
+            sum_l2 += wq * q;
+            sum_xl += wq * v;
         }
         let det = sum_w * sum_l2 - sum_l * sum_l;
         if det > 0.0 {
@@ -238,39 +251,32 @@ fn make_qkx2_quants(
                 this_min = 0.0;
                 this_scale = sum_xl / sum_l2;
             }
+            for ((e, &w), (&q, &v)) in errs.iter_mut().zip(weights).zip(qf[..n].iter().zip(x)) {
+                *e = w * err(this_scale * q + this_min - v);
+            }
             let mut cur_error = 0f32;
-            for i in 0..n {
-                cur_error += weights[i] * err(this_scale * laux[i] as f32 + this_min - x[i]);
+            for &e in &errs[..n] {
+                cur_error += e;
             }
             if cur_error < best_error {
                 l.copy_from_slice(laux);
                 best_error = cur_error;
                 scale = this_scale;
                 min = this_min;
+                // ggml's later trials use the new min (in x - min and max - min).
+                for (d, &v) in xm[..n].iter_mut().zip(x) {
+                    *d = v - min;
+                }
             }
         }
     }
     (scale, -min)
 }
 
-/// The signed value of largest magnitude (first wins), and that magnitude, as ggml's
-/// `if (ax > amax) { amax = ax; max = x[i]; }`.
-#[inline]
-fn signed_absmax(x: &[f32]) -> (f32, f32) {
-    let (mut max, mut amax) = (0f32, 0f32);
-    for &v in x {
-        let ax = v.abs();
-        if ax > amax {
-            amax = ax;
-            max = v;
-        }
-    }
-    (max, amax)
-}
-
 /// ggml's `make_q3_quants(n, nmax, x, L, do_rmse = true)`: symmetric levels −nmax..nmax−1
 /// weighted by x², refined by up to 5 rounds of coordinate descent. Writes `l` (+nmax, so
 /// 0..2·nmax) and returns the scale.
+#[inline(always)]
 fn make_q3_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
     let n = x.len();
     let (max, amax) = signed_absmax(x);
@@ -281,7 +287,7 @@ fn make_q3_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
     let iscale = -nmax as f32 / max;
     let (mut sumlx, mut suml2) = (0f32, 0f32);
     for i in 0..n {
-        let q = nearest_int(iscale * x[i]).clamp(-nmax, nmax - 1);
+        let q = nearest_int(iscale * x[i]).max(-nmax).min(nmax - 1);
         l[i] = q as i8;
         let w = x[i] * x[i];
         sumlx += w * x[i] * q as f32;
@@ -295,7 +301,7 @@ fn make_q3_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
             let mut slx = sumlx - w * x[i] * li;
             if slx > 0.0 {
                 let mut sl2 = suml2 - w * li * li;
-                let new_l = nearest_int(x[i] * sl2 / slx).clamp(-nmax, nmax - 1);
+                let new_l = nearest_int(x[i] * sl2 / slx).max(-nmax).min(nmax - 1);
                 if new_l != l[i] as i32 {
                     slx += w * x[i] * new_l as f32;
                     sl2 += w * new_l as f32 * new_l as f32;
@@ -325,26 +331,38 @@ fn make_q3_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
 /// ggml's `make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL)`: symmetric levels
 /// −nmax..nmax−1 weighted by x², trying the scales `-(nmax + 0.1*is)/max` for is = −9..9 and
 /// keeping a strictly better one. Writes `l` (+nmax) and returns the scale.
+#[inline(always)]
 fn make_qx_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
     let n = x.len();
+    assert!(n <= 32, "make_qx_quants: groups of at most 32");
     let (max, amax) = signed_absmax(x);
     if amax < GROUP_MAX_EPS {
         l[..n].fill(0);
         return 0.0;
     }
+    // Per element the weight w = x² and w·x, the same products ggml forms in every trial.
+    let mut w = [0f32; 32];
+    let mut wx = [0f32; 32];
+    for ((w, wx), &v) in w.iter_mut().zip(wx.iter_mut()).zip(x) {
+        *w = v * v;
+        *wx = *w * v;
+    }
     let sums = |iscale: f32| {
+        // The levels first (element-wise, vectorizable), then the two sums in ggml's order.
+        let mut q = [0f32; 32];
+        for (q, &v) in q.iter_mut().zip(x) {
+            *q = nearest_int(iscale * v).max(-nmax).min(nmax - 1) as f32;
+        }
         let (mut sumlx, mut suml2) = (0f32, 0f32);
-        for &v in x {
-            let q = nearest_int(iscale * v).clamp(-nmax, nmax - 1) as f32;
-            let w = v * v;
-            sumlx += w * v * q;
+        for ((&wx, &w), &q) in wx[..n].iter().zip(&w[..n]).zip(&q[..n]) {
+            sumlx += wx * q;
             suml2 += w * q * q;
         }
         (sumlx, suml2)
     };
     let fill = |l: &mut [i8], iscale: f32| {
         for (q, &v) in l.iter_mut().zip(x) {
-            *q = (nmax + nearest_int(iscale * v).clamp(-nmax, nmax - 1)) as i8;
+            *q = (nmax + nearest_int(iscale * v).max(-nmax).min(nmax - 1)) as i8;
         }
     };
     let iscale = -nmax as f32 / max;
@@ -367,8 +385,24 @@ fn make_qx_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
     scale
 }
 
+/// The last pass of every K-quant quantizer: the levels of one sub-block `x` against its stored
+/// (f16-rounded) scale `d` and offset `dm`, `nearest_int((x + dm) / d)` clamped to `lo..=hi`,
+/// handed to `set(i, level - lo)`. A sub-block whose stored scale is 0 keeps the levels of the
+/// search, as in ggml. The symmetric types pass `dm = 0`: `x + 0.0` only turns −0 into +0, and
+/// both give level 0 (NaN payloads are kept, so the bit trick of `nearest_int` sees the same).
+#[inline(always)]
+fn requantize(x: &[f32], d: f32, dm: f32, lo: i32, hi: i32, mut set: impl FnMut(usize, i32)) {
+    if d == 0.0 {
+        return;
+    }
+    for (i, &v) in x.iter().enumerate() {
+        set(i, nearest_int((v + dm) / d).max(lo).min(hi) - lo);
+    }
+}
+
 /// Pack 2-bit levels as Q2_K/Q3_K store them: byte `32h + l` of `qs` holds elements
 /// `128h + l + 32k` in bits 2k..2k+2.
+#[inline(always)]
 fn pack_2bit(l: &[u8; 256], qs: &mut [u8]) {
     for h in 0..2 {
         for i in 0..32 {
@@ -381,6 +415,7 @@ fn pack_2bit(l: &[u8; 256], qs: &mut [u8]) {
 /// Q2_K (`quantize_row_q2_K_ref`): per 16-element sub-block `make_qkx2_quants(16, 3, |x|
 /// weights, rmin −0.5, rdelta 0.1, 15 steps, mad)`, 4-bit scales and mins against
 /// `max/15`, then every sub-block requantized with the stored (f16-rounded) values.
+#[inline(always)]
 fn enc_block_q2_k(x: &[f32; 256], b: &mut [u8; 84]) {
     const Q4SCALE: f32 = 15.0;
     let mut l = [0u8; 256];
@@ -425,14 +460,8 @@ fn enc_block_q2_k(x: &[f32; 256], b: &mut [u8; 84]) {
     }
     let (d_all, dmin) = (f16_at(b, 80), f16_at(b, 82));
     for j in 0..16 {
-        let d = d_all * (b[j] & 0xF) as f32;
-        if d == 0.0 {
-            continue;
-        }
-        let dm = dmin * (b[j] >> 4) as f32;
-        for ii in 0..16 {
-            l[16 * j + ii] = nearest_int((x[16 * j + ii] + dm) / d).clamp(0, 3) as u8;
-        }
+        let (d, dm) = (d_all * (b[j] & 0xF) as f32, dmin * (b[j] >> 4) as f32);
+        requantize(&x[16 * j..][..16], d, dm, 0, 3, |i, q| l[16 * j + i] = q as u8);
     }
     pack_2bit(&l, &mut b[16..80]);
 }
@@ -440,18 +469,14 @@ fn enc_block_q2_k(x: &[f32; 256], b: &mut [u8; 84]) {
 /// Q3_K (`quantize_row_q3_K_ref`): per 16-element sub-block `make_q3_quants(16, 4)`, 6-bit
 /// signed scales against `-max/32` (max = the signed largest-magnitude scale), requantized
 /// with the stored values; the third bit goes to `hmask`.
+#[inline(always)]
 fn enc_block_q3_k(x: &[f32; 256], b: &mut [u8; 110]) {
     let mut l = [0i8; 256];
     let mut scales = [0f32; 16];
-    let (mut max_scale, mut amax) = (0f32, 0f32);
     for j in 0..16 {
         scales[j] = make_q3_quants(4, &x[16 * j..][..16], &mut l[16 * j..][..16]);
-        let scale = scales[j].abs();
-        if scale > amax {
-            amax = scale;
-            max_scale = scales[j];
-        }
     }
+    let (max_scale, _) = signed_absmax(&scales);
     b.fill(0);
     if max_scale != 0.0 {
         let iscale = -32.0 / max_scale;
@@ -474,12 +499,7 @@ fn enc_block_q3_k(x: &[f32; 256], b: &mut [u8; 110]) {
     let d_all = f16_at(b, 108);
     for j in 0..16 {
         let d = d_all * (sc[j] as i32 - 32) as f32;
-        if d == 0.0 {
-            continue;
-        }
-        for ii in 0..16 {
-            l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-4, 3) + 4) as i8;
-        }
+        requantize(&x[16 * j..][..16], d, 0.0, -4, 3, |i, q| l[16 * j + i] = q as i8);
     }
     // High bit of element j → bit j/32 of hmask[j % 32].
     let mut lu = [0u8; 256];
@@ -495,7 +515,7 @@ fn enc_block_q3_k(x: &[f32; 256], b: &mut [u8; 110]) {
 }
 
 /// Pack the 6-bit (scale, min) pair of sub-block `j` as `get_scale_min_k4` reads it.
-#[inline]
+#[inline(always)]
 fn put_scale_min_k4(j: usize, ls: u8, lm: u8, s: &mut [u8]) {
     if j < 4 {
         s[j] = ls;
@@ -511,6 +531,7 @@ fn put_scale_min_k4(j: usize, ls: u8, lm: u8, s: &mut [u8]) {
 /// 32-element sub-block, weights `sqrt(Σx²/32) + |x|` and `make_qkx2_quants(32, nmax, rmin,
 /// 0.1, nstep)`; 6-bit scales and mins against `max/63` into `d`, `dmin`, `scales[12]` (bytes
 /// 0..16 of `b`); every sub-block requantized with the stored values. Returns the levels.
+#[inline(always)]
 fn k4_levels(x: &[f32; 256], nmax: i32, rmin: f32, nstep: i32, b: &mut [u8]) -> [u8; 256] {
     let mut l = [0u8; 256];
     let mut laux = [0u8; 32];
@@ -551,20 +572,15 @@ fn k4_levels(x: &[f32; 256], nmax: i32, rmin: f32, nstep: i32, b: &mut [u8]) -> 
     let (d_all, dmin) = (f16_at(b, 0), f16_at(b, 2));
     for j in 0..8 {
         let (sc, m) = scale_min_k4(j, &b[4..16]);
-        let d = d_all * sc as f32;
-        if d == 0.0 {
-            continue;
-        }
-        let dm = dmin * m as f32;
-        for ii in 0..32 {
-            l[32 * j + ii] = nearest_int((x[32 * j + ii] + dm) / d).clamp(0, nmax) as u8;
-        }
+        let (d, dm) = (d_all * sc as f32, dmin * m as f32);
+        requantize(&x[32 * j..][..32], d, dm, 0, nmax, |i, q| l[32 * j + i] = q as u8);
     }
     l
 }
 
 /// Q4_K (`quantize_row_q4_K_ref`): [`k4_levels`] with nmax 15, rmin −1, 20 steps; chunk c of
 /// `qs` holds sub-block 2c in the low nibbles and 2c+1 in the high ones.
+#[inline(always)]
 fn enc_block_q4_k(x: &[f32; 256], b: &mut [u8; 144]) {
     let l = k4_levels(x, 15, -1.0, 20, b);
     for (c, q) in b[16..].chunks_exact_mut(32).enumerate() {
@@ -576,6 +592,7 @@ fn enc_block_q4_k(x: &[f32; 256], b: &mut [u8; 144]) {
 
 /// Q5_K (`quantize_row_q5_K_ref`): [`k4_levels`] with nmax 31, rmin −0.5, 15 steps; the 5th
 /// bits go to `qh` (bit 2c / 2c+1 of `qh[i]`).
+#[inline(always)]
 fn enc_block_q5_k(x: &[f32; 256], b: &mut [u8; 176]) {
     let l = k4_levels(x, 31, -0.5, 15, b);
     let (qh, ql) = b[16..].split_at_mut(32);
@@ -600,18 +617,14 @@ fn enc_block_q5_k(x: &[f32; 256], b: &mut [u8; 176]) {
 /// Q6_K (`quantize_row_q6_K_ref`): per 16-element sub-block `make_qx_quants(16, 32, rmse 1)`,
 /// i8 scales against `-max/128` (max = the signed largest-magnitude scale), requantized with
 /// the stored values; an all-(near-)zero block is all zero bytes.
+#[inline(always)]
 fn enc_block_q6_k(x: &[f32; 256], b: &mut [u8; 210]) {
     let mut l = [0i8; 256];
     let mut scales = [0f32; 16];
-    let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
     for ib in 0..16 {
-        let scale = make_qx_quants(32, &x[16 * ib..][..16], &mut l[16 * ib..][..16]);
-        scales[ib] = scale;
-        if scale.abs() > max_abs_scale {
-            max_abs_scale = scale.abs();
-            max_scale = scale;
-        }
+        scales[ib] = make_qx_quants(32, &x[16 * ib..][..16], &mut l[16 * ib..][..16]);
     }
+    let (max_scale, max_abs_scale) = signed_absmax(&scales);
     b.fill(0);
     if max_abs_scale < GROUP_MAX_EPS {
         put_f16(b, 208, 0.0);
@@ -625,12 +638,7 @@ fn enc_block_q6_k(x: &[f32; 256], b: &mut [u8; 210]) {
     let d_all = f16_at(b, 208);
     for j in 0..16 {
         let d = d_all * (b[192 + j] as i8) as f32;
-        if d == 0.0 {
-            continue;
-        }
-        for ii in 0..16 {
-            l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-32, 31) + 32) as i8;
-        }
+        requantize(&x[16 * j..][..16], d, 0.0, -32, 31, |i, q| l[16 * j + i] = q as i8);
     }
     for h in 0..2 {
         for i in 0..32 {

@@ -47,9 +47,15 @@ pub(super) fn for_each_block_enc<const TSIZE: usize, const BLCK: usize>(
     block: impl Fn(&[f32; BLCK], &mut [u8; TSIZE]),
 ) {
     debug_assert_eq!(src.len() / BLCK, dst.len() / TSIZE);
-    for (x, b) in src.chunks_exact(BLCK).zip(dst.chunks_exact_mut(TSIZE)) {
-        block(x.try_into().unwrap(), b.try_into().unwrap());
-    }
+    // The same code, auto-vectorized for this CPU where it can be (the same bits).
+    super::simd::wide(
+        #[inline(always)]
+        || {
+            for (x, b) in src.chunks_exact(BLCK).zip(dst.chunks_exact_mut(TSIZE)) {
+                block(x.try_into().unwrap(), b.try_into().unwrap());
+            }
+        },
+    )
 }
 
 /// C's `(int)f` as x86-64 compiles it (`cvttss2si`): truncation toward zero, and the "integer
@@ -72,30 +78,66 @@ fn q_min_i8(f: f32, hi: i32) -> u8 {
     (cvtt(f) as i8 as i32).min(hi) as u8
 }
 
-/// The largest-magnitude value of a block (first one wins ties), as `quantize_row_q4_0_ref`
-/// and `quantize_row_q5_0_ref` find it: `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }`.
-#[inline]
-fn signed_absmax(x: &[f32]) -> f32 {
-    let (mut amax, mut max) = (0f32, 0f32);
-    for &v in x {
-        if amax < v.abs() {
-            amax = v.abs();
-            max = v;
+/// The signed value of largest magnitude (the first one on ties) and that magnitude, as
+/// ggml's quantizers find it: `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }` from 0
+/// (NaNs never win; all zeros give `(0.0, 0.0)`). Computed without long dependency chains or
+/// data-dependent branches: the largest magnitude over eight lanes, reduced as a tree, then
+/// the first position of that magnitude from a bit mask.
+#[inline(always)]
+pub(super) fn signed_absmax(x: &[f32]) -> (f32, f32) {
+    let mut m = [0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    // `f32::max` ignores a NaN operand, as the serial `amax < |v|` does; the lanes hold
+    // magnitudes (≥ +0), so which of two equal ones it returns does not matter.
+    for c in chunks {
+        for (m, &v) in m.iter_mut().zip(c) {
+            *m = m.max(v.abs());
         }
     }
-    max
+    for (m, &v) in m.iter_mut().zip(rest) {
+        *m = m.max(v.abs());
+    }
+    let m4 = [m[0].max(m[4]), m[1].max(m[5]), m[2].max(m[6]), m[3].max(m[7])];
+    let amax = m4[0].max(m4[2]).max(m4[1].max(m4[3]));
+    if amax == 0.0 {
+        return (0.0, 0.0);
+    }
+    if x.len() <= 64 {
+        let mut mask = 0u64;
+        for (i, &v) in x.iter().enumerate() {
+            mask |= ((v.abs() == amax) as u64) << i;
+        }
+        return (x[mask.trailing_zeros() as usize], amax);
+    }
+    (x.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0), amax)
 }
 
-/// Minimum and maximum as `quantize_row_q4_1_ref` / `q5_1_ref` find them (from ±FLT_MAX).
-#[inline]
-fn min_max(x: &[f32]) -> (f32, f32) {
-    let (mut min, mut max) = (f32::MAX, -f32::MAX);
-    for &v in x {
-        if v < min {
-            min = v;
+/// Minimum and maximum as `quantize_row_q4_1_ref` / `q5_1_ref` find them (from ±FLT_MAX,
+/// `if (v < min) min = v; if (v > max) max = v;`: NaNs ignored, the first zero kept on a ±0
+/// tie). Over eight lanes without long dependency chains; a zero result, whose sign depends on
+/// the order, is found again serially.
+#[inline(always)]
+fn min_max(x: &[f32; 32]) -> (f32, f32) {
+    let (mut lo, mut hi) = ([f32::MAX; 8], [-f32::MAX; 8]);
+    for c in x.chunks_exact(8) {
+        for ((lo, hi), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
+            *lo = if v < *lo { v } else { *lo };
+            *hi = if v > *hi { v } else { *hi };
         }
-        if v > max {
-            max = v;
+    }
+    let lo4 = [lo[0].min(lo[4]), lo[1].min(lo[5]), lo[2].min(lo[6]), lo[3].min(lo[7])];
+    let hi4 = [hi[0].max(hi[4]), hi[1].max(hi[5]), hi[2].max(hi[6]), hi[3].max(hi[7])];
+    let (mut min, mut max) = (lo4[0].min(lo4[2]).min(lo4[1].min(lo4[3])), hi4[0].max(hi4[2]).max(hi4[1].max(hi4[3])));
+    if min == 0.0 || max == 0.0 {
+        (min, max) = (f32::MAX, -f32::MAX);
+        for &v in x {
+            if v < min {
+                min = v;
+            }
+            if v > max {
+                max = v;
+            }
         }
     }
     (min, max)
@@ -113,8 +155,9 @@ fn inv_or_zero(d: f32) -> f32 {
 
 /// Q4_0 (`quantize_row_q4_0_ref`): `d = max / -8` (max = the signed largest-magnitude value),
 /// `q = MIN(15, (int8_t)(x/d + 8.5))`.
+#[inline(always)]
 fn enc_block_q4_0(x: &[f32; 32], b: &mut [u8; 18]) {
-    let d = signed_absmax(x) / -8.0;
+    let d = signed_absmax(x).0 / -8.0;
     let id = inv_or_zero(d);
     put_f16(b, 0, d);
     let (lo, hi) = x.split_at(16);
@@ -125,6 +168,7 @@ fn enc_block_q4_0(x: &[f32; 32], b: &mut [u8; 18]) {
 
 /// Q4_1 (`quantize_row_q4_1_ref`): `d = (max - min) / 15`, `m = min`,
 /// `q = MIN(15, (int8_t)((x - min)/d + 0.5))`.
+#[inline(always)]
 fn enc_block_q4_1(x: &[f32; 32], b: &mut [u8; 20]) {
     let (min, max) = min_max(x);
     let d = (max - min) / 15.0;
@@ -146,8 +190,9 @@ fn q5_pack(xi0: u8, xi1: u8, j: usize, qh: &mut u32) -> u8 {
 }
 
 /// Q5_0 (`quantize_row_q5_0_ref`): `d = max / -16`, `q = MIN(31, (int8_t)(x/d + 16.5))`.
+#[inline(always)]
 fn enc_block_q5_0(x: &[f32; 32], b: &mut [u8; 22]) {
-    let d = signed_absmax(x) / -16.0;
+    let d = signed_absmax(x).0 / -16.0;
     let id = inv_or_zero(d);
     put_f16(b, 0, d);
     let mut qh = 0u32;
@@ -161,6 +206,7 @@ fn enc_block_q5_0(x: &[f32; 32], b: &mut [u8; 22]) {
 
 /// Q5_1 (`quantize_row_q5_1_ref`): `d = (max - min) / 31`, `m = min`,
 /// `q = (uint8_t)((x - min)/d + 0.5)`.
+#[inline(always)]
 fn enc_block_q5_1(x: &[f32; 32], b: &mut [u8; 24]) {
     let (min, max) = min_max(x);
     let d = (max - min) / 31.0;
@@ -177,6 +223,7 @@ fn enc_block_q5_1(x: &[f32; 32], b: &mut [u8; 24]) {
 }
 
 /// Q8_0 (`quantize_row_q8_0_ref`): `d = amax / 127`, `q = roundf(x/d)` (half away from zero).
+#[inline(always)]
 fn enc_block_q8_0(x: &[f32; 32], b: &mut [u8; 34]) {
     let mut amax = 0f32;
     for &v in x {

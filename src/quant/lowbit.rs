@@ -31,6 +31,7 @@ fn block_q2_0(b: &[u8; 18], y: &mut [f32; 64]) {
 }
 
 /// Q1_0 (`quantize_row_q1_0_ref`): `d = Σ|x| / 128` (summed in order), bit set for `x >= 0`.
+#[inline(always)]
 fn enc_block_q1_0(x: &[f32; 128], b: &mut [u8; 18]) {
     let mut sum_abs = 0f32;
     for &v in x {
@@ -48,6 +49,7 @@ fn enc_block_q1_0(x: &[f32; 128], b: &mut [u8; 18]) {
 }
 
 /// Q2_0 (`quantize_row_q2_0_ref`): `d` = absmax, `q = clamp((int)roundf(x/d) + 1, 0, 3)`.
+#[inline(always)]
 fn enc_block_q2_0(x: &[f32; 64], b: &mut [u8; 18]) {
     let mut amax = 0f32;
     for &v in x {

@@ -18,6 +18,7 @@ pub mod legacy;
 pub mod lowbit;
 pub mod output;
 pub mod simd;
+pub mod tensor;
 pub mod ternary;
 
 use crate::error::{Error, Result, Status};
@@ -126,18 +127,18 @@ pub fn row_bytes(ti: &TypeInfo, n: u64) -> Result<u64> {
     })
 }
 
-/// Decode `dst.len()` elements of type `id` from `src` (exactly their bytes) into f32.
+/// Decode `dst.len()` elements of type `id` from `src` (exactly their bytes) into f32, through
+/// [`output::decode_into`]: the fast kernels and threads where available, the same bits as the
+/// scalar oracle [`decoder`].
 pub fn dequantize_f32(id: TypeId, src: &[u8], dst: &mut [f32]) -> Result<()> {
-    let ti = types::info(id).ok_or_else(|| Error::new(Status::InvalidParameter, format!("unknown type id {id}")))?;
-    let need = row_bytes(ti, dst.len() as u64)?;
-    if src.len() as u64 != need {
-        return Err(Error::new(
-            Status::InvalidParameter,
-            format!("{} {} elements need {need} bytes, {} given", dst.len(), ti.name, src.len()),
-        ));
+    let n = dst.len() as u64;
+    if cfg!(target_endian = "big") {
+        let mut tmp = vec![0u8; 4 * dst.len()];
+        output::decode_into(id, src, n, output::OutType::F32, &mut tmp)?;
+        for (d, c) in dst.iter_mut().zip(tmp.chunks_exact(4)) {
+            *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        return Ok(());
     }
-    let dec = decoder(id)
-        .ok_or_else(|| Error::new(Status::UnsupportedType, format!("no decoder for {} in this build", ti.name)))?;
-    dec(src, dst);
-    Ok(())
+    output::decode_into(id, src, n, output::OutType::F32, simd::f32_bytes_mut(dst))
 }

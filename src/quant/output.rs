@@ -71,7 +71,9 @@ pub const STREAM_MIN_BYTES: usize = 8 << 20;
 /// Whether to use streaming (non-temporal) stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Streaming {
-    /// For outputs of at least [`STREAM_MIN_BYTES`].
+    /// For f32 outputs of at least [`STREAM_MIN_BYTES`]. f16 / bf16 outputs use ordinary
+    /// stores: on the 2-core development machine they measured faster than 16-byte streaming
+    /// stores for 2-byte outputs (docs/PERFORMANCE.md), while f32 outputs gain from streaming.
     Auto,
     /// Always (where the destination is 16-byte aligned and a fast kernel runs).
     On,
@@ -99,8 +101,9 @@ impl Default for DecodeOptions {
     }
 }
 
-/// Store f32 values as `out`, scalar (ggml's roundings).
-fn store_scalar(out: OutType, vals: &[f32], dst: &mut [u8]) {
+/// Store f32 values as `out`, scalar (ggml's roundings): `dst` holds `vals.len() * out.size()`
+/// bytes.
+pub fn store_scalar(out: OutType, vals: &[f32], dst: &mut [u8]) {
     match out {
         OutType::F32 => {
             for (d, v) in dst.chunks_exact_mut(4).zip(vals) {
@@ -210,7 +213,7 @@ pub fn decode_into_with(
     let simd_stores = opts.simd && simd::level().is_simd();
     let streaming = (fast.is_some() || simd_stores)
         && match opts.streaming {
-            Streaming::Auto => dst.len() >= STREAM_MIN_BYTES,
+            Streaming::Auto => out == OutType::F32 && dst.len() >= STREAM_MIN_BYTES,
             Streaming::On => true,
             Streaming::Off => false,
         };

@@ -55,16 +55,25 @@ fn block_tq2_0(b: &[u8; 66], y: &mut [f32; 256]) {
 /// `lroundf(f) + 1` as an `int`, as ggml computes each trit: round half away from zero; glibc's
 /// `lroundf` returns `LONG_MIN` for NaN and out-of-range values, and the `long` sum is
 /// truncated to `int`.
-#[inline]
+#[inline(always)]
 fn trit_of(f: f32) -> i32 {
+    const TWO_23: f32 = 8_388_608.0;
     const TWO_63: f32 = 9_223_372_036_854_775_808.0;
-    let l = if f.is_nan() || f.abs() >= TWO_63 { i64::MIN } else { f.round() as i64 };
+    if f.abs() < TWO_23 {
+        // The common case, without a libm call: truncate, then step away from zero when the
+        // (exact) remainder is at least one half.
+        let t = f as i32;
+        let r = f - t as f32;
+        return t + (r >= 0.5) as i32 - (r <= -0.5) as i32 + 1;
+    }
+    // Integers already (or NaN / out of range).
+    let l = if f.is_nan() || f.abs() >= TWO_63 { i64::MIN } else { f as i64 };
     l.wrapping_add(1) as i32
 }
 
 /// Block absmax and its inverse as the TQ quantizers compute them: `amax = MAX(amax, |v|)`,
 /// `id = d ? 1/d : 0`.
-#[inline]
+#[inline(always)]
 fn absmax_inv(x: &[f32]) -> (f32, f32) {
     let mut amax = 0f32;
     for &v in x {
@@ -75,7 +84,7 @@ fn absmax_inv(x: &[f32]) -> (f32, f32) {
 
 /// Five (or four, then ×3) trits, most significant first, as the fixed-point fraction
 /// `ceil(q * 256 / 243)` (u8 arithmetic wraps as in ggml).
-#[inline]
+#[inline(always)]
 fn tq1_byte(trits: impl Iterator<Item = i32>, shift_one: bool) -> u8 {
     let mut q = 0u8;
     for t in trits {
@@ -88,6 +97,7 @@ fn tq1_byte(trits: impl Iterator<Item = i32>, shift_one: bool) -> u8 {
 }
 
 /// TQ1_0 (`quantize_row_tq1_0_ref`): the inverse of [`block_tq1_0`]'s order.
+#[inline(always)]
 fn enc_block_tq1_0(x: &[f32; 256], b: &mut [u8; 54]) {
     let (d, id) = absmax_inv(x);
     put_f16(b, 52, d);
@@ -104,6 +114,7 @@ fn enc_block_tq1_0(x: &[f32; 256], b: &mut [u8; 54]) {
 
 /// TQ2_0 (`quantize_row_tq2_0_ref`): byte m of group g gets `(t & 3) << 2n` for element
 /// `128g + m + 32n`.
+#[inline(always)]
 fn enc_block_tq2_0(x: &[f32; 256], b: &mut [u8; 66]) {
     let (d, id) = absmax_inv(x);
     put_f16(b, 64, d);

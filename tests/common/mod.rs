@@ -10,6 +10,9 @@
 //!   and [`Built`], the bytes plus the absolute positions of everything (for message checks).
 #![allow(dead_code)]
 
+#[cfg(feature = "crossval")]
+pub mod cref_parity;
+
 use bitgguf::gguf::{self, GgufIndex, Limits, OwnedValue, ParseOptions, ValueType};
 
 pub mod malicious;
@@ -507,10 +510,14 @@ pub fn reject_with(bytes: &[u8], o: &ParseOptions, status: Status, needles: &[&s
     };
     assert_eq!(e.status(), status, "wrong status; message: {}", e.message());
     assert_msg(&e, needles);
-    let lo = LoadOptions { parse: *o, use_mmap: true };
+    let lo = LoadOptions { parse: *o, use_mmap: true, ..LoadOptions::default() };
     match Model::from_bytes(bytes, &lo) {
         Ok(_) => panic!("Model::from_bytes accepted what the parser rejected"),
         Err(m) => assert_eq!(m.status(), status, "Model::from_bytes: {}", m.message()),
+    }
+    #[cfg(feature = "crossval")]
+    if cref_parity::enabled() {
+        cref_parity::check(bytes, o, status);
     }
     e
 }

@@ -10,8 +10,10 @@
 //! `p, p+16, p+32, p+48`. The two cannot be told apart from the bytes, so the layout is always an
 //! explicit argument.
 
-use super::{check_dst, check_src, check_trits, invalid, read_f32, scale_record, value_lut, Ternarizer, Ternary};
-use crate::error::Result;
+use super::{
+    byte_at, check_dst, check_src, check_trits, invalid, read_f32, scale_record, value_lut, Ternarizer, Ternary,
+};
+use crate::error::{Error, Result, Status};
 
 /// The I2_S byte layout (bitnet-formats.md §3.8). Never guessed: the caller says which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -88,15 +90,21 @@ fn has_code3(b: u8) -> bool {
     b & (b >> 1) & 0x55 != 0
 }
 
-/// Check that no code of `payload` is 3 (`first_byte`: the payload's offset in the tensor, for
-/// the message).
-fn check_codes(payload: &[u8], first_byte: usize, layout: I2sLayout) -> Result<()> {
+/// Check that no code of `payload` is 3 (`first_byte`: the payload's offset in the tensor;
+/// `file_base`: the tensor's offset in its file, if known; both for the message).
+pub(crate) fn check_codes(payload: &[u8], first_byte: usize, layout: I2sLayout, file_base: Option<u64>) -> Result<()> {
     let g = layout.group();
     if let Some(i) = payload.iter().position(|&b| has_code3(b)) {
         let (b, at) = (payload[i], first_byte + i);
         let field = (0..4).find(|j| (b >> (6 - 2 * j)) & 3 == 3).unwrap_or(0);
         let e = (at / g) * 4 * g + field * g + at % g;
-        return Err(invalid(format!("element {e} at byte {at} has the invalid I2_S code 3 (byte {b:#04x})")));
+        return Err(Error::new(
+            Status::InvalidCode,
+            format!(
+                "element {e} at {} has the invalid I2_S code 3 (byte {b:#04x}; expected codes 0, 1, 2)",
+                byte_at(at, file_base)
+            ),
+        ));
     }
     Ok(())
 }
@@ -104,7 +112,7 @@ fn check_codes(payload: &[u8], first_byte: usize, layout: I2sLayout) -> Result<(
 /// Check the length and that no code is 3; returns the scale.
 fn validate(src: &[u8], n: usize, layout: I2sLayout) -> Result<f32> {
     let scale = i2s_scale(src, n, layout)?;
-    check_codes(&src[..n / 4], 0, layout)?;
+    check_codes(&src[..n / 4], 0, layout, None)?;
     Ok(scale)
 }
 
@@ -118,6 +126,18 @@ pub fn decode_i2s_payload(
     layout: I2sLayout,
     dst: &mut [f32],
 ) -> Result<()> {
+    decode_i2s_payload_at(payload, first_byte, scale, layout, None, dst)
+}
+
+/// [`decode_i2s_payload`], with the tensor's file offset for messages.
+pub(crate) fn decode_i2s_payload_at(
+    payload: &[u8],
+    first_byte: usize,
+    scale: f32,
+    layout: I2sLayout,
+    file_base: Option<u64>,
+    dst: &mut [f32],
+) -> Result<()> {
     check_dst(dst.len(), payload.len() * 4)?;
     if payload.len() % layout.group() != 0 || first_byte % layout.group() != 0 {
         return Err(invalid(format!(
@@ -126,7 +146,7 @@ pub fn decode_i2s_payload(
             layout.name()
         )));
     }
-    check_codes(payload, first_byte, layout)?;
+    check_codes(payload, first_byte, layout, file_base)?;
     let lut = value_lut(scale);
     for_each_code(payload, layout, |e, c| dst[e] = lut[c as usize]);
     Ok(())
@@ -174,17 +194,32 @@ pub fn decode_i2s_trits(src: &[u8], n: usize, layout: I2sLayout) -> Result<Terna
 pub fn encode_i2s(trits: &[i8], scale: f32, layout: I2sLayout, tail: TailFill) -> Result<Vec<u8>> {
     let n = trits.len();
     let mut out = vec![0u8; i2s_nbytes(n, layout)?];
+    encode_i2s_payload(trits, layout, &mut out[..n / 4])?;
+    out[n / 4..].copy_from_slice(&i2s_tail(scale, tail));
+    Ok(out)
+}
+
+/// Encode whole blocks of trits as I2_S payload bytes (no tail): `dst.len() * 4 ==
+/// trits.len()`, a whole number of blocks of `layout`. A range of rows of a tensor whose rows
+/// are whole blocks encodes independently of the others (used to write big tensors in pieces).
+pub fn encode_i2s_payload(trits: &[i8], layout: I2sLayout, dst: &mut [u8]) -> Result<()> {
+    check_src("the I2_S payload for these trits", dst.len() * 4, trits.len())?;
+    i2s_nbytes(trits.len(), layout)?;
     check_trits(trits)?;
     let g = layout.group();
-    for (blk, chunk) in out[..n / 4].chunks_exact_mut(g).enumerate() {
+    for (blk, chunk) in dst.chunks_exact_mut(g).enumerate() {
         let t = &trits[blk * 4 * g..(blk + 1) * 4 * g];
         for (p, b) in chunk.iter_mut().enumerate() {
             let c = |j: usize| (t[j * g + p] + 1) as u8;
             *b = c(0) << 6 | c(1) << 4 | c(2) << 2 | c(3);
         }
     }
-    out[n / 4..].copy_from_slice(&scale_record(scale, tail == TailFill::Replicate));
-    Ok(out)
+    Ok(())
+}
+
+/// The 32-byte I2_S tail for a scale: the f32 LE scale, then zeros or 7 more copies.
+pub fn i2s_tail(scale: f32, tail: TailFill) -> [u8; I2S_TAIL_BYTES] {
+    scale_record(scale, tail == TailFill::Replicate)
 }
 
 /// Quantize f32 weights to I2_S: ternarize with `how` ([`super::sign_max`] reproduces
@@ -379,7 +414,7 @@ mod tests {
         bytes[37] |= 0b0000_1100;
         let mut out = vec![9.0f32; 256];
         let e = decode_i2s(&bytes, 256, &mut out).unwrap_err();
-        assert_eq!(e.status(), Status::InvalidParameter);
+        assert_eq!(e.status(), Status::InvalidCode);
         assert!(e.message().contains("element 197 at byte 37 has the invalid I2_S code 3"), "{e}");
         assert!(out.iter().all(|&v| v == 9.0), "output untouched on error");
         assert!(decode_i2s_trits(&bytes, 256, I2sLayout::Group128).is_err());

@@ -18,13 +18,18 @@
 //! - Everything is scalar and safe; the fast paths live elsewhere and are checked against these.
 
 pub mod i2s;
+pub mod i2s_fast;
+#[cfg(target_arch = "x86_64")]
+mod simd_x86;
+pub(crate) mod tiles;
 pub mod tl1;
 pub mod tl2;
+pub mod tl_fast;
 pub mod transcode;
 
 pub use i2s::{
-    decode_i2s, decode_i2s_layout, decode_i2s_trits, encode_i2s, i2s_nbytes, i2s_scale, quantize_i2s, I2sLayout,
-    TailFill, I2S_TAIL_BYTES,
+    decode_i2s, decode_i2s_layout, decode_i2s_trits, encode_i2s, encode_i2s_payload, i2s_nbytes, i2s_scale, i2s_tail,
+    quantize_i2s, I2sLayout, TailFill, I2S_TAIL_BYTES,
 };
 pub use tl1::{
     decode_tl1, decode_tl1_trits, encode_tl1, quantize_tl1, tl1_nbytes, tl1_preset, tl1_presets, tl1_validate,
@@ -101,7 +106,9 @@ pub const ABSMEAN_MIN_SCALE: f64 = 1e-5;
 
 /// Absmean ternarization (bitnet-formats.md §3.7, "recommended independent quantizer"),
 /// defined precisely as:
-/// 1. `sum = Σ |w_e|`, each `|w_e|` widened to f64 and added in element order in f64;
+/// 1. `sum = Σ |w_e|`, each `|w_e|` widened to f64 and summed in f64 in the fixed order of
+///    [`i2s_fast::abs_sum`] (16 interleaved partial sums, then a fixed tree), which SIMD follows
+///    bit for bit;
 /// 2. `s = max(sum / n, 1e-5)` in f64 (the converters' clamp), then rounded once to f32: that
 ///    f32 is the returned scale (an empty input gives `s = 1e-5` as f32);
 /// 3. `t_e = clamp(round_half_even(w_e / s), −1, 1)`, with the division done in f64 on the
@@ -111,13 +118,10 @@ pub const ABSMEAN_MIN_SCALE: f64 = 1e-5;
 /// exactly when `a` is the mean magnitude. Non-finite inputs are rejected (their mean is
 /// meaningless): the error names the first such element.
 pub fn absmean(w: &[f32]) -> Result<Ternary> {
-    let mut sum = 0.0f64;
-    for (e, &x) in w.iter().enumerate() {
-        if !x.is_finite() {
-            return Err(invalid(format!("absmean: element {e} is {x}; only finite weights can be ternarized")));
-        }
-        sum += (x as f64).abs();
+    if let Some(e) = w.iter().position(|x| !x.is_finite()) {
+        return Err(invalid(format!("absmean: element {e} is {}; only finite weights can be ternarized", w[e])));
     }
+    let sum = i2s_fast::abs_sum(w);
     let mean = if w.is_empty() { 0.0 } else { sum / w.len() as f64 };
     let scale = mean.max(ABSMEAN_MIN_SCALE) as f32;
     let s = scale as f64;
@@ -229,6 +233,14 @@ pub(crate) fn check_src(what: &str, have: usize, need: usize) -> Result<()> {
 /// `m * k` with overflow checked.
 pub(crate) fn elements(m: usize, k: usize) -> Result<usize> {
     m.checked_mul(k).ok_or_else(|| invalid(format!("{m} x {k} elements overflow")))
+}
+
+/// `"byte N"`, or `"byte N (file byte B+N)"` when the tensor's first byte is at file offset `B`.
+pub(crate) fn byte_at(rel: usize, file_base: Option<u64>) -> String {
+    match file_base {
+        Some(b) => format!("byte {rel} (file byte {})", b.saturating_add(rel as u64)),
+        None => format!("byte {rel}"),
+    }
 }
 
 /// The f32 LE at `src[at..at + 4]` (the caller checked the length).

@@ -6,11 +6,14 @@
 //! parameters `(BM, BK, bm)` ([`TlConfig`]). The payload (`M*K/4` bytes) is followed by the hidden
 //! `_scale` record: f32 LE scale + 28 zero bytes (§4.5), so a tensor is `M*K/4 + 32` bytes.
 
+use std::ops::Range;
+
+use super::tiles::{all_tiles, decode_tl_rows, TileWalk, TlKind};
 use super::{
-    check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, value_lut, PresetSource, Ternarizer,
+    byte_at, check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, PresetSource, Ternarizer,
     Ternary, TlConfig, TlPreset,
 };
-use crate::error::Result;
+use crate::error::{Error, Result, Status};
 
 /// Check TL1 tile parameters against a shape (§4.2): `BM > 0`, `BK > 0`, `bm ∈ {32, 64}`,
 /// `M % BM == 0`, `BM % bm == 0`, `K % BK == 0` and `BK % by == 0` with `by = 256 / bm`.
@@ -50,55 +53,76 @@ pub fn tl1_nbytes(m: usize, k: usize) -> Result<usize> {
     Ok(n / 4 + 32)
 }
 
-/// Call `f(byte_offset, row, p0)` for every payload byte in file order (§4.4): the byte holds
-/// pairs `p0` (high nibble) and `p0 + 1` (low nibble) of `row`. The config was validated.
-fn walk(m: usize, k: usize, cfg: &TlConfig, mut f: impl FnMut(usize, usize, usize)) {
+/// Call `f(byte_offset, row, p0)` for every payload byte of the row tiles `tiles` in file order
+/// (§4.4): the byte holds pairs `p0` (high nibble) and `p0 + 1` (low nibble) of `row`. The config
+/// was validated.
+fn walk(k: usize, cfg: &TlConfig, tiles: Range<usize>, mut f: impl FnMut(usize, usize, usize)) {
     let TlConfig { bm_tile, bk, bm } = *cfg;
     let by = 256 / bm;
-    let mut o = 0;
-    for i in 0..m / bm_tile {
-        for j in 0..k / bk {
-            for r in 0..bm_tile / bm {
-                for y in 0..bk / by {
-                    for g in 0..bm / 16 {
-                        for yq in 0..by / 4 {
-                            let p0 = j * (bk / 2) + y * (by / 2) + 2 * yq;
-                            let row0 = i * bm_tile + r * bm + g * 16;
-                            for s in 0..16 {
-                                f(o, row0 + s, p0);
-                                o += 1;
-                            }
-                        }
-                    }
+    let tw = TileWalk { nj: k / bk, ng: bm_tile / bm, ny: bk / by, step_bytes: bm * by / 4 };
+    tw.run(0, tiles, |mut o, i, j, r, y| {
+        for g in 0..bm / 16 {
+            for yq in 0..by / 4 {
+                let p0 = j * (bk / 2) + y * (by / 2) + 2 * yq;
+                let row0 = i * bm_tile + r * bm + g * 16;
+                for s in 0..16 {
+                    f(o, row0 + s, p0);
+                    o += 1;
                 }
             }
         }
-    }
+    });
 }
 
-/// Validate shape, config, length and every nibble (≤ 8); returns the scale.
-fn validate(src: &[u8], m: usize, k: usize, cfg: &TlConfig) -> Result<f32> {
+/// Validate shape, config and length, and every nibble (≤ 8) of the row tiles `tiles`; returns
+/// the scale. `file_base`: where the tensor starts in its file, for messages.
+pub(crate) fn validate(
+    src: &[u8],
+    m: usize,
+    k: usize,
+    cfg: &TlConfig,
+    tiles: Range<usize>,
+    file_base: Option<u64>,
+) -> Result<f32> {
     tl1_validate(m, k, cfg)?;
     let need = tl1_nbytes(m, k)?;
     check_src(&format!("a {m} x {k} TL1 tensor"), src.len(), need)?;
-    let payload = &src[..need - 32];
-    if let Some(at) = payload.iter().position(|&b| b >> 4 > 8 || b & 15 > 8) {
-        let mut pos = (0, 0);
-        walk(m, k, cfg, |o, row, p0| {
-            if o == at {
-                pos = (row, p0);
-            }
-        });
-        let b = payload[at];
-        let (nib, p) = if b >> 4 > 8 { (b >> 4, pos.1) } else { (b & 15, pos.1 + 1) };
-        return Err(invalid(format!(
-            "byte {at} has the invalid TL1 index {nib} (> 8) for row {}, columns {}..{} (byte {b:#04x})",
-            pos.0,
-            2 * p,
-            2 * p + 1
-        )));
+    let mut err = None;
+    walk(k, cfg, tiles, |o, row, p0| {
+        let b = src[o];
+        if err.is_none() && (b >> 4 > 8 || b & 15 > 8) {
+            let (nib, p) = if b >> 4 > 8 { (b >> 4, p0) } else { (b & 15, p0 + 1) };
+            err = Some(format!(
+                "{} has the invalid TL1 index {nib} (> 8; expected 0..=8) for row {row}, columns {}..{} (byte {b:#04x})",
+                byte_at(o, file_base),
+                2 * p,
+                2 * p + 1
+            ));
+        }
+    });
+    match err {
+        Some(msg) => Err(Error::new(Status::InvalidCode, msg)),
+        None => Ok(read_f32(src, need - 32)),
     }
-    Ok(read_f32(src, need - 32))
+}
+
+/// Visit every trit of the row tiles `tiles` of a validated tensor: `put(row, col, t)`.
+pub(crate) fn for_each_trit(
+    src: &[u8],
+    k: usize,
+    cfg: &TlConfig,
+    tiles: Range<usize>,
+    mut put: impl FnMut(usize, usize, i8),
+) {
+    walk(k, cfg, tiles, |o, row, p0| {
+        let b = src[o];
+        let (a0, a1) = pair(b >> 4);
+        let (b0, b1) = pair(b & 15);
+        put(row, 2 * p0, a0);
+        put(row, 2 * p0 + 1, a1);
+        put(row, 2 * p0 + 2, b0);
+        put(row, 2 * p0 + 3, b1);
+    });
 }
 
 /// `(t0, t1)` of a valid TL1 index.
@@ -116,26 +140,15 @@ pub(crate) fn pair_index(t0: i8, t1: i8) -> u8 {
 /// Decode an `M x K` TL1 tensor (`src` exactly `M*K/4 + 32` bytes) into `dst` (`M*K` elements,
 /// row-major `W[m][k]`), with the tile parameters it was encoded with.
 pub fn decode_tl1(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut [f32]) -> Result<()> {
-    check_dst(dst.len(), elements(m, k)?)?;
-    let lut = value_lut(validate(src, m, k, cfg)?);
-    walk(m, k, cfg, |o, row, p0| {
-        let b = src[o];
-        let base = row * k + 2 * p0;
-        let (a0, a1) = pair(b >> 4);
-        let (b0, b1) = pair(b & 15);
-        dst[base] = lut[(a0 + 1) as usize];
-        dst[base + 1] = lut[(a1 + 1) as usize];
-        dst[base + 2] = lut[(b0 + 1) as usize];
-        dst[base + 3] = lut[(b1 + 1) as usize];
-    });
-    Ok(())
+    decode_tl_rows(TlKind::Tl1, src, m, k, cfg, 0..m, None, dst).map(|_| ())
 }
 
 /// Decode an `M x K` TL1 tensor to its trits and scale.
 pub fn decode_tl1_trits(src: &[u8], m: usize, k: usize, cfg: &TlConfig) -> Result<Ternary> {
-    let scale = validate(src, m, k, cfg)?;
+    tl1_validate(m, k, cfg)?;
+    let scale = validate(src, m, k, cfg, all_tiles(m, cfg), None)?;
     let mut trits = vec![0i8; m * k];
-    walk(m, k, cfg, |o, row, p0| {
+    walk(k, cfg, all_tiles(m, cfg), |o, row, p0| {
         let b = src[o];
         let base = row * k + 2 * p0;
         (trits[base], trits[base + 1]) = pair(b >> 4);
@@ -152,7 +165,7 @@ pub fn encode_tl1(trits: &[i8], scale: f32, m: usize, k: usize, cfg: &TlConfig) 
     check_trits(trits)?;
     let need = tl1_nbytes(m, k)?;
     let mut out = vec![0u8; need];
-    walk(m, k, cfg, |o, row, p0| {
+    walk(k, cfg, all_tiles(m, cfg), |o, row, p0| {
         let t = &trits[row * k + 2 * p0..row * k + 2 * p0 + 4];
         out[o] = pair_index(t[0], t[1]) << 4 | pair_index(t[2], t[3]);
     });
@@ -314,7 +327,7 @@ mod tests {
         {
             let by = 256 / cfg.bm;
             let mut seen = 0;
-            walk(m, k, &cfg, |o, row, p0| {
+            walk(k, &cfg, all_tiles(m, &cfg), |o, row, p0| {
                 let (i, rr) = (row / cfg.bm_tile, row % cfg.bm_tile);
                 let (r, rb) = (rr / cfg.bm, rr % cfg.bm);
                 let (g, s) = (rb / 16, rb % 16);
@@ -352,7 +365,7 @@ mod tests {
             assert_eq!(back.scale, scale);
             // Every (row, pair) is written exactly once.
             let mut hits = vec![0u8; m * k / 2];
-            walk(m, k, &cfg, |_, row, p0| {
+            walk(k, &cfg, all_tiles(m, &cfg), |_, row, p0| {
                 hits[row * k / 2 + p0] += 1;
                 hits[row * k / 2 + p0 + 1] += 1;
             });
@@ -381,12 +394,18 @@ mod tests {
         bytes[17] = 0x49;
         let mut out = vec![5.0f32; 512];
         let e = decode_tl1(&bytes, 32, 16, &CFG_94, &mut out).unwrap_err();
-        assert_eq!(e.status(), Status::InvalidParameter);
-        assert!(e.message().contains("byte 17 has the invalid TL1 index 9 (> 8) for row 1, columns 6..7"), "{e}");
+        assert_eq!(e.status(), Status::InvalidCode);
+        assert!(
+            e.message().contains("byte 17 has the invalid TL1 index 9 (> 8; expected 0..=8) for row 1, columns 6..7"),
+            "{e}"
+        );
         assert!(out.iter().all(|&v| v == 5.0));
         bytes[17] = 0xf4;
         let e = decode_tl1_trits(&bytes, 32, 16, &CFG_94).unwrap_err();
-        assert!(e.message().contains("byte 17 has the invalid TL1 index 15 (> 8) for row 1, columns 4..5"), "{e}");
+        assert!(
+            e.message().contains("byte 17 has the invalid TL1 index 15 (> 8; expected 0..=8) for row 1, columns 4..5"),
+            "{e}"
+        );
     }
 
     #[test]

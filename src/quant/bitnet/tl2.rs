@@ -10,26 +10,20 @@
 //! to `F(M, K)` bytes (§5.7) and then to a multiple of 32; the hidden scale record (f32 LE + 28
 //! zero bytes) sits at `roundup32(F)`, so a tensor is `roundup32(F) + 32` bytes.
 
+use std::ops::Range;
+
+use super::tiles::{all_tiles, decode_tl_rows, TileWalk, TlKind};
 use super::tl1::{pair, pair_index};
 use super::{
-    check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, value_lut, PresetSource, Ternarizer,
+    byte_at, check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, PresetSource, Ternarizer,
     Ternary, TlConfig, TlPreset,
 };
-use crate::error::Result;
+use crate::error::{Error, Result, Status};
 
-/// `F(M, K) = (K-256)*M/3*5/8 + 256*M/2*4/8`, evaluated left to right with C's signed 64-bit
-/// semantics (division truncates toward zero), exactly as `ggml_nbytes` in the BitNet fork and
-/// the generated `ggml_bitnet_transform_tensor` compute it (§5.7). For `K >= 256` this equals
-/// [`crate::types::tl2_payload_bound`]; for `K < 256` the first term is negative and C's
-/// truncation differs from Python's floor (the §9.5 vector: C 875, Python 874). `None` on overflow.
+/// `F(M, K) = (K-256)*M/3*5/8 + 256*M/2*4/8` with C's signed 64-bit semantics (§5.7), as
+/// [`crate::types::tl2_payload_bound`] computes it. `None` on overflow or a negative result.
 pub fn tl2_f(m: usize, k: usize) -> Option<u64> {
-    let m = i64::try_from(m).ok()?;
-    let k = i64::try_from(k).ok()?;
-    let a = (k - 256).checked_mul(m)? / 3;
-    let a = a.checked_mul(5)? / 8;
-    let b = 256i64.checked_mul(m)? / 2;
-    let b = b.checked_mul(4)? / 8;
-    u64::try_from(a.checked_add(b)?).ok()
+    crate::types::tl2_payload_bound(m as u64, k as u64)
 }
 
 /// Bytes of an `M x K` TL2 tensor: `roundup32(F(M, K)) + 32` (ggml_nbytes).
@@ -110,48 +104,35 @@ pub fn tl2_geometry(m: usize, k: usize, cfg: &TlConfig) -> Result<Tl2Geometry> {
 
 /// Swap bits 3 and 4 of a position within a 32-row group (§5.4 `rowperm`).
 #[inline]
-fn rowperm(pos: usize) -> usize {
+pub(crate) fn rowperm(pos: usize) -> usize {
     (pos & !0x18) | ((pos & 8) << 1) | ((pos & 16) >> 1)
 }
 
-/// Call `f(byte_offset, row, j0)` for every section-A byte: it holds triples `j0` (high nibble)
-/// and `j0 + 1` (low nibble) of `row`.
-fn walk_three(m: usize, g: &Tl2Geometry, cfg: &TlConfig, mut f: impl FnMut(usize, usize, usize)) {
+/// Call `f(byte_offset, row, j0)` for every section-A byte of the row tiles `tiles`: it holds
+/// triples `j0` (high nibble) and `j0 + 1` (low nibble) of `row`.
+fn walk_three(g: &Tl2Geometry, cfg: &TlConfig, tiles: Range<usize>, mut f: impl FnMut(usize, usize, usize)) {
     let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
-    let mut o = 0;
-    for i in 0..m / bm_tile {
-        for j in 0..g.k3 / bk {
-            for r in 0..bm_tile / 32 {
-                for y in 0..bk / 6 {
-                    let j0 = j * (bk / 3) + 2 * y;
-                    for pos in 0..32 {
-                        f(o, i * bm_tile + r * 32 + rowperm(pos), j0);
-                        o += 1;
-                    }
-                }
-            }
+    let tw = TileWalk { nj: g.k3 / bk, ng: bm_tile / 32, ny: bk / 6, step_bytes: 32 };
+    tw.run(0, tiles, |o, i, j, r, y| {
+        let j0 = j * (bk / 3) + 2 * y;
+        for pos in 0..32 {
+            f(o + pos, i * bm_tile + r * 32 + rowperm(pos), j0);
         }
-    }
+    });
 }
 
-/// Call `f(byte_offset, row, p0)` for every section-C byte: it holds pairs `p0` (high nibble) and
-/// `p0 + 1` (low nibble) of the two part (columns `K3 + 2p`, `K3 + 2p + 1`).
-fn walk_two(m: usize, g: &Tl2Geometry, cfg: &TlConfig, mut f: impl FnMut(usize, usize, usize)) {
+/// Call `f(byte_offset, row, p0)` for every section-C byte of the row tiles `tiles`: it holds
+/// pairs `p0` (high nibble) and `p0 + 1` (low nibble) of the two part (columns `K3 + 2p`,
+/// `K3 + 2p + 1`).
+fn walk_two(g: &Tl2Geometry, cfg: &TlConfig, tiles: Range<usize>, mut f: impl FnMut(usize, usize, usize)) {
     let bm_tile = cfg.bm_tile;
-    let mut o = g.two_offset;
-    for i in 0..m / bm_tile {
-        for j in 0..g.k2 / 32 {
-            for r in 0..bm_tile / 32 {
-                for y in 0..8 {
-                    let p0 = j * 16 + 2 * y;
-                    for pos in 0..32 {
-                        f(o, i * bm_tile + r * 32 + rowperm(pos), p0);
-                        o += 1;
-                    }
-                }
-            }
+    let tw = TileWalk { nj: g.k2 / 32, ng: bm_tile / 32, ny: 8, step_bytes: 32 };
+    tw.run(g.two_offset, tiles, |o, i, j, r, y| {
+        let p0 = j * 16 + 2 * y;
+        for pos in 0..32 {
+            f(o + pos, i * bm_tile + r * 32 + rowperm(pos), p0);
         }
-    }
+    });
 }
 
 /// The byte offset and bit (0 = LSB of that byte) of the sign of triple `jt` of `row` (§5.4
@@ -171,7 +152,7 @@ fn sign_bit(row: usize, jt: usize, g: &Tl2Geometry, cfg: &TlConfig) -> (usize, u
 
 /// The triples of the 14 three-part indices: balanced ternary with a non-negative leading
 /// nonzero digit (§5.3, `three_lut_ctor` order).
-const TRIPLES: [[i8; 3]; 14] = {
+pub(crate) const TRIPLES: [[i8; 3]; 14] = {
     let mut t = [[0i8; 3]; 14];
     let mut v = 0;
     while v < 14 {
@@ -193,62 +174,80 @@ fn triple_index(t: &[i8]) -> (u8, bool) {
     (v.unsigned_abs(), v < 0)
 }
 
-/// Validate shape, config, length and every index (three ≤ 13, two ≤ 8); returns the geometry
-/// and the scale.
-fn validate(src: &[u8], m: usize, k: usize, cfg: &TlConfig) -> Result<(Tl2Geometry, f32)> {
+/// Validate shape, config, length and every index (three ≤ 13, two ≤ 8) of the row tiles
+/// `tiles`; returns the geometry and the scale. `file_base`: where the tensor starts in its file,
+/// for messages.
+pub(crate) fn validate(
+    src: &[u8],
+    m: usize,
+    k: usize,
+    cfg: &TlConfig,
+    tiles: Option<Range<usize>>,
+    file_base: Option<u64>,
+) -> Result<(Tl2Geometry, f32)> {
     let g = tl2_geometry(m, k, cfg)?;
     check_src(&format!("a {m} x {k} TL2 tensor"), src.len(), g.nbytes)?;
+    let tiles = tiles.unwrap_or(all_tiles(m, cfg));
     let mut err = None;
-    walk_three(m, &g, cfg, |o, row, j0| {
+    walk_three(&g, cfg, tiles.clone(), |o, row, j0| {
         let b = src[o];
         if err.is_none() && (b >> 4 > 13 || b & 15 > 13) {
             let (nib, j) = if b >> 4 > 13 { (b >> 4, j0) } else { (b & 15, j0 + 1) };
             err = Some(format!(
-                "byte {o} has the invalid TL2 three-index {nib} (> 13) for row {row}, columns {}..{} (byte {b:#04x})",
+                "{} has the invalid TL2 three-index {nib} (> 13; expected 0..=13) for row {row}, columns {}..{} \
+                 (byte {b:#04x})",
+                byte_at(o, file_base),
                 3 * j,
                 3 * j + 2
             ));
         }
     });
-    walk_two(m, &g, cfg, |o, row, p0| {
+    walk_two(&g, cfg, tiles, |o, row, p0| {
         let b = src[o];
         if err.is_none() && (b >> 4 > 8 || b & 15 > 8) {
             let (nib, p) = if b >> 4 > 8 { (b >> 4, p0) } else { (b & 15, p0 + 1) };
             err = Some(format!(
-                "byte {o} has the invalid TL2 two-index {nib} (> 8) for row {row}, columns {}..{} (byte {b:#04x})",
+                "{} has the invalid TL2 two-index {nib} (> 8; expected 0..=8) for row {row}, columns {}..{} \
+                 (byte {b:#04x})",
+                byte_at(o, file_base),
                 g.k3 + 2 * p,
                 g.k3 + 2 * p + 1
             ));
         }
     });
     match err {
-        Some(msg) => Err(invalid(msg)),
+        Some(msg) => Err(Error::new(Status::InvalidCode, msg)),
         None => Ok((g, read_f32(src, g.scale_offset))),
     }
 }
 
-/// Visit every element's trit of a validated tensor: `put(e, t)`.
-fn for_each_trit(src: &[u8], m: usize, k: usize, g: &Tl2Geometry, cfg: &TlConfig, mut put: impl FnMut(usize, i8)) {
-    walk_three(m, g, cfg, |o, row, j0| {
+/// Visit every trit of the row tiles `tiles` of a validated tensor: `put(row, col, t)`.
+pub(crate) fn for_each_trit(
+    src: &[u8],
+    g: &Tl2Geometry,
+    cfg: &TlConfig,
+    tiles: Range<usize>,
+    mut put: impl FnMut(usize, usize, i8),
+) {
+    walk_three(g, cfg, tiles.clone(), |o, row, j0| {
         let b = src[o];
         for (jt, idx) in [(j0, b >> 4), (j0 + 1, b & 15)] {
             let (at, bit) = sign_bit(row, jt, g, cfg);
             let neg = (src[at] >> bit) & 1 == 1;
-            let base = row * k + 3 * jt;
             for (d, &t) in TRIPLES[idx as usize].iter().enumerate() {
-                put(base + d, if neg { -t } else { t });
+                put(row, 3 * jt + d, if neg { -t } else { t });
             }
         }
     });
-    walk_two(m, g, cfg, |o, row, p0| {
+    walk_two(g, cfg, tiles, |o, row, p0| {
         let b = src[o];
-        let base = row * k + g.k3 + 2 * p0;
+        let c = g.k3 + 2 * p0;
         let (a0, a1) = pair(b >> 4);
         let (b0, b1) = pair(b & 15);
-        put(base, a0);
-        put(base + 1, a1);
-        put(base + 2, b0);
-        put(base + 3, b1);
+        put(row, c, a0);
+        put(row, c + 1, a1);
+        put(row, c + 2, b0);
+        put(row, c + 3, b1);
     });
 }
 
@@ -256,18 +255,14 @@ fn for_each_trit(src: &[u8], m: usize, k: usize, g: &Tl2Geometry, cfg: &TlConfig
 /// elements, row-major), with the tile parameters it was encoded with. A sign bit set on index 0
 /// decodes to zeros (the kernel's `(x + m) ^ m` does the same); padding bytes are not checked.
 pub fn decode_tl2(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut [f32]) -> Result<()> {
-    check_dst(dst.len(), elements(m, k)?)?;
-    let (g, scale) = validate(src, m, k, cfg)?;
-    let lut = value_lut(scale);
-    for_each_trit(src, m, k, &g, cfg, |e, t| dst[e] = lut[(t + 1) as usize]);
-    Ok(())
+    decode_tl_rows(TlKind::Tl2, src, m, k, cfg, 0..m, None, dst).map(|_| ())
 }
 
 /// Decode an `M x K` TL2 tensor to its trits and scale.
 pub fn decode_tl2_trits(src: &[u8], m: usize, k: usize, cfg: &TlConfig) -> Result<Ternary> {
-    let (g, scale) = validate(src, m, k, cfg)?;
+    let (g, scale) = validate(src, m, k, cfg, None, None)?;
     let mut trits = vec![0i8; m * k];
-    for_each_trit(src, m, k, &g, cfg, |e, t| trits[e] = t);
+    for_each_trit(src, &g, cfg, all_tiles(m, cfg), |row, col, t| trits[row * k + col] = t);
     Ok(Ternary { trits, scale })
 }
 
@@ -278,7 +273,7 @@ pub fn encode_tl2(trits: &[i8], scale: f32, m: usize, k: usize, cfg: &TlConfig) 
     check_dst(trits.len(), elements(m, k)?)?;
     check_trits(trits)?;
     let mut out = vec![0u8; g.nbytes];
-    walk_three(m, &g, cfg, |o, row, j0| {
+    walk_three(&g, cfg, all_tiles(m, cfg), |o, row, j0| {
         let base = row * k + 3 * j0;
         let (hi, hn) = triple_index(&trits[base..base + 3]);
         let (lo, ln) = triple_index(&trits[base + 3..base + 6]);
@@ -290,7 +285,7 @@ pub fn encode_tl2(trits: &[i8], scale: f32, m: usize, k: usize, cfg: &TlConfig) 
             }
         }
     });
-    walk_two(m, &g, cfg, |o, row, p0| {
+    walk_two(&g, cfg, all_tiles(m, cfg), |o, row, p0| {
         let t = &trits[row * k + g.k3 + 2 * p0..row * k + g.k3 + 2 * p0 + 4];
         out[o] = pair_index(t[0], t[1]) << 4 | pair_index(t[2], t[3]);
     });
@@ -502,7 +497,7 @@ mod tests {
         }
         // K < 256: C truncation (Python floor would give 874).
         assert_eq!(tl2_f(32, 80), Some(875));
-        assert_eq!(types::tl2_payload_bound(32, 80), None);
+        assert_eq!(types::tl2_payload_bound(32, 80), Some(875), "the same C semantics");
         assert_eq!(tl2_nbytes(32, 80).unwrap(), 928);
         assert_eq!(tl2_f(usize::MAX, 1024), None);
     }
@@ -541,7 +536,9 @@ mod tests {
             }
             assert_eq!(seen.len(), (g.two_offset - g.sign_offset) * 8);
             // A BM-row tile is contiguous within section A: i_tile * (K3*BM/6).
-            walk_three(m, &g, &cfg, |o, row, _| assert_eq!(o / (g.k3 * cfg.bm_tile / 6).max(1), row / cfg.bm_tile));
+            walk_three(&g, &cfg, all_tiles(m, &cfg), |o, row, _| {
+                assert_eq!(o / (g.k3 * cfg.bm_tile / 6).max(1), row / cfg.bm_tile)
+            });
         }
     }
 
@@ -569,16 +566,20 @@ mod tests {
         bytes[40] = 0x0e;
         let mut out = vec![3.0f32; 32 * 80];
         let e = decode_tl2(&bytes, 32, 80, &CFG_95, &mut out).unwrap_err();
-        assert_eq!(e.status(), Status::InvalidParameter);
+        assert_eq!(e.status(), Status::InvalidCode);
         assert!(
-            e.message().contains("byte 40 has the invalid TL2 three-index 14 (> 13) for row 16, columns 9..11"),
+            e.message().contains(
+                "byte 40 has the invalid TL2 three-index 14 (> 13; expected 0..=13) for row 16, columns 9..11"
+            ),
             "{e}"
         );
         assert!(out.iter().all(|&v| v == 3.0));
         bytes[40] = 0xf0;
         let e = decode_tl2_trits(&bytes, 32, 80, &CFG_95).unwrap_err();
         assert!(
-            e.message().contains("byte 40 has the invalid TL2 three-index 15 (> 13) for row 16, columns 6..8"),
+            e.message().contains(
+                "byte 40 has the invalid TL2 three-index 15 (> 13; expected 0..=13) for row 16, columns 6..8"
+            ),
             "{e}"
         );
         // Section C: 13 is a valid three-index but not a valid two-index.
@@ -586,7 +587,8 @@ mod tests {
         bytes[320 + 33] = 0x4d; // Y = 1, pos 1 -> row 1, pairs 2 and 3 -> columns 48+6..48+7
         let e = decode_tl2_trits(&bytes, 32, 80, &CFG_95).unwrap_err();
         assert!(
-            e.message().contains("byte 353 has the invalid TL2 two-index 13 (> 8) for row 1, columns 54..55"),
+            e.message()
+                .contains("byte 353 has the invalid TL2 two-index 13 (> 8; expected 0..=8) for row 1, columns 54..55"),
             "{e}"
         );
     }

@@ -8,7 +8,7 @@
 
 /// `iq2xxs_grid`: 8 magnitudes per entry.
 #[rustfmt::skip]
-pub(super) static IQ2XXS_GRID: [u64; 256] = [
+pub(crate) static IQ2XXS_GRID: [u64; 256] = [
     0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08,
     0x0808080808082b2b, 0x0808080808190819, 0x0808080808191908, 0x08080808082b0808,
     0x08080808082b082b, 0x08080808082b2b08, 0x08080808082b2b2b, 0x0808080819080819,
@@ -77,7 +77,7 @@ pub(super) static IQ2XXS_GRID: [u64; 256] = [
 
 /// `iq2xs_grid`: 8 magnitudes per entry.
 #[rustfmt::skip]
-pub(super) static IQ2XS_GRID: [u64; 512] = [
+pub(crate) static IQ2XS_GRID: [u64; 512] = [
     0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08,
     0x0808080808082b2b, 0x0808080808190819, 0x0808080808191908, 0x080808080819192b,
     0x0808080808192b19, 0x08080808082b0808, 0x08080808082b082b, 0x08080808082b1919,
@@ -210,7 +210,7 @@ pub(super) static IQ2XS_GRID: [u64; 512] = [
 
 /// `iq2s_grid`: 8 magnitudes per entry.
 #[rustfmt::skip]
-pub(super) static IQ2S_GRID: [u64; 1024] = [
+pub(crate) static IQ2S_GRID: [u64; 1024] = [
     0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08,
     0x0808080808082b2b, 0x0808080808190819, 0x0808080808191908, 0x080808080819192b,
     0x0808080808192b19, 0x08080808082b0808, 0x08080808082b082b, 0x08080808082b1919,
@@ -471,7 +471,7 @@ pub(super) static IQ2S_GRID: [u64; 1024] = [
 
 /// `iq3xxs_grid`: 4 magnitudes per entry.
 #[rustfmt::skip]
-pub(super) static IQ3XXS_GRID: [u32; 256] = [
+pub(crate) static IQ3XXS_GRID: [u32; 256] = [
     0x04040404, 0x04040414, 0x04040424, 0x04040c0c, 0x04040c1c, 0x04040c3e, 0x04041404, 0x04041414,
     0x04041c0c, 0x04042414, 0x04043e1c, 0x04043e2c, 0x040c040c, 0x040c041c, 0x040c0c04, 0x040c0c14,
     0x040c140c, 0x040c142c, 0x040c1c04, 0x040c1c14, 0x040c240c, 0x040c2c24, 0x040c3e04, 0x04140404,
@@ -508,7 +508,7 @@ pub(super) static IQ3XXS_GRID: [u32; 256] = [
 
 /// `iq3s_grid`: 4 magnitudes per entry.
 #[rustfmt::skip]
-pub(super) static IQ3S_GRID: [u32; 512] = [
+pub(crate) static IQ3S_GRID: [u32; 512] = [
     0x01010101, 0x01010103, 0x01010105, 0x0101010b, 0x0101010f, 0x01010301, 0x01010303, 0x01010305,
     0x01010309, 0x0101030d, 0x01010501, 0x01010503, 0x0101050b, 0x01010707, 0x01010901, 0x01010905,
     0x0101090b, 0x0101090f, 0x01010b03, 0x01010b07, 0x01010d01, 0x01010d05, 0x01010f03, 0x01010f09,
@@ -577,7 +577,7 @@ pub(super) static IQ3S_GRID: [u32; 512] = [
 
 /// `iq1s_grid`: 8 signed bytes in {-1, 0, 1} per entry.
 #[rustfmt::skip]
-pub(super) static IQ1S_GRID: [u64; 2048] = [
+pub(crate) static IQ1S_GRID: [u64; 2048] = [
     0xffffffffffffffff, 0xffffffffffffff01, 0xffffffffffff0000, 0xffffffffffff01ff,
     0xffffffffffff0101, 0xffffffffff00ff00, 0xffffffffff000000, 0xffffffffff01ffff,
     0xffffffffff01ff01, 0xffffffffff0101ff, 0xffffffffff010101, 0xffffffff00ff0000,
@@ -1094,7 +1094,7 @@ pub(super) static IQ1S_GRID: [u64; 2048] = [
 
 /// `ksigns_iq2xs`: 7 sign bits plus an even-parity bit 7.
 #[rustfmt::skip]
-pub(super) static KSIGNS_IQ2XS: [u8; 128] = [
+pub(crate) static KSIGNS_IQ2XS: [u8; 128] = [
     0x00, 0x81, 0x82, 0x03, 0x84, 0x05, 0x06, 0x87, 0x88, 0x09, 0x0a, 0x8b, 0x0c, 0x8d, 0x8e, 0x0f,
     0x90, 0x11, 0x12, 0x93, 0x14, 0x95, 0x96, 0x17, 0x18, 0x99, 0x9a, 0x1b, 0x9c, 0x1d, 0x1e, 0x9f,
     0xa0, 0x21, 0x22, 0xa3, 0x24, 0xa5, 0xa6, 0x27, 0x28, 0xa9, 0xaa, 0x2b, 0xac, 0x2d, 0x2e, 0xaf,
@@ -1106,14 +1106,14 @@ pub(super) static KSIGNS_IQ2XS: [u8; 128] = [
 ];
 
 /// `kmask_iq2xs`: bit j selects the sign of element j.
-pub(super) static KMASK_IQ2XS: [u8; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
+pub(crate) static KMASK_IQ2XS: [u8; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
 
 /// `kvalues_iq4nl`: the non-linear 4-bit code book of IQ4_NL and IQ4_XS.
-pub(super) static KVALUES_IQ4NL: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+pub(crate) static KVALUES_IQ4NL: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 
 /// `IQ1S_DELTA`: the offset added to every IQ1_S grid value (sign from the block).
-pub(super) const IQ1S_DELTA: f32 = 0.125;
+pub(crate) const IQ1S_DELTA: f32 = 0.125;
 
 /// `IQ1M_DELTA`: as `IQ1S_DELTA`, for IQ1_M (ggml's dequantizer uses `IQ1S_DELTA` for both).
 #[allow(dead_code)]
-pub(super) const IQ1M_DELTA: f32 = 0.125;
+pub(crate) const IQ1M_DELTA: f32 = 0.125;

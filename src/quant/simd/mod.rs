@@ -178,11 +178,33 @@ pub fn store(out: OutType, vals: &[f32], dst: &mut [u8], streaming: bool) -> boo
     }
 }
 
+/// Run `f` compiled for this CPU's vector extensions (AVX2 + F16C on x86_64 where [`level`]
+/// found them; as is elsewhere, or with `BG_FORCE_SCALAR`). For the scalar quantizers: the
+/// same source, so the same IEEE operations in the same order and the same bits (Rust never
+/// contracts to FMA, and FMA is not enabled), only auto-vectorized with wider vectors. `f` and
+/// what it calls are compiled that way where they are inlined into it.
+#[inline(always)]
+pub fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if level() == Level::Avx2F16c {
+        // SAFETY: `level()` checked at run time that the CPU has AVX2 and F16C.
+        return unsafe { x86_64::wide(f) };
+    }
+    f()
+}
+
 /// The bytes of an f32 slice (native endianness: little-endian on every supported target).
 pub fn f32_bytes(vals: &[f32]) -> &[u8] {
     // SAFETY: any initialized f32 is 4 initialized bytes; u8 has alignment 1 and the length is
     // the same memory region.
     unsafe { std::slice::from_raw_parts(vals.as_ptr().cast::<u8>(), std::mem::size_of_val(vals)) }
+}
+
+/// The bytes of a mutable f32 slice (native endianness), for decoding into it.
+pub fn f32_bytes_mut(vals: &mut [f32]) -> &mut [u8] {
+    // SAFETY: every bit pattern is a valid f32 and a valid u8; the byte view covers exactly the
+    // memory of `vals`, borrowed mutably for the view's whole lifetime.
+    unsafe { std::slice::from_raw_parts_mut(vals.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(vals)) }
 }
 
 /// `dst` viewed as f32 values when it is 4-byte aligned and a multiple of 4 bytes long

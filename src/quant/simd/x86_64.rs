@@ -20,6 +20,9 @@ use std::arch::x86_64::*;
 
 use super::{KernelFn, KernelSet};
 use crate::quant::fp4::{e8m0_to_f32_half, ue4m3_to_f32_half};
+use crate::quant::iquants::tables::{
+    IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS,
+};
 use crate::types::TypeId;
 
 const OUT_F32: u8 = 0;
@@ -841,6 +844,240 @@ unsafe fn k_q2_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Lattice i-quants: IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M
+// ---------------------------------------------------------------------------------------------
+
+/// Eight unsigned grid bytes (the little-endian bytes of `grid`) → f32.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn grid_u8(grid: u64) -> __m256 {
+    u8x8(_mm_cvtsi64_si128(grid as i64))
+}
+
+/// The sign bit (bit 31) in lane j where bit j of `signs` is set (ggml's
+/// `signs & kmask_iq2xs[j] ? -1.f : 1.f` factor).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn signs8(signs: u8) -> __m256 {
+    let s = _mm256_sllv_epi32(_mm256_set1_epi32(signs as i32), _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24));
+    _mm256_castsi256_ps(_mm256_and_si256(s, _mm256_set1_epi32(i32::MIN)))
+}
+
+/// Eight outputs `(db * grid[j]) * sign[j]`, as ggml's IQ2 / IQ3 dequantizers. Multiplying by
+/// ±1 is exact, so it is a sign flip: the same bits for every non-NaN product (NaN signs are
+/// unspecified; the compiler turns the scalar oracle's `* -1.0` into the same flip).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put8_grid<const M: u8>(y: *mut u8, grid: u64, signs: u8, db: __m256) {
+    put::<M>(y, _mm256_xor_ps(_mm256_mul_ps(db, grid_u8(grid)), signs8(signs)));
+}
+
+/// ggml's IQ2 / IQ3_XXS sub-block scale `d * (0.5 + s) * k` (k = 0.25 or 0.5), one f32
+/// operation at a time.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn iq_db(d: f32, s: u32, k: f32) -> __m256 {
+    _mm256_set1_ps(d * (0.5f32 + s as f32) * k)
+}
+
+/// IQ2_XXS (66 bytes): d@0, per 32 elements two u32 (`aux0`: four grid indices; `aux1`: four
+/// 7-bit ksigns indices and the scale in bits 28..32).
+// SAFETY: caller contract (module doc): `src` valid for nb * 66 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(66 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        for ib in 0..8 {
+            let aux0 = std::ptr::read_unaligned(x.add(2 + 8 * ib).cast::<u32>());
+            let aux1 = std::ptr::read_unaligned(x.add(6 + 8 * ib).cast::<u32>());
+            let db = iq_db(d, aux1 >> 28, 0.25);
+            for l in 0..4 {
+                let grid = IQ2XXS_GRID[(aux0 >> (8 * l)) as u8 as usize];
+                let signs = KSIGNS_IQ2XS[((aux1 >> (7 * l)) & 127) as usize];
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid, signs, db);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// IQ2_XS (74 bytes): d@0, qs:u16[32]@2 (9-bit grid index, 7-bit ksigns index), scales[8]@66.
+// SAFETY: caller contract (module doc): `src` valid for nb * 74 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(74 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        for ib in 0..8 {
+            let sc = *x.add(66 + ib) as u32;
+            let db = [iq_db(d, sc & 0xf, 0.25), iq_db(d, sc >> 4, 0.25)];
+            for l in 0..4 {
+                let q = std::ptr::read_unaligned(x.add(2 + 2 * (4 * ib + l)).cast::<u16>());
+                let grid = IQ2XS_GRID[(q & 511) as usize];
+                let signs = KSIGNS_IQ2XS[(q >> 9) as usize];
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid, signs, db[l / 2]);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// IQ2_S (82 bytes): d@0, qs[32]@2 (grid index low bytes), signs[32]@34, qh[8]@66, scales[8]@74.
+// SAFETY: caller contract (module doc): `src` valid for nb * 82 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(82 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        for ib in 0..8 {
+            let sc = *x.add(74 + ib) as u32;
+            let db = [iq_db(d, sc & 0xf, 0.25), iq_db(d, sc >> 4, 0.25)];
+            let qh = *x.add(66 + ib) as usize;
+            for l in 0..4 {
+                let idx = *x.add(2 + 4 * ib + l) as usize | ((qh << (8 - 2 * l)) & 0x300);
+                let signs = *x.add(34 + 4 * ib + l);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ2S_GRID[idx], signs, db[l / 2]);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// IQ3_XXS (98 bytes): d@0, qs[64]@2 (grid indices), scales_and_signs:u32[8]@66.
+// SAFETY: caller contract (module doc): `src` valid for nb * 98 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(98 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        for ib in 0..8 {
+            let aux = std::ptr::read_unaligned(x.add(66 + 4 * ib).cast::<u32>());
+            let db = iq_db(d, aux >> 28, 0.5);
+            let q = x.add(2 + 8 * ib);
+            for l in 0..4 {
+                let g1 = IQ3XXS_GRID[*q.add(2 * l) as usize] as u64;
+                let g2 = IQ3XXS_GRID[*q.add(2 * l + 1) as usize] as u64;
+                let signs = KSIGNS_IQ2XS[((aux >> (7 * l)) & 127) as usize];
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), g1 | (g2 << 32), signs, db);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// IQ3_S (110 bytes): d@0, qs[64]@2, qh[8]@66 (9th index bits), signs[32]@74, scales[4]@106;
+/// scale `d * (1 + 2s)` with the integer converted first.
+// SAFETY: caller contract (module doc): `src` valid for nb * 110 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(110 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        for ib in 0..8 {
+            let sc = *x.add(106 + ib / 2);
+            let s = if ib % 2 == 0 { sc & 0xf } else { sc >> 4 };
+            let db = _mm256_set1_ps(d * (1 + 2 * s as i32) as f32);
+            let q = x.add(2 + 8 * ib);
+            let h = *x.add(66 + ib) as usize;
+            for l in 0..4 {
+                let g1 = IQ3S_GRID[*q.add(2 * l) as usize | ((h << (8 - 2 * l)) & 256)] as u64;
+                let g2 = IQ3S_GRID[*q.add(2 * l + 1) as usize | ((h << (7 - 2 * l)) & 256)] as u64;
+                let signs = *x.add(74 + 4 * ib + l);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), g1 | (g2 << 32), signs, db);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// Eight outputs `dl * (grid[j] + delta)` with signed grid bytes, as ggml's IQ1 dequantizers.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put8_iq1<const M: u8>(y: *mut u8, grid: u64, delta: __m256, dl: __m256) {
+    let g = i8x8(_mm_cvtsi64_si128(grid as i64));
+    put::<M>(y, _mm256_mul_ps(dl, _mm256_add_ps(g, delta)));
+}
+
+/// ±IQ1S_DELTA as the delta-sign bit is clear / set.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn iq1_delta(negative: bool) -> __m256 {
+    _mm256_set1_ps(if negative { -IQ1S_DELTA } else { IQ1S_DELTA })
+}
+
+/// IQ1_S (50 bytes): d@0, qs[32]@2, qh:u16[8]@34 (four 3-bit index highs, scale at 12..15,
+/// delta sign at 15).
+// SAFETY: caller contract (module doc): `src` valid for nb * 50 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_iq1_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(50 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        for ib in 0..8 {
+            let qh = std::ptr::read_unaligned(x.add(34 + 2 * ib).cast::<u16>()) as usize;
+            let dl = _mm256_set1_ps(d * (2 * ((qh >> 12) & 7) as i32 + 1) as f32);
+            let delta = iq1_delta(qh & 0x8000 != 0);
+            for l in 0..4 {
+                let idx = *x.add(2 + 4 * ib + l) as usize | (((qh >> (3 * l)) & 7) << 8);
+                put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], delta, dl);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// IQ1_M (56 bytes): qs[32]@0, qh[16]@32, scales:u16[4]@48 (3-bit sub-scales; the top nibbles
+/// assemble the f16 block scale).
+// SAFETY: caller contract (module doc): `src` valid for nb * 56 bytes, `dst` for nb * 256 * es(M) bytes;
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(56 * b);
+        let y = dst.add(256 * es(M) * b);
+        let sc = std::ptr::read_unaligned(x.add(48).cast::<u64>());
+        let w = |k: u32| (sc >> (16 * k)) as u16;
+        let scale = (w(0) >> 12) | ((w(1) >> 8) & 0x00f0) | ((w(2) >> 4) & 0x0f00) | (w(3) & 0xf000);
+        let d = _mm256_cvtss_f32(_mm256_cvtph_ps(_mm_set1_epi16(scale as i16)));
+        for ib in 0..8 {
+            let s = w(ib as u32 / 2) as i32;
+            let sh = 6 * (ib % 2);
+            let dl1 = _mm256_set1_ps(d * (2 * ((s >> sh) & 7) + 1) as f32);
+            let dl2 = _mm256_set1_ps(d * (2 * ((s >> (sh + 3)) & 7) + 1) as f32);
+            let h = std::ptr::read_unaligned(x.add(32 + 2 * ib).cast::<u16>()) as usize;
+            let q = x.add(4 * ib);
+            // Per 8 elements l: index high bits and delta sign from nibble l of `h`.
+            for l in 0..4 {
+                let nib = h >> (4 * l);
+                let idx = *q.add(l) as usize | ((nib & 7) << 8);
+                let dl = if l < 2 { dl1 } else { dl2 };
+                put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], iq1_delta(nib & 8 != 0), dl);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// `f()`, compiled with AVX2 and F16C (see `super::wide`).
+#[target_feature(enable = "avx2,f16c")]
+pub(super) unsafe fn wide<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dispatch table
 // ---------------------------------------------------------------------------------------------
 
@@ -873,8 +1110,15 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         12 => set!(k_q4_k),
         13 => set!(k_q5_k),
         14 => set!(k_q6_k),
+        16 => set!(k_iq2_xxs),
+        17 => set!(k_iq2_xs),
+        18 => set!(k_iq3_xxs),
+        19 => set!(k_iq1_s),
         20 => set!(k_iq4_nl),
+        21 => set!(k_iq3_s),
+        22 => set!(k_iq2_s),
         23 => set!(k_iq4_xs),
+        29 => set!(k_iq1_m),
         30 => set!(k_bf16),
         34 => set!(k_tq1_0),
         35 => set!(k_tq2_0),

@@ -1,0 +1,167 @@
+//! `bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm |
+//! --tl-preset NAME] [--embeddings TYPE] [--allow-lossy-scale] [--quiet] -o OUT.gguf`: a thin
+//! front end of `bitgguf::convert` with a progress bar and a per-tensor report.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use bitgguf::convert::decode::TlChoice;
+use bitgguf::convert::{convert_file, Action, ConvertOptions, ConvertReport, Progress};
+use bitgguf::quant::bitnet::{TailFill, Ternarizer};
+use bitgguf::types::{self, TypeId};
+use bitgguf::{Error, Status};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::{out_err, CliError};
+
+/// `bitgguf quantize` arguments.
+#[derive(Args, Debug)]
+pub struct QuantizeArgs {
+    /// The input GGUF model (f32/f16/bf16, any quantized type, or a ternary model).
+    input: PathBuf,
+    /// Type of the linear-layer weights: i2_s, tl1, tl2, tq1_0, tq2_0, or an upstream type with a
+    /// quantizer (f16, bf16, q4_0, q8_0, q4_k, ...).
+    #[arg(long = "to", value_name = "TYPE")]
+    to: String,
+    /// How float weights become ternary: absmean (s = mean|W|, round half to even) or sign-max
+    /// (bitnet.cpp's quantize_i2_s: s = max|W|, sign with |x| < 1e-6 -> 0).
+    #[arg(long, value_enum, default_value_t = Mode::Absmean)]
+    mode: Mode,
+    /// TL1/TL2 output tile parameters BM,BK,bm (e.g. 256,128,32).
+    #[arg(long, value_name = "BM,BK,bm", conflicts_with = "tl_preset")]
+    tl_config: Option<String>,
+    /// TL1/TL2 output tile parameters from a shipped preset, looked up per tensor shape:
+    /// bitnet_b1_58-large, bitnet_b1_58-3B, Llama3-8B-1.58-100B-tokens (setup_env.py's table;
+    /// append ":ini" for the kernel_config_tl{1,2}.ini table).
+    #[arg(long, value_name = "NAME")]
+    tl_preset: Option<String>,
+    /// Tile parameters of TL1/TL2 *input* tensors the file does not record (files from bitnet.cpp).
+    #[arg(long, value_name = "BM,BK,bm", conflicts_with = "input_tl_preset")]
+    input_tl_config: Option<String>,
+    /// Preset for TL1/TL2 input tensors (as --tl-preset).
+    #[arg(long, value_name = "NAME")]
+    input_tl_preset: Option<String>,
+    /// Type of token_embd.weight and output.weight (default: unchanged).
+    #[arg(long, value_name = "TYPE")]
+    embeddings: Option<String>,
+    /// Accept a per-tensor scale rounded to the f16 block scale of TQ1_0/TQ2_0 (reported).
+    #[arg(long)]
+    allow_lossy_scale: bool,
+    /// Replicate the I2_S scale 8 times in the 32-byte tail (like the official Microsoft file)
+    /// instead of zero-filling it.
+    #[arg(long)]
+    replicate_tail: bool,
+    /// No progress bar and no per-tensor report (the summary line is still printed).
+    #[arg(long, short)]
+    quiet: bool,
+    /// The output file.
+    #[arg(short = 'o', long = "output")]
+    output: PathBuf,
+}
+
+/// `--mode` values.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// s = mean|W|, t = clamp(round_half_even(W/s), -1, 1).
+    Absmean,
+    /// bitnet.cpp's quantize_i2_s: s = max|W|, t = sign(W) with |W| < 1e-6 -> 0, NaN -> -1.
+    SignMax,
+}
+
+fn type_arg(name: &str, what: &str) -> Result<TypeId, CliError> {
+    types::from_name(name)
+        .map(|t| t.id)
+        .ok_or_else(|| CliError::Lib(Error::new(Status::InvalidParameter, format!("{what}: unknown type '{name}'"))))
+}
+
+fn tl_arg(config: &Option<String>, preset: &Option<String>) -> Result<Option<TlChoice>, CliError> {
+    Ok(match (config, preset) {
+        (Some(c), _) => Some(TlChoice::parse_config(c)?),
+        (None, Some(p)) => Some(TlChoice::parse_preset(p)?),
+        (None, None) => None,
+    })
+}
+
+pub fn run(args: QuantizeArgs) -> Result<(), CliError> {
+    let mut opts = ConvertOptions::new(type_arg(&args.to, "--to")?);
+    opts.mode = match args.mode {
+        Mode::Absmean => Ternarizer::Absmean,
+        Mode::SignMax => Ternarizer::SignMax,
+    };
+    opts.tl = tl_arg(&args.tl_config, &args.tl_preset)?;
+    opts.input_tl = tl_arg(&args.input_tl_config, &args.input_tl_preset)?;
+    opts.embeddings = args.embeddings.as_deref().map(|e| type_arg(e, "--embeddings")).transpose()?;
+    opts.allow_lossy_scale = args.allow_lossy_scale;
+    opts.tail = if args.replicate_tail { TailFill::Replicate } else { TailFill::Zero };
+
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {pos}/{len} tensors {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let mut callback = |p: &Progress<'_>| {
+        bar.set_length(p.bytes_total);
+        bar.set_position(p.bytes_done);
+        bar.set_message(format!("[{}/{}] {}", p.done, p.total, p.tensor));
+        true
+    };
+    let report = convert_file(&args.input, &args.output, &opts, &mut callback);
+    bar.finish_and_clear();
+    let report = report?;
+    print_report(&report, args.quiet, &args.input, &args.output).map_err(out_err)
+}
+
+fn name(id: TypeId) -> &'static str {
+    types::info(id).map_or("?", |t| t.name)
+}
+
+fn print_report(
+    r: &ConvertReport,
+    quiet: bool,
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if !quiet {
+        for t in &r.tensors {
+            let what = match &t.action {
+                Action::Copied => "copied".to_string(),
+                Action::Transcoded => "transcoded".to_string(),
+                Action::Quantized => "quantized".to_string(),
+                Action::Requantized(why) => format!("re-quantized ({why})"),
+            };
+            let exact = if t.exact { "exact".to_string() } else { "lossy".to_string() };
+            let mut extra = String::new();
+            if let Some(l) = &t.scale_loss {
+                extra += &format!(
+                    ", scale {:e} stored as f16 {:e} (relative error {:.3e})",
+                    l.original,
+                    l.stored,
+                    l.rel_error()
+                );
+            }
+            if let Some(c) = &t.tl {
+                extra += &format!(", tiles BM={} BK={} bm={}", c.bm_tile, c.bk, c.bm);
+            }
+            writeln!(out, "{}: {} -> {} {what} {exact}{extra}", t.name, name(t.from), name(t.to))?;
+        }
+    }
+    let lossy = r.tensors.iter().filter(|t| !t.exact).count();
+    let changed = r.tensors.iter().filter(|t| t.action != Action::Copied).count();
+    writeln!(
+        out,
+        "{} -> {}: {} tensors ({changed} converted, {lossy} lossy), {} bytes, general.file_type = {}",
+        input.display(),
+        output.display(),
+        r.tensors.len(),
+        r.file_bytes,
+        r.file_type.map_or("(removed: no llama ftype for this type)".to_string(), |f| f.to_string())
+    )?;
+    out.flush()
+}

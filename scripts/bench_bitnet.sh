@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# BitNet ternary codecs side by side with ggml, one thread, in one process: I2_S quantize
+# (absmean / sign-max from f32, f16, bf16) vs ggml_quantize_chunk TQ2_0; I2_S / TL1 dequantize vs
+# ggml's TQ2_0 to_float and TL2 vs TQ1_0 to_float (ggml has no I2_S/TL1/TL2 code: these are the
+# upstream ternary types of the same bits per weight); our TQ1_0/TQ2_0 vs ggml's. Prints a
+# Markdown table: type, op, ours Gelem/s, reference, reference Gelem/s, ratio.
+# See benches/bitnet.rs and docs/PERFORMANCE.md ("BitNet ternary codecs").
+#
+# Environment (all optional):
+#   BG_GGML_LIB    path of libggml-base.so (default: found through $BG_PYTHON's libggml package)
+#   BG_PYTHON      a Python with libggml-python (default: python3)
+#   BG_M, BG_K     tensor shape (default 4096 x 4096 = 16 Mi elements)
+#   BG_ROUNDS      timed rounds (default 7)
+#   BG_SMALL=1     also run a cache-resident shape (256 x 256, 51 rounds): kernel speed
+#   BG_CRITERION=1 also run criterion on the I2_S kernels (1 Mi elements)
+# Prints "SKIPPED: ..." (exit 0) when ggml is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BG_PYTHON="${BG_PYTHON:-python3}"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), \
+$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); $(date -u +%Y-%m-%dT%H:%MZ)"
+cargo bench --bench bitnet
+if [[ "${BG_SMALL:-0}" == 1 ]]; then
+    BG_M=256 BG_K=256 BG_ROUNDS=51 cargo bench --bench bitnet
+fi

@@ -1,0 +1,615 @@
+// bitgguf GPU dequantization kernels (compiled at run time by NVRTC, see src/device/cuda/kernels.rs).
+//
+// Every kernel expands packed blocks into f32, f16 or bf16 with the same f32 operations, in the
+// same order, as the CPU scalar codecs in src/quant/ (which are bit-exact with ggml's
+// dequantize_row_*): products and sums are written with __fmul_rn / __fadd_rn / __fsub_rn so
+// that no multiply-add is ever contracted into an FMA (the module is also compiled with
+// --fmad=false). f32 -> f16 / bf16 give the bits of src/quant/float.rs (f32_to_f16,
+// f32_to_bf16), NaN handling included.
+//
+// Work split: thread g of the grid produces the 8 consecutive output elements [8g, 8g + 8) of
+// the launch (every block type has a multiple of 8 elements per block, so 8 elements never
+// straddle a block), and stores them with one 16-byte store (f16/bf16) or two (f32): stores are
+// coalesced across a warp. Block headers are re-read by the threads sharing a block (L1 hits).
+//
+// Arguments of every dq_* kernel:
+//   src     the packed bytes of the first block of this launch (16-byte aligned: a staging slot
+//           or an allocation's start; blocks inside are read with the widest loads their
+//           offsets allow)
+//   dst     the output of the first element of this launch (16-byte aligned)
+//   n       elements in this launch (a whole number of blocks; any count for f32/f16/bf16)
+//   out     0 = f32, 1 = f16, 2 = bf16
+//   aux     a type-specific argument (I2_S: the per-tensor scale; I2_S GROUP_64: see dq_i2_s)
+//   tab     a 16-entry value table passed by value (IQ4_NL/IQ4_XS, MXFP4; filled by the host
+//           from the CPU codecs' own tables)
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+struct Tab16 {
+    signed char v[16];
+};
+
+// ---- conversions (src/quant/float.rs) -------------------------------------------------------
+
+__device__ __forceinline__ float h2f(u32 h) {
+    u32 sign = (h & 0x8000u) << 16;
+    u32 exp = (h >> 10) & 0x1fu;
+    u32 man = h & 0x3ffu;
+    u32 bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else {
+            u32 lz = (u32)__clz(man) - 21u;
+            man = (man << lz) & 0x3ffu;
+            bits = sign | ((127u - 15u + 1u - lz) << 23) | (man << 13);
+        }
+    } else if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127u - 15u) << 23) | (man << 13);
+    }
+    return __uint_as_float(bits);
+}
+
+// f32 -> f16 as the CPU's f32_to_f16: the hardware's round-to-nearest-even conversion, which is
+// the same for every non-NaN input (subnormals and overflow included; no .ftz), with the CPU's
+// NaN rule (sign | 0x7e00 | top payload bits) instead of the hardware's canonical NaN.
+__device__ __forceinline__ u32 f2h_fast(float f) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    u32 x = __float_as_uint(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return ((x >> 16) & 0x8000u) | 0x7e00u | ((x & 0x7fffffu) >> 13);
+    return h;
+}
+
+__device__ __forceinline__ u32 f2bf(float f) {
+    u32 u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return ((u >> 16) | 64u) & 0xffffu;
+    return (u + (0x7fffu + ((u >> 16) & 1u))) >> 16;
+}
+
+__device__ __forceinline__ u32 rd16(const u8* p) { return (u32)p[0] | ((u32)p[1] << 8); }
+__device__ __forceinline__ u32 rd32(const u8* p) { return rd16(p) | (rd16(p + 2) << 16); }
+// Aligned loads (every f16 field sits at an even offset of an even-sized block).
+__device__ __forceinline__ u32 ld16(const u8* p) { return *(const u16*)p; }
+__device__ __forceinline__ u32 ld32_2(const u8* p) { return ld16(p) | (ld16(p + 2) << 16); }
+__device__ __forceinline__ float f16at(const u8* p) { return h2f(ld16(p)); }
+
+// Eight bytes as two little-endian words; A = the alignment the caller guarantees.
+struct B8 {
+    u32 lo, hi;
+    __device__ __forceinline__ u32 operator[](int i) const { return ((i < 4 ? lo : hi) >> (8 * (i & 3))) & 0xFFu; }
+};
+
+template <int A>
+__device__ __forceinline__ B8 ld8(const u8* p) {
+    B8 r;
+    if (A >= 8) {
+        uint2 w = *(const uint2*)p;
+        r.lo = w.x;
+        r.hi = w.y;
+    } else if (A >= 4) {
+        r.lo = *(const u32*)p;
+        r.hi = *(const u32*)(p + 4);
+    } else if (A >= 2) {
+        r.lo = ld32_2(p);
+        r.hi = ld32_2(p + 4);
+    } else {
+        r.lo = rd32(p);
+        r.hi = rd32(p + 4);
+    }
+    return r;
+}
+
+__device__ __forceinline__ bool either_nan(float a, float b) {
+    return (int)((__float_as_uint(a) & 0x7fffffffu) > 0x7f800000u) | (int)((__float_as_uint(b) & 0x7fffffffu) > 0x7f800000u);
+}
+
+// Two values as f16 / bf16, a in the low half: on sm_80+ one hardware conversion of the pair
+// (round to nearest even, identical to the CPU for non-NaN inputs), falling back to the
+// per-value path (the CPU's NaN rule) when either is NaN.
+__device__ __forceinline__ u32 pack_f16(float a, float b) {
+#if __CUDA_ARCH__ >= 800
+    if (!either_nan(a, b)) {
+        u32 r;
+        asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a));
+        return r;
+    }
+#endif
+    return f2h_fast(a) | (f2h_fast(b) << 16);
+}
+
+__device__ __forceinline__ u32 pack_bf16(float a, float b) {
+#if __CUDA_ARCH__ >= 800
+    if (!either_nan(a, b)) {
+        u32 r;
+        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a));
+        return r;
+    }
+#endif
+    return f2bf(a) | (f2bf(b) << 16);
+}
+
+// Eight bytes at p, guaranteed A-aligned, with wider loads where p happens to be 8- or 4-aligned
+// (for 256-element super-blocks: the 32 threads of a warp share one block, so the branch is
+// warp-uniform).
+template <int A>
+__device__ __forceinline__ B8 ld8_dyn(const u8* p) {
+    unsigned long long a = (unsigned long long)p;
+    if ((a & 7) == 0) return ld8<8>(p);
+    if (A < 4 && (a & 3) == 0) return ld8<4>(p);
+    return ld8<A>(p);
+}
+
+// Store 8 values at dst + 8g elements. 16-bit outputs: on sm_80+, when none of the 8 is NaN
+// (one test per value), four hardware pair conversions; otherwise the per-pair path.
+__device__ __forceinline__ void store8(void* dst, u64 g, int out, const float* v) {
+    if (out == 0) {
+        float4* d = (float4*)((float*)dst + 8 * g);
+        d[0] = make_float4(v[0], v[1], v[2], v[3]);
+        d[1] = make_float4(v[4], v[5], v[6], v[7]);
+        return;
+    }
+    u32 w[4];
+#if __CUDA_ARCH__ >= 800
+    bool nan = false;
+    #pragma unroll
+    for (int i = 0; i < 8; i++) nan |= v[i] != v[i];
+    if (!nan) {
+        #pragma unroll
+        for (int i = 0; i < 4; i++) {
+            if (out == 1) asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(w[i]) : "f"(v[2 * i + 1]), "f"(v[2 * i]));
+            else asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(w[i]) : "f"(v[2 * i + 1]), "f"(v[2 * i]));
+        }
+        *(uint4*)((u16*)dst + 8 * g) = make_uint4(w[0], w[1], w[2], w[3]);
+        return;
+    }
+#endif
+    #pragma unroll
+    for (int i = 0; i < 4; i++) w[i] = out == 1 ? pack_f16(v[2 * i], v[2 * i + 1]) : pack_bf16(v[2 * i], v[2 * i + 1]);
+    *(uint4*)((u16*)dst + 8 * g) = make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+__device__ __forceinline__ void store1(void* dst, u64 e, int out, float v) {
+    if (out == 0) ((float*)dst)[e] = v;
+    else ((u16*)dst)[e] = (u16)(out == 1 ? f2h_fast(v) : f2bf(v));
+}
+
+#define GRID_LOOP(ngroups) \
+    for (u64 g = (u64)blockIdx.x * blockDim.x + threadIdx.x; g < (ngroups); g += (u64)gridDim.x * blockDim.x)
+
+// The table argument, copied to shared memory once per block (indexing the parameter space with
+// a run-time index would spill it to local memory).
+#define SHARED_TAB                                         \
+    __shared__ signed char s_tab[16];                      \
+    if (threadIdx.x < 16) s_tab[threadIdx.x] = tab.v[threadIdx.x]; \
+    __syncthreads();
+
+#define KERNEL(name) \
+    extern "C" __global__ void __launch_bounds__(256) name(const u8* __restrict__ src, void* __restrict__ dst, \
+                                                           u64 n, int out, float aux, Tab16 tab)
+
+// ---- 32-element blocks (src/quant/legacy.rs, iquants.rs, fp4.rs) ------------------------------
+
+// Q4_0: d:f16@0, qs[16]@2. Byte j: element j (low nibble), j+16 (high). (q-8)*d.
+KERNEL(dq_q4_0) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 4) * 18;
+        int s = (int)(g % 4), hi = s >= 2, j0 = (s & 1) * 8;
+        float d = f16at(b), v[8];
+        B8 qs = ld8<2>(b + 2 + j0);
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            u32 q = qs[i];
+            int x = (int)(hi ? (q >> 4) : (q & 0xF)) - 8;
+            v[i] = __fmul_rn((float)x, d);
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+// Q4_1: d:f16@0, m:f16@2, qs[16]@4. q*d + m.
+KERNEL(dq_q4_1) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 4) * 20;
+        int s = (int)(g % 4), hi = s >= 2, j0 = (s & 1) * 8;
+        float d = f16at(b), m = f16at(b + 2), v[8];
+        B8 qs = ld8<4>(b + 4 + j0);
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            u32 q = qs[i];
+            v[i] = __fadd_rn(__fmul_rn((float)(hi ? (q >> 4) : (q & 0xF)), d), m);
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+// Q5_0: d:f16@0, qh:u32@2, qs[16]@6. (q5 - 16)*d.
+KERNEL(dq_q5_0) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 4) * 22;
+        int s = (int)(g % 4), hi = s >= 2, j0 = (s & 1) * 8;
+        float d = f16at(b), v[8];
+        u32 qh = ld32_2(b + 2);
+        B8 qs = ld8<2>(b + 6 + j0);
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            int j = j0 + i;
+            u32 q = qs[i];
+            u32 x = hi ? ((q >> 4) | ((qh >> (j + 12)) & 0x10u)) : ((q & 0xF) | (((qh >> j) << 4) & 0x10u));
+            v[i] = __fmul_rn((float)((int)x - 16), d);
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+// Q5_1: d:f16@0, m:f16@2, qh:u32@4, qs[16]@8. q5*d + m.
+KERNEL(dq_q5_1) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 4) * 24;
+        int s = (int)(g % 4), hi = s >= 2, j0 = (s & 1) * 8;
+        float d = f16at(b), m = f16at(b + 2), v[8];
+        u32 qh = *(const u32*)(b + 4);
+        B8 qs = ld8<8>(b + 8 + j0);
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            int j = j0 + i;
+            u32 q = qs[i];
+            u32 x = hi ? ((q >> 4) | ((qh >> (j + 12)) & 0x10u)) : ((q & 0xF) | (((qh >> j) << 4) & 0x10u));
+            v[i] = __fadd_rn(__fmul_rn((float)x, d), m);
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+// Q8_0: d:f16@0, qs:i8[32]@2. q*d.
+KERNEL(dq_q8_0) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 4) * 34;
+        int e0 = (int)(g % 4) * 8;
+        float d = f16at(b), v[8];
+        B8 qs = ld8<2>(b + 2 + e0);
+        #pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = __fmul_rn((float)(signed char)qs[i], d);
+        store8(dst, g, out, v);
+    }
+}
+
+// IQ4_NL: d:f16@0, qs[16]@2; d * kvalues[nibble].
+KERNEL(dq_iq4_nl) {
+    SHARED_TAB
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 4) * 18;
+        int s = (int)(g % 4), hi = s >= 2, j0 = (s & 1) * 8;
+        float d = f16at(b), v[8];
+        B8 qs = ld8<2>(b + 2 + j0);
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            u32 q = qs[i];
+            v[i] = __fmul_rn(d, (float)s_tab[hi ? (q >> 4) : (q & 0xF)]);
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+// E8M0 scale byte, halved (src/quant/fp4.rs e8m0_to_f32_half).
+__device__ __forceinline__ float e8m0_half(u32 e) {
+    return __uint_as_float(e < 2 ? (0x00200000u << e) : ((e - 1) << 23));
+}
+
+// MXFP4: e:u8@0, qs[16]@1. kvalues[nibble] * (2^(e-128)).
+KERNEL(dq_mxfp4) {
+    SHARED_TAB
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 4) * 17;
+        int s = (int)(g % 4), hi = s >= 2, j0 = (s & 1) * 8;
+        float d = e8m0_half(b[0]), v[8];
+        B8 qs = ld8<1>(b + 1 + j0);
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            u32 q = qs[i];
+            v[i] = __fmul_rn((float)s_tab[hi ? (q >> 4) : (q & 0xF)], d);
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+// ---- 256-element super-blocks (src/quant/kquants.rs, iquants.rs, ternary.rs) ------------------
+
+// Q2_K: scales[16]@0, qs[64]@16, d:f16@80, dmin:f16@82. e = 128h + 32j + 16p + l.
+KERNEL(dq_q2_k) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 32) * 84;
+        int e0 = (int)(g % 32) * 8;
+        int h = e0 >> 7, j = (e0 >> 5) & 3, p = (e0 >> 4) & 1, l0 = e0 & 15;
+        u32 sc = b[8 * h + 2 * j + p];
+        float d = f16at(b + 80), mn = f16at(b + 82);
+        float dl = __fmul_rn(d, (float)(sc & 0xF)), ml = __fmul_rn(mn, (float)(sc >> 4));
+        B8 q = ld8_dyn<4>(b + 16 + 32 * h + 16 * p + l0);
+        float v[8];
+        #pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = __fsub_rn(__fmul_rn(dl, (float)((q[i] >> (2 * j)) & 3)), ml);
+        store8(dst, g, out, v);
+    }
+}
+
+// Q3_K: hmask[32]@0, qs[64]@32, scales[12]@96, d:f16@108. e = 128h + 32j + 16p + l.
+KERNEL(dq_q3_k) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 32) * 110;
+        int e0 = (int)(g % 32) * 8;
+        int h = e0 >> 7, j = (e0 >> 5) & 3, p = (e0 >> 4) & 1, l0 = e0 & 15;
+        int k = 8 * h + 2 * j + p;
+        const u8* s = b + 96;
+        u32 low = (s[k & 7] >> (4 * (k >> 3))) & 0xF;
+        u32 high = (s[8 + k % 4] >> (2 * (k / 4))) & 3;
+        int sc = (int)(low | (high << 4));
+        float dl = __fmul_rn(f16at(b + 108), (float)(sc - 32));
+        u32 m = 1u << (4 * h + j);
+        B8 q = ld8_dyn<2>(b + 32 + 32 * h + 16 * p + l0);
+        B8 hm = ld8_dyn<2>(b + 16 * p + l0);
+        float v[8];
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            int x = (int)((q[i] >> (2 * j)) & 3) - ((hm[i] & m) ? 0 : 4);
+            v[i] = __fmul_rn(dl, (float)x);
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+// ggml's get_scale_min_k4, without branches (the sub-block j differs between the threads of a
+// warp): j < 4: (s[j] & 63, s[j + 4] & 63); else ((s[j + 4] & 0xF) | (s[j - 4] >> 6) << 4,
+// (s[j + 4] >> 4) | (s[j] >> 6) << 4).
+__device__ __forceinline__ void scale_min_k4(int j, const u8* s, u32* sc, u32* m) {
+    u32 sj = s[j], sj4 = s[j + 4], sjm4 = s[j & 3];
+    bool lo = j < 4;
+    *sc = lo ? (sj & 63) : ((sj4 & 0xF) | ((sjm4 >> 6) << 4));
+    *m = lo ? (sj4 & 63) : ((sj4 >> 4) | ((sj >> 6) << 4));
+}
+
+// Q4_K: d@0, dmin@2, scales[12]@4, qs[128]@16. e = 64c + 32hi + l.
+KERNEL(dq_q4_k) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 32) * 144;
+        int e0 = (int)(g % 32) * 8;
+        int c = e0 >> 6, hi = (e0 >> 5) & 1, l0 = e0 & 31;
+        u32 sc, m;
+        scale_min_k4(2 * c + hi, b + 4, &sc, &m);
+        float d1 = __fmul_rn(f16at(b), (float)sc), m1 = __fmul_rn(f16at(b + 2), (float)m);
+        B8 q = ld8<8>(b + 16 + 32 * c + l0);
+        float v[8];
+        #pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = __fsub_rn(__fmul_rn(d1, (float)(hi ? (q[i] >> 4) : (q[i] & 0xF))), m1);
+        store8(dst, g, out, v);
+    }
+}
+
+// Q5_K: d@0, dmin@2, scales[12]@4, qh[32]@16, qs[128]@48. e = 64c + 32hi + l.
+KERNEL(dq_q5_k) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 32) * 176;
+        int e0 = (int)(g % 32) * 8;
+        int c = e0 >> 6, hi = (e0 >> 5) & 1, l0 = e0 & 31;
+        u32 sc, m;
+        scale_min_k4(2 * c + hi, b + 4, &sc, &m);
+        float d1 = __fmul_rn(f16at(b), (float)sc), m1 = __fmul_rn(f16at(b + 2), (float)m);
+        u32 u = (hi ? 2u : 1u) << (2 * c);
+        B8 q = ld8<8>(b + 48 + 32 * c + l0);
+        B8 qh = ld8<8>(b + 16 + l0);
+        float v[8];
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            u32 x = (hi ? (q[i] >> 4) : (q[i] & 0xF)) + ((qh[i] & u) ? 16 : 0);
+            v[i] = __fsub_rn(__fmul_rn(d1, (float)x), m1);
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+// Q6_K: ql[128]@0, qh[64]@128, scales:i8[16]@192, d:f16@208. e = 128h + 32k + l.
+KERNEL(dq_q6_k) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 32) * 210;
+        int e0 = (int)(g % 32) * 8;
+        int h = e0 >> 7, k = (e0 >> 5) & 3, l0 = e0 & 31;
+        B8 ql = ld8_dyn<2>(b + 64 * h + (k & 1) * 32 + l0);
+        B8 qh = ld8_dyn<2>(b + 128 + 32 * h + l0);
+        int is = l0 / 16;
+        float ds = __fmul_rn(f16at(b + 208), (float)(signed char)b[192 + 8 * h + is + 2 * k]);
+        float v[8];
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            u32 lo = k < 2 ? (ql[i] & 0xF) : (ql[i] >> 4);
+            u32 q = lo | (((qh[i] >> (2 * k)) & 3) << 4);
+            v[i] = __fmul_rn(ds, (float)((int)q - 32));
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+// IQ4_XS: d:f16@0, scales_h:u16@2, scales_l[4]@4, qs[128]@8. e = 32ib + 16hi + j.
+KERNEL(dq_iq4_xs) {
+    SHARED_TAB
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 32) * 136;
+        int e0 = (int)(g % 32) * 8;
+        int ib = e0 >> 5, hi = (e0 >> 4) & 1, j0 = e0 & 15;
+        u32 sh = rd16(b + 2);
+        int ls = (int)(((b[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((sh >> (2 * ib)) & 3) << 4));
+        float dl = __fmul_rn(f16at(b), (float)(ls - 32));
+        B8 q = ld8<8>(b + 8 + 16 * ib + j0);
+        float v[8];
+        #pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = __fmul_rn(dl, (float)s_tab[hi ? (q[i] >> 4) : (q[i] & 0xF)]);
+        store8(dst, g, out, v);
+    }
+}
+
+// TQ1_0: qs[48]@0, qh[4]@48, d:f16@52 (src/quant/ternary.rs block_tq1_0). Element order:
+// trit n of qs[m] at 32n + m (e < 160), of qs[32 + m] at 160 + 16n + m (e < 240), of qh[j] at
+// 240 + 4n + j. A group of 8 lies in one region; in the first two it is one trit n of 8
+// consecutive bytes, in the last it is trits n0, n0 + 1 of the 4 qh bytes.
+__device__ __forceinline__ int tq1_trit(u32 byte, u32 p3) {
+    u32 x = (byte * p3) & 0xFFu;
+    return (int)((x * 3) >> 8) - 1;
+}
+
+__device__ __forceinline__ u32 pow3(int n) { return n == 0 ? 1u : n == 1 ? 3u : n == 2 ? 9u : n == 3 ? 27u : 81u; }
+
+KERNEL(dq_tq1_0) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 32) * 54;
+        int e0 = (int)(g % 32) * 8;
+        float d = f16at(b + 52), v[8];
+        // Region (no divergent arithmetic, only the load differs): byte offset and trit n.
+        bool last = e0 >= 240;
+        int off = e0 < 160 ? (e0 & 31) : 32 + ((e0 - 160) & 15);
+        int n0 = e0 < 160 ? (e0 >> 5) : last ? ((e0 - 240) >> 2) : ((e0 - 160) >> 4);
+        B8 q;
+        if (last) {
+            q.lo = q.hi = ld32_2(b + 48);
+        } else {
+            q = ld8_dyn<2>(b + off);
+        }
+        u32 pa = pow3(n0), pb = last ? pow3(n0 + 1) : pa;
+        #pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = __fmul_rn((float)tq1_trit(q[i], i < 4 ? pa : pb), d);
+        store8(dst, g, out, v);
+    }
+}
+
+// TQ2_0: qs[64]@0, d:f16@64. e = 128gr + 32l + m: bits 2l of qs[32gr + m].
+KERNEL(dq_tq2_0) {
+    GRID_LOOP(n / 8) {
+        const u8* b = src + (g / 32) * 66;
+        int e0 = (int)(g % 32) * 8;
+        int gr = e0 >> 7, l = (e0 >> 5) & 3, m0 = e0 & 31;
+        float d = f16at(b + 64), v[8];
+        B8 q = ld8_dyn<2>(b + 32 * gr + m0);
+        #pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = __fmul_rn((float)((int)((q[i] >> (2 * l)) & 3) - 1), d);
+        store8(dst, g, out, v);
+    }
+}
+
+// ---- BitNet I2_S (src/quant/bitnet/i2s.rs) ----------------------------------------------------
+// Payload only (the host reads the scale from the tail and passes it as aux; it also rejects
+// code 3 while staging the bytes). Blocks of 4*G elements / G bytes, G = 32 (canonical) or 16
+// (GROUP_64, tab.v[0] = 1): byte p of a block holds elements p, p+G, p+2G, p+3G in bits 7-6,
+// 5-4, 3-2, 1-0. Values are the CPU's lut: {scale * -1, scale * 0, scale * 1}[code].
+template <int G>
+__device__ __forceinline__ void i2s_body(const u8* __restrict__ src, void* __restrict__ dst, u64 n, int out, float aux) {
+    float l0 = __fmul_rn(aux, -1.0f), l1 = __fmul_rn(aux, 0.0f), l2 = __fmul_rn(aux, 1.0f);
+    GRID_LOOP(n / 8) {
+        u64 e0 = g * 8;
+        u64 blk = e0 / (4 * G);
+        int r = (int)(e0 % (4 * G));
+        int field = r / G, p0 = r % G;
+        B8 q = ld8<8>(src + blk * G + p0);
+        int sh = 6 - 2 * field;
+        float v[8];
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            u32 c = (q[i] >> sh) & 3;
+            v[i] = c == 0 ? l0 : (c == 1 ? l1 : l2);
+        }
+        store8(dst, g, out, v);
+    }
+}
+
+KERNEL(dq_i2_s) {
+    if (tab.v[0]) i2s_body<16>(src, dst, n, out, aux);
+    else i2s_body<32>(src, dst, n, out, aux);
+}
+
+// ---- BitNet TL1 (src/quant/bitnet/tl1.rs) ----------------------------------------------------
+// One thread per payload byte (whole row tiles per launch; the host checks every index <= 8 and
+// passes the scale as aux). tab = the tile walk: K, BM, BK, bm as u32 LE. Byte o of the stream
+// is, from the innermost loop out: s (16), yq (by/4), g (bm/16), y (BK/by), r (BM/bm), j (K/BK),
+// i; it holds the pairs p0 (high nibble) and p0 + 1 of row i*BM + r*bm + 16g + s, columns
+// 2*p0 .. 2*p0 + 3 with p0 = j*BK/2 + y*by/2 + 2yq, by = 256/bm. Index x is the trit pair
+// (x/3 - 1, x%3 - 1).
+__device__ __forceinline__ u32 tab32(const Tab16& t, int at) {
+    return (u32)(u8)t.v[at] | ((u32)(u8)t.v[at + 1] << 8) | ((u32)(u8)t.v[at + 2] << 16) | ((u32)(u8)t.v[at + 3] << 24);
+}
+
+KERNEL(dq_tl1) {
+    u32 K = tab32(tab, 0), BMT = tab32(tab, 4), BK = tab32(tab, 8), BM = tab32(tab, 12);
+    u32 BY = 256 / BM, nyq = BY / 4, ng = BM / 16, ny = BK / BY, nr = BMT / BM, nj = K / BK;
+    float lut[3] = {__fmul_rn(aux, -1.0f), __fmul_rn(aux, 0.0f), __fmul_rn(aux, 1.0f)};
+    GRID_LOOP(n / 4) {
+        u64 o = g;
+        u32 s = (u32)(o % 16);
+        o /= 16;
+        u32 yq = (u32)(o % nyq);
+        o /= nyq;
+        u32 gq = (u32)(o % ng);
+        o /= ng;
+        u32 y = (u32)(o % ny);
+        o /= ny;
+        u32 r = (u32)(o % nr);
+        o /= nr;
+        u32 j = (u32)(o % nj);
+        u64 i = o / nj;
+        u64 col = (u64)j * BK + (u64)y * BY + 4 * yq;
+        u64 row = i * BMT + (u64)r * BM + 16 * gq + s;
+        u32 x = src[g];
+        u32 hi = x >> 4, lo = x & 15;
+        u32 c[4] = {hi / 3, hi % 3, lo / 3, lo % 3};
+        float v[4];
+        #pragma unroll
+        for (int q = 0; q < 4; q++) v[q] = c[q] == 0 ? lut[0] : (c[q] == 1 ? lut[1] : lut[2]);
+        u64 e = row * K + col;
+        if (out == 0) {
+            *(float4*)((float*)dst + e) = make_float4(v[0], v[1], v[2], v[3]);
+        } else {
+            u32 w0 = out == 1 ? pack_f16(v[0], v[1]) : pack_bf16(v[0], v[1]);
+            u32 w1 = out == 1 ? pack_f16(v[2], v[3]) : pack_bf16(v[2], v[3]);
+            *(uint2*)((u16*)dst + e) = make_uint2(w0, w1);
+        }
+    }
+}
+
+// ---- plain floats ------------------------------------------------------------------------------
+
+__device__ __forceinline__ float load_float(const u8* src, u64 e, int kind) {
+    if (kind == 0) return __uint_as_float(rd32(src + 4 * e));
+    if (kind == 1) return h2f(rd16(src + 2 * e));
+    return __uint_as_float(rd16(src + 2 * e) << 16);
+}
+
+// aux unused; tab.v[0]: 0 = f32 in, 1 = f16 in, 2 = bf16 in. Groups of 8 are read with 16-byte
+// loads (src is 16-byte aligned).
+KERNEL(dq_float) {
+    int kind = tab.v[0];
+    u64 groups = n / 8;
+    GRID_LOOP(groups) {
+        float v[8];
+        if (kind == 0) {
+            const float4* p = (const float4*)(src + 32 * g);
+            float4 a = p[0], c = p[1];
+            v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = c.x, v[5] = c.y, v[6] = c.z, v[7] = c.w;
+        } else {
+            uint4 w = *(const uint4*)(src + 16 * g);
+            u32 ws[4] = {w.x, w.y, w.z, w.w};
+            #pragma unroll
+            for (int i = 0; i < 4; i++) {
+                u32 lo = ws[i] & 0xFFFFu, hi = ws[i] >> 16;
+                v[2 * i] = kind == 1 ? h2f(lo) : __uint_as_float(lo << 16);
+                v[2 * i + 1] = kind == 1 ? h2f(hi) : __uint_as_float(hi << 16);
+            }
+        }
+        store8(dst, g, out, v);
+    }
+    // The last n % 8 elements, one thread each.
+    u64 t = (u64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t < n % 8) {
+        u64 e = groups * 8 + t;
+        store1(dst, e, out, load_float(src, e, kind));
+    }
+}

@@ -1,0 +1,421 @@
+//! The CUDA backend (feature `gpu`): [`CudaBackend`] implements [`DeviceBackend`] with cudarc's
+//! driver API, loaded at run time (a build with `gpu` runs on machines without CUDA: every entry
+//! point then returns `NoDevice`, never aborts — see [`driver::guarded`]).
+//!
+//! - Dequantization runs on the GPU (kernels in `kernels/dequant.cu`, compiled by NVRTC for the
+//!   device's compute capability and cached in memory and on disk, see [`kernels`]) for I2_S,
+//!   TQ1_0, TQ2_0, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K…Q6_K, IQ4_NL, IQ4_XS, MXFP4, F32, F16 and
+//!   BF16, into f32, f16 or bf16, bit-for-bit what the CPU codecs give (NaN payloads aside:
+//!   the GPU's NaN results are canonical). Other types: `can_decode` is false and the loader
+//!   decodes on the CPU, then [`DeviceBackend::upload`]s.
+//! - Packed bytes go host → device through a ring of reused pinned staging buffers
+//!   ([`stage`]), overlapping host copies, DMA and kernels. `Materialize::Packed` keeps the
+//!   on-disk bytes (ternary weights stay packed for engines with their own kernels).
+//! - Device memory is plain `cuMemAlloc`; a failed allocation is `OutOfMemory` (the loader's
+//!   fallback), never a crash.
+//! - `materialize` and `upload` are asynchronous with respect to the device: they return once
+//!   the host bytes have been staged; [`DeviceBackend::synchronize`] waits until every tensor
+//!   handed out is complete.
+
+pub mod driver;
+pub mod kernels;
+pub mod stage;
+
+use std::sync::{Arc, Mutex};
+
+use driver::{guarded, Ctx, DeviceBuffer};
+use stage::{Sink, Stager};
+
+use super::{DeviceBackend, DeviceId, DeviceMemoryInfo, DeviceTensor, Materialize, TensorUpload};
+use crate::error::{Error, Result, Status};
+use crate::quant::bitnet::{read_f32, tl1_validate, I2sLayout};
+use crate::quant::tensor::TensorCodec;
+use crate::types::{self, TypeId, I2_S, TL1};
+
+/// Default fraction of a GPU's free memory the planner may use.
+pub const GPU_BUDGET_FRACTION: f64 = 0.8;
+
+/// What `bg_cuda_device_info` reports about one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CudaDeviceInfo {
+    /// Ordinal.
+    pub ordinal: u32,
+    /// Name ("NVIDIA H100 80GB HBM3").
+    pub name: String,
+    /// Total memory in bytes.
+    pub total: u64,
+    /// Free memory in bytes now.
+    pub free: u64,
+    /// Compute capability major.
+    pub cc_major: i32,
+    /// Compute capability minor.
+    pub cc_minor: i32,
+}
+
+/// Whether the CUDA driver library loads and initializes here (never panics).
+pub fn driver_available() -> bool {
+    driver::driver_state().is_ok()
+}
+
+/// Number of CUDA devices: `Ok(0)` when there is no driver or no device (not an error).
+pub fn device_count() -> Result<usize> {
+    if driver::driver_state().is_err() {
+        return Ok(0);
+    }
+    guarded("cuda device count", driver::device_count)
+}
+
+/// Name, memory and compute capability of device `ordinal` (`NoDevice` without a driver or
+/// for an ordinal past the last device).
+pub fn device_info(ordinal: u32) -> Result<CudaDeviceInfo> {
+    guarded("cuda device info", || {
+        let ctx = Ctx::retain(ordinal)?;
+        let (free, total) = ctx.mem_info()?;
+        let (cc_major, cc_minor) = ctx.compute_capability()?;
+        Ok(CudaDeviceInfo { ordinal, name: ctx.name()?, total, free, cc_major, cc_minor })
+    })
+}
+
+/// A tensor in CUDA device memory (freed on drop).
+#[derive(Debug)]
+pub struct CudaTensor {
+    buf: DeviceBuffer,
+    ordinal: u32,
+}
+
+impl CudaTensor {
+    /// Copy the tensor back to the host (waits for the copy; call
+    /// [`DeviceBackend::synchronize`] first so that its bytes are complete).
+    pub fn to_host(&self) -> Result<Vec<u8>> {
+        guarded("cuda tensor to host", || self.buf.to_host())
+    }
+}
+
+impl DeviceTensor for CudaTensor {
+    fn device(&self) -> DeviceId {
+        DeviceId::Cuda(self.ordinal)
+    }
+    fn device_ptr(&self) -> u64 {
+        self.buf.ptr()
+    }
+    fn len(&self) -> u64 {
+        self.buf.len()
+    }
+}
+
+/// Per-device state, created on first use.
+struct DeviceState {
+    stager: Mutex<Stager>,
+}
+
+/// The CUDA backend. Cheap to clone; usable from any thread.
+#[derive(Clone)]
+pub struct CudaBackend {
+    devices: Arc<Vec<Mutex<Option<Arc<DeviceState>>>>>,
+}
+
+impl std::fmt::Debug for CudaBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CudaBackend").field("devices", &self.devices.len()).finish()
+    }
+}
+
+/// The TL1 host check: offset of the first byte with an index (nibble) above 8.
+fn tl1_bad(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&y| y >> 4 > 8 || y & 15 > 8)
+}
+
+/// The I2_S host check: offset of the first byte holding code 3.
+fn i2s_code3(b: &[u8]) -> Option<usize> {
+    let (words, _) = b.split_at(b.len() / 8 * 8);
+    for (w, c) in words.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        if x & (x >> 1) & 0x5555_5555_5555_5555 != 0 {
+            return c.iter().position(|&y| y & (y >> 1) & 0x55 != 0).map(|p| w * 8 + p);
+        }
+    }
+    b[words.len()..].iter().position(|&y| y & (y >> 1) & 0x55 != 0).map(|p| words.len() + p)
+}
+
+impl CudaBackend {
+    /// The backend over every device the driver reports (`NoDevice` when there is no driver or
+    /// no device).
+    pub fn new() -> Result<CudaBackend> {
+        guarded("cuda backend", || {
+            let n = driver::device_count()?;
+            if n == 0 {
+                return Err(Error::new(Status::NoDevice, "the CUDA driver reports no device"));
+            }
+            Ok(CudaBackend { devices: Arc::new((0..n).map(|_| Mutex::new(None)).collect()) })
+        })
+    }
+
+    /// Number of devices.
+    pub fn device_count(&self) -> usize {
+        self.devices.len()
+    }
+
+    fn state(&self, device: DeviceId) -> Result<Arc<DeviceState>> {
+        let ordinal = match device {
+            DeviceId::Cuda(o) => o,
+            DeviceId::Cpu => {
+                return Err(Error::new(Status::InvalidParameter, "the CUDA backend does not hold host tensors"))
+            }
+        };
+        let slot = self.devices.get(ordinal as usize).ok_or_else(|| {
+            Error::new(
+                Status::NoDevice,
+                format!("CUDA device {ordinal} does not exist ({} device(s) present)", self.devices.len()),
+            )
+        })?;
+        let mut g = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = g.as_ref() {
+            return Ok(s.clone());
+        }
+        let ctx = Ctx::retain(ordinal)?;
+        let s = Arc::new(DeviceState { stager: Mutex::new(Stager::new(ctx)?) });
+        *g = Some(s.clone());
+        Ok(s)
+    }
+
+    /// Make sure device `ordinal` is initialized (context, kernels, staging ring): benches call
+    /// it to keep start-up out of their timings. Returns where the kernels came from and the
+    /// seconds spent loading them.
+    pub fn warm_up(&self, ordinal: u32) -> Result<(kernels::ImageSource, f64)> {
+        guarded("cuda warm up", || {
+            let s = self.state(DeviceId::Cuda(ordinal))?;
+            let st = s.stager.lock().unwrap_or_else(|p| p.into_inner());
+            Ok((st.module.source, st.module.load_seconds))
+        })
+    }
+
+    /// Run `f` with device `ordinal`'s staging state (benches and tests: streams, module).
+    pub fn with_stager<R>(&self, ordinal: u32, f: impl FnOnce(&mut Stager) -> Result<R>) -> Result<R> {
+        guarded("cuda", || {
+            let s = self.state(DeviceId::Cuda(ordinal))?;
+            let mut st = s.stager.lock().unwrap_or_else(|p| p.into_inner());
+            st.ctx.bind()?;
+            f(&mut st)
+        })
+    }
+
+    /// A plain device allocation on `ordinal` (benches).
+    pub fn alloc(&self, ordinal: u32, len: u64) -> Result<CudaTensor> {
+        self.with_stager(ordinal, |st| Ok(CudaTensor { buf: DeviceBuffer::alloc(&st.ctx, len)?, ordinal }))
+    }
+
+    fn materialize_inner(&self, device: DeviceId, t: &TensorUpload<'_>, out: Materialize) -> Result<CudaTensor> {
+        let ti = types::info(t.ty).ok_or_else(|| {
+            Error::new(Status::InvalidParameter, format!("tensor '{}': unknown type id {}", t.name, t.ty))
+        })?;
+        let need = ti.nbytes(&t.ne).map_err(|e| {
+            Error::new(
+                Status::BadShapeForType,
+                format!("tensor '{}': shape {:?} is not valid for {}: {e:?}", t.name, t.ne, ti.name),
+            )
+        })?;
+        if t.packed.len() as u64 != need {
+            return Err(Error::new(
+                Status::InvalidParameter,
+                format!("tensor '{}': {} {:?} needs {need} bytes, {} given", t.name, ti.name, t.ne, t.packed.len()),
+            ));
+        }
+        let n = types::element_count(&t.ne)
+            .ok_or_else(|| Error::new(Status::ElementCountOverflow, format!("tensor '{}': {:?}", t.name, t.ne)))?;
+        let s = self.state(device)?;
+        let mut st = s.stager.lock().unwrap_or_else(|p| p.into_inner());
+        match out {
+            Materialize::Packed => {
+                let buf = DeviceBuffer::alloc(&st.ctx, need)?;
+                st.stream(t.packed, 1, 1, Sink::Packed { dst: buf.ptr() }, None, t.name)?;
+                Ok(CudaTensor { buf, ordinal: st.ctx.ordinal })
+            }
+            Materialize::Decoded(ot) => {
+                let spec = kernels::spec(t.ty).ok_or_else(|| {
+                    Error::new(
+                        Status::UnsupportedType,
+                        format!(
+                            "tensor '{}': {} is not decoded on the GPU (decode on the CPU and upload)",
+                            t.name, ti.name
+                        ),
+                    )
+                })?;
+                let bytes = n.checked_mul(ot.size()).ok_or_else(|| {
+                    Error::new(Status::ByteSizeOverflow, format!("tensor '{}': {n} elements as {}", t.name, ot.name()))
+                })?;
+                let buf = DeviceBuffer::alloc(&st.ctx, bytes)?;
+                let (payload, aux, check) = if t.ty == I2_S {
+                    let p = (n / 4) as usize;
+                    (&t.packed[..p], read_f32(t.packed, p), Some(i2s_code3 as stage::Check))
+                } else {
+                    (t.packed, 0.0, None)
+                };
+                let sink = Sink::Decode { spec: &spec, dst: buf.ptr(), out: ot, aux };
+                st.stream(payload, spec.unit_bytes as usize, spec.unit_elems, sink, check, t.name)?;
+                Ok(CudaTensor { buf, ordinal: st.ctx.ordinal })
+            }
+        }
+    }
+
+    /// Materialize a tensor described by a [`TensorCodec`] (what `Model::codec` gives: the
+    /// type, shape, TL1 tile configuration and I2_S layout), so that TL1 and I2_S GROUP_64 are
+    /// decoded on the GPU too; every other case is [`CudaBackend::materialize_cuda`].
+    pub fn materialize_codec(
+        &self,
+        device: DeviceId,
+        codec: &TensorCodec,
+        name: &str,
+        packed: &[u8],
+        out: Materialize,
+    ) -> Result<CudaTensor> {
+        let special = matches!(out, Materialize::Decoded(_))
+            && (codec.ty == TL1 || (codec.ty == I2_S && codec.i2s == I2sLayout::Group64));
+        let Materialize::Decoded(ot) = out else {
+            let t = TensorUpload { name, ty: codec.ty, ne: codec.ne, packed };
+            return self.materialize_cuda(device, &t, out);
+        };
+        if !special {
+            let t = TensorUpload { name, ty: codec.ty, ne: codec.ne, packed };
+            return self.materialize_cuda(device, &t, out);
+        }
+        guarded("cuda materialize", || {
+            let n = codec.n_elements()?;
+            let (spec, check): (_, stage::Check) = if codec.ty == TL1 {
+                let cfg = codec.tl.ok_or_else(|| {
+                    Error::new(Status::InvalidParameter, format!("tensor '{name}': TL1 needs its tile configuration"))
+                })?;
+                if codec.ne[2] != 1 || codec.ne[3] != 1 {
+                    return Err(Error::new(Status::BadShapeForType, format!("tensor '{name}': TL1 tensors are 2-D")));
+                }
+                let (k, m) = (codec.ne[0] as usize, codec.ne[1] as usize);
+                tl1_validate(m, k, &cfg).map_err(|e| e.context(format!("tensor '{name}'")))?;
+                (kernels::tl1_spec(k, &cfg), tl1_bad)
+            } else {
+                (kernels::i2s_group64_spec(), i2s_code3)
+            };
+            let payload_len = n / 4;
+            if packed.len() as u64 != payload_len + 32 || n % spec.unit_elems != 0 {
+                return Err(Error::new(
+                    Status::InvalidParameter,
+                    format!(
+                        "tensor '{name}': {:?} needs {} bytes in whole units of {} elements, {} given",
+                        codec.ne,
+                        payload_len + 32,
+                        spec.unit_elems,
+                        packed.len()
+                    ),
+                ));
+            }
+            let aux = read_f32(packed, payload_len as usize);
+            let s = self.state(device)?;
+            let mut st = s.stager.lock().unwrap_or_else(|p| p.into_inner());
+            let bytes =
+                n.checked_mul(ot.size()).ok_or_else(|| Error::new(Status::ByteSizeOverflow, name.to_string()))?;
+            let buf = DeviceBuffer::alloc(&st.ctx, bytes)?;
+            if spec.unit_bytes as usize > st.chunk_bytes() {
+                st.set_chunk_bytes((spec.unit_bytes as usize).next_power_of_two())?;
+            }
+            let sink = Sink::Decode { spec: &spec, dst: buf.ptr(), out: ot, aux };
+            let payload = &packed[..payload_len as usize];
+            st.stream(payload, spec.unit_bytes as usize, spec.unit_elems, sink, Some(check), name)?;
+            Ok(CudaTensor { buf, ordinal: st.ctx.ordinal })
+        })
+    }
+
+    /// [`DeviceBackend::materialize`] returning the concrete tensor type.
+    pub fn materialize_cuda(&self, device: DeviceId, t: &TensorUpload<'_>, out: Materialize) -> Result<CudaTensor> {
+        guarded("cuda materialize", || self.materialize_inner(device, t, out))
+    }
+
+    /// [`DeviceBackend::upload`] returning the concrete tensor type.
+    pub fn upload_cuda(&self, device: DeviceId, bytes: &[u8]) -> Result<CudaTensor> {
+        guarded("cuda upload", || {
+            let s = self.state(device)?;
+            let mut st = s.stager.lock().unwrap_or_else(|p| p.into_inner());
+            let buf = DeviceBuffer::alloc(&st.ctx, bytes.len() as u64)?;
+            st.stream(bytes, 1, 1, Sink::Packed { dst: buf.ptr() }, None, "upload")?;
+            Ok(CudaTensor { buf, ordinal: st.ctx.ordinal })
+        })
+    }
+}
+
+/// Whether the GPU decodes `ty` (without asking any device).
+pub fn gpu_decodes(ty: TypeId) -> bool {
+    kernels::spec(ty).is_some()
+}
+
+impl DeviceBackend for CudaBackend {
+    fn devices(&self) -> Result<Vec<DeviceMemoryInfo>> {
+        (0..self.devices.len() as u32)
+            .map(|o| {
+                let i = device_info(o)?;
+                Ok(DeviceMemoryInfo {
+                    id: DeviceId::Cuda(o),
+                    name: i.name,
+                    total: i.total,
+                    free: i.free,
+                    budget_fraction: GPU_BUDGET_FRACTION,
+                })
+            })
+            .collect()
+    }
+
+    fn can_decode(&self, ty: TypeId, out: Materialize) -> bool {
+        match out {
+            Materialize::Packed => types::info(ty).is_some(),
+            Materialize::Decoded(_) => gpu_decodes(ty),
+        }
+    }
+
+    fn materialize(&self, device: DeviceId, t: &TensorUpload<'_>, out: Materialize) -> Result<Box<dyn DeviceTensor>> {
+        Ok(Box::new(self.materialize_cuda(device, t, out)?))
+    }
+
+    fn upload(&self, device: DeviceId, bytes: &[u8]) -> Result<Box<dyn DeviceTensor>> {
+        Ok(Box::new(self.upload_cuda(device, bytes)?))
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        guarded("cuda synchronize", || {
+            for slot in self.devices.iter() {
+                let s = slot.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(s) = s {
+                    let st = s.stager.lock().unwrap_or_else(|p| p.into_inner());
+                    st.ctx.bind()?;
+                    st.sync()?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn i2s_code3_finds_the_first_bad_byte() {
+        let mut b = vec![0b1001_0100u8; 37];
+        assert_eq!(i2s_code3(&b), None);
+        b[21] = 0b0000_0011;
+        b[30] = 0b1100_0000;
+        assert_eq!(i2s_code3(&b), Some(21));
+        b[21] = 0;
+        assert_eq!(i2s_code3(&b), Some(30));
+        b[30] = 0;
+        b[36] = 0b0011_0000;
+        assert_eq!(i2s_code3(&b), Some(36));
+    }
+
+    #[test]
+    fn specs_cut_at_block_boundaries_and_groups_of_eight() {
+        for ty in types::all().map(|t| t.id) {
+            if let Some(s) = kernels::spec(ty) {
+                assert_eq!(s.unit_elems % 8, 0, "type {ty}");
+                assert!(s.unit_bytes > 0);
+            }
+        }
+        assert!(gpu_decodes(I2_S) && gpu_decodes(12) && !gpu_decodes(16));
+    }
+}

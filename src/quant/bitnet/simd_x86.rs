@@ -1,0 +1,293 @@
+//! AVX2 kernels of [`super::i2s_fast`], each bit-exact with the scalar oracle named on it.
+//!
+//! Every function is `unsafe` with `#[target_feature(enable = "avx2")]`: the caller must have
+//! checked at run time that the CPU has AVX2 (`crate::quant::simd::level()`). Loads and stores
+//! are unaligned and stay inside the slices they are given (lengths are asserted or derived from
+//! the slices).
+
+// The bodies are intrinsics over pointers derived from the slices in bounds; the contract is
+// the one above (intrinsics are `unsafe` on the oldest supported compiler, Rust 1.80).
+#![allow(unsafe_op_in_unsafe_fn)]
+
+use std::arch::x86_64::*;
+
+use super::i2s_fast::{CodeRule, INF_BITS, SIGN_MAX_TINY_BITS, SUM_LANES};
+
+/// `i2s_fast::abs_sum_lanes_scalar` continued from `lanes`: lane `e % 16` gets `|w_e|` in
+/// order.
+#[target_feature(enable = "avx2")]
+pub unsafe fn abs_sum_lanes(w: &[f32], mut lanes: [f64; SUM_LANES]) -> [f64; SUM_LANES] {
+    let mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fff_ffff));
+    let mut acc = [_mm256_setzero_pd(); 4];
+    for (k, a) in acc.iter_mut().enumerate() {
+        *a = _mm256_loadu_pd(lanes.as_ptr().add(4 * k));
+    }
+    let chunks = w.len() / 16;
+    let p = w.as_ptr();
+    for c in 0..chunks {
+        let base = p.add(16 * c);
+        for (k, a) in acc.iter_mut().enumerate() {
+            let v = _mm_and_ps(_mm_loadu_ps(base.add(4 * k)), mask);
+            *a = _mm256_add_pd(*a, _mm256_cvtps_pd(v));
+        }
+    }
+    for (k, a) in acc.iter().enumerate() {
+        _mm256_storeu_pd(lanes.as_mut_ptr().add(4 * k), *a);
+    }
+    for (e, &x) in w.iter().enumerate().skip(16 * chunks) {
+        lanes[e % SUM_LANES] += (x as f64).abs();
+    }
+    lanes
+}
+
+/// `i2s_fast::max_abs_bits_scalar`: the largest non-NaN `bits & 0x7fffffff` (0 if none).
+#[target_feature(enable = "avx2")]
+pub unsafe fn max_abs_bits(w: &[f32]) -> u32 {
+    let mask = _mm256_set1_epi32(0x7fff_ffff);
+    let inf = _mm256_set1_epi32(INF_BITS as i32);
+    let mut m = [_mm256_setzero_si256(); 2];
+    let chunks = w.len() / 16;
+    let p = w.as_ptr();
+    for c in 0..chunks {
+        for (k, mk) in m.iter_mut().enumerate() {
+            let a = _mm256_and_si256(_mm256_loadu_si256(p.add(16 * c + 8 * k).cast()), mask);
+            // NaN (a > inf, as signed ints since a >= 0) -> 0.
+            let nan = _mm256_cmpgt_epi32(a, inf);
+            *mk = _mm256_max_epi32(*mk, _mm256_andnot_si256(nan, a));
+        }
+    }
+    let mut lanes = [0u32; 8];
+    _mm256_storeu_si256(lanes.as_mut_ptr().cast(), _mm256_max_epi32(m[0], m[1]));
+    let mut best = lanes.into_iter().max().unwrap_or(0);
+    for &x in &w[16 * chunks..] {
+        let a = x.to_bits() & 0x7fff_ffff;
+        if a <= INF_BITS && a > best {
+            best = a;
+        }
+    }
+    best
+}
+
+/// Eight codes (i32 lanes, 0..=2) of eight elements under `rule`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn codes8(p: *const f32, rule: &Rule) -> __m256i {
+    let v = _mm256_loadu_si256(p.cast());
+    let a = _mm256_and_si256(v, _mm256_set1_epi32(0x7fff_ffff));
+    // `big`: the element is not rounded / thresholded to zero; `z`: it gets code 0 (negative,
+    // or NaN under sign-max) rather than 2.
+    let (big, z) = match *rule {
+        // `|x| > half` is false for NaN (a > inf as integers).
+        Rule::Threshold(half) => (
+            _mm256_andnot_si256(_mm256_cmpgt_epi32(a, _mm256_set1_epi32(INF_BITS as i32)), _mm256_cmpgt_epi32(a, half)),
+            _mm256_srai_epi32::<31>(v),
+        ),
+        Rule::SignMax(tiny, inf) => {
+            (_mm256_cmpgt_epi32(a, tiny), _mm256_or_si256(_mm256_srai_epi32::<31>(v), _mm256_cmpgt_epi32(a, inf)))
+        }
+    };
+    let pos = _mm256_andnot_si256(z, big); // -1 where code 2
+    let neg = _mm256_and_si256(z, big); // -1 where code 0
+    _mm256_add_epi32(_mm256_sub_epi32(_mm256_set1_epi32(1), pos), neg)
+}
+
+/// The comparison constants of a [`CodeRule`], as integer bit patterns (magnitudes compare as
+/// non-negative integers exactly as the floats do).
+enum Rule {
+    Threshold(__m256i),
+    SignMax(__m256i, __m256i),
+}
+
+/// 32 codes of elements `p[0..32]` as 32 bytes, in element order.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn codes32(p: *const f32, rule: &Rule) -> __m256i {
+    let c0 = codes8(p, rule);
+    let c1 = codes8(p.add(8), rule);
+    let c2 = codes8(p.add(16), rule);
+    let c3 = codes8(p.add(24), rule);
+    // packs work per 128-bit lane: bytes come out as c0[0..4] c1[0..4] c2[0..4] c3[0..4] |
+    // c0[4..8] c1[4..8] c2[4..8] c3[4..8]; the dword permutation restores element order.
+    let b = _mm256_packs_epi16(_mm256_packs_epi32(c0, c1), _mm256_packs_epi32(c2, c3));
+    _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+}
+
+/// `i2s_fast::pack_group128_scalar`: whole 128-element blocks of `w` into `out`
+/// (`out.len() == w.len() / 4`, `w.len() % 128 == 0`).
+#[target_feature(enable = "avx2")]
+pub unsafe fn pack_group128(w: &[f32], rule: CodeRule, out: &mut [u8]) {
+    assert!(w.len() % 128 == 0 && out.len() == w.len() / 4);
+    let rule = match rule {
+        // |x| > half on non-negative f32 bit patterns; half >= 0 (a negative or NaN half
+        // cannot come from absmean, whose scale is >= 1e-5, but compare as the scalar does).
+        CodeRule::Threshold { half } if half >= 0.0 => Rule::Threshold(_mm256_set1_epi32(half.to_bits() as i32)),
+        CodeRule::Threshold { .. } => {
+            return super::i2s_fast::pack_group128_scalar(w, rule, out);
+        }
+        CodeRule::SignMax => {
+            Rule::SignMax(_mm256_set1_epi32(SIGN_MAX_TINY_BITS as i32), _mm256_set1_epi32(INF_BITS as i32))
+        }
+    };
+    let p = w.as_ptr();
+    let o = out.as_mut_ptr();
+    for blk in 0..w.len() / 128 {
+        let x = p.add(128 * blk);
+        let r0 = codes32(x, &rule);
+        let r1 = codes32(x.add(32), &rule);
+        let r2 = codes32(x.add(64), &rule);
+        let r3 = codes32(x.add(96), &rule);
+        // Codes are 0..=2, so 16-bit shifts never carry into the neighbouring byte.
+        let b = _mm256_or_si256(
+            _mm256_or_si256(_mm256_slli_epi16::<6>(r0), _mm256_slli_epi16::<4>(r1)),
+            _mm256_or_si256(_mm256_slli_epi16::<2>(r2), r3),
+        );
+        _mm256_storeu_si256(o.add(32 * blk).cast(), b);
+    }
+}
+
+/// A 16-byte non-temporal store to 16-byte-aligned `dst`, VEX-encoded (`vmovntps`; std's
+/// `_mm_stream_ps` is legacy-SSE `movntps`, which costs an SSE/AVX transition on some cores).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn stream16(dst: *mut f32, v: __m128) {
+    std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
+}
+
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn put<const NT: bool>(dst: *mut f32, v: __m256) {
+    if NT {
+        stream16(dst, _mm256_castps256_ps128(v));
+        stream16(dst.add(4), _mm256_extractf128_ps::<1>(v));
+    } else {
+        _mm256_storeu_ps(dst, v);
+    }
+}
+
+/// `i2s_fast::unpack_group128_scalar`: `dst[e] = lut[code_e]` for whole 32-byte blocks
+/// (`dst.len() == 4 * payload.len()`); the payload holds no code 3. With `streaming` and a
+/// 16-byte-aligned `dst`, non-temporal stores (then an `sfence`).
+#[target_feature(enable = "avx2")]
+pub unsafe fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool) {
+    if streaming && (dst.as_ptr() as usize) % 16 == 0 {
+        unpack::<true>(payload, lut, dst);
+        _mm_sfence();
+    } else {
+        unpack::<false>(payload, lut, dst);
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn unpack<const NT: bool>(payload: &[u8], lut: [f32; 3], dst: &mut [f32]) {
+    assert!(payload.len() % 32 == 0 && dst.len() == 4 * payload.len());
+    // `vpermps` reads the low 3 bits of each index; bit 2 is the neighbouring code's low bit, so
+    // the table repeats itself in entries 4..7 and the codes need no mask.
+    let table = _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, lut[0], lut[1], lut[2], 0.0);
+    let s = payload.as_ptr();
+    let d = dst.as_mut_ptr();
+    for blk in 0..payload.len() / 32 {
+        let src = s.add(32 * blk);
+        let out = d.add(128 * blk);
+        for q in 0..4 {
+            let b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(src.add(8 * q).cast()));
+            let c0 = _mm256_srli_epi32::<6>(b);
+            let c1 = _mm256_srli_epi32::<4>(b);
+            let c2 = _mm256_srli_epi32::<2>(b);
+            let c3 = b;
+            put::<NT>(out.add(8 * q), _mm256_permutevar8x32_ps(table, c0));
+            put::<NT>(out.add(32 + 8 * q), _mm256_permutevar8x32_ps(table, c1));
+            put::<NT>(out.add(64 + 8 * q), _mm256_permutevar8x32_ps(table, c2));
+            put::<NT>(out.add(96 + 8 * q), _mm256_permutevar8x32_ps(table, c3));
+        }
+    }
+}
+
+/// Whether any byte of `payload` holds code 3 in one of its four fields.
+#[target_feature(enable = "avx2")]
+pub unsafe fn any_code3(payload: &[u8]) -> bool {
+    let m55 = _mm256_set1_epi8(0x55);
+    let mut acc = _mm256_setzero_si256();
+    let chunks = payload.len() / 32;
+    let p = payload.as_ptr();
+    for c in 0..chunks {
+        let b = _mm256_loadu_si256(p.add(32 * c).cast());
+        // b & (b >> 1) & 0x55 per byte (the 16-bit shift's carried bit lands on an odd bit,
+        // which the 0x55 mask drops).
+        acc = _mm256_or_si256(acc, _mm256_and_si256(_mm256_and_si256(b, _mm256_srli_epi16::<1>(b)), m55));
+    }
+    _mm256_testz_si256(acc, acc) == 0 || payload[32 * chunks..].iter().any(|&b| b & (b >> 1) & 0x55 != 0)
+}
+
+/// `i2s_fast::half_to_f32_scalar` for f16 (`bf16 == false`) or bf16: `src` holds
+/// `dst.len()` little-endian halves. F16C's conversion equals `float::f16_to_f32` except that a
+/// signalling NaN comes out quiet, which no quantizer distinguishes (NaN is rejected by absmean
+/// and is code 0 under sign-max either way).
+#[target_feature(enable = "avx2,f16c")]
+pub unsafe fn half_to_f32(src: &[u8], bf16: bool, dst: &mut [f32]) {
+    assert_eq!(src.len(), 2 * dst.len());
+    let n8 = dst.len() / 8;
+    let s = src.as_ptr();
+    let d = dst.as_mut_ptr();
+    for i in 0..n8 {
+        let h = _mm_loadu_si128(s.add(16 * i).cast());
+        let v = if bf16 {
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(h)))
+        } else {
+            _mm256_cvtph_ps(h)
+        };
+        _mm256_storeu_ps(d.add(8 * i), v);
+    }
+    super::i2s_fast::half_to_f32_scalar(&src[16 * n8..], bf16, &mut dst[8 * n8..]);
+}
+
+/// One TL1 tile block (`bm` rows x `bk` columns, `bm` = 32 or 64, `bytes.len() == bm*bk/4`,
+/// validated: every nibble ≤ 8) into `dst`, row `rr` at `dst[rr*stride..rr*stride + bk]`
+/// (`dst.len() >= (bm-1)*stride + bk`): `tl_fast`'s table decoder, eight values per store.
+///
+/// Per 16-row sub-group `g` and 8-column step `t`, the 16 bytes of rows `s = 0..16` for columns
+/// `8t..8t+4` and `8t+4..8t+8` are contiguous; `pshufb` turns each nibble (pair index) into
+/// two 2-bit codes `(idx/3, idx%3)` = trit + 1, the two bytes of a row become one 16-bit word of
+/// eight codes, and each row's word is broadcast, shifted per lane (`vpsrlvd`) and looked up in
+/// the 3-entry value table (`vpermps`). Words are staged per sub-group so that each row is then
+/// written contiguously.
+#[target_feature(enable = "avx2")]
+pub unsafe fn tl1_block(bytes: &[u8], bm: usize, bk: usize, lut: [f32; 3], dst: &mut [f32], stride: usize) {
+    assert!((bm == 32 || bm == 64) && bk % 8 == 0 && bytes.len() == bm * bk / 4 && bk <= stride);
+    assert!(dst.len() >= (bm - 1) * stride + bk);
+    let q = (256 / bm) / 4; // pairs-of-pairs per step: 2 (bm = 32) or 1 (bm = 64)
+    let off = |x: usize| (x / q) * 64 + (x % q) * 16; // byte of columns 4x..4x+3, row 0 of a group
+                                                      // T4[nib] = (nib / 3) | (nib % 3) << 2.
+    let t4 = _mm_setr_epi8(0, 4, 8, 1, 5, 9, 2, 6, 10, 0, 0, 0, 0, 0, 0, 0);
+    let m0f = _mm_set1_epi8(0x0f);
+    // `vpermps` reads the low 3 bits of each index: bit 2 is the next code's low bit, so the
+    // table repeats itself in entries 4..7 and no mask is needed.
+    let table = _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, lut[0], lut[1], lut[2], 0.0);
+    let shifts = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    let steps = bk / 8;
+    let mut words = [[0u16; 16]; 64]; // [t][s], bk <= 512
+    assert!(steps <= words.len());
+    let src = bytes.as_ptr();
+    let out = dst.as_mut_ptr();
+    for g in 0..bm / 16 {
+        let base = g * q * 16;
+        for (t, w) in words.iter_mut().enumerate().take(steps) {
+            let codes = |at: usize| {
+                let b = _mm_loadu_si128(src.add(base + off(at)).cast());
+                let hi = _mm_shuffle_epi8(t4, _mm_and_si128(_mm_srli_epi16::<4>(b), m0f));
+                let lo = _mm_shuffle_epi8(t4, _mm_and_si128(b, m0f));
+                _mm_or_si128(hi, _mm_slli_epi16::<4>(lo))
+            };
+            let (a, b) = (codes(2 * t), codes(2 * t + 1));
+            _mm_storeu_si128(w.as_mut_ptr().cast(), _mm_unpacklo_epi8(a, b));
+            _mm_storeu_si128(w.as_mut_ptr().add(8).cast(), _mm_unpackhi_epi8(a, b));
+        }
+        for s in 0..16 {
+            let row = out.add((g * 16 + s) * stride);
+            for (t, w) in words.iter().enumerate().take(steps) {
+                let v = _mm256_set1_epi32(w[s] as i32);
+                let c = _mm256_srlv_epi32(v, shifts);
+                _mm256_storeu_ps(row.add(8 * t), _mm256_permutevar8x32_ps(table, c));
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Fast TL1 / TL2 decoders: the same values and errors as [`super::decode_tl1`] /
+//! [`super::decode_tl2`] (their scalar oracles), restructured for speed: the index check is a
+//! branch-free scan over the payload (the oracle runs only to name an invalid byte), and the
+//! tile loops write whole pairs / triples of values from tables built once from the oracle's
+//! value table (`scale * t` for t in {−1, 0, 1}), so every output is the same f32 product.
+//! TL2 sign words are read once per group of 8 triples.
+
+use super::tl1::{pair, tl1_nbytes, tl1_validate};
+use super::tl2::{rowperm, tl2_geometry, TRIPLES};
+use super::{check_dst, decode_tl1, decode_tl2, elements, read_f32, value_lut, TlConfig};
+use crate::error::Result;
+
+/// The two values of each TL1 / TL2 pair index 0..=8 (unused entries are never read).
+fn pair_table(lut: [f32; 3]) -> [[f32; 2]; 16] {
+    let mut t = [[0.0; 2]; 16];
+    for (i, e) in t.iter_mut().enumerate().take(9) {
+        let (a, b) = pair(i as u8);
+        *e = [lut[(a + 1) as usize], lut[(b + 1) as usize]];
+    }
+    t
+}
+
+/// The four values of each byte of valid pair indices: `[pair(hi), pair(lo)]` flattened.
+fn byte_table(pt: &[[f32; 2]; 16]) -> Vec<[f32; 4]> {
+    (0..256)
+        .map(|b| {
+            let (h, l) = (pt[b >> 4], pt[b & 15]);
+            [h[0], h[1], l[0], l[1]]
+        })
+        .collect()
+}
+
+/// Whether any nibble of `bytes` exceeds `max` (branch-free, so it vectorizes).
+fn any_nibble_above(bytes: &[u8], max: u8) -> bool {
+    bytes.chunks(4096).any(|c| c.iter().fold(false, |acc, &b| acc | ((b >> 4) > max) | ((b & 15) > max)))
+}
+
+/// [`super::decode_tl1`], fast.
+pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut [f32]) -> Result<()> {
+    tl1_validate(m, k, cfg)?;
+    let need = tl1_nbytes(m, k)?;
+    if dst.len() != elements(m, k)? || src.len() != need || any_nibble_above(&src[..need - 32], 8) {
+        return decode_tl1(src, m, k, cfg, dst); // the oracle's error, naming the byte
+    }
+    check_dst(dst.len(), m * k)?;
+    let pt = pair_table(value_lut(read_f32(src, need - 32)));
+    let TlConfig { bm_tile, bk, bm } = *cfg;
+    let by = 256 / bm;
+    // One (I, J, R) block is `bm` rows x `BK` columns in `bm*BK/4` consecutive bytes: step `Y`
+    // (by columns) is a 64-byte chunk, inside which row `g*16 + s`, pair-of-pairs `yq` is at
+    // `g*(by/4)*16 + yq*16 + s`. Rows are written one at a time, each contiguously (writing 16
+    // rows at once, 16 KiB apart, thrashes the cache sets).
+    let block = bm * bk / 4;
+    let bt = byte_table(&pt);
+    // Offset in the block of the byte holding columns 4x..4x+3 (x < BK/4) of row 0 of a
+    // 16-row sub-group: step y = x / (by/4), pair-of-pairs yq = x % (by/4).
+    let q = by / 4;
+    let offs: Vec<usize> = (0..bk / 4).map(|x| (x / q) * 64 + (x % q) * 16).collect();
+    let mut o = 0;
+    for i in 0..m / bm_tile {
+        for j in 0..k / bk {
+            for r in 0..bm_tile / bm {
+                let bytes = &src[o..o + block];
+                #[cfg(target_arch = "x86_64")]
+                if use_avx2() && bk <= 512 && bk % 8 == 0 {
+                    let row0 = i * bm_tile + r * bm;
+                    let start = row0 * k + j * bk;
+                    let end = (row0 + bm - 1) * k + (j + 1) * bk;
+                    let lut = value_lut(read_f32(src, need - 32));
+                    // SAFETY: AVX2 detected; the block was validated (nibbles ≤ 8) and the
+                    // destination range holds its bm rows of stride k.
+                    unsafe { super::simd_x86::tl1_block(bytes, bm, bk, lut, &mut dst[start..end], k) };
+                    o += block;
+                    continue;
+                }
+                for rr in 0..bm {
+                    let base = (rr / 16) * q * 16 + rr % 16;
+                    let row = i * bm_tile + r * bm + rr;
+                    let out = &mut dst[row * k + j * bk..row * k + (j + 1) * bk];
+                    for (d, &off) in out.chunks_exact_mut(4).zip(&offs) {
+                        d.copy_from_slice(&bt[bytes[base + off] as usize]);
+                    }
+                }
+                o += block;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`super::decode_tl2`], fast.
+pub fn decode_tl2_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut [f32]) -> Result<()> {
+    let g = tl2_geometry(m, k, cfg)?;
+    if dst.len() != elements(m, k)?
+        || src.len() != g.nbytes
+        || any_nibble_above(&src[..g.sign_offset], 13)
+        || any_nibble_above(&src[g.two_offset..g.payload], 8)
+    {
+        return decode_tl2(src, m, k, cfg, dst); // the oracle's error, naming the byte
+    }
+    let lut = value_lut(read_f32(src, g.scale_offset));
+    // [sign][index] -> the triple's three values (index 14, 15 are never read).
+    let mut t3 = [[[0.0f32; 3]; 16]; 2];
+    for (idx, tr) in TRIPLES.iter().enumerate() {
+        for (neg, table) in t3.iter_mut().enumerate() {
+            for (v, &t) in table[idx].iter_mut().zip(tr) {
+                let t = if neg == 1 { -t } else { t };
+                *v = lut[(t + 1) as usize];
+            }
+        }
+    }
+    let bt = byte_table(&pair_table(lut));
+    // [signs (hi, lo)][byte] -> six values (bytes with an index above 13 are never read).
+    let t6: Vec<[f32; 6]> = (0..1024)
+        .map(|x| {
+            let (sg, b) = (x >> 8, x & 255);
+            let (a, c) = (t3[sg >> 1][(b >> 4).min(13)], t3[sg & 1][(b & 15).min(13)]);
+            [a[0], a[1], a[2], c[0], c[1], c[2]]
+        })
+        .collect();
+    let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
+    // Section A with the signs of section B. A block (I, J, R) is 32 rows x BK columns: `BK/6`
+    // steps of 32 bytes (byte `rowperm(row)` of step Y holds triples 2Y, 2Y+1 of that row), and
+    // `BK/24` groups of 16 little-endian sign words (bit 15 - (2q + h) of word c is the sign of
+    // triple q of the group for row 16h + c). Rows are written one at a time, contiguously.
+    let a_block = 32 * bk / 6;
+    let mut o = 0;
+    let mut sign_at = g.sign_offset;
+    for i in 0..m / bm_tile {
+        for j in 0..g.k3 / bk {
+            for r in 0..bm_tile / 32 {
+                let bytes = &src[o..o + a_block];
+                let signs = &src[sign_at..sign_at + 32 * (bk / 24)];
+                for rw in 0..32 {
+                    let (h, c) = (rw / 16, rw % 16);
+                    let pos = rowperm(rw);
+                    let row = i * bm_tile + r * 32 + rw;
+                    let out = &mut dst[row * k + j * bk..row * k + (j + 1) * bk];
+                    for (q_group, group) in out.chunks_exact_mut(24).enumerate() {
+                        let w =
+                            u16::from_le_bytes([signs[32 * q_group + 2 * c], signs[32 * q_group + 2 * c + 1]]) as u32;
+                        for (yy, d) in group.chunks_exact_mut(6).enumerate() {
+                            let b = bytes[(4 * q_group + yy) * 32 + pos];
+                            let q = 2 * yy as u32;
+                            let neg_hi = ((w >> (15 - (2 * q + h as u32))) & 1) as usize;
+                            let neg_lo = ((w >> (15 - (2 * (q + 1) + h as u32))) & 1) as usize;
+                            d.copy_from_slice(&t6[((neg_hi << 1 | neg_lo) << 8) | b as usize]);
+                        }
+                    }
+                }
+                o += a_block;
+                sign_at += 32 * (bk / 24);
+            }
+        }
+    }
+    // Section C: a block (I, J, R) is 32 rows x 32 columns in 8 steps of 32 bytes.
+    let mut o = g.two_offset;
+    for i in 0..m / bm_tile {
+        for j in 0..g.k2 / 32 {
+            for r in 0..bm_tile / 32 {
+                let bytes = &src[o..o + 256];
+                for rw in 0..32 {
+                    let pos = rowperm(rw);
+                    let row = i * bm_tile + r * 32 + rw;
+                    let start = row * k + g.k3 + 32 * j;
+                    for (y, d) in dst[start..start + 32].chunks_exact_mut(4).enumerate() {
+                        d.copy_from_slice(&bt[bytes[32 * y + pos] as usize]);
+                    }
+                }
+                o += 256;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(target_arch = "x86_64")]
+fn use_avx2() -> bool {
+    crate::quant::simd::level() == crate::quant::simd::Level::Avx2F16c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Rng;
+    use super::super::{encode_tl1, encode_tl2};
+    use super::*;
+
+    fn same(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    #[test]
+    fn tl1_fast_equals_the_oracle() {
+        let mut rng = Rng(21);
+        for (m, k, cfg) in [
+            (32, 16, TlConfig { bm_tile: 32, bk: 16, bm: 32 }),
+            (128, 128, TlConfig { bm_tile: 64, bk: 32, bm: 64 }),
+            (256, 192, TlConfig { bm_tile: 128, bk: 64, bm: 32 }),
+            // BK not a multiple of 8 (valid for bm = 64, by = 4): the table path.
+            (64, 8, TlConfig { bm_tile: 64, bk: 4, bm: 64 }),
+            (64, 24, TlConfig { bm_tile: 64, bk: 12, bm: 64 }),
+            (64, 1024, TlConfig { bm_tile: 64, bk: 1024, bm: 64 }),
+        ] {
+            for scale in [0.37f32, -1.5, f32::NAN, f32::INFINITY] {
+                let trits = rng.trits(m * k);
+                let bytes = encode_tl1(&trits, scale, m, k, &cfg).unwrap();
+                let mut want = vec![0.0f32; m * k];
+                decode_tl1(&bytes, m, k, &cfg, &mut want).unwrap();
+                let mut got = vec![9.0f32; m * k];
+                decode_tl1_fast(&bytes, m, k, &cfg, &mut got).unwrap();
+                assert!(same(&want, &got), "{m}x{k} {cfg:?} scale {scale}");
+                // An invalid index: the same error, output untouched.
+                let mut bad = bytes.clone();
+                let at = rng.below((m * k / 4) as u64) as usize;
+                bad[at] = 0x9c;
+                let e1 = decode_tl1(&bad, m, k, &cfg, &mut want).unwrap_err();
+                let mut out = vec![3.0f32; m * k];
+                let e2 = decode_tl1_fast(&bad, m, k, &cfg, &mut out).unwrap_err();
+                assert_eq!(e1.message(), e2.message());
+                assert!(out.iter().all(|&v| v == 3.0));
+            }
+        }
+    }
+
+    #[test]
+    fn random_bytes_agree_with_the_oracle() {
+        // Arbitrary bytes (mostly invalid indices, any scale bits): the same Ok values or the
+        // same error as the oracle, never a panic.
+        let mut rng = Rng(23);
+        for _ in 0..300 {
+            let bm = [32, 64][rng.below(2) as usize];
+            let by = 256 / bm;
+            let bk = by * (1 + rng.below(6) as usize);
+            let bm_tile = bm * (1 + rng.below(2) as usize);
+            let (m, k) = (bm_tile * (1 + rng.below(2) as usize), bk * (1 + rng.below(3) as usize));
+            let cfg = TlConfig { bm_tile, bk, bm };
+            let mut src: Vec<u8> = (0..m * k / 4 + 32).map(|_| rng.next() as u8).collect();
+            if rng.below(2) == 0 {
+                src.iter_mut().take(m * k / 4).for_each(|b| *b = (((*b >> 4) % 9) << 4) | ((*b & 15) % 9));
+            }
+            let (mut a, mut b) = (vec![0.0f32; m * k], vec![0.0f32; m * k]);
+            let (ra, rb) = (decode_tl1(&src, m, k, &cfg, &mut a), decode_tl1_fast(&src, m, k, &cfg, &mut b));
+            assert_eq!(
+                ra.as_ref().map_err(|e| e.message().to_string()),
+                rb.as_ref().map_err(|e| e.message().to_string())
+            );
+            assert!(same(&a, &b));
+        }
+        for _ in 0..200 {
+            let bm_tile = 32 * (1 + rng.below(2) as usize);
+            let bk = 24 * (1 + rng.below(4) as usize);
+            let m = bm_tile * (1 + rng.below(2) as usize);
+            let k = bk * (1 + rng.below(3) as usize) + 32 * rng.below(2) as usize;
+            let cfg = TlConfig { bm_tile, bk, bm: 32 };
+            let Ok(g) = tl2_geometry(m, k, &cfg) else { continue };
+            let mut src: Vec<u8> = (0..g.nbytes).map(|_| rng.next() as u8).collect();
+            if rng.below(2) == 0 {
+                src[..g.sign_offset].iter_mut().for_each(|b| *b = (((*b >> 4) % 14) << 4) | ((*b & 15) % 14));
+                src[g.two_offset..g.payload].iter_mut().for_each(|b| *b = (((*b >> 4) % 9) << 4) | ((*b & 15) % 9));
+            }
+            let (mut a, mut b) = (vec![0.0f32; m * k], vec![0.0f32; m * k]);
+            let (ra, rb) = (decode_tl2(&src, m, k, &cfg, &mut a), decode_tl2_fast(&src, m, k, &cfg, &mut b));
+            assert_eq!(
+                ra.as_ref().map_err(|e| e.message().to_string()),
+                rb.as_ref().map_err(|e| e.message().to_string())
+            );
+            assert!(same(&a, &b));
+        }
+    }
+
+    #[test]
+    fn tl2_fast_equals_the_oracle() {
+        let mut rng = Rng(22);
+        for (m, k, cfg) in [
+            (32, 80, TlConfig { bm_tile: 32, bk: 48, bm: 32 }),
+            (64, 256, TlConfig { bm_tile: 32, bk: 96, bm: 32 }),
+            (128, 288, TlConfig { bm_tile: 64, bk: 96, bm: 32 }),
+            (64, 192, TlConfig { bm_tile: 64, bk: 192, bm: 32 }),
+        ] {
+            for scale in [0.37f32, -1.5, f32::NAN] {
+                let trits = rng.trits(m * k);
+                let mut bytes = encode_tl2(&trits, scale, m, k, &cfg).unwrap();
+                // Sign bits on index-0 triples decode to zeros in both.
+                let g = tl2_geometry(m, k, &cfg).unwrap();
+                bytes[g.sign_offset] |= 0x80;
+                let mut want = vec![0.0f32; m * k];
+                decode_tl2(&bytes, m, k, &cfg, &mut want).unwrap();
+                let mut got = vec![9.0f32; m * k];
+                decode_tl2_fast(&bytes, m, k, &cfg, &mut got).unwrap();
+                assert!(same(&want, &got), "{m}x{k} {cfg:?} scale {scale}");
+                for (at, v) in [(rng.below(g.sign_offset as u64) as usize, 0xe1u8), (g.payload - 1, 0x19)] {
+                    if at < g.sign_offset || g.k2 > 0 {
+                        let mut bad = bytes.clone();
+                        bad[at] = v;
+                        let e1 = decode_tl2(&bad, m, k, &cfg, &mut want).unwrap_err();
+                        let mut out = vec![3.0f32; m * k];
+                        let e2 = decode_tl2_fast(&bad, m, k, &cfg, &mut out).unwrap_err();
+                        assert_eq!(e1.message(), e2.message());
+                        assert!(out.iter().all(|&v| v == 3.0));
+                    }
+                }
+            }
+        }
+    }
+}
