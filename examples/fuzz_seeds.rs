@@ -1,6 +1,7 @@
 //! Writes seed inputs for the cargo-fuzz targets: `cargo run --example fuzz_seeds -- DIR`.
 //! Small valid files that reach every part of the parser and decoders: every value type,
-//! string arrays, custom alignment, every block type, contested BitNet ids, split keys.
+//! string arrays, custom alignment, every block type, contested BitNet ids, split keys, and the
+//! tiny synthetic models of `bitgguf::synth`.
 
 use bitgguf::gguf::{GgufWriter, OwnedValue, ValueType};
 use bitgguf::types;
@@ -58,4 +59,13 @@ fn main() {
         .kv("split.tensors.count", OwnedValue::I32(1));
     w.tensor("x", 0, &[4], vec![0; 16]);
     write("shard", &w);
+
+    // The synthetic models of bitgguf::synth (tiny preset): a whole llama/bitnet-shaped file per
+    // weight type, as the loader sees real models.
+    for ty in [types::I2_S, types::TL1, types::TL2, 8 /* q8_0 */] {
+        let opts = bitgguf::synth::SynthOptions::new(bitgguf::synth::Preset::Tiny, ty);
+        let bytes = bitgguf::synth::synthesize(&opts).expect("synthesize the tiny preset");
+        let name = types::info(ty).expect("type").name;
+        std::fs::write(format!("{dir}/synth_tiny_{name}.gguf"), bytes).expect("write a seed");
+    }
 }

@@ -3,7 +3,8 @@
 # second time as decode_scalar with BG_FORCE_SCALAR=1, for the scalar oracles) under
 # AddressSanitizer, with overflow checks and debug assertions on (fuzz/Cargo.toml), from seeds:
 #   - examples/fuzz_seeds.rs: small valid files (every value type, every block type, BitNet,
-#     a split shard);
+#     a split shard) and the tiny synthetic models of bitgguf::synth (0.6-1.5 MB: libFuzzer
+#     reads their first 128 KiB, -max_len, so their header and metadata are mutated);
 #   - the malicious corpus of tests/common/malicious.rs (written by `cargo test --test malicious`
 #     with BG_MALICIOUS_CORPUS_DIR), one file per case of reference/gguf-ggml.md §3.3.
 # Any crash, panic, overflow, sanitizer report, timeout (20 s) or RSS over 3 GiB fails the run;
@@ -73,7 +74,7 @@ run_one() { # run_one TARGET
   local start=$SECONDS rc=0 scalar=0
   [[ "$t" == *_scalar ]] && scalar=1
   BG_FORCE_SCALAR=$scalar ASAN_OPTIONS="detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" nice -n "$nice_level" \
-    "$bin/${t%_scalar}" "$corpus/$t" "$seeds" "${limit[@]}" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
+    "$bin/${t%_scalar}" "$corpus/$t" "$seeds" "${limit[@]}" -max_len=131072 -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
     -artifact_prefix="$root/fuzz/artifacts/$t/" >"$corpus/$t.log" 2>&1 || rc=$?
   echo "$rc $((SECONDS - start))" >"$corpus/$t.rc"
 }

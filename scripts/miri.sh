@@ -10,7 +10,7 @@
 # Nightly only; not part of CI (see docs/SECURITY.md for the time it takes). Miri interprets
 # every instruction (~1000x slower), so the unit tests that push large random tensors or every
 # f16 value through a codec are skipped (`--skip`, list below): the same code paths run on the
-# small hand-checked vectors of the other tests.
+# small hand-checked vectors of the other tests. One test is skipped for another reason (below).
 #
 #   scripts/miri.sh [extra libtest args, e.g. a test-name filter]
 #
@@ -26,8 +26,12 @@ export BG_FORCE_SCALAR=1
 # Isolation stays on (no file system, no clock); only this variable is passed through.
 export MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-env-forward=BG_FORCE_SCALAR"
 t0=$SECONDS
-heavy=(round_trips_random_tensors converter_oracle_digests presets_are_valid_for_their_shapes
-  every_pair_of_formats_round_trips f16_round_trips_every_value quantize_matches_the_reference_quantizer)
+# block_scales_unify_or_fail compares the bit patterns of NaNs that arithmetic produced (0 * inf):
+# Rust leaves the sign of such NaNs unspecified and Miri picks it at random, while every real
+# CPU is deterministic; the test is not Miri-portable (no undefined behaviour involved).
+heavy=(block_scales_unify_or_fail round_trips_random_tensors converter_oracle_digests presets_are_valid_for_their_shapes
+  every_pair_of_formats_round_trips f16_round_trips_every_value quantize_matches_the_reference_quantizer
+  absmean_definition chain_i2s_tq2_i2s_tl1_tl2_i2s_is_value_exact)
 skips=()
 for h in "${heavy[@]}"; do skips+=(--skip "$h"); done
 echo "+ cargo +nightly miri test --lib -- ${skips[*]}"
