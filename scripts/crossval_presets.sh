@@ -55,5 +55,5 @@ for p in $presets; do
     rm -f "$f"
   done
 done
-echo "summary: $ok bit-exact, $bad mismatched, $refused refused by synth (sample $sample blocks/tensor, ggml leg: ${BG_GGML_LIB:+on}${BG_GGML_LIB:-off})"
+echo "summary: $ok bit-exact, $bad mismatched, $refused refused by synth (sample $sample blocks/tensor, ggml leg: $([[ -n ${BG_GGML_LIB:-} ]] && echo on || echo off))"
 [[ $bad -eq 0 ]]
