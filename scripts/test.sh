@@ -61,6 +61,29 @@ on_exit() {
 }
 trap on_exit EXIT
 
+# cargo, retried once when its rustc target-info probe fails. Seen on this project's 2-core
+# machines (cargo 1.95): when the workspace alternates between `cargo clippy` (clippy-driver
+# wrapper) and plain `cargo test`/`build` with feature `crossval`, cargo re-probes
+# `rustc - --print=cfg ...` and now and then the probe reads the text of a `c++ -?` error (the
+# `cc` crate's compiler-family check in build.rs) as its input, fails, and cargo caches that
+# failure in target/.rustc_info.json, so every later command fails too. The retry deletes the
+# cached probe and runs the command again; any other failure is returned as it is. stdout is
+# untouched; stderr is copied to a log to look for the message.
+cargo() {
+  local log rc=0
+  log="$(mktemp "${TMPDIR:-/tmp}/bitgguf-cargo.XXXXXX")"
+  command cargo "$@" 2> >(tee "$log" >&2) || rc=$?
+  wait
+  if [[ $rc -ne 0 ]] && grep -q 'to learn about target-specific information' "$log"; then
+    echo "scripts/test.sh: cargo's rustc target-info probe failed (known flake, see above); retrying once" >&2
+    rm -f "$root/target/.rustc_info.json" "${CARGO_TARGET_DIR:-$root/target}/.rustc_info.json"
+    rc=0
+    command cargo "$@" || rc=$?
+  fi
+  rm -f "$log"
+  return $rc
+}
+
 need() { # need TOOL HINT
   if ! command -v "$1" >/dev/null 2>&1; then
     echo "scripts/test.sh: '$1' is required but not installed ($2; .ci/run installs it)" >&2
