@@ -61,24 +61,27 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# cargo, retried once when its rustc target-info probe fails. Seen on this project's 2-core
-# machines (cargo 1.95): when the workspace alternates between `cargo clippy` (clippy-driver
-# wrapper) and plain `cargo test`/`build` with feature `crossval`, cargo re-probes
-# `rustc - --print=cfg ...` and now and then the probe reads the text of a `c++ -?` error (the
-# `cc` crate's compiler-family check in build.rs) as its input, fails, and cargo caches that
-# failure in target/.rustc_info.json, so every later command fails too. The retry deletes the
-# cached probe and runs the command again; any other failure is returned as it is. stdout is
-# untouched; stderr is copied to a log to look for the message.
+# cargo, with `cargo clippy` in its own target directory (target/clippy) and a retry of a failed
+# rustc target-info probe. Seen on this project's 2-core machines (cargo 1.95): when one target
+# directory alternates between `cargo clippy` (the clippy-driver wrapper changes cargo's rustc
+# fingerprint, which empties target/.rustc_info.json) and plain `cargo test`/`build`, cargo
+# re-probes `rustc - --print=cfg ...`, and now and then that probe's input is the text of an
+# earlier compiler diagnostic (a `c++ -?` error from the `cc` crate's compiler check, or an E0554
+# from a build script's nightly probe) instead of empty; it fails and cargo caches the failure,
+# so every later command fails too. Keeping clippy apart means the cache is never emptied; the
+# retry (delete the cached probe, run once more) covers what is left. Any other failure is
+# returned as it is; stdout is untouched (stderr is copied to a log to look for the message).
 cargo() {
-  local log rc=0
+  local log rc=0 dir="${CARGO_TARGET_DIR:-$root/target}"
+  [[ "${1:-}" == clippy ]] && dir="$root/target/clippy"
   log="$(mktemp "${TMPDIR:-/tmp}/bitgguf-cargo.XXXXXX")"
-  command cargo "$@" 2> >(tee "$log" >&2) || rc=$?
+  CARGO_TARGET_DIR="$dir" command cargo "$@" 2> >(tee "$log" >&2) || rc=$?
   wait
   if [[ $rc -ne 0 ]] && grep -q 'to learn about target-specific information' "$log"; then
     echo "scripts/test.sh: cargo's rustc target-info probe failed (known flake, see above); retrying once" >&2
-    rm -f "$root/target/.rustc_info.json" "${CARGO_TARGET_DIR:-$root/target}/.rustc_info.json"
+    rm -f "$dir/.rustc_info.json"
     rc=0
-    command cargo "$@" || rc=$?
+    CARGO_TARGET_DIR="$dir" command cargo "$@" || rc=$?
   fi
   rm -f "$log"
   return $rc
