@@ -61,37 +61,6 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# cargo, with `cargo clippy` and cross-target checks in target directories of their own, and a
-# retry of a failed rustc target-info probe. Seen on this project's 2-core machines (cargo
-# 1.95): when cargo has to re-probe `rustc - --print=cfg ...` (no cached answer for this rustc +
-# wrapper + target in <target-dir>/.rustc_info.json) while the target directory already holds
-# build-script outputs, the probe's input is now and then the text of one of them (an E0554 from
-# a build script's nightly probe, a `c++ -?` error from the `cc` crate) instead of empty; the
-# probe fails and cargo caches the failure, so every later command fails too. Fresh target
-# directories never showed it, so everything that would change the probe's key (the clippy-driver
-# wrapper, another --target) gets its own directory under $build, and the main target/ is probed
-# once while still empty. The retry (delete the cached probe, up to three more attempts) covers
-# what is left; any other failure is returned as it is. stdout is untouched (stderr is copied to
-# a log to look for the message).
-cargo() {
-  local log rc attempt dir="${CARGO_TARGET_DIR:-$root/target}"
-  [[ "${1:-}" == clippy ]] && dir="$build/clippy-target"
-  [[ " $* " == *" --target "* ]] && dir="$build/cross-target"
-  log="$(mktemp "${TMPDIR:-/tmp}/bitgguf-cargo.XXXXXX")"
-  for attempt in 1 2 3 4; do
-    rc=0
-    CARGO_TARGET_DIR="$dir" command cargo "$@" 2> >(tee "$log" >&2) || rc=$?
-    wait
-    if [[ $rc -eq 0 ]] || ! grep -q 'to learn about target-specific information' "$log"; then
-      break
-    fi
-    echo "scripts/test.sh: cargo's rustc target-info probe failed (known flake, see above); attempt $attempt, retrying" >&2
-    rm -f "$dir/.rustc_info.json"
-  done
-  rm -f "$log"
-  return $rc
-}
-
 need() { # need TOOL HINT
   if ! command -v "$1" >/dev/null 2>&1; then
     echo "scripts/test.sh: '$1' is required but not installed ($2; .ci/run installs it)" >&2
