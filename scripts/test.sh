@@ -111,6 +111,9 @@ need clang "apt-get install clang"
 need valgrind "apt-get install valgrind"
 need pkg-config "apt-get install pkg-config"
 need python3 "apt-get install python3"
+# cargo reads /dev/null as rustc's input when it probes the target; a regular file there makes
+# that probe fail in confusing ways (.ci/run repairs it; see there).
+[[ -c /dev/null ]] || { echo "scripts/test.sh: /dev/null is not a character device ($(stat -c %F /dev/null)); run .ci/run or recreate it: rm /dev/null; mknod -m 666 /dev/null c 1 3" >&2; exit 1; }
 echo "repository:    $root"
 echo "rustc:         $(rustc --version)"
 echo "cmake:         $(cmake --version | head -n 1)"
@@ -414,6 +417,8 @@ BG_FUZZ_CORPUS="$build/fuzz" bash scripts/fuzz.sh "${BG_FUZZ_SECONDS:-60}"
 
 # ---------------------------------------------------------------------------------------------
 section "summary"
+# No step may have replaced /dev/null (see the check at the top).
+[[ -c /dev/null ]] || { echo "a step above replaced /dev/null with a $(stat -c %F /dev/null)" >&2; exit 1; }
 if [[ ${#skipped_notes[@]} -gt 0 ]]; then
   echo "SKIPPED (not passed; each with its reason):"
   printf '  %s\n' "${skipped_notes[@]}"

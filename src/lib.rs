@@ -29,6 +29,7 @@ pub mod ffi;
 pub mod gguf;
 pub mod load;
 pub mod model;
+pub mod outfile;
 pub mod placement;
 pub mod quant;
 pub mod synth;

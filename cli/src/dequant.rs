@@ -3,11 +3,11 @@
 //! included, through the model's tensor codec) and write its values as raw little-endian
 //! numbers (row-major, ne0 fastest).
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use bitgguf::model::codec::CodecOptions;
+use bitgguf::outfile::OutFile;
 use bitgguf::quant::output::OutType;
 use bitgguf::{Error, LoadOptions, Model, Status, TypePolicy};
 
@@ -37,7 +37,9 @@ pub fn run(
     let ne0 = info.ne[0];
     let rows = codec.n_rows()?;
     let rows_per_chunk = if codec.tl.is_some() { rows.max(1) } else { (CHUNK_ELEMENTS / ne0.max(1)).max(1) };
-    let f = File::create(out).map_err(|e| CliError::Io(format!("cannot create {}", out.display()), e))?;
+    // Written as OUT.partial and renamed over OUT when complete (a device such as /dev/null is
+    // written in place); a failure leaves no partial file and an existing OUT as it was.
+    let (guard, f) = OutFile::create(out)?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
     let mut buf = Vec::new();
     let mut row = 0;
@@ -49,13 +51,9 @@ pub fn run(
             w.write_all(&buf).map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e))?;
             row += n_rows;
         }
-        w.flush().map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e))
+        w.into_inner().map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e.into_error()))
     })();
-    if result.is_err() {
-        drop(w);
-        let _ = std::fs::remove_file(out);
-        return result;
-    }
+    guard.commit(result?)?;
     eprintln!(
         "{tensor}: {} {:?} -> {} values of {} ({} bytes) written to {}",
         info.ty.name,

@@ -1,22 +1,22 @@
 //! The converter's output file: laid out up front by [`GgufWriter::plan`] (metadata and tensor
 //! infos from the planned types and shapes) and written tensor by tensor through [`GgufStream`],
-//! so only one tensor is in memory at a time. The file is written as `<out>.partial` and renamed
-//! over `<out>` only when complete; on error (or when dropped unfinished) the partial file is
-//! removed.
+//! so only one tensor is in memory at a time. The file goes through [`OutFile`]: written as
+//! `<out>.partial` and renamed over `<out>` only when complete (a device such as `/dev/null` is
+//! written in place); on error, or when dropped unfinished, the partial file is removed.
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result, Status};
 use crate::gguf::writer::{GgufStream, TensorSpec};
 use crate::gguf::{GgufWriter, OwnedValue};
+use crate::outfile::OutFile;
 
 /// A GGUF file being written tensor by tensor.
 pub struct StreamingGguf {
-    stream: Option<GgufStream<BufWriter<File>>>,
-    tmp: PathBuf,
-    dest: PathBuf,
+    stream: GgufStream<BufWriter<File>>,
+    out: OutFile,
 }
 
 fn io_err(path: &Path, what: &str, e: std::io::Error) -> Error {
@@ -49,20 +49,15 @@ impl StreamingGguf {
             w.alignment(a);
         }
         let plan = w.plan(specs)?;
-        let mut tmp = dest.as_os_str().to_owned();
-        tmp.push(".partial");
-        let tmp = PathBuf::from(tmp);
-        let f = File::create(&tmp).map_err(|e| io_err(&tmp, "create the output", e))?;
-        let stream = GgufStream::new(BufWriter::with_capacity(1 << 20, f), plan).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            e.context(tmp.display())
-        })?;
-        Ok(StreamingGguf { stream: Some(stream), tmp, dest: dest.to_path_buf() })
+        let (out, f) = OutFile::create(dest)?;
+        let stream = GgufStream::new(BufWriter::with_capacity(1 << 20, f), plan)
+            .map_err(|e| e.context(out.writing_path().display()))?;
+        Ok(StreamingGguf { stream, out })
     }
 
     /// Write the next tensor's bytes (exactly its planned size; the padding follows).
     pub fn write_tensor(&mut self, data: &[u8]) -> Result<()> {
-        let s = self.stream.as_mut().expect("open until finished");
+        let s = &mut self.stream;
         let i = s.current_tensor();
         let want = s.plan().tensors.get(i).map(|t| t.nbytes);
         if want != Some(data.len() as u64) {
@@ -71,31 +66,16 @@ impl StreamingGguf {
                 format!("tensor #{i}: {} bytes produced, {want:?} planned", data.len()),
             ));
         }
-        s.write(data).map_err(|e| e.context(self.tmp.display()))
+        s.write(data).map_err(|e| e.context(self.out.writing_path().display()))
     }
 
     /// Flush, sync and rename over the destination; returns the file size.
-    pub fn finish(mut self) -> Result<u64> {
-        let s = self.stream.take().expect("open until finished");
-        let size = s.plan().file_size;
-        let result = s.finish().and_then(|w| {
-            let f = w.into_inner().map_err(|e| io_err(&self.tmp, "write", e.into_error()))?;
-            f.sync_all().map_err(|e| io_err(&self.tmp, "sync", e))?;
-            drop(f);
-            std::fs::rename(&self.tmp, &self.dest).map_err(|e| io_err(&self.dest, "rename the finished output onto", e))
-        });
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&self.tmp);
-            return Err(e);
-        }
+    pub fn finish(self) -> Result<u64> {
+        let StreamingGguf { stream, out } = self;
+        let size = stream.plan().file_size;
+        let w = stream.finish().map_err(|e| e.context(out.writing_path().display()))?;
+        let f = w.into_inner().map_err(|e| io_err(out.writing_path(), "write", e.into_error()))?;
+        out.commit(f)?;
         Ok(size)
-    }
-}
-
-impl Drop for StreamingGguf {
-    fn drop(&mut self) {
-        if self.stream.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
     }
 }

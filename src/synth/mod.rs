@@ -25,7 +25,6 @@
 pub mod preset;
 pub mod rng;
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
@@ -38,6 +37,7 @@ use crate::error::{Error, Result, Status};
 use crate::gguf::writer::{GgufStream, TensorSpec};
 use crate::gguf::{GgufWriter, OwnedValue, ValueType};
 use crate::model::tl_keys::{tl_key, tl_value};
+use crate::outfile::OutFile;
 use crate::quant;
 use crate::quant::bitnet::{
     encode_i2s_payload, encode_tl1, encode_tl2, i2s_tail, tl1_preset, tl1_validate, tl2_geometry, tl2_preset,
@@ -488,7 +488,8 @@ pub fn synthesize(opts: &SynthOptions) -> Result<Vec<u8>> {
 
 /// Stream a synthetic model to `path`, calling `progress(done_bytes, total_bytes)` as it goes.
 /// Memory stays bounded (one tensor's trits for TL1 / TL2, a few tens of MB otherwise) whatever
-/// the model's size. On error the partial file is removed.
+/// the model's size. Written through [`OutFile`]: on error the partial file is removed and an
+/// existing file at `path` is left as it was.
 pub fn synthesize_to_path(
     opts: &SynthOptions,
     path: impl AsRef<Path>,
@@ -497,21 +498,12 @@ pub fn synthesize_to_path(
     let path = path.as_ref();
     // Check everything that does not need the file before creating it.
     plan_tensors(opts)?;
-    let f = File::create(path).map_err(|e| Error::from(e).context(format!("cannot create {}", path.display())))?;
-    let result = synthesize_into(opts, BufWriter::with_capacity(8 << 20, f), progress, None)
-        .and_then(|(w, s)| {
-            let f = w.into_inner().map_err(|e| Error::from(e.into_error()))?;
-            // Make the data durable; devices and pipes (e.g. /dev/null) cannot be synced.
-            if f.metadata()?.is_file() {
-                f.sync_all()?;
-            }
-            Ok(s)
-        })
-        .map_err(|e| e.context(path.display()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    result
+    let (out, f) = OutFile::create(path)?;
+    let (w, s) = synthesize_into(opts, BufWriter::with_capacity(8 << 20, f), progress, None)
+        .map_err(|e| e.context(out.writing_path().display()))?;
+    let f = w.into_inner().map_err(|e| Error::from(e.into_error()).context(out.writing_path().display()))?;
+    out.commit(f)?;
+    Ok(s)
 }
 
 #[cfg(test)]
