@@ -29,7 +29,7 @@ use crate::{out_err, CliError};
 const SEED: u64 = 42;
 
 /// Exit code when a check fails (as `bitgguf crossval` / `validate`).
-const EXIT_CHECK: u8 = 4;
+const EXIT_CHECK: u8 = crate::EXIT_CHECK;
 
 /// Removes the file when dropped, so the demo leaves nothing behind even when it fails.
 struct TempFile(PathBuf);

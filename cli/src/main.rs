@@ -10,6 +10,7 @@
 //! bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm | --tl-preset NAME]
 //!                  [--embeddings TYPE] [--allow-lossy-scale] [--quiet] -o OUT.gguf
 //! bitgguf validate FILE [--reference REF.gguf] [--json] [--min-cosine C] [--seed N]
+//! bitgguf bench [--types LIST] [--to f32,f16,bf16] [--elements N] [--rounds R] [--ggml PATH | --no-ggml] [--json]
 //! ```
 //!
 //! Exit codes (stable, also printed by `--help`):
@@ -20,16 +21,18 @@
 //! | 1 | invalid file: the library rejected it (bad magic, truncated, bad layout, ...) |
 //! | 2 | usage error (unknown option, missing argument) |
 //! | 3 | I/O or system error: cannot open, stat, map or read the file, write the output or a temporary file |
-//! | 4 | a check failed: `crossval` found a mismatch; `validate` found a tensor below the accuracy gate (cosine < 0.99) or without a counterpart in the reference |
+//! | 4 | a check failed: `crossval` found a mismatch; `validate` found a tensor below the accuracy gate (cosine < 0.99) or without a counterpart in the reference; `bench` found our output different from ggml's |
 //!
 //! Errors print the library's detailed message (what, where, expected vs found) on stderr.
 
+mod bench;
 mod crossval;
 mod demo;
 mod dequant;
 mod inspect;
 mod json;
 mod load;
+mod progress;
 mod quantize;
 mod synth;
 mod text;
@@ -48,6 +51,9 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: I/O or system error.
 pub const EXIT_IO: u8 = 3;
+/// Exit code: a check failed (crossval mismatch, validate below the gate, demo, bench against
+/// ggml).
+pub const EXIT_CHECK: u8 = 4;
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -144,6 +150,11 @@ enum Command {
     /// with a progress bar, then print the per-device summary, fallbacks, time and peak memory.
     #[command(after_help = EXIT_CODES_HELP)]
     Load(load::LoadArgs),
+    /// Measure dequantization speed on this machine: bitgguf on one thread and on all threads
+    /// against real ggml's to_float (when found) and the streaming-store bandwidth, measured
+    /// side by side; prints the ratio table (docs/PERFORMANCE.md) and any floor not met.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Bench(bench::BenchArgs),
 }
 
 /// `--to` values.
@@ -244,6 +255,7 @@ impl CliError {
         match self {
             CliError::Lib(e) => match e.status() {
                 Status::Io | Status::OutOfMemory => EXIT_IO,
+                Status::ReferenceMismatch => EXIT_CHECK,
                 _ => EXIT_INVALID,
             },
             CliError::Io(..) => EXIT_IO,
@@ -287,6 +299,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Load(args) => load::run(&args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,7 +16,7 @@ use serde_json::{json, Value as J};
 use crate::{CliError, EXIT_INVALID};
 
 /// Exit code: a tensor is below the accuracy gate (or has no counterpart in the reference).
-pub const EXIT_ACCURACY: u8 = 4;
+pub const EXIT_ACCURACY: u8 = crate::EXIT_CHECK;
 
 /// The exit codes of `bitgguf validate` (its `--help`).
 pub const EXIT_HELP: &str = "\
