@@ -84,8 +84,9 @@ pub fn decode_tl1_fast_with(
     let block = bm * bk / 4;
     #[cfg(target_arch = "x86_64")]
     if use_avx2() && bk % 8 == 0 {
-        use super::tl_x86::{tl1_rows, Blocks};
+        use super::tl_x86::{tl1_rows, Blocks, Tl1Scratch};
         let nt = stream(streaming, dst);
+        let mut scratch = Tl1Scratch::new();
         let (nj, ng) = (k / bk, bm_tile / bm);
         for i in 0..m / bm_tile {
             for r in 0..ng {
@@ -94,7 +95,18 @@ pub fn decode_tl1_fast_with(
                 // SAFETY: AVX2 detected; the payload was validated (nibbles ≤ 8); `dst` rows
                 // row0..row0+bm are bm*k elements, 16-byte aligned with `nt` (dst is; k is a
                 // multiple of 8).
-                unsafe { tl1_rows(&src[..need - 32], blocks, bm, bk, lut, &mut dst[row0 * k..(row0 + bm) * k], nt) };
+                unsafe {
+                    tl1_rows(
+                        &src[..need - 32],
+                        blocks,
+                        bm,
+                        bk,
+                        lut,
+                        &mut dst[row0 * k..(row0 + bm) * k],
+                        nt,
+                        &mut scratch,
+                    )
+                };
             }
         }
         if nt {
@@ -166,8 +178,9 @@ pub fn decode_tl2_fast_with(
     let s_block = 32 * (bk / 24);
     #[cfg(target_arch = "x86_64")]
     if use_avx2() {
-        use super::tl_x86::{tl2_rows, Blocks, Tl2Rows};
+        use super::tl_x86::{tl2_rows, Blocks, Tl2Rows, Tl2Scratch};
         let nt = stream(streaming, dst);
+        let mut scratch = Tl2Scratch::new();
         let (nj3, nj2, ng) = (g.k3 / bk, g.k2 / 32, bm_tile / 32);
         for i in 0..m / bm_tile {
             for r in 0..ng {
@@ -185,7 +198,9 @@ pub fn decode_tl2_fast_with(
                 // SAFETY: AVX2 detected; the payload was validated (three indices ≤ 13, two
                 // indices ≤ 8); `dst` rows row0..row0+32 are 32*k elements, 16-byte aligned with
                 // `nt` (dst is; k is a multiple of 8).
-                unsafe { tl2_rows(&src[..g.payload], parts, lut, &mut dst[row0 * k..(row0 + 32) * k], nt) };
+                unsafe {
+                    tl2_rows(&src[..g.payload], parts, lut, &mut dst[row0 * k..(row0 + 32) * k], nt, &mut scratch)
+                };
             }
         }
         if nt {
