@@ -10,6 +10,7 @@ struct Row {
     bits: String,
     block: String,
     quantize: bool,
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))] // checked in a build with the feature gpu
     gpu: bool,
 }
 

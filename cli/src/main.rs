@@ -4,11 +4,11 @@
 //! bitgguf inspect FILE [--json] [--no-mmap] [--type-policy auto|upstream|bitnet]
 //! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] [--tl-config BM,BK,bm | --tl-preset NAME] [--i2s-layout group128|group64] [--quiet] [--json] -o OUT
 //! bitgguf demo [--json]
-//! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] [--quiet] [--json] -o OUT.gguf
+//! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] [--i2s-tail zero|replicated] [--quiet] [--json] -o OUT.gguf
 //! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--quiet] [--json]
 //! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
 //! bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm | --tl-preset NAME]
-//!                  [--embeddings TYPE] [--allow-lossy-scale] [--quiet] [--json] -o OUT.gguf
+//!                  [--embeddings TYPE] [--allow-lossy-scale] [--i2s-tail zero|replicated] [--quiet] [--json] -o OUT.gguf
 //! bitgguf validate FILE [--reference REF.gguf] [--json] [--quiet] [--min-cosine C] [--seed N]
 //! bitgguf bench [--types LIST] [--to f32,f16,bf16] [--elements N] [--rounds R] [--ggml PATH | --no-ggml] [--json]
 //! ```

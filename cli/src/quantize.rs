@@ -1,5 +1,6 @@
 //! `bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm |
-//! --tl-preset NAME] [--embeddings TYPE] [--allow-lossy-scale] [--quiet] [--json] -o OUT.gguf`: a thin
+//! --tl-preset NAME] [--embeddings TYPE] [--allow-lossy-scale] [--i2s-tail zero|replicated]
+//! [--quiet] [--json] -o OUT.gguf`: a thin
 //! front end of `bitgguf::convert` with a progress bar and a per-tensor report.
 
 use std::io::Write;
@@ -52,6 +53,10 @@ pub struct QuantizeArgs {
     /// instead of zero-filling it.
     #[arg(long)]
     replicate_tail: bool,
+    /// What each I2_S tensor's 32-byte tail holds after the scale: zero (default) or
+    /// replicated (the scale 8 times); `--replicate-tail` is `--i2s-tail replicated`.
+    #[arg(long = "i2s-tail", value_enum, conflicts_with = "replicate_tail")]
+    i2s_tail: Option<crate::synth::I2sTail>,
     /// No progress bar and no per-tensor report (the summary line is still printed).
     #[arg(long, short)]
     quiet: bool,
@@ -97,7 +102,13 @@ pub fn run(args: QuantizeArgs) -> Result<(), CliError> {
     opts.input_tl = tl_arg(&args.input_tl_config, &args.input_tl_preset)?;
     opts.embeddings = args.embeddings.as_deref().map(|e| type_arg(e, "--embeddings")).transpose()?;
     opts.allow_lossy_scale = args.allow_lossy_scale;
-    opts.tail = if args.replicate_tail { TailFill::Replicate } else { TailFill::Zero };
+    opts.tail = match args.i2s_tail {
+        Some(t) => t.fill(),
+        None if args.replicate_tail => TailFill::Replicate,
+        None => TailFill::Zero,
+    };
+    // Asked for explicitly: every I2_S tensor of the output gets that tail, copies included.
+    opts.retail_copies = args.i2s_tail.is_some() || args.replicate_tail;
 
     let bar = crate::progress::bar(0, "{bar:40} {bytes}/{total_bytes} {msg}", args.quiet || args.json);
     let mut callback = |p: &Progress<'_>| {

@@ -1,6 +1,6 @@
 //! `bitgguf synth --preset NAME --type TYPE [--seed N] [--tl-config BM,BK,bm] [--embed-type TYPE]
-//! [--quiet] [--json] -o OUT.gguf`: write a deterministic synthetic BitNet-architecture model (see
-//! `bitgguf::synth`), streaming it to disk.
+//! [--i2s-tail zero|replicated] [--quiet] [--json] -o OUT.gguf`: write a deterministic synthetic
+//! BitNet-architecture model (see `bitgguf::synth`), streaming it to disk.
 //!
 //! Seed: `--seed`, else the environment's `BITNET_SEED` (as set with `BITNET_DETERMINISTIC=1`),
 //! else 42. The same seed gives byte-identical files whatever the number of threads.
@@ -9,10 +9,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bitgguf::quant::bitnet::TlConfig;
+use bitgguf::quant::bitnet::{TailFill, TlConfig};
 use bitgguf::synth::{self, Preset, SynthOptions};
 use bitgguf::{types, Error, Status};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::CliError;
 
@@ -36,6 +36,11 @@ pub struct SynthArgs {
     /// Type of token_embd.weight / output.weight (default f16).
     #[arg(long = "embed-type")]
     embed_type: Option<String>,
+    /// What each I2_S tensor's 32-byte tail holds after the f32 scale: zeros (default, the
+    /// Python converter's convention) or the scale replicated 8 times (like Microsoft's
+    /// published 2B-4T file). Readers use tail bytes 0..4 only.
+    #[arg(long = "i2s-tail", value_enum, default_value_t = I2sTail::Zero)]
+    i2s_tail: I2sTail,
     /// Output file.
     #[arg(short = 'o', long = "output")]
     output: PathBuf,
@@ -46,6 +51,25 @@ pub struct SynthArgs {
     /// "file_bytes", "data_bytes", "seconds"} (no progress bar).
     #[arg(long)]
     json: bool,
+}
+
+/// `--i2s-tail` values (also `bitgguf quantize --i2s-tail`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum I2sTail {
+    /// Scale, then 28 zero bytes.
+    Zero,
+    /// The scale 8 times.
+    Replicated,
+}
+
+impl I2sTail {
+    /// The library's tail option.
+    pub fn fill(self) -> TailFill {
+        match self {
+            I2sTail::Zero => TailFill::Zero,
+            I2sTail::Replicated => TailFill::Replicate,
+        }
+    }
 }
 
 fn usage(msg: String) -> CliError {
@@ -87,6 +111,7 @@ pub fn run(a: SynthArgs) -> Result<(), CliError> {
     if let Some(e) = &a.embed_type {
         opts.embed_ty = Some(type_id(e, "--embed-type")?);
     }
+    opts.i2s_tail = a.i2s_tail.fill();
     let start = Instant::now();
     let bar = crate::progress::bytes_bar(a.quiet || a.json);
     bar.set_message("synth");
