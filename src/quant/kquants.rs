@@ -561,8 +561,15 @@ fn requantize(x: &[f32], d: f32, dm: f32, lo: i32, hi: i32, mut set: impl FnMut(
     if d == 0.0 {
         return;
     }
-    for (i, &v) in x.iter().enumerate() {
-        set(i, nearest_int((v + dm) / d).max(lo).min(hi) - lo);
+    // The levels first, element-wise (vectorizable, no branches), then handed over.
+    let n = x.len();
+    assert!(n <= 32, "requantize: groups of at most 32");
+    let mut q = [0i32; 32];
+    for (q, &v) in q[..n].iter_mut().zip(x) {
+        *q = nearest_int((v + dm) / d).max(lo).min(hi) - lo;
+    }
+    for (i, &q) in q[..n].iter().enumerate() {
+        set(i, q);
     }
 }
 
