@@ -498,6 +498,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore)] // streaming stores are inline assembly to Miri
     fn median_and_streaming_fill() {
         assert_eq!(Samples(vec![3.0, 1.0, 2.0]).median(), 2.0);
         assert_eq!(Samples(vec![4.0, 1.0, 2.0, 3.0]).median(), 2.5);
@@ -516,6 +517,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // timing loops over the SIMD decoders: out of Miri's scope
     fn without_ggml_rows_come_from_our_quantizer_and_floors_are_computed() {
         let cfg = DecodeBenchConfig {
             elements: 1 << 16,
