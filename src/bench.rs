@@ -25,6 +25,7 @@ use crate::error::{Error, Result, Status};
 use crate::oracle::ggml::GgmlLib;
 use crate::quant::output::{decode_into_with, DecodeOptions, OutType, Streaming};
 use crate::quant::{self, simd};
+use crate::synth::rng::SplitMix64;
 use crate::types::{self, TypeId};
 
 /// Wall-clock samples of one case, in milliseconds.
@@ -226,22 +227,10 @@ fn same(ours: &[u8], theirs: &[f32]) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Normal values from a fixed seed (SplitMix64 + Box-Muller).
+/// Normal values from a fixed seed.
 fn normal_values(n: usize) -> Vec<f32> {
-    let mut s = 0x5eed_d00d_u64;
-    let mut next = move || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    (0..n)
-        .map(|_| {
-            let (u1, u2) = (next().max(1e-300), next());
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        })
-        .collect()
+    let mut r = SplitMix64::new(0x5eed_d00d);
+    (0..n).map(|_| r.normal() as f32).collect()
 }
 
 /// One measured case of a round.
