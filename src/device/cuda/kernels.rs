@@ -80,8 +80,8 @@ pub struct Spec {
     pub unit_bytes: u64,
     /// Elements of one unit.
     pub unit_elems: u64,
-    /// True for kernels that stage a value table in shared memory (once per block: they want
-    /// a capped grid even for f32 outputs).
+    /// True for kernels that stage a value table or their input in shared memory (once per
+    /// block or per block-sized item: they want a capped grid even for f32 outputs).
     pub table: bool,
 }
 
@@ -152,7 +152,8 @@ pub fn spec(ty: TypeId) -> Option<Spec> {
 }
 
 /// The GPU decoding of a TL1 tensor with `k` columns and tile configuration `cfg` (validated by
-/// the caller): one launch unit is one row tile (`BM` rows, `BM*K/4` bytes).
+/// the caller): one launch unit is one row tile (`BM` rows, `BM*K/4` bytes). The kernel stages
+/// each block of `bm` rows in shared memory (`table`: a capped grid).
 pub fn tl1_spec(k: usize, cfg: &TlConfig) -> Spec {
     let mut tab = [0i8; 16];
     for (at, v) in [(0, k), (4, cfg.bm_tile), (8, cfg.bk), (12, cfg.bm)] {
@@ -165,7 +166,7 @@ pub fn tl1_spec(k: usize, cfg: &TlConfig) -> Spec {
         tab,
         unit_bytes: (cfg.bm_tile * k / 4) as u64,
         unit_elems: (cfg.bm_tile * k) as u64,
-        table: false,
+        table: true,
     }
 }
 
@@ -186,7 +187,7 @@ pub fn tl2_spec(k: usize, cfg: &TlConfig) -> Spec {
         tab,
         unit_bytes: (bm * k3 / 6 + bm * k3 / 24 + bm * (k - k3) / 4) as u64,
         unit_elems: (bm * k) as u64,
-        table: false,
+        table: true,
     }
 }
 

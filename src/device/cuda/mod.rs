@@ -29,7 +29,8 @@ use stage::{Sink, Stager};
 
 use super::{DeviceBackend, DeviceId, DeviceMemoryInfo, DeviceTensor, Materialize, TensorUpload};
 use crate::error::{Error, Result, Status};
-use crate::quant::bitnet::{read_f32, tl1_validate, tl2, tl2_geometry, I2sLayout, TlConfig};
+use crate::quant::bitnet::tiles::all_tiles;
+use crate::quant::bitnet::{read_f32, tl1, tl1_validate, tl2, tl2_geometry, I2sLayout, TlConfig};
 use crate::quant::tensor::TensorCodec;
 use crate::types::{self, TypeId, I2_S, TL1, TL2};
 
@@ -335,6 +336,8 @@ impl CudaBackend {
             };
             // (spec, payload as streamed, scale, per-chunk check)
             let regrouped;
+            // TL1: the shape and tiles, to name an invalid index as the CPU decoder does.
+            let mut tl1_shape = None;
             let (spec, payload, aux, check): (_, &[u8], f32, Option<stage::Check>) = if codec.ty == TL2 {
                 let (cfg, k, m) = tl_shape()?;
                 let (bytes, scale) = tl2_regroup(packed, m, k, &cfg).map_err(ctx)?;
@@ -344,6 +347,7 @@ impl CudaBackend {
                 let spec = if codec.ty == TL1 {
                     let (cfg, k, m) = tl_shape()?;
                     tl1_validate(m, k, &cfg).map_err(ctx)?;
+                    tl1_shape = Some((cfg, k, m));
                     kernels::tl1_spec(k, &cfg)
                 } else {
                     kernels::i2s_group64_spec()
@@ -374,7 +378,13 @@ impl CudaBackend {
                 st.set_chunk_bytes((spec.unit_bytes as usize).next_power_of_two())?;
             }
             let sink = Sink::Decode { spec: &spec, dst: buf.ptr(), out: ot, aux };
-            st.stream(payload, spec.unit_bytes as usize, spec.unit_elems, sink, check, name)?;
+            if let Err(e) = st.stream(payload, spec.unit_bytes as usize, spec.unit_elems, sink, check, name) {
+                // An invalid TL1 index: the CPU decoder's message (byte, row, columns).
+                if let Some((cfg, k, m)) = tl1_shape {
+                    tl1::validate(packed, m, k, &cfg, all_tiles(m, &cfg), None).map_err(ctx)?;
+                }
+                return Err(e);
+            }
             Ok(CudaTensor { buf, ordinal: st.ctx.ordinal })
         })
     }

@@ -541,139 +541,237 @@ KERNEL(dq_i2_s) {
     else i2s_body<32>(src, dst, n, out, aux);
 }
 
-// ---- BitNet TL1 (src/quant/bitnet/tl1.rs) ----------------------------------------------------
-// One thread per payload byte (whole row tiles per launch; the host checks every index <= 8 and
-// passes the scale as aux). tab = the tile walk: K, BM, BK, bm as u32 LE. Byte o of the stream
-// is, from the innermost loop out: s (16), yq (by/4), g (bm/16), y (BK/by), r (BM/bm), j (K/BK),
-// i; it holds the pairs p0 (high nibble) and p0 + 1 of row i*BM + r*bm + 16g + s, columns
-// 2*p0 .. 2*p0 + 3 with p0 = j*BK/2 + y*by/2 + 2yq, by = 256/bm. Index x is the trit pair
-// (x/3 - 1, x%3 - 1).
+// ---- BitNet TL1 / TL2 (src/quant/bitnet/tl1.rs, tl2.rs) --------------------------------------
+// Both formats emit bytes tile by tile with the rows of a 16- or 32-row group interleaved, so the
+// values of consecutive packed bytes belong to different rows. The kernels work one "item" at a
+// time per block: R rows x W columns whose packed bytes are one contiguous run. The block loads
+// the run with coalesced 16-byte loads into shared memory, transposed so that each row's bytes
+// are consecutive (stage_rows); then each thread decodes consecutive columns of one row and
+// stores them with 16-byte stores, consecutive threads on consecutive columns (TL2's 24-column
+// groups go through a per-warp staging buffer so that each store instruction is contiguous).
+//
+// Values are the CPU's lut {aux * -1, aux * 0, aux * 1} (bitnet value_lut), indexed by the trit
+// code t + 1 (0..2). 16-bit outputs convert nothing per value: the three values' f16 / bf16 bits
+// (the CPU's rounding of each, f2h_fast / f2bf, NaN rule included) are made once, and a pair of
+// codes selects its two halves with one byte permute. The host checks every index before the
+// launch; an invalid one here would only give wrong values (no address depends on a value).
+// tab = the tile parameters as u32 LE (TL1: K, BM, BK, bm; TL2: K, BM, BK); aux = the scale.
+
 __device__ __forceinline__ u32 tab32(const Tab16& t, int at) {
     return (u32)(u8)t.v[at] | ((u32)(u8)t.v[at + 1] << 8) | ((u32)(u8)t.v[at + 2] << 16) | ((u32)(u8)t.v[at + 3] << 24);
 }
 
-KERNEL(dq_tl1) {
-    u32 K = tab32(tab, 0), BMT = tab32(tab, 4), BK = tab32(tab, 8), BM = tab32(tab, 12);
-    u32 BY = 256 / BM, nyq = BY / 4, ng = BM / 16, ny = BK / BY, nr = BMT / BM, nj = K / BK;
-    float lut[3] = {__fmul_rn(aux, -1.0f), __fmul_rn(aux, 0.0f), __fmul_rn(aux, 1.0f)};
-    GRID_LOOP(n / 4) {
-        u64 o = g;
-        u32 s = (u32)(o % 16);
-        o /= 16;
-        u32 yq = (u32)(o % nyq);
-        o /= nyq;
-        u32 gq = (u32)(o % ng);
-        o /= ng;
-        u32 y = (u32)(o % ny);
-        o /= ny;
-        u32 r = (u32)(o % nr);
-        o /= nr;
-        u32 j = (u32)(o % nj);
-        u64 i = o / nj;
-        u64 col = (u64)j * BK + (u64)y * BY + 4 * yq;
-        u64 row = i * BMT + (u64)r * BM + 16 * gq + s;
-        u32 x = src[g];
-        u32 hi = x >> 4, lo = x & 15;
-        u32 c[4] = {hi / 3, hi % 3, lo / 3, lo % 3};
-        float v[4];
+struct Lut3 {
+    float v0, v1, v2;
+    u32 h01, h2; // 16-bit bits: value 0 | value 1 << 16, value 2
+};
+
+__device__ __forceinline__ Lut3 make_lut3(float aux, int out) {
+    Lut3 l;
+    l.v0 = __fmul_rn(aux, -1.0f);
+    l.v1 = __fmul_rn(aux, 0.0f);
+    l.v2 = __fmul_rn(aux, 1.0f);
+    u32 c0 = out == 1 ? f2h_fast(l.v0) : f2bf(l.v0);
+    u32 c1 = out == 1 ? f2h_fast(l.v1) : f2bf(l.v1);
+    u32 c2 = out == 1 ? f2h_fast(l.v2) : f2bf(l.v2);
+    l.h01 = c0 | (c1 << 16);
+    l.h2 = c2;
+    return l;
+}
+
+// Codes a (low half) and b as two 16-bit values: bytes 2a, 2a + 1 and 2b, 2b + 1 of h2:h01.
+__device__ __forceinline__ u32 pair16(const Lut3& l, u32 a, u32 b) {
+    return __byte_perm(l.h01, l.h2, 0x1010u + a * 0x22u + b * 0x2200u);
+}
+
+__device__ __forceinline__ float val3(const Lut3& l, u32 c) { return c == 0 ? l.v0 : (c == 1 ? l.v1 : l.v2); }
+
+__device__ __forceinline__ u32 rowperm(u32 pos) { return (pos & ~0x18u) | ((pos & 8u) << 1) | ((pos & 16u) >> 1); }
+
+// Stage the packed run src[0, nbytes) (16-byte aligned; nbytes a multiple of 16) as rows. The
+// run is a sequence of steps of `step` bytes (32 or 64); 16-byte chunk q of step y holds rows
+// 16 * (q / qps) + i (i = 0..15, byte i) at byte column y * qps + q % qps. Row p's byte
+// columns go to sm[p * pitch + ...].
+__device__ __forceinline__ void stage_rows(const u8* __restrict__ src, u32 nbytes, u32 step, u32 qps, u8* sm, u32 pitch) {
+    u32 cps = step / 16;
+    for (u32 c = threadIdx.x; c < nbytes / 16; c += blockDim.x) {
+        uint4 w = ((const uint4*)src)[c];
+        u32 y = c / cps, q = c % cps;
+        u8* d = sm + 16 * (q / qps) * pitch + y * qps + q % qps;
+        u32 ws[4] = {w.x, w.y, w.z, w.w};
         #pragma unroll
-        for (int q = 0; q < 4; q++) v[q] = c[q] == 0 ? lut[0] : (c[q] == 1 ? lut[1] : lut[2]);
-        u64 e = row * K + col;
-        if (out == 0) {
-            *(float4*)((float*)dst + e) = make_float4(v[0], v[1], v[2], v[3]);
+        for (int i = 0; i < 16; i++) d[i * pitch] = (u8)(ws[i >> 2] >> (8 * (i & 3)));
+    }
+}
+
+// TL1 pair index x (0..8) = (t0 + 1) * 3 + (t1 + 1): the codes of its two columns.
+__device__ __forceinline__ u32 pair_lo16(const Lut3& l, u32 x) { return pair16(l, x / 3, x % 3); }
+
+// Staged pair bytes (TL1, TL2's two part) of rows 0..nrows, q byte columns each (byte x: the
+// pair indices of columns 4x, 4x + 1 (high nibble) and 4x + 2, 4x + 3), to dst rows
+// row0 + (perm ? rowperm(p) : p), columns col0 + 4x... 8 columns per thread where the alignment
+// allows (q even, col0 and K multiples of 8), else 4.
+__device__ __forceinline__ void tl_pairs_rows(const u8* sm, u32 pitch, u32 nrows, u32 q, bool perm, void* dst, u64 row0,
+                                              u64 col0, u64 K, int out, const Lut3& l) {
+    bool wide = q % 2 == 0 && col0 % 8 == 0 && K % 8 == 0;
+    u32 per = wide ? q / 2 : q;
+    for (u32 x = threadIdx.x; x < nrows * per; x += blockDim.x) {
+        u32 p = x / per, cg = x % per;
+        u64 e = (row0 + (perm ? rowperm(p) : p)) * K + col0 + (wide ? 8 : 4) * (u64)cg;
+        if (wide) {
+            u32 w = *(const u16*)(sm + p * pitch + 2 * cg);
+            u32 nb[4] = {(w >> 4) & 15, w & 15, (w >> 12) & 15, (w >> 8) & 15};
+            if (out == 0) {
+                float v[8];
+                #pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    v[2 * k] = val3(l, nb[k] / 3);
+                    v[2 * k + 1] = val3(l, nb[k] % 3);
+                }
+                float4* d = (float4*)((float*)dst + e);
+                d[0] = make_float4(v[0], v[1], v[2], v[3]);
+                d[1] = make_float4(v[4], v[5], v[6], v[7]);
+            } else {
+                *(uint4*)((u16*)dst + e) = make_uint4(pair_lo16(l, nb[0]), pair_lo16(l, nb[1]), pair_lo16(l, nb[2]),
+                                                      pair_lo16(l, nb[3]));
+            }
         } else {
-            u32 w0 = out == 1 ? pack_f16(v[0], v[1]) : pack_bf16(v[0], v[1]);
-            u32 w1 = out == 1 ? pack_f16(v[2], v[3]) : pack_bf16(v[2], v[3]);
-            *(uint2*)((u16*)dst + e) = make_uint2(w0, w1);
+            u32 w = sm[p * pitch + cg];
+            u32 hi = w >> 4, lo = w & 15;
+            if (out == 0) {
+                *(float4*)((float*)dst + e) = make_float4(val3(l, hi / 3), val3(l, hi % 3), val3(l, lo / 3), val3(l, lo % 3));
+            } else {
+                *(uint2*)((u16*)dst + e) = make_uint2(pair_lo16(l, hi), pair_lo16(l, lo));
+            }
         }
     }
 }
 
-// ---- BitNet TL2 (src/quant/bitnet/tl2.rs) ----------------------------------------------------
-// The host regroups the payload by row tile (BM rows): unit t = [section A | section B |
-// section C] of tile t (each section's bytes of one tile are contiguous in the file), checks
-// every index (three <= 13, two <= 8) and passes the scale as aux. tab = K, BM, BK as u32 LE.
-// One thread per section-A byte (two triples of one row: 6 values) or section-C byte (two TL1
-// pairs: 4 values). Rows inside a 32-row group are permuted (rowperm: swap bits 3 and 4). The
-// sign of triple jt of row rw (within its group) is bit 15 - (2q + h) of the LE u16 word
-// ((j*ng + r)*(BK/24) + qg)*16 + c, with jt % (BK/3) = 8qg + q, rw = 16h + c.
-__device__ __forceinline__ u32 rowperm(u32 pos) { return (pos & ~0x18u) | ((pos & 8u) << 1) | ((pos & 16u) >> 1); }
+// TL1: byte o of the stream is, from the innermost loop out: s (16), yq (by/4), g (bm/16), y
+// (BK/by), r (BM/bm), j (K/BK), i; it holds the pairs of row i*BM + r*bm + 16g + s, columns
+// j*BK + y*by + 4yq .. + 3, by = 256/bm. An (i, j, r) block is bm rows x BK columns in bm*BK/4
+// consecutive bytes, steps of 64 bytes: an item is up to 64 steps of one block.
+#define TL1_STEPS 64u
 
-// Trit d (0..2) of the triple with index v (0..13): v = 9a + 3b + c, digits in {-1, 0, 1}.
-__device__ __forceinline__ int triple_digit(int v, int d) {
-    int c = (v + 1) % 3 - 1;
-    int rest = (v - c) / 3;
-    int bb = (rest + 1) % 3 - 1;
-    int a = (rest - bb) / 3;
-    return d == 0 ? a : (d == 1 ? bb : c);
+KERNEL(dq_tl1) {
+    __shared__ __align__(16) u8 sm[64 * 68]; // bm = 64: 64 rows x (64 + 4); bm = 32: 32 x (128 + 4)
+    u32 K = tab32(tab, 0), BMT = tab32(tab, 4), BK = tab32(tab, 8), BM = tab32(tab, 12);
+    u32 by = 256 / BM, qps = by / 4, ny = BK / by, nr = BMT / BM, nj = K / BK;
+    u32 ys_max = min(ny, TL1_STEPS);
+    u32 nsl = (ny + ys_max - 1) / ys_max;
+    u64 unit = (u64)BM * BK / 4;
+    u64 items = n / ((u64)BM * BK) * nsl;
+    Lut3 l = make_lut3(aux, out);
+    for (u64 it = blockIdx.x; it < items; it += gridDim.x) {
+        u64 u = it / nsl;
+        u32 y0 = (u32)(it % nsl) * ys_max, ys = min(ys_max, ny - y0);
+        u32 r = (u32)(u % nr);
+        u32 j = (u32)(u / nr % nj);
+        u64 i = u / nr / nj;
+        u32 q = ys * qps, pitch = (q + 7) & ~3u;
+        __syncthreads(); // the previous item's reads are done
+        stage_rows(src + u * unit + (u64)y0 * 64, ys * 64, 64, qps, sm, pitch);
+        __syncthreads();
+        tl_pairs_rows(sm, pitch, BM, q, false, dst, i * BMT + (u64)r * BM, (u64)j * BK + (u64)y0 * by, K, out, l);
+    }
 }
 
-__device__ __forceinline__ void store_n(void* dst, u64 e, int out, const float* v, int cnt) {
-    for (int q = 0; q < cnt; q += 2) {
-        if (out == 0) {
-            *(float2*)((float*)dst + e + q) = make_float2(v[q], v[q + 1]);
-        } else {
-            *(u32*)((u16*)dst + e + q) = out == 1 ? pack_f16(v[q], v[q + 1]) : pack_bf16(v[q], v[q + 1]);
+// TL2 (the host regroups the payload by row tile: unit t = [section A | section B | section C]
+// of tile t, each section's bytes of one tile being contiguous in the file). K3 = K/BK*BK
+// columns of triples, K2 = K - K3 of TL1 pairs; rows are permuted inside 32-row groups
+// (rowperm). Section A: per (j, r) block (32 rows x BK columns), BK/6 steps of 32 bytes, byte
+// pos of step y = triples 2y (high nibble), 2y + 1 of row rowperm(pos). Section B: per block,
+// BK/24 groups of 16 LE u16 words, bit 15 - (2q + h) of word c = the sign of triple 8qg + q of
+// row 16h + c. Section C: per (j2, r) block (32 rows x 32 columns from K3 + 32 j2), 8 steps of
+// 32 bytes, byte pos of step y = the pairs of columns 4y..4y + 3 of row rowperm(pos).
+// Items: up to 32 sign groups (24 columns each) of an A block with its signs, or a C block.
+#define TL2_GROUPS 32u
+
+// The staged A rows (pitch bytes each, 4 per sign group) and signs of one item: qn sign groups
+// of 32 rows, thread x = (row position p, group qq) decodes 8 triples = 24 values (NPC = 3
+// 16-byte pieces for f16/bf16, 6 for f32) into the warp's staging buffer ws; then the warp
+// stores its pieces in order, consecutive lanes on consecutive pieces (the address of each
+// piece's owner comes by shuffle). `at0`: byte offset in dst of row 0 (unpermuted), column 0
+// of the item.
+template <int NPC>
+__device__ __forceinline__ void tl2_groups(const u8* sm, const u8* sg, u32 pitch, u32 qn, uint4* ws, void* dst, u64 at0,
+                                           u64 K, const Lut3& l) {
+    const u32 osz = NPC == 6 ? 4 : 2;
+    u32 lane = threadIdx.x % 32, total = 32 * qn;
+    for (u32 b0 = threadIdx.x / 32 * 32; b0 < total; b0 += blockDim.x) {
+        u32 x = b0 + lane;
+        u64 at = 0;
+        if (x < total) {
+            u32 p = x / qn, qq = x - p * qn, rw = rowperm(p), h = rw >> 4;
+            at = at0 + ((u64)rw * K + 24 * qq) * osz;
+            u32 a = *(const u32*)(sm + p * pitch + 4 * qq);
+            u32 s = *(const u16*)(sg + (qq * 16 + (rw & 15)) * 2);
+            u32 c[24];
+            #pragma unroll
+            for (int k = 0; k < 8; k++) {
+                u32 v = (a >> (8 * (k / 2) + (k % 2 ? 0 : 4))) & 15;
+                u32 w = (s >> (15 - 2 * k - h)) & 1 ? 13 - v : 13 + v; // its base-3 digits are the codes
+                c[3 * k] = w / 9;
+                c[3 * k + 1] = w / 3 % 3;
+                c[3 * k + 2] = w % 3;
+            }
+            #pragma unroll
+            for (int k = 0; k < NPC; k++) {
+                if (NPC == 6)
+                    ws[lane * 6 + k] = make_uint4(__float_as_uint(val3(l, c[4 * k])), __float_as_uint(val3(l, c[4 * k + 1])),
+                                                  __float_as_uint(val3(l, c[4 * k + 2])), __float_as_uint(val3(l, c[4 * k + 3])));
+                else
+                    ws[lane * 3 + k] = make_uint4(pair16(l, c[8 * k], c[8 * k + 1]), pair16(l, c[8 * k + 2], c[8 * k + 3]),
+                                                  pair16(l, c[8 * k + 4], c[8 * k + 5]), pair16(l, c[8 * k + 6], c[8 * k + 7]));
+            }
         }
+        __syncwarp();
+        #pragma unroll
+        for (int k = 0; k < NPC; k++) {
+            u32 id = k * 32 + lane, owner = id / NPC;
+            u64 oat = ((u64)__shfl_sync(0xffffffffu, (u32)(at >> 32), owner) << 32) | __shfl_sync(0xffffffffu, (u32)at, owner);
+            if (b0 + owner < total) *(uint4*)((u8*)dst + oat + 16 * (id - owner * NPC)) = ws[id];
+        }
+        __syncwarp();
     }
 }
 
 KERNEL(dq_tl2) {
+    __shared__ __align__(16) u8 sm[32 * (4 * TL2_GROUPS + 4)];
+    __shared__ __align__(16) u8 sg[32 * TL2_GROUPS];
+    __shared__ uint4 stg[8][32 * 6]; // per warp: 3 (16-bit) or 6 (f32) 16-byte pieces per lane
     u32 K = tab32(tab, 0), BMT = tab32(tab, 4), BK = tab32(tab, 8);
     u32 K3 = K / BK * BK, K2 = K - K3;
-    u32 ng = BMT / 32, nyA = BK / 6, nq = BK / 24;
+    u32 ng = BMT / 32, nq = BK / 24, nj3 = K3 / BK, nj2 = K2 / 32;
+    u32 qs_max = min(nq, TL2_GROUPS);
+    u32 nsl = (nq + qs_max - 1) / qs_max;
     u64 WA = (u64)BMT * K3 / 6, WB = (u64)BMT * K3 / 24, WC = (u64)BMT * K2 / 4;
-    u64 work = WA + WC, unit = WA + WB + WC;
-    u64 tiles = n / ((u64)BMT * K);
-    float l0 = __fmul_rn(aux, -1.0f), l1 = __fmul_rn(aux, 0.0f), l2 = __fmul_rn(aux, 1.0f);
-    GRID_LOOP(tiles * work) {
-        u64 t = g / work, w = g % work;
+    u64 unit = WA + WB + WC;
+    u64 IA = (u64)nj3 * ng * nsl, IC = (u64)nj2 * ng;
+    u64 items = n / ((u64)BMT * K) * (IA + IC);
+    uint4* ws = stg[threadIdx.x / 32];
+    Lut3 l = make_lut3(aux, out);
+    for (u64 it = blockIdx.x; it < items; it += gridDim.x) {
+        u64 t = it / (IA + IC), w = it % (IA + IC);
         const u8* base = src + t * unit;
-        u32 pos = (u32)(w % 32);
-        u32 rw = rowperm(pos);
-        float v[6];
-        if (w < WA) {
-            u64 o = w / 32;
-            u32 y = (u32)(o % nyA);
-            o /= nyA;
-            u32 r = (u32)(o % ng);
-            u32 j = (u32)(o / ng);
-            u64 row = t * BMT + r * 32 + rw;
-            u32 x = base[w];
-            u32 h = rw / 16, c = rw % 16;
-            #pragma unroll
-            for (int hf = 0; hf < 2; hf++) {
-                u32 jj = 2 * y + hf; // triple within the k-block
-                u32 qg = jj / 8, q = jj % 8;
-                u64 word = ((u64)(j * ng + r) * nq + qg) * 16 + c;
-                u32 bit = 15 - (2 * q + h);
-                bool neg = (base[WA + 2 * word + bit / 8] >> (bit % 8)) & 1;
-                int idx = hf == 0 ? (int)(x >> 4) : (int)(x & 15);
-                #pragma unroll
-                for (int d = 0; d < 3; d++) {
-                    int tr = triple_digit(idx, d);
-                    if (neg) tr = -tr;
-                    v[3 * hf + d] = tr < 0 ? l0 : (tr == 0 ? l1 : l2);
-                }
-            }
-            u64 col = (u64)j * BK + 6 * y;
-            store_n(dst, row * K + col, out, v, 6);
-        } else {
-            u64 wc = w - WA;
-            u64 o = wc / 32;
-            u32 y = (u32)(o % 8);
-            o /= 8;
-            u32 r = (u32)(o % ng);
-            u32 j = (u32)(o / ng);
-            u64 row = t * BMT + r * 32 + rw;
-            u32 x = base[WA + WB + wc];
-            u32 hi = x >> 4, lo = x & 15;
-            u32 cc[4] = {hi / 3, hi % 3, lo / 3, lo % 3};
-            #pragma unroll
-            for (int q = 0; q < 4; q++) v[q] = cc[q] == 0 ? l0 : (cc[q] == 1 ? l1 : l2);
-            u64 col = K3 + 32 * (u64)j + 4 * y;
-            store_n(dst, row * K + col, out, v, 4);
+        __syncthreads(); // the previous item's reads are done
+        if (w >= IA) {
+            u32 wc = (u32)(w - IA), r = wc % ng, j2 = wc / ng;
+            stage_rows(base + WA + WB + ((u64)j2 * ng + r) * 256, 256, 32, 1, sm, 12);
+            __syncthreads();
+            tl_pairs_rows(sm, 12, 32, 8, true, dst, t * BMT + 32 * (u64)r, (u64)K3 + 32 * (u64)j2, K, out, l);
+            continue;
         }
+        u32 sl = (u32)(w % nsl), r = (u32)(w / nsl % ng), j = (u32)(w / nsl / ng);
+        u32 qs0 = sl * qs_max, qn = min(qs_max, nq - qs0), pitch = 4 * qn + 4;
+        u64 blk = (u64)j * ng + r;
+        stage_rows(base + blk * (32 * BK / 6) + 128 * (u64)qs0, 128 * qn, 32, 1, sm, pitch);
+        const uint4* sgn = (const uint4*)(base + WA + blk * (32 * nq) + 32 * (u64)qs0);
+        for (u32 c = threadIdx.x; c < 2 * qn; c += blockDim.x) ((uint4*)sg)[c] = sgn[c];
+        __syncthreads();
+        u64 e0 = (t * BMT + 32 * (u64)r) * K + (u64)j * BK + 24 * (u64)qs0;
+        if (out == 0) tl2_groups<6>(sm, sg, pitch, qn, ws, dst, 4 * e0, K, l);
+        else tl2_groups<3>(sm, sg, pitch, qn, ws, dst, 2 * e0, K, l);
     }
 }
 
