@@ -124,16 +124,12 @@ fn kernel_rows(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<KernelRow>> {
     }
     // TL1 / TL2: a 32768 x 4096 tensor (2^27 elements) with a shipped K = 4096 configuration;
     // bytes with every nibble <= 8 (valid indices of both formats).
-    let k = 4096usize;
-    let tl1 = tl1_presets().iter().find(|p| p.k == k).expect("a TL1 preset with K = 4096").config;
-    let tl2 = tl2_presets().iter().find(|p| p.k == k && p.config.bm_tile == 256).expect("a TL2 preset").config;
-    for (name, spec) in [("tl1", kernels::tl1_spec(k, &tl1)), ("tl2", kernels::tl2_spec(k, &tl2))] {
+    let (tl1, tl2) = tl_bench_specs();
+    for (name, spec) in [("tl1", tl1), ("tl2", tl2)] {
         let packed_len = (n / spec.unit_elems * spec.unit_bytes) as usize;
         let mut packed = vec![0u8; packed_len];
         rng.fill(&mut packed);
-        for x in &mut packed {
-            *x = (((*x >> 4) % 9) << 4) | ((*x & 15) % 9);
-        }
+        tl_valid(&mut packed);
         let src = b.upload_cuda(DeviceId::Cuda(0), &packed)?;
         b.synchronize()?;
         for out in OUTS {
@@ -150,26 +146,53 @@ fn kernel_rows(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<KernelRow>> {
     Ok(rows)
 }
 
+/// The TL1 / TL2 kernels of the bench: a 32768 x 4096 tensor (2^27 elements) with a shipped
+/// K = 4096 configuration.
+fn tl_bench_specs() -> (kernels::Spec, kernels::Spec) {
+    let k = 4096usize;
+    let tl1 = tl1_presets().iter().find(|p| p.k == k).expect("a TL1 preset with K = 4096").config;
+    let tl2 = tl2_presets().iter().find(|p| p.k == k && p.config.bm_tile == 256).expect("a TL2 preset").config;
+    (kernels::tl1_spec(k, &tl1), kernels::tl2_spec(k, &tl2))
+}
+
+/// Random bytes made valid indices of both TL formats (every nibble <= 8).
+fn tl_valid(v: &mut [u8]) {
+    for x in v {
+        *x = (((*x >> 4) % 9) << 4) | ((*x & 15) % 9);
+    }
+}
+
 /// Grid-size sweep on a few kernels: (kernel, out, blocks per SM, GB/s).
 fn grid_sweep(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<(&'static str, OutType, u32, f64)>> {
     let n: u64 = 1 << 27;
     let mut rows = Vec::new();
-    for ty in [11u32, 13, I2_S] {
-        let ti = types::info(ty).expect("type");
-        let spec = kernels::spec(ty).expect("spec");
+    let (tl1, tl2) = tl_bench_specs();
+    let mut cases: Vec<(&'static str, kernels::Spec, Vec<u32>)> = [11u32, 13, I2_S]
+        .iter()
+        .map(|&ty| {
+            (types::info(ty).expect("type").name, kernels::spec(ty).expect("spec"), vec![32, 64, 96, 128, 256, 0])
+        })
+        .collect();
+    cases.push(("tl1", tl1, vec![8, 16, 32, 64, 128, 0]));
+    cases.push(("tl2", tl2, vec![4, 8, 16, 32, 128, 0]));
+    for (name, spec, grids) in cases {
         let packed_len = (n / spec.unit_elems * spec.unit_bytes) as usize;
-        let packed = if ty == I2_S {
+        let packed = if name == "i2_s" {
             i2s_bytes(rng, packed_len)
         } else {
             let mut v = vec![0u8; packed_len];
             rng.fill(&mut v);
+            if name.starts_with("tl") {
+                tl_valid(&mut v);
+            }
             v
         };
         let src = b.upload_cuda(DeviceId::Cuda(0), &packed)?;
         b.synchronize()?;
-        for out in [OutType::Bf16] {
+        let outs: &[OutType] = if name.starts_with("tl") { &[OutType::Bf16, OutType::F32] } else { &[OutType::Bf16] };
+        for &out in outs {
             let dst = b.alloc(0, n * out.size())?;
-            for bps in [32u32, 64, 96, 128, 256, 0] {
+            for &bps in &grids {
                 b.with_stager(0, |st| {
                     st.module.blocks_per_sm = bps;
                     Ok(())
@@ -189,7 +212,7 @@ fn grid_sweep(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<(&'static str, OutTy
                     })
                 })?;
                 let bytes = packed_len as f64 + (n * out.size()) as f64;
-                rows.push((ti.name, out, bps, bytes / (ms * 1e-3) / 1e9));
+                rows.push((name, out, bps, bytes / (ms * 1e-3) / 1e9));
             }
         }
     }
