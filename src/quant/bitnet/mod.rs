@@ -25,6 +25,8 @@ pub(crate) mod tiles;
 pub mod tl1;
 pub mod tl2;
 pub mod tl_fast;
+#[cfg(target_arch = "x86_64")]
+mod tl_x86;
 pub mod transcode;
 
 pub use i2s::{
