@@ -338,7 +338,7 @@ pub struct Module {
     /// Seconds spent getting and loading the image.
     pub load_seconds: f64,
     /// Grid size cap: blocks per multiprocessor (the kernels loop over the rest); 0 = no cap
-    /// (one work item per thread); [`BLOCKS_AUTO`] = by output type.
+    /// (one work item per thread); [`BLOCKS_AUTO`] = the kernel's `Spec::per_sm`, else by output type.
     pub blocks_per_sm: u32,
 }
 
