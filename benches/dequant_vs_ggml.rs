@@ -31,13 +31,7 @@ use bitgguf::quant::output::OutType;
 use bitgguf::types;
 
 fn main() {
-    let (lib, ggml) = match common::load_ggml() {
-        Ok(g) => g,
-        Err(why) => {
-            println!("SKIPPED: {why}");
-            return;
-        }
-    };
+    let Some((lib, ggml)) = common::or_skip(common::load_ggml()) else { return };
     let bench = std::env::args().any(|a| a == "--bench");
     let env_usize = |k: &str, d: usize| std::env::var(k).ok().and_then(|s| s.parse().ok()).unwrap_or(d);
     let types = std::env::var("BG_TYPES")

@@ -88,6 +88,17 @@ pub fn find_ggml() -> Result<PathBuf, String> {
     bitgguf::oracle::ggml::find().map_err(|e| e.to_string())
 }
 
+/// The value, or `None` after printing `SKIPPED: <why>` (a bench without its oracle exits 0).
+pub fn or_skip<T>(r: Result<T, String>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(why) => {
+            println!("SKIPPED: {why}");
+            None
+        }
+    }
+}
+
 /// [`find_ggml`] and load it: the path and the library, or a reason to print with `SKIPPED`.
 pub fn load_ggml() -> Result<(PathBuf, ggml::Ggml), String> {
     let path = find_ggml().map_err(|why| format!("ggml not found: {why}"))?;

@@ -8,8 +8,8 @@
 
 use std::ops::Range;
 
-use super::tiles::{all_tiles, decode_tl_rows, TileWalk, TlKind};
 use super::preset_table::{row, B3, ENV, INI, L8, LARGE};
+use super::tiles::{all_tiles, decode_tl_rows, TileWalk, TlKind};
 use super::{
     byte_at, check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, PresetSource, Ternarizer,
     Ternary, TlConfig, TlPreset,
@@ -182,7 +182,6 @@ pub fn quantize_tl1(w: &[f32], how: Ternarizer, m: usize, k: usize, cfg: &TlConf
     let t = how.ternarize(w)?;
     encode_tl1(&t.trits, t.scale, m, k, cfg)
 }
-
 
 // Rows and their sources: see [`tl1_presets`].
 static TL1_PRESETS: [TlPreset; 20] = [

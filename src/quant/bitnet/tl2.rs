@@ -12,9 +12,9 @@
 
 use std::ops::Range;
 
+use super::preset_table::{row, B3, ENV, INI, L8, LARGE};
 use super::tiles::{all_tiles, decode_tl_rows, TileWalk, TlKind};
 use super::tl1::{pair, pair_index};
-use super::preset_table::{row, B3, ENV, INI, L8, LARGE};
 use super::{
     byte_at, check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, PresetSource, Ternarizer,
     Ternary, TlConfig, TlPreset,
@@ -302,7 +302,6 @@ pub fn quantize_tl2(w: &[f32], how: Ternarizer, m: usize, k: usize, cfg: &TlConf
     let t = how.ternarize(w)?;
     encode_tl2(&t.trits, t.scale, m, k, cfg)
 }
-
 
 // Rows and their sources: see [`tl2_presets`].
 static TL2_PRESETS: [TlPreset; 20] = [
