@@ -9,6 +9,7 @@
 #![cfg(feature = "gpu")]
 
 mod bits;
+mod blocks;
 
 use bitgguf::device::cuda::{self, CudaBackend};
 use bitgguf::device::{DeviceBackend, DeviceId, DeviceTensor, Materialize, TensorUpload};
@@ -36,56 +37,8 @@ fn backend(test: &str) -> Option<CudaBackend> {
     }
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
-/// Byte offsets of a block's f16 scales (from the block layouts in src/quant).
-fn f16_scales(id: TypeId) -> &'static [usize] {
-    match id {
-        2 | 6 | 8 | 20 | 23 => &[0],
-        3 | 7 | 12 | 13 => &[0, 2],
-        10 => &[80, 82],
-        11 => &[108],
-        14 => &[208],
-        34 => &[52],
-        35 => &[64],
-        _ => &[],
-    }
-}
-
-const SPECIAL_F16: [u16; 12] =
-    [0x0000, 0x8000, 0x0001, 0x83ff, 0x0400, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e00, 0xfe01, 0x7c01];
-
-fn random_blocks(rng: &mut Rng, id: TypeId, blocks: usize) -> Vec<u8> {
-    let ts = types::info(id).unwrap().tsize as usize;
-    let mut src = rng.bytes(blocks * ts);
-    for b in 0..blocks {
-        if rng.next() % 4 != 0 {
-            continue;
-        }
-        let blk = &mut src[b * ts..(b + 1) * ts];
-        for &at in f16_scales(id) {
-            let h = SPECIAL_F16[(rng.next() % SPECIAL_F16.len() as u64) as usize];
-            blk[at..at + 2].copy_from_slice(&h.to_le_bytes());
-        }
-        if id == 39 {
-            blk[0] = [0u8, 1, 2, 0xfe, 0xff][(rng.next() % 5) as usize];
-        }
-    }
-    src
-}
-
 use bits::{same_bits, store};
+use blocks::{random_blocks, Rng};
 
 fn gpu_decode(b: &CudaBackend, ty: TypeId, ne: [u64; 4], packed: &[u8], out: OutType) -> bitgguf::Result<Vec<u8>> {
     let t = TensorUpload { name: "t", ty, ne, packed, tl: None };
@@ -196,7 +149,7 @@ fn f32_to_f16_and_bf16_exact() {
 }
 
 fn i2s_tensor(rng: &mut Rng, n: usize, scale: f32) -> (Vec<u8>, Vec<f32>) {
-    let trits: Vec<i8> = (0..n).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let trits: Vec<i8> = (0..n).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let packed = encode_i2s(&trits, scale, I2sLayout::Group128, TailFill::Zero).unwrap();
     let mut cpu = vec![0f32; n];
     decode_i2s(&packed, n, &mut cpu).unwrap();
@@ -363,7 +316,7 @@ fn tl1_and_i2s_group64_through_the_codec() {
     }
     for (i, (m, k, cfg)) in cases.iter().enumerate() {
         let (m, k) = (*m, *k);
-        let trits: Vec<i8> = (0..m * k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+        let trits: Vec<i8> = (0..m * k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
         let scale = if i % 2 == 0 { 0.0371f32 } else { -1.625 };
         let packed = encode_tl1(&trits, scale, m, k, cfg).unwrap();
         let mut cpu = vec![0f32; m * k];
@@ -380,7 +333,7 @@ fn tl1_and_i2s_group64_through_the_codec() {
     // An invalid index (9) is rejected with the CPU decoder's message (byte, row, columns); no
     // codec: a clear error.
     let p = &tl1_presets()[0];
-    let trits: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let trits: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let mut packed = encode_tl1(&trits, 1.0, p.m, p.k, &p.config).unwrap();
     packed[777] = 0x92;
     let mut codec = TensorCodec::new(TL1, [p.k as u64, p.m as u64, 1, 1]);
@@ -396,7 +349,7 @@ fn tl1_and_i2s_group64_through_the_codec() {
     assert_eq!(e.status(), Status::InvalidParameter, "{e}");
     // I2_S GROUP_64.
     let n = 64 * 100_003;
-    let trits: Vec<i8> = (0..n).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let trits: Vec<i8> = (0..n).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let packed = encode_i2s(&trits, -2.5, I2sLayout::Group64, TailFill::Zero).unwrap();
     let mut cpu = vec![0f32; n];
     decode_i2s_layout(&packed, n, I2sLayout::Group64, &mut cpu).unwrap();
@@ -447,10 +400,10 @@ fn tl2_through_the_codec_and_tl_through_materialize() {
     for (m, k, cfg) in &cases {
         let (m, k) = (*m, *k);
         let g = tl2_geometry(m, k, cfg).unwrap();
-        let trits: Vec<i8> = (0..m * k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+        let trits: Vec<i8> = (0..m * k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
         let mut packed = encode_tl2(&trits, -0.0371, m, k, cfg).unwrap();
         for x in &mut packed[g.sign_offset..g.two_offset] {
-            *x = rng.next() as u8;
+            *x = rng.next_u64() as u8;
         }
         let mut cpu = vec![0f32; m * k];
         decode_tl2(&packed, m, k, cfg, &mut cpu).unwrap();
@@ -466,7 +419,7 @@ fn tl2_through_the_codec_and_tl_through_materialize() {
     // Invalid three-index (14) and two-index (9): the CPU decoder's message (byte, row, columns).
     let (m, k, cfg) = (64, 320, TlConfig { bm_tile: 64, bk: 96, bm: 32 });
     let g = tl2_geometry(m, k, &cfg).unwrap();
-    let trits: Vec<i8> = (0..m * k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let trits: Vec<i8> = (0..m * k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let good = encode_tl2(&trits, 1.0, m, k, &cfg).unwrap();
     let mut codec = TensorCodec::new(TL2, [k as u64, m as u64, 1, 1]);
     codec.tl = Some(cfg);
@@ -486,7 +439,7 @@ fn tl2_through_the_codec_and_tl_through_materialize() {
     assert_eq!(e.status(), Status::InvalidParameter, "{e}");
     // Plain DeviceBackend::materialize with TensorUpload::tl (the loader's path).
     let p = &tl1_presets()[0];
-    let t1: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let t1: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let tl1 = encode_tl1(&t1, 0.5, p.m, p.k, &p.config).unwrap();
     let mut cpu1 = vec![0f32; p.m * p.k];
     decode_tl1(&tl1, p.m, p.k, &p.config, &mut cpu1).unwrap();
