@@ -1,8 +1,9 @@
 //! `bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm |
-//! --tl-preset NAME] [--embeddings TYPE] [--allow-lossy-scale] [--i2s-tail zero|replicated] [--quiet] -o OUT.gguf`: a thin
+//! --tl-preset NAME] [--embeddings TYPE] [--allow-lossy-scale] [--i2s-tail zero|replicated]
+//! [--quiet] [--json] -o OUT.gguf`: a thin
 //! front end of `bitgguf::convert` with a progress bar and a per-tensor report.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use bitgguf::convert::decode::TlChoice;
@@ -11,7 +12,7 @@ use bitgguf::quant::bitnet::{TailFill, Ternarizer};
 use bitgguf::types::{self, TypeId};
 use bitgguf::{Error, Status};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
 
 use crate::{out_err, CliError};
 
@@ -59,6 +60,10 @@ pub struct QuantizeArgs {
     /// No progress bar and no per-tensor report (the summary line is still printed).
     #[arg(long, short)]
     quiet: bool,
+    /// Print the report as JSON: {"input", "output", "file_bytes", "file_type", "exact",
+    /// "tensors": [{"name", "from", "to", "action", "exact", "scale_loss", "tl"}]} (no bar).
+    #[arg(long)]
+    json: bool,
     /// The output file.
     #[arg(short = 'o', long = "output")]
     output: PathBuf,
@@ -105,16 +110,7 @@ pub fn run(args: QuantizeArgs) -> Result<(), CliError> {
     // Asked for explicitly: every I2_S tensor of the output gets that tail, copies included.
     opts.retail_copies = args.i2s_tail.is_some() || args.replicate_tail;
 
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {pos}/{len} tensors {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    };
+    let bar = crate::progress::bar(0, "{bar:40} {bytes}/{total_bytes} {msg}", args.quiet || args.json);
     let mut callback = |p: &Progress<'_>| {
         bar.set_length(p.bytes_total);
         bar.set_position(p.bytes_done);
@@ -124,7 +120,41 @@ pub fn run(args: QuantizeArgs) -> Result<(), CliError> {
     let report = convert_file(&args.input, &args.output, &opts, &mut callback);
     bar.finish_and_clear();
     let report = report?;
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        return writeln!(out, "{}", report_json(&report, &args.input, &args.output)).map_err(out_err);
+    }
     print_report(&report, args.quiet, &args.input, &args.output).map_err(out_err)
+}
+
+fn action_name(a: &Action) -> String {
+    match a {
+        Action::Copied => "copied".to_string(),
+        Action::Transcoded => "transcoded".to_string(),
+        Action::Quantized => "quantized".to_string(),
+        Action::Requantized(why) => format!("re-quantized ({why})"),
+    }
+}
+
+fn report_json(r: &ConvertReport, input: &std::path::Path, output: &std::path::Path) -> serde_json::Value {
+    let tensors: Vec<_> = r
+        .tensors
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name, "from": name(t.from), "to": name(t.to), "action": action_name(&t.action),
+                "exact": t.exact,
+                "scale_loss": t.scale_loss.as_ref().map(|l| json!({
+                    "original": l.original, "stored": l.stored, "relative_error": l.rel_error()
+                })),
+                "tl": t.tl.map(|c| json!({"bm_tile": c.bm_tile, "bk": c.bk, "bm": c.bm})),
+            })
+        })
+        .collect();
+    json!({
+        "input": input.display().to_string(), "output": output.display().to_string(),
+        "file_bytes": r.file_bytes, "file_type": r.file_type, "exact": r.exact(), "tensors": tensors,
+    })
 }
 
 fn name(id: TypeId) -> &'static str {
@@ -140,12 +170,7 @@ fn print_report(
     let mut out = std::io::stdout().lock();
     if !quiet {
         for t in &r.tensors {
-            let what = match &t.action {
-                Action::Copied => "copied".to_string(),
-                Action::Transcoded => "transcoded".to_string(),
-                Action::Quantized => "quantized".to_string(),
-                Action::Requantized(why) => format!("re-quantized ({why})"),
-            };
+            let what = action_name(&t.action);
             let exact = if t.exact { "exact".to_string() } else { "lossy".to_string() };
             let mut extra = String::new();
             if let Some(l) = &t.scale_loss {

@@ -8,6 +8,10 @@
 //! The encoders are ggml's `quantize_row_q{2..6}_K_ref` (what `ggml_quantize_chunk` runs without
 //! an importance matrix), with its scale searches `make_qkx2_quants` (Q2_K, Q4_K, Q5_K),
 //! `make_q3_quants` (Q3_K) and `make_qx_quants` (Q6_K), each f32 operation in ggml's order.
+//! The Q3_K and Q6_K searches also have restructured versions (several groups or candidate
+//! scales at once, one per vector lane, each lane with the oracle's operations in its order),
+//! used whenever SIMD is; `BG_FORCE_SCALAR=1` runs the oracles, and the tests check both
+//! against ggml and each other.
 
 use super::legacy::{f16_at, for_each_block, for_each_block_enc, put_f16, signed_absmax};
 use super::{Decoder, Encoder};
@@ -293,22 +297,39 @@ fn make_q3_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
         sumlx += w * x[i] * q as f32;
         suml2 += w * q as f32 * q as f32;
     }
-    for _ in 0..5 {
+    q3_descent(nmax, x, &mut l[..n], &mut sumlx, &mut suml2, 5);
+    for q in l[..n].iter_mut() {
+        *q += nmax as i8;
+    }
+    if suml2 > 0.0 {
+        sumlx / suml2
+    } else {
+        0.0
+    }
+}
+
+/// The coordinate descent of ggml's `make_q3_quants`: up to `passes` passes over the group,
+/// each trying every element's best level against the running sums `sumlx` = Σ w·x·l and
+/// `suml2` = Σ w·l² (w = x²), keeping a change that raises sumlx²/suml2; stops after a pass
+/// without a change. `l` holds the levels −nmax..nmax−1.
+#[inline(always)]
+fn q3_descent(nmax: i32, x: &[f32], l: &mut [i8], sumlx: &mut f32, suml2: &mut f32, passes: usize) {
+    for _ in 0..passes {
         let mut n_changed = 0;
-        for i in 0..n {
-            let w = x[i] * x[i];
-            let li = l[i] as f32;
-            let mut slx = sumlx - w * x[i] * li;
+        for (&x, l) in x.iter().zip(l.iter_mut()) {
+            let w = x * x;
+            let li = *l as f32;
+            let mut slx = *sumlx - w * x * li;
             if slx > 0.0 {
-                let mut sl2 = suml2 - w * li * li;
-                let new_l = nearest_int(x[i] * sl2 / slx).max(-nmax).min(nmax - 1);
-                if new_l != l[i] as i32 {
-                    slx += w * x[i] * new_l as f32;
+                let mut sl2 = *suml2 - w * li * li;
+                let new_l = nearest_int(x * sl2 / slx).max(-nmax).min(nmax - 1);
+                if new_l != *l as i32 {
+                    slx += w * x * new_l as f32;
                     sl2 += w * new_l as f32 * new_l as f32;
-                    if sl2 > 0.0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
-                        l[i] = new_l as i8;
-                        sumlx = slx;
-                        suml2 = sl2;
+                    if sl2 > 0.0 && slx * slx * *suml2 > *sumlx * *sumlx * sl2 {
+                        *l = new_l as i8;
+                        *sumlx = slx;
+                        *suml2 = sl2;
                         n_changed += 1;
                     }
                 }
@@ -317,14 +338,6 @@ fn make_q3_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
         if n_changed == 0 {
             break;
         }
-    }
-    for q in l[..n].iter_mut() {
-        *q += nmax as i8;
-    }
-    if suml2 > 0.0 {
-        sumlx / suml2
-    } else {
-        0.0
     }
 }
 
@@ -385,6 +398,159 @@ fn make_qx_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
     scale
 }
 
+/// [`make_q3_quants`] for the sixteen 16-element groups of a Q3_K block at once (the same
+/// bits): `x` and `l` group-major as the block stores them; returns the sixteen scales. The
+/// start and the first coordinate-descent pass run with one group per lane (vectorizable
+/// across the groups; each lane's f32 operations are the oracle's, in its order, its branches
+/// turned into selects). Most groups make no change in that pass and are done (the oracle
+/// stops there too); the few that changed go on one by one through [`q3_descent`], the
+/// oracle's own loop, for its remaining passes.
+#[inline(always)]
+fn make_q3_quants_x16(nmax: i32, x: &[f32; 256], l: &mut [i8; 256]) -> [f32; 16] {
+    // Element i of group g at t[i][g]; w = x², wx = w·x as the oracle forms them.
+    let mut t = [[0f32; 16]; 16];
+    for g in 0..16 {
+        for i in 0..16 {
+            t[i][g] = x[16 * g + i];
+        }
+    }
+    let mut w = [[0f32; 16]; 16];
+    let mut wx = [[0f32; 16]; 16];
+    for i in 0..16 {
+        for g in 0..16 {
+            w[i][g] = t[i][g] * t[i][g];
+            wx[i][g] = w[i][g] * t[i][g];
+        }
+    }
+    // ggml's serial signed absmax: the first element of the largest magnitude.
+    let (mut amax, mut max) = ([0f32; 16], [0f32; 16]);
+    for row in &t {
+        for g in 0..16 {
+            let ax = row[g].abs();
+            let more = ax > amax[g];
+            amax[g] = if more { ax } else { amax[g] };
+            max[g] = if more { row[g] } else { max[g] };
+        }
+    }
+    let mut live = [false; 16];
+    let mut iscale = [0f32; 16];
+    for g in 0..16 {
+        live[g] = amax[g] >= GROUP_MAX_EPS;
+        iscale[g] = -nmax as f32 / max[g];
+    }
+    let mut lq = [[0i32; 16]; 16];
+    let (mut sumlx, mut suml2) = ([0f32; 16], [0f32; 16]);
+    for i in 0..16 {
+        for g in 0..16 {
+            let q = nearest_int(iscale[g] * t[i][g]).max(-nmax).min(nmax - 1);
+            lq[i][g] = q;
+            let qf = q as f32;
+            sumlx[g] += wx[i][g] * qf;
+            suml2[g] += w[i][g] * qf * qf;
+        }
+    }
+    // The first pass in lanes (every live group makes it).
+    let mut changed = [false; 16];
+    for i in 0..16 {
+        // Each lane's trial, then the accepted ones taken over (whole arrays, no conditional
+        // stores: they would stall the next step's loads).
+        let (mut new_lq, mut new_sumlx, mut new_suml2) = ([0i32; 16], [0f32; 16], [0f32; 16]);
+        for g in 0..16 {
+            let li = lq[i][g] as f32;
+            let slx = sumlx[g] - wx[i][g] * li;
+            let sl2 = suml2[g] - w[i][g] * li * li;
+            let nl = nearest_int(t[i][g] * sl2 / slx).max(-nmax).min(nmax - 1);
+            let nlf = nl as f32;
+            let slx2 = slx + wx[i][g] * nlf;
+            let sl22 = sl2 + w[i][g] * nlf * nlf;
+            let ok = live[g]
+                & (slx > 0.0)
+                & (nl != lq[i][g])
+                & (sl22 > 0.0)
+                & (slx2 * slx2 * suml2[g] > sumlx[g] * sumlx[g] * sl22);
+            new_lq[g] = if ok { nl } else { lq[i][g] };
+            new_sumlx[g] = if ok { slx2 } else { sumlx[g] };
+            new_suml2[g] = if ok { sl22 } else { suml2[g] };
+            changed[g] |= ok;
+        }
+        lq[i] = new_lq;
+        sumlx = new_sumlx;
+        suml2 = new_suml2;
+    }
+    for g in 0..16 {
+        for i in 0..16 {
+            l[16 * g + i] = lq[i][g] as i8;
+        }
+    }
+    // The few groups that changed go on one by one, as the oracle (up to 4 more passes).
+    for g in 0..16 {
+        if changed[g] {
+            q3_descent(nmax, &x[16 * g..][..16], &mut l[16 * g..][..16], &mut sumlx[g], &mut suml2[g], 4);
+        }
+    }
+    let mut scales = [0f32; 16];
+    for g in 0..16 {
+        scales[g] = if !live[g] {
+            0.0
+        } else if suml2[g] > 0.0 {
+            sumlx[g] / suml2[g]
+        } else {
+            0.0
+        };
+        for q in &mut l[16 * g..][..16] {
+            *q = if live[g] { *q + nmax as i8 } else { 0 };
+        }
+    }
+    scales
+}
+
+/// Candidates of [`make_qx_quants_fast`]: lane 0 the first scale `-nmax/max`, lanes 1..19 the
+/// trials is = −9..−1, 1..9 in ggml's order, lanes 19..24 padding (copies of lane 0, unused).
+const QX_LANES: usize = 24;
+
+/// [`make_qx_quants`] for a 16-element group with all 19 candidate scales summed at once, one
+/// candidate per lane (vectorizable across the candidates; each lane's f32 operations are the
+/// oracle's, in its order), then the oracle's choice among them in its order; the levels are
+/// formed once, from the chosen scale. The same bits.
+#[inline(always)]
+fn make_qx_quants_fast(nmax: i32, x: &[f32; 16], l: &mut [i8; 16]) -> f32 {
+    let (max, amax) = signed_absmax(x);
+    if amax < GROUP_MAX_EPS {
+        l.fill(0);
+        return 0.0;
+    }
+    let mut iscales = [-nmax as f32 / max; QX_LANES];
+    for (k, is) in (-9..0).chain(1..=9).enumerate() {
+        iscales[k + 1] = -(nmax as f32 + 0.1 * is as f32) / max;
+    }
+    let mut sumlx = [0f32; QX_LANES];
+    let mut suml2 = [0f32; QX_LANES];
+    for &v in x {
+        let w = v * v;
+        let wx = w * v;
+        for k in 0..QX_LANES {
+            let q = nearest_int(iscales[k] * v).max(-nmax).min(nmax - 1) as f32;
+            sumlx[k] += wx * q;
+            suml2[k] += w * q * q;
+        }
+    }
+    let mut scale = if suml2[0] != 0.0 { sumlx[0] / suml2[0] } else { 0.0 };
+    let mut best = scale * sumlx[0];
+    let mut chosen = 0;
+    for k in 1..19 {
+        if suml2[k] > 0.0 && sumlx[k] * sumlx[k] > best * suml2[k] {
+            scale = sumlx[k] / suml2[k];
+            best = scale * sumlx[k];
+            chosen = k;
+        }
+    }
+    let iscale = iscales[chosen];
+    for (q, &v) in l.iter_mut().zip(x) {
+        *q = (nmax + nearest_int(iscale * v).max(-nmax).min(nmax - 1)) as i8;
+    }
+    scale
+}
+
 /// The last pass of every K-quant quantizer: the levels of one sub-block `x` against its stored
 /// (f16-rounded) scale `d` and offset `dm`, `nearest_int((x + dm) / d)` clamped to `lo..=hi`,
 /// handed to `set(i, level - lo)`. A sub-block whose stored scale is 0 keeps the levels of the
@@ -395,8 +561,15 @@ fn requantize(x: &[f32], d: f32, dm: f32, lo: i32, hi: i32, mut set: impl FnMut(
     if d == 0.0 {
         return;
     }
-    for (i, &v) in x.iter().enumerate() {
-        set(i, nearest_int((v + dm) / d).max(lo).min(hi) - lo);
+    // The levels first, element-wise (vectorizable, no branches), then handed over.
+    let n = x.len();
+    assert!(n <= 32, "requantize: groups of at most 32");
+    let mut q = [0i32; 32];
+    for (q, &v) in q[..n].iter_mut().zip(x) {
+        *q = nearest_int((v + dm) / d).max(lo).min(hi) - lo;
+    }
+    for (i, &q) in q[..n].iter().enumerate() {
+        set(i, q);
     }
 }
 
@@ -470,11 +643,15 @@ fn enc_block_q2_k(x: &[f32; 256], b: &mut [u8; 84]) {
 /// signed scales against `-max/32` (max = the signed largest-magnitude scale), requantized
 /// with the stored values; the third bit goes to `hmask`.
 #[inline(always)]
-fn enc_block_q3_k(x: &[f32; 256], b: &mut [u8; 110]) {
+fn enc_block_q3_k(x: &[f32; 256], b: &mut [u8; 110], fast: bool) {
     let mut l = [0i8; 256];
     let mut scales = [0f32; 16];
-    for j in 0..16 {
-        scales[j] = make_q3_quants(4, &x[16 * j..][..16], &mut l[16 * j..][..16]);
+    if fast {
+        scales = make_q3_quants_x16(4, x, &mut l);
+    } else {
+        for j in 0..16 {
+            scales[j] = make_q3_quants(4, &x[16 * j..][..16], &mut l[16 * j..][..16]);
+        }
     }
     let (max_scale, _) = signed_absmax(&scales);
     b.fill(0);
@@ -501,15 +678,18 @@ fn enc_block_q3_k(x: &[f32; 256], b: &mut [u8; 110]) {
         let d = d_all * (sc[j] as i32 - 32) as f32;
         requantize(&x[16 * j..][..16], d, 0.0, -4, 3, |i, q| l[16 * j + i] = q as i8);
     }
-    // High bit of element j → bit j/32 of hmask[j % 32].
+    // Levels are 0..8: ggml's `if (L[j] > 3) { hm[j % 32] |= 1 << (j / 32); L[j] -= 4; }` is
+    // bit 2 of the level into bit j/32 of hmask[j % 32] (zeroed above), bits 0..2 kept.
     let mut lu = [0u8; 256];
-    for (j, (u, &q)) in lu.iter_mut().zip(&l).enumerate() {
-        let mut q = q as u8;
-        if q > 3 {
-            b[j % 32] |= 1 << (j / 32);
-            q -= 4;
+    for (u, &q) in lu.iter_mut().zip(&l) {
+        *u = q as u8 & 3;
+    }
+    for (i, hm) in b[..32].iter_mut().enumerate() {
+        let mut m = 0u8;
+        for k in 0..8 {
+            m |= ((l[32 * k + i] as u8 >> 2) & 1) << k;
         }
-        *u = q;
+        *hm = m;
     }
     pack_2bit(&lu, &mut b[32..96]);
 }
@@ -618,11 +798,16 @@ fn enc_block_q5_k(x: &[f32; 256], b: &mut [u8; 176]) {
 /// i8 scales against `-max/128` (max = the signed largest-magnitude scale), requantized with
 /// the stored values; an all-(near-)zero block is all zero bytes.
 #[inline(always)]
-fn enc_block_q6_k(x: &[f32; 256], b: &mut [u8; 210]) {
+fn enc_block_q6_k(x: &[f32; 256], b: &mut [u8; 210], fast: bool) {
     let mut l = [0i8; 256];
     let mut scales = [0f32; 16];
     for ib in 0..16 {
-        scales[ib] = make_qx_quants(32, &x[16 * ib..][..16], &mut l[16 * ib..][..16]);
+        let (xs, ls) = (&x[16 * ib..][..16], &mut l[16 * ib..][..16]);
+        scales[ib] = if fast {
+            make_qx_quants_fast(32, xs.try_into().unwrap(), ls.try_into().unwrap())
+        } else {
+            make_qx_quants(32, xs, ls)
+        };
     }
     let (max_scale, max_abs_scale) = signed_absmax(&scales);
     b.fill(0);
@@ -651,12 +836,25 @@ fn enc_block_q6_k(x: &[f32; 256], b: &mut [u8; 210]) {
     }
 }
 
+/// Whether the Q3_K / Q6_K encoders use the restructured scale searches
+/// ([`make_q3_quants_x16`], [`make_qx_quants_fast`]; the same bits) rather than the oracles
+/// written as ggml's loops: whenever SIMD is in use, so `BG_FORCE_SCALAR=1` runs the oracles.
+fn fast_search() -> bool {
+    super::simd::level().is_simd()
+}
+
 fn enc_q2_k(src: &[f32], dst: &mut [u8]) {
     for_each_block_enc(src, dst, enc_block_q2_k);
 }
 
 fn enc_q3_k(src: &[f32], dst: &mut [u8]) {
-    for_each_block_enc(src, dst, enc_block_q3_k);
+    let fast = fast_search();
+    for_each_block_enc(
+        src,
+        dst,
+        #[inline(always)]
+        |x, b| enc_block_q3_k(x, b, fast),
+    );
 }
 
 fn enc_q4_k(src: &[f32], dst: &mut [u8]) {
@@ -668,7 +866,13 @@ fn enc_q5_k(src: &[f32], dst: &mut [u8]) {
 }
 
 fn enc_q6_k(src: &[f32], dst: &mut [u8]) {
-    for_each_block_enc(src, dst, enc_block_q6_k);
+    let fast = fast_search();
+    for_each_block_enc(
+        src,
+        dst,
+        #[inline(always)]
+        |x, b| enc_block_q6_k(x, b, fast),
+    );
 }
 
 /// Encoders of this family (no Q8_K: it is not a storage type).
@@ -874,6 +1078,84 @@ mod tests {
             let high = (b[128 + 32 * h + l] >> (2 * k)) & 3;
             let sc = (8 * h + l / 16 + 2 * k) as f32 - 8.0;
             assert_eq!(got, 0.5 * sc * ((low | high << 4) as f32 - 32.0), "element {e}");
+        }
+    }
+
+    /// Blocks of seeded data for the fast-vs-oracle checks: normal values at scales 2^-140..2^130
+    /// with an occasional special element (±0, ±inf, NaN, ±FLT_MAX, subnormal, exact ties),
+    /// plus all-equal, all-zero and one-outlier blocks.
+    fn search_blocks() -> Vec<[f32; 256]> {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut blocks = vec![[0f32; 256], [0.75; 256], [-3.5; 256]];
+        let mut outlier = [0f32; 256];
+        outlier[37] = -40.0;
+        blocks.push(outlier);
+        for n in 0..600 {
+            let scale = 2f32.powi((next() % 271) as i32 - 140);
+            let mut b = [0f32; 256];
+            for v in b.iter_mut() {
+                // Sum of uniforms: roughly normal.
+                let u = (0..3).map(|_| (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).sum::<f32>();
+                *v = u * scale;
+                if n % 3 == 0 {
+                    *v = match next() % 64 {
+                        0 => 0.0,
+                        1 => -0.0,
+                        2 => f32::INFINITY,
+                        3 => f32::NEG_INFINITY,
+                        4 => f32::NAN,
+                        5 => f32::MAX,
+                        6 => -f32::MAX,
+                        7 => 1e-41,
+                        8 => ((next() % 17) as f32 - 8.0) * 0.5,
+                        _ => *v,
+                    };
+                }
+            }
+            if n % 5 == 1 {
+                // Exact small integers and halves: ties in every rounding.
+                for v in b.iter_mut() {
+                    *v = ((next() % 33) as i32 - 16) as f32 * 0.5;
+                }
+            }
+            blocks.push(b);
+        }
+        blocks
+    }
+
+    #[test]
+    fn fast_scale_searches_match_the_oracles() {
+        for (n, x) in search_blocks().iter().enumerate() {
+            let (mut fast, mut oracle) = ([0u8; 110], [0u8; 110]);
+            enc_block_q3_k(x, &mut fast, true);
+            enc_block_q3_k(x, &mut oracle, false);
+            assert_eq!(fast, oracle, "q3_k block {n}");
+            let (mut fast, mut oracle) = ([0u8; 210], [0u8; 210]);
+            enc_block_q6_k(x, &mut fast, true);
+            enc_block_q6_k(x, &mut oracle, false);
+            assert_eq!(fast, oracle, "q6_k block {n}");
+            // The searches themselves, group by group: the levels, and the scales bit for bit
+            // (NaN as NaN: which NaN an operation with two NaN operands returns depends on
+            // the operand order the compiler picks, in ggml too; the encoders read none of it).
+            let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+            let mut l16 = [0i8; 256];
+            let s16 = make_q3_quants_x16(4, x, &mut l16);
+            for g in 0..16 {
+                let (xs, mut lq, mut lx) = (&x[16 * g..][..16], [0i8; 16], [0i8; 16]);
+                let want = make_q3_quants(4, xs, &mut lq);
+                assert_eq!(&l16[16 * g..][..16], &lq[..], "q3 levels {n}/{g}");
+                assert!(same(s16[g], want), "q3 scale {n}/{g}: {} vs {want}", s16[g]);
+                let got = make_qx_quants_fast(32, xs.try_into().unwrap(), &mut lx);
+                let want = make_qx_quants(32, xs, &mut lq);
+                assert_eq!(lx, lq, "qx levels {n}/{g}");
+                assert!(same(got, want), "qx scale {n}/{g}: {got} vs {want}");
+            }
         }
     }
 }

@@ -88,18 +88,18 @@ pub(super) fn signed_absmax(x: &[f32]) -> (f32, f32) {
     let mut m = [0f32; 8];
     let chunks = x.chunks_exact(8);
     let rest = chunks.remainder();
-    // `f32::max` ignores a NaN operand, as the serial `amax < |v|` does; the lanes hold
-    // magnitudes (≥ +0), so which of two equal ones it returns does not matter.
+    // `a > b ? a : b` (`maxps`) ignores a NaN `v`, as the serial `amax < |v|` does; the lanes
+    // hold magnitudes (≥ +0, never NaN), so which of two equal ones it keeps does not matter.
     for c in chunks {
         for (m, &v) in m.iter_mut().zip(c) {
-            *m = m.max(v.abs());
+            *m = gt(v.abs(), *m);
         }
     }
     for (m, &v) in m.iter_mut().zip(rest) {
-        *m = m.max(v.abs());
+        *m = gt(v.abs(), *m);
     }
-    let m4 = [m[0].max(m[4]), m[1].max(m[5]), m[2].max(m[6]), m[3].max(m[7])];
-    let amax = m4[0].max(m4[2]).max(m4[1].max(m4[3]));
+    let m4 = [gt(m[0], m[4]), gt(m[1], m[5]), gt(m[2], m[6]), gt(m[3], m[7])];
+    let amax = gt(gt(m4[0], m4[2]), gt(m4[1], m4[3]));
     if amax == 0.0 {
         return (0.0, 0.0);
     }
@@ -113,6 +113,26 @@ pub(super) fn signed_absmax(x: &[f32]) -> (f32, f32) {
     (x.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0), amax)
 }
 
+/// `a < b ? a : b` (x86 `minps`; a NaN `a` gives `b`).
+#[inline(always)]
+fn lt(a: f32, b: f32) -> f32 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `a > b ? a : b` (x86 `maxps`; a NaN `a` gives `b`).
+#[inline(always)]
+fn gt(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
 /// Minimum and maximum as `quantize_row_q4_1_ref` / `q5_1_ref` find them (from ±FLT_MAX,
 /// `if (v < min) min = v; if (v > max) max = v;`: NaNs ignored, the first zero kept on a ±0
 /// tie). Over eight lanes without long dependency chains; a zero result, whose sign depends on
@@ -120,15 +140,16 @@ pub(super) fn signed_absmax(x: &[f32]) -> (f32, f32) {
 #[inline(always)]
 fn min_max(x: &[f32; 32]) -> (f32, f32) {
     let (mut lo, mut hi) = ([f32::MAX; 8], [-f32::MAX; 8]);
+    // `minps` / `maxps` exactly (`v < lo ? v : lo`): a NaN `v` never enters a lane.
     for c in x.chunks_exact(8) {
         for ((lo, hi), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
-            *lo = if v < *lo { v } else { *lo };
-            *hi = if v > *hi { v } else { *hi };
+            *lo = lt(v, *lo);
+            *hi = gt(v, *hi);
         }
     }
-    let lo4 = [lo[0].min(lo[4]), lo[1].min(lo[5]), lo[2].min(lo[6]), lo[3].min(lo[7])];
-    let hi4 = [hi[0].max(hi[4]), hi[1].max(hi[5]), hi[2].max(hi[6]), hi[3].max(hi[7])];
-    let (mut min, mut max) = (lo4[0].min(lo4[2]).min(lo4[1].min(lo4[3])), hi4[0].max(hi4[2]).max(hi4[1].max(hi4[3])));
+    let lo4 = [lt(lo[0], lo[4]), lt(lo[1], lo[5]), lt(lo[2], lo[6]), lt(lo[3], lo[7])];
+    let hi4 = [gt(hi[0], hi[4]), gt(hi[1], hi[5]), gt(hi[2], hi[6]), gt(hi[3], hi[7])];
+    let (mut min, mut max) = (lt(lt(lo4[0], lo4[2]), lt(lo4[1], lo4[3])), gt(gt(hi4[0], hi4[2]), gt(hi4[1], hi4[3])));
     if min == 0.0 || max == 0.0 {
         (min, max) = (f32::MAX, -f32::MAX);
         for &v in x {
