@@ -8,7 +8,11 @@
 //!   vs ggml's TQ1_0 `to_float` (1.69 bits/weight);
 //! - our TQ2_0 / TQ1_0 `decode_into` (one thread) vs ggml's.
 //!
-//! Rounds are interleaved (ours, ggml, ours, ggml, ...) and the table shows medians.
+//! Rounds are interleaved (ours, ggml, ours, ggml, ...) and the table shows medians. Dequantize
+//! rows of outputs beyond the caches (≥ 8 MiB) also time, in the same rounds, one-thread
+//! streaming stores of the same output bytes (`bitgguf::bench::nt_fill`): the memory's ceiling
+//! for an f32 output, the figure to judge memory-bound shapes by (where 1.5x ggml would exceed
+//! it). Every timed dequantization writes the same destination buffer.
 //! `cargo bench --bench bitnet` (or `scripts/bench_bitnet.sh`). Environment:
 //! - `BG_GGML_LIB`, `BG_PYTHON`: where `libggml-base.so` is (see `common::find_ggml`);
 //! - `BG_M`, `BG_K`: the tensor shape (default 4096 x 4096 = 16 Mi elements; 256 x 512 under
@@ -120,6 +124,25 @@ fn side_by_side(rounds: usize, ours: &mut dyn FnMut(), theirs: &mut dyn FnMut())
     (median(a), median(b))
 }
 
+/// As [`side_by_side`], with a third case (the streaming-store ceiling) in the same rounds.
+fn side_by_side_ceil(
+    rounds: usize,
+    ours: &mut dyn FnMut(),
+    theirs: &mut dyn FnMut(),
+    ceil: &mut dyn FnMut(),
+) -> (f64, f64, f64) {
+    ours();
+    theirs();
+    ceil();
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        a.push(time(ours));
+        b.push(time(theirs));
+        c.push(time(ceil));
+    }
+    (median(a), median(b), median(c))
+}
+
 fn gaussian(n: usize) -> Vec<f32> {
     let mut s = 0x1234_5678_9abc_def0u64;
     let mut next = move || {
@@ -143,6 +166,8 @@ struct Row {
     ours: f64,
     reference: &'static str,
     theirs: f64,
+    /// Dequantize rows: one-thread streaming stores of the same output bytes, same rounds.
+    ceiling: Option<f64>,
 }
 
 fn main() {
@@ -172,7 +197,6 @@ fn main() {
     assert_eq!(ggml.quantize(35, &w, k, &mut tq2), tq2.len());
     assert_eq!(ggml.quantize(34, &w, k, &mut tq1), tq1.len());
     let mut out = vec![0.0f32; n];
-    let mut out_b = vec![0u8; 4 * n];
     let mut rows = Vec::new();
     let g_tq2 = ggml.to_float(35);
     let g_tq1 = ggml.to_float(34);
@@ -180,7 +204,6 @@ fn main() {
         // SAFETY: `src` holds n elements of the type whose to_float `f` is; `out` n floats.
         unsafe { f(src.as_ptr().cast(), out.as_mut_ptr(), n as i64) }
     };
-    let mut ref_out = vec![0.0f32; n];
     let only = std::env::var("BG_ONLY").unwrap_or_default();
     let want = |ty: &str| only.is_empty() || only.split(',').any(|o| o.trim() == ty);
     let tl_stream = match std::env::var("BG_TL_STREAMING").as_deref() {
@@ -217,6 +240,7 @@ fn main() {
             ours: a,
             reference: "ggml quantize tq2_0",
             theirs: b,
+            ceiling: None,
         });
         for (src, kind, kname) in [(&f16, Half::F16, "f16"), (&bf16, Half::Bf16, "bf16")] {
             let (a, b) = side_by_side(
@@ -232,6 +256,7 @@ fn main() {
                 ours: a,
                 reference: "ggml quantize tq2_0 (f32)",
                 theirs: b,
+                ceiling: None,
             });
         }
         black_box(&q);
@@ -256,34 +281,74 @@ fn main() {
     decode_i2s_fast(&i2s, n, lay, &mut out).unwrap();
     assert!(check.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "i2s fast == oracle");
     drop(check);
+    // One destination for every timed dequantization, ours and ggml's alike (and for the
+    // streaming-store ceiling): at 16 Mi elements where the kernel writes matters as much as
+    // how (separate buffers measured up to 2x apart from one process run to the next).
+    let shared = std::cell::RefCell::new(vec![0f32; n]);
+    let dst = || std::cell::RefMut::map(shared.borrow_mut(), |v| v.as_mut_slice());
+    let dst_bytes = || {
+        std::cell::RefMut::map(shared.borrow_mut(), |v| {
+            // SAFETY: the f32 buffer viewed as its 4n bytes (u8 has no alignment or validity
+            // requirement).
+            unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), 4 * v.len()) }
+        })
+    };
+    // The physical ceiling of an f32 output: one-thread streaming stores of its bytes.
+    // Only for outputs beyond the caches (the library's streaming threshold): streaming stores
+    // evict the destination, which would make a cache-resident shape start cold.
+    let big = 4 * n >= bitgguf::quant::output::STREAM_MIN_BYTES;
+    let mut ceil = || {
+        if big {
+            bitgguf::bench::nt_fill(black_box(&mut dst_bytes()), 1)
+        }
+    };
     if want("i2_s") {
-        let (a, b) =
-            side_by_side(rounds, &mut || decode_i2s_fast(black_box(&i2s), n, lay, &mut out).unwrap(), &mut || {
-                ggml_deq(black_box(&tq2), g_tq2, &mut ref_out)
-            });
+        let (a, b, c) = side_by_side_ceil(
+            rounds,
+            &mut || decode_i2s_fast(black_box(&i2s), n, lay, &mut dst()).unwrap(),
+            &mut || ggml_deq(black_box(&tq2), g_tq2, &mut dst()),
+            &mut ceil,
+        );
         rows.push(Row {
             ty: "i2_s",
             op: "dequantize f32".into(),
             ours: a,
             reference: "ggml to_float tq2_0",
             theirs: b,
+            ceiling: big.then_some(c),
         });
     }
     if want("tl1") {
-        let (a, b) = side_by_side(
+        let (a, b, c) = side_by_side_ceil(
             rounds,
-            &mut || decode_tl1_fast_with(black_box(&tl1), m, k, &tl1_cfg, &mut out, tl_stream).unwrap(),
-            &mut || ggml_deq(black_box(&tq2), g_tq2, &mut ref_out),
+            &mut || decode_tl1_fast_with(black_box(&tl1), m, k, &tl1_cfg, &mut dst(), tl_stream).unwrap(),
+            &mut || ggml_deq(black_box(&tq2), g_tq2, &mut dst()),
+            &mut ceil,
         );
-        rows.push(Row { ty: "tl1", op: "dequantize f32".into(), ours: a, reference: "ggml to_float tq2_0", theirs: b });
+        rows.push(Row {
+            ty: "tl1",
+            op: "dequantize f32".into(),
+            ours: a,
+            reference: "ggml to_float tq2_0",
+            theirs: b,
+            ceiling: big.then_some(c),
+        });
     }
     if want("tl2") {
-        let (a, b) = side_by_side(
+        let (a, b, c) = side_by_side_ceil(
             rounds,
-            &mut || decode_tl2_fast_with(black_box(&tl2), m, k, &tl2_cfg, &mut out, tl_stream).unwrap(),
-            &mut || ggml_deq(black_box(&tq1), g_tq1, &mut ref_out),
+            &mut || decode_tl2_fast_with(black_box(&tl2), m, k, &tl2_cfg, &mut dst(), tl_stream).unwrap(),
+            &mut || ggml_deq(black_box(&tq1), g_tq1, &mut dst()),
+            &mut ceil,
         );
-        rows.push(Row { ty: "tl2", op: "dequantize f32".into(), ours: a, reference: "ggml to_float tq1_0", theirs: b });
+        rows.push(Row {
+            ty: "tl2",
+            op: "dequantize f32".into(),
+            ours: a,
+            reference: "ggml to_float tq1_0",
+            theirs: b,
+            ceiling: big.then_some(c),
+        });
     }
     let one = DecodeOptions { threads: 1, ..DecodeOptions::default() };
     for (id, src, f, name, refname) in
@@ -292,12 +357,20 @@ fn main() {
         if !want(name) {
             continue;
         }
-        let (a, b) = side_by_side(
+        let (a, b, c) = side_by_side_ceil(
             rounds,
-            &mut || decode_into_with(id, black_box(src), n as u64, OutType::F32, &mut out_b, &one).unwrap(),
-            &mut || ggml_deq(black_box(src), f, &mut ref_out),
+            &mut || decode_into_with(id, black_box(src), n as u64, OutType::F32, &mut dst_bytes(), &one).unwrap(),
+            &mut || ggml_deq(black_box(src), f, &mut dst()),
+            &mut ceil,
         );
-        rows.push(Row { ty: name, op: "dequantize f32".into(), ours: a, reference: refname, theirs: b });
+        rows.push(Row {
+            ty: name,
+            op: "dequantize f32".into(),
+            ours: a,
+            reference: refname,
+            theirs: b,
+            ceiling: big.then_some(c),
+        });
     }
 
     println!(
@@ -305,11 +378,17 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |v| v.get()),
         simd::level().name()
     );
-    println!("| type | op | ours Gelem/s | reference | reference Gelem/s | ratio |");
-    println!("|---|---|---:|---|---:|---:|");
+    println!(
+        "| type | op | ours Gelem/s | reference | reference Gelem/s | ratio | stream-store ceiling Gelem/s (ours %) |"
+    );
+    println!("|---|---|---:|---|---:|---:|---:|");
     for r in &rows {
         let (ga, gb) = (n as f64 / r.ours / 1e9, n as f64 / r.theirs / 1e9);
-        println!("| {} | {} | {ga:.2} | {} | {gb:.2} | {:.2}x |", r.ty, r.op, r.reference, ga / gb);
+        let ceil = r.ceiling.map_or("–".to_string(), |c| {
+            let gc = n as f64 / c / 1e9;
+            format!("{gc:.2} ({:.0}%)", 100.0 * ga / gc)
+        });
+        println!("| {} | {} | {ga:.2} | {} | {gb:.2} | {:.2}x | {ceil} |", r.ty, r.op, r.reference, ga / gb);
     }
 
     if std::env::var("BG_CRITERION").is_ok_and(|v| v == "1") && !under_test {

@@ -11,7 +11,11 @@
 #   BG_PYTHON      a Python with libggml-python (default: python3)
 #   BG_M, BG_K     tensor shape (default 4096 x 4096 = 16 Mi elements)
 #   BG_ROUNDS      timed rounds (default 7)
-#   BG_SMALL=1     also run a cache-resident shape (256 x 256, 51 rounds): kernel speed
+#   BG_SMALL=1     also run cache-resident shapes (256 x 256, 51 rounds; 1024 x 1024, 21 rounds):
+#                  kernel speed
+#   BG_ONLY        comma-separated rows to run: i2_s,tl1,tl2,tq1_0,tq2_0 (default: all)
+#   BG_TL_STREAMING=on|off  streaming stores for TL1/TL2 (default: the library's choice, on for
+#                  outputs >= 8 MiB)
 #   BG_CRITERION=1 also run criterion on the I2_S kernels (1 Mi elements)
 # Prints "SKIPPED: ..." (exit 0) when ggml is missing.
 set -euo pipefail
@@ -22,4 +26,5 @@ $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); $(date -u +%Y
 cargo bench --bench bitnet
 if [[ "${BG_SMALL:-0}" == 1 ]]; then
     BG_M=256 BG_K=256 BG_ROUNDS=51 cargo bench --bench bitnet
+    BG_M=1024 BG_K=1024 BG_ROUNDS=21 cargo bench --bench bitnet
 fi

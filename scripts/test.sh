@@ -151,6 +151,9 @@ done < <(grep -o 'SKIPPED:.*' "$build/cargo-test.log" | sort -u || true)
 echo "+ BG_FORCE_SCALAR=1 cargo test --test quantize_ggml; ... --test simd_vs_scalar forced_scalar"
 BG_FORCE_SCALAR=1 cargo test --test quantize_ggml
 BG_FORCE_SCALAR=1 cargo test --test simd_vs_scalar forced_scalar
+# The TL1 / TL2 table decoders (the AVX2 block decoders' portable fallback) on every preset.
+echo "+ BG_FORCE_SCALAR=1 cargo test --test bitnet_tl_simd"
+BG_FORCE_SCALAR=1 cargo test --test bitnet_tl_simd
 
 # ---------------------------------------------------------------------------------------------
 section "1b. cargo clippy + cargo test --workspace --features crossval (cpp_ref)"

@@ -30,13 +30,13 @@ impl Rng {
 
 type Fast = fn(&[u8], usize, usize, &TlConfig, &mut [f32], Streaming) -> bitgguf::Result<()>;
 
-/// Decode with `fast` into destinations 0, 16 and 4 bytes past a 64-byte boundary, with each
+/// Decode with `fast` into destinations 0, 16, 4 and 48 bytes past a 64-byte boundary, with each
 /// streaming setting, and compare every bit with `want`.
 fn check_fast(what: &str, fast: Fast, bytes: &[u8], m: usize, k: usize, cfg: &TlConfig, want: &[f32]) {
     let n = m * k;
     let mut buf = vec![0f32; n + 32];
     let adj = (64 - buf.as_ptr() as usize % 64) % 64 / 4;
-    for off in [0usize, 4, 1] {
+    for off in [0usize, 4, 1, 12] {
         for st in [Streaming::Off, Streaming::On, Streaming::Auto] {
             let dst = &mut buf[adj + off..adj + off + n];
             dst.fill(f32::from_bits(0x7fc0_dead));

@@ -157,7 +157,7 @@ pub(super) unsafe fn stream16(dst: *mut f32, v: __m128) {
 /// unaligned store.
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(super) unsafe fn put<const NT: bool>(dst: *mut f32, v: __m256) {
+unsafe fn put<const NT: bool>(dst: *mut f32, v: __m256) {
     if NT {
         stream16(dst, _mm256_castps256_ps128(v));
         stream16(dst.add(4), _mm256_extractf128_ps::<1>(v));

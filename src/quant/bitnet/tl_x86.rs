@@ -25,7 +25,7 @@
 
 use std::arch::x86_64::*;
 
-use super::simd_x86::{put, stream16};
+use super::simd_x86::stream16;
 use super::tl2::{rowperm, TRIPLES};
 
 /// Whether any nibble of `bytes` is above `max` (≤ 15).
@@ -110,21 +110,109 @@ unsafe fn put_edge(dst: *mut f32, v: __m256, lo: usize, hi: usize) {
     }
 }
 
+/// How a row run is stored: ordinary unaligned stores ([`PLAIN`]); ordinary stores realigned
+/// to 32 bytes for a destination 16 bytes past a 32-byte boundary ([`SHIFT`]: malloc's usual
+/// alignment for large buffers, where every other unaligned 32-byte store would straddle two
+/// cache lines; measured 12 → 14 Gelem/s for TL1); or streaming stores ([`STREAM`]).
+const PLAIN: u8 = 0;
+/// See [`PLAIN`].
+const SHIFT: u8 = 1;
+/// See [`PLAIN`].
+const STREAM: u8 = 2;
+
+/// The store mode for a destination: streaming if asked (the caller checked 16-byte
+/// alignment), else [`SHIFT`] where `dst % 32 == 16`, else [`PLAIN`].
+fn mode(dst: *const f32, streaming: bool) -> u8 {
+    if streaming {
+        STREAM
+    } else if dst as usize % 32 == 16 {
+        SHIFT
+    } else {
+        PLAIN
+    }
+}
+
+/// Writes one row run, eight f32 at a time, in store mode `M`. Every run of a decode starts at
+/// the same address modulo 32 (rows and chunks are multiples of 8 f32 apart).
+struct Run<const M: u8> {
+    /// Where the next eight values go.
+    p: *mut f32,
+    /// `SHIFT`: the previous eight values (their upper half is not stored yet).
+    prev: __m256,
+    /// `SHIFT`: whether a vector was pushed. `STREAM`: unused.
+    started: bool,
+    /// `STREAM`: the whole cache lines of the run.
+    lo: usize,
+    hi: usize,
+}
+
+impl<const M: u8> Run<M> {
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn new(p: *mut f32, len: usize) -> Run<M> {
+        let (lo, hi) = if M == STREAM { full_lines(p, len) } else { (0, 0) };
+        Run { p, prev: _mm256_setzero_ps(), started: false, lo, hi }
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn push(&mut self, v: __m256) {
+        match M {
+            STREAM => put_edge(self.p, v, self.lo, self.hi),
+            SHIFT => {
+                if self.started {
+                    // [prev.hi, v.lo] at p - 4, 32-byte aligned.
+                    _mm256_storeu_ps(self.p.sub(4), _mm256_permute2f128_ps::<0x21>(self.prev, v));
+                } else {
+                    _mm256_storeu_ps(self.p, v);
+                    self.started = true;
+                }
+                self.prev = v;
+            }
+            _ => _mm256_storeu_ps(self.p, v),
+        }
+        self.p = self.p.add(8);
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn finish(self) {
+        if M == SHIFT && self.started {
+            _mm_storeu_ps(self.p.sub(4), _mm256_extractf128_ps::<1>(self.prev));
+        }
+    }
+}
+
 /// Columns staged at once by [`tl1_rows`] (bounds its buffer: 128 words x 16 rows, 8 KiB).
 const TL1_CHUNK: usize = 2048;
 
 /// Staging buffers of [`tl1_rows`], allocated once per tensor (zeroing them per row group
-/// measured as 10% of a cache-resident decode).
+/// measured as 10% of a cache-resident decode). The staged words of a chunk (`TL1_CHUNK` words
+/// of 16 rows) sit at a 64-byte-aligned window of `stage` chosen per chunk (see
+/// [`stage_window`]), hence the 4 KiB of slack.
 pub struct Tl1Scratch {
-    stage: Box<[[u32; 16]; TL1_CHUNK / 16]>,
+    stage: Box<[[u32; 16]; TL1_CHUNK / 16 + 64]>,
     pairs: Box<[usize; TL1_CHUNK / 8]>,
 }
 
 impl Tl1Scratch {
     /// Fresh buffers.
     pub fn new() -> Tl1Scratch {
-        Tl1Scratch { stage: Box::new([[0; 16]; TL1_CHUNK / 16]), pairs: Box::new([0; TL1_CHUNK / 8]) }
+        Tl1Scratch { stage: Box::new([[0; 16]; TL1_CHUNK / 16 + 64]), pairs: Box::new([0; TL1_CHUNK / 8]) }
     }
+}
+
+/// The first of the staging slots (64 bytes each, 64 to choose from) at which word `t` of a row lies about 1 KiB
+/// past the row's own word `t` output, modulo 4 KiB: the expansion reads word `t` (at
+/// `window + 64t`) while it stores 64 bytes per word (at `row + 64t`), in lockstep, and a load
+/// whose address matches a pending store's in bits 0..12 waits for it (4K aliasing). With row
+/// strides of a multiple of 4 KiB (K = 1024, 4096, ...) every row would alias at once for a
+/// whole tensor, or not at all, depending on where the allocator put the buffers: TL1 at 16 Mi
+/// elements measured 2.0 or 4.5 Gelem/s from one process run to the next.
+fn stage_window(stage: *const [u32; 16], row: *const f32) -> usize {
+    let want = (row as usize + 1024) % 4096;
+    let have = stage as usize % 4096;
+    ((want + 4096 - have) % 4096) / 64
 }
 
 /// Staging buffers of [`tl2_rows`], allocated once per tensor.
@@ -186,18 +274,20 @@ pub unsafe fn tl1_rows(
     assert!(dst.len() == bm * k);
     assert!(!streaming || dst.as_ptr() as usize % 16 == 0);
     let out = dst.as_mut_ptr();
-    match (bm, streaming) {
-        (32, true) => tl1_impl::<2, true>(src, blocks, bm, bk, lut, out, k, scratch),
-        (32, false) => tl1_impl::<2, false>(src, blocks, bm, bk, lut, out, k, scratch),
-        (_, true) => tl1_impl::<1, true>(src, blocks, bm, bk, lut, out, k, scratch),
-        (_, false) => tl1_impl::<1, false>(src, blocks, bm, bk, lut, out, k, scratch),
+    match (bm, mode(out, streaming)) {
+        (32, STREAM) => tl1_impl::<2, STREAM>(src, blocks, bm, bk, lut, out, k, scratch),
+        (32, SHIFT) => tl1_impl::<2, SHIFT>(src, blocks, bm, bk, lut, out, k, scratch),
+        (32, _) => tl1_impl::<2, PLAIN>(src, blocks, bm, bk, lut, out, k, scratch),
+        (_, STREAM) => tl1_impl::<1, STREAM>(src, blocks, bm, bk, lut, out, k, scratch),
+        (_, SHIFT) => tl1_impl::<1, SHIFT>(src, blocks, bm, bk, lut, out, k, scratch),
+        (_, _) => tl1_impl::<1, PLAIN>(src, blocks, bm, bk, lut, out, k, scratch),
     }
 }
 
 /// `Q`: column quads per 16-byte run, `256 / bm / 4`: 2 (bm = 32) or 1 (bm = 64).
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
-unsafe fn tl1_impl<const Q: usize, const NT: bool>(
+unsafe fn tl1_impl<const Q: usize, const M: u8>(
     src: &[u8],
     blocks: Blocks,
     bm: usize,
@@ -242,6 +332,8 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool>(
                 }
             }
             let odd = np % 2 == 1;
+            let window = stage_window(stage.as_ptr(), out.add(g * 16 * k + c0));
+            let stage = &mut stage[window..];
             if Q == 2 {
                 let codes = |u: usize| {
                     let b = _mm256_loadu_si256(p.add(pairs[u]).cast());
@@ -289,28 +381,17 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool>(
             let words = stage.as_ptr().cast::<u32>();
             let nw = np / 2;
             for s in 0..16 {
-                let row = out.add((g * 16 + s) * k + c0);
                 let words = words.add(slot(s));
-                let (lo, hi) = full_lines(row, cols);
+                let mut run = Run::<M>::new(out.add((g * 16 + s) * k + c0), cols);
                 for t in 0..nw {
                     let w = words.add(16 * t);
-                    let (x, y) = (expand8(w, sh_a, table), expand8(w, sh_b, table));
-                    if NT && (t == 0 || t + 1 == nw) {
-                        put_edge(row.add(16 * t), x, lo, hi);
-                        put_edge(row.add(16 * t + 8), y, lo, hi);
-                    } else {
-                        put::<NT>(row.add(16 * t), x);
-                        put::<NT>(row.add(16 * t + 8), y);
-                    }
+                    run.push(expand8(w, sh_a, table));
+                    run.push(expand8(w, sh_b, table));
                 }
                 if odd {
-                    let x = expand8(words.add(16 * nw), sh_a, table);
-                    if NT {
-                        put_edge(row.add(16 * nw), x, lo, hi);
-                    } else {
-                        put::<NT>(row.add(16 * nw), x);
-                    }
+                    run.push(expand8(words.add(16 * nw), sh_a, table));
                 }
+                run.finish();
             }
             c0 += cols;
         }
@@ -413,15 +494,15 @@ pub unsafe fn tl2_rows(
         assert!(k3 == k);
     }
     let out = dst.as_mut_ptr();
-    if streaming {
-        tl2_impl::<true>(src, parts, lut, out, scratch);
-    } else {
-        tl2_impl::<false>(src, parts, lut, out, scratch);
+    match mode(out, streaming) {
+        STREAM => tl2_impl::<STREAM>(src, parts, lut, out, scratch),
+        SHIFT => tl2_impl::<SHIFT>(src, parts, lut, out, scratch),
+        _ => tl2_impl::<PLAIN>(src, parts, lut, out, scratch),
     }
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn tl2_impl<const NT: bool>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], out: *mut f32, scratch: &mut Tl2Scratch) {
+unsafe fn tl2_impl<const M: u8>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], out: *mut f32, scratch: &mut Tl2Scratch) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
     let index = stage_index();
     let p = src.as_ptr();
@@ -509,23 +590,13 @@ unsafe fn tl2_impl<const NT: bool>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], ou
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
-                let row = out.add(rw * k + 24 * g0);
-                let (lo, hi) = full_lines(row, 24 * n);
-                for (gi, [sa, sm, sb]) in stage.iter().enumerate().take(n) {
-                    let o = row.add(24 * gi);
-                    let x = expand8(sa.as_ptr().add(si), sh_lo, table);
-                    let y = expand8(sm.as_ptr().add(si), sh_lo, table);
-                    let z = expand8(sb.as_ptr().add(si), sh_mid, table);
-                    if NT && (gi == 0 || gi + 1 == n) {
-                        put_edge(o, x, lo, hi);
-                        put_edge(o.add(8), y, lo, hi);
-                        put_edge(o.add(16), z, lo, hi);
-                    } else {
-                        put::<NT>(o, x);
-                        put::<NT>(o.add(8), y);
-                        put::<NT>(o.add(16), z);
-                    }
+                let mut run = Run::<M>::new(out.add(rw * k + 24 * g0), 24 * n);
+                for [sa, sm, sb] in stage.iter().take(n) {
+                    run.push(expand8(sa.as_ptr().add(si), sh_lo, table));
+                    run.push(expand8(sm.as_ptr().add(si), sh_lo, table));
+                    run.push(expand8(sb.as_ptr().add(si), sh_mid, table));
                 }
+                run.finish();
             }
             g0 += n;
         }
@@ -561,22 +632,15 @@ unsafe fn tl2_impl<const NT: bool>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], ou
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
-                let row = out.add(rw * k + k3 + 32 * j0);
-                let (lo, hi) = full_lines(row, 32 * n);
-                for (jj, st) in stage.iter().enumerate().take(n) {
-                    for (half, w) in st.iter().enumerate() {
+                let mut run = Run::<M>::new(out.add(rw * k + k3 + 32 * j0), 32 * n);
+                for st in stage.iter().take(n) {
+                    for w in st {
                         let w = w.as_ptr().add(si);
-                        let o = row.add(32 * jj + 16 * half);
-                        let (x, y) = (expand8(w, sh_lo, table), expand8(w, sh_hi, table));
-                        if NT && (jj == 0 || jj + 1 == n) {
-                            put_edge(o, x, lo, hi);
-                            put_edge(o.add(8), y, lo, hi);
-                        } else {
-                            put::<NT>(o, x);
-                            put::<NT>(o.add(8), y);
-                        }
+                        run.push(expand8(w, sh_lo, table));
+                        run.push(expand8(w, sh_hi, table));
                     }
                 }
+                run.finish();
             }
             j0 += n;
         }
