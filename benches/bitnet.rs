@@ -26,9 +26,7 @@
 
 mod common;
 
-use std::ffi::c_void;
 use std::hint::black_box;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bitgguf::quant::bitnet::i2s_fast::{
@@ -40,62 +38,8 @@ use bitgguf::quant::bitnet::{
 };
 use bitgguf::quant::output::{decode_into_with, DecodeOptions, OutType, Streaming};
 use bitgguf::quant::{float, simd};
+use bitgguf::synth::rng::SplitMix64;
 use criterion::Criterion;
-
-type ToFloat = unsafe extern "C" fn(x: *const c_void, y: *mut f32, k: i64);
-type QuantizeChunk = unsafe extern "C" fn(i32, *const f32, *mut c_void, i64, i64, i64, *const f32) -> usize;
-
-/// The leading fields of `struct ggml_type_traits` (libggml-python 0.20.2's include/ggml.h).
-#[repr(C)]
-struct TypeTraits {
-    type_name: *const std::ffi::c_char,
-    blck_size: i64,
-    blck_size_interleave: i64,
-    type_size: usize,
-    is_quantized: bool,
-    to_float: Option<ToFloat>,
-}
-
-struct Ggml {
-    _lib: libloading::Library,
-    traits: unsafe extern "C" fn(i32) -> *const TypeTraits,
-    quantize_chunk: QuantizeChunk,
-}
-
-impl Ggml {
-    fn load(path: &Path) -> Result<Ggml, String> {
-        // SAFETY: loading ggml runs its trivial initializers; the symbols are used with the
-        // signatures of the package's include/ggml.h.
-        unsafe {
-            let lib = libloading::Library::new(path).map_err(|e| format!("cannot load {}: {e}", path.display()))?;
-            let traits = *lib
-                .get::<unsafe extern "C" fn(i32) -> *const TypeTraits>(b"ggml_get_type_traits\0")
-                .map_err(|e| e.to_string())?;
-            let quantize_chunk = *lib.get::<QuantizeChunk>(b"ggml_quantize_chunk\0").map_err(|e| e.to_string())?;
-            Ok(Ggml { _lib: lib, traits, quantize_chunk })
-        }
-    }
-
-    fn to_float(&self, t: u32) -> ToFloat {
-        // SAFETY: a pointer into ggml's static type table (t is 34 or 35).
-        unsafe { (*(self.traits)(t as i32)).to_float.expect("ggml has to_float for tq1_0 / tq2_0") }
-    }
-
-    fn quantize(&self, t: u32, src: &[f32], k: usize, dst: &mut [u8]) -> usize {
-        // SAFETY: `dst` holds the quantized size of `src` (checked by the caller's assert).
-        unsafe {
-            (self.quantize_chunk)(
-                t as i32,
-                src.as_ptr(),
-                dst.as_mut_ptr().cast(),
-                0,
-                (src.len() / k) as i64,
-                k as i64,
-                std::ptr::null(),
-            )
-        }
-    }
-}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -143,21 +87,10 @@ fn side_by_side_ceil(
     (median(a), median(b), median(c))
 }
 
+/// N(0, 0.02²) weights from a fixed seed.
 fn gaussian(n: usize) -> Vec<f32> {
-    let mut s = 0x1234_5678_9abc_def0u64;
-    let mut next = move || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    (0..n)
-        .map(|_| {
-            let (u1, u2) = (next().max(1e-300), next());
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * 0.02) as f32
-        })
-        .collect()
+    let mut r = SplitMix64::new(0x1234_5678_9abc_def0);
+    (0..n).map(|_| (r.normal() * 0.02) as f32).collect()
 }
 
 struct Row {
@@ -172,20 +105,7 @@ struct Row {
 
 fn main() {
     let under_test = std::env::args().any(|a| a == "--test" || a == "--list") || std::env::var_os("BG_TEST").is_some();
-    let lib = match common::find_ggml() {
-        Ok(p) => p,
-        Err(why) => {
-            println!("SKIPPED: ggml not found: {why}");
-            return;
-        }
-    };
-    let ggml = match Ggml::load(&lib) {
-        Ok(g) => g,
-        Err(why) => {
-            println!("SKIPPED: {why}");
-            return;
-        }
-    };
+    let Some((_, ggml)) = common::or_skip(common::load_ggml()) else { return };
     let (m, k) = if under_test { (256, 512) } else { (env_usize("BG_M", 4096), env_usize("BG_K", 4096)) };
     let rounds = if under_test { 1 } else { env_usize("BG_ROUNDS", 7) };
     let n = m * k;
@@ -194,16 +114,12 @@ fn main() {
     let bf16: Vec<u8> = w.iter().flat_map(|&x| float::f32_to_bf16(x).to_le_bytes()).collect();
     let mut tq2 = vec![0u8; n / 256 * 66];
     let mut tq1 = vec![0u8; n / 256 * 54];
-    assert_eq!(ggml.quantize(35, &w, k, &mut tq2), tq2.len());
-    assert_eq!(ggml.quantize(34, &w, k, &mut tq1), tq1.len());
+    ggml.quantize_into(35, &w, k, None, &mut tq2);
+    ggml.quantize_into(34, &w, k, None, &mut tq1);
     let mut out = vec![0.0f32; n];
     let mut rows = Vec::new();
-    let g_tq2 = ggml.to_float(35);
-    let g_tq1 = ggml.to_float(34);
-    let ggml_deq = |src: &[u8], f: ToFloat, out: &mut [f32]| {
-        // SAFETY: `src` holds n elements of the type whose to_float `f` is; `out` n floats.
-        unsafe { f(src.as_ptr().cast(), out.as_mut_ptr(), n as i64) }
-    };
+    let (g_tq2, g_tq1) = (35u32, 34u32);
+    let ggml_deq = |src: &[u8], t: u32, out: &mut [f32]| ggml.to_float_into(t, src, out);
     let only = std::env::var("BG_ONLY").unwrap_or_default();
     let want = |ty: &str| only.is_empty() || only.split(',').any(|o| o.trim() == ty);
     let tl_stream = match std::env::var("BG_TL_STREAMING").as_deref() {
@@ -231,7 +147,8 @@ fn main() {
                 black_box(quantize_i2s_into(black_box(&w), how, lay, TailFill::Zero, &mut q).unwrap());
             },
             &mut || {
-                black_box(ggml.quantize(35, black_box(&w), k, &mut tq));
+                ggml.quantize_into(35, black_box(&w), k, None, &mut tq);
+                black_box(&tq);
             },
         );
         rows.push(Row {
@@ -247,7 +164,8 @@ fn main() {
                 rounds,
                 &mut || q = black_box(quantize_i2s_half(black_box(src), kind, how, lay, TailFill::Zero).unwrap()),
                 &mut || {
-                    black_box(ggml.quantize(35, black_box(&w), k, &mut tq));
+                    ggml.quantize_into(35, black_box(&w), k, None, &mut tq);
+                    black_box(&tq);
                 },
             );
             rows.push(Row {
