@@ -193,6 +193,45 @@ pub static BITNET: [TypeInfo; 4] = [
     },
 ];
 
+/// The `general.file_type` of a model whose linear weights have type `ty`, where one exists:
+/// llama.cpp's `LLAMA_FTYPE_MOSTLY_*` (the `_S` variant for the k-quants: every weight of that
+/// type) and the BitNet fork's TL1 = 38, TL2 = 39, I2_S = 40 (bitnet-formats.md §2.2; 38 is
+/// also upstream's MXFP4_MOE). Informational metadata only, never used to decode
+/// (gguf-ggml.md §1). The converter and the synthesizer both write it from here.
+pub fn llama_ftype(ty: TypeId) -> Option<u32> {
+    Some(match ty {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        3 => 3,
+        8 => 7,
+        6 => 8,
+        7 => 9,
+        10 => 10,
+        11 => 11,
+        12 => 14,
+        13 => 16,
+        14 => 18,
+        16 => 19,
+        17 => 20,
+        18 => 23,
+        19 => 24,
+        20 => 25,
+        21 => 26,
+        22 => 28,
+        23 => 30,
+        29 => 31,
+        30 => 32,
+        34 => 36,
+        35 => 37,
+        39 => 38,
+        TL1 => 38,
+        TL2 => 39,
+        I2_S => 40,
+        _ => return None,
+    })
+}
+
 /// The table row for an API type id.
 pub fn info(id: TypeId) -> Option<&'static TypeInfo> {
     if (id as usize) < UPSTREAM.len() {
@@ -402,6 +441,18 @@ pub fn tl2_payload_bound(m: u64, k: u64) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn llama_ftypes_of_the_fork_and_upstream() {
+        // bitnet-formats.md §2.2 (the fork's llama.h) and upstream llama.h.
+        assert_eq!((llama_ftype(TL1), llama_ftype(TL2), llama_ftype(I2_S)), (Some(38), Some(39), Some(40)));
+        assert_eq!(
+            (llama_ftype(8), llama_ftype(12), llama_ftype(30), llama_ftype(35)),
+            (Some(7), Some(14), Some(32), Some(37))
+        );
+        assert_eq!(llama_ftype(24), None); // i8: no "mostly i8" file type
+    }
+
     use super::*;
 
     #[test]

@@ -22,7 +22,7 @@
 //!   with the input to report `exact`.
 //!
 //! Metadata: every key is kept in order, except `general.file_type` (set from the target,
-//! [`ftype_of`]), `split.*` (the output is one file) and `bitgguf.tl.*` (rewritten for the
+//! [`crate::types::llama_ftype`]), `split.*` (the output is one file) and `bitgguf.tl.*` (rewritten for the
 //! output's TL tensors: `bitgguf.tl.<name>` = UINT32 `[BM, BK, bm]`).
 
 pub mod decode;
@@ -104,36 +104,6 @@ pub fn classify(name: &str, n_dims: u32) -> TensorClass {
     } else {
         TensorClass::Other
     }
-}
-
-/// The `general.file_type` (llama ftype) of a model whose main type is `id`, where one exists:
-/// upstream `LLAMA_FTYPE_MOSTLY_*` (the `_S` variant for k-quants), and the BitNet fork's
-/// TL1 = 38, TL2 = 39, I2_S = 40 (bitnet-formats.md §2.2).
-pub fn ftype_of(id: TypeId) -> Option<u32> {
-    Some(match id {
-        0 => 0,
-        1 => 1,
-        2 => 2,
-        3 => 3,
-        8 => 7,
-        6 => 8,
-        7 => 9,
-        10 => 10,
-        11 => 11,
-        12 => 14,
-        13 => 16,
-        14 => 18,
-        20 => 25,
-        23 => 30,
-        30 => 32,
-        34 => 36,
-        35 => 37,
-        39 => 38,
-        TL1 => 38,
-        TL2 => 39,
-        I2_S => 40,
-        _ => return None,
-    })
 }
 
 /// How a tensor was produced.
@@ -295,7 +265,7 @@ pub fn convert_model(
         jobs.push(Job { index, to, in_tl, out_tl, in_i2s: model.codec_options().i2s_layout });
     }
 
-    let file_type = ftype_of(opts.to);
+    let file_type = types::llama_ftype(opts.to);
     let kvs = output_metadata(model, &jobs, &planned, file_type);
     let alignment = model.metadata().index().alignment();
     let mut out = StreamingGguf::create(output, &kvs, &planned, alignment)?;

@@ -119,43 +119,6 @@ pub struct SynthSummary {
     pub tensors: Vec<SynthTensor>,
 }
 
-/// `general.file_type` (llama.cpp's `llama_ftype`, the BitNet fork's for I2_S / TL1 / TL2:
-/// bitnet-formats.md §2.2) for a model whose linear weights have type `ty`; `None` where
-/// llama.cpp has no "mostly `ty`" file type.
-pub fn file_type_for(ty: TypeId) -> Option<u32> {
-    Some(match ty {
-        0 => 0,
-        1 => 1,
-        2 => 2,
-        3 => 3,
-        8 => 7,
-        6 => 8,
-        7 => 9,
-        10 => 10,
-        11 => 12,
-        12 => 15,
-        13 => 17,
-        14 => 18,
-        16 => 19,
-        17 => 20,
-        18 => 23,
-        19 => 24,
-        20 => 25,
-        21 => 26,
-        22 => 28,
-        23 => 30,
-        29 => 31,
-        30 => 32,
-        34 => 36,
-        35 => 37,
-        39 => 38,
-        I2_S => 40,
-        TL1 => 38,
-        TL2 => 39,
-        _ => return None,
-    })
-}
-
 fn is_ternary_family(ty: TypeId) -> bool {
     matches!(ty, I2_S | TL1 | TL2 | 34 | 35)
 }
@@ -282,7 +245,7 @@ fn metadata(opts: &SynthOptions, tensors: &[SynthTensor]) -> GgufWriter {
     let k = |s: &str| format!("{arch}.{s}");
     w.kv("general.architecture", OwnedValue::str(arch));
     w.kv("general.name", OwnedValue::str(a.name));
-    if let Some(ft) = file_type_for(opts.ty) {
+    if let Some(ft) = types::llama_ftype(opts.ty) {
         w.kv("general.file_type", OwnedValue::U32(ft));
     }
     w.kv("general.quantization_version", OwnedValue::U32(2));
