@@ -224,7 +224,7 @@ mod tests {
                     1 if n % 3 == 1 => f32::INFINITY,
                     2 => ((next() % 9) as f32 - 4.0) * 0.25, // ties at ±0.5 after scaling
                     3 => -0.0,
-                    _ => u * 2f32.powi((n % 40) as i32 - 20),
+                    _ => u * 2f32.powi(n % 40 - 20),
                 };
             }
             let mut amax = 0f32;
