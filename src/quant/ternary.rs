@@ -104,11 +104,11 @@ fn block_trits(x: &[f32; 256], id: f32) -> [i32; 256] {
     for (t, &v) in t.iter_mut().zip(x) {
         let f = v * id;
         small &= f.abs() < TWO_23;
-        // trit_of's common case; `as` saturates (NaN → 0), so any input is defined here, and
-        // only blocks where every |f| < 2^23 keep these values.
+        // trit_of's common case; `as` saturates (NaN → 0) and the sum wraps, so any input is
+        // defined here, and only blocks where every |f| < 2^23 keep these values.
         let i = f as i32;
         let r = f - i as f32;
-        *t = i + (r >= 0.5) as i32 - (r <= -0.5) as i32 + 1;
+        *t = i.wrapping_add((r >= 0.5) as i32 - (r <= -0.5) as i32 + 1);
     }
     if !small {
         for (t, &v) in t.iter_mut().zip(x) {
