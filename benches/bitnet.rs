@@ -14,7 +14,9 @@
 //! - `BG_M`, `BG_K`: the tensor shape (default 4096 x 4096 = 16 Mi elements; 256 x 512 under
 //!   `cargo test --benches`);
 //! - `BG_ROUNDS`: timed rounds (default 7; 1 as a test);
-//! - `BG_CRITERION=1`: also run criterion on the I2_S kernels (1 Mi elements).
+//! - `BG_CRITERION=1`: also run criterion on the I2_S kernels (1 Mi elements);
+//! - `BG_ONLY`: comma-separated type names (`i2_s,tl1,tl2,tq1_0,tq2_0`): only those rows;
+//! - `BG_TL_STREAMING=on|off`: streaming stores for TL1 / TL2 (default: the library's choice).
 //!
 //! Prints "SKIPPED: ..." and exits 0 when ggml is absent (our numbers alone are not a table).
 
@@ -28,11 +30,11 @@ use std::time::{Duration, Instant};
 use bitgguf::quant::bitnet::i2s_fast::{
     decode_i2s_fast, quantize_i2s_fast, quantize_i2s_half, quantize_i2s_into, Half,
 };
-use bitgguf::quant::bitnet::tl_fast::{decode_tl1_fast, decode_tl2_fast};
+use bitgguf::quant::bitnet::tl_fast::{decode_tl1_fast, decode_tl1_fast_with, decode_tl2_fast, decode_tl2_fast_with};
 use bitgguf::quant::bitnet::{
     decode_tl1, decode_tl2, encode_tl1, encode_tl2, quantize_i2s, I2sLayout, TailFill, Ternarizer, TlConfig,
 };
-use bitgguf::quant::output::{decode_into_with, DecodeOptions, OutType};
+use bitgguf::quant::output::{decode_into_with, DecodeOptions, OutType, Streaming};
 use bitgguf::quant::{float, simd};
 use criterion::Criterion;
 
@@ -179,10 +181,20 @@ fn main() {
         unsafe { f(src.as_ptr().cast(), out.as_mut_ptr(), n as i64) }
     };
     let mut ref_out = vec![0.0f32; n];
+    let only = std::env::var("BG_ONLY").unwrap_or_default();
+    let want = |ty: &str| only.is_empty() || only.split(',').any(|o| o.trim() == ty);
+    let tl_stream = match std::env::var("BG_TL_STREAMING").as_deref() {
+        Ok("on") => Streaming::On,
+        Ok("off") => Streaming::Off,
+        _ => Streaming::Auto,
+    };
 
     // Quantize.
     let lay = I2sLayout::Group128;
     for (how, hname) in [(Ternarizer::Absmean, "absmean"), (Ternarizer::SignMax, "sign-max")] {
+        if !want("i2_s") {
+            break;
+        }
         assert_eq!(
             quantize_i2s_fast(&w, how, lay, TailFill::Zero).unwrap(),
             quantize_i2s(&w, how, lay, TailFill::Zero).unwrap(),
@@ -244,24 +256,42 @@ fn main() {
     decode_i2s_fast(&i2s, n, lay, &mut out).unwrap();
     assert!(check.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "i2s fast == oracle");
     drop(check);
-    let (a, b) = side_by_side(rounds, &mut || decode_i2s_fast(black_box(&i2s), n, lay, &mut out).unwrap(), &mut || {
-        ggml_deq(black_box(&tq2), g_tq2, &mut ref_out)
-    });
-    rows.push(Row { ty: "i2_s", op: "dequantize f32".into(), ours: a, reference: "ggml to_float tq2_0", theirs: b });
-    let (a, b) =
-        side_by_side(rounds, &mut || decode_tl1_fast(black_box(&tl1), m, k, &tl1_cfg, &mut out).unwrap(), &mut || {
-            ggml_deq(black_box(&tq2), g_tq2, &mut ref_out)
+    if want("i2_s") {
+        let (a, b) =
+            side_by_side(rounds, &mut || decode_i2s_fast(black_box(&i2s), n, lay, &mut out).unwrap(), &mut || {
+                ggml_deq(black_box(&tq2), g_tq2, &mut ref_out)
+            });
+        rows.push(Row {
+            ty: "i2_s",
+            op: "dequantize f32".into(),
+            ours: a,
+            reference: "ggml to_float tq2_0",
+            theirs: b,
         });
-    rows.push(Row { ty: "tl1", op: "dequantize f32".into(), ours: a, reference: "ggml to_float tq2_0", theirs: b });
-    let (a, b) =
-        side_by_side(rounds, &mut || decode_tl2_fast(black_box(&tl2), m, k, &tl2_cfg, &mut out).unwrap(), &mut || {
-            ggml_deq(black_box(&tq1), g_tq1, &mut ref_out)
-        });
-    rows.push(Row { ty: "tl2", op: "dequantize f32".into(), ours: a, reference: "ggml to_float tq1_0", theirs: b });
+    }
+    if want("tl1") {
+        let (a, b) = side_by_side(
+            rounds,
+            &mut || decode_tl1_fast_with(black_box(&tl1), m, k, &tl1_cfg, &mut out, tl_stream).unwrap(),
+            &mut || ggml_deq(black_box(&tq2), g_tq2, &mut ref_out),
+        );
+        rows.push(Row { ty: "tl1", op: "dequantize f32".into(), ours: a, reference: "ggml to_float tq2_0", theirs: b });
+    }
+    if want("tl2") {
+        let (a, b) = side_by_side(
+            rounds,
+            &mut || decode_tl2_fast_with(black_box(&tl2), m, k, &tl2_cfg, &mut out, tl_stream).unwrap(),
+            &mut || ggml_deq(black_box(&tq1), g_tq1, &mut ref_out),
+        );
+        rows.push(Row { ty: "tl2", op: "dequantize f32".into(), ours: a, reference: "ggml to_float tq1_0", theirs: b });
+    }
     let one = DecodeOptions { threads: 1, ..DecodeOptions::default() };
     for (id, src, f, name, refname) in
         [(35u32, &tq2, g_tq2, "tq2_0", "ggml to_float tq2_0"), (34, &tq1, g_tq1, "tq1_0", "ggml to_float tq1_0")]
     {
+        if !want(name) {
+            continue;
+        }
         let (a, b) = side_by_side(
             rounds,
             &mut || decode_into_with(id, black_box(src), n as u64, OutType::F32, &mut out_b, &one).unwrap(),

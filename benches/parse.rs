@@ -16,13 +16,7 @@ use bitgguf::{LoadOptions, Model};
 use criterion::Criterion;
 
 fn main() {
-    let path = match common::gemma_path() {
-        Ok(p) => p,
-        Err(why) => {
-            println!("SKIPPED: {why}");
-            return;
-        }
-    };
+    let Some(path) = common::or_skip(common::gemma_path()) else { return };
     let opts = LoadOptions::default();
     let mut c = Criterion::default().configure_from_args();
     {

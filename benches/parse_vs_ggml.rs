@@ -88,27 +88,11 @@ impl Ggml {
 }
 
 fn main() {
-    let path = match common::gemma_path() {
-        Ok(p) => p,
-        Err(why) => {
-            println!("SKIPPED: {why}");
-            return;
-        }
+    let Some(path) = common::or_skip(common::gemma_path()) else { return };
+    let Some(lib) = common::or_skip(common::find_ggml().map_err(|why| format!("ggml not found: {why}"))) else {
+        return;
     };
-    let lib = match common::find_ggml() {
-        Ok(p) => p,
-        Err(why) => {
-            println!("SKIPPED: ggml not found: {why}");
-            return;
-        }
-    };
-    let ggml = match Ggml::load(&lib) {
-        Ok(g) => g,
-        Err(why) => {
-            println!("SKIPPED: {why}");
-            return;
-        }
-    };
+    let Some(ggml) = common::or_skip(Ggml::load(&lib)) else { return };
     let rounds: usize = std::env::var("BG_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())

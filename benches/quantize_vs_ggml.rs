@@ -18,13 +18,7 @@ use common::ggml::Rng;
 use common::{time_ms, Stats};
 
 fn main() {
-    let (lib, ggml) = match common::load_ggml() {
-        Ok(g) => g,
-        Err(why) => {
-            println!("SKIPPED: {why}");
-            return;
-        }
-    };
+    let Some((lib, ggml)) = common::or_skip(common::load_ggml()) else { return };
     let bench = std::env::args().any(|a| a == "--bench");
     let env_usize = |k: &str, d: usize| std::env::var(k).ok().and_then(|s| s.parse().ok()).unwrap_or(d);
     let n_per_row = 4096;

@@ -124,16 +124,12 @@ fn kernel_rows(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<KernelRow>> {
     }
     // TL1 / TL2: a 32768 x 4096 tensor (2^27 elements) with a shipped K = 4096 configuration;
     // bytes with every nibble <= 8 (valid indices of both formats).
-    let k = 4096usize;
-    let tl1 = tl1_presets().iter().find(|p| p.k == k).expect("a TL1 preset with K = 4096").config;
-    let tl2 = tl2_presets().iter().find(|p| p.k == k && p.config.bm_tile == 256).expect("a TL2 preset").config;
-    for (name, spec) in [("tl1", kernels::tl1_spec(k, &tl1)), ("tl2", kernels::tl2_spec(k, &tl2))] {
+    let (tl1, tl2) = tl_bench_specs();
+    for (name, spec) in [("tl1", tl1), ("tl2", tl2)] {
         let packed_len = (n / spec.unit_elems * spec.unit_bytes) as usize;
         let mut packed = vec![0u8; packed_len];
         rng.fill(&mut packed);
-        for x in &mut packed {
-            *x = (((*x >> 4) % 9) << 4) | ((*x & 15) % 9);
-        }
+        tl_valid(&mut packed);
         let src = b.upload_cuda(DeviceId::Cuda(0), &packed)?;
         b.synchronize()?;
         for out in OUTS {
@@ -150,26 +146,53 @@ fn kernel_rows(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<KernelRow>> {
     Ok(rows)
 }
 
+/// The TL1 / TL2 kernels of the bench: a 32768 x 4096 tensor (2^27 elements) with a shipped
+/// K = 4096 configuration.
+fn tl_bench_specs() -> (kernels::Spec, kernels::Spec) {
+    let k = 4096usize;
+    let tl1 = tl1_presets().iter().find(|p| p.k == k).expect("a TL1 preset with K = 4096").config;
+    let tl2 = tl2_presets().iter().find(|p| p.k == k && p.config.bm_tile == 256).expect("a TL2 preset").config;
+    (kernels::tl1_spec(k, &tl1), kernels::tl2_spec(k, &tl2))
+}
+
+/// Random bytes made valid indices of both TL formats (every nibble <= 8).
+fn tl_valid(v: &mut [u8]) {
+    for x in v {
+        *x = (((*x >> 4) % 9) << 4) | ((*x & 15) % 9);
+    }
+}
+
 /// Grid-size sweep on a few kernels: (kernel, out, blocks per SM, GB/s).
 fn grid_sweep(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<(&'static str, OutType, u32, f64)>> {
     let n: u64 = 1 << 27;
     let mut rows = Vec::new();
-    for ty in [11u32, 13, I2_S] {
-        let ti = types::info(ty).expect("type");
-        let spec = kernels::spec(ty).expect("spec");
+    let (tl1, tl2) = tl_bench_specs();
+    let mut cases: Vec<(&'static str, kernels::Spec, Vec<u32>)> = [11u32, 13, I2_S]
+        .iter()
+        .map(|&ty| {
+            (types::info(ty).expect("type").name, kernels::spec(ty).expect("spec"), vec![32, 64, 96, 128, 256, 0])
+        })
+        .collect();
+    cases.push(("tl1", tl1, vec![8, 16, 32, 64, 128, 0]));
+    cases.push(("tl2", tl2, vec![4, 8, 16, 32, 128, 0]));
+    for (name, spec, grids) in cases {
         let packed_len = (n / spec.unit_elems * spec.unit_bytes) as usize;
-        let packed = if ty == I2_S {
+        let packed = if name == "i2_s" {
             i2s_bytes(rng, packed_len)
         } else {
             let mut v = vec![0u8; packed_len];
             rng.fill(&mut v);
+            if name.starts_with("tl") {
+                tl_valid(&mut v);
+            }
             v
         };
         let src = b.upload_cuda(DeviceId::Cuda(0), &packed)?;
         b.synchronize()?;
-        for out in [OutType::Bf16] {
+        let outs: &[OutType] = if name.starts_with("tl") { &[OutType::Bf16, OutType::F32] } else { &[OutType::Bf16] };
+        for &out in outs {
             let dst = b.alloc(0, n * out.size())?;
-            for bps in [32u32, 64, 96, 128, 256, 0] {
+            for &bps in &grids {
                 b.with_stager(0, |st| {
                     st.module.blocks_per_sm = bps;
                     Ok(())
@@ -189,7 +212,7 @@ fn grid_sweep(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<(&'static str, OutTy
                     })
                 })?;
                 let bytes = packed_len as f64 + (n * out.size()) as f64;
-                rows.push((ti.name, out, bps, bytes / (ms * 1e-3) / 1e9));
+                rows.push((name, out, bps, bytes / (ms * 1e-3) / 1e9));
             }
         }
     }
@@ -259,8 +282,12 @@ fn h2d(b: &CudaBackend, rng: &mut Rng) -> Result<H2d> {
 /// The synthetic bitnet-2b-4t I2_S model of `bitgguf::synth` (the 2B-4T shapes: 30 layers,
 /// hidden 2560, FFN 6912, vocabulary 128256; f16 embeddings).
 fn synthesize(path: &Path, preset: Preset) -> Result<()> {
+    synthesize_ty(path, preset, I2_S)
+}
+
+fn synthesize_ty(path: &Path, preset: Preset, ty: types::TypeId) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    synthesize_to_path(&SynthOptions::new(preset, I2_S), &tmp, &mut |_, _| {})?;
+    synthesize_to_path(&SynthOptions::new(preset, ty), &tmp, &mut |_, _| {})?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
@@ -366,6 +393,65 @@ fn loader_load(b: &CudaBackend, path: &Path, split: Option<Vec<f64>>) -> Result<
     Ok((secs, per, packed))
 }
 
+/// A TL1 / TL2 model through the issue-6 loader (GPU-optimized, every role requested as bf16):
+/// seconds of each of `runs` loads (incl. a final synchronize), then, on the last load, every
+/// GPU-resident tensor read back and compared with the CPU decode (`Model::decode_rows`, rows in
+/// parallel). Returns (runs, tensors checked, TL tensors among them).
+fn tl_loader_check(b: &CudaBackend, path: &Path, ty: types::TypeId, runs: usize) -> Result<(Vec<f64>, usize, usize)> {
+    use rayon::prelude::*;
+    let out = OutType::Bf16;
+    let cfg = LoadConfig {
+        strategy: StrategyChoice::Gpu(GpuOptimized { tensor_split: None, gpu_only: false }),
+        outputs: OutputTypes::all(Materialize::Decoded(out)),
+        ..LoadConfig::default()
+    };
+    let loader = ProgressiveGgufLoader::new(cfg).with_backend(Arc::new(b.clone()));
+    let mut secs = Vec::new();
+    let mut lm = None;
+    for _ in 0..runs {
+        drop(lm.take()); // free the previous load first
+        let t0 = Instant::now();
+        let l = loader.load(path, &mut |_| true)?;
+        b.synchronize()?;
+        secs.push(t0.elapsed().as_secs_f64());
+        lm = Some(l);
+    }
+    let lm = lm.expect("runs >= 1");
+    let model = lm.model();
+    let (mut checked, mut tl) = (0, 0);
+    for i in 0..model.tensor_count() {
+        let info = model.tensor(i).expect("index").info;
+        let Some(Resident::Device(d)) = lm.resident(i) else { continue };
+        if lm.plan().tensors[i].materialize != Materialize::Decoded(out) {
+            continue;
+        }
+        let copy = b.alloc(0, d.len())?;
+        b.with_stager(0, |st| {
+            // SAFETY: both allocations hold d.len() bytes.
+            unsafe { st.compute.dtod(copy.device_ptr(), d.device_ptr(), d.len() as usize) }?;
+            st.compute.sync()
+        })?;
+        let got = copy.to_host()?;
+        let k = info.ne[0] as usize;
+        let rows = (info.n_elements / info.ne[0]) as usize;
+        let mut want = vec![0u8; got.len()];
+        let step = 1280; // a multiple of every shipped TL row tile (128, 160, 256, 320)
+        want.par_chunks_mut(step * k * 2).enumerate().try_for_each(|(c, dst)| {
+            let r0 = c * step;
+            model.decode_rows(i, r0 as u64..(r0 + dst.len() / (2 * k)).min(rows) as u64, out, dst)
+        })?;
+        if got != want {
+            return Err(bitgguf::Error::new(
+                bitgguf::Status::InvalidParameter,
+                format!("{} ({}): the GPU and CPU decodes differ", info.name, info.ty.name),
+            ));
+        }
+        checked += 1;
+        tl += (info.ty.id == ty) as usize;
+    }
+    Ok((secs, checked, tl))
+}
+
 fn main() -> Result<()> {
     let dir = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let two_only = std::env::args().any(|a| a == "--two-gpu-only");
@@ -450,6 +536,22 @@ fn main() -> Result<()> {
         let free0: Vec<u64> = (0..2).map(|o| cuda::device_info(o).map(|i| i.free)).collect::<Result<_>>()?;
         two = Some((loader_load(&b, &p8, Some(vec![1.0, 1.0]))?, free0));
     }
+    // TL1 / TL2: the same preset with TL linear weights, through the loader, checked.
+    let mut tl_rows = Vec::new();
+    for ty in [types::TL1, types::TL2] {
+        let name = types::info(ty).expect("type").name;
+        let p = dir.join(format!("bitnet-2b-4t-{name}-synth.gguf"));
+        if !p.exists() {
+            let t = Instant::now();
+            synthesize_ty(&p, Preset::Bitnet2b4t, ty)?;
+            println!("synthesized {} in {:.1} s", p.display(), t.elapsed().as_secs_f64());
+        }
+        let bytes = std::fs::read(&p)?.len();
+        let t = Instant::now();
+        let (runs, checked, tl) = tl_loader_check(&b, &p, ty, 3)?;
+        println!("{name}: 3 loads + check in {:.1} s", t.elapsed().as_secs_f64());
+        tl_rows.push((name, bytes, runs, checked, tl));
+    }
     let (g_med, c_med) = (median(gpu_runs.clone()), median(cpu_runs.clone()));
 
     println!();
@@ -495,6 +597,14 @@ fn main() -> Result<()> {
     );
     for (o, (plan, res, n)) in loader_per.iter().enumerate() {
         println!("    cuda:{o}: planned {plan} B, resident {res} B in {n} tensors");
+    }
+    for (name, bytes, runs, checked, tl) in &tl_rows {
+        println!(
+            "full load bitnet-2b-4t {name} ({:.0} MiB file) -> GPU bf16 through the issue-6 loader (GpuOptimized, warm page \
+             cache, median of 3): {:.3} s  runs {runs:.3?}; {checked} GPU tensors ({tl} {name}) bit-exact with the CPU decode",
+            *bytes as f64 / 1048576.0,
+            median(runs.clone())
+        );
     }
     if let Some(((secs, per, packed), free0)) = two {
         println!(

@@ -865,6 +865,11 @@ enum bg_status
    */
   BG_STATUS_CANCELLED = 907,
   /**
+   * bitgguf's result differs from a reference it is checked against at run time (real
+   * ggml in `bitgguf bench`): always a bug, the message says where.
+   */
+  BG_STATUS_REFERENCE_MISMATCH = 908,
+  /**
    * An internal error (a caught panic). Always a bug: please report it.
    */
   BG_STATUS_PANIC = 999,

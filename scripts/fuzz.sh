@@ -19,6 +19,7 @@
 #                         gets 2/5 of a core for SECONDS_PER_TARGET of wall time)
 #   BG_FUZZ_CORPUS=DIR    keep the corpora and logs in DIR (default: a temporary directory)
 #   BG_FUZZ_NICE=N        nice level of the fuzzers (default 0; use 19 on a shared machine)
+#   BG_FUZZ_TARGETS="A B" run only these targets (default: all five)
 #
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP=1 enables them on the stable toolchain, so
 # no second toolchain is needed. Requires `cargo install cargo-fuzz --locked` (.ci/run does it).
@@ -28,6 +29,9 @@ root="$PWD"
 secs="${1:-60}"
 runs="${BG_FUZZ_RUNS:-}"
 targets=(parse ffi_load decode decode_scalar roundtrip)
+if [[ -n "${BG_FUZZ_TARGETS:-}" ]]; then
+  read -r -a targets <<<"$BG_FUZZ_TARGETS"
+fi
 parallel="${BG_FUZZ_PARALLEL:-${#targets[@]}}"
 nice_level="${BG_FUZZ_NICE:-0}"
 corpus="${BG_FUZZ_CORPUS:-$(mktemp -d "${TMPDIR:-/tmp}/bitgguf-fuzz.XXXXXX")}"
@@ -85,7 +89,7 @@ for t in "${targets[@]}"; do
     wait "${pids[0]}" || true
     pids=("${pids[@]:1}")
   done
-  echo "+ $t (${runs:+$runs runs}${runs:-$secs s})"
+  if [[ -n "$runs" ]]; then echo "+ $t ($runs runs)"; else echo "+ $t ($secs s)"; fi
   run_one "$t" &
   pids+=($!)
 done

@@ -175,8 +175,8 @@ echo "+ cargo clippy --all-targets --features gpu -- -D warnings"
 cargo clippy --all-targets --features gpu -- -D warnings
 echo "+ cargo test --features gpu --lib device::cuda"
 cargo test --features gpu --lib device::cuda
-echo "+ cargo test --features gpu --test gpu_nodevice --test gpu -- --nocapture"
-cargo test --features gpu --test gpu_nodevice --test gpu -- --nocapture
+echo "+ cargo test --features gpu --test gpu_nodevice --test gpu --test readme_types -- --nocapture"
+cargo test --features gpu --test gpu_nodevice --test gpu --test readme_types -- --nocapture
 echo "+ cargo test --no-default-features --features gpu --test gpu_nodevice"
 cargo test --no-default-features --features gpu --test gpu_nodevice
 echo "+ cargo build --features crossval"

@@ -155,6 +155,9 @@ pub enum Status {
     Io = 906,
     /// The operation was cancelled by the caller.
     Cancelled = 907,
+    /// bitgguf's result differs from a reference it is checked against at run time (real
+    /// ggml in `bitgguf bench`): always a bug, the message says where.
+    ReferenceMismatch = 908,
     /// An internal error (a caught panic). Always a bug: please report it.
     Panic = 999,
 }
@@ -218,6 +221,7 @@ impl Status {
         Status::TypeMismatch,
         Status::Io,
         Status::Cancelled,
+        Status::ReferenceMismatch,
         Status::Panic,
     ];
 
@@ -285,6 +289,7 @@ impl Status {
             Status::TypeMismatch => "value has a different type than requested",
             Status::Io => "I/O error",
             Status::Cancelled => "cancelled",
+            Status::ReferenceMismatch => "result differs from the reference implementation: please report this bug",
             Status::Panic => "internal error (panic): please report this bug",
         }
     }

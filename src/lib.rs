@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod bench;
 pub mod convert;
 #[cfg(feature = "crossval")]
 pub mod crossval;
@@ -29,6 +30,7 @@ pub mod ffi;
 pub mod gguf;
 pub mod load;
 pub mod model;
+pub mod oracle;
 pub mod outfile;
 pub mod placement;
 pub mod quant;

@@ -84,3 +84,36 @@ fn tiny_preset_in_every_type_synth_writes_matches_on_every_leg() {
     }
     assert!(written.iter().any(|w| w.starts_with("i2_s ")) && I2_S > 0);
 }
+
+#[test]
+fn replicated_i2s_tail_matches_cpp_ref_bit_for_bit() {
+    // bitnet-formats.md §3.4: Microsoft's published file replicates the scale 8x in the tail;
+    // the reference reads tail bytes 0..4 like we do, so the file must cross-validate exactly,
+    // and its bytes (tails included) must be what cpp_ref sees.
+    use bitgguf::quant::bitnet::TailFill;
+    let mut o = SynthOptions::new(Preset::Tiny, I2_S);
+    o.i2s_tail = TailFill::Replicate;
+    o.embed_ty = Some(I2_S);
+    let bytes = synthesize(&o).unwrap();
+    let model = Model::from_bytes(&bytes, &LoadOptions::default()).expect("replicated-tail file loads");
+    let mut replicated = 0;
+    for i in 0..model.tensor_count() {
+        let t = model.tensor(i).unwrap().info;
+        if t.ty.id == I2_S {
+            let d = model.tensor_data(i).unwrap();
+            let tail = &d[d.len() - 32..];
+            assert!(tail.chunks_exact(4).all(|c| c == &tail[..4]) && tail[..4] != [0; 4], "{}", t.name);
+            replicated += 1;
+        }
+    }
+    assert_eq!(replicated, 15);
+    let opts = CrossvalOptions { threads: 2, reference_input: ReferenceInput::SharedBytes, ..Default::default() };
+    let rep = GgufCrossValidator::new(&model, opts).check_all();
+    for r in &rep.tensors {
+        assert_eq!(r.verdict, Verdict::Match, "{r}");
+        let Values::Compared(c) = &r.values else { panic!("{r}") };
+        assert_eq!((c.compared, c.mismatched), (r.n_elements, 0), "{r}");
+    }
+    assert!(rep.all_match(), "{}", rep.summary());
+    say(&format!("crossval of synth tiny i2_s with replicated tails: {}", rep.summary()));
+}

@@ -9,6 +9,7 @@
 #![cfg(feature = "gpu")]
 
 mod bits;
+mod blocks;
 
 use bitgguf::device::cuda::{self, CudaBackend};
 use bitgguf::device::{DeviceBackend, DeviceId, DeviceTensor, Materialize, TensorUpload};
@@ -36,56 +37,8 @@ fn backend(test: &str) -> Option<CudaBackend> {
     }
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
-/// Byte offsets of a block's f16 scales (from the block layouts in src/quant).
-fn f16_scales(id: TypeId) -> &'static [usize] {
-    match id {
-        2 | 6 | 8 | 20 | 23 => &[0],
-        3 | 7 | 12 | 13 => &[0, 2],
-        10 => &[80, 82],
-        11 => &[108],
-        14 => &[208],
-        34 => &[52],
-        35 => &[64],
-        _ => &[],
-    }
-}
-
-const SPECIAL_F16: [u16; 12] =
-    [0x0000, 0x8000, 0x0001, 0x83ff, 0x0400, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e00, 0xfe01, 0x7c01];
-
-fn random_blocks(rng: &mut Rng, id: TypeId, blocks: usize) -> Vec<u8> {
-    let ts = types::info(id).unwrap().tsize as usize;
-    let mut src = rng.bytes(blocks * ts);
-    for b in 0..blocks {
-        if rng.next() % 4 != 0 {
-            continue;
-        }
-        let blk = &mut src[b * ts..(b + 1) * ts];
-        for &at in f16_scales(id) {
-            let h = SPECIAL_F16[(rng.next() % SPECIAL_F16.len() as u64) as usize];
-            blk[at..at + 2].copy_from_slice(&h.to_le_bytes());
-        }
-        if id == 39 {
-            blk[0] = [0u8, 1, 2, 0xfe, 0xff][(rng.next() % 5) as usize];
-        }
-    }
-    src
-}
-
 use bits::{same_bits, store};
+use blocks::{random_blocks, Rng};
 
 fn gpu_decode(b: &CudaBackend, ty: TypeId, ne: [u64; 4], packed: &[u8], out: OutType) -> bitgguf::Result<Vec<u8>> {
     let t = TensorUpload { name: "t", ty, ne, packed, tl: None };
@@ -196,7 +149,7 @@ fn f32_to_f16_and_bf16_exact() {
 }
 
 fn i2s_tensor(rng: &mut Rng, n: usize, scale: f32) -> (Vec<u8>, Vec<f32>) {
-    let trits: Vec<i8> = (0..n).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let trits: Vec<i8> = (0..n).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let packed = encode_i2s(&trits, scale, I2sLayout::Group128, TailFill::Zero).unwrap();
     let mut cpu = vec![0f32; n];
     decode_i2s(&packed, n, &mut cpu).unwrap();
@@ -340,46 +293,63 @@ fn devices_and_kernel_cache() {
 /// index is rejected with its byte. I2_S GROUP_64 the same way.
 #[test]
 fn tl1_and_i2s_group64_through_the_codec() {
-    use bitgguf::quant::bitnet::{decode_i2s_layout, decode_tl1, encode_tl1, tl1_presets};
+    use bitgguf::quant::bitnet::{decode_i2s_layout, decode_tl1, encode_tl1, tl1_presets, TlConfig};
     use bitgguf::quant::tensor::TensorCodec;
     use bitgguf::types::TL1;
     let Some(b) = backend("tl1_and_i2s_group64_through_the_codec") else { return };
     let mut rng = Rng(0x71);
-    let mut seen = 0;
-    for p in tl1_presets().iter().filter(|p| p.m * p.k <= 32 << 20) {
-        let trits: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next() % 3) as i8 - 1).collect();
-        let scale = 0.0371f32;
-        let packed = encode_tl1(&trits, scale, p.m, p.k, &p.config).unwrap();
-        let mut cpu = vec![0f32; p.m * p.k];
-        decode_tl1(&packed, p.m, p.k, &p.config, &mut cpu).unwrap();
-        let mut codec = TensorCodec::new(TL1, [p.k as u64, p.m as u64, 1, 1]);
-        codec.tl = Some(p.config);
+    let mut cases: Vec<(usize, usize, TlConfig)> =
+        tl1_presets().iter().filter(|p| p.m * p.k <= 32 << 20).map(|p| (p.m, p.k, p.config)).collect();
+    let seen = cases.len();
+    assert!(seen >= 5, "{seen} presets tested");
+    cases.dedup();
+    // Odd shapes for the kernel's other paths: 4 columns per thread (BK / 4 odd, bm = 64), k-blocks
+    // longer than one item (64 k-steps: 70 and 256 steps), several row tiles per launch.
+    for (m, k, bm_tile, bk, bm) in [
+        (128, 8, 64, 4, 64),
+        (64, 24, 64, 12, 64),
+        (64, 1120, 32, 560, 32),
+        (128, 1024, 64, 1024, 64),
+        (256, 256, 64, 128, 32),
+    ] {
+        cases.push((m, k, TlConfig { bm_tile, bk, bm }));
+    }
+    for (i, (m, k, cfg)) in cases.iter().enumerate() {
+        let (m, k) = (*m, *k);
+        let trits: Vec<i8> = (0..m * k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
+        let scale = if i % 2 == 0 { 0.0371f32 } else { -1.625 };
+        let packed = encode_tl1(&trits, scale, m, k, cfg).unwrap();
+        let mut cpu = vec![0f32; m * k];
+        decode_tl1(&packed, m, k, cfg, &mut cpu).unwrap();
+        let mut codec = TensorCodec::new(TL1, [k as u64, m as u64, 1, 1]);
+        codec.tl = Some(*cfg);
         for out in OUTS {
             let d = b.materialize_codec(DeviceId::Cuda(0), &codec, "tl1", &packed, Materialize::Decoded(out)).unwrap();
             b.synchronize().unwrap();
-            let what = format!("tl1 {}x{} {:?} -> {}", p.m, p.k, p.config, out.name());
+            let what = format!("tl1 {m}x{k} {cfg:?} scale {scale} -> {}", out.name());
             assert_eq!(same_bits(&what, out, &d.to_host().unwrap(), &store(&cpu, out)), 0, "{what}");
         }
-        seen += 1;
     }
-    assert!(seen >= 5, "{seen} presets tested");
-    // An invalid index (9) is rejected with its byte; no codec: a clear error.
+    // An invalid index (9) is rejected with the CPU decoder's message (byte, row, columns); no
+    // codec: a clear error.
     let p = &tl1_presets()[0];
-    let trits: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let trits: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let mut packed = encode_tl1(&trits, 1.0, p.m, p.k, &p.config).unwrap();
     packed[777] = 0x92;
     let mut codec = TensorCodec::new(TL1, [p.k as u64, p.m as u64, 1, 1]);
     codec.tl = Some(p.config);
+    let want = decode_tl1(&packed, p.m, p.k, &p.config, &mut vec![0f32; p.m * p.k]).unwrap_err();
     let e =
         b.materialize_codec(DeviceId::Cuda(0), &codec, "bad", &packed, Materialize::Decoded(OutType::F16)).unwrap_err();
-    assert!(e.status() == Status::InvalidParameter && e.message().contains("byte 777"), "{e}");
+    assert_eq!(e.status(), want.status(), "{e}");
+    assert!(e.message().contains(want.message()) && e.message().contains("byte 777"), "{e} vs {want}");
     codec.tl = None;
     let e =
         b.materialize_codec(DeviceId::Cuda(0), &codec, "bad", &packed, Materialize::Decoded(OutType::F16)).unwrap_err();
     assert_eq!(e.status(), Status::InvalidParameter, "{e}");
     // I2_S GROUP_64.
     let n = 64 * 100_003;
-    let trits: Vec<i8> = (0..n).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let trits: Vec<i8> = (0..n).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let packed = encode_i2s(&trits, -2.5, I2sLayout::Group64, TailFill::Zero).unwrap();
     let mut cpu = vec![0f32; n];
     decode_i2s_layout(&packed, n, I2sLayout::Group64, &mut cpu).unwrap();
@@ -390,7 +360,7 @@ fn tl1_and_i2s_group64_through_the_codec() {
         b.synchronize().unwrap();
         same_bits(&format!("i2_s group64 -> {}", out.name()), out, &d.to_host().unwrap(), &store(&cpu, out));
     }
-    eprintln!("tl1: {seen} preset shapes bit-exact; i2_s GROUP_64 bit-exact");
+    eprintln!("tl1: {} shapes ({seen} presets) bit-exact; i2_s GROUP_64 bit-exact", cases.len());
 }
 
 /// TL2 through `materialize_codec`: every shipped preset shape and configuration that
@@ -417,18 +387,23 @@ fn tl2_through_the_codec_and_tl_through_materialize() {
     let presets = cases.len();
     assert!(presets >= 10, "{presets} presets");
     cases.dedup();
-    for (m, k, bm_tile, bk) in
-        [(64, 320, 64, 96), (128, 352, 64, 96), (64, 512, 32, 192), (32, 64, 32, 96), (32, 80, 32, 48)]
-    {
+    for (m, k, bm_tile, bk) in [
+        (64, 320, 64, 96),
+        (128, 352, 64, 96),
+        (64, 512, 32, 192),
+        (32, 64, 32, 96),
+        (32, 80, 32, 48),
+        (64, 992, 64, 960),
+    ] {
         cases.push((m, k, TlConfig { bm_tile, bk, bm: 32 }));
     }
     for (m, k, cfg) in &cases {
         let (m, k) = (*m, *k);
         let g = tl2_geometry(m, k, cfg).unwrap();
-        let trits: Vec<i8> = (0..m * k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+        let trits: Vec<i8> = (0..m * k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
         let mut packed = encode_tl2(&trits, -0.0371, m, k, cfg).unwrap();
         for x in &mut packed[g.sign_offset..g.two_offset] {
-            *x = rng.next() as u8;
+            *x = rng.next_u64() as u8;
         }
         let mut cpu = vec![0f32; m * k];
         decode_tl2(&packed, m, k, cfg, &mut cpu).unwrap();
@@ -444,7 +419,7 @@ fn tl2_through_the_codec_and_tl_through_materialize() {
     // Invalid three-index (14) and two-index (9): the CPU decoder's message (byte, row, columns).
     let (m, k, cfg) = (64, 320, TlConfig { bm_tile: 64, bk: 96, bm: 32 });
     let g = tl2_geometry(m, k, &cfg).unwrap();
-    let trits: Vec<i8> = (0..m * k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let trits: Vec<i8> = (0..m * k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let good = encode_tl2(&trits, 1.0, m, k, &cfg).unwrap();
     let mut codec = TensorCodec::new(TL2, [k as u64, m as u64, 1, 1]);
     codec.tl = Some(cfg);
@@ -464,7 +439,7 @@ fn tl2_through_the_codec_and_tl_through_materialize() {
     assert_eq!(e.status(), Status::InvalidParameter, "{e}");
     // Plain DeviceBackend::materialize with TensorUpload::tl (the loader's path).
     let p = &tl1_presets()[0];
-    let t1: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next() % 3) as i8 - 1).collect();
+    let t1: Vec<i8> = (0..p.m * p.k).map(|_| (rng.next_u64() % 3) as i8 - 1).collect();
     let tl1 = encode_tl1(&t1, 0.5, p.m, p.k, &p.config).unwrap();
     let mut cpu1 = vec![0f32; p.m * p.k];
     decode_tl1(&tl1, p.m, p.k, &p.config, &mut cpu1).unwrap();
@@ -496,4 +471,74 @@ fn tl2_through_the_codec_and_tl_through_materialize() {
         assert!(e.message().contains("tile configuration"), "{e}");
     }
     eprintln!("tl2: {} shapes ({presets} presets) bit-exact; TL1/TL2 through materialize bit-exact", cases.len());
+}
+
+/// End to end: a synthetic model (`bitgguf::synth`, preset `tiny`) with TL1 and then TL2 linear
+/// weights, loaded by the progressive loader with this backend (GPU-optimized placement, every
+/// role requested as f16 and then bf16), every GPU-resident tensor read back and compared
+/// bit for bit with the CPU decode of the same tensor (`Model::decode_rows`); every TL tensor
+/// must be GPU-resident and decoded. Prints the load times.
+#[test]
+fn tl_models_through_the_progressive_loader() {
+    use bitgguf::load::{LoadConfig, ProgressiveGgufLoader, Resident, StrategyChoice};
+    use bitgguf::placement::{GpuOptimized, OutputTypes};
+    use bitgguf::synth::{synthesize_to_path, Preset, SynthOptions};
+    use bitgguf::types::{TL1, TL2};
+    use std::sync::Arc;
+    let Some(b) = backend("tl_models_through_the_progressive_loader") else { return };
+    let dir = std::env::temp_dir().join(format!("bitgguf-gpu-tl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for ty in [TL1, TL2] {
+        let path = dir.join(format!("tiny-{ty}.gguf"));
+        synthesize_to_path(&SynthOptions::new(Preset::Tiny, ty), &path, &mut |_, _| {}).unwrap();
+        for out in [OutType::F16, OutType::Bf16] {
+            let cfg = LoadConfig {
+                strategy: StrategyChoice::Gpu(GpuOptimized { tensor_split: None, gpu_only: false }),
+                outputs: OutputTypes::all(Materialize::Decoded(out)),
+                ..LoadConfig::default()
+            };
+            let loader = ProgressiveGgufLoader::new(cfg).with_backend(Arc::new(b.clone()));
+            let t0 = std::time::Instant::now();
+            let lm = loader.load(&path, &mut |_| true).unwrap();
+            b.synchronize().unwrap();
+            let secs = t0.elapsed().as_secs_f64();
+            let model = lm.model();
+            let (mut checked, mut tl) = (0, 0);
+            for i in 0..model.tensor_count() {
+                let info = model.tensor(i).unwrap().info;
+                let is_tl = info.ty.id == ty;
+                let Some(Resident::Device(d)) = lm.resident(i) else {
+                    assert!(!is_tl, "{}: a TL tensor not on the GPU", info.name);
+                    continue;
+                };
+                if lm.plan().tensors[i].materialize != Materialize::Decoded(out) {
+                    assert!(!is_tl, "{}: a TL tensor not decoded", info.name);
+                    continue;
+                }
+                let copy = b.alloc(0, d.len()).unwrap();
+                b.with_stager(0, |st| {
+                    // SAFETY: both allocations hold d.len() bytes.
+                    unsafe { st.compute.dtod(copy.device_ptr(), d.device_ptr(), d.len() as usize) }?;
+                    st.compute.sync()
+                })
+                .unwrap();
+                let got = copy.to_host().unwrap();
+                let rows = info.n_elements / info.ne[0];
+                let mut want = vec![0u8; (info.n_elements * out.size()) as usize];
+                model.decode_rows(i, 0..rows, out, &mut want).unwrap();
+                assert!(got == want, "{} ({}) -> {}: GPU and CPU decodes differ", info.name, info.ty.name, out.name());
+                checked += 1;
+                tl += is_tl as usize;
+            }
+            assert!(tl >= 7, "{tl} TL tensors checked");
+            eprintln!(
+                "tiny {} -> {}: progressive load {:.3} s; {checked} GPU tensors ({tl} {}) bit-exact with the CPU decode",
+                types::info(ty).unwrap().name,
+                out.name(),
+                secs,
+                types::info(ty).unwrap().name
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

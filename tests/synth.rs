@@ -237,3 +237,61 @@ fn gguf_py_reads_tiny_like_we_do() {
         }
     }
 }
+
+#[test]
+fn i2s_tail_zero_and_replicated_byte_check_and_decode_identically() {
+    // bitnet-formats.md §3.4: the tail after an I2_S payload is the f32 LE scale then 28 zero
+    // bytes (our default, the Python converter's) or the scale 8 times (Microsoft's published
+    // file). Readers use tail bytes 0..4 only.
+    use bitgguf::quant::bitnet::TailFill;
+    let mut rep = tiny(I2_S);
+    rep.i2s_tail = TailFill::Replicate;
+    rep.embed_ty = Some(I2_S); // the embedding's tail too
+    let mut zero = rep;
+    zero.i2s_tail = TailFill::Zero;
+    assert_eq!(tiny(I2_S).i2s_tail, TailFill::Zero, "the default");
+    let (zb, rb) = (synthesize(&zero).unwrap(), synthesize(&rep).unwrap());
+    assert_eq!(zb.len(), rb.len());
+    let (zm, rm) = (
+        Model::from_bytes(&zb, &LoadOptions::default()).unwrap(),
+        Model::from_bytes(&rb, &LoadOptions::default()).unwrap(),
+    );
+    let mut differing = 0;
+    let mut checked = 0;
+    for i in 0..zm.tensor_count() {
+        let (zt, rt) = (zm.tensor(i).unwrap().info, rm.tensor(i).unwrap().info);
+        assert_eq!((zt.name, zt.ty.id, zt.offset, zt.n_bytes), (rt.name, rt.ty.id, rt.offset, rt.n_bytes));
+        let (zd, rd) = (zm.tensor_data(i).unwrap(), rm.tensor_data(i).unwrap());
+        if zt.ty.id != I2_S {
+            assert_eq!(zd, rd, "{}: only I2_S tails differ", zt.name);
+            continue;
+        }
+        checked += 1;
+        let n4 = zd.len() - 32;
+        assert_eq!(zd[..n4], rd[..n4], "{}: same payload", zt.name);
+        let scale = synth::ternary_scale(42, i as u64).to_le_bytes();
+        assert_eq!(zd[n4..n4 + 4], scale, "{}", zt.name);
+        assert!(zd[n4 + 4..].iter().all(|&b| b == 0), "{}: zero tail", zt.name);
+        for c in rd[n4..].chunks_exact(4) {
+            assert_eq!(c, scale, "{}: replicated tail", zt.name);
+        }
+        differing += 1;
+        // Both load and decode to the same values.
+        let (zc, rc) = (zm.codec(i).unwrap(), rm.codec(i).unwrap());
+        assert_eq!(zc.scale(zd).unwrap(), Some(f32::from_le_bytes(scale)));
+        assert_eq!(rc.scale(rd).unwrap(), Some(f32::from_le_bytes(scale)));
+        let size = zc.decoded_size(OutType::F32).unwrap() as usize;
+        let (mut a, mut b) = (vec![0u8; size], vec![1u8; size]);
+        zm.decode_rows(i, 0..zc.n_rows().unwrap(), OutType::F32, &mut a).unwrap();
+        rm.decode_rows(i, 0..rc.n_rows().unwrap(), OutType::F32, &mut b).unwrap();
+        assert!(a == b, "{}: decodes differ", zt.name);
+        assert!(a.chunks_exact(4).any(|v| v == scale), "{}: real ternary x scale values", zt.name);
+    }
+    assert_eq!(checked, 1 + 2 * 7, "token_embd + 7 linear weights per block");
+    assert_eq!(differing, checked);
+    // Streamed to a file: the same bytes as in memory.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("r.gguf");
+    synthesize_to_path(&rep, &p, &mut |_, _| {}).unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), rb);
+}

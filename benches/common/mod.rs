@@ -82,30 +82,21 @@ pub fn median(sorted: &[f64]) -> f64 {
     }
 }
 
-/// `libggml-base.so`: `$BG_GGML_LIB`, else found through
-/// `$BG_PYTHON -c 'import libggml,os;print(os.path.dirname(libggml.__file__))'` (`BG_PYTHON`
-/// defaults to `python3`), in its `lib64/` or `lib/`. `Err` (a reason to print) when absent.
+/// `libggml-base.so`: `$BG_GGML_LIB`, else found through `$BG_PYTHON`'s `libggml` package
+/// (`bitgguf::oracle::ggml::find`). `Err` (a reason to print) when absent.
 pub fn find_ggml() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("BG_GGML_LIB") {
-        return Ok(PathBuf::from(p));
+    bitgguf::oracle::ggml::find().map_err(|e| e.to_string())
+}
+
+/// The value, or `None` after printing `SKIPPED: <why>` (a bench without its oracle exits 0).
+pub fn or_skip<T>(r: Result<T, String>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(why) => {
+            println!("SKIPPED: {why}");
+            None
+        }
     }
-    let python = std::env::var("BG_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = std::process::Command::new(&python)
-        .args(["-c", "import libggml,os;print(os.path.dirname(libggml.__file__))"])
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e} (set BG_GGML_LIB or BG_PYTHON)"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{python} cannot import libggml (pip install libggml-python, or set BG_GGML_LIB / BG_PYTHON): {}",
-            String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("")
-        ));
-    }
-    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    ["lib64/libggml-base.so", "lib/libggml-base.so"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("no libggml-base.so under {}/lib64 or /lib", dir.display()))
 }
 
 /// [`find_ggml`] and load it: the path and the library, or a reason to print with `SKIPPED`.

@@ -20,7 +20,7 @@ use clap::{Args, ValueEnum};
 /// Exit code: cross-validation found a difference (or, without `--allow-unsupported`, a tensor
 /// it could not compare because a side cannot decode its type).
 #[cfg_attr(not(feature = "crossval"), allow(dead_code))]
-pub const EXIT_MISMATCH: u8 = 4;
+pub const EXIT_MISMATCH: u8 = crate::EXIT_CHECK;
 
 /// The exit codes of `bitgguf crossval` (its `--help`).
 pub const EXIT_HELP: &str = "\

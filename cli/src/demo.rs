@@ -29,7 +29,7 @@ use crate::{out_err, CliError};
 const SEED: u64 = 42;
 
 /// Exit code when a check fails (as `bitgguf crossval` / `validate`).
-const EXIT_CHECK: u8 = 4;
+const EXIT_CHECK: u8 = crate::EXIT_CHECK;
 
 /// Removes the file when dropped, so the demo leaves nothing behind even when it fails.
 struct TempFile(PathBuf);
@@ -42,6 +42,10 @@ impl Drop for TempFile {
 
 fn temp(suffix: &str) -> TempFile {
     TempFile(std::env::temp_dir().join(format!("bitgguf-demo-{}.{suffix}.gguf", std::process::id())))
+}
+
+fn ms_f(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 fn ms(d: Duration) -> String {
@@ -113,12 +117,14 @@ fn crossval(_m: &Model) -> (bool, String) {
     (true, "crossval: not compiled (build with --features crossval)".to_string())
 }
 
-/// Run the demo: `Ok(0)` when every step succeeded, `Ok(4)` when a check failed.
-pub fn run() -> Result<u8, CliError> {
+/// Run the demo: `Ok(0)` when every step succeeded, `Ok(4)` when a check failed. With `json`,
+/// the report is one JSON object on stdout instead of the text: {"seed", "synth", "load",
+/// "crossval", "transcode", "files", "ms", "ok"}.
+pub fn run(json: bool) -> Result<u8, CliError> {
     let (i2s, tq2) = (temp("i2_s"), temp("tq2_0"));
     let tq2_0 = types::from_name("tq2_0").expect("tq2_0 is in the type table").id;
     let mut out = io::stdout().lock();
-    let mut w = |s: String| writeln!(out, "{s}").map_err(out_err);
+    let mut w = |s: String| if json { Ok(()) } else { writeln!(out, "{s}").map_err(out_err) };
     w(format!("bitgguf demo: the synthetic BitNet model 'tiny', seed {SEED}, no network"))?;
 
     // 1. Synthesize.
@@ -138,6 +144,14 @@ pub fn run() -> Result<u8, CliError> {
     let a = load(&i2s.0)?;
     let t_load = t.elapsed();
     let gpus = a.plan().gpu_tensors();
+    let (n_tensors, n_layers, strategy) =
+        (a.model().tensor_count(), a.config().n_layers, a.plan().strategy.to_string());
+    let a_devices: Vec<(String, usize, u64)> = a
+        .plan()
+        .devices
+        .iter()
+        .map(|d| (bitgguf::placement::dev_name(d.info.id), d.tensors, d.used + d.mapped))
+        .collect();
     w(format!(
         "[2/4] load: {} tensors, {} layers, strategy {} ({} on GPUs) ({})",
         a.model().tensor_count(),
@@ -146,7 +160,9 @@ pub fn run() -> Result<u8, CliError> {
         gpus,
         ms(t_load)
     ))?;
-    write_devices(&mut io::stdout().lock(), &a).map_err(out_err)?;
+    if !json {
+        write_devices(&mut io::stdout().lock(), &a).map_err(out_err)?;
+    }
 
     // 3. Cross-validate.
     let t = Instant::now();
@@ -174,13 +190,9 @@ pub fn run() -> Result<u8, CliError> {
 
     // 5. Report.
     w("report:".into())?;
-    for (m, ty, size) in [(a.model(), types::I2_S, s.file_size), (b.model(), tq2_0, r.file_bytes)] {
-        w(format!(
-            "  {:<6} file {:>9} ({size} bytes), linear weights {:.4} bits/weight",
-            type_name(ty),
-            mb(size),
-            bits_per_weight(m, ty)
-        ))?;
+    let bpw = [bits_per_weight(a.model(), types::I2_S), bits_per_weight(b.model(), tq2_0)];
+    for ((ty, size), bits) in [(types::I2_S, s.file_size), (tq2_0, r.file_bytes)].into_iter().zip(bpw) {
+        w(format!("  {:<6} file {:>9} ({size} bytes), linear weights {bits:.4} bits/weight", type_name(ty), mb(size)))?;
     }
     let total = t_synth + t_load + t_crossval + t_transcode;
     w(format!(
@@ -197,5 +209,28 @@ pub fn run() -> Result<u8, CliError> {
     w(format!("removed {shown}"))?;
     let ok = crossval_ok && exact;
     w(format!("result: {}", if ok { "every step succeeded" } else { "a check FAILED" }))?;
+    if json {
+        let devices: Vec<_> = a_devices
+            .iter()
+            .map(|(d, n, bytes)| serde_json::json!({"device": d, "tensors": n, "bytes": bytes}))
+            .collect();
+        let j = serde_json::json!({
+            "seed": SEED,
+            "synth": {"tensors": s.tensors.len(), "file_bytes": s.file_size, "type": "i2_s"},
+            "load": {"tensors": n_tensors, "layers": n_layers, "strategy": strategy, "gpu_tensors": gpus,
+                     "devices": devices},
+            "crossval": {"compiled": cfg!(feature = "crossval"), "passed": crossval_ok, "summary": line},
+            "transcode": {"to": type_name(tq2_0), "transcoded": transcoded, "exact": exact,
+                          "difference": diff, "file_bytes": r.file_bytes},
+            "files": [
+                {"type": "i2_s", "bytes": s.file_size, "bits_per_weight": bpw[0]},
+                {"type": type_name(tq2_0), "bytes": r.file_bytes, "bits_per_weight": bpw[1]},
+            ],
+            "ms": {"synth": ms_f(t_synth), "load": ms_f(t_load), "crossval": ms_f(t_crossval),
+                   "transcode": ms_f(t_transcode), "total": ms_f(total)},
+            "ok": ok,
+        });
+        writeln!(out, "{j}").map_err(out_err)?;
+    }
     Ok(if ok { 0 } else { EXIT_CHECK })
 }

@@ -17,6 +17,14 @@ use crate::CliError;
 /// tensors are decoded whole: their rows are interleaved in tiles).
 const CHUNK_ELEMENTS: u64 = 1 << 20;
 
+/// How `dequant` reports: a progress bar unless `quiet` or `json`; the summary as JSON on
+/// stdout with `json`, else as a line on stderr.
+pub struct Show {
+    pub quiet: bool,
+    pub json: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     file: &Path,
     tensor: &str,
@@ -25,6 +33,7 @@ pub fn run(
     use_mmap: bool,
     policy: TypePolicy,
     codec: CodecOptions,
+    show: Show,
 ) -> Result<(), CliError> {
     let mut opts = LoadOptions { use_mmap, codec, ..LoadOptions::default() };
     opts.parse.type_policy = policy;
@@ -43,6 +52,8 @@ pub fn run(
     let mut w = BufWriter::with_capacity(1 << 20, f);
     let mut buf = Vec::new();
     let mut row = 0;
+    let bar =
+        crate::progress::bar(rows, "dequant {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})", show.quiet || show.json);
     let result = (|| {
         while row < rows {
             let n_rows = rows_per_chunk.min(rows - row);
@@ -50,14 +61,25 @@ pub fn run(
             model.decode_rows(index, row..row + n_rows, to, &mut buf)?;
             w.write_all(&buf).map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e))?;
             row += n_rows;
+            bar.set_position(row);
         }
         w.into_inner().map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e.into_error()))
     })();
+    bar.finish_and_clear();
     guard.commit(result?)?;
+    let shape = &info.ne[..info.n_dims.max(1) as usize];
+    if show.json {
+        let j = serde_json::json!({
+            "tensor": tensor, "type": info.ty.name, "shape": shape, "elements": info.n_elements,
+            "to": to.name(), "bytes": info.n_elements * to.size(), "output": out.display().to_string(),
+        });
+        let mut o = std::io::stdout().lock();
+        return writeln!(o, "{j}").map_err(crate::out_err);
+    }
     eprintln!(
         "{tensor}: {} {:?} -> {} values of {} ({} bytes) written to {}",
         info.ty.name,
-        &info.ne[..info.n_dims.max(1) as usize],
+        shape,
         info.n_elements,
         to.name(),
         info.n_elements * to.size(),

@@ -8,7 +8,7 @@
 //! GPUs come from the library's GPU backend (feature `gpu`); without one the GPU strategies put
 //! everything on the CPU and the summary says so.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use bitgguf::device::{DeviceId, Materialize};
@@ -184,36 +184,19 @@ pub fn run(a: &LoadArgs) -> Result<(), CliError> {
     let cfg = config(a)?;
     let read_mode = cfg.read_mode;
     let rss_before = status_kb("VmRSS:").unwrap_or(0) * 1024;
-    let show = !a.quiet && !a.json && std::io::stderr().is_terminal();
-    let bar = if show {
-        let b = indicatif::ProgressBar::new(0);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg:>9} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Some(b)
-    } else {
-        None
-    };
+    let bar = crate::progress::bytes_bar(a.quiet || a.json);
     let loader = loader(cfg);
     let m = loader.load(&a.file, &mut |p| {
-        if let Some(b) = &bar {
-            b.set_length(p.bytes_total);
-            b.set_position(p.bytes_done);
-            b.set_message(match p.phase {
-                Phase::Critical => "critical",
-                Phase::Layers => "layers",
-                Phase::Rest => "rest",
-            });
-        }
+        bar.set_length(p.bytes_total);
+        bar.set_position(p.bytes_done);
+        bar.set_message(match p.phase {
+            Phase::Critical => "critical",
+            Phase::Layers => "layers",
+            Phase::Rest => "rest",
+        });
         true
     });
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    bar.finish_and_clear();
     let m = m.map_err(|e| CliError::Lib(e.context(a.file.display())))?;
     let hwm = status_kb("VmHWM:").unwrap_or(0) * 1024;
     let resident = resident_bytes(&m, read_mode);

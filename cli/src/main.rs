@@ -2,14 +2,15 @@
 //!
 //! ```text
 //! bitgguf inspect FILE [--json] [--no-mmap] [--type-policy auto|upstream|bitnet]
-//! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] [--tl-config BM,BK,bm | --tl-preset NAME] [--i2s-layout group128|group64] -o OUT
-//! bitgguf demo
-//! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] -o OUT.gguf
+//! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] [--tl-config BM,BK,bm | --tl-preset NAME] [--i2s-layout group128|group64] [--quiet] [--json] -o OUT
+//! bitgguf demo [--json]
+//! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] [--i2s-tail zero|replicated] [--quiet] [--json] -o OUT.gguf
 //! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--quiet] [--json]
 //! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
 //! bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm | --tl-preset NAME]
-//!                  [--embeddings TYPE] [--allow-lossy-scale] [--quiet] -o OUT.gguf
-//! bitgguf validate FILE [--reference REF.gguf] [--json] [--min-cosine C] [--seed N]
+//!                  [--embeddings TYPE] [--allow-lossy-scale] [--i2s-tail zero|replicated] [--quiet] [--json] -o OUT.gguf
+//! bitgguf validate FILE [--reference REF.gguf] [--json] [--quiet] [--min-cosine C] [--seed N]
+//! bitgguf bench [--types LIST] [--to f32,f16,bf16] [--elements N] [--rounds R] [--ggml PATH | --no-ggml] [--json]
 //! ```
 //!
 //! Exit codes (stable, also printed by `--help`):
@@ -20,16 +21,18 @@
 //! | 1 | invalid file: the library rejected it (bad magic, truncated, bad layout, ...) |
 //! | 2 | usage error (unknown option, missing argument) |
 //! | 3 | I/O or system error: cannot open, stat, map or read the file, write the output or a temporary file |
-//! | 4 | a check failed: `crossval` found a mismatch; `validate` found a tensor below the accuracy gate (cosine < 0.99) or without a counterpart in the reference |
+//! | 4 | a check failed: `crossval` found a mismatch; `validate` found a tensor below the accuracy gate (cosine < 0.99) or without a counterpart in the reference; `bench` found our output different from ggml's |
 //!
 //! Errors print the library's detailed message (what, where, expected vs found) on stderr.
 
+mod bench;
 mod crossval;
 mod demo;
 mod dequant;
 mod inspect;
 mod json;
 mod load;
+mod progress;
 mod quantize;
 mod synth;
 mod text;
@@ -48,6 +51,9 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: I/O or system error.
 pub const EXIT_IO: u8 = 3;
+/// Exit code: a check failed (crossval mismatch, validate below the gate, demo, bench against
+/// ggml).
+pub const EXIT_CHECK: u8 = 4;
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -115,13 +121,24 @@ enum Command {
         /// flavour since 2025-11; the bytes cannot tell, so it is never guessed).
         #[arg(long, value_enum, default_value_t = I2sLayoutArg::Group128)]
         i2s_layout: I2sLayoutArg,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Print the summary as JSON on stdout: {"tensor", "type", "shape", "elements", "to",
+        /// "bytes", "output"} (no progress bar).
+        #[arg(long)]
+        json: bool,
     },
     /// The showcase: synthesize the tiny BitNet model in I2_S (seed 42) into a temporary file,
     /// load it with automatic placement (GPU if present), cross-validate it against cpp_ref
     /// (feature `crossval`), transcode it losslessly to TQ2_0 and check every value, and print a
     /// report. No arguments, no network, a few seconds.
     #[command(after_help = EXIT_CODES_HELP)]
-    Demo,
+    Demo {
+        /// Print the report as one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare the Rust loader with the C++ reference cpp_ref, tensor by tensor and bit for bit
     /// (needs the feature `crossval`).
     #[command(after_help = crossval::EXIT_HELP)]
@@ -144,6 +161,11 @@ enum Command {
     /// with a progress bar, then print the per-device summary, fallbacks, time and peak memory.
     #[command(after_help = EXIT_CODES_HELP)]
     Load(load::LoadArgs),
+    /// Measure dequantization speed on this machine: bitgguf on one thread and on all threads
+    /// against real ggml's to_float (when found) and the streaming-store bandwidth, measured
+    /// side by side; prints the ratio table (docs/PERFORMANCE.md) and any floor not met.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Bench(bench::BenchArgs),
 }
 
 /// `--to` values.
@@ -244,6 +266,7 @@ impl CliError {
         match self {
             CliError::Lib(e) => match e.status() {
                 Status::Io | Status::OutOfMemory => EXIT_IO,
+                Status::ReferenceMismatch => EXIT_CHECK,
                 _ => EXIT_INVALID,
             },
             CliError::Io(..) => EXIT_IO,
@@ -271,11 +294,23 @@ fn main() -> ExitCode {
         Command::Inspect { file, json, no_mmap, type_policy } => {
             inspect::run(&file, json, !no_mmap, type_policy.into())
         }
-        Command::Dequant { file, tensor, to, output, no_mmap, type_policy, tl_config, tl_preset, i2s_layout } => {
-            codec_options(tl_config, tl_preset, i2s_layout)
-                .and_then(|c| dequant::run(&file, &tensor, to.into(), &output, !no_mmap, type_policy.into(), c))
-        }
-        Command::Demo => match demo::run() {
+        Command::Dequant {
+            file,
+            tensor,
+            to,
+            output,
+            no_mmap,
+            type_policy,
+            tl_config,
+            tl_preset,
+            i2s_layout,
+            quiet,
+            json,
+        } => codec_options(tl_config, tl_preset, i2s_layout).and_then(|c| {
+            let show = dequant::Show { quiet, json };
+            dequant::run(&file, &tensor, to.into(), &output, !no_mmap, type_policy.into(), c, show)
+        }),
+        Command::Demo { json } => match demo::run(json) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
@@ -287,6 +322,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Load(args) => load::run(&args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

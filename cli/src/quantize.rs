@@ -1,8 +1,9 @@
 //! `bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm |
-//! --tl-preset NAME] [--embeddings TYPE] [--allow-lossy-scale] [--quiet] -o OUT.gguf`: a thin
+//! --tl-preset NAME] [--embeddings TYPE] [--allow-lossy-scale] [--i2s-tail zero|replicated]
+//! [--quiet] [--json] -o OUT.gguf`: a thin
 //! front end of `bitgguf::convert` with a progress bar and a per-tensor report.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use bitgguf::convert::decode::TlChoice;
@@ -11,7 +12,7 @@ use bitgguf::quant::bitnet::{TailFill, Ternarizer};
 use bitgguf::types::{self, TypeId};
 use bitgguf::{Error, Status};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
 
 use crate::{out_err, CliError};
 
@@ -52,9 +53,17 @@ pub struct QuantizeArgs {
     /// instead of zero-filling it.
     #[arg(long)]
     replicate_tail: bool,
+    /// What each I2_S tensor's 32-byte tail holds after the scale: zero (default) or
+    /// replicated (the scale 8 times); `--replicate-tail` is `--i2s-tail replicated`.
+    #[arg(long = "i2s-tail", value_enum, conflicts_with = "replicate_tail")]
+    i2s_tail: Option<crate::synth::I2sTail>,
     /// No progress bar and no per-tensor report (the summary line is still printed).
     #[arg(long, short)]
     quiet: bool,
+    /// Print the report as JSON: {"input", "output", "file_bytes", "file_type", "exact",
+    /// "tensors": [{"name", "from", "to", "action", "exact", "scale_loss", "tl"}]} (no bar).
+    #[arg(long)]
+    json: bool,
     /// The output file.
     #[arg(short = 'o', long = "output")]
     output: PathBuf,
@@ -93,18 +102,15 @@ pub fn run(args: QuantizeArgs) -> Result<(), CliError> {
     opts.input_tl = tl_arg(&args.input_tl_config, &args.input_tl_preset)?;
     opts.embeddings = args.embeddings.as_deref().map(|e| type_arg(e, "--embeddings")).transpose()?;
     opts.allow_lossy_scale = args.allow_lossy_scale;
-    opts.tail = if args.replicate_tail { TailFill::Replicate } else { TailFill::Zero };
-
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {pos}/{len} tensors {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
+    opts.tail = match args.i2s_tail {
+        Some(t) => t.fill(),
+        None if args.replicate_tail => TailFill::Replicate,
+        None => TailFill::Zero,
     };
+    // Asked for explicitly: every I2_S tensor of the output gets that tail, copies included.
+    opts.retail_copies = args.i2s_tail.is_some() || args.replicate_tail;
+
+    let bar = crate::progress::bar(0, "{bar:40} {bytes}/{total_bytes} {msg}", args.quiet || args.json);
     let mut callback = |p: &Progress<'_>| {
         bar.set_length(p.bytes_total);
         bar.set_position(p.bytes_done);
@@ -114,7 +120,41 @@ pub fn run(args: QuantizeArgs) -> Result<(), CliError> {
     let report = convert_file(&args.input, &args.output, &opts, &mut callback);
     bar.finish_and_clear();
     let report = report?;
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        return writeln!(out, "{}", report_json(&report, &args.input, &args.output)).map_err(out_err);
+    }
     print_report(&report, args.quiet, &args.input, &args.output).map_err(out_err)
+}
+
+fn action_name(a: &Action) -> String {
+    match a {
+        Action::Copied => "copied".to_string(),
+        Action::Transcoded => "transcoded".to_string(),
+        Action::Quantized => "quantized".to_string(),
+        Action::Requantized(why) => format!("re-quantized ({why})"),
+    }
+}
+
+fn report_json(r: &ConvertReport, input: &std::path::Path, output: &std::path::Path) -> serde_json::Value {
+    let tensors: Vec<_> = r
+        .tensors
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name, "from": name(t.from), "to": name(t.to), "action": action_name(&t.action),
+                "exact": t.exact,
+                "scale_loss": t.scale_loss.as_ref().map(|l| json!({
+                    "original": l.original, "stored": l.stored, "relative_error": l.rel_error()
+                })),
+                "tl": t.tl.map(|c| json!({"bm_tile": c.bm_tile, "bk": c.bk, "bm": c.bm})),
+            })
+        })
+        .collect();
+    json!({
+        "input": input.display().to_string(), "output": output.display().to_string(),
+        "file_bytes": r.file_bytes, "file_type": r.file_type, "exact": r.exact(), "tensors": tensors,
+    })
 }
 
 fn name(id: TypeId) -> &'static str {
@@ -130,12 +170,7 @@ fn print_report(
     let mut out = std::io::stdout().lock();
     if !quiet {
         for t in &r.tensors {
-            let what = match &t.action {
-                Action::Copied => "copied".to_string(),
-                Action::Transcoded => "transcoded".to_string(),
-                Action::Quantized => "quantized".to_string(),
-                Action::Requantized(why) => format!("re-quantized ({why})"),
-            };
+            let what = action_name(&t.action);
             let exact = if t.exact { "exact".to_string() } else { "lossy".to_string() };
             let mut extra = String::new();
             if let Some(l) = &t.scale_loss {

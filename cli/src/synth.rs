@@ -1,18 +1,18 @@
 //! `bitgguf synth --preset NAME --type TYPE [--seed N] [--tl-config BM,BK,bm] [--embed-type TYPE]
-//! -o OUT.gguf`: write a deterministic synthetic BitNet-architecture model (see
-//! `bitgguf::synth`), streaming it to disk.
+//! [--i2s-tail zero|replicated] [--quiet] [--json] -o OUT.gguf`: write a deterministic synthetic
+//! BitNet-architecture model (see `bitgguf::synth`), streaming it to disk.
 //!
 //! Seed: `--seed`, else the environment's `BITNET_SEED` (as set with `BITNET_DETERMINISTIC=1`),
 //! else 42. The same seed gives byte-identical files whatever the number of threads.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bitgguf::quant::bitnet::TlConfig;
+use bitgguf::quant::bitnet::{TailFill, TlConfig};
 use bitgguf::synth::{self, Preset, SynthOptions};
 use bitgguf::{types, Error, Status};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::CliError;
 
@@ -36,9 +36,40 @@ pub struct SynthArgs {
     /// Type of token_embd.weight / output.weight (default f16).
     #[arg(long = "embed-type")]
     embed_type: Option<String>,
+    /// What each I2_S tensor's 32-byte tail holds after the f32 scale: zeros (default, the
+    /// Python converter's convention) or the scale replicated 8 times (like Microsoft's
+    /// published 2B-4T file). Readers use tail bytes 0..4 only.
+    #[arg(long = "i2s-tail", value_enum, default_value_t = I2sTail::Zero)]
+    i2s_tail: I2sTail,
     /// Output file.
     #[arg(short = 'o', long = "output")]
     output: PathBuf,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Print the summary as JSON on stdout: {"output", "preset", "type", "seed", "tensors",
+    /// "file_bytes", "data_bytes", "seconds"} (no progress bar).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--i2s-tail` values (also `bitgguf quantize --i2s-tail`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum I2sTail {
+    /// Scale, then 28 zero bytes.
+    Zero,
+    /// The scale 8 times.
+    Replicated,
+}
+
+impl I2sTail {
+    /// The library's tail option.
+    pub fn fill(self) -> TailFill {
+        match self {
+            I2sTail::Zero => TailFill::Zero,
+            I2sTail::Replicated => TailFill::Replicate,
+        }
+    }
 }
 
 fn usage(msg: String) -> CliError {
@@ -80,28 +111,34 @@ pub fn run(a: SynthArgs) -> Result<(), CliError> {
     if let Some(e) = &a.embed_type {
         opts.embed_ty = Some(type_id(e, "--embed-type")?);
     }
-    let tty = std::io::stderr().is_terminal();
+    opts.i2s_tail = a.i2s_tail.fill();
     let start = Instant::now();
-    let mut last_pct = u64::MAX;
+    let bar = crate::progress::bytes_bar(a.quiet || a.json);
+    bar.set_message("synth");
     let mut progress = |done: u64, total: u64| {
-        let pct = (done * 100).checked_div(total).unwrap_or(100);
-        if tty && pct != last_pct {
-            last_pct = pct;
-            eprint!("\rsynth: {pct:3}% ({} / {} MiB)", done >> 20, total >> 20);
-            let _ = std::io::stderr().flush();
-        }
+        bar.set_length(total);
+        bar.set_position(done);
     };
-    let summary = synth::synthesize_to_path(&opts, &a.output, &mut progress)?;
-    if tty {
-        eprintln!();
-    }
+    let summary = synth::synthesize_to_path(&opts, &a.output, &mut progress);
+    bar.finish_and_clear();
+    let summary = summary?;
     let secs = start.elapsed().as_secs_f64();
+    let ty_name = types::info(opts.ty).map_or("?", |t| t.name);
+    if a.json {
+        let j = serde_json::json!({
+            "output": a.output.display().to_string(), "preset": preset.name(), "type": ty_name,
+            "seed": opts.seed, "tensors": summary.tensors.len(), "file_bytes": summary.file_size,
+            "data_bytes": summary.data_size, "seconds": secs,
+        });
+        let mut out = std::io::stdout().lock();
+        return writeln!(out, "{j}").map_err(crate::out_err);
+    }
     eprintln!(
         "{}: preset {} ({} tensors), {} linear weights, seed {}: {} bytes in {:.2} s ({:.0} MB/s)",
         a.output.display(),
         preset.name(),
         summary.tensors.len(),
-        types::info(opts.ty).map_or("?", |t| t.name),
+        ty_name,
         opts.seed,
         summary.file_size,
         secs,

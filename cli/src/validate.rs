@@ -1,4 +1,4 @@
-//! `bitgguf validate FILE [--reference REF.gguf] [--json]`: structural checks (the file loads
+//! `bitgguf validate FILE [--reference REF.gguf] [--json] [--quiet]`: structural checks (the file loads
 //! and every tensor decodes), then per-tensor accuracy against a reference model with the same
 //! tensor names (a thin front end of `bitgguf::validate`).
 
@@ -16,7 +16,7 @@ use serde_json::{json, Value as J};
 use crate::{CliError, EXIT_INVALID};
 
 /// Exit code: a tensor is below the accuracy gate (or has no counterpart in the reference).
-pub const EXIT_ACCURACY: u8 = 4;
+pub const EXIT_ACCURACY: u8 = crate::EXIT_CHECK;
 
 /// The exit codes of `bitgguf validate` (its `--help`).
 pub const EXIT_HELP: &str = "\
@@ -36,9 +36,12 @@ pub struct ValidateArgs {
     /// The reference model (same tensor names), e.g. the f32/f16/bf16 model it was made from.
     #[arg(long, value_name = "REF.gguf")]
     reference: Option<PathBuf>,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (no progress bar).
     #[arg(long)]
     json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
     /// The accuracy gate on the cosine similarity of the weights and of W·x.
     #[arg(long, value_name = "C", default_value_t = COSINE_GATE)]
     min_cosine: f64,
@@ -172,7 +175,16 @@ pub fn run(args: ValidateArgs) -> Result<u8, CliError> {
     let opts = ValidateOptions { gate: args.min_cosine, seed };
     let model = Model::open(&args.file, &load)?;
     let reference = args.reference.as_ref().map(|p| Model::open(p, &load)).transpose()?;
-    let report = validate(&model, reference.as_ref(), &opts, &mut |_, _, _| {});
+    let bar = crate::progress::bar(
+        model.tensor_count() as u64,
+        "validate {bar:40} {pos}/{len} tensors, {elapsed} (eta {eta}) {msg}",
+        args.quiet || args.json,
+    );
+    let report = validate(&model, reference.as_ref(), &opts, &mut |done, _, name| {
+        bar.set_position(done as u64);
+        bar.set_message(name.to_string());
+    });
+    bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&to_json(&report)).expect("JSON")).map_err(crate::out_err)?;

@@ -37,7 +37,7 @@ use crate::gguf::{OwnedValue, Value};
 use crate::model::{LoadOptions, Model};
 use crate::quant::bitnet::i2s_fast::quantize_i2s_fast;
 use crate::quant::bitnet::{
-    encode_ternary, transcode, I2sLayout, ScaleLoss, TailFill, Ternarizer, TlConfig, TranscodeOptions,
+    encode_ternary, transcode, I2sLayout, ScaleLoss, TailFill, Ternarizer, TlConfig, TranscodeOptions, I2S_TAIL_BYTES,
 };
 use crate::quant::tensor::TensorCodec;
 use crate::types::{self, TypeId, I2_S, TL1, TL2};
@@ -62,6 +62,10 @@ pub struct ConvertOptions {
     pub allow_lossy_scale: bool,
     /// What I2_S output writes into `tail[4..32]`.
     pub tail: TailFill,
+    /// Also give I2_S tensors that are copied unchanged (I2_S in, canonical I2_S out) the tail
+    /// fill [`ConvertOptions::tail`] (their scale bytes `tail[0..4]` are kept as they are). Off
+    /// by default: copies keep their bytes. `bitgguf quantize --i2s-tail` sets it.
+    pub retail_copies: bool,
 }
 
 impl ConvertOptions {
@@ -75,6 +79,7 @@ impl ConvertOptions {
             embeddings: None,
             allow_lossy_scale: false,
             tail: TailFill::Zero,
+            retail_copies: false,
         }
     }
 }
@@ -388,6 +393,20 @@ fn convert_tensor<'a>(
 
     if from == job.to && job.in_tl == job.out_tl && (from != I2_S || job.in_i2s == I2sLayout::Group128) {
         report.bytes.1 = data.len() as u64;
+        if from == I2_S && opts.retail_copies && data.len() >= I2S_TAIL_BYTES {
+            let at = data.len() - I2S_TAIL_BYTES;
+            let mut tail = [0u8; I2S_TAIL_BYTES];
+            for (c, rep) in tail.chunks_exact_mut(4).zip(0..) {
+                if rep == 0 || opts.tail == TailFill::Replicate {
+                    c.copy_from_slice(&data[at..at + 4]);
+                }
+            }
+            if data[at..] != tail {
+                let mut owned = data.to_vec();
+                owned[at..].copy_from_slice(&tail);
+                return Ok((Cow::Owned(owned), report));
+            }
+        }
         return Ok((Cow::Borrowed(data), report));
     }
     let mut requant_reason = None;

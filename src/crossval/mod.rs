@@ -41,7 +41,7 @@
 
 pub mod compare;
 pub mod cref;
-pub mod ggml;
+pub use crate::oracle::ggml;
 pub mod report;
 
 use std::path::Path;

@@ -93,13 +93,18 @@ pub struct SynthOptions {
     pub tl: Option<TlConfig>,
     /// Type of `token_embd.weight` and `output.weight` (default F16).
     pub embed_ty: Option<TypeId>,
+    /// What every I2_S tensor's 32-byte tail holds after the f32 scale (bitnet-formats.md §3.4):
+    /// zeros ([`TailFill::Zero`], the default, the Python converter's convention) or the scale
+    /// 8 times ([`TailFill::Replicate`], like Microsoft's published 2B-4T file). Readers use
+    /// tail bytes 0..4 only, so both decode identically.
+    pub i2s_tail: TailFill,
 }
 
 impl SynthOptions {
-    /// `preset` with linear weights of type `ty`, seed [`DEFAULT_SEED`], default tiles and F16
-    /// embeddings.
+    /// `preset` with linear weights of type `ty`, seed [`DEFAULT_SEED`], default tiles, F16
+    /// embeddings and zero-filled I2_S tails.
     pub fn new(preset: Preset, ty: TypeId) -> SynthOptions {
-        SynthOptions { preset, ty, seed: DEFAULT_SEED, tl: None, embed_ty: None }
+        SynthOptions { preset, ty, seed: DEFAULT_SEED, tl: None, embed_ty: None, i2s_tail: TailFill::Zero }
     }
 }
 
@@ -383,7 +388,13 @@ const TASK_ELEMS: u64 = 1 << 18;
 const WAVE_ELEMS: u64 = 1 << 25;
 
 /// Generate tensor `index` and hand its bytes to `out` in order, in pieces.
-fn generate(seed: u64, index: u64, t: &SynthTensor, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+fn generate(
+    seed: u64,
+    index: u64,
+    t: &SynthTensor,
+    tail: TailFill,
+    out: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
     let ne0 = t.ne[0];
     let rows = t.ne[1..].iter().product::<u64>();
     match t.ty {
@@ -413,7 +424,7 @@ fn generate(seed: u64, index: u64, t: &SynthTensor, out: &mut dyn FnMut(&[u8]) -
                 r0 = r1;
             }
             if t.ty == I2_S {
-                out(&i2s_tail(ternary_scale(seed, index), TailFill::Zero))?;
+                out(&i2s_tail(ternary_scale(seed, index), tail))?;
             }
             Ok(())
         }
@@ -466,7 +477,7 @@ fn synthesize_into<W: Write>(
     let mut s = GgufStream::new(w, plan)?;
     progress(s.position(), file_size);
     for (i, t) in tensors.iter().enumerate() {
-        generate(opts.seed, i as u64, t, &mut |b| {
+        generate(opts.seed, i as u64, t, opts.i2s_tail, &mut |b| {
             s.write(b)?;
             progress(s.position(), file_size);
             Ok(())

@@ -36,6 +36,18 @@ impl SplitMix64 {
         mix64(self.0)
     }
 
+    /// A uniform value in [0, 1) (the top 53 bits).
+    #[inline]
+    pub fn next_unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A standard normal value (Box-Muller on two uniform values), for test and bench data.
+    pub fn normal(&mut self) -> f64 {
+        let (u1, u2) = (self.next_unit().max(1e-300), self.next_unit());
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
     /// Fill `dst` with trits in {−1, 0, +1}: one byte of randomness each, `byte % 3 − 1`
     /// (a bias of 1/256 towards −1 is irrelevant for synthetic weights).
     pub fn fill_trits(&mut self, dst: &mut [i8]) {

@@ -83,6 +83,10 @@ pub struct Spec {
     /// True for kernels that stage a value table in shared memory (once per block: they want
     /// a capped grid even for f32 outputs).
     pub table: bool,
+    /// Grid size in blocks per multiprocessor for this kernel (0: by output type, see
+    /// [`Module::blocks_per_sm`]): the TL kernels loop over their items with the next item's
+    /// bytes in flight, so they want a grid of a few waves of resident blocks.
+    pub per_sm: u32,
 }
 
 /// IQ4_NL's value table, read back from the CPU decoder (so it is the CPU codec's own table, not
@@ -148,8 +152,14 @@ pub fn spec(ty: TypeId) -> Option<Spec> {
         }
     };
     let table = matches!(ty, 20 | 23 | 39);
-    Some(Spec { kernel, tab, unit_bytes, unit_elems, table })
+    Some(Spec { kernel, tab, unit_bytes, unit_elems, table, per_sm: 0 })
 }
+
+/// Default grid of `dq_tl1` / `dq_tl2`, blocks per multiprocessor: from bench_gpu's grid sweep
+/// on an H100 (8 and 4 blocks stay resident, see the `__launch_bounds__` minimums in
+/// dequant.cu; a few waves of them do better than one).
+const TL1_PER_SM: u32 = 64;
+const TL2_PER_SM: u32 = 32;
 
 /// The GPU decoding of a TL1 tensor with `k` columns and tile configuration `cfg` (validated by
 /// the caller): one launch unit is one row tile (`BM` rows, `BM*K/4` bytes).
@@ -166,6 +176,7 @@ pub fn tl1_spec(k: usize, cfg: &TlConfig) -> Spec {
         unit_bytes: (cfg.bm_tile * k / 4) as u64,
         unit_elems: (cfg.bm_tile * k) as u64,
         table: false,
+        per_sm: TL1_PER_SM,
     }
 }
 
@@ -187,12 +198,13 @@ pub fn tl2_spec(k: usize, cfg: &TlConfig) -> Spec {
         unit_bytes: (bm * k3 / 6 + bm * k3 / 24 + bm * (k - k3) / 4) as u64,
         unit_elems: (bm * k) as u64,
         table: false,
+        per_sm: TL2_PER_SM,
     }
 }
 
 /// The GPU decoding of the I2_S GROUP_64 layout (64-element blocks of 16 bytes).
 pub fn i2s_group64_spec() -> Spec {
-    Spec { kernel: "dq_i2_s", tab: tab0(1), unit_bytes: 16, unit_elems: 64, table: false }
+    Spec { kernel: "dq_i2_s", tab: tab0(1), unit_bytes: 16, unit_elems: 64, table: false, per_sm: 0 }
 }
 
 /// FNV-1a 64 of the source and options: the cache key.
@@ -326,7 +338,7 @@ pub struct Module {
     /// Seconds spent getting and loading the image.
     pub load_seconds: f64,
     /// Grid size cap: blocks per multiprocessor (the kernels loop over the rest); 0 = no cap
-    /// (one work item per thread); [`BLOCKS_AUTO`] = by output type.
+    /// (one work item per thread); [`BLOCKS_AUTO`] = the kernel's `Spec::per_sm`, else by output type.
     pub blocks_per_sm: u32,
 }
 
@@ -400,6 +412,7 @@ impl Module {
         let groups = n.div_ceil(8);
         // Enough blocks to fill the chip several times over; the kernels loop over the rest.
         let bps = match (self.blocks_per_sm, out) {
+            (BLOCKS_AUTO, _) if spec.per_sm != 0 => spec.per_sm,
             (BLOCKS_AUTO, OutType::F32) if !spec.table => 0,
             (BLOCKS_AUTO, OutType::F32) => 32,
             (BLOCKS_AUTO, _) => 128,

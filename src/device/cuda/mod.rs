@@ -24,12 +24,15 @@ pub mod stage;
 
 use std::sync::{Arc, Mutex};
 
+use rayon::prelude::*;
+
 use driver::{guarded, Ctx, DeviceBuffer};
 use stage::{Sink, Stager};
 
 use super::{DeviceBackend, DeviceId, DeviceMemoryInfo, DeviceTensor, Materialize, TensorUpload};
 use crate::error::{Error, Result, Status};
-use crate::quant::bitnet::{read_f32, tl1_validate, tl2, tl2_geometry, I2sLayout, TlConfig};
+use crate::quant::bitnet::tiles::all_tiles;
+use crate::quant::bitnet::{read_f32, tl1, tl1_validate, tl2, tl2_geometry, I2sLayout, TlConfig};
 use crate::quant::tensor::TensorCodec;
 use crate::types::{self, TypeId, I2_S, TL1, TL2};
 
@@ -121,9 +124,40 @@ impl std::fmt::Debug for CudaBackend {
     }
 }
 
+/// Whether any nibble of the 16 in `x` exceeds 8 (its bit 3 and any of bits 0..2 set; the
+/// per-nibble sum `(x & 7) + 7` never carries into the next nibble).
+#[inline]
+fn nibble_above_8(x: u64) -> bool {
+    const H: u64 = 0x8888_8888_8888_8888;
+    const L: u64 = 0x7777_7777_7777_7777;
+    x & H & ((x & L) + L) != 0
+}
+
+/// Whether any nibble of the 16 in `x` exceeds 13 (bits 3, 2 and 1 all set).
+#[inline]
+fn nibble_above_13(x: u64) -> bool {
+    x & (x << 1) & (x << 2) & 0x8888_8888_8888_8888 != 0
+}
+
+/// Offset of the first byte of `b` with a nibble above `max` (8 or 13): 8 bytes at a time,
+/// then the byte in the first word that has one.
+fn first_nibble_above(b: &[u8], max: u8) -> Option<usize> {
+    let word_bad = if max == 8 { nibble_above_8 } else { nibble_above_13 };
+    let byte_bad = |y: &u8| y >> 4 > max || y & 15 > max;
+    let (words, _) = b.split_at(b.len() / 8 * 8);
+    for (w, c) in words.chunks_exact(8).enumerate() {
+        if word_bad(u64::from_le_bytes(c.try_into().expect("8 bytes"))) {
+            if let Some(p) = c.iter().position(byte_bad) {
+                return Some(w * 8 + p);
+            }
+        }
+    }
+    b[words.len()..].iter().position(byte_bad).map(|p| words.len() + p)
+}
+
 /// The TL1 host check: offset of the first byte with an index (nibble) above 8.
 fn tl1_bad(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&y| y >> 4 > 8 || y & 15 > 8)
+    first_nibble_above(b, 8)
 }
 
 /// The I2_S host check: offset of the first byte holding code 3.
@@ -150,20 +184,23 @@ fn tl2_regroup(packed: &[u8], m: usize, k: usize, cfg: &TlConfig) -> Result<(Vec
             format!("a {m} x {k} TL2 tensor needs {} bytes, {} given", g.nbytes, packed.len()),
         ));
     }
-    let bad3 = packed[..g.sign_offset].iter().any(|&b| b >> 4 > 13 || b & 15 > 13);
-    let bad2 = packed[g.two_offset..g.payload].iter().any(|&b| b >> 4 > 8 || b & 15 > 8);
-    if bad3 || bad2 {
-        tl2::validate(packed, m, k, cfg, None, None)?;
-        return Err(Error::new(Status::InvalidCode, format!("a {m} x {k} TL2 tensor holds an invalid index")));
-    }
+    // One unit per row tile, built and checked in parallel (three indices <= 13 in section A,
+    // two indices <= 8 in section C).
     let tiles = m / cfg.bm_tile;
     let (wa, wb, wc) =
         (g.sign_offset / tiles, (g.two_offset - g.sign_offset) / tiles, (g.payload - g.two_offset) / tiles);
-    let mut out = Vec::with_capacity(g.payload);
-    for t in 0..tiles {
-        out.extend_from_slice(&packed[t * wa..(t + 1) * wa]);
-        out.extend_from_slice(&packed[g.sign_offset + t * wb..g.sign_offset + (t + 1) * wb]);
-        out.extend_from_slice(&packed[g.two_offset + t * wc..g.two_offset + (t + 1) * wc]);
+    let mut out = vec![0u8; g.payload];
+    let bad = out.par_chunks_mut(wa + wb + wc).enumerate().any(|(t, u)| {
+        let (a, rest) = u.split_at_mut(wa);
+        let (b, c) = rest.split_at_mut(wb);
+        a.copy_from_slice(&packed[t * wa..(t + 1) * wa]);
+        b.copy_from_slice(&packed[g.sign_offset + t * wb..g.sign_offset + (t + 1) * wb]);
+        c.copy_from_slice(&packed[g.two_offset + t * wc..g.two_offset + (t + 1) * wc]);
+        first_nibble_above(a, 13).is_some() || first_nibble_above(c, 8).is_some()
+    });
+    if bad {
+        tl2::validate(packed, m, k, cfg, None, None)?;
+        return Err(Error::new(Status::InvalidCode, format!("a {m} x {k} TL2 tensor holds an invalid index")));
     }
     Ok((out, read_f32(packed, g.scale_offset)))
 }
@@ -335,6 +372,8 @@ impl CudaBackend {
             };
             // (spec, payload as streamed, scale, per-chunk check)
             let regrouped;
+            // TL1: the shape and tiles, to name an invalid index as the CPU decoder does.
+            let mut tl1_shape = None;
             let (spec, payload, aux, check): (_, &[u8], f32, Option<stage::Check>) = if codec.ty == TL2 {
                 let (cfg, k, m) = tl_shape()?;
                 let (bytes, scale) = tl2_regroup(packed, m, k, &cfg).map_err(ctx)?;
@@ -344,6 +383,7 @@ impl CudaBackend {
                 let spec = if codec.ty == TL1 {
                     let (cfg, k, m) = tl_shape()?;
                     tl1_validate(m, k, &cfg).map_err(ctx)?;
+                    tl1_shape = Some((cfg, k, m));
                     kernels::tl1_spec(k, &cfg)
                 } else {
                     kernels::i2s_group64_spec()
@@ -374,7 +414,13 @@ impl CudaBackend {
                 st.set_chunk_bytes((spec.unit_bytes as usize).next_power_of_two())?;
             }
             let sink = Sink::Decode { spec: &spec, dst: buf.ptr(), out: ot, aux };
-            st.stream(payload, spec.unit_bytes as usize, spec.unit_elems, sink, check, name)?;
+            if let Err(e) = st.stream(payload, spec.unit_bytes as usize, spec.unit_elems, sink, check, name) {
+                // An invalid TL1 index: the CPU decoder's message (byte, row, columns).
+                if let Some((cfg, k, m)) = tl1_shape {
+                    tl1::validate(packed, m, k, &cfg, all_tiles(m, &cfg), None).map_err(ctx)?;
+                }
+                return Err(e);
+            }
             Ok(CudaTensor { buf, ordinal: st.ctx.ordinal })
         })
     }
@@ -470,6 +516,60 @@ mod tests {
         b[30] = 0;
         b[36] = 0b0011_0000;
         assert_eq!(i2s_code3(&b), Some(36));
+    }
+
+    #[test]
+    fn nibble_checks_find_the_first_bad_byte() {
+        // Every byte value at every position of a word and of the tail, against the byte rule.
+        for max in [8u8, 13] {
+            for len in [1usize, 7, 8, 9, 16, 23] {
+                for at in 0..len {
+                    for v in 0..=255u8 {
+                        let ok = (max << 4) | max;
+                        let mut b = vec![ok; len];
+                        b[at] = v;
+                        let want = (v >> 4 > max || v & 15 > max).then_some(at);
+                        assert_eq!(first_nibble_above(&b, max), want, "max {max} len {len} at {at} byte {v:#04x}");
+                    }
+                }
+            }
+        }
+        let mut b = vec![0x88u8; 40];
+        b[17] = 0x19;
+        b[33] = 0x90;
+        assert_eq!(tl1_bad(&b), Some(17));
+    }
+
+    #[test]
+    fn tl2_regroup_is_tiles_of_a_b_c_and_names_a_bad_index() {
+        use crate::quant::bitnet::encode_tl2;
+        let (m, k, cfg) = (128, 352, TlConfig { bm_tile: 64, bk: 96, bm: 32 });
+        let g = tl2_geometry(m, k, &cfg).unwrap();
+        let trits: Vec<i8> = (0..m * k).map(|i| ((i * 7 + i / 5) % 3) as i8 - 1).collect();
+        let packed = encode_tl2(&trits, 0.5, m, k, &cfg).unwrap();
+        let (out, scale) = tl2_regroup(&packed, m, k, &cfg).unwrap();
+        assert_eq!(scale, 0.5);
+        let tiles = m / cfg.bm_tile;
+        let (wa, wb, wc) =
+            (g.sign_offset / tiles, (g.two_offset - g.sign_offset) / tiles, (g.payload - g.two_offset) / tiles);
+        let mut want = Vec::new();
+        for t in 0..tiles {
+            want.extend_from_slice(&packed[t * wa..(t + 1) * wa]);
+            want.extend_from_slice(&packed[g.sign_offset + t * wb..g.sign_offset + (t + 1) * wb]);
+            want.extend_from_slice(&packed[g.two_offset + t * wc..g.two_offset + (t + 1) * wc]);
+        }
+        assert_eq!(out, want);
+        for (at, v) in [(wa + 3, 0xe0u8), (g.two_offset + wc + 1, 0x09)] {
+            let mut bad = packed.clone();
+            bad[at] = v;
+            let e = tl2_regroup(&bad, m, k, &cfg).unwrap_err();
+            let cpu = tl2::validate(&bad, m, k, &cfg, None, None).unwrap_err();
+            assert_eq!((e.status(), e.message()), (cpu.status(), cpu.message()));
+        }
+        // Sign bytes are not indices: any value passes.
+        let mut signs = packed.clone();
+        signs[g.sign_offset..g.two_offset].fill(0xff);
+        assert!(tl2_regroup(&signs, m, k, &cfg).is_ok());
     }
 
     #[test]

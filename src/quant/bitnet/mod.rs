@@ -25,6 +25,8 @@ pub(crate) mod tiles;
 pub mod tl1;
 pub mod tl2;
 pub mod tl_fast;
+#[cfg(target_arch = "x86_64")]
+mod tl_x86;
 pub mod transcode;
 
 pub use i2s::{
@@ -178,6 +180,31 @@ pub enum PresetSource {
     /// were tiled with these values. They differ from the ini for Llama3-8B TL1 and for
     /// bitnet_b1_58-large TL2 (4096, 1536).
     SetupEnv,
+}
+
+/// The helpers both shipped tile tables ([`tl1_presets`], [`tl2_presets`]) are written with.
+mod preset_table {
+    use super::{PresetSource, TlConfig, TlPreset};
+
+    /// One table row.
+    pub(super) const fn row(
+        model: &'static str,
+        source: PresetSource,
+        m: usize,
+        k: usize,
+        bm_tile: usize,
+        bk: usize,
+        bm: usize,
+    ) -> TlPreset {
+        TlPreset { model, source, m, k, config: TlConfig { bm_tile, bk, bm } }
+    }
+
+    /// The `preset_kernels/` directory names of microsoft/BitNet.
+    pub(super) const LARGE: &str = "bitnet_b1_58-large";
+    pub(super) const B3: &str = "bitnet_b1_58-3B";
+    pub(super) const L8: &str = "Llama3-8B-1.58-100B-tokens";
+    pub(super) const INI: PresetSource = PresetSource::KernelConfigIni;
+    pub(super) const ENV: PresetSource = PresetSource::SetupEnv;
 }
 
 /// One row of a shipped TL1 / TL2 configuration table.

@@ -149,13 +149,15 @@ pub unsafe fn pack_group128(w: &[f32], rule: CodeRule, out: &mut [u8]) {
 /// `_mm_stream_ps` is legacy-SSE `movntps`, which costs an SSE/AVX transition on some cores).
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn stream16(dst: *mut f32, v: __m128) {
+pub(super) unsafe fn stream16(dst: *mut f32, v: __m128) {
     std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
 }
 
+/// Eight f32 to `dst`: two streaming 16-byte stores (`NT`, `dst` 16-byte aligned) or one
+/// unaligned store.
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn put<const NT: bool>(dst: *mut f32, v: __m256) {
+pub(super) unsafe fn put<const NT: bool>(dst: *mut f32, v: __m256) {
     if NT {
         stream16(dst, _mm256_castps256_ps128(v));
         stream16(dst.add(4), _mm256_extractf128_ps::<1>(v));
@@ -238,56 +240,4 @@ pub unsafe fn half_to_f32(src: &[u8], bf16: bool, dst: &mut [f32]) {
         _mm256_storeu_ps(d.add(8 * i), v);
     }
     super::i2s_fast::half_to_f32_scalar(&src[16 * n8..], bf16, &mut dst[8 * n8..]);
-}
-
-/// One TL1 tile block (`bm` rows x `bk` columns, `bm` = 32 or 64, `bytes.len() == bm*bk/4`,
-/// validated: every nibble ≤ 8) into `dst`, row `rr` at `dst[rr*stride..rr*stride + bk]`
-/// (`dst.len() >= (bm-1)*stride + bk`): `tl_fast`'s table decoder, eight values per store.
-///
-/// Per 16-row sub-group `g` and 8-column step `t`, the 16 bytes of rows `s = 0..16` for columns
-/// `8t..8t+4` and `8t+4..8t+8` are contiguous; `pshufb` turns each nibble (pair index) into
-/// two 2-bit codes `(idx/3, idx%3)` = trit + 1, the two bytes of a row become one 16-bit word of
-/// eight codes, and each row's word is broadcast, shifted per lane (`vpsrlvd`) and looked up in
-/// the 3-entry value table (`vpermps`). Words are staged per sub-group so that each row is then
-/// written contiguously.
-#[target_feature(enable = "avx2")]
-pub unsafe fn tl1_block(bytes: &[u8], bm: usize, bk: usize, lut: [f32; 3], dst: &mut [f32], stride: usize) {
-    assert!((bm == 32 || bm == 64) && bk % 8 == 0 && bytes.len() == bm * bk / 4 && bk <= stride);
-    assert!(dst.len() >= (bm - 1) * stride + bk);
-    let q = (256 / bm) / 4; // pairs-of-pairs per step: 2 (bm = 32) or 1 (bm = 64)
-    let off = |x: usize| (x / q) * 64 + (x % q) * 16; // byte of columns 4x..4x+3, row 0 of a group
-                                                      // T4[nib] = (nib / 3) | (nib % 3) << 2.
-    let t4 = _mm_setr_epi8(0, 4, 8, 1, 5, 9, 2, 6, 10, 0, 0, 0, 0, 0, 0, 0);
-    let m0f = _mm_set1_epi8(0x0f);
-    // `vpermps` reads the low 3 bits of each index: bit 2 is the next code's low bit, so the
-    // table repeats itself in entries 4..7 and no mask is needed.
-    let table = _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, lut[0], lut[1], lut[2], 0.0);
-    let shifts = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-    let steps = bk / 8;
-    let mut words = [[0u16; 16]; 64]; // [t][s], bk <= 512
-    assert!(steps <= words.len());
-    let src = bytes.as_ptr();
-    let out = dst.as_mut_ptr();
-    for g in 0..bm / 16 {
-        let base = g * q * 16;
-        for (t, w) in words.iter_mut().enumerate().take(steps) {
-            let codes = |at: usize| {
-                let b = _mm_loadu_si128(src.add(base + off(at)).cast());
-                let hi = _mm_shuffle_epi8(t4, _mm_and_si128(_mm_srli_epi16::<4>(b), m0f));
-                let lo = _mm_shuffle_epi8(t4, _mm_and_si128(b, m0f));
-                _mm_or_si128(hi, _mm_slli_epi16::<4>(lo))
-            };
-            let (a, b) = (codes(2 * t), codes(2 * t + 1));
-            _mm_storeu_si128(w.as_mut_ptr().cast(), _mm_unpacklo_epi8(a, b));
-            _mm_storeu_si128(w.as_mut_ptr().add(8).cast(), _mm_unpackhi_epi8(a, b));
-        }
-        for s in 0..16 {
-            let row = out.add((g * 16 + s) * stride);
-            for (t, w) in words.iter().enumerate().take(steps) {
-                let v = _mm256_set1_epi32(w[s] as i32);
-                let c = _mm256_srlv_epi32(v, shifts);
-                _mm256_storeu_ps(row.add(8 * t), _mm256_permutevar8x32_ps(table, c));
-            }
-        }
-    }
 }

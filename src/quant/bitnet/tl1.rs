@@ -8,6 +8,7 @@
 
 use std::ops::Range;
 
+use super::preset_table::{row, B3, ENV, INI, L8, LARGE};
 use super::tiles::{all_tiles, decode_tl_rows, TileWalk, TlKind};
 use super::{
     byte_at, check_dst, check_src, check_trits, elements, invalid, read_f32, scale_record, PresetSource, Ternarizer,
@@ -181,24 +182,6 @@ pub fn quantize_tl1(w: &[f32], how: Ternarizer, m: usize, k: usize, cfg: &TlConf
     let t = how.ternarize(w)?;
     encode_tl1(&t.trits, t.scale, m, k, cfg)
 }
-
-const fn row(
-    model: &'static str,
-    source: PresetSource,
-    m: usize,
-    k: usize,
-    bm_tile: usize,
-    bk: usize,
-    bm: usize,
-) -> TlPreset {
-    TlPreset { model, source, m, k, config: TlConfig { bm_tile, bk, bm } }
-}
-
-const LARGE: &str = "bitnet_b1_58-large";
-const B3: &str = "bitnet_b1_58-3B";
-const L8: &str = "Llama3-8B-1.58-100B-tokens";
-const INI: PresetSource = PresetSource::KernelConfigIni;
-const ENV: PresetSource = PresetSource::SetupEnv;
 
 // Rows and their sources: see [`tl1_presets`].
 static TL1_PRESETS: [TlPreset; 20] = [

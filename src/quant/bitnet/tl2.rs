@@ -12,6 +12,7 @@
 
 use std::ops::Range;
 
+use super::preset_table::{row, B3, ENV, INI, L8, LARGE};
 use super::tiles::{all_tiles, decode_tl_rows, TileWalk, TlKind};
 use super::tl1::{pair, pair_index};
 use super::{
@@ -301,24 +302,6 @@ pub fn quantize_tl2(w: &[f32], how: Ternarizer, m: usize, k: usize, cfg: &TlConf
     let t = how.ternarize(w)?;
     encode_tl2(&t.trits, t.scale, m, k, cfg)
 }
-
-const fn row(
-    model: &'static str,
-    source: PresetSource,
-    m: usize,
-    k: usize,
-    bm_tile: usize,
-    bk: usize,
-    bm: usize,
-) -> TlPreset {
-    TlPreset { model, source, m, k, config: TlConfig { bm_tile, bk, bm } }
-}
-
-const LARGE: &str = "bitnet_b1_58-large";
-const B3: &str = "bitnet_b1_58-3B";
-const L8: &str = "Llama3-8B-1.58-100B-tokens";
-const INI: PresetSource = PresetSource::KernelConfigIni;
-const ENV: PresetSource = PresetSource::SetupEnv;
 
 // Rows and their sources: see [`tl2_presets`].
 static TL2_PRESETS: [TlPreset; 20] = [

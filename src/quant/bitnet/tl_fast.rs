@@ -3,12 +3,16 @@
 //! branch-free scan over the payload (the oracle runs only to name an invalid byte), and the
 //! tile loops write whole pairs / triples of values from tables built once from the oracle's
 //! value table (`scale * t` for t in {−1, 0, 1}), so every output is the same f32 product.
-//! TL2 sign words are read once per group of 8 triples.
+//! TL2 sign words are read once per group of 8 triples. On x86-64 with AVX2 (unless
+//! `BG_FORCE_SCALAR` is set) the tile blocks go through `tl_x86`'s staged `vpermps` decoders
+//! instead, with streaming stores for large outputs; the table code is the portable path.
 
+use super::i2s_fast::STREAM_MIN_BYTES;
 use super::tl1::{pair, tl1_nbytes, tl1_validate};
 use super::tl2::{rowperm, tl2_geometry, TRIPLES};
 use super::{check_dst, decode_tl1, decode_tl2, elements, read_f32, value_lut, TlConfig};
 use crate::error::Result;
+use crate::quant::output::Streaming;
 
 /// The two values of each TL1 / TL2 pair index 0..=8 (unused entries are never read).
 fn pair_table(lut: [f32; 3]) -> [[f32; 2]; 16] {
@@ -30,28 +34,92 @@ fn byte_table(pt: &[[f32; 2]; 16]) -> Vec<[f32; 4]> {
         .collect()
 }
 
-/// Whether any nibble of `bytes` exceeds `max` (branch-free, so it vectorizes).
+/// Whether any nibble of `bytes` exceeds `max` (branch-free, so it vectorizes; AVX2 where
+/// available).
 fn any_nibble_above(bytes: &[u8], max: u8) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2() {
+        // SAFETY: AVX2 detected.
+        return unsafe { super::tl_x86::any_nibble_above(bytes, max) };
+    }
     bytes.chunks(4096).any(|c| c.iter().fold(false, |acc, &b| acc | ((b >> 4) > max) | ((b & 15) > max)))
 }
 
-/// [`super::decode_tl1`], fast.
+/// Whether a fast decode of `n` f32 into `dst` uses streaming stores: as asked, `Auto` meaning
+/// outputs of at least [`STREAM_MIN_BYTES`]; only into a 16-byte-aligned destination.
+fn stream(streaming: Streaming, dst: &[f32]) -> bool {
+    let want = match streaming {
+        Streaming::Auto => 4 * dst.len() >= STREAM_MIN_BYTES,
+        Streaming::On => true,
+        Streaming::Off => false,
+    };
+    want && (dst.as_ptr() as usize) % 16 == 0
+}
+
+/// [`super::decode_tl1`], fast (streaming stores for large outputs).
 pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut [f32]) -> Result<()> {
+    decode_tl1_fast_with(src, m, k, cfg, dst, Streaming::Auto)
+}
+
+/// [`super::decode_tl1`], fast, with the streaming stores chosen (the values are the same).
+/// The AVX2 block decoder runs where the CPU has AVX2 (and `BG_FORCE_SCALAR` is unset) and
+/// `BK % 8 == 0`; otherwise the scalar table code.
+pub fn decode_tl1_fast_with(
+    src: &[u8],
+    m: usize,
+    k: usize,
+    cfg: &TlConfig,
+    dst: &mut [f32],
+    streaming: Streaming,
+) -> Result<()> {
     tl1_validate(m, k, cfg)?;
     let need = tl1_nbytes(m, k)?;
     if dst.len() != elements(m, k)? || src.len() != need || any_nibble_above(&src[..need - 32], 8) {
         return decode_tl1(src, m, k, cfg, dst); // the oracle's error, naming the byte
     }
     check_dst(dst.len(), m * k)?;
-    let pt = pair_table(value_lut(read_f32(src, need - 32)));
+    let lut = value_lut(read_f32(src, need - 32));
     let TlConfig { bm_tile, bk, bm } = *cfg;
-    let by = 256 / bm;
-    // One (I, J, R) block is `bm` rows x `BK` columns in `bm*BK/4` consecutive bytes: step `Y`
-    // (by columns) is a 64-byte chunk, inside which row `g*16 + s`, pair-of-pairs `yq` is at
-    // `g*(by/4)*16 + yq*16 + s`. Rows are written one at a time, each contiguously (writing 16
-    // rows at once, 16 KiB apart, thrashes the cache sets).
+    // One (I, J, R) block is `bm` rows x `BK` columns in `bm*BK/4` consecutive bytes.
     let block = bm * bk / 4;
-    let bt = byte_table(&pt);
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2() && bk % 8 == 0 {
+        use super::tl_x86::{tl1_rows, Blocks, Tl1Scratch};
+        let nt = stream(streaming, dst);
+        let mut scratch = Tl1Scratch::new();
+        let (nj, ng) = (k / bk, bm_tile / bm);
+        for i in 0..m / bm_tile {
+            for r in 0..ng {
+                let row0 = i * bm_tile + r * bm;
+                let blocks = Blocks { first: (i * nj * ng + r) * block, jstride: ng * block, nj };
+                // SAFETY: AVX2 detected; the payload was validated (nibbles ≤ 8); `dst` rows
+                // row0..row0+bm are bm*k elements, 16-byte aligned with `nt` (dst is; k is a
+                // multiple of 8).
+                unsafe {
+                    tl1_rows(
+                        &src[..need - 32],
+                        blocks,
+                        bm,
+                        bk,
+                        lut,
+                        &mut dst[row0 * k..(row0 + bm) * k],
+                        nt,
+                        &mut scratch,
+                    )
+                };
+            }
+        }
+        if nt {
+            // SAFETY: AVX2 detected.
+            unsafe { super::tl_x86::sfence() };
+        }
+        return Ok(());
+    }
+    let by = 256 / bm;
+    // Step `Y` (by columns) is a 64-byte chunk, inside which row `g*16 + s`, pair-of-pairs `yq`
+    // is at `g*(by/4)*16 + yq*16 + s`. Rows are written one at a time, each contiguously
+    // (writing 16 rows at once, 16 KiB apart, thrashes the cache sets).
+    let bt = byte_table(&pair_table(lut));
     // Offset in the block of the byte holding columns 4x..4x+3 (x < BK/4) of row 0 of a
     // 16-row sub-group: step y = x / (by/4), pair-of-pairs yq = x % (by/4).
     let q = by / 4;
@@ -61,18 +129,6 @@ pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
         for j in 0..k / bk {
             for r in 0..bm_tile / bm {
                 let bytes = &src[o..o + block];
-                #[cfg(target_arch = "x86_64")]
-                if use_avx2() && bk <= 512 && bk % 8 == 0 {
-                    let row0 = i * bm_tile + r * bm;
-                    let start = row0 * k + j * bk;
-                    let end = (row0 + bm - 1) * k + (j + 1) * bk;
-                    let lut = value_lut(read_f32(src, need - 32));
-                    // SAFETY: AVX2 detected; the block was validated (nibbles ≤ 8) and the
-                    // destination range holds its bm rows of stride k.
-                    unsafe { super::simd_x86::tl1_block(bytes, bm, bk, lut, &mut dst[start..end], k) };
-                    o += block;
-                    continue;
-                }
                 for rr in 0..bm {
                     let base = (rr / 16) * q * 16 + rr % 16;
                     let row = i * bm_tile + r * bm + rr;
@@ -88,8 +144,22 @@ pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
     Ok(())
 }
 
-/// [`super::decode_tl2`], fast.
+/// [`super::decode_tl2`], fast (streaming stores for large outputs).
 pub fn decode_tl2_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut [f32]) -> Result<()> {
+    decode_tl2_fast_with(src, m, k, cfg, dst, Streaming::Auto)
+}
+
+/// [`super::decode_tl2`], fast, with the streaming stores chosen (the values are the same).
+/// The AVX2 block decoders run where the CPU has AVX2 (and `BG_FORCE_SCALAR` is unset);
+/// otherwise the scalar table code.
+pub fn decode_tl2_fast_with(
+    src: &[u8],
+    m: usize,
+    k: usize,
+    cfg: &TlConfig,
+    dst: &mut [f32],
+    streaming: Streaming,
+) -> Result<()> {
     let g = tl2_geometry(m, k, cfg)?;
     if dst.len() != elements(m, k)?
         || src.len() != g.nbytes
@@ -99,6 +169,46 @@ pub fn decode_tl2_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
         return decode_tl2(src, m, k, cfg, dst); // the oracle's error, naming the byte
     }
     let lut = value_lut(read_f32(src, g.scale_offset));
+    let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
+    // Section A with the signs of section B. A block (I, J, R) is 32 rows x BK columns: `BK/6`
+    // steps of 32 bytes (byte `rowperm(row)` of step Y holds triples 2Y, 2Y+1 of that row), and
+    // `BK/24` groups of 16 little-endian sign words (bit 15 - (2q + h) of word c is the sign of
+    // triple q of the group for row 16h + c).
+    let a_block = 32 * bk / 6;
+    let s_block = 32 * (bk / 24);
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2() {
+        use super::tl_x86::{tl2_rows, Blocks, Tl2Rows, Tl2Scratch};
+        let nt = stream(streaming, dst);
+        let mut scratch = Tl2Scratch::new();
+        let (nj3, nj2, ng) = (g.k3 / bk, g.k2 / 32, bm_tile / 32);
+        for i in 0..m / bm_tile {
+            for r in 0..ng {
+                let row0 = i * bm_tile + r * 32;
+                let at = |base: usize, nj: usize, size: usize| {
+                    (nj > 0).then_some(Blocks { first: base + (i * nj * ng + r) * size, jstride: ng * size, nj })
+                };
+                let parts = Tl2Rows {
+                    a: at(0, nj3, a_block),
+                    signs: at(g.sign_offset, nj3, s_block),
+                    c: at(g.two_offset, nj2, 256),
+                    bk,
+                    k,
+                };
+                // SAFETY: AVX2 detected; the payload was validated (three indices ≤ 13, two
+                // indices ≤ 8); `dst` rows row0..row0+32 are 32*k elements, 16-byte aligned with
+                // `nt` (dst is; k is a multiple of 8).
+                unsafe {
+                    tl2_rows(&src[..g.payload], parts, lut, &mut dst[row0 * k..(row0 + 32) * k], nt, &mut scratch)
+                };
+            }
+        }
+        if nt {
+            // SAFETY: AVX2 detected.
+            unsafe { super::tl_x86::sfence() };
+        }
+        return Ok(());
+    }
     // [sign][index] -> the triple's three values (index 14, 15 are never read).
     let mut t3 = [[[0.0f32; 3]; 16]; 2];
     for (idx, tr) in TRIPLES.iter().enumerate() {
@@ -118,19 +228,14 @@ pub fn decode_tl2_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
             [a[0], a[1], a[2], c[0], c[1], c[2]]
         })
         .collect();
-    let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
-    // Section A with the signs of section B. A block (I, J, R) is 32 rows x BK columns: `BK/6`
-    // steps of 32 bytes (byte `rowperm(row)` of step Y holds triples 2Y, 2Y+1 of that row), and
-    // `BK/24` groups of 16 little-endian sign words (bit 15 - (2q + h) of word c is the sign of
-    // triple q of the group for row 16h + c). Rows are written one at a time, contiguously.
-    let a_block = 32 * bk / 6;
+    // Rows are written one at a time, contiguously.
     let mut o = 0;
     let mut sign_at = g.sign_offset;
     for i in 0..m / bm_tile {
         for j in 0..g.k3 / bk {
             for r in 0..bm_tile / 32 {
                 let bytes = &src[o..o + a_block];
-                let signs = &src[sign_at..sign_at + 32 * (bk / 24)];
+                let signs = &src[sign_at..sign_at + s_block];
                 for rw in 0..32 {
                     let (h, c) = (rw / 16, rw % 16);
                     let pos = rowperm(rw);
@@ -149,7 +254,7 @@ pub fn decode_tl2_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
                     }
                 }
                 o += a_block;
-                sign_at += 32 * (bk / 24);
+                sign_at += s_block;
             }
         }
     }
@@ -200,6 +305,12 @@ mod tests {
             (64, 8, TlConfig { bm_tile: 64, bk: 4, bm: 64 }),
             (64, 24, TlConfig { bm_tile: 64, bk: 12, bm: 64 }),
             (64, 1024, TlConfig { bm_tile: 64, bk: 1024, bm: 64 }),
+            // An odd number of 8-column pairs per block (words straddle blocks), and rows
+            // longer than one staging chunk (2048 columns) for both bm.
+            (64, 72, TlConfig { bm_tile: 64, bk: 24, bm: 32 }),
+            (64, 48, TlConfig { bm_tile: 64, bk: 24, bm: 64 }),
+            (32, 4160, TlConfig { bm_tile: 32, bk: 520, bm: 32 }),
+            (64, 2064, TlConfig { bm_tile: 64, bk: 344, bm: 64 }),
         ] {
             for scale in [0.37f32, -1.5, f32::NAN, f32::INFINITY] {
                 let trits = rng.trits(m * k);
@@ -276,19 +387,25 @@ mod tests {
             (64, 256, TlConfig { bm_tile: 32, bk: 96, bm: 32 }),
             (128, 288, TlConfig { bm_tile: 64, bk: 96, bm: 32 }),
             (64, 192, TlConfig { bm_tile: 64, bk: 192, bm: 32 }),
+            // More than one staging chunk (32 groups) per row, with and without a two part.
+            (64, 96 * 9 + 32, TlConfig { bm_tile: 32, bk: 96, bm: 32 }),
+            (32, 24 * 70, TlConfig { bm_tile: 32, bk: 24 * 35, bm: 32 }),
+            (32, 64, TlConfig { bm_tile: 32, bk: 72, bm: 32 }),
         ] {
             for scale in [0.37f32, -1.5, f32::NAN] {
                 let trits = rng.trits(m * k);
                 let mut bytes = encode_tl2(&trits, scale, m, k, &cfg).unwrap();
                 // Sign bits on index-0 triples decode to zeros in both.
                 let g = tl2_geometry(m, k, &cfg).unwrap();
-                bytes[g.sign_offset] |= 0x80;
+                if g.k3 > 0 {
+                    bytes[g.sign_offset] |= 0x80;
+                }
                 let mut want = vec![0.0f32; m * k];
                 decode_tl2(&bytes, m, k, &cfg, &mut want).unwrap();
                 let mut got = vec![9.0f32; m * k];
                 decode_tl2_fast(&bytes, m, k, &cfg, &mut got).unwrap();
                 assert!(same(&want, &got), "{m}x{k} {cfg:?} scale {scale}");
-                for (at, v) in [(rng.below(g.sign_offset as u64) as usize, 0xe1u8), (g.payload - 1, 0x19)] {
+                for (at, v) in [(rng.below(g.sign_offset.max(1) as u64) as usize, 0xe1u8), (g.payload - 1, 0x19)] {
                     if at < g.sign_offset || g.k2 > 0 {
                         let mut bad = bytes.clone();
                         bad[at] = v;

@@ -192,16 +192,23 @@ __device__ __forceinline__ void store1(void* dst, u64 e, int out, float v) {
 #define GRID_LOOP(ngroups) \
     for (u64 g = (u64)blockIdx.x * blockDim.x + threadIdx.x; g < (ngroups); g += (u64)gridDim.x * blockDim.x)
 
-// The table argument, copied to shared memory once per block (indexing the parameter space with
-// a run-time index would spill it to local memory).
-#define SHARED_TAB                                         \
-    __shared__ signed char s_tab[16];                      \
-    if (threadIdx.x < 16) s_tab[threadIdx.x] = tab.v[threadIdx.x]; \
+// The table argument, copied to shared memory once per block as exact floats (indexing the
+// parameter space with a run-time index would spill it to local memory; the floats spare an
+// int -> float conversion per value, a quarter-rate instruction on sm_90; 16 floats sit in 16
+// different banks, so the lookups never conflict).
+#define SHARED_TAB                                                  \
+    __shared__ float s_tabf[16];                                    \
+    if (threadIdx.x < 16) s_tabf[threadIdx.x] = (float)tab.v[threadIdx.x]; \
     __syncthreads();
 
 #define KERNEL(name) \
     extern "C" __global__ void __launch_bounds__(256) name(const u8* __restrict__ src, void* __restrict__ dst, \
                                                            u64 n, int out, float aux, Tab16 tab)
+
+// The same with at least `minb` resident blocks per multiprocessor (a register cap).
+#define KERNEL_MIN(name, minb) \
+    extern "C" __global__ void __launch_bounds__(256, minb) name(const u8* __restrict__ src, void* __restrict__ dst, \
+                                                                 u64 n, int out, float aux, Tab16 tab)
 
 // ---- 32-element blocks (src/quant/legacy.rs, iquants.rs, fp4.rs) ------------------------------
 
@@ -303,7 +310,7 @@ KERNEL(dq_iq4_nl) {
         #pragma unroll
         for (int i = 0; i < 8; i++) {
             u32 q = qs[i];
-            v[i] = __fmul_rn(d, (float)s_tab[hi ? (q >> 4) : (q & 0xF)]);
+            v[i] = __fmul_rn(d, s_tabf[hi ? (q >> 4) : (q & 0xF)]);
         }
         store8(dst, g, out, v);
     }
@@ -325,7 +332,7 @@ KERNEL(dq_mxfp4) {
         #pragma unroll
         for (int i = 0; i < 8; i++) {
             u32 q = qs[i];
-            v[i] = __fmul_rn((float)s_tab[hi ? (q >> 4) : (q & 0xF)], d);
+            v[i] = __fmul_rn(s_tabf[hi ? (q >> 4) : (q & 0xF)], d);
         }
         store8(dst, g, out, v);
     }
@@ -396,9 +403,11 @@ KERNEL(dq_q4_k) {
         scale_min_k4(2 * c + hi, b + 4, &sc, &m);
         float d1 = __fmul_rn(f16at(b), (float)sc), m1 = __fmul_rn(f16at(b + 2), (float)m);
         B8 q = ld8<8>(b + 16 + 32 * c + l0);
+        // The 8 nibbles as bytes of two words, each made a float with byte_f.
+        u32 w[2] = {(hi ? q.lo >> 4 : q.lo) & 0x0F0F0F0Fu, (hi ? q.hi >> 4 : q.hi) & 0x0F0F0F0Fu};
         float v[8];
         #pragma unroll
-        for (int i = 0; i < 8; i++) v[i] = __fsub_rn(__fmul_rn(d1, (float)(hi ? (q[i] >> 4) : (q[i] & 0xF))), m1);
+        for (int i = 0; i < 8; i++) v[i] = __fsub_rn(__fmul_rn(d1, byte_f(w[i >> 2], i & 3, 8388608.0f)), m1);
         store8(dst, g, out, v);
     }
 }
@@ -412,15 +421,15 @@ KERNEL(dq_q5_k) {
         u32 sc, m;
         scale_min_k4(2 * c + hi, b + 4, &sc, &m);
         float d1 = __fmul_rn(f16at(b), (float)sc), m1 = __fmul_rn(f16at(b + 2), (float)m);
-        u32 u = (hi ? 2u : 1u) << (2 * c);
+        u32 hb = 2 * c + hi; // the qh bit of this sub-block
         B8 q = ld8<8>(b + 48 + 32 * c + l0);
         B8 qh = ld8<8>(b + 16 + l0);
+        // Byte-parallel: nibble | qh bit << 4 for 4 elements per word, each made a float with byte_f.
+        u32 w[2] = {((hi ? q.lo >> 4 : q.lo) & 0x0F0F0F0Fu) | (((qh.lo >> hb) & 0x01010101u) << 4),
+                    ((hi ? q.hi >> 4 : q.hi) & 0x0F0F0F0Fu) | (((qh.hi >> hb) & 0x01010101u) << 4)};
         float v[8];
         #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            u32 x = (hi ? (q[i] >> 4) : (q[i] & 0xF)) + ((qh[i] & u) ? 16 : 0);
-            v[i] = __fsub_rn(__fmul_rn(d1, (float)x), m1);
-        }
+        for (int i = 0; i < 8; i++) v[i] = __fsub_rn(__fmul_rn(d1, byte_f(w[i >> 2], i & 3, 8388608.0f)), m1);
         store8(dst, g, out, v);
     }
 }
@@ -459,7 +468,7 @@ KERNEL(dq_iq4_xs) {
         B8 q = ld8<8>(b + 8 + 16 * ib + j0);
         float v[8];
         #pragma unroll
-        for (int i = 0; i < 8; i++) v[i] = __fmul_rn(dl, (float)s_tab[hi ? (q[i] >> 4) : (q[i] & 0xF)]);
+        for (int i = 0; i < 8; i++) v[i] = __fmul_rn(dl, s_tabf[hi ? (q[i] >> 4) : (q[i] & 0xF)]);
         store8(dst, g, out, v);
     }
 }
@@ -541,139 +550,319 @@ KERNEL(dq_i2_s) {
     else i2s_body<32>(src, dst, n, out, aux);
 }
 
-// ---- BitNet TL1 (src/quant/bitnet/tl1.rs) ----------------------------------------------------
-// One thread per payload byte (whole row tiles per launch; the host checks every index <= 8 and
-// passes the scale as aux). tab = the tile walk: K, BM, BK, bm as u32 LE. Byte o of the stream
-// is, from the innermost loop out: s (16), yq (by/4), g (bm/16), y (BK/by), r (BM/bm), j (K/BK),
-// i; it holds the pairs p0 (high nibble) and p0 + 1 of row i*BM + r*bm + 16g + s, columns
-// 2*p0 .. 2*p0 + 3 with p0 = j*BK/2 + y*by/2 + 2yq, by = 256/bm. Index x is the trit pair
-// (x/3 - 1, x%3 - 1).
+// ---- BitNet TL1 / TL2 (src/quant/bitnet/tl1.rs, tl2.rs) --------------------------------------
+// Both formats emit bytes tile by tile with the rows of a 16- or 32-row group interleaved, so the
+// values of consecutive packed bytes belong to different rows. The kernels work one "item" at a
+// time per block: a run of up to 4 KiB of consecutive packed bytes (one 16-byte chunk per
+// thread; TL2 three part: plus its sign bytes), which is a sequence of steps, each step holding
+// the same few columns of a group of rows. The chunks of the next item are loaded into registers
+// while the current one is decoded; a chunk is written to shared memory transposed, so that each
+// row's bytes are consecutive (tl_stage); then each thread decodes consecutive columns of one row
+// and stores them with 16-byte stores, consecutive threads on consecutive columns (TL2's 24-column
+// groups through a per-warp staging buffer, so that each store instruction is contiguous). A
+// table in shared memory gives the output position of each column group of the item.
+//
+// Values are the CPU's lut {aux * -1, aux * 0, aux * 1} (bitnet value_lut), indexed by the trit
+// code t + 1 (0..2). 16-bit outputs convert nothing per value: the three values' f16 / bf16 bits
+// (the CPU's rounding of each, f2h_fast / f2bf, NaN rule included) are made once, and a pair of
+// codes selects its two halves with one byte permute. The host checks every index before the
+// launch; an invalid one here would only give wrong values (no address depends on a value).
+// tab = the tile parameters as u32 LE (TL1: K, BM, BK, bm; TL2: K, BM, BK); aux = the scale.
+
 __device__ __forceinline__ u32 tab32(const Tab16& t, int at) {
     return (u32)(u8)t.v[at] | ((u32)(u8)t.v[at + 1] << 8) | ((u32)(u8)t.v[at + 2] << 16) | ((u32)(u8)t.v[at + 3] << 24);
 }
 
-KERNEL(dq_tl1) {
-    u32 K = tab32(tab, 0), BMT = tab32(tab, 4), BK = tab32(tab, 8), BM = tab32(tab, 12);
-    u32 BY = 256 / BM, nyq = BY / 4, ng = BM / 16, ny = BK / BY, nr = BMT / BM, nj = K / BK;
-    float lut[3] = {__fmul_rn(aux, -1.0f), __fmul_rn(aux, 0.0f), __fmul_rn(aux, 1.0f)};
-    GRID_LOOP(n / 4) {
-        u64 o = g;
-        u32 s = (u32)(o % 16);
-        o /= 16;
-        u32 yq = (u32)(o % nyq);
-        o /= nyq;
-        u32 gq = (u32)(o % ng);
-        o /= ng;
-        u32 y = (u32)(o % ny);
-        o /= ny;
-        u32 r = (u32)(o % nr);
-        o /= nr;
-        u32 j = (u32)(o % nj);
-        u64 i = o / nj;
-        u64 col = (u64)j * BK + (u64)y * BY + 4 * yq;
-        u64 row = i * BMT + (u64)r * BM + 16 * gq + s;
-        u32 x = src[g];
-        u32 hi = x >> 4, lo = x & 15;
-        u32 c[4] = {hi / 3, hi % 3, lo / 3, lo % 3};
-        float v[4];
-        #pragma unroll
-        for (int q = 0; q < 4; q++) v[q] = c[q] == 0 ? lut[0] : (c[q] == 1 ? lut[1] : lut[2]);
-        u64 e = row * K + col;
-        if (out == 0) {
-            *(float4*)((float*)dst + e) = make_float4(v[0], v[1], v[2], v[3]);
-        } else {
-            u32 w0 = out == 1 ? pack_f16(v[0], v[1]) : pack_bf16(v[0], v[1]);
-            u32 w1 = out == 1 ? pack_f16(v[2], v[3]) : pack_bf16(v[2], v[3]);
-            *(uint2*)((u16*)dst + e) = make_uint2(w0, w1);
-        }
-    }
+struct Lut3 {
+    float v0, v1, v2;
+    u32 h01, h2; // 16-bit bits: value 0 | value 1 << 16, value 2
+};
+
+__device__ __forceinline__ Lut3 make_lut3(float aux, int out) {
+    Lut3 l;
+    l.v0 = __fmul_rn(aux, -1.0f);
+    l.v1 = __fmul_rn(aux, 0.0f);
+    l.v2 = __fmul_rn(aux, 1.0f);
+    u32 c0 = out == 1 ? f2h_fast(l.v0) : f2bf(l.v0);
+    u32 c1 = out == 1 ? f2h_fast(l.v1) : f2bf(l.v1);
+    u32 c2 = out == 1 ? f2h_fast(l.v2) : f2bf(l.v2);
+    l.h01 = c0 | (c1 << 16);
+    l.h2 = c2;
+    return l;
 }
 
-// ---- BitNet TL2 (src/quant/bitnet/tl2.rs) ----------------------------------------------------
-// The host regroups the payload by row tile (BM rows): unit t = [section A | section B |
-// section C] of tile t (each section's bytes of one tile are contiguous in the file), checks
-// every index (three <= 13, two <= 8) and passes the scale as aux. tab = K, BM, BK as u32 LE.
-// One thread per section-A byte (two triples of one row: 6 values) or section-C byte (two TL1
-// pairs: 4 values). Rows inside a 32-row group are permuted (rowperm: swap bits 3 and 4). The
-// sign of triple jt of row rw (within its group) is bit 15 - (2q + h) of the LE u16 word
-// ((j*ng + r)*(BK/24) + qg)*16 + c, with jt % (BK/3) = 8qg + q, rw = 16h + c.
+// Codes a (low half) and b as two 16-bit values: bytes 2a, 2a + 1 and 2b, 2b + 1 of h2:h01.
+__device__ __forceinline__ u32 pair16(const Lut3& l, u32 a, u32 b) {
+    return __byte_perm(l.h01, l.h2, 0x1010u + a * 0x22u + b * 0x2200u);
+}
+
+__device__ __forceinline__ float val3(const Lut3& l, u32 c) { return c == 0 ? l.v0 : (c == 1 ? l.v1 : l.v2); }
+
+// TL1 pair index x (0..8) = (t0 + 1) * 3 + (t1 + 1): its two columns as 16-bit values.
+__device__ __forceinline__ u32 pair_x16(const Lut3& l, u32 x) { return pair16(l, x / 3, x % 3); }
+
 __device__ __forceinline__ u32 rowperm(u32 pos) { return (pos & ~0x18u) | ((pos & 8u) << 1) | ((pos & 16u) >> 1); }
 
-// Trit d (0..2) of the triple with index v (0..13): v = 9a + 3b + c, digits in {-1, 0, 1}.
-__device__ __forceinline__ int triple_digit(int v, int d) {
-    int c = (v + 1) % 3 - 1;
-    int rest = (v - c) / 3;
-    int bb = (rest + 1) % 3 - 1;
-    int a = (rest - bb) / 3;
-    return d == 0 ? a : (d == 1 ? bb : c);
+// The most bytes of an item (one 16-byte chunk per thread of a 256-thread block), and of the
+// column-group table.
+#define TL_RUN 4096u
+#define TL_GROUPS 64u
+
+// An item's chunks, loaded one item ahead: a (the run) and s (TL2 signs).
+struct TlChunks {
+    uint4 a, s;
+};
+
+__device__ __forceinline__ void tl_load(TlChunks& c, const u8* a, u32 abytes, const u8* s, u32 sbytes) {
+    if (threadIdx.x < abytes / 16) c.a = ((const uint4*)a)[threadIdx.x];
+    if (threadIdx.x < sbytes / 16) c.s = ((const uint4*)s)[threadIdx.x];
 }
 
-__device__ __forceinline__ void store_n(void* dst, u64 e, int out, const float* v, int cnt) {
-    for (int q = 0; q < cnt; q += 2) {
-        if (out == 0) {
-            *(float2*)((float*)dst + e + q) = make_float2(v[q], v[q + 1]);
+// Write this thread's chunks to shared memory. The run is a sequence of steps of `step` bytes
+// (32 or 64); 16-byte chunk q of step y holds rows 16 * (q / qps) + i (byte i = 0..15) at byte
+// column y * qps + q % qps: it goes to sm[row * pitch + column]. Signs are copied as they are.
+__device__ __forceinline__ void tl_stage(const TlChunks& c, u32 abytes, u32 step, u32 qps, u8* sm, u32 pitch, u32 sbytes,
+                                         u8* sg) {
+    u32 t = threadIdx.x;
+    if (t < abytes / 16) {
+        u32 cps = step / 16, y = t / cps, q = t % cps;
+        u8* d = sm + 16 * (q / qps) * pitch + y * qps + q % qps;
+        u32 ws[4] = {c.a.x, c.a.y, c.a.z, c.a.w};
+        #pragma unroll
+        for (int i = 0; i < 16; i++) d[i * pitch] = (u8)(ws[i >> 2] >> (8 * (i & 3)));
+    }
+    if (t < sbytes / 16) ((uint4*)sg)[t] = c.s;
+}
+
+// Staged pair bytes (TL1, TL2's two part) of rows 0..nrows (byte x of a row: the pair indices of
+// its columns 4x, 4x + 1 (high nibble) and 4x + 2, 4x + 3), per row `per` column groups of 8
+// columns (wide) or 4: group g of staged row p goes to element eofs[g] + row * K of dst, row =
+// perm ? rowperm(p) : p.
+__device__ __forceinline__ void tl_pairs_rows(const u8* sm, u32 pitch, u32 nrows, u32 per, bool wide, bool perm,
+                                              const u64* eofs, void* dst, u64 K, int out, const Lut3& l) {
+    for (u32 x = threadIdx.x; x < nrows * per; x += blockDim.x) {
+        u32 p = x / per, cg = x - p * per;
+        u64 e = eofs[cg] + (perm ? rowperm(p) : p) * K;
+        if (wide) {
+            u32 w = *(const u16*)(sm + p * pitch + 2 * cg);
+            u32 nb[4] = {(w >> 4) & 15, w & 15, (w >> 12) & 15, (w >> 8) & 15};
+            if (out == 0) {
+                float v[8];
+                #pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    v[2 * k] = val3(l, nb[k] / 3);
+                    v[2 * k + 1] = val3(l, nb[k] % 3);
+                }
+                float4* d = (float4*)((float*)dst + e);
+                d[0] = make_float4(v[0], v[1], v[2], v[3]);
+                d[1] = make_float4(v[4], v[5], v[6], v[7]);
+            } else {
+                *(uint4*)((u16*)dst + e) = make_uint4(pair_x16(l, nb[0]), pair_x16(l, nb[1]), pair_x16(l, nb[2]), pair_x16(l, nb[3]));
+            }
         } else {
-            *(u32*)((u16*)dst + e + q) = out == 1 ? pack_f16(v[q], v[q + 1]) : pack_bf16(v[q], v[q + 1]);
+            u32 w = sm[p * pitch + cg];
+            u32 hi = w >> 4, lo = w & 15;
+            if (out == 0) {
+                *(float4*)((float*)dst + e) = make_float4(val3(l, hi / 3), val3(l, hi % 3), val3(l, lo / 3), val3(l, lo % 3));
+            } else {
+                *(uint2*)((u16*)dst + e) = make_uint2(pair_x16(l, hi), pair_x16(l, lo));
+            }
         }
     }
 }
 
-KERNEL(dq_tl2) {
-    u32 K = tab32(tab, 0), BMT = tab32(tab, 4), BK = tab32(tab, 8);
-    u32 K3 = K / BK * BK, K2 = K - K3;
-    u32 ng = BMT / 32, nyA = BK / 6, nq = BK / 24;
-    u64 WA = (u64)BMT * K3 / 6, WB = (u64)BMT * K3 / 24, WC = (u64)BMT * K2 / 4;
-    u64 work = WA + WC, unit = WA + WB + WC;
-    u64 tiles = n / ((u64)BMT * K);
-    float l0 = __fmul_rn(aux, -1.0f), l1 = __fmul_rn(aux, 0.0f), l2 = __fmul_rn(aux, 1.0f);
-    GRID_LOOP(tiles * work) {
-        u64 t = g / work, w = g % work;
-        const u8* base = src + t * unit;
-        u32 pos = (u32)(w % 32);
-        u32 rw = rowperm(pos);
-        float v[6];
-        if (w < WA) {
-            u64 o = w / 32;
-            u32 y = (u32)(o % nyA);
-            o /= nyA;
-            u32 r = (u32)(o % ng);
-            u32 j = (u32)(o / ng);
-            u64 row = t * BMT + r * 32 + rw;
-            u32 x = base[w];
-            u32 h = rw / 16, c = rw % 16;
-            #pragma unroll
-            for (int hf = 0; hf < 2; hf++) {
-                u32 jj = 2 * y + hf; // triple within the k-block
-                u32 qg = jj / 8, q = jj % 8;
-                u64 word = ((u64)(j * ng + r) * nq + qg) * 16 + c;
-                u32 bit = 15 - (2 * q + h);
-                bool neg = (base[WA + 2 * word + bit / 8] >> (bit % 8)) & 1;
-                int idx = hf == 0 ? (int)(x >> 4) : (int)(x & 15);
-                #pragma unroll
-                for (int d = 0; d < 3; d++) {
-                    int tr = triple_digit(idx, d);
-                    if (neg) tr = -tr;
-                    v[3 * hf + d] = tr < 0 ? l0 : (tr == 0 ? l1 : l2);
-                }
-            }
-            u64 col = (u64)j * BK + 6 * y;
-            store_n(dst, row * K + col, out, v, 6);
-        } else {
-            u64 wc = w - WA;
-            u64 o = wc / 32;
-            u32 y = (u32)(o % 8);
-            o /= 8;
-            u32 r = (u32)(o % ng);
-            u32 j = (u32)(o / ng);
-            u64 row = t * BMT + r * 32 + rw;
-            u32 x = base[WA + WB + wc];
-            u32 hi = x >> 4, lo = x & 15;
-            u32 cc[4] = {hi / 3, hi % 3, lo / 3, lo % 3};
-            #pragma unroll
-            for (int q = 0; q < 4; q++) v[q] = cc[q] == 0 ? l0 : (cc[q] == 1 ? l1 : l2);
-            u64 col = K3 + 32 * (u64)j + 4 * y;
-            store_n(dst, row * K + col, out, v, 4);
+// TL1: byte o of the stream is, from the innermost loop out: s (16), yq (by/4), g (bm/16), y
+// (BK/by), r (BM/bm), j (K/BK), i; it holds the pairs of row i*BM + r*bm + 16g + s, columns
+// j*BK + y*by + 4yq .. + 3, by = 256/bm. So the stream is a sequence of 64-byte steps of bm rows
+// x by columns (256 values), step S being step y = S % (BK/by) of block u = S / (BK/by) = (i, j,
+// r). An item is 64 consecutive steps. Column groups: 8 columns (one step for bm = 32, two for
+// bm = 64 when BK/by is even), else 4 (one step, bm = 64).
+struct Tl1Geo {
+    u32 K, BMT, BK, BM, by, qps, ny, nr, nj;
+    u64 steps;
+    bool wide;
+};
+
+__device__ __forceinline__ Tl1Geo tl1_geo(const Tab16& tab, u64 n) {
+    Tl1Geo g;
+    g.K = tab32(tab, 0), g.BMT = tab32(tab, 4), g.BK = tab32(tab, 8), g.BM = tab32(tab, 12);
+    g.by = 256 / g.BM, g.qps = g.by / 4, g.ny = g.BK / g.by, g.nr = g.BMT / g.BM, g.nj = g.K / g.BK;
+    g.steps = n / 256;
+    g.wide = g.qps == 2 || g.ny % 2 == 0;
+    return g;
+}
+
+KERNEL_MIN(dq_tl1, 8) {
+    __shared__ __align__(16) u8 sm[64 * 68]; // bm = 64: 64 rows x (64 + 4); bm = 32: 32 x (128 + 4)
+    __shared__ u64 eofs[TL_GROUPS];
+    Tl1Geo g = tl1_geo(tab, n);
+    const u32 SPI = TL_RUN / 64; // steps per item
+    u64 items = (g.steps + SPI - 1) / SPI;
+    Lut3 l = make_lut3(aux, out);
+    TlChunks c;
+    if (blockIdx.x < items) {
+        u64 s0 = blockIdx.x * (u64)SPI;
+        tl_load(c, src + s0 * 64, (u32)min((u64)SPI, g.steps - s0) * 64, src, 0);
+    }
+    for (u64 it = blockIdx.x; it < items; it += gridDim.x) {
+        u64 s0 = it * SPI;
+        u32 ns = (u32)min((u64)SPI, g.steps - s0);
+        u32 q = ns * g.qps, pitch = (q + 7) & ~3u;
+        u32 per = g.wide ? q / 2 : q, spg = g.wide ? 2 / g.qps : 1; // groups per row, steps per group
+        __syncthreads(); // the previous item's reads are done
+        tl_stage(c, ns * 64, 64, g.qps, sm, pitch, 0, sm);
+        if (threadIdx.x < per) {
+            u64 st = s0 + threadIdx.x * spg, u = st / g.ny;
+            u32 y = (u32)(st - u * g.ny), r = (u32)(u % g.nr);
+            u64 ij = u / g.nr;
+            u32 j = (u32)(ij % g.nj);
+            u64 i = ij / g.nj;
+            eofs[threadIdx.x] = (i * g.BMT + (u64)r * g.BM) * g.K + (u64)j * g.BK + (u64)y * g.by;
         }
+        __syncthreads();
+        u64 nx = it + gridDim.x;
+        if (nx < items) tl_load(c, src + nx * SPI * 64, (u32)min((u64)SPI, g.steps - nx * SPI) * 64, src, 0);
+        tl_pairs_rows(sm, pitch, g.BM, per, g.wide, false, eofs, dst, g.K, out, l);
+    }
+}
+
+// TL2 (the host regroups the payload by row tile: unit t = [section A | section B | section C]
+// of tile t, each section's bytes of one tile being contiguous in the file). K3 = K/BK*BK
+// columns of triples, K2 = K - K3 of TL1 pairs; rows are permuted inside 32-row groups
+// (rowperm). Section A: per (j, r) block (32 rows x BK columns), BK/6 steps of 32 bytes, byte
+// pos of step y = triples 2y (high nibble), 2y + 1 of row rowperm(pos). Section B: per block,
+// BK/24 groups of 16 LE u16 words, bit 15 - (2q + h) of word c = the sign of triple 8qg + q of
+// row 16h + c. So sign group G = (j*ng + r) * BK/24 + qg (24 columns of 32 rows) is A bytes
+// [128 G, 128 G + 128) and B bytes [32 G, 32 G + 32). Section C: per (j2, r) block (32 rows x 32
+// columns from K3 + 32 j2), 8 steps of 32 bytes, byte pos of step y = the pairs of columns
+// 4y..4y + 3 of row rowperm(pos). Items: 32 consecutive sign groups, or 16 consecutive C blocks.
+struct Tl2Geo {
+    u32 K, BMT, BK, K3, ng, nq;
+    u64 WA, WB, unit, GA, GC, IA, IC;
+};
+
+__device__ __forceinline__ Tl2Geo tl2_geo(const Tab16& tab) {
+    Tl2Geo g;
+    g.K = tab32(tab, 0), g.BMT = tab32(tab, 4), g.BK = tab32(tab, 8);
+    g.K3 = g.K / g.BK * g.BK;
+    g.ng = g.BMT / 32, g.nq = g.BK / 24;
+    g.WA = (u64)g.BMT * g.K3 / 6, g.WB = (u64)g.BMT * g.K3 / 24;
+    g.unit = g.WA + g.WB + (u64)g.BMT * (g.K - g.K3) / 4;
+    g.GA = (u64)(g.K3 / g.BK) * g.ng * g.nq, g.GC = (u64)((g.K - g.K3) / 32) * g.ng;
+    g.IA = (g.GA + 31) / 32, g.IC = (g.GC + 15) / 16;
+    return g;
+}
+
+// Item it: tile t, and whether it is sign groups (first/count) or C blocks.
+struct Tl2Item {
+    u64 t, first;
+    u32 count;
+    bool two;
+};
+
+__device__ __forceinline__ Tl2Item tl2_item(const Tl2Geo& g, u64 it) {
+    Tl2Item m;
+    m.t = it / (g.IA + g.IC);
+    u64 w = it - m.t * (g.IA + g.IC);
+    m.two = w >= g.IA;
+    m.first = m.two ? (w - g.IA) * 16 : w * 32;
+    m.count = (u32)(m.two ? min((u64)16, g.GC - m.first) : min((u64)32, g.GA - m.first));
+    return m;
+}
+
+__device__ __forceinline__ void tl2_load(TlChunks& c, const Tl2Geo& g, const Tl2Item& m, const u8* src) {
+    const u8* base = src + m.t * g.unit;
+    if (m.two) tl_load(c, base + g.WA + g.WB + m.first * 256, m.count * 256, base, 0);
+    else tl_load(c, base + m.first * 128, m.count * 128, base + g.WA + m.first * 32, m.count * 32);
+}
+
+// The staged A rows (pitch bytes each, 4 per sign group) and signs of `cnt` sign groups: thread
+// x = (row position p, group gi) decodes 8 triples = 24 values (NPC = 3 16-byte pieces for
+// f16/bf16, 6 for f32) into the warp's staging buffer ws; then the warp stores its pieces in
+// order, consecutive lanes on consecutive pieces (each piece's address from its owner by
+// shuffle). Group gi's row 0, column 0 is element eofs[gi].
+template <int NPC>
+__device__ __forceinline__ void tl2_groups(const u8* sm, const u8* sg, u32 pitch, u32 cnt, const u64* eofs, uint4* ws,
+                                           void* dst, u64 K, const Lut3& l) {
+    const u32 osz = NPC == 6 ? 4 : 2;
+    u32 lane = threadIdx.x % 32, total = 32 * cnt;
+    for (u32 b0 = threadIdx.x / 32 * 32; b0 < total; b0 += blockDim.x) {
+        u32 x = b0 + lane;
+        u64 at = 0;
+        if (x < total) {
+            u32 p = x / cnt, gi = x - p * cnt, rw = rowperm(p), h = rw >> 4;
+            at = (eofs[gi] + (u64)rw * K) * osz;
+            u32 a = *(const u32*)(sm + p * pitch + 4 * gi);
+            u32 s = *(const u16*)(sg + (gi * 16 + (rw & 15)) * 2);
+            u32 c[24];
+            #pragma unroll
+            for (int k = 0; k < 8; k++) {
+                u32 v = (a >> (8 * (k / 2) + (k % 2 ? 0 : 4))) & 15;
+                u32 w = (s >> (15 - 2 * k - h)) & 1 ? 13 - v : 13 + v; // its base-3 digits are the codes
+                c[3 * k] = w / 9;
+                c[3 * k + 1] = w / 3 % 3;
+                c[3 * k + 2] = w % 3;
+            }
+            #pragma unroll
+            for (int k = 0; k < NPC; k++) {
+                if (NPC == 6)
+                    ws[lane * 6 + k] = make_uint4(__float_as_uint(val3(l, c[4 * k])), __float_as_uint(val3(l, c[4 * k + 1])),
+                                                  __float_as_uint(val3(l, c[4 * k + 2])), __float_as_uint(val3(l, c[4 * k + 3])));
+                else
+                    ws[lane * 3 + k] = make_uint4(pair16(l, c[8 * k], c[8 * k + 1]), pair16(l, c[8 * k + 2], c[8 * k + 3]),
+                                                  pair16(l, c[8 * k + 4], c[8 * k + 5]), pair16(l, c[8 * k + 6], c[8 * k + 7]));
+            }
+        }
+        __syncwarp();
+        #pragma unroll
+        for (int k = 0; k < NPC; k++) {
+            u32 id = k * 32 + lane, owner = id / NPC;
+            u64 oat = ((u64)__shfl_sync(0xffffffffu, (u32)(at >> 32), owner) << 32) | __shfl_sync(0xffffffffu, (u32)at, owner);
+            if (b0 + owner < total) *(uint4*)((u8*)dst + oat + 16 * (id - owner * NPC)) = ws[id];
+        }
+        __syncwarp();
+    }
+}
+
+KERNEL_MIN(dq_tl2, 4) {
+    __shared__ __align__(16) u8 sm[32 * (4 * 32 + 4)]; // 32 rows x (32 groups x 4 bytes + 4) or (16 blocks x 8 + 4)
+    __shared__ __align__(16) u8 sg[32 * 32];
+    __shared__ u64 eofs[TL_GROUPS];
+    __shared__ uint4 stg[8][32 * 6]; // per warp: 3 (16-bit) or 6 (f32) 16-byte pieces per lane
+    Tl2Geo g = tl2_geo(tab);
+    u64 items = n / ((u64)g.BMT * g.K) * (g.IA + g.IC);
+    uint4* ws = stg[threadIdx.x / 32];
+    Lut3 l = make_lut3(aux, out);
+    TlChunks c;
+    if (blockIdx.x < items) tl2_load(c, g, tl2_item(g, blockIdx.x), src);
+    for (u64 it = blockIdx.x; it < items; it += gridDim.x) {
+        Tl2Item m = tl2_item(g, it);
+        u64 row0 = m.t * g.BMT;
+        __syncthreads(); // the previous item's reads are done
+        u32 pitch;
+        if (m.two) {
+            pitch = 8 * m.count + 4;
+            tl_stage(c, m.count * 256, 32, 1, sm, pitch, 0, sg);
+            if (threadIdx.x < 4 * m.count) {
+                u64 b = m.first + threadIdx.x / 4;
+                u32 r = (u32)(b % g.ng);
+                eofs[threadIdx.x] = (row0 + 32 * (u64)r) * g.K + g.K3 + 32 * (b / g.ng) + 8 * (threadIdx.x % 4);
+            }
+        } else {
+            pitch = 4 * m.count + 4;
+            tl_stage(c, m.count * 128, 32, 1, sm, pitch, m.count * 32, sg);
+            if (threadIdx.x < m.count) {
+                u64 G = m.first + threadIdx.x, blk = G / g.nq;
+                u32 qg = (u32)(G - blk * g.nq), r = (u32)(blk % g.ng);
+                eofs[threadIdx.x] = (row0 + 32 * (u64)r) * g.K + (blk / g.ng) * g.BK + 24 * qg;
+            }
+        }
+        __syncthreads();
+        u64 nx = it + gridDim.x;
+        if (nx < items) tl2_load(c, g, tl2_item(g, nx), src);
+        if (m.two) tl_pairs_rows(sm, pitch, 32, 4 * m.count, true, true, eofs, dst, g.K, out, l);
+        else if (out == 0) tl2_groups<6>(sm, sg, pitch, m.count, eofs, ws, dst, g.K, l);
+        else tl2_groups<3>(sm, sg, pitch, m.count, eofs, ws, dst, g.K, l);
     }
 }
 

@@ -1,7 +1,9 @@
-//! The third leg: real ggml's `to_float` (its `dequantize_row_*`), from `libggml-base.so` of the
-//! Python package `libggml-python`, loaded at run time (shared/DESIGN.md §5). Nothing of ggml is
-//! linked or copied: the library is opened with `dlopen` (libloading) from the path in
-//! `BG_GGML_LIB`, or one given explicitly.
+//! Real ggml as an oracle: its `to_float` (`dequantize_row_*`), `ggml_quantize_chunk` (the
+//! reference quantizers) and fp16/bf16 conversions, from `libggml-base.so` of the Python package
+//! `libggml-python`, loaded at run time (shared/DESIGN.md §5). Nothing of ggml is linked or
+//! copied: the library is opened with `dlopen` (libloading) from the path in `BG_GGML_LIB`, one
+//! found through `BG_PYTHON` ([`find`]), or one given explicitly. The one binding of ggml in the
+//! repository: crossval's third leg, `bitgguf bench`, and the tests and benches use it.
 //!
 //! `ggml_get_type_traits` returns a pointer to a `struct ggml_type_traits` whose layout is that
 //! of the package's `include/ggml.h` (0.20.x): name, block size, interleave, type size,
@@ -21,6 +23,15 @@ use crate::error::{Error, Result, Status};
 use crate::types::{self, Availability, Layout, TypeId};
 
 type ToFloat = unsafe extern "C" fn(x: *const c_void, y: *mut f32, k: i64);
+type QuantizeChunk = unsafe extern "C" fn(
+    t: i32,
+    src: *const f32,
+    dst: *mut c_void,
+    start: i64,
+    nrows: i64,
+    n_per_row: i64,
+    imatrix: *const f32,
+) -> usize;
 
 /// `struct ggml_type_traits` (ggml.h of libggml-python 0.20.x).
 #[repr(C)]
@@ -46,6 +57,10 @@ pub struct GgmlLib {
     path: PathBuf,
     _lib: libloading::Library,
     traits: unsafe extern "C" fn(t: i32) -> *const TypeTraits,
+    quantize_chunk: QuantizeChunk,
+    requires_imatrix: unsafe extern "C" fn(t: i32) -> bool,
+    fp32_to_fp16: unsafe extern "C" fn(f: f32) -> u16,
+    fp32_to_bf16: unsafe extern "C" fn(f: f32) -> u16,
     /// Per upstream id: the verified `to_float`, if ggml has one that agrees with our table.
     to_float: Vec<Option<ToFloat>>,
 }
@@ -56,8 +71,9 @@ impl std::fmt::Debug for GgmlLib {
     }
 }
 
-// SAFETY: ggml's to_float functions are pure functions of their arguments (no shared state), and
-// the traits table is static and read-only.
+// SAFETY: ggml's to_float and conversion functions are pure functions of their arguments (no
+// shared state), ggml documents ggml_quantize_chunk as thread-safe, and the traits table is static
+// and read-only.
 unsafe impl Send for GgmlLib {}
 // SAFETY: as above.
 unsafe impl Sync for GgmlLib {}
@@ -68,10 +84,22 @@ impl GgmlLib {
         let fail = |why: String| Error::new(Status::Io, format!("real ggml ({}): {why}", path.display()));
         // SAFETY: loading a shared library runs its initializers; libggml-base has no unusual ones.
         let lib = unsafe { libloading::Library::new(path) }.map_err(|e| fail(format!("cannot load it: {e}")))?;
-        // SAFETY: the symbol has this signature in ggml.h.
-        let traits: unsafe extern "C" fn(t: i32) -> *const TypeTraits =
-            unsafe { *lib.get(b"ggml_get_type_traits\0").map_err(|e| fail(format!("no ggml_get_type_traits: {e}")))? };
-        let mut me = GgmlLib { path: path.to_path_buf(), _lib: lib, traits, to_float: Vec::new() };
+        macro_rules! sym {
+            ($name:literal) => {
+                // SAFETY: each symbol is used with its signature in the package's include/ggml.h.
+                *unsafe { lib.get(concat!($name, "\0").as_bytes()) }.map_err(|e| fail(format!("no {}: {e}", $name)))?
+            };
+        }
+        let mut me = GgmlLib {
+            path: path.to_path_buf(),
+            traits: sym!("ggml_get_type_traits"),
+            quantize_chunk: sym!("ggml_quantize_chunk"),
+            requires_imatrix: sym!("ggml_quantize_requires_imatrix"),
+            fp32_to_fp16: sym!("ggml_fp32_to_fp16"),
+            fp32_to_bf16: sym!("ggml_fp32_to_bf16"),
+            _lib: lib,
+            to_float: Vec::new(),
+        };
         for (id, name, blck, tsize) in [(0u32, "f32", 1u64, 4u64), (2, "q4_0", 32, 18)] {
             let got = me.describe(id);
             if got != Some((name.to_string(), blck, tsize)) {
@@ -104,8 +132,8 @@ impl GgmlLib {
         &self.path
     }
 
-    /// ggml's (name, block size, type size) of an upstream id.
-    fn describe(&self, id: TypeId) -> Option<(String, u64, u64)> {
+    /// ggml's (name, block size, type size) of an upstream id; `None` past ggml's type count.
+    pub fn describe(&self, id: TypeId) -> Option<(String, u64, u64)> {
         if id >= GGML_TYPE_COUNT {
             return None;
         }
@@ -130,6 +158,11 @@ impl GgmlLib {
         }
         // SAFETY: as in describe.
         unsafe { (self.traits)(id as i32).as_ref()?.to_float }
+    }
+
+    /// Whether ggml has its own `to_float` for `id` that agrees with our table (F32 has none).
+    pub fn has_to_float(&self, id: TypeId) -> bool {
+        self.to_float.get(id as usize).is_some_and(Option::is_some)
     }
 
     /// Whether ggml decodes the (upstream) type `id` (F32: as it is).
@@ -160,4 +193,82 @@ impl GgmlLib {
         unsafe { f(src.as_ptr().cast(), dst.as_mut_ptr(), n as i64) };
         Some(())
     }
+    /// Whether ggml needs an importance matrix to quantize to `id` (false past its type count).
+    pub fn requires_imatrix(&self, id: TypeId) -> bool {
+        // SAFETY: a plain query; ids are below GGML_TYPE_COUNT (ggml asserts on larger ones).
+        id < GGML_TYPE_COUNT && unsafe { (self.requires_imatrix)(id as i32) }
+    }
+
+    /// `ggml_quantize_chunk(id, src, out, 0, nrows, n_per_row, imatrix)`: ggml's reference
+    /// quantizer of whole rows of `n_per_row` values into exactly their bytes `out` (`imatrix`:
+    /// `n_per_row` weights). `None` when ggml's table disagrees with ours for the type, the sizes
+    /// do not fit, or the type needs an importance matrix that is not given — checked, so ggml is
+    /// never called out of bounds or into one of its asserts.
+    pub fn quantize_chunk(
+        &self,
+        id: TypeId,
+        src: &[f32],
+        n_per_row: usize,
+        imatrix: Option<&[f32]>,
+        out: &mut [u8],
+    ) -> Option<()> {
+        let t = types::info(id)?;
+        let (_, blck, tsize) = self.describe(id)?;
+        if blck != t.blck || tsize != t.tsize || t.blck == 0 {
+            return None;
+        }
+        let (n, row) = (src.len() as u64, n_per_row as u64);
+        if row == 0 || n % row != 0 || row % t.blck != 0 || (n / t.blck).checked_mul(t.tsize)? != out.len() as u64 {
+            return None;
+        }
+        if imatrix.is_some_and(|m| m.len() != n_per_row) || (imatrix.is_none() && self.requires_imatrix(id)) {
+            return None;
+        }
+        let im = imatrix.map_or(std::ptr::null(), |m| m.as_ptr());
+        // SAFETY: src holds nrows whole rows, out exactly their bytes, imatrix n_per_row weights
+        // (all checked above).
+        let written = unsafe {
+            (self.quantize_chunk)(id as i32, src.as_ptr(), out.as_mut_ptr().cast(), 0, (n / row) as i64, row as i64, im)
+        };
+        (written == out.len()).then_some(())
+    }
+
+    /// `ggml_fp32_to_fp16`.
+    pub fn fp32_to_fp16(&self, f: f32) -> u16 {
+        // SAFETY: a pure function.
+        unsafe { (self.fp32_to_fp16)(f) }
+    }
+
+    /// `ggml_fp32_to_bf16`.
+    pub fn fp32_to_bf16(&self, f: f32) -> u16 {
+        // SAFETY: a pure function.
+        unsafe { (self.fp32_to_bf16)(f) }
+    }
+}
+
+/// Where `libggml-base.so` is: `$BG_GGML_LIB`, else the `lib64/` or `lib/` folder of the Python
+/// package `libggml` as `$BG_PYTHON` (default `python3`) imports it. The error says how to
+/// install or point at it.
+pub fn find() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("BG_GGML_LIB") {
+        return Ok(PathBuf::from(p));
+    }
+    let python = std::env::var("BG_PYTHON").unwrap_or_else(|_| "python3".into());
+    let not_found = |why: String| Error::new(Status::NotFound, format!("real ggml (libggml-base.so) not found: {why}"));
+    let out = std::process::Command::new(&python)
+        .args(["-c", "import libggml,os;print(os.path.dirname(libggml.__file__))"])
+        .output()
+        .map_err(|e| not_found(format!("cannot run {python}: {e} (set BG_GGML_LIB or BG_PYTHON)")))?;
+    if !out.status.success() {
+        return Err(not_found(format!(
+            "{python} cannot import libggml (pip install libggml-python, or set BG_GGML_LIB / BG_PYTHON): {}",
+            String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("")
+        )));
+    }
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    ["lib64/libggml-base.so", "lib/libggml-base.so"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+        .ok_or_else(|| not_found(format!("no libggml-base.so under {}/lib64 or /lib", dir.display())))
 }

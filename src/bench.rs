@@ -1,0 +1,528 @@
+//! Dequantization speed side by side, in one process: bitgguf's `decode_into` on one thread and
+//! on all threads against real ggml's `to_float` (when [`crate::oracle::ggml`] is available),
+//! with the physical ceiling measured in the same rounds: streaming (non-temporal) stores of a
+//! constant over the same destination, on one thread and on all threads. Every case of a type
+//! runs once per round, interleaved, so a noisy neighbour slows all of them alike; the figures
+//! are medians over the rounds. Used by `bitgguf bench` and `benches/dequant_vs_ggml.rs`.
+//!
+//! Data: up to 1 Mi normal values (fixed seed) quantized by ggml's `ggml_quantize_chunk` (an
+//! all-ones importance matrix for the types that require one) — or by bitgguf's own quantizer,
+//! byte-identical with ggml's reference quantizer, when ggml is absent — tiled to the element
+//! count. Before timing, our output is checked against ggml's, bit for bit (NaN equals NaN): a
+//! difference is an error, never a row. Outputs go into 64-byte-aligned, pre-touched buffers
+//! that are reused, so page faults are not timed.
+//!
+//! The floors of issue 3 ([`Row::floor_1t_met`], [`Row::floor_all_met`]), f32 out: one thread
+//! ≥ 1.5× ggml or, where that is above what the memory takes, ≥ 90% of the one-thread
+//! streaming-store bandwidth; all threads ≥ 70% of the all-thread streaming-store bandwidth.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result, Status};
+use crate::oracle::ggml::GgmlLib;
+use crate::quant::output::{decode_into_with, DecodeOptions, OutType, Streaming};
+use crate::quant::{self, simd};
+use crate::synth::rng::SplitMix64;
+use crate::types::{self, TypeId};
+
+/// Wall-clock samples of one case, in milliseconds.
+#[derive(Debug, Clone, Default)]
+pub struct Samples(pub Vec<f64>);
+
+impl Samples {
+    /// The median (NaN when empty).
+    pub fn median(&self) -> f64 {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        match n {
+            0 => f64::NAN,
+            _ if n % 2 == 1 => v[n / 2],
+            _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+}
+
+/// Run `f` once; its wall-clock time in milliseconds.
+pub fn time_ms(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// A 64-byte-aligned, pre-touched byte buffer of `len` bytes inside a larger allocation.
+pub struct AlignedBuf {
+    v: Vec<u8>,
+    off: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    /// Allocate and touch every page now, so no page fault is timed later.
+    pub fn new(len: usize) -> AlignedBuf {
+        let mut v = vec![0u8; len + 64];
+        let off = (64 - v.as_ptr() as usize % 64) % 64;
+        v.fill(1);
+        AlignedBuf { v, off, len }
+    }
+
+    /// The aligned bytes.
+    pub fn bytes(&mut self) -> &mut [u8] {
+        &mut self.v[self.off..self.off + self.len]
+    }
+}
+
+/// Streaming (non-temporal) stores of a constant over `dst`, `threads` ways (on rayon's pool when
+/// more than one, as `decode_into` runs, so no thread start is timed): the write bandwidth the
+/// decoders are measured against.
+pub fn nt_fill(dst: &mut [u8], threads: usize) {
+    if threads <= 1 {
+        return nt_fill_one(dst);
+    }
+    let piece = dst.len().div_ceil(threads * 4).div_ceil(64) * 64;
+    dst.par_chunks_mut(piece.max(64)).for_each(nt_fill_one);
+}
+
+#[cfg(target_arch = "x86_64")]
+fn nt_fill_one(d: &mut [u8]) {
+    use std::arch::x86_64::*;
+    let head = d.as_ptr().align_offset(16).min(d.len());
+    let (a, rest) = d.split_at_mut(head);
+    a.fill(0);
+    let n = rest.len() / 16;
+    let p = rest.as_mut_ptr().cast::<__m128i>();
+    // SAFETY: SSE2 is part of x86_64; `p` is 16-byte aligned (split above) and `n * 16` bytes of
+    // `rest` are in bounds; the fence orders the streaming stores before the thread ends.
+    unsafe {
+        let v = _mm_set1_epi32(0x3f80_0000);
+        for i in 0..n {
+            _mm_stream_si128(p.add(i), v);
+        }
+        _mm_sfence();
+    }
+    rest[n * 16..].fill(0);
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn nt_fill_one(d: &mut [u8]) {
+    d.fill(1);
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct DecodeBenchConfig {
+    /// Elements per type (rounded down to a multiple of 65536, at least 65536).
+    pub elements: usize,
+    /// Timed rounds per case, after one warm-up round.
+    pub rounds: usize,
+    /// Types to run (default: every upstream type we decode and ggml decodes, or that we can
+    /// quantize when ggml is absent).
+    pub types: Option<Vec<TypeId>>,
+    /// Output types.
+    pub outs: Vec<OutType>,
+    /// Also time our scalar oracle (one thread, f32 out).
+    pub scalar: bool,
+}
+
+impl Default for DecodeBenchConfig {
+    fn default() -> Self {
+        DecodeBenchConfig { elements: 32 << 20, rounds: 5, types: None, outs: vec![OutType::F32], scalar: false }
+    }
+}
+
+/// One row of the table: a type and output type, rates in Gelem/s (medians).
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Type name.
+    pub name: &'static str,
+    /// Output type.
+    pub out: OutType,
+    /// ggml `to_float` (f32 out, one thread); `None` without ggml.
+    pub ggml: Option<f64>,
+    /// Ours, one thread (streaming stores for large f32 outputs).
+    pub ours_1t: f64,
+    /// Ours, one thread, ordinary stores.
+    pub ours_1t_plain: f64,
+    /// Streaming stores of the same output bytes, one thread, in Gelem/s of this output type.
+    pub nt_1t: f64,
+    /// Ours, all threads.
+    pub ours_all: f64,
+    /// Streaming stores of the same output bytes, all threads.
+    pub nt_all: f64,
+    /// Our scalar oracle, one thread, when asked.
+    pub scalar_1t: Option<f64>,
+}
+
+impl Row {
+    /// Ours / ggml on one thread.
+    pub fn ratio_1t(&self) -> Option<f64> {
+        self.ggml.map(|g| self.ours_1t / g)
+    }
+    /// Ours (all threads) / ggml (one thread: ggml's `to_float` is single-threaded).
+    pub fn ratio_all(&self) -> Option<f64> {
+        self.ggml.map(|g| self.ours_all / g)
+    }
+    /// Our one-thread output bandwidth as a percentage of one-thread streaming stores.
+    pub fn pct_bw_1t(&self) -> f64 {
+        self.ours_1t / self.nt_1t * 100.0
+    }
+    /// Our all-thread output bandwidth as a percentage of all-thread streaming stores.
+    pub fn pct_bw_all(&self) -> f64 {
+        self.ours_all / self.nt_all * 100.0
+    }
+    /// Issue 3's one-thread floor (f32 rows): ≥ 1.5× ggml, or ≥ 90% of the 1T streaming bw.
+    pub fn floor_1t_met(&self) -> Option<bool> {
+        Some(self.ratio_1t()? >= 1.5 || self.pct_bw_1t() >= 90.0)
+    }
+    /// Issue 3's all-thread floor: ≥ 70% of the all-thread streaming bw.
+    pub fn floor_all_met(&self) -> bool {
+        self.pct_bw_all() >= 70.0
+    }
+}
+
+/// The machine's reference bandwidths for the f32 output size, GB/s of destination bytes.
+#[derive(Debug, Clone)]
+pub struct Bandwidth {
+    /// Destination size in bytes.
+    pub bytes: usize,
+    /// `copy_from_slice`, one thread.
+    pub memcpy_1t: f64,
+    /// Streaming stores, one thread.
+    pub nt_1t: f64,
+    /// Streaming stores, all threads.
+    pub nt_all: f64,
+}
+
+/// The result of [`run_decode_bench`].
+#[derive(Debug, Clone)]
+pub struct DecodeTable {
+    /// Elements per type.
+    pub elements: usize,
+    /// Timed rounds per case.
+    pub rounds: usize,
+    /// rayon threads of the all-thread cases.
+    pub threads: usize,
+    /// The SIMD level the decoders dispatch to.
+    pub simd: &'static str,
+    /// Whether the data came from ggml's quantizer and ggml was timed.
+    pub with_ggml: bool,
+    /// Reference bandwidths.
+    pub bandwidth: Bandwidth,
+    /// One row per type and output type.
+    pub rows: Vec<Row>,
+    /// Types left out, with the reason.
+    pub skipped: Vec<(&'static str, String)>,
+}
+
+fn same(ours: &[u8], theirs: &[f32]) -> std::result::Result<(), String> {
+    for (i, (a, b)) in ours.chunks_exact(4).zip(theirs).enumerate() {
+        let a = f32::from_le_bytes([a[0], a[1], a[2], a[3]]);
+        if a.to_bits() != b.to_bits() && !(a.is_nan() && b.is_nan()) {
+            return Err(format!("element {i}: ours {a:e} ({:#010x}), ggml {b:e} ({:#010x})", a.to_bits(), b.to_bits()));
+        }
+    }
+    Ok(())
+}
+
+/// Normal values from a fixed seed.
+fn normal_values(n: usize) -> Vec<f32> {
+    let mut r = SplitMix64::new(0x5eed_d00d);
+    (0..n).map(|_| r.normal() as f32).collect()
+}
+
+/// One measured case of a round.
+enum Case {
+    Ggml,
+    Ours(DecodeOptions),
+    Nt(usize),
+}
+
+/// Run the comparison; `progress(type_name, done, total)` is called before each type.
+pub fn run_decode_bench(
+    cfg: &DecodeBenchConfig,
+    ggml: Option<&GgmlLib>,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<DecodeTable> {
+    let elems = cfg.elements.max(1 << 16) >> 16 << 16;
+    let rounds = cfg.rounds.max(1);
+    let threads = rayon::current_num_threads();
+    let out_len = elems * 4;
+    let mut dst = AlignedBuf::new(out_len);
+
+    // Reference bandwidths for the f32 output size.
+    let mut src_copy = AlignedBuf::new(out_len);
+    let mut refs = [Samples::default(), Samples::default(), Samples::default()];
+    for r in 0..=rounds {
+        let t = [
+            time_ms(|| dst.bytes().copy_from_slice(black_box(src_copy.bytes()))),
+            time_ms(|| nt_fill(dst.bytes(), 1)),
+            time_ms(|| nt_fill(dst.bytes(), threads)),
+        ];
+        if r > 0 {
+            for (s, t) in refs.iter_mut().zip(t) {
+                s.0.push(t);
+            }
+        }
+    }
+    drop(src_copy);
+    let gbs = |s: &Samples| out_len as f64 / s.median() / 1e6;
+    let bandwidth = Bandwidth { bytes: out_len, memcpy_1t: gbs(&refs[0]), nt_1t: gbs(&refs[1]), nt_all: gbs(&refs[2]) };
+
+    let base_n = elems.min(1 << 20);
+    let vals = normal_values(base_n);
+    let candidates: Vec<&'static types::TypeInfo> = types::UPSTREAM
+        .iter()
+        .filter(|t| t.blck != 0 && quant::decoder(t.id).is_some())
+        .filter(|t| cfg.types.as_ref().map_or(true, |only| only.contains(&t.id)))
+        .collect();
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    for (k, t) in candidates.iter().enumerate() {
+        let id = t.id;
+        progress(t.name, k, candidates.len());
+        let (blck, tsize) = (t.blck as usize, t.tsize as usize);
+        if elems % blck != 0 || base_n % 4096 != 0 {
+            skipped.push((t.name, format!("{elems} elements are not whole rows of 4096 in blocks of {blck}")));
+            continue;
+        }
+        // The data: quantized by ggml, else by our quantizer (byte-identical with ggml's
+        // reference quantizer), tiled.
+        let mut one = vec![0u8; base_n / blck * tsize];
+        let made = match ggml {
+            Some(g) if g.has_to_float(id) => {
+                let ones = vec![1f32; 4096];
+                let im = g.requires_imatrix(id).then_some(&ones[..]);
+                g.quantize_chunk(id, &vals, 4096, im, &mut one)
+                    .ok_or_else(|| "ggml_quantize_chunk refused it".to_string())
+            }
+            Some(_) => Err("ggml has no to_float for it".to_string()),
+            None => quant::quantize(id, &vals, 4096, &mut one).map(|_| ()).map_err(|e| e.to_string()),
+        };
+        if let Err(why) = made {
+            skipped.push((t.name, why));
+            continue;
+        }
+        let mut src = Vec::with_capacity(elems / blck * tsize);
+        while src.len() < elems / blck * tsize {
+            src.extend_from_slice(&one);
+        }
+        src.truncate(elems / blck * tsize);
+        let n = elems;
+
+        // Correctness first: our f32 output must equal ggml's, bit for bit.
+        decode_into_with(id, &src, n as u64, OutType::F32, dst.bytes(), &DecodeOptions::default())?;
+        if let Some(g) = ggml {
+            let mut theirs = vec![0f32; n];
+            g.to_float(id, &src, &mut theirs)
+                .ok_or_else(|| Error::new(Status::ReferenceMismatch, format!("ggml to_float refused {}", t.name)))?;
+            same(dst.bytes(), &theirs).map_err(|e| {
+                Error::new(Status::ReferenceMismatch, format!("bench: {}: our output differs from ggml's: {e}", t.name))
+            })?;
+        }
+
+        let o = |simd_on: bool, th: usize, streaming: Streaming| DecodeOptions {
+            threads: th,
+            simd: simd_on,
+            streaming,
+            ..DecodeOptions::default()
+        };
+        for &out in &cfg.outs {
+            let len = n * out.size() as usize;
+            let mut cases = vec![
+                Case::Ours(o(true, 1, Streaming::Auto)),
+                Case::Ours(o(true, 1, Streaming::Off)),
+                Case::Nt(1),
+                Case::Ours(DecodeOptions::default()),
+                Case::Nt(threads),
+            ];
+            if ggml.is_some() {
+                cases.push(Case::Ggml);
+            }
+            if cfg.scalar && out == OutType::F32 {
+                cases.push(Case::Ours(o(false, 1, Streaming::Off)));
+            }
+            let mut times: Vec<Samples> = cases.iter().map(|_| Samples::default()).collect();
+            for r in 0..=rounds {
+                for (c, case) in cases.iter().enumerate() {
+                    let ms = match case {
+                        Case::Ggml => {
+                            // ggml writes f32 whatever `out` is: the full-size buffer.
+                            let f = simd::f32_view_mut(dst.bytes()).expect("64-byte aligned buffer");
+                            let g = ggml.expect("ggml case only with ggml");
+                            time_ms(|| {
+                                g.to_float(id, black_box(&src), f);
+                            })
+                        }
+                        Case::Ours(opts) => {
+                            let d = &mut dst.bytes()[..len];
+                            let mut r = Ok(());
+                            let ms = time_ms(|| r = decode_into_with(id, black_box(&src), n as u64, out, d, opts));
+                            r?;
+                            ms
+                        }
+                        Case::Nt(th) => time_ms(|| nt_fill(&mut dst.bytes()[..len], *th)),
+                    };
+                    if r > 0 {
+                        times[c].0.push(ms);
+                    }
+                }
+            }
+            let rate: Vec<f64> = times.iter().map(|s| n as f64 / s.median() / 1e6).collect();
+            let ggml_rate = ggml.map(|_| rate[5]);
+            rows.push(Row {
+                name: t.name,
+                out,
+                ggml: ggml_rate,
+                ours_1t: rate[0],
+                ours_1t_plain: rate[1],
+                nt_1t: rate[2],
+                ours_all: rate[3],
+                nt_all: rate[4],
+                scalar_1t: (cfg.scalar && out == OutType::F32).then(|| rate[rate.len() - 1]),
+            });
+        }
+    }
+    Ok(DecodeTable {
+        elements: elems,
+        rounds,
+        threads,
+        simd: simd::level().name(),
+        with_ggml: ggml.is_some(),
+        bandwidth,
+        rows,
+        skipped,
+    })
+}
+
+impl DecodeTable {
+    /// The rows that miss a floor, described.
+    pub fn unmet_floors(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for r in &self.rows {
+            if r.out == OutType::F32 && r.floor_1t_met() == Some(false) {
+                v.push(format!(
+                    "{} 1T ({:.2}x ggml, {:.0}% of 1T streaming bw)",
+                    r.name,
+                    r.ratio_1t().unwrap_or(f64::NAN),
+                    r.pct_bw_1t()
+                ));
+            }
+            if !r.floor_all_met() {
+                v.push(format!("{} {} all threads ({:.0}% of streaming bw)", r.name, r.out.name(), r.pct_bw_all()));
+            }
+        }
+        v
+    }
+}
+
+impl std::fmt::Display for DecodeTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = &self.bandwidth;
+        writeln!(
+            f,
+            "{} elements per type ({} MiB of f32 out), {} rounds (median) after a warm-up; {} threads; simd {}",
+            self.elements,
+            b.bytes >> 20,
+            self.rounds,
+            self.threads,
+            self.simd
+        )?;
+        writeln!(
+            f,
+            "bandwidth (GB/s of destination bytes): memcpy 1T {:.2}, streaming stores 1T {:.2}, all threads {:.2}",
+            b.memcpy_1t, b.nt_1t, b.nt_all
+        )?;
+        writeln!(
+            f,
+            "Gelem/s. ggml = to_float (f32 out, 1 thread); 1T = bitgguf on one thread; all = on {} threads;",
+            self.threads
+        )?;
+        writeln!(f, "%bw = our output GB/s / streaming-store GB/s of the same bytes and thread count.")?;
+        writeln!(
+            f,
+            "{:<8} {:>4} | {:>6} | {:>6} {:>7} {:>6} | {:>6} {:>7} {:>6}{}",
+            "type",
+            "out",
+            "ggml",
+            "1T",
+            "1T/ggml",
+            "%bw1T",
+            "all",
+            "all/ggm",
+            "%bwAll",
+            if self.rows.iter().any(|r| r.scalar_1t.is_some()) { "  scalar1" } else { "" }
+        )?;
+        let num = |x: Option<f64>, w: usize, suffix: &str| match x {
+            Some(v) => format!("{v:>w$.2}{suffix}", w = w),
+            None => format!("{:>w$}{}", "-", " ".repeat(suffix.len()), w = w),
+        };
+        for r in &self.rows {
+            writeln!(
+                f,
+                "{:<8} {:>4} | {} | {:>6.2} {} {:>5.0}% | {:>6.2} {} {:>5.0}%{}",
+                r.name,
+                r.out.name(),
+                num(r.ggml, 6, ""),
+                r.ours_1t,
+                num(r.ratio_1t(), 6, "x"),
+                r.pct_bw_1t(),
+                r.ours_all,
+                num(r.ratio_all(), 6, "x"),
+                r.pct_bw_all(),
+                r.scalar_1t.map_or(String::new(), |s| format!("  {s:>7.2}"))
+            )?;
+        }
+        for (name, why) in &self.skipped {
+            writeln!(f, "{name:<8} skipped: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // streaming stores are inline assembly to Miri
+    fn median_and_streaming_fill() {
+        assert_eq!(Samples(vec![3.0, 1.0, 2.0]).median(), 2.0);
+        assert_eq!(Samples(vec![4.0, 1.0, 2.0, 3.0]).median(), 2.5);
+        assert!(Samples(vec![]).median().is_nan());
+        // Every byte written, whatever the alignment and length.
+        let mut b = AlignedBuf::new(4096 + 64);
+        for (start, len) in [(0, 4096), (1, 1000), (3, 17), (5, 0)] {
+            let d = &mut b.bytes()[start..start + len];
+            d.fill(0xee);
+            nt_fill(d, 1);
+            assert!(d.iter().all(|&x| x != 0xee), "start {start} len {len}");
+            d.fill(0xee);
+            nt_fill(d, 3);
+            assert!(d.iter().all(|&x| x != 0xee), "3 threads, start {start} len {len}");
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // timing loops over the SIMD decoders: out of Miri's scope
+    fn without_ggml_rows_come_from_our_quantizer_and_floors_are_computed() {
+        let cfg = DecodeBenchConfig {
+            elements: 1 << 16,
+            rounds: 1,
+            types: Some(vec![2, 8]),
+            outs: vec![OutType::F32, OutType::F16],
+            scalar: true,
+        };
+        let mut seen = Vec::new();
+        let t = run_decode_bench(&cfg, None, &mut |n, _, _| seen.push(n.to_string())).unwrap();
+        assert_eq!(seen, ["q4_0", "q8_0"]);
+        assert_eq!(t.rows.len(), 4);
+        assert!(t.rows.iter().all(|r| r.ggml.is_none() && r.ours_1t > 0.0 && r.nt_all > 0.0));
+        assert!(t.rows[0].scalar_1t.is_some() && t.rows[1].scalar_1t.is_none());
+        assert_eq!(t.rows[0].floor_1t_met(), None);
+        let text = t.to_string();
+        assert!(text.contains("q4_0") && text.contains("q8_0"), "{text}");
+    }
+}

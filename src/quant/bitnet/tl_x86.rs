@@ -1,0 +1,584 @@
+//! AVX2 kernels of [`super::tl_fast`]: TL1 and TL2 tile blocks, bit-exact with the scalar tile
+//! walk ([`super::decode_tl1`] / [`super::decode_tl2`], through `tl_fast`'s tests and
+//! tests/bitnet_tl_simd.rs).
+//!
+//! Every kernel works in two passes per tile block:
+//! 1. **staging**: the block's bytes (and TL2 sign words) become, per row, 32-bit words of
+//!    2-bit value codes, 8 or 16 consecutive columns per word (`pshufb` from the pair / triple
+//!    index, byte and word unpacks, `pmaddubsw` / `pmaddwd` to pack), in a small buffer that
+//!    stays in L1;
+//! 2. **expansion**: each row is written contiguously: a word is broadcast from the buffer
+//!    (`vpbroadcastd`, a load), shifted per lane (`vpsrlvd`) and looked up in the 8-entry value
+//!    table (`vpermps`), eight f32 per store (streaming `vmovntps` for large outputs).
+//!
+//! `vpermps` reads the low 3 bits of an index; bit 2 is the next code's low bit, so every table
+//! repeats its 4 entries in 4..7 and no mask is needed. The tables hold the oracle's own
+//! products (`value_lut(scale)`), so every output is the same f32.
+//!
+//! Every function is `unsafe` with `#[target_feature(enable = "avx2")]`: the caller must have
+//! checked at run time that the CPU has AVX2. Lengths are asserted; loads and stores stay inside
+//! the slices given.
+
+// The bodies are intrinsics over pointers derived from the slices in bounds; the contract is
+// the one above (intrinsics are `unsafe` on the oldest supported compiler, Rust 1.80).
+#![allow(unsafe_op_in_unsafe_fn)]
+
+use std::arch::x86_64::*;
+
+use super::simd_x86::{put, stream16};
+use super::tl2::{rowperm, TRIPLES};
+
+/// Whether any nibble of `bytes` is above `max` (≤ 15).
+#[target_feature(enable = "avx2")]
+pub unsafe fn any_nibble_above(bytes: &[u8], max: u8) -> bool {
+    let m0f = _mm256_set1_epi8(0x0f);
+    let (mut hi, mut lo) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    let chunks = bytes.len() / 32;
+    let p = bytes.as_ptr();
+    for c in 0..chunks {
+        let b = _mm256_loadu_si256(p.add(32 * c).cast());
+        hi = _mm256_max_epu8(hi, b);
+        lo = _mm256_max_epu8(lo, _mm256_and_si256(b, m0f));
+    }
+    let (mut h, mut l) = ([0u8; 32], [0u8; 32]);
+    _mm256_storeu_si256(h.as_mut_ptr().cast(), hi);
+    _mm256_storeu_si256(l.as_mut_ptr().cast(), lo);
+    let (h, l) = (h.into_iter().max().unwrap_or(0), l.into_iter().max().unwrap_or(0));
+    (h >> 4) > max || l > max || bytes[32 * chunks..].iter().any(|&b| (b >> 4) > max || (b & 15) > max)
+}
+
+/// `T4[nib] = (nib / 3) | (nib % 3) << 2`: the two codes (trit + 1) of a TL1 pair index.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn pair_codes() -> __m128i {
+    _mm_setr_epi8(0, 4, 8, 1, 5, 9, 2, 6, 10, 0, 0, 0, 0, 0, 0, 0)
+}
+
+/// The value table for codes `trit + 1` (TL1 pairs, TL2 section C).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn pair_table(lut: [f32; 3]) -> __m256 {
+    _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, lut[0], lut[1], lut[2], 0.0)
+}
+
+/// Lane shifts for the low (`LO`) and high (`HI`) eight 2-bit fields of a word, and fields
+/// 4..12 (`MID`).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn shifts() -> (__m256i, __m256i, __m256i) {
+    (
+        _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14),
+        _mm256_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30),
+        _mm256_setr_epi32(8, 10, 12, 14, 16, 18, 20, 22),
+    )
+}
+
+/// Eight values from the word at `w` (broadcast), shifted by `sh`, looked up in `table`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn expand8(w: *const u32, sh: __m256i, table: __m256) -> __m256 {
+    let v = _mm256_set1_epi32(w.read() as i32);
+    _mm256_permutevar8x32_ps(table, _mm256_srlv_epi32(v, sh))
+}
+
+/// The whole cache lines of a row run `[start, start + len)` (f32): `(lo, hi)` byte addresses,
+/// 64-byte aligned. With streaming stores, only these are written non-temporally; the partial
+/// lines at the ends are shared with runs written at other times (the neighbouring chunk or
+/// row), and a non-temporal store to a line completed later would be flushed half-written.
+#[inline]
+fn full_lines(start: *const f32, len: usize) -> (usize, usize) {
+    let a = start as usize;
+    ((a + 63) & !63, (a + 4 * len) & !63)
+}
+
+/// Eight f32 to `dst` (16-byte aligned), each 16-byte half streamed if it lies in the whole
+/// lines `[lo, hi)`, stored ordinarily otherwise.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn put_edge(dst: *mut f32, v: __m256, lo: usize, hi: usize) {
+    let inside = |p: *mut f32| (lo..hi).contains(&(p as usize));
+    let (v0, v1) = (_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    if inside(dst) {
+        stream16(dst, v0);
+    } else {
+        _mm_storeu_ps(dst, v0);
+    }
+    if inside(dst.add(4)) {
+        stream16(dst.add(4), v1);
+    } else {
+        _mm_storeu_ps(dst.add(4), v1);
+    }
+}
+
+/// Columns staged at once by [`tl1_rows`] (bounds its buffer: 128 words x 16 rows, 8 KiB).
+const TL1_CHUNK: usize = 2048;
+
+/// Staging buffers of [`tl1_rows`], allocated once per tensor (zeroing them per row group
+/// measured as 10% of a cache-resident decode).
+pub struct Tl1Scratch {
+    stage: Box<[[u32; 16]; TL1_CHUNK / 16]>,
+    pairs: Box<[usize; TL1_CHUNK / 8]>,
+}
+
+impl Tl1Scratch {
+    /// Fresh buffers.
+    pub fn new() -> Tl1Scratch {
+        Tl1Scratch { stage: Box::new([[0; 16]; TL1_CHUNK / 16]), pairs: Box::new([0; TL1_CHUNK / 8]) }
+    }
+}
+
+/// Staging buffers of [`tl2_rows`], allocated once per tensor.
+pub struct Tl2Scratch {
+    three: Box<[[[u32; 32]; 3]; TL2_CHUNK]>,
+    two: Box<[[[u32; 32]; 2]; TL2_CHUNK_C]>,
+}
+
+impl Tl2Scratch {
+    /// Fresh buffers.
+    pub fn new() -> Tl2Scratch {
+        Tl2Scratch { three: Box::new([[[0; 32]; 3]; TL2_CHUNK]), two: Box::new([[[0; 32]; 2]; TL2_CHUNK_C]) }
+    }
+}
+
+/// Where the blocks of one TL1 / TL2 row group lie in the tensor's bytes: block `j` (of `nj`,
+/// consecutive k-blocks of the same rows) starts at `first + j * jstride`.
+#[derive(Debug, Clone, Copy)]
+pub struct Blocks {
+    /// Offset of block 0.
+    pub first: usize,
+    /// Distance between consecutive k-blocks.
+    pub jstride: usize,
+    /// Number of k-blocks.
+    pub nj: usize,
+}
+
+impl Blocks {
+    /// Assert that every block of `len` bytes lies inside `src_len` bytes.
+    fn check(&self, len: usize, src_len: usize) {
+        assert!(self.nj > 0 && self.first + (self.nj - 1) * self.jstride + len <= src_len);
+    }
+}
+
+/// One TL1 row group: `bm` rows (`bm` = 32 or 64) x all `nj * bk` columns (`bk % 8 == 0`), the
+/// `nj` blocks of `bm*bk/4` bytes at `blocks` in `src`, validated (every nibble ≤ 8), into
+/// `dst` (`bm` rows of `k = nj * bk` f32, row-major). Rows are written contiguously across the
+/// k-blocks, up to [`TL1_CHUNK`] columns at a time. With `streaming`, non-temporal stores
+/// (`dst` 16-byte aligned; the caller issues the [`sfence`]).
+///
+/// Per 16-row sub-group `g`, the 16 bytes of rows `s = 0..16` for one column quad are
+/// contiguous (§4.4); `pshufb` turns each nibble (pair index) into two 2-bit codes, and four
+/// quads (16 columns) become one word per row.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+pub unsafe fn tl1_rows(
+    src: &[u8],
+    blocks: Blocks,
+    bm: usize,
+    bk: usize,
+    lut: [f32; 3],
+    dst: &mut [f32],
+    streaming: bool,
+    scratch: &mut Tl1Scratch,
+) {
+    assert!((bm == 32 || bm == 64) && bk % 8 == 0 && bk > 0);
+    blocks.check(bm * bk / 4, src.len());
+    let k = blocks.nj * bk;
+    assert!(dst.len() == bm * k);
+    assert!(!streaming || dst.as_ptr() as usize % 16 == 0);
+    let out = dst.as_mut_ptr();
+    match (bm, streaming) {
+        (32, true) => tl1_impl::<2, true>(src, blocks, bm, bk, lut, out, k, scratch),
+        (32, false) => tl1_impl::<2, false>(src, blocks, bm, bk, lut, out, k, scratch),
+        (_, true) => tl1_impl::<1, true>(src, blocks, bm, bk, lut, out, k, scratch),
+        (_, false) => tl1_impl::<1, false>(src, blocks, bm, bk, lut, out, k, scratch),
+    }
+}
+
+/// `Q`: column quads per 16-byte run, `256 / bm / 4`: 2 (bm = 32) or 1 (bm = 64).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+unsafe fn tl1_impl<const Q: usize, const NT: bool>(
+    src: &[u8],
+    blocks: Blocks,
+    bm: usize,
+    bk: usize,
+    lut: [f32; 3],
+    out: *mut f32,
+    k: usize,
+    scratch: &mut Tl1Scratch,
+) {
+    let t4 = pair_codes();
+    let m0f = _mm_set1_epi8(0x0f);
+    let (t4y, m0fy) = (_mm256_broadcastsi128_si256(t4), _mm256_set1_epi8(0x0f));
+    let table = pair_table(lut);
+    // Q = 2: the two quads of a pair (8 columns) are 32 contiguous bytes, staged 256 bits at a
+    // time; a word then holds its quads' codes in byte order (0, 2, 1, 3) and row s sits in
+    // slot `s` with bits 2 and 3 swapped. Q = 1: 128 bits at a time, natural order.
+    let (sh_a, sh_b) = if Q == 2 {
+        (_mm256_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22), _mm256_setr_epi32(8, 10, 12, 14, 24, 26, 28, 30))
+    } else {
+        let (lo, hi, _) = shifts();
+        (lo, hi)
+    };
+    let slot = |s: usize| if Q == 2 { (s & 3) | ((s & 4) << 1) | ((s & 8) >> 1) } else { s };
+    let stage = &mut *scratch.stage;
+    // Offset of each pair (8 columns, quads 2u and 2u + 1) of the chunk, row 0 of sub-group 0:
+    // block j, pair v of the block: `first + j*jstride + off(2v)`, `off(x) = (x/Q)*64 + (x%Q)*16`.
+    let pairs = &mut *scratch.pairs;
+    let pairs_per_block = bk / 8;
+    let p = src.as_ptr();
+    for g in 0..bm / 16 {
+        let gbase = g * Q * 16;
+        let (mut j, mut v) = (0, 0); // the next pair
+        let mut c0 = 0;
+        while c0 < k {
+            let cols = (k - c0).min(TL1_CHUNK); // a multiple of 8
+            let np = cols / 8;
+            for a in pairs.iter_mut().take(np) {
+                *a = blocks.first + j * blocks.jstride + gbase + (2 * v / Q) * 64 + (2 * v % Q) * 16;
+                v += 1;
+                if v == pairs_per_block {
+                    (j, v) = (j + 1, 0);
+                }
+            }
+            let odd = np % 2 == 1;
+            if Q == 2 {
+                let codes = |u: usize| {
+                    let b = _mm256_loadu_si256(p.add(pairs[u]).cast());
+                    let hi = _mm256_shuffle_epi8(t4y, _mm256_and_si256(_mm256_srli_epi16::<4>(b), m0fy));
+                    let lo = _mm256_shuffle_epi8(t4y, _mm256_and_si256(b, m0fy));
+                    _mm256_or_si256(hi, _mm256_slli_epi16::<4>(lo))
+                };
+                for (t, w) in stage.iter_mut().enumerate().take(np.div_ceil(2)) {
+                    let c01 = codes(2 * t);
+                    let c23 = if 2 * t + 1 < np {
+                        codes(2 * t + 1)
+                    } else {
+                        c01 /* unused */
+                    };
+                    let (x, y) = (_mm256_unpacklo_epi8(c01, c23), _mm256_unpackhi_epi8(c01, c23));
+                    let (lo, hi) = (_mm256_permute2x128_si256::<0x20>(x, y), _mm256_permute2x128_si256::<0x31>(x, y));
+                    let w = w.as_mut_ptr();
+                    _mm256_storeu_si256(w.cast(), _mm256_unpacklo_epi16(lo, hi));
+                    _mm256_storeu_si256(w.add(8).cast(), _mm256_unpackhi_epi16(lo, hi));
+                }
+            } else {
+                // Quads 2u and 2u + 1 are 64 bytes apart.
+                let codes = |at: usize| {
+                    let b = _mm_loadu_si128(p.add(at).cast());
+                    let hi = _mm_shuffle_epi8(t4, _mm_and_si128(_mm_srli_epi16::<4>(b), m0f));
+                    let lo = _mm_shuffle_epi8(t4, _mm_and_si128(b, m0f));
+                    _mm_or_si128(hi, _mm_slli_epi16::<4>(lo))
+                };
+                for (t, w) in stage.iter_mut().enumerate().take(np.div_ceil(2)) {
+                    let (a0, a1) = (codes(pairs[2 * t]), codes(pairs[2 * t] + 64));
+                    let (a2, a3) = if 2 * t + 1 < np {
+                        (codes(pairs[2 * t + 1]), codes(pairs[2 * t + 1] + 64))
+                    } else {
+                        (a0, a1) /* unused */
+                    };
+                    let (l01, h01) = (_mm_unpacklo_epi8(a0, a1), _mm_unpackhi_epi8(a0, a1));
+                    let (l23, h23) = (_mm_unpacklo_epi8(a2, a3), _mm_unpackhi_epi8(a2, a3));
+                    let w = w.as_mut_ptr();
+                    _mm_storeu_si128(w.cast(), _mm_unpacklo_epi16(l01, l23));
+                    _mm_storeu_si128(w.add(4).cast(), _mm_unpackhi_epi16(l01, l23));
+                    _mm_storeu_si128(w.add(8).cast(), _mm_unpacklo_epi16(h01, h23));
+                    _mm_storeu_si128(w.add(12).cast(), _mm_unpackhi_epi16(h01, h23));
+                }
+            }
+            let words = stage.as_ptr().cast::<u32>();
+            let nw = np / 2;
+            for s in 0..16 {
+                let row = out.add((g * 16 + s) * k + c0);
+                let words = words.add(slot(s));
+                let (lo, hi) = full_lines(row, cols);
+                for t in 0..nw {
+                    let w = words.add(16 * t);
+                    let (x, y) = (expand8(w, sh_a, table), expand8(w, sh_b, table));
+                    if NT && (t == 0 || t + 1 == nw) {
+                        put_edge(row.add(16 * t), x, lo, hi);
+                        put_edge(row.add(16 * t + 8), y, lo, hi);
+                    } else {
+                        put::<NT>(row.add(16 * t), x);
+                        put::<NT>(row.add(16 * t + 8), y);
+                    }
+                }
+                if odd {
+                    let x = expand8(words.add(16 * nw), sh_a, table);
+                    if NT {
+                        put_edge(row.add(16 * nw), x, lo, hi);
+                    } else {
+                        put::<NT>(row.add(16 * nw), x);
+                    }
+                }
+            }
+            c0 += cols;
+        }
+    }
+}
+
+/// After streaming stores.
+#[target_feature(enable = "avx2")]
+pub unsafe fn sfence() {
+    _mm_sfence();
+}
+
+/// TL2 three-part codes: trit 0 → 0, −1 → 1, +1 → 2, so that negating a triple is `code ^ 3`
+/// on each of its codes (0 becomes 3, which the table also maps to zero).
+const fn code3(t: i8) -> u8 {
+    match t {
+        -1 => 1,
+        1 => 2,
+        _ => 0,
+    }
+}
+
+/// `P[idx]`: the three codes of triple `idx` in bits 0-1, 2-3, 4-5 (column order); 14, 15 unused.
+const TRIPLE_CODES: [u8; 16] = {
+    let mut p = [0u8; 16];
+    let mut i = 0;
+    while i < 14 {
+        let t = TRIPLES[i];
+        p[i] = code3(t[0]) | code3(t[1]) << 2 | code3(t[2]) << 4;
+        i += 1;
+    }
+    p
+};
+
+/// Groups (24 columns) staged at once by [`tl2_rows`] (bounds its buffer: 32 x 384 bytes).
+const TL2_CHUNK: usize = 32;
+/// Section-C blocks (32 columns) staged at once by [`tl2_rows`].
+const TL2_CHUNK_C: usize = 16;
+
+/// Staging index of each row of a 32-row block: the kernels' 32-bit lanes come out in the order
+/// `index = 8v + 4L + i` for byte position `p = 16L + 4v + i`, and position `p` holds row
+/// `rowperm(p)` (an involution).
+fn stage_index() -> [usize; 32] {
+    let mut idx = [0; 32];
+    for (rw, e) in idx.iter_mut().enumerate() {
+        let p = rowperm(rw);
+        *e = 8 * ((p >> 2) & 3) + 4 * (p >> 4) + (p & 3);
+    }
+    idx
+}
+
+/// Where the parts of one TL2 row group (32 rows) lie in the tensor's bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Tl2Rows {
+    /// Section-A blocks (`32*BK/6` bytes each), `None` if `K3 = 0`.
+    pub a: Option<Blocks>,
+    /// Section-B blocks (`32*BK/24` bytes each), one per section-A block.
+    pub signs: Option<Blocks>,
+    /// Section-C blocks (256 bytes, 32 columns each), `None` if `K2 = 0`.
+    pub c: Option<Blocks>,
+    /// `BK`.
+    pub bk: usize,
+    /// Columns of the tensor, `K3 + K2`.
+    pub k: usize,
+}
+
+/// One TL2 row group: 32 rows x all `K` columns into `dst` (32 rows of `k` f32, row-major),
+/// validated (three indices ≤ 13, two indices ≤ 8). Section A / B blocks (`BK % 24 == 0`):
+/// step `Y` = 32 bytes, byte `rowperm(row)` holds triples 2Y, 2Y+1 of that row; per group of 8
+/// triples (24 columns), 16 little-endian sign words, bit `15 - (2q + h)` of word `c` the sign
+/// of triple `q` of row `16h + c`. Section C blocks: 8 steps of 32 bytes, byte `rowperm(row)`
+/// of step `y` holds pairs `2y`, `2y + 1`. Rows are written contiguously, up to [`TL2_CHUNK`]
+/// groups at a time. `streaming` as in [`tl1_rows`].
+#[target_feature(enable = "avx2")]
+pub unsafe fn tl2_rows(
+    src: &[u8],
+    parts: Tl2Rows,
+    lut: [f32; 3],
+    dst: &mut [f32],
+    streaming: bool,
+    scratch: &mut Tl2Scratch,
+) {
+    let Tl2Rows { a, signs, c, bk, k } = parts;
+    assert!(bk % 24 == 0 && bk > 0 && dst.len() == 32 * k);
+    assert!(!streaming || dst.as_ptr() as usize % 16 == 0);
+    let k3 = match (a, signs) {
+        (Some(a), Some(s)) => {
+            a.check(32 * bk / 6, src.len());
+            s.check(32 * bk / 24, src.len());
+            assert!(a.nj == s.nj);
+            a.nj * bk
+        }
+        (None, None) => 0,
+        _ => panic!("section A and B blocks come together"),
+    };
+    if let Some(c) = c {
+        c.check(256, src.len());
+        assert!(k3 + 32 * c.nj == k);
+    } else {
+        assert!(k3 == k);
+    }
+    let out = dst.as_mut_ptr();
+    if streaming {
+        tl2_impl::<true>(src, parts, lut, out, scratch);
+    } else {
+        tl2_impl::<false>(src, parts, lut, out, scratch);
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn tl2_impl<const NT: bool>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], out: *mut f32, scratch: &mut Tl2Scratch) {
+    let Tl2Rows { a, signs, c, bk, k } = parts;
+    let index = stage_index();
+    let p = src.as_ptr();
+    if let (Some(a), Some(signs)) = (a, signs) {
+        let pt = _mm256_broadcastsi128_si256(_mm_loadu_si128(TRIPLE_CODES.as_ptr().cast()));
+        let pn = _mm256_xor_si256(pt, _mm256_set1_epi8(0x3f));
+        let m0f = _mm256_set1_epi8(0x0f);
+        // Per 128-bit half: positions 0..8 hold rows c = 0..8 (h = 0), 8..16 rows 16 + c
+        // (h = 1), with c counted from 8 in the upper half; word c is bytes 2c, 2c + 1 of the
+        // same half.
+        let ctrl_hi = _mm256_setr_epi8(
+            1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15,
+        );
+        let ctrl_lo = _mm256_setr_epi8(
+            0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14,
+        );
+        // h = 1 positions: their bits sit one lower (bit 14 - 2q), doubled to line up with h = 0.
+        let h1 = _mm256_setr_epi8(
+            0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1,
+            -1,
+        );
+        let k_1_64 = _mm256_set1_epi16(0x4001); // bytes (1, 64)
+        let k_1_4096 = _mm256_set1_epi32(0x1000_0001); // words (1, 4096)
+        let table = _mm256_setr_ps(lut[1], lut[0], lut[2], lut[1], lut[1], lut[0], lut[2], lut[1]);
+        let (sh_lo, _, sh_mid) = shifts();
+        // [group][A, M, B][lane]: A = columns 0..12, B = 12..24 of the group (2 bits each),
+        // M = columns 8..16.
+        let stage = &mut *scratch.three;
+        let groups_per_block = bk / 24;
+        let groups = a.nj * groups_per_block;
+        let (mut j, mut gi) = (0, 0); // the next group
+        let mut g0 = 0;
+        while g0 < groups {
+            let n = (groups - g0).min(TL2_CHUNK);
+            for st in stage.iter_mut().take(n) {
+                let a_at = a.first + j * a.jstride + 128 * gi;
+                let s_at = signs.first + j * signs.jstride + 32 * gi;
+                gi += 1;
+                if gi == groups_per_block {
+                    (j, gi) = (j + 1, 0);
+                }
+                let sb = _mm256_loadu_si256(p.add(s_at).cast());
+                let (hv, lv) = (_mm256_shuffle_epi8(sb, ctrl_hi), _mm256_shuffle_epi8(sb, ctrl_lo));
+                // Bit 7 - 2q' of `hs` (q' = q < 4) / `ls` (q' = q - 4) is the sign of triple q.
+                let hs = _mm256_add_epi8(hv, _mm256_and_si256(hv, h1));
+                let ls = _mm256_add_epi8(lv, _mm256_and_si256(lv, h1));
+                let sel = [
+                    (hs, _mm256_slli_epi16::<2>(hs)),
+                    (_mm256_slli_epi16::<4>(hs), _mm256_slli_epi16::<6>(hs)),
+                    (ls, _mm256_slli_epi16::<2>(ls)),
+                    (_mm256_slli_epi16::<4>(ls), _mm256_slli_epi16::<6>(ls)),
+                ];
+                let mut u = [(_mm256_setzero_si256(), _mm256_setzero_si256()); 4];
+                for (y, (uy, (s_hi, s_lo))) in u.iter_mut().zip(sel).enumerate() {
+                    let b = _mm256_loadu_si256(p.add(a_at + 32 * y).cast());
+                    let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(b), m0f);
+                    let lo = _mm256_and_si256(b, m0f);
+                    let th = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, hi), _mm256_shuffle_epi8(pn, hi), s_hi);
+                    let tl = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, lo), _mm256_shuffle_epi8(pn, lo), s_lo);
+                    // 12 bits per position: triple 2y in bits 0..6, 2y + 1 in 6..12.
+                    *uy = (
+                        _mm256_maddubs_epi16(_mm256_unpacklo_epi8(th, tl), k_1_64),
+                        _mm256_maddubs_epi16(_mm256_unpackhi_epi8(th, tl), k_1_64),
+                    );
+                }
+                let [sa, sm, sbw] = st;
+                for (x, (u0, u1, u2, u3)) in
+                    [(u[0].0, u[1].0, u[2].0, u[3].0), (u[0].1, u[1].1, u[2].1, u[3].1)].into_iter().enumerate()
+                {
+                    for (v, (lo01, lo23)) in [
+                        (_mm256_unpacklo_epi16(u0, u1), _mm256_unpacklo_epi16(u2, u3)),
+                        (_mm256_unpackhi_epi16(u0, u1), _mm256_unpackhi_epi16(u2, u3)),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        let av = _mm256_madd_epi16(lo01, k_1_4096);
+                        let bv = _mm256_madd_epi16(lo23, k_1_4096);
+                        let mv = _mm256_or_si256(_mm256_srli_epi32::<16>(av), _mm256_slli_epi32::<8>(bv));
+                        let at = 8 * (2 * x + v);
+                        _mm256_storeu_si256(sa.as_mut_ptr().add(at).cast(), av);
+                        _mm256_storeu_si256(sm.as_mut_ptr().add(at).cast(), mv);
+                        _mm256_storeu_si256(sbw.as_mut_ptr().add(at).cast(), bv);
+                    }
+                }
+            }
+            for (rw, &si) in index.iter().enumerate() {
+                let row = out.add(rw * k + 24 * g0);
+                let (lo, hi) = full_lines(row, 24 * n);
+                for (gi, [sa, sm, sb]) in stage.iter().enumerate().take(n) {
+                    let o = row.add(24 * gi);
+                    let x = expand8(sa.as_ptr().add(si), sh_lo, table);
+                    let y = expand8(sm.as_ptr().add(si), sh_lo, table);
+                    let z = expand8(sb.as_ptr().add(si), sh_mid, table);
+                    if NT && (gi == 0 || gi + 1 == n) {
+                        put_edge(o, x, lo, hi);
+                        put_edge(o.add(8), y, lo, hi);
+                        put_edge(o.add(16), z, lo, hi);
+                    } else {
+                        put::<NT>(o, x);
+                        put::<NT>(o.add(8), y);
+                        put::<NT>(o.add(16), z);
+                    }
+                }
+            }
+            g0 += n;
+        }
+    }
+    if let Some(c) = c {
+        let k3 = k - 32 * c.nj;
+        let t4 = _mm256_broadcastsi128_si256(pair_codes());
+        let m0f = _mm256_set1_epi8(0x0f);
+        let table = pair_table(lut);
+        let (sh_lo, sh_hi, _) = shifts();
+        // [block][half][lane]: columns 16*half..16*half + 16 of the block.
+        let stage = &mut *scratch.two;
+        let mut j0 = 0;
+        while j0 < c.nj {
+            let n = (c.nj - j0).min(TL2_CHUNK_C);
+            for (jj, st) in stage.iter_mut().enumerate().take(n) {
+                let at = c.first + (j0 + jj) * c.jstride;
+                for (half, w) in st.iter_mut().enumerate() {
+                    let codes = |y: usize| {
+                        let b = _mm256_loadu_si256(p.add(at + 32 * (4 * half + y)).cast());
+                        let hi = _mm256_shuffle_epi8(t4, _mm256_and_si256(_mm256_srli_epi16::<4>(b), m0f));
+                        let lo = _mm256_shuffle_epi8(t4, _mm256_and_si256(b, m0f));
+                        _mm256_or_si256(hi, _mm256_slli_epi16::<4>(lo))
+                    };
+                    let (c0, c1, c2, c3) = (codes(0), codes(1), codes(2), codes(3));
+                    let (l01, h01) = (_mm256_unpacklo_epi8(c0, c1), _mm256_unpackhi_epi8(c0, c1));
+                    let (l23, h23) = (_mm256_unpacklo_epi8(c2, c3), _mm256_unpackhi_epi8(c2, c3));
+                    let w = w.as_mut_ptr();
+                    _mm256_storeu_si256(w.cast(), _mm256_unpacklo_epi16(l01, l23));
+                    _mm256_storeu_si256(w.add(8).cast(), _mm256_unpackhi_epi16(l01, l23));
+                    _mm256_storeu_si256(w.add(16).cast(), _mm256_unpacklo_epi16(h01, h23));
+                    _mm256_storeu_si256(w.add(24).cast(), _mm256_unpackhi_epi16(h01, h23));
+                }
+            }
+            for (rw, &si) in index.iter().enumerate() {
+                let row = out.add(rw * k + k3 + 32 * j0);
+                let (lo, hi) = full_lines(row, 32 * n);
+                for (jj, st) in stage.iter().enumerate().take(n) {
+                    for (half, w) in st.iter().enumerate() {
+                        let w = w.as_ptr().add(si);
+                        let o = row.add(32 * jj + 16 * half);
+                        let (x, y) = (expand8(w, sh_lo, table), expand8(w, sh_hi, table));
+                        if NT && (jj == 0 || jj + 1 == n) {
+                            put_edge(o, x, lo, hi);
+                            put_edge(o.add(8), y, lo, hi);
+                        } else {
+                            put::<NT>(o, x);
+                            put::<NT>(o.add(8), y);
+                        }
+                    }
+                }
+            }
+            j0 += n;
+        }
+    }
+}
