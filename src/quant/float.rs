@@ -139,8 +139,12 @@ fn enc_f16(src: &[f32], dst: &mut [u8]) {
     }
 }
 
-/// BF16: `ggml_fp32_to_bf16_row_ref` ([`f32_to_bf16`] per element).
+/// BF16: `ggml_fp32_to_bf16_row_ref` ([`f32_to_bf16`] per element), through the fast bf16
+/// stores where SIMD is in use (the same bits, `super::simd`).
 fn enc_bf16(src: &[f32], dst: &mut [u8]) {
+    if super::simd::store(super::output::OutType::Bf16, src, dst, false) {
+        return;
+    }
     for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
         d.copy_from_slice(&f32_to_bf16(v).to_le_bytes());
     }

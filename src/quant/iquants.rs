@@ -318,22 +318,54 @@ fn best_index_iq4nl(x: f32) -> u8 {
     }
 }
 
+/// [`best_index_iq4nl`] without branches (the same result for every `x`, NaN and ±inf
+/// included): the bisection ends at `mu` = 1 + the number of codes `k` in 1..15 with
+/// `!(x < val(k))` (the values are sorted, so that predicate is monotone; a NaN fails every
+/// `<`, as in the bisection), and the ends `x <= val(0)` / `x >= val(15)` fall out of the
+/// final comparison. The same two f32 subtractions decide it. (The bisection's branches are
+/// mispredicted about half the time on real data: ggml's IQ4 quantizers spend most of their
+/// time there.)
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(x < v)` on purpose: true for NaN, as the bisection
+fn best_index_iq4nl_fast(x: f32) -> u8 {
+    let val = |i: usize| KVALUES_IQ4NL[i] as f32;
+    let mut mu = 1usize;
+    for k in 1..15 {
+        mu += !(x < val(k)) as usize;
+    }
+    let lower = x - val(mu - 1) < val(mu) - x;
+    (mu - lower as usize) as u8
+}
+
+/// The code nearest to `x`: [`best_index_iq4nl_fast`] where SIMD is in use, else the oracle.
+#[inline(always)]
+fn iq4_index(x: f32, fast: bool) -> u8 {
+    if fast {
+        best_index_iq4nl_fast(x)
+    } else {
+        best_index_iq4nl(x)
+    }
+}
+
 /// The per-32-element scale search of `quantize_row_iq4_nl_impl` (weights x², ntry = 7):
 /// start from `-max/kvalues[0]`, take the weighted least-squares scale of the codes it gives
 /// (0 unless `Σw·q² > 0`), then try the inverse scales `(itry + kvalues[0])/max`, itry = −7..7, keeping a strictly
 /// better one. Returns 0 for a group whose largest magnitude is below `GROUP_MAX_EPS`.
 #[inline(always)]
-fn iq4_group_scale(xb: &[f32]) -> f32 {
+fn iq4_group_scale(xb: &[f32], fast: bool) -> f32 {
     const NTRY: i32 = 7;
     let v0 = KVALUES_IQ4NL[0] as i32;
     let (max, amax) = signed_absmax(xb);
     if amax < GROUP_MAX_EPS {
         return 0.0;
     }
+    if fast {
+        return iq4_group_scale_lanes(xb, max);
+    }
     let sums = |id: f32| {
         let (mut sumqx, mut sumq2) = (0f32, 0f32);
         for &v in xb {
-            let q = KVALUES_IQ4NL[best_index_iq4nl(id * v) as usize] as f32;
+            let q = KVALUES_IQ4NL[iq4_index(id * v, fast) as usize] as f32;
             let w = v * v;
             sumqx += w * q * v;
             sumq2 += w * q * q;
@@ -354,6 +386,53 @@ fn iq4_group_scale(xb: &[f32]) -> f32 {
     d
 }
 
+/// The candidates of [`iq4_group_scale_lanes`]: lane 0 the first inverse scale `1/(-max/v0)`,
+/// lanes 1..16 the trials itry = −7..7 in ggml's order.
+const IQ4_LANES: usize = 16;
+
+/// [`iq4_group_scale`] (for a group whose largest magnitude is `max`, not below
+/// `GROUP_MAX_EPS`) with the sums of all 16 candidate inverse scales formed at once, one per
+/// lane (vectorizable; each lane's f32 operations are the oracle's, in its order), then the
+/// oracle's choice among them, in its order. The same bits.
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(x < v)` on purpose: true for NaN, as the bisection
+fn iq4_group_scale_lanes(xb: &[f32], max: f32) -> f32 {
+    let v0 = KVALUES_IQ4NL[0] as i32;
+    let mut ids = [0f32; IQ4_LANES];
+    ids[0] = 1.0 / (-max / v0 as f32);
+    for (k, itry) in (-7..=7).enumerate() {
+        ids[k + 1] = (itry + v0) as f32 / max;
+    }
+    let vals: [f32; 16] = KVALUES_IQ4NL.map(|v| v as f32);
+    let (mut sumqx, mut sumq2) = ([0f32; IQ4_LANES], [0f32; IQ4_LANES]);
+    for &v in xb {
+        let w = v * v;
+        // best_index_iq4nl_fast(ids[k] * v) in every lane, then its value.
+        let x = ids.map(|id| id * v);
+        let mut mu = [1i32; IQ4_LANES];
+        for &vc in &vals[1..15] {
+            for (mu, &x) in mu.iter_mut().zip(&x) {
+                *mu += !(x < vc) as i32;
+            }
+        }
+        for k in 0..IQ4_LANES {
+            let (lo, hi) = (vals[(mu[k] - 1) as usize & 15], vals[mu[k] as usize & 15]);
+            let q = if x[k] - lo < hi - x[k] { lo } else { hi };
+            sumqx[k] += w * q * v;
+            sumq2[k] += w * q * q;
+        }
+    }
+    let mut d = if sumq2[0] > 0.0 { sumqx[0] / sumq2[0] } else { 0.0 };
+    let mut best = d * sumqx[0];
+    for k in 1..IQ4_LANES {
+        if sumq2[k] > 0.0 && sumqx[k] * sumqx[k] > best * sumq2[k] {
+            d = sumqx[k] / sumq2[k];
+            best = d * sumqx[k];
+        }
+    }
+    d
+}
+
 /// Pack IQ4 codes: byte `16i + j` holds element `32i + j` (low nibble) and `32i + 16 + j`.
 fn iq4_pack(l: &[u8], q4: &mut [u8]) {
     for (i, q) in q4.chunks_exact_mut(16).enumerate() {
@@ -366,13 +445,13 @@ fn iq4_pack(l: &[u8], q4: &mut [u8]) {
 /// IQ4_NL (`quantize_iq4_nl` without weights): `d` = the group's searched scale (f32, stored as
 /// f16); codes nearest to `x/d` (with the unrounded d).
 #[inline(always)]
-fn enc_block_iq4_nl(x: &[f32; 32], b: &mut [u8; 18]) {
-    let d = iq4_group_scale(x);
+fn enc_block_iq4_nl(x: &[f32; 32], b: &mut [u8; 18], fast: bool) {
+    let d = iq4_group_scale(x, fast);
     put_f16(b, 0, d);
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     let mut l = [0u8; 32];
     for (l, &v) in l.iter_mut().zip(x) {
-        *l = best_index_iq4nl(id * v);
+        *l = iq4_index(id * v, fast);
     }
     iq4_pack(&l, &mut b[2..]);
 }
@@ -381,10 +460,10 @@ fn enc_block_iq4_nl(x: &[f32; 32], b: &mut [u8; 18]) {
 /// against `d = -max/32` (max = the signed largest-magnitude scale), codes nearest to
 /// `x/(d*l)` (unrounded d).
 #[inline(always)]
-fn enc_block_iq4_xs(x: &[f32; 256], b: &mut [u8; 136]) {
+fn enc_block_iq4_xs(x: &[f32; 256], b: &mut [u8; 136], fast: bool) {
     let mut scales = [0f32; 8];
     for (ib, s) in scales.iter_mut().enumerate() {
-        *s = iq4_group_scale(&x[32 * ib..][..32]);
+        *s = iq4_group_scale(&x[32 * ib..][..32], fast);
     }
     let (max_scale, _) = signed_absmax(&scales);
     let d = -max_scale / 32.0;
@@ -397,7 +476,7 @@ fn enc_block_iq4_xs(x: &[f32; 256], b: &mut [u8; 136]) {
         let dl = d * ls as f32;
         let idl = if dl != 0.0 { 1.0 / dl } else { 0.0 };
         for (l, &v) in l[32 * ib..][..32].iter_mut().zip(&x[32 * ib..][..32]) {
-            *l = best_index_iq4nl(idl * v);
+            *l = iq4_index(idl * v, fast);
         }
         let ls = (ls + 32) as u8;
         if ib % 2 == 0 {
@@ -412,11 +491,23 @@ fn enc_block_iq4_xs(x: &[f32; 256], b: &mut [u8; 136]) {
 }
 
 fn enc_iq4_nl(src: &[f32], dst: &mut [u8]) {
-    for_each_block_enc(src, dst, enc_block_iq4_nl);
+    let fast = super::simd::level().is_simd();
+    for_each_block_enc(
+        src,
+        dst,
+        #[inline(always)]
+        |x, b| enc_block_iq4_nl(x, b, fast),
+    );
 }
 
 fn enc_iq4_xs(src: &[f32], dst: &mut [u8]) {
-    for_each_block_enc(src, dst, enc_block_iq4_xs);
+    let fast = super::simd::level().is_simd();
+    for_each_block_enc(
+        src,
+        dst,
+        #[inline(always)]
+        |x, b| enc_block_iq4_xs(x, b, fast),
+    );
 }
 
 /// Encoders of this family: IQ4_NL and IQ4_XS. IQ2_XXS, IQ2_XS and IQ1_S need an importance
@@ -433,6 +524,61 @@ pub fn encoder(id: TypeId) -> Option<Encoder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iq4nl_best_index_without_branches_matches_the_bisection() {
+        // Every code value, every midpoint, and their f32 neighbours; specials; a sweep.
+        let mut xs = vec![f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, f32::MAX, -f32::MAX];
+        let vals: Vec<f32> = KVALUES_IQ4NL.iter().map(|&v| v as f32).collect();
+        let mut points = vals.clone();
+        points.extend(vals.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+        for p in points {
+            let (mut lo, mut hi) = (p, p);
+            for _ in 0..4 {
+                xs.extend([lo, hi]);
+                lo = f32::from_bits(if lo > 0.0 { lo.to_bits() - 1 } else { lo.to_bits() + 1 });
+                hi = f32::from_bits(if hi >= 0.0 { hi.to_bits() + 1 } else { hi.to_bits() - 1 });
+            }
+        }
+        xs.extend((-3000..=3000).map(|i| i as f32 * 0.0625));
+        for x in xs {
+            assert_eq!(best_index_iq4nl_fast(x), best_index_iq4nl(x), "x = {x:e} ({:#x})", x.to_bits());
+        }
+    }
+
+    #[test]
+    fn iq4_fast_encoders_match_the_oracles() {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for n in 0..400 {
+            let scale = 2f32.powi((next() % 271) as i32 - 140);
+            let mut x = [0f32; 256];
+            for v in x.iter_mut() {
+                let u = (0..3).map(|_| (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).sum::<f32>();
+                *v = match next() % 97 {
+                    0 if n % 2 == 0 => f32::NAN,
+                    1 if n % 2 == 0 => f32::INFINITY,
+                    2 => 0.0,
+                    3 => ((next() % 17) as f32 - 8.0) * 0.5,
+                    _ => u * scale,
+                };
+            }
+            let (mut fast, mut oracle) = ([0u8; 136], [0u8; 136]);
+            enc_block_iq4_xs(&x, &mut fast, true);
+            enc_block_iq4_xs(&x, &mut oracle, false);
+            assert_eq!(fast, oracle, "iq4_xs block {n}");
+            let (mut fast, mut oracle) = ([0u8; 18], [0u8; 18]);
+            let xb: &[f32; 32] = x[..32].try_into().unwrap();
+            enc_block_iq4_nl(xb, &mut fast, true);
+            enc_block_iq4_nl(xb, &mut oracle, false);
+            assert_eq!(fast, oracle, "iq4_nl block {n}");
+        }
+    }
 
     #[test]
     fn iq4nl_best_index() {

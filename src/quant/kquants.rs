@@ -8,7 +8,7 @@
 //! The encoders are ggml's `quantize_row_q{2..6}_K_ref` (what `ggml_quantize_chunk` runs without
 //! an importance matrix), with its scale searches `make_qkx2_quants` (Q2_K, Q4_K, Q5_K),
 //! `make_q3_quants` (Q3_K) and `make_qx_quants` (Q6_K), each f32 operation in ggml's order.
-//! The Q3_K and Q6_K searches also have restructured versions (several groups or candidate
+//! Every K-quant search also has a restructured version (several groups or candidate
 //! scales at once, one per vector lane, each lane with the oracle's operations in its order),
 //! used whenever SIMD is; `BG_FORCE_SCALAR=1` runs the oracles, and the tests check both
 //! against ggml and each other.
@@ -275,6 +275,118 @@ fn make_qkx2_quants(
         }
     }
     (scale, -min)
+}
+
+/// [`make_qkx2_quants`] for `G` groups of `N` elements at once, one group per lane
+/// (vectorizable across the groups; each lane's f32 operations are the oracle's, in its order,
+/// its branches turned into selects; every lane runs the same `nstep + 1` trials, so nothing
+/// is wasted). `t[i][g]` is element `i` of group `g` and `w[i][g]` its weight. Returns the
+/// levels `lq[i][g]` and per group `(scale, the_min)`. The same bits as the oracle.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn make_qkx2_quants_lanes<const G: usize, const N: usize>(
+    nmax: i32,
+    t: &[[f32; G]; N],
+    w: &[[f32; G]; N],
+    rmin: f32,
+    rdelta: f32,
+    nstep: i32,
+    use_mad: bool,
+) -> ([[u8; G]; N], [f32; G], [f32; G]) {
+    let err = |diff: f32| if use_mad { diff.abs() } else { diff * diff };
+    let (mut min, mut max) = (t[0], t[0]);
+    let mut sum_w = w[0];
+    let mut sum_x = [0f32; G];
+    for g in 0..G {
+        sum_x[g] = sum_w[g] * t[0][g];
+    }
+    for i in 1..N {
+        for g in 0..G {
+            let v = t[i][g];
+            min[g] = if v < min[g] { v } else { min[g] };
+            max[g] = if v > max[g] { v } else { max[g] };
+            sum_w[g] += w[i][g];
+            sum_x[g] += w[i][g] * v;
+        }
+    }
+    let nmaxf = nmax as f32;
+    let mut flat = [false; G];
+    let mut iscale = [0f32; G];
+    let mut scale = [0f32; G];
+    for g in 0..G {
+        min[g] = if min[g] > 0.0 { 0.0 } else { min[g] };
+        flat[g] = max[g] == min[g];
+        iscale[g] = nmaxf / (max[g] - min[g]);
+        scale[g] = 1.0 / iscale[g];
+    }
+    let mut lq = [[0u8; G]; N];
+    let mut best_error = [0f32; G];
+    for i in 0..N {
+        for g in 0..G {
+            let q = nearest_int(iscale[g] * (t[i][g] - min[g])).max(0).min(nmax);
+            lq[i][g] = q as u8;
+            best_error[g] += w[i][g] * err(scale[g] * q as f32 + min[g] - t[i][g]);
+        }
+    }
+    if nstep >= 1 {
+        for is in 0..=nstep {
+            let mut qf = [[0f32; G]; N];
+            let (mut sum_l, mut sum_l2, mut sum_xl) = ([0f32; G], [0f32; G], [0f32; G]);
+            for g in 0..G {
+                iscale[g] = (rmin + rdelta * is as f32 + nmaxf) / (max[g] - min[g]);
+            }
+            for i in 0..N {
+                for g in 0..G {
+                    let q = nearest_int(iscale[g] * (t[i][g] - min[g])).max(0).min(nmax) as f32;
+                    qf[i][g] = q;
+                    let wq = w[i][g] * q;
+                    sum_l[g] += wq;
+                    sum_l2[g] += wq * q;
+                    sum_xl[g] += wq * t[i][g];
+                }
+            }
+            let (mut this_scale, mut this_min) = ([0f32; G], [0f32; G]);
+            let mut ok = [false; G];
+            for g in 0..G {
+                let det = sum_w[g] * sum_l2[g] - sum_l[g] * sum_l[g];
+                let s = (sum_w[g] * sum_xl[g] - sum_x[g] * sum_l[g]) / det;
+                let m = (sum_l2[g] * sum_x[g] - sum_l[g] * sum_xl[g]) / det;
+                let clip = m > 0.0;
+                this_scale[g] = if clip { sum_xl[g] / sum_l2[g] } else { s };
+                this_min[g] = if clip { 0.0 } else { m };
+                ok[g] = (det > 0.0) & !flat[g];
+            }
+            let mut cur_error = [0f32; G];
+            for i in 0..N {
+                for g in 0..G {
+                    cur_error[g] += w[i][g] * err(this_scale[g] * qf[i][g] + this_min[g] - t[i][g]);
+                }
+            }
+            let mut better = [false; G];
+            for g in 0..G {
+                better[g] = ok[g] & (cur_error[g] < best_error[g]);
+                best_error[g] = if better[g] { cur_error[g] } else { best_error[g] };
+                scale[g] = if better[g] { this_scale[g] } else { scale[g] };
+                min[g] = if better[g] { this_min[g] } else { min[g] };
+            }
+            for i in 0..N {
+                for g in 0..G {
+                    lq[i][g] = if better[g] { qf[i][g] as u8 } else { lq[i][g] };
+                }
+            }
+        }
+    }
+    let mut the_min = [0f32; G];
+    for g in 0..G {
+        scale[g] = if flat[g] { 0.0 } else { scale[g] };
+        the_min[g] = -min[g];
+    }
+    for row in lq.iter_mut() {
+        for (q, &f) in row.iter_mut().zip(&flat) {
+            *q = if f { 0 } else { *q };
+        }
+    }
+    (lq, scale, the_min)
 }
 
 /// ggml's `make_q3_quants(n, nmax, x, L, do_rmse = true)`: symmetric levels −nmax..nmax−1
@@ -589,7 +701,7 @@ fn pack_2bit(l: &[u8; 256], qs: &mut [u8]) {
 /// weights, rmin −0.5, rdelta 0.1, 15 steps, mad)`, 4-bit scales and mins against
 /// `max/15`, then every sub-block requantized with the stored (f16-rounded) values.
 #[inline(always)]
-fn enc_block_q2_k(x: &[f32; 256], b: &mut [u8; 84]) {
+fn enc_block_q2_k(x: &[f32; 256], b: &mut [u8; 84], fast: bool) {
     const Q4SCALE: f32 = 15.0;
     let mut l = [0u8; 256];
     let mut laux = [0u8; 16];
@@ -597,14 +709,33 @@ fn enc_block_q2_k(x: &[f32; 256], b: &mut [u8; 84]) {
     let mut mins = [0f32; 16];
     let mut scales = [0f32; 16];
     let (mut max_scale, mut max_min) = (0f32, 0f32);
-    for j in 0..16 {
-        let xs = &x[16 * j..][..16];
-        for (w, &v) in weights.iter_mut().zip(xs) {
-            *w = v.abs();
+    if fast {
+        let (mut t, mut w) = ([[0f32; 16]; 16], [[0f32; 16]; 16]);
+        for i in 0..16 {
+            for g in 0..16 {
+                t[i][g] = x[16 * g + i];
+                w[i][g] = t[i][g].abs();
+            }
         }
-        let (scale, min) = make_qkx2_quants(3, xs, &weights, &mut l[16 * j..][..16], &mut laux, -0.5, 0.1, 15, true);
-        scales[j] = scale;
-        mins[j] = min;
+        let lq;
+        (lq, scales, mins) = make_qkx2_quants_lanes(3, &t, &w, -0.5, 0.1, 15, true);
+        for g in 0..16 {
+            for i in 0..16 {
+                l[16 * g + i] = lq[i][g];
+            }
+        }
+    } else {
+        for j in 0..16 {
+            let xs = &x[16 * j..][..16];
+            for (w, &v) in weights.iter_mut().zip(xs) {
+                *w = v.abs();
+            }
+            (scales[j], mins[j]) =
+                make_qkx2_quants(3, xs, &weights, &mut l[16 * j..][..16], &mut laux, -0.5, 0.1, 15, true);
+        }
+    }
+    for j in 0..16 {
+        let (scale, min) = (scales[j], mins[j]);
         if scale > max_scale {
             max_scale = scale;
         }
@@ -712,27 +843,52 @@ fn put_scale_min_k4(j: usize, ls: u8, lm: u8, s: &mut [u8]) {
 /// 0.1, nstep)`; 6-bit scales and mins against `max/63` into `d`, `dmin`, `scales[12]` (bytes
 /// 0..16 of `b`); every sub-block requantized with the stored values. Returns the levels.
 #[inline(always)]
-fn k4_levels(x: &[f32; 256], nmax: i32, rmin: f32, nstep: i32, b: &mut [u8]) -> [u8; 256] {
+fn k4_levels(x: &[f32; 256], nmax: i32, rmin: f32, nstep: i32, b: &mut [u8], fast: bool) -> [u8; 256] {
     let mut l = [0u8; 256];
     let mut laux = [0u8; 32];
     let mut weights = [0f32; 32];
     let mut mins = [0f32; 8];
     let mut scales = [0f32; 8];
     let (mut max_scale, mut max_min) = (0f32, 0f32);
+    if fast {
+        let (mut t, mut w) = ([[0f32; 8]; 32], [[0f32; 8]; 32]);
+        let mut sum_x2 = [0f32; 8];
+        for i in 0..32 {
+            for g in 0..8 {
+                t[i][g] = x[32 * g + i];
+                sum_x2[g] += t[i][g] * t[i][g];
+            }
+        }
+        let av_x = sum_x2.map(|s| (s / 32.0).sqrt());
+        for i in 0..32 {
+            for g in 0..8 {
+                w[i][g] = av_x[g] + t[i][g].abs();
+            }
+        }
+        let lq;
+        (lq, scales, mins) = make_qkx2_quants_lanes(nmax, &t, &w, rmin, 0.1, nstep, false);
+        for g in 0..8 {
+            for i in 0..32 {
+                l[32 * g + i] = lq[i][g];
+            }
+        }
+    } else {
+        for j in 0..8 {
+            let xs = &x[32 * j..][..32];
+            let mut sum_x2 = 0f32;
+            for &v in xs {
+                sum_x2 += v * v;
+            }
+            let av_x = (sum_x2 / 32.0).sqrt();
+            for (w, &v) in weights.iter_mut().zip(xs) {
+                *w = av_x + v.abs();
+            }
+            (scales[j], mins[j]) =
+                make_qkx2_quants(nmax, xs, &weights, &mut l[32 * j..][..32], &mut laux, rmin, 0.1, nstep, false);
+        }
+    }
     for j in 0..8 {
-        let xs = &x[32 * j..][..32];
-        let mut sum_x2 = 0f32;
-        for &v in xs {
-            sum_x2 += v * v;
-        }
-        let av_x = (sum_x2 / 32.0).sqrt();
-        for (w, &v) in weights.iter_mut().zip(xs) {
-            *w = av_x + v.abs();
-        }
-        let (scale, min) =
-            make_qkx2_quants(nmax, xs, &weights, &mut l[32 * j..][..32], &mut laux, rmin, 0.1, nstep, false);
-        scales[j] = scale;
-        mins[j] = min;
+        let (scale, min) = (scales[j], mins[j]);
         if scale > max_scale {
             max_scale = scale;
         }
@@ -761,8 +917,8 @@ fn k4_levels(x: &[f32; 256], nmax: i32, rmin: f32, nstep: i32, b: &mut [u8]) -> 
 /// Q4_K (`quantize_row_q4_K_ref`): [`k4_levels`] with nmax 15, rmin −1, 20 steps; chunk c of
 /// `qs` holds sub-block 2c in the low nibbles and 2c+1 in the high ones.
 #[inline(always)]
-fn enc_block_q4_k(x: &[f32; 256], b: &mut [u8; 144]) {
-    let l = k4_levels(x, 15, -1.0, 20, b);
+fn enc_block_q4_k(x: &[f32; 256], b: &mut [u8; 144], fast: bool) {
+    let l = k4_levels(x, 15, -1.0, 20, b, fast);
     for (c, q) in b[16..].chunks_exact_mut(32).enumerate() {
         for (i, q) in q.iter_mut().enumerate() {
             *q = l[64 * c + i] | (l[64 * c + i + 32] << 4);
@@ -773,8 +929,8 @@ fn enc_block_q4_k(x: &[f32; 256], b: &mut [u8; 144]) {
 /// Q5_K (`quantize_row_q5_K_ref`): [`k4_levels`] with nmax 31, rmin −0.5, 15 steps; the 5th
 /// bits go to `qh` (bit 2c / 2c+1 of `qh[i]`).
 #[inline(always)]
-fn enc_block_q5_k(x: &[f32; 256], b: &mut [u8; 176]) {
-    let l = k4_levels(x, 31, -0.5, 15, b);
+fn enc_block_q5_k(x: &[f32; 256], b: &mut [u8; 176], fast: bool) {
+    let l = k4_levels(x, 31, -0.5, 15, b, fast);
     let (qh, ql) = b[16..].split_at_mut(32);
     qh.fill(0);
     for (c, q) in ql.chunks_exact_mut(32).enumerate() {
@@ -836,15 +992,22 @@ fn enc_block_q6_k(x: &[f32; 256], b: &mut [u8; 210], fast: bool) {
     }
 }
 
-/// Whether the Q3_K / Q6_K encoders use the restructured scale searches
-/// ([`make_q3_quants_x16`], [`make_qx_quants_fast`]; the same bits) rather than the oracles
-/// written as ggml's loops: whenever SIMD is in use, so `BG_FORCE_SCALAR=1` runs the oracles.
+/// Whether the K-quant encoders use the restructured scale searches
+/// ([`make_qkx2_quants_lanes`], [`make_q3_quants_x16`], [`make_qx_quants_fast`]; the same
+/// bits) rather than the oracles written as ggml's loops: whenever SIMD is in use, so
+/// `BG_FORCE_SCALAR=1` runs the oracles.
 fn fast_search() -> bool {
     super::simd::level().is_simd()
 }
 
 fn enc_q2_k(src: &[f32], dst: &mut [u8]) {
-    for_each_block_enc(src, dst, enc_block_q2_k);
+    let fast = fast_search();
+    for_each_block_enc(
+        src,
+        dst,
+        #[inline(always)]
+        |x, b| enc_block_q2_k(x, b, fast),
+    );
 }
 
 fn enc_q3_k(src: &[f32], dst: &mut [u8]) {
@@ -858,11 +1021,23 @@ fn enc_q3_k(src: &[f32], dst: &mut [u8]) {
 }
 
 fn enc_q4_k(src: &[f32], dst: &mut [u8]) {
-    for_each_block_enc(src, dst, enc_block_q4_k);
+    let fast = fast_search();
+    for_each_block_enc(
+        src,
+        dst,
+        #[inline(always)]
+        |x, b| enc_block_q4_k(x, b, fast),
+    );
 }
 
 fn enc_q5_k(src: &[f32], dst: &mut [u8]) {
-    for_each_block_enc(src, dst, enc_block_q5_k);
+    let fast = fast_search();
+    for_each_block_enc(
+        src,
+        dst,
+        #[inline(always)]
+        |x, b| enc_block_q5_k(x, b, fast),
+    );
 }
 
 fn enc_q6_k(src: &[f32], dst: &mut [u8]) {
@@ -1131,6 +1306,7 @@ mod tests {
 
     #[test]
     fn fast_scale_searches_match_the_oracles() {
+        // (Every K-quant encoder, the restructured searches against the oracles.)
         for (n, x) in search_blocks().iter().enumerate() {
             let (mut fast, mut oracle) = ([0u8; 110], [0u8; 110]);
             enc_block_q3_k(x, &mut fast, true);
@@ -1140,6 +1316,18 @@ mod tests {
             enc_block_q6_k(x, &mut fast, true);
             enc_block_q6_k(x, &mut oracle, false);
             assert_eq!(fast, oracle, "q6_k block {n}");
+            let (mut fast, mut oracle) = ([0u8; 84], [0u8; 84]);
+            enc_block_q2_k(x, &mut fast, true);
+            enc_block_q2_k(x, &mut oracle, false);
+            assert_eq!(fast, oracle, "q2_k block {n}");
+            let (mut fast, mut oracle) = ([0u8; 144], [0u8; 144]);
+            enc_block_q4_k(x, &mut fast, true);
+            enc_block_q4_k(x, &mut oracle, false);
+            assert_eq!(fast, oracle, "q4_k block {n}");
+            let (mut fast, mut oracle) = ([0u8; 176], [0u8; 176]);
+            enc_block_q5_k(x, &mut fast, true);
+            enc_block_q5_k(x, &mut oracle, false);
+            assert_eq!(fast, oracle, "q5_k block {n}");
             // The searches themselves, group by group: the levels, and the scales bit for bit
             // (NaN as NaN: which NaN an operation with two NaN operands returns depends on
             // the operand order the compiler picks, in ggml too; the encoders read none of it).

@@ -85,6 +85,25 @@ fn q_min_i8(f: f32, hi: i32) -> u8 {
 /// the first position of that magnitude from a bit mask.
 #[inline(always)]
 pub(super) fn signed_absmax(x: &[f32]) -> (f32, f32) {
+    let amax = abs_max(x);
+    if amax == 0.0 {
+        return (0.0, 0.0);
+    }
+    if x.len() <= 64 {
+        let mut mask = 0u64;
+        for (i, &v) in x.iter().enumerate() {
+            mask |= ((v.abs() == amax) as u64) << i;
+        }
+        return (x[mask.trailing_zeros() as usize], amax);
+    }
+    (x.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0), amax)
+}
+
+/// The largest magnitude in `x` (+0 when empty, all zero or all NaN), over eight lanes
+/// reduced as a tree: `if (amax < fabsf(v)) amax = fabsf(v)` from 0, whose result does not
+/// depend on the order (magnitudes are ≥ +0 and NaNs never win).
+#[inline(always)]
+pub(super) fn abs_max(x: &[f32]) -> f32 {
     let mut m = [0f32; 8];
     let chunks = x.chunks_exact(8);
     let rest = chunks.remainder();
@@ -99,18 +118,7 @@ pub(super) fn signed_absmax(x: &[f32]) -> (f32, f32) {
         *m = gt(v.abs(), *m);
     }
     let m4 = [gt(m[0], m[4]), gt(m[1], m[5]), gt(m[2], m[6]), gt(m[3], m[7])];
-    let amax = gt(gt(m4[0], m4[2]), gt(m4[1], m4[3]));
-    if amax == 0.0 {
-        return (0.0, 0.0);
-    }
-    if x.len() <= 64 {
-        let mut mask = 0u64;
-        for (i, &v) in x.iter().enumerate() {
-            mask |= ((v.abs() == amax) as u64) << i;
-        }
-        return (x[mask.trailing_zeros() as usize], amax);
-    }
-    (x.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0), amax)
+    gt(gt(m4[0], m4[2]), gt(m4[1], m4[3]))
 }
 
 /// `a < b ? a : b` (x86 `minps`; a NaN `a` gives `b`).

@@ -5,7 +5,7 @@
 //! The encoders are ggml's `quantize_row_tq1_0_ref` / `quantize_row_tq2_0_ref`: `d` = the
 //! block's absmax, `t = lroundf(x/d) + 1`.
 
-use super::legacy::{f16_at, for_each_block, for_each_block_enc, put_f16};
+use super::legacy::{abs_max, f16_at, for_each_block, for_each_block_enc, put_f16};
 use super::{Decoder, Encoder};
 use crate::types::TypeId;
 
@@ -75,11 +75,47 @@ fn trit_of(f: f32) -> i32 {
 /// `id = d ? 1/d : 0`.
 #[inline(always)]
 fn absmax_inv(x: &[f32]) -> (f32, f32) {
-    let mut amax = 0f32;
+    // Without a NaN this is the plain maximum, which needs no order (over lanes); a NaN makes
+    // `amax > |v|` false, so the serial loop restarts from the next magnitude: done serially.
+    let mut nan = false;
     for &v in x {
-        amax = if amax > v.abs() { amax } else { v.abs() };
+        nan |= v.is_nan();
     }
+    let amax = if nan {
+        let mut amax = 0f32;
+        for &v in x {
+            amax = if amax > v.abs() { amax } else { v.abs() };
+        }
+        amax
+    } else {
+        abs_max(x)
+    };
     (amax, if amax != 0.0 { 1.0 / amax } else { 0.0 })
+}
+
+/// [`trit_of`]`(x[i] * id)` for the 256 elements of a block: element-wise without branches
+/// (vectorizable) when every product is below 2^23 in magnitude — always, unless the block
+/// holds NaN or ±inf — else one by one through [`trit_of`].
+#[inline(always)]
+fn block_trits(x: &[f32; 256], id: f32) -> [i32; 256] {
+    const TWO_23: f32 = 8_388_608.0;
+    let mut t = [0i32; 256];
+    let mut small = true;
+    for (t, &v) in t.iter_mut().zip(x) {
+        let f = v * id;
+        small &= f.abs() < TWO_23;
+        // trit_of's common case; `as` saturates (NaN → 0) and the sum wraps, so any input is
+        // defined here, and only blocks where every |f| < 2^23 keep these values.
+        let i = f as i32;
+        let r = f - i as f32;
+        *t = i.wrapping_add((r >= 0.5) as i32 - (r <= -0.5) as i32 + 1);
+    }
+    if !small {
+        for (t, &v) in t.iter_mut().zip(x) {
+            *t = trit_of(v * id);
+        }
+    }
+    t
 }
 
 /// Five (or four, then ×3) trits, most significant first, as the fixed-point fraction
@@ -101,14 +137,15 @@ fn tq1_byte(trits: impl Iterator<Item = i32>, shift_one: bool) -> u8 {
 fn enc_block_tq1_0(x: &[f32; 256], b: &mut [u8; 54]) {
     let (d, id) = absmax_inv(x);
     put_f16(b, 52, d);
+    let t = block_trits(x, id);
     for m in 0..32 {
-        b[m] = tq1_byte((0..5).map(|n| trit_of(x[m + 32 * n] * id)), false);
+        b[m] = tq1_byte((0..5).map(|n| t[m + 32 * n]), false);
     }
     for m in 0..16 {
-        b[32 + m] = tq1_byte((0..5).map(|n| trit_of(x[160 + m + 16 * n] * id)), false);
+        b[32 + m] = tq1_byte((0..5).map(|n| t[160 + m + 16 * n]), false);
     }
     for j in 0..4 {
-        b[48 + j] = tq1_byte((0..4).map(|n| trit_of(x[240 + j + 4 * n] * id)), true);
+        b[48 + j] = tq1_byte((0..4).map(|n| t[240 + j + 4 * n]), true);
     }
 }
 
@@ -118,11 +155,12 @@ fn enc_block_tq1_0(x: &[f32; 256], b: &mut [u8; 54]) {
 fn enc_block_tq2_0(x: &[f32; 256], b: &mut [u8; 66]) {
     let (d, id) = absmax_inv(x);
     put_f16(b, 64, d);
+    let trits = block_trits(x, id);
     for g in 0..2 {
         for m in 0..32 {
             let mut q = 0u8;
             for n in 0..4 {
-                let t = trit_of(x[128 * g + m + 32 * n] * id);
+                let t = trits[128 * g + m + 32 * n];
                 q = q.wrapping_add(((t & 3) << (2 * n)) as u8);
             }
             b[32 * g + m] = q;
@@ -167,6 +205,40 @@ pub fn decoder(id: TypeId) -> Option<Decoder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_trits_and_absmax_match_the_serial_forms() {
+        let mut s = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for n in 0..300 {
+            let mut x = [0f32; 256];
+            for v in x.iter_mut() {
+                let u = (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                *v = match next() % 61 {
+                    0 if n % 3 == 0 => f32::NAN,
+                    1 if n % 3 == 1 => f32::INFINITY,
+                    2 => ((next() % 9) as f32 - 4.0) * 0.25, // ties at ±0.5 after scaling
+                    3 => -0.0,
+                    _ => u * 2f32.powi(n % 40 - 20),
+                };
+            }
+            let mut amax = 0f32;
+            for &v in &x {
+                amax = if amax > v.abs() { amax } else { v.abs() };
+            }
+            let (d, id) = absmax_inv(&x);
+            assert_eq!(d.to_bits(), amax.to_bits(), "block {n}");
+            for id in [id, 1.0, 2.0, 1e30] {
+                let want: Vec<i32> = x.iter().map(|&v| trit_of(v * id)).collect();
+                assert_eq!(block_trits(&x, id).to_vec(), want, "block {n}, id {id}");
+            }
+        }
+    }
 
     #[test]
     fn trits_round_half_away() {

@@ -4,8 +4,7 @@
 //! Each kernel is generic over a store mode `M` (output type in bits 0–1, streaming in bit 2)
 //! and produces its values eight at a time as `__m256`, handed to [`put`]. Loads are unaligned
 //! and never read outside the blocks; stores are unaligned, or 16-byte-aligned non-temporal
-//! ones in the streaming modes (the caller checks the alignment; eight f32 go out as one
-//! 32-byte non-temporal store where they are 32-byte aligned), followed by an `sfence`.
+//! ones in the streaming modes (the caller checks the alignment), followed by an `sfence`.
 //!
 //! Every function here is `unsafe` with `#[target_feature(enable = "avx2,f16c")]`: callers must
 //! have checked at run time that the CPU has AVX2 and F16C (`super::level()`), and pass
@@ -68,13 +67,6 @@ unsafe fn stream16(dst: *mut u8, v: __m128) {
     std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
 }
 
-/// A 32-byte non-temporal store to 32-byte-aligned `dst` (`vmovntps` of a ymm register).
-#[target_feature(enable = "avx2,f16c")]
-#[inline]
-unsafe fn stream32(dst: *mut u8, v: __m256) {
-    std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(ymm_reg) v, options(nostack, preserves_flags));
-}
-
 /// Store eight values at `dst` in mode `m` (a constant after inlining).
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
@@ -82,9 +74,7 @@ unsafe fn put_mode(m: u8, dst: *mut u8, v: __m256) {
     let nt = m & STREAM != 0;
     match m & 3 {
         OUT_F32 => {
-            if nt && (dst as usize) % 32 == 0 {
-                stream32(dst, v);
-            } else if nt {
+            if nt {
                 stream16(dst, _mm256_castps256_ps128(v));
                 stream16(dst.add(16), _mm256_extractf128_ps::<1>(v));
             } else {
