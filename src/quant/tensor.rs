@@ -32,6 +32,7 @@ use super::output::{decode_into, store_scalar, OutType};
 use super::row_bytes;
 use crate::error::{Error, Result, Status};
 use crate::types::{self, TypeId, TypeInfo, I2_S, TL1, TL2};
+use rayon::prelude::*;
 
 /// How to decode one tensor: its type and shape, plus the context its bytes need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,7 +263,6 @@ impl TensorCodec {
         let ne0 = self.ne[0] as usize;
         let scale = read_f32(bytes, bytes.len() - 32);
         let rows_per_step = (STEP_ELEMS as usize / ne0).max(1);
-        let mut scratch = vec![0f32; rows_per_step.min((rows.end - rows.start) as usize) * ne0];
         // Check every code of the range before writing anything (the vectorized scan first; the
         // scalar check finds and names the byte).
         let (b0, b1) = (rows.start as usize * ne0 / 4, rows.end as usize * ne0 / 4);
@@ -271,21 +271,27 @@ impl TensorCodec {
         }
         let lut = value_lut(scale);
         let esize = out.size() as usize;
-        let mut r = rows.start as usize;
-        for d in dst.chunks_mut(rows_per_step * ne0 * esize) {
-            let k = d.len() / esize / ne0;
-            let vals = &mut scratch[..k * ne0];
-            let first = r * ne0 / 4;
-            let payload = &bytes[first..first + k * ne0 / 4];
-            // The AVX2 unpacker (bit-exact with the scalar one, `i2s_fast`) for the canonical
-            // layout; the codes were checked above.
-            if self.i2s != I2sLayout::Group128 || i2s_fast::fast::unpack_group128(payload, lut, vals, false).is_none() {
-                decode_i2s_payload_at(payload, first, scale, self.i2s, self.file_offset, vals)?;
-            }
-            store_scalar(out, vals, d);
-            r += k;
-        }
-        Ok(())
+        // Steps of whole rows (about STEP_ELEMS elements each) are independent: decoded in
+        // parallel (rayon), each through its own scratch, into its own part of `dst`.
+        let step_bytes = rows_per_step * ne0 * esize;
+        dst.par_chunks_mut(step_bytes).enumerate().try_for_each_init(
+            || vec![0f32; rows_per_step * ne0],
+            |scratch, (i, d)| {
+                let k = d.len() / esize / ne0;
+                let vals = &mut scratch[..k * ne0];
+                let first = (rows.start as usize + i * rows_per_step) * ne0 / 4;
+                let payload = &bytes[first..first + k * ne0 / 4];
+                // The AVX2 unpacker (bit-exact with the scalar one, `i2s_fast`) for the canonical
+                // layout; the codes were checked above.
+                if self.i2s != I2sLayout::Group128
+                    || i2s_fast::fast::unpack_group128(payload, lut, vals, false).is_none()
+                {
+                    decode_i2s_payload_at(payload, first, scale, self.i2s, self.file_offset, vals)?;
+                }
+                store_scalar(out, vals, d);
+                Ok(())
+            },
+        )
     }
 
     fn decode_tl_rows(
