@@ -1,4 +1,7 @@
-//! BitNet ternary codecs side by side with ggml, one thread, in one process.
+//! BitNet ternary codecs side by side with ggml, in one process: on one thread with
+//! `RAYON_NUM_THREADS=1` (the issue-4 floors; `scripts/bench_bitnet.sh` sets it), and on all
+//! threads without it (the I2_S / TL1 / TL2 / TQ decoders split rows over rayon's pool; ggml's
+//! `to_float` is single-threaded either way).
 //!
 //! ggml has no I2_S, TL1 or TL2 code, so each of our operations is timed next to the ggml
 //! operation on the same number of elements of the closest upstream type:
@@ -217,7 +220,7 @@ fn main() {
     let big = 4 * n >= bitgguf::quant::output::STREAM_MIN_BYTES;
     let mut ceil = || {
         if big {
-            bitgguf::bench::nt_fill(black_box(&mut dst_bytes()), 1)
+            bitgguf::bench::nt_fill(black_box(&mut dst_bytes()), rayon::current_num_threads())
         }
     };
     if want("i2_s") {
@@ -292,9 +295,10 @@ fn main() {
     }
 
     println!(
-        "machine: {} CPUs ({} SIMD); shape {m} x {k} = {n} elements; one thread; medians of {rounds} interleaved rounds",
+        "machine: {} CPUs ({} SIMD); shape {m} x {k} = {n} elements; {} rayon thread(s) (RAYON_NUM_THREADS); medians of {rounds} interleaved rounds",
         std::thread::available_parallelism().map_or(0, |v| v.get()),
-        simd::level().name()
+        simd::level().name(),
+        rayon::current_num_threads()
     );
     println!(
         "| type | op | ours Gelem/s | reference | reference Gelem/s | ratio | stream-store ceiling Gelem/s (ours %) |"

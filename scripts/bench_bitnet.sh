@@ -23,8 +23,11 @@ cd "$(dirname "$0")/.."
 export BG_PYTHON="${BG_PYTHON:-python3}"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), \
 $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); $(date -u +%Y-%m-%dT%H:%MZ)"
+# One thread (the decoders split rows over rayon's pool: RAYON_NUM_THREADS=1 keeps them on one),
+# then all threads for the 16 Mi shape.
+RAYON_NUM_THREADS=1 cargo bench --bench bitnet
 cargo bench --bench bitnet
 if [[ "${BG_SMALL:-0}" == 1 ]]; then
-    BG_M=256 BG_K=256 BG_ROUNDS=51 cargo bench --bench bitnet
-    BG_M=1024 BG_K=1024 BG_ROUNDS=21 cargo bench --bench bitnet
+    BG_M=256 BG_K=256 BG_ROUNDS=51 RAYON_NUM_THREADS=1 cargo bench --bench bitnet
+    BG_M=1024 BG_K=1024 BG_ROUNDS=21 RAYON_NUM_THREADS=1 cargo bench --bench bitnet
 fi

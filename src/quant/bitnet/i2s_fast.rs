@@ -20,7 +20,7 @@
 //!      or NaN).
 
 use super::i2s::{decode_i2s_layout, i2s_nbytes, I2sLayout, TailFill};
-use super::{absmean, check_dst, invalid, scale_record, value_lut, Ternarizer, ABSMEAN_MIN_SCALE};
+use super::{absmean, check_dst, invalid, scale_record, Ternarizer, ABSMEAN_MIN_SCALE};
 use crate::error::Result;
 use crate::quant::float::{bf16_to_f32, f16_to_f32};
 
@@ -328,7 +328,7 @@ pub fn decode_i2s_fast(src: &[u8], n: usize, layout: I2sLayout, dst: &mut [f32])
         if unsafe { super::simd_x86::any_code3(payload) } {
             return decode_i2s_layout(src, n, layout, dst); // names the element and byte
         }
-        let lut = value_lut(super::read_f32(src, n / 4));
+        let lut = super::value_lut(super::read_f32(src, n / 4));
         // SAFETY: AVX2 detected; `payload` is whole 32-byte blocks (n % 128 == 0, checked by
         // i2s_nbytes) and `dst` holds 4 elements per byte (checked above).
         unsafe { super::simd_x86::unpack_group128(payload, lut, dst, 4 * n >= STREAM_MIN_BYTES) };
@@ -565,7 +565,7 @@ mod tests {
                 })
                 .collect();
             for scale in [0.3f32, -2.0, f32::NAN, f32::INFINITY, 0.0] {
-                let lut = value_lut(scale);
+                let lut = crate::quant::bitnet::value_lut(scale);
                 let mut want = vec![0.0f32; n];
                 unpack_group128_scalar(&payload, lut, &mut want);
                 for streaming in [false, true] {

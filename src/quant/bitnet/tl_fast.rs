@@ -7,6 +7,10 @@
 //! `BG_FORCE_SCALAR` is set) the tile blocks go through `tl_x86`'s staged `vpermps` decoders
 //! instead, with streaming stores for large outputs; the table code is the portable path.
 
+#[cfg(target_arch = "x86_64")]
+use rayon::prelude::*;
+
+#[cfg(target_arch = "x86_64")]
 use super::i2s_fast::STREAM_MIN_BYTES;
 use super::tl1::{pair, tl1_nbytes, tl1_validate};
 use super::tl2::{rowperm, tl2_geometry, TRIPLES};
@@ -47,6 +51,7 @@ fn any_nibble_above(bytes: &[u8], max: u8) -> bool {
 
 /// Whether a fast decode of `n` f32 into `dst` uses streaming stores: as asked, `Auto` meaning
 /// outputs of at least [`STREAM_MIN_BYTES`]; only into a 16-byte-aligned destination.
+#[cfg(target_arch = "x86_64")]
 fn stream(streaming: Streaming, dst: &[f32]) -> bool {
     let want = match streaming {
         Streaming::Auto => 4 * dst.len() >= STREAM_MIN_BYTES,
@@ -64,6 +69,7 @@ pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
 /// [`super::decode_tl1`], fast, with the streaming stores chosen (the values are the same).
 /// The AVX2 block decoder runs where the CPU has AVX2 (and `BG_FORCE_SCALAR` is unset) and
 /// `BK % 8 == 0`; otherwise the scalar table code.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
 pub fn decode_tl1_fast_with(
     src: &[u8],
     m: usize,
@@ -86,33 +92,20 @@ pub fn decode_tl1_fast_with(
     if use_avx2() && bk % 8 == 0 {
         use super::tl_x86::{tl1_rows, Blocks, Tl1Scratch};
         let nt = stream(streaming, dst);
-        let mut scratch = Tl1Scratch::new();
         let (nj, ng) = (k / bk, bm_tile / bm);
-        for i in 0..m / bm_tile {
-            for r in 0..ng {
-                let row0 = i * bm_tile + r * bm;
-                let blocks = Blocks { first: (i * nj * ng + r) * block, jstride: ng * block, nj };
-                // SAFETY: AVX2 detected; the payload was validated (nibbles ≤ 8); `dst` rows
-                // row0..row0+bm are bm*k elements, 16-byte aligned with `nt` (dst is; k is a
-                // multiple of 8).
-                unsafe {
-                    tl1_rows(
-                        &src[..need - 32],
-                        blocks,
-                        bm,
-                        bk,
-                        lut,
-                        &mut dst[row0 * k..(row0 + bm) * k],
-                        nt,
-                        &mut scratch,
-                    )
-                };
+        // Every row group (bm rows: group `gi` is row tile gi / ng, group gi % ng in it) is
+        // independent: decoded in parallel (rayon), each into its own bm*k outputs.
+        dst.par_chunks_mut(bm * k).enumerate().for_each_init(Tl1Scratch::new, |scratch, (gi, rows)| {
+            let (i, r) = (gi / ng, gi % ng);
+            let blocks = Blocks { first: (i * nj * ng + r) * block, jstride: ng * block, nj };
+            // SAFETY: AVX2 detected; the payload was validated (nibbles ≤ 8); `rows` are the bm*k
+            // outputs of rows gi*bm.., 16-byte aligned with `nt` (dst is; k is a multiple of 8).
+            unsafe { tl1_rows(&src[..need - 32], blocks, bm, bk, lut, rows, nt, scratch) };
+            if nt {
+                // SAFETY: AVX2 detected; orders this thread's streaming stores.
+                unsafe { super::tl_x86::sfence() };
             }
-        }
-        if nt {
-            // SAFETY: AVX2 detected.
-            unsafe { super::tl_x86::sfence() };
-        }
+        });
         return Ok(());
     }
     let by = 256 / bm;
@@ -152,6 +145,7 @@ pub fn decode_tl2_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
 /// [`super::decode_tl2`], fast, with the streaming stores chosen (the values are the same).
 /// The AVX2 block decoders run where the CPU has AVX2 (and `BG_FORCE_SCALAR` is unset);
 /// otherwise the scalar table code.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
 pub fn decode_tl2_fast_with(
     src: &[u8],
     m: usize,
@@ -180,33 +174,30 @@ pub fn decode_tl2_fast_with(
     if use_avx2() {
         use super::tl_x86::{tl2_rows, Blocks, Tl2Rows, Tl2Scratch};
         let nt = stream(streaming, dst);
-        let mut scratch = Tl2Scratch::new();
         let (nj3, nj2, ng) = (g.k3 / bk, g.k2 / 32, bm_tile / 32);
-        for i in 0..m / bm_tile {
-            for r in 0..ng {
-                let row0 = i * bm_tile + r * 32;
-                let at = |base: usize, nj: usize, size: usize| {
-                    (nj > 0).then_some(Blocks { first: base + (i * nj * ng + r) * size, jstride: ng * size, nj })
-                };
-                let parts = Tl2Rows {
-                    a: at(0, nj3, a_block),
-                    signs: at(g.sign_offset, nj3, s_block),
-                    c: at(g.two_offset, nj2, 256),
-                    bk,
-                    k,
-                };
-                // SAFETY: AVX2 detected; the payload was validated (three indices ≤ 13, two
-                // indices ≤ 8); `dst` rows row0..row0+32 are 32*k elements, 16-byte aligned with
-                // `nt` (dst is; k is a multiple of 8).
-                unsafe {
-                    tl2_rows(&src[..g.payload], parts, lut, &mut dst[row0 * k..(row0 + 32) * k], nt, &mut scratch)
-                };
+        // Every 32-row group (group `gi` is row tile gi / ng, group gi % ng in it) is
+        // independent: decoded in parallel (rayon), each into its own 32*k outputs.
+        dst.par_chunks_mut(32 * k).enumerate().for_each_init(Tl2Scratch::new, |scratch, (gi, rows)| {
+            let (i, r) = (gi / ng, gi % ng);
+            let at = |base: usize, nj: usize, size: usize| {
+                (nj > 0).then_some(Blocks { first: base + (i * nj * ng + r) * size, jstride: ng * size, nj })
+            };
+            let parts = Tl2Rows {
+                a: at(0, nj3, a_block),
+                signs: at(g.sign_offset, nj3, s_block),
+                c: at(g.two_offset, nj2, 256),
+                bk,
+                k,
+            };
+            // SAFETY: AVX2 detected; the payload was validated (three indices ≤ 13, two indices
+            // ≤ 8); `rows` are the 32*k outputs of rows gi*32.., 16-byte aligned with `nt` (dst
+            // is; k is a multiple of 8).
+            unsafe { tl2_rows(&src[..g.payload], parts, lut, rows, nt, scratch) };
+            if nt {
+                // SAFETY: AVX2 detected; orders this thread's streaming stores.
+                unsafe { super::tl_x86::sfence() };
             }
-        }
-        if nt {
-            // SAFETY: AVX2 detected.
-            unsafe { super::tl_x86::sfence() };
-        }
+        });
         return Ok(());
     }
     // [sign][index] -> the triple's three values (index 14, 15 are never read).
