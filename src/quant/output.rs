@@ -62,7 +62,7 @@ const CHUNK: usize = 4096;
 pub const PAR_MIN_BYTES: usize = 1 << 20;
 
 /// Each thread's piece is at least this many output bytes.
-const PIECE_MIN_BYTES: usize = 256 << 10;
+pub const PIECE_MIN_BYTES: usize = 256 << 10;
 
 /// Outputs at least this large use streaming (non-temporal) stores when `Streaming::Auto`:
 /// they would not stay in the caches anyway, and streaming stores skip the read-for-ownership.

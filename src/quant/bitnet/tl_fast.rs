@@ -17,6 +17,8 @@ use super::tl2::{rowperm, tl2_geometry, TRIPLES};
 use super::{check_dst, decode_tl1, decode_tl2, elements, read_f32, value_lut, TlConfig};
 use crate::error::Result;
 use crate::quant::output::Streaming;
+#[cfg(target_arch = "x86_64")]
+use crate::quant::output::{PAR_MIN_BYTES, PIECE_MIN_BYTES};
 
 /// The two values of each TL1 / TL2 pair index 0..=8 (unused entries are never read).
 fn pair_table(lut: [f32; 3]) -> [[f32; 2]; 16] {
@@ -61,6 +63,38 @@ fn stream(streaming: Streaming, dst: &[f32]) -> bool {
     want && (dst.as_ptr() as usize) % 16 == 0
 }
 
+/// Run `group(scratch, gi, rows)` for every row group `gi` (`rows`: its `group_len` outputs of
+/// `dst`): on the calling thread for small outputs or a one-thread pool (one scratch), else over
+/// rayon's pool in pieces of at least [`PIECE_MIN_BYTES`] (one scratch per piece); each thread
+/// fences its streaming stores (`nt`) before it finishes.
+#[cfg(target_arch = "x86_64")]
+fn for_row_groups<S>(
+    dst: &mut [f32],
+    group_len: usize,
+    nt: bool,
+    scratch: impl Fn() -> S + Sync + Send,
+    group: impl Fn(&mut S, usize, &mut [f32]) + Sync + Send,
+) {
+    let fence = || {
+        if nt {
+            // SAFETY: only called on the AVX2 paths; orders this thread's streaming stores.
+            unsafe { super::tl_x86::sfence() };
+        }
+    };
+    if rayon::current_num_threads() == 1 || 4 * dst.len() < PAR_MIN_BYTES {
+        let mut s = scratch();
+        for (gi, rows) in dst.chunks_mut(group_len).enumerate() {
+            group(&mut s, gi, rows);
+        }
+        return fence();
+    }
+    let min_groups = (PIECE_MIN_BYTES / (4 * group_len)).max(1);
+    dst.par_chunks_mut(group_len).enumerate().with_min_len(min_groups).for_each_init(scratch, |s, (gi, rows)| {
+        group(s, gi, rows);
+        fence();
+    });
+}
+
 /// [`super::decode_tl1`], fast (streaming stores for large outputs).
 pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut [f32]) -> Result<()> {
     decode_tl1_fast_with(src, m, k, cfg, dst, Streaming::Auto)
@@ -94,18 +128,16 @@ pub fn decode_tl1_fast_with(
         let nt = stream(streaming, dst);
         let (nj, ng) = (k / bk, bm_tile / bm);
         // Every row group (bm rows: group `gi` is row tile gi / ng, group gi % ng in it) is
-        // independent: decoded in parallel (rayon), each into its own bm*k outputs.
-        dst.par_chunks_mut(bm * k).enumerate().for_each_init(Tl1Scratch::new, |scratch, (gi, rows)| {
+        // independent, decoded into its own bm*k outputs: in parallel (rayon) when the output
+        // is large and the pool has several threads.
+        let group = |scratch: &mut Tl1Scratch, gi: usize, rows: &mut [f32]| {
             let (i, r) = (gi / ng, gi % ng);
             let blocks = Blocks { first: (i * nj * ng + r) * block, jstride: ng * block, nj };
             // SAFETY: AVX2 detected; the payload was validated (nibbles ≤ 8); `rows` are the bm*k
             // outputs of rows gi*bm.., 16-byte aligned with `nt` (dst is; k is a multiple of 8).
             unsafe { tl1_rows(&src[..need - 32], blocks, bm, bk, lut, rows, nt, scratch) };
-            if nt {
-                // SAFETY: AVX2 detected; orders this thread's streaming stores.
-                unsafe { super::tl_x86::sfence() };
-            }
-        });
+        };
+        for_row_groups(dst, bm * k, nt, Tl1Scratch::new, group);
         return Ok(());
     }
     let by = 256 / bm;
@@ -176,8 +208,8 @@ pub fn decode_tl2_fast_with(
         let nt = stream(streaming, dst);
         let (nj3, nj2, ng) = (g.k3 / bk, g.k2 / 32, bm_tile / 32);
         // Every 32-row group (group `gi` is row tile gi / ng, group gi % ng in it) is
-        // independent: decoded in parallel (rayon), each into its own 32*k outputs.
-        dst.par_chunks_mut(32 * k).enumerate().for_each_init(Tl2Scratch::new, |scratch, (gi, rows)| {
+        // independent, decoded into its own 32*k outputs (in parallel as for TL1).
+        let group = |scratch: &mut Tl2Scratch, gi: usize, rows: &mut [f32]| {
             let (i, r) = (gi / ng, gi % ng);
             let at = |base: usize, nj: usize, size: usize| {
                 (nj > 0).then_some(Blocks { first: base + (i * nj * ng + r) * size, jstride: ng * size, nj })
@@ -193,11 +225,8 @@ pub fn decode_tl2_fast_with(
             // ≤ 8); `rows` are the 32*k outputs of rows gi*32.., 16-byte aligned with `nt` (dst
             // is; k is a multiple of 8).
             unsafe { tl2_rows(&src[..g.payload], parts, lut, rows, nt, scratch) };
-            if nt {
-                // SAFETY: AVX2 detected; orders this thread's streaming stores.
-                unsafe { super::tl_x86::sfence() };
-            }
-        });
+        };
+        for_row_groups(dst, 32 * k, nt, Tl2Scratch::new, group);
         return Ok(());
     }
     // [sign][index] -> the triple's three values (index 14, 15 are never read).
