@@ -9,6 +9,7 @@ use bitgguf::convert::decode::{decode_f32, TlChoice};
 use bitgguf::convert::{convert_file, Action, ConvertOptions, ConvertReport};
 use bitgguf::gguf::{GgufWriter, OwnedValue, Value};
 use bitgguf::quant::bitnet::{Ternarizer, TlConfig};
+use bitgguf::synth::rng::SplitMix64;
 use bitgguf::types::{self, TypeId, I2_S, TL1, TL2};
 use bitgguf::validate::{validate, ValidateOptions};
 use bitgguf::{LoadOptions, Model, Status};
@@ -16,14 +17,11 @@ use bitgguf::{LoadOptions, Model, Status};
 const TQ1_0: TypeId = 34;
 const TQ2_0: TypeId = 35;
 
-struct Rng(u64);
+/// Test data from the library's SplitMix64.
+struct Rng(SplitMix64);
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn unit(&mut self) -> f64 {
         ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
@@ -105,7 +103,7 @@ fn tl_opts(to: TypeId) -> ConvertOptions {
 #[test]
 fn every_ternary_pair_is_value_exact_through_the_converter() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(1);
+    let mut rng = Rng(SplitMix64::new(1));
     let (w, lin) = ternary_model(&mut rng);
     let src = write(dir.path(), "f32.gguf", &w);
     let original = values(&src);
@@ -144,7 +142,7 @@ fn every_ternary_pair_is_value_exact_through_the_converter() {
 #[test]
 fn metadata_file_type_tl_keys_and_sizes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(2);
+    let mut rng = Rng(SplitMix64::new(2));
     let (w, _) = ternary_model(&mut rng);
     let src = write(dir.path(), "f32.gguf", &w);
     for (to, ftype) in [(I2_S, 40u64), (TL1, 38), (TL2, 39), (TQ1_0, 36), (TQ2_0, 37), (8, 7), (1, 1)] {
@@ -332,7 +330,7 @@ fn absmean_cosine(w: &[f32]) -> f64 {
 #[test]
 fn accuracy_of_absmean_and_q8_0_on_gaussian_weights() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(3);
+    let mut rng = Rng(SplitMix64::new(3));
     let mut w = GgufWriter::new();
     w.kv("general.architecture", OwnedValue::str("llama"));
     let weights = rng.gaussian(256 * 256);
@@ -392,7 +390,7 @@ fn accuracy_of_absmean_and_q8_0_on_gaussian_weights() {
 #[test]
 fn progress_cancel_and_invalid_input() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(4);
+    let mut rng = Rng(SplitMix64::new(4));
     let (w, _) = ternary_model(&mut rng);
     let src = write(dir.path(), "m.gguf", &w);
     let out = dir.path().join("o.gguf");
@@ -432,7 +430,7 @@ fn progress_cancel_and_invalid_input() {
 #[test]
 fn random_shapes_round_trip_in_every_ternary_type() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(5);
+    let mut rng = Rng(SplitMix64::new(5));
     for _ in 0..4 {
         let m = 32 * (1 + rng.next() % 4) as usize;
         let k = [256usize, 512, 768, 1024][(rng.next() % 4) as usize];
