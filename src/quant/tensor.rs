@@ -337,7 +337,9 @@ mod tests {
         let mut rng = Rng(11);
         let dims = [0u64, 1, 4, 8, 16, 24, 32, 40, 48, 64, 80, 96, 128, 256, u32::MAX as u64, 1 << 40];
         let mut ok = 0;
-        for _ in 0..3000 {
+        // Fewer under Miri (scripts/miri.sh), which interprets every instruction.
+        let iters = if cfg!(miri) { 200 } else { 3000 };
+        for _ in 0..iters {
             let ty = [I2_S, TL1, TL2, 2, 35][rng.below(5) as usize];
             let pick = |r: &mut Rng| dims[r.below(dims.len() as u64) as usize];
             let ne = [pick(&mut rng), pick(&mut rng), 1 + rng.below(2), 1];
@@ -366,6 +368,6 @@ mod tests {
             let _ = c.scale(&bytes);
             let _ = c.decoded_size(OutType::F16);
         }
-        assert!(ok > 50, "some inputs decode: {ok}");
+        assert!(ok > iters / 60, "some inputs decode: {ok} of {iters}");
     }
 }
