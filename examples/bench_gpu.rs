@@ -96,6 +96,31 @@ struct KernelRow {
     gbs: f64,
 }
 
+/// Upload `packed` (`n` elements of the kernel `spec`'s type) and time the kernel into every
+/// output type: CUDA events, 3 warm-up launches, median of 25; one row each.
+fn time_kernel(
+    b: &CudaBackend,
+    name: &'static str,
+    spec: &kernels::Spec,
+    packed: &[u8],
+    n: u64,
+    rows: &mut Vec<KernelRow>,
+) -> Result<()> {
+    let src = b.upload_cuda(DeviceId::Cuda(0), packed)?;
+    b.synchronize()?;
+    for out in OUTS {
+        let dst = b.alloc(0, n * out.size())?;
+        let ms = time_events(b, 3, 25, || {
+            b.with_stager(0, |st| {
+                st.module.launch(&st.compute, spec, src.device_ptr(), dst.device_ptr(), n, out, 0.5, st.sm_count)
+            })
+        })?;
+        let bytes = packed.len() as f64 + (n * out.size()) as f64;
+        rows.push(KernelRow { name, out, ms, gbs: bytes / (ms * 1e-3) / 1e9 });
+    }
+    Ok(())
+}
+
 fn kernel_rows(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<KernelRow>> {
     let n: u64 = 1 << 27; // 128 Mi elements: 256-512 MiB of output, far beyond L2
     let mut rows = Vec::new();
@@ -109,18 +134,7 @@ fn kernel_rows(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<KernelRow>> {
             rng.fill(&mut v);
             v
         };
-        let src = b.upload_cuda(DeviceId::Cuda(0), &packed)?;
-        b.synchronize()?;
-        for out in OUTS {
-            let dst = b.alloc(0, n * out.size())?;
-            let ms = time_events(b, 3, 25, || {
-                b.with_stager(0, |st| {
-                    st.module.launch(&st.compute, &spec, src.device_ptr(), dst.device_ptr(), n, out, 0.5, st.sm_count)
-                })
-            })?;
-            let bytes = packed_len as f64 + (n * out.size()) as f64;
-            rows.push(KernelRow { name: ti.name, out, ms, gbs: bytes / (ms * 1e-3) / 1e9 });
-        }
+        time_kernel(b, ti.name, &spec, &packed, n, &mut rows)?;
     }
     // TL1 / TL2: a 32768 x 4096 tensor (2^27 elements) with a shipped K = 4096 configuration;
     // bytes with every nibble <= 8 (valid indices of both formats).
@@ -130,18 +144,7 @@ fn kernel_rows(b: &CudaBackend, rng: &mut Rng) -> Result<Vec<KernelRow>> {
         let mut packed = vec![0u8; packed_len];
         rng.fill(&mut packed);
         tl_valid(&mut packed);
-        let src = b.upload_cuda(DeviceId::Cuda(0), &packed)?;
-        b.synchronize()?;
-        for out in OUTS {
-            let dst = b.alloc(0, n * out.size())?;
-            let ms = time_events(b, 3, 25, || {
-                b.with_stager(0, |st| {
-                    st.module.launch(&st.compute, &spec, src.device_ptr(), dst.device_ptr(), n, out, 0.5, st.sm_count)
-                })
-            })?;
-            let bytes = packed_len as f64 + (n * out.size()) as f64;
-            rows.push(KernelRow { name, out, ms, gbs: bytes / (ms * 1e-3) / 1e9 });
-        }
+        time_kernel(b, name, &spec, &packed, n, &mut rows)?;
     }
     Ok(rows)
 }

@@ -338,12 +338,15 @@ pub fn run_decode_bench(
                 Case::Ours(DecodeOptions::default()),
                 Case::Nt(threads),
             ];
-            if ggml.is_some() {
+            // Where the optional cases land, so the rates are read by position, not by guess.
+            let ggml_at = ggml.map(|_| {
                 cases.push(Case::Ggml);
-            }
-            if cfg.scalar && out == OutType::F32 {
+                cases.len() - 1
+            });
+            let scalar_at = (cfg.scalar && out == OutType::F32).then(|| {
                 cases.push(Case::Ours(o(false, 1, Streaming::Off)));
-            }
+                cases.len() - 1
+            });
             let mut times: Vec<Samples> = cases.iter().map(|_| Samples::default()).collect();
             for r in 0..=rounds {
                 for (c, case) in cases.iter().enumerate() {
@@ -371,17 +374,16 @@ pub fn run_decode_bench(
                 }
             }
             let rate: Vec<f64> = times.iter().map(|s| n as f64 / s.median() / 1e6).collect();
-            let ggml_rate = ggml.map(|_| rate[5]);
             rows.push(Row {
                 name: t.name,
                 out,
-                ggml: ggml_rate,
+                ggml: ggml_at.map(|i| rate[i]),
                 ours_1t: rate[0],
                 ours_1t_plain: rate[1],
                 nt_1t: rate[2],
                 ours_all: rate[3],
                 nt_all: rate[4],
-                scalar_1t: (cfg.scalar && out == OutType::F32).then(|| rate[rate.len() - 1]),
+                scalar_1t: scalar_at.map(|i| rate[i]),
             });
         }
     }
