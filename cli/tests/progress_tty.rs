@@ -2,7 +2,8 @@
 //! draws one on stderr when it is a terminal, and none with `--quiet` or `--json`. The other
 //! CLI tests run without a terminal and check that nothing is drawn there; this one gives the
 //! command a pseudo-terminal with util-linux `script` (skipped, with a printed reason, where
-//! `script` is missing or cannot open a pty).
+//! `script` is missing or cannot open a pty). With feature `crossval`: `bitgguf crossval` draws its
+//! bar on files over 64 MiB of tensor data only.
 
 use std::path::Path;
 use std::process::Command;
@@ -59,5 +60,36 @@ fn long_commands_draw_a_bar_on_a_terminal_and_none_with_quiet_or_json() {
                 assert!(body.trim_start().starts_with('{'), "{with:?}: not JSON: {out:?}");
             }
         }
+    }
+}
+
+/// `bitgguf crossval` draws its bar only on files with more than 64 MiB of tensor data.
+#[cfg(feature = "crossval")]
+#[test]
+fn crossval_draws_a_bar_on_files_over_64_mib_only() {
+    use bitgguf::gguf::GgufWriter;
+    let dir = tempfile::tempdir().unwrap();
+    if let Err(why) = script_works(dir.path()) {
+        eprintln!("SKIPPED: crossval_draws_a_bar_on_files_over_64_mib_only: {why}");
+        return;
+    }
+    let write = |name: &str, tensors: usize| {
+        let mut w = GgufWriter::new();
+        for k in 0..tensors {
+            // 1 Mi f32 values (4 MiB) each, all 1.0.
+            w.tensor(format!("t.{k}"), 0, &[1 << 20], 1.0f32.to_le_bytes().repeat(1 << 20));
+        }
+        let p = dir.path().join(name);
+        w.write_to(&mut std::io::BufWriter::new(std::fs::File::create(&p).unwrap())).unwrap();
+        p.display().to_string()
+    };
+    let (big, small) = (write("big.gguf", 17), write("small.gguf", 2)); // 68 MiB, 8 MiB
+    let (ok, out) = on_tty(dir.path(), &["crossval", &big, "--sample", "1"]);
+    assert!(ok, "{out}");
+    assert!(out.contains(REDRAW) && out.contains("/17 tensors"), "no bar on a 68 MiB file: {out:?}");
+    for args in [vec!["crossval", big.as_str(), "--sample", "1", "--quiet"], vec!["crossval", small.as_str()]] {
+        let (ok, out) = on_tty(dir.path(), &args);
+        assert!(ok, "{out}");
+        assert!(!out.contains(REDRAW), "{args:?} drew a bar: {out:?}");
     }
 }
