@@ -152,14 +152,18 @@ unsafe fn k_q4_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     }
 }
 
+/// [`KernelSet`] order: f32, f16, bf16, bf16 "native" (none here: the portable one), then the
+/// same streaming (no streaming stores here: the ordinary ones).
 macro_rules! set {
     ($k:ident) => {{
         static SET: KernelSet = [
             $k::<0> as KernelFn,
             $k::<1> as KernelFn,
             $k::<2> as KernelFn,
+            $k::<2> as KernelFn,
             $k::<0> as KernelFn,
             $k::<1> as KernelFn,
+            $k::<2> as KernelFn,
             $k::<2> as KernelFn,
         ];
         &SET
