@@ -28,6 +28,7 @@ use crate::types::TypeId;
 
 const OUT_F32: u8 = 0;
 const OUT_F16: u8 = 1;
+const OUT_BF16: u8 = 2;
 /// bf16 through `vcvtneps2bf16` ([`bf16x8_native`]): only for kernels whose f32 values are never
 /// subnormal (see [`kernels`]).
 const OUT_BF16_NATIVE: u8 = 3;
@@ -129,7 +130,8 @@ unsafe fn put_mode(m: u8, dst: *mut u8, v: __m256) {
             let h = match o {
                 OUT_F16 => _mm256_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT }>(v),
                 OUT_BF16_NATIVE => bf16x8_native(v),
-                _ => bf16x8(v),
+                OUT_BF16 => bf16x8(v),
+                _ => unreachable!("output mode {o}"),
             };
             if nt {
                 stream16(dst, _mm_castsi128_ps(h));
@@ -267,10 +269,48 @@ unsafe fn f16x8(h: __m128i) -> __m256 {
     _mm256_castsi256_ps(_mm256_andnot_si256(quiet_bit, f))
 }
 
+/// A 16-bit float type to itself: what the decode-then-round path gives, which is the input
+/// with NaNs quieted — `h | quiet` where `h & 0x7fff > inf` (f16: `0x7c00`, quiet bit `0x0200`,
+/// as `vcvtps2ph` quiets; bf16: `0x7f80`, `0x0040`, as `float::f32_to_bf16`) and every other
+/// value unchanged (the f32 in between holds it exactly). Sixteen at a time.
+// SAFETY: caller contract (module doc): `src` valid for n * 2 bytes, `dst` for n * 2 bytes; the
+// vector loop touches elements i..i+16 <= n, the tail only the n - i left.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn copy_quieting<const M: u8>(src: *const u8, n: usize, dst: *mut u8, inf: u16, quiet: u16) {
+    let abs = _mm256_set1_epi16(0x7fff);
+    let lim = _mm256_set1_epi16(inf as i16);
+    let q = _mm256_set1_epi16(quiet as i16);
+    let mut i = 0;
+    while i + 16 <= n {
+        let h = _mm256_loadu_si256(src.add(2 * i).cast());
+        // `h & 0x7fff` is 0..=0x7fff, so the signed compare is the unsigned one.
+        let nan = _mm256_cmpgt_epi16(_mm256_and_si256(h, abs), lim);
+        let r = _mm256_or_si256(h, _mm256_and_si256(nan, q));
+        let y = dst.add(2 * i);
+        if M & STREAM != 0 {
+            stream16(y, _mm_castsi128_ps(_mm256_castsi256_si128(r)));
+            stream16(y.add(16), _mm_castsi128_ps(_mm256_extracti128_si256::<1>(r)));
+        } else {
+            _mm256_storeu_si256(y.cast(), r);
+        }
+        i += 16;
+    }
+    while i < n {
+        let h = std::ptr::read_unaligned(src.add(2 * i).cast::<u16>());
+        let r = if h & 0x7fff > inf { h | quiet } else { h };
+        std::ptr::write_unaligned(dst.add(2 * i).cast::<u16>(), r);
+        i += 1;
+    }
+    finish::<M>();
+}
+
 // SAFETY: caller contract (module doc): `src` valid for n * 2 bytes, `dst` for n * es(M) bytes;
 // the vector loop touches elements i..i+8 <= n, the tail copies only the n - i left.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_f16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
+    if M & 3 == OUT_F16 {
+        return copy_quieting::<M>(src, n, dst, 0x7c00, 0x0200);
+    }
     let mut i = 0;
     while i + 8 <= n {
         put::<M>(dst.add(i * es(M)), f16x8(load16(src.add(2 * i))));
@@ -294,6 +334,9 @@ unsafe fn bf16x8_to_f32(h: __m128i) -> __m256 {
 // the vector loop touches elements i..i+8 <= n, the tail copies only the n - i left.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_bf16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
+    if M & 3 == OUT_BF16 || M & 3 == OUT_BF16_NATIVE {
+        return copy_quieting::<M>(src, n, dst, 0x7f80, 0x0040);
+    }
     let mut i = 0;
     while i + 8 <= n {
         put::<M>(dst.add(i * es(M)), bf16x8_to_f32(load16(src.add(2 * i))));
