@@ -1176,32 +1176,16 @@ pub(super) unsafe fn wide<R>(f: impl FnOnce() -> R) -> R {
 /// native, then the same streaming. `set!(k, subnormal)` is for kernels whose values can be
 /// subnormal: their "bf16 native" slots hold the portable bf16 kernel.
 macro_rules! set {
-    ($k:ident) => {{
-        static SET: KernelSet = [
-            $k::<0> as KernelFn,
-            $k::<1> as KernelFn,
-            $k::<2> as KernelFn,
-            $k::<3> as KernelFn,
-            $k::<4> as KernelFn,
-            $k::<5> as KernelFn,
-            $k::<6> as KernelFn,
-            $k::<7> as KernelFn,
-        ];
+    ($k:ident, [$($m:literal),*]) => {{
+        static SET: KernelSet = [$($k::<$m> as KernelFn),*];
         &SET
     }};
-    ($k:ident, subnormal) => {{
-        static SET: KernelSet = [
-            $k::<0> as KernelFn,
-            $k::<1> as KernelFn,
-            $k::<2> as KernelFn,
-            $k::<2> as KernelFn,
-            $k::<4> as KernelFn,
-            $k::<5> as KernelFn,
-            $k::<6> as KernelFn,
-            $k::<6> as KernelFn,
-        ];
-        &SET
-    }};
+    ($k:ident) => {
+        set!($k, [0, 1, 2, 3, 4, 5, 6, 7])
+    };
+    ($k:ident, subnormal) => {
+        set!($k, [0, 1, 2, 2, 4, 5, 6, 6])
+    };
 }
 
 /// The kernels of type `id`, if it has fast ones. Only call them after checking AVX2 and F16C
