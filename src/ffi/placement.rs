@@ -912,3 +912,133 @@ pub unsafe extern "C" fn bg_tensor_resident_data(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The C calls on a model whose tensors a load put on a GPU. No GPU here: a fake backend
+    //! (host memory pretending to be `cuda:0`) stands in, so the checks run in every build.
+    use super::*;
+    use crate::device::{DeviceTensor, TensorUpload};
+    use crate::ffi::load::bg_free;
+    use crate::ffi::status::bg_last_error_message;
+    use crate::ffi::tensor::bg_tensor_data;
+    use crate::gguf::{GgufWriter, OwnedValue};
+    use crate::placement::unlimited_host;
+    use crate::types::TypeId;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+    #[derive(Debug)]
+    struct FakeTensor(Vec<u8>);
+    impl Drop for FakeTensor {
+        fn drop(&mut self) {
+            LIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    impl DeviceTensor for FakeTensor {
+        fn device(&self) -> DeviceId {
+            DeviceId::Cuda(0)
+        }
+        fn device_ptr(&self) -> u64 {
+            self.0.as_ptr() as u64
+        }
+        fn len(&self) -> u64 {
+            self.0.len() as u64
+        }
+    }
+
+    struct FakeGpu;
+    impl DeviceBackend for FakeGpu {
+        fn devices(&self) -> Result<Vec<DeviceMemoryInfo>> {
+            unreachable!("the test gives the devices")
+        }
+        fn can_decode(&self, _ty: TypeId, out: Materialize) -> bool {
+            out == Materialize::Packed
+        }
+        fn materialize(
+            &self,
+            _d: DeviceId,
+            t: &TensorUpload<'_>,
+            _m: Materialize,
+        ) -> Result<Box<dyn crate::device::DeviceTensor>> {
+            self.upload(DeviceId::Cuda(0), t.packed)
+        }
+        fn upload(&self, _d: DeviceId, bytes: &[u8]) -> Result<Box<dyn crate::device::DeviceTensor>> {
+            LIVE.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(FakeTensor(bytes.to_vec())))
+        }
+    }
+
+    fn last_error() -> String {
+        let mut buf = vec![0 as c_char; 1024];
+        let mut len = 0usize;
+        // SAFETY: a writable buffer of its length and a writable length.
+        assert_eq!(unsafe { bg_last_error_message(buf.as_mut_ptr(), buf.len(), &mut len) }, Status::Ok);
+        // SAFETY: bg_last_error_message NUL-terminates within the buffer.
+        unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn gpu_resident_tensors_answer_wrong_device_with_a_hint_and_give_their_device_pointer() {
+        let f32s = |n: usize| (0..n).flat_map(|i| (i as f32 - 7.5).to_le_bytes()).collect::<Vec<u8>>();
+        let mut w = GgufWriter::new();
+        w.kv("general.architecture", OwnedValue::str("llama"));
+        w.kv("llama.block_count", OwnedValue::U32(1));
+        w.tensor("token_embd.weight", 0, &[16, 4], f32s(64));
+        w.tensor("blk.0.attn_q.weight", 0, &[16, 16], f32s(256));
+        let model = Model::from_bytes(&w.to_bytes().unwrap(), &LoadOptions::default()).unwrap();
+        let gpu0 = DeviceMemoryInfo {
+            id: DeviceId::Cuda(0),
+            name: "fake".into(),
+            total: 1 << 30,
+            free: 1 << 30,
+            budget_fraction: 1.0,
+        };
+        // Hybrid: the embeddings stay on the CPU, the layer's weight goes to the GPU.
+        let cfg = LoadConfig {
+            strategy: StrategyChoice::Hybrid(Hybrid::default()),
+            devices: Some(vec![unlimited_host(), gpu0]),
+            ..LoadConfig::default()
+        };
+        let loaded =
+            ProgressiveGgufLoader::new(cfg).with_backend(Arc::new(FakeGpu)).load_model(model, &mut |_| true).unwrap();
+        assert_eq!(loaded.plan().tensors[0].device, DeviceId::Cpu);
+        assert_eq!(loaded.plan().tensors[1].device, DeviceId::Cuda(0));
+        assert_eq!(LIVE.load(Ordering::SeqCst), 1);
+        let m = loaded_into_raw(loaded);
+        let sentinel = 0x5a5a as *const u8;
+        // SAFETY: `m` is a live handle; every output is a valid local.
+        unsafe {
+            // bg_tensor_data / bg_tensor_resident_data on the GPU tensor: WRONG_DEVICE, outputs
+            // untouched, and the message names the tensor, its device and what to call instead.
+            let (mut d, mut n, mut ty) = (sentinel, 77usize, 99u32);
+            assert_eq!(bg_tensor_data(m, 1, &mut d, &mut n), Status::WrongDevice);
+            assert_eq!((d, n), (sentinel, 77));
+            let msg = last_error();
+            assert!(
+                msg.contains("blk.0.attn_q.weight") && msg.contains("cuda:0") && msg.contains("bg_tensor_device_ptr"),
+                "{msg}"
+            );
+            assert_eq!(bg_tensor_resident_data(m, 1, &mut d, &mut n, &mut ty), Status::WrongDevice);
+            assert_eq!((d, n, ty), (sentinel, 77, 99));
+            // bg_tensor_device_ptr gives the device, the address and the size.
+            let (mut dev, mut ptr, mut len) = (bg_device_id { kind: 9, ordinal: 9 }, 0u64, 0u64);
+            assert_eq!(bg_tensor_device_ptr(m, 1, &mut dev, &mut ptr, &mut len), Status::Ok);
+            assert_eq!((dev.kind, dev.ordinal, len), (BG_DEVICE_CUDA, 0, 1024));
+            // The fake's "device" memory is host memory: it holds the tensor's bytes.
+            let held = std::slice::from_raw_parts(ptr as *const u8, len as usize);
+            assert_eq!(held, f32s(256).as_slice());
+            // The CPU tensor: bg_tensor_data works, bg_tensor_device_ptr says WRONG_DEVICE.
+            assert_eq!(bg_tensor_data(m, 0, &mut d, &mut n), Status::Ok);
+            assert_eq!(std::slice::from_raw_parts(d, n), f32s(64).as_slice());
+            let mut ptr2 = 5u64;
+            assert_eq!(bg_tensor_device_ptr(m, 0, &mut dev, &mut ptr2, &mut len), Status::WrongDevice);
+            assert_eq!(ptr2, 5);
+            assert!(last_error().contains("token_embd.weight") && last_error().contains("bg_tensor_data"));
+            bg_free(m);
+        }
+        // Freeing the model frees its device tensors.
+        assert_eq!(LIVE.load(Ordering::SeqCst), 0);
+    }
+}
