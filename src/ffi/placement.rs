@@ -238,17 +238,43 @@ fn gpu_backend() -> Option<Arc<dyn DeviceBackend>> {
     crate::device::default_backend()
 }
 
-/// `bg_load` with placement options: run the progressive loader. `None` when the options set
-/// no placement option (the caller then loads as before).
+/// Models larger than this (all shards together) that are read rather than mapped
+/// (`use_mmap` false) load progressively even without placement options (issue 6: "models
+/// > 4 GB load progressively by default"): tensor by tensor with `pread` into their own
+/// buffers, never the whole file in one read. (Mapped models need no loading: the CPU uses the
+/// mapping zero-copy, and the kernel pages it in as it is used.)
+pub(crate) const PROGRESSIVE_MIN_BYTES: u64 = 4 << 30;
+
+/// `bg_load` with placement options — or, without them, a read (not mapped) model larger than
+/// [`PROGRESSIVE_MIN_BYTES`]: run the progressive loader. `None` when neither applies (the
+/// caller then loads as before).
 pub(crate) fn load_if_placed(path: &str, options: *const bg_load_options) -> Result<Option<*mut bg_model>> {
+    load_if_placed_above(path, options, PROGRESSIVE_MIN_BYTES)
+}
+
+fn load_if_placed_above(path: &str, options: *const bg_load_options, min_bytes: u64) -> Result<Option<*mut bg_model>> {
     // SAFETY: the caller (bg_load) checked its contract: NULL or a live handle.
     let Some(o) = (unsafe { ffi_options_ref(options) }) else { return Ok(None) };
-    if !o.placed {
+    if !o.placed && (o.base.use_mmap || model_bytes(path) <= min_bytes) {
         return Ok(None);
     }
     let l = o.loader(o.read_mode());
     let m = o.run(&l, |l, p| l.load(path, p))?;
     Ok(Some(loaded_into_raw(m)))
+}
+
+/// The size of the model at `path`: the file, or for the first shard of a split model
+/// (`name-00001-of-0000N.gguf`) all its shards that exist. 0 when it cannot be read (the load
+/// itself then reports why).
+fn model_bytes(path: &str) -> u64 {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let p = std::path::Path::new(path);
+    match crate::gguf::split::parse_shard_name(p) {
+        Some((prefix, 1, count)) => {
+            (1..=count).map(|no| size(&crate::gguf::split::shard_path(&prefix, no, count))).sum()
+        }
+        _ => size(p),
+    }
 }
 
 /// `bg_load_from_memory` with placement options (the bytes are always copied: the read mode
@@ -977,6 +1003,55 @@ mod tests {
         assert_eq!(unsafe { bg_last_error_message(buf.as_mut_ptr(), buf.len(), &mut len) }, Status::Ok);
         // SAFETY: bg_last_error_message NUL-terminates within the buffer.
         unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    }
+
+    /// A read (not mapped) model above the threshold loads progressively without placement
+    /// options: it has a plan (CPU, every tensor), and its tensors hold the file's bytes. Below
+    /// the threshold, or mapped, `bg_load` loads it as before (no plan).
+    #[test]
+    fn large_read_models_load_progressively_by_default() {
+        use crate::ffi::load::{bg_load_options_free, bg_load_options_new, bg_load_options_set_use_mmap};
+        let dir = std::env::temp_dir().join(format!("bg-progressive-default-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.gguf");
+        let vals: Vec<u8> = (0..4096).flat_map(|i| (i as f32 * 0.25).to_le_bytes()).collect();
+        let mut w = GgufWriter::new();
+        w.kv("general.architecture", OwnedValue::str("llama"));
+        w.kv("llama.block_count", OwnedValue::U32(1));
+        w.tensor("token_embd.weight", 0, &[64, 64], vals.clone());
+        w.tensor("blk.0.attn_q.weight", 0, &[64, 64], vals.clone());
+        let bytes = w.to_bytes().unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let path_s = path.to_str().unwrap();
+        assert_eq!(model_bytes(path_s), bytes.len() as u64);
+        // SAFETY: live option handles, used by this thread only; freed at the end.
+        unsafe {
+            let opts = bg_load_options_new();
+            assert!(!opts.is_null());
+            // Mapped (the default): never the loader, whatever the size.
+            assert!(load_if_placed_above(path_s, opts, 0).unwrap().is_none());
+            assert_eq!(bg_load_options_set_use_mmap(opts, false), Status::Ok);
+            // Read, at or below the threshold: as before.
+            assert!(load_if_placed_above(path_s, opts, bytes.len() as u64).unwrap().is_none());
+            assert!(load_if_placed(path_s, opts).unwrap().is_none());
+            // Read, above it: the progressive loader.
+            let m = load_if_placed_above(path_s, opts, bytes.len() as u64 - 1).unwrap().expect("progressive load");
+            let mut plan = std::ptr::null_mut();
+            assert_eq!(bg_model_plan(m, &mut plan), Status::Ok);
+            assert_eq!(bg_plan_tensor_count(plan), 2);
+            for i in 0..2 {
+                let mut t = std::mem::zeroed::<bg_tensor_placement>();
+                assert_eq!(bg_plan_tensor(plan, i, &mut t), Status::Ok);
+                assert_eq!((t.device.kind, t.bytes, t.zero_copy), (BG_DEVICE_CPU, vals.len() as u64, false));
+                let (mut d, mut len) = (std::ptr::null(), 0usize);
+                assert_eq!(bg_tensor_data(m, i, &mut d, &mut len), Status::Ok);
+                assert_eq!(std::slice::from_raw_parts(d, len), vals.as_slice());
+            }
+            bg_plan_free(plan);
+            bg_free(m);
+            bg_load_options_free(opts);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
