@@ -239,8 +239,8 @@ fn gpu_backend() -> Option<Arc<dyn DeviceBackend>> {
 }
 
 /// Models larger than this (all shards together) that are read rather than mapped
-/// (`use_mmap` false) load progressively even without placement options (issue 6: "models
-/// > 4 GB load progressively by default"): tensor by tensor with `pread` into their own
+/// (`use_mmap` false) load progressively even without placement options (issue 6 asks that
+/// models above 4 GB load progressively by default): tensor by tensor with `pread` into their own
 /// buffers, never the whole file in one read. (Mapped models need no loading: the CPU uses the
 /// mapping zero-copy, and the kernel pages it in as it is used.)
 pub(crate) const PROGRESSIVE_MIN_BYTES: u64 = 4 << 30;
