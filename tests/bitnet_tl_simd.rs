@@ -402,3 +402,55 @@ fn sixteen_bit_outputs_reject_invalid_bytes_like_the_oracle() {
         assert!(decode_tl1_fast_out(&tl1.bytes, 64, 256, &cfg1, out, &mut dst[..7], Streaming::Off).is_err());
     }
 }
+
+/// TL row ranges through the codec: the whole row groups inside a range come from the AVX2
+/// decoders, the partial ones from the tile walk; every range of a few tensors, against the
+/// scalar path, and an invalid index outside the range's tiles does not matter (the tile walk
+/// reads only those tiles) while one inside them is refused with the tile walk's error.
+#[test]
+fn tl_row_ranges_equal_the_scalar_path() {
+    let mut rng = Rng(SplitMix64::new(54));
+    let cases = [
+        tl_case(&mut rng, false, 192, 64, TlConfig { bm_tile: 64, bk: 64, bm: 32 }, 0.75),
+        tl_case(&mut rng, false, 256, 32, TlConfig { bm_tile: 128, bk: 32, bm: 64 }, 3.0e-8),
+        tl_case(&mut rng, true, 128, 96 + 32, TlConfig { bm_tile: 64, bk: 96, bm: 32 }, 65520.0),
+        tl_case(&mut rng, true, 96, 48, TlConfig { bm_tile: 32, bk: 48, bm: 32 }, 0.1),
+    ];
+    for (ci, c) in cases.iter().enumerate() {
+        let (m, k) = (c.codec.ne[1] as usize, c.codec.ne[0] as usize);
+        let tl2 = c.codec.ty == TL2;
+        for out in [OutType::F16, OutType::Bf16, OutType::F32] {
+            let es = out.size() as usize;
+            let want = scalar_bytes(&c.vals, out);
+            let step = if m > 128 { 7 } else { 3 };
+            for a in (0..m).step_by(step) {
+                for b in (a + 1..=m).step_by(step) {
+                    let mut dst = vec![0u8; (b - a) * k * es];
+                    c.codec.decode_rows(&c.bytes, a as u64..b as u64, out, &mut dst).unwrap();
+                    if let Some(d) = first_diff(&dst, &want[a * k * es..b * k * es], es) {
+                        panic!("case {ci}: rows {a}..{b} as {}: {d}", out.name());
+                    }
+                }
+            }
+        }
+        // An invalid index in the last row tile: ranges in the first tile still decode (and
+        // match), ranges reaching the last tile are refused like the tile walk.
+        let cfg = c.codec.tl.unwrap();
+        let mut bad = c.bytes.clone();
+        let last_tile_byte = if tl2 {
+            let g = tl2_geometry(m, k, &cfg).unwrap();
+            g.sign_offset - 1
+        } else {
+            m * k / 4 - 1
+        };
+        bad[last_tile_byte] = 0xee;
+        let first_tile = 0..cfg.bm_tile as u64;
+        let mut dst = vec![0u8; cfg.bm_tile * k * 2];
+        c.codec.decode_rows(&bad, first_tile.clone(), OutType::F16, &mut dst).unwrap();
+        assert!(first_diff(&dst, &scalar_bytes(&c.vals[..cfg.bm_tile * k], OutType::F16), 2).is_none());
+        let mut dst = vec![9u8; (m - 1) * k * 2];
+        let e = c.codec.decode_rows(&bad, 1..m as u64, OutType::F16, &mut dst).unwrap_err();
+        assert!(e.message().contains(&format!("byte {last_tile_byte}")), "case {ci}: {}", e.message());
+        assert!(dst.iter().all(|&x| x == 9));
+    }
+}

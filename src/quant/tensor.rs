@@ -26,7 +26,7 @@ use super::bitnet::i2s_fast;
 use super::bitnet::tiles::{decode_tl_rows, TlKind};
 use super::bitnet::tl1::decode_tl1_trits;
 use super::bitnet::tl2::{decode_tl2_trits, tl2_geometry};
-use super::bitnet::tl_fast::{decode_tl1_fast_out, decode_tl2_fast_out};
+use super::bitnet::tl_fast::{decode_tl1_fast_out, decode_tl2_fast_out, decode_tl_rows_fast};
 use super::bitnet::{byte_at, i2s_nbytes, read_f32, store_values, tl1_validate, value_lut, I2sLayout, TlConfig};
 use super::output::{decode_into, OutType, Streaming, STREAM_MIN_BYTES};
 use super::row_bytes;
@@ -318,6 +318,12 @@ impl TensorCodec {
             if fast.is_ok() {
                 return Ok(());
             }
+        }
+        // Row ranges: the whole row groups inside through the fast decoders, the partial ones
+        // at the ends through the tile walk (`decode_tl_rows_fast`); anything it declines
+        // (including invalid indices, worded below) goes through the tile walk alone.
+        if decode_tl_rows_fast(kind, bytes, m, k, &cfg, r0..r1, out, dst) {
+            return Ok(());
         }
         let mut vals = vec![0f32; (r1 - r0) * k];
         decode_tl_rows(kind, bytes, m, k, &cfg, r0..r1, self.file_offset, &mut vals)?;
