@@ -9,11 +9,15 @@
 //!    stays in L1;
 //! 2. **expansion**: each row is written contiguously: a word is broadcast from the buffer
 //!    (`vpbroadcastd`, a load), shifted per lane (`vpsrlvd`) and looked up in the 8-entry value
-//!    table (`vpermps`), eight f32 per store (streaming `vmovntps` for large outputs).
+//!    table (`vpermps`), eight f32 per store (streaming `vmovntps` for large outputs); for f16 /
+//!    bf16 outputs the table holds the values' 16-bit patterns (`bitnet::out_values`: the
+//!    scalar conversions of the same f32), and two looked-up vectors are packed (`vpackusdw` +
+//!    `vpermq`) into one 32-byte store of 16 values.
 //!
 //! `vpermps` reads the low 3 bits of an index; bit 2 is the next code's low bit, so every table
 //! repeats its 4 entries in 4..7 and no mask is needed. The tables hold the oracle's own
-//! products (`value_lut(scale)`), so every output is the same f32.
+//! products (`value_lut(scale)`) or their 16-bit conversions, so every output has the scalar
+//! path's bits.
 //!
 //! Every function is `unsafe` with `#[target_feature(enable = "avx2")]`: the caller must have
 //! checked at run time that the CPU has AVX2. Lengths are asserted; loads and stores stay inside
