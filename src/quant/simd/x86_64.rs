@@ -4,8 +4,9 @@
 //! Each kernel is generic over a store mode `M` (output type in bits 0–1: f32, f16, bf16, or bf16
 //! through AVX512-BF16; streaming in bit 2) and produces its values eight at a time as `__m256`,
 //! handed to [`put`]. Loads are unaligned
-//! and never read outside the blocks; stores are unaligned, or 16-byte-aligned non-temporal
-//! ones in the streaming modes (the caller checks the alignment), followed by an `sfence`.
+//! and never read outside the blocks; stores are unaligned, or aligned non-temporal ones in the
+//! streaming modes (f32: 32 bytes; 2-byte outputs: 16 bytes; the caller gives a 32-byte-aligned
+//! destination), followed by an `sfence`.
 //!
 //! Every function here is `unsafe` with `#[target_feature(enable = "avx2,f16c")]`: callers must
 //! have checked at run time that the CPU has AVX2 and F16C (`super::level()`), and pass
@@ -112,6 +113,14 @@ unsafe fn stream16(dst: *mut u8, v: __m128) {
     std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
 }
 
+/// A 32-byte non-temporal store to 32-byte-aligned `dst` (`vmovntps ymm`): on the development
+/// machine 32-byte streaming stores fill memory about 25% faster than 16-byte ones.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn stream32(dst: *mut u8, v: __m256) {
+    _mm256_stream_ps(dst.cast(), v);
+}
+
 /// Store eight values at `dst` in mode `m` (a constant after inlining).
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
@@ -120,8 +129,7 @@ unsafe fn put_mode(m: u8, dst: *mut u8, v: __m256) {
     match m & 3 {
         OUT_F32 => {
             if nt {
-                stream16(dst, _mm256_castps256_ps128(v));
-                stream16(dst.add(16), _mm256_extractf128_ps::<1>(v));
+                stream32(dst, v);
             } else {
                 _mm256_storeu_ps(dst.cast(), v);
             }
