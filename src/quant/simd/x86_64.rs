@@ -135,12 +135,7 @@ unsafe fn put_mode(m: u8, dst: *mut u8, v: __m256) {
             }
         }
         o => {
-            let h = match o {
-                OUT_F16 => _mm256_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT }>(v),
-                OUT_BF16_NATIVE => bf16x8_native(v),
-                OUT_BF16 => bf16x8(v),
-                _ => unreachable!("output mode {o}"),
-            };
+            let h = half8_of(o, v);
             if nt {
                 stream16(dst, _mm_castsi128_ps(h));
             } else {
@@ -154,6 +149,40 @@ unsafe fn put_mode(m: u8, dst: *mut u8, v: __m256) {
 #[inline]
 unsafe fn put<const M: u8>(dst: *mut u8, v: __m256) {
     put_mode(M, dst, v)
+}
+
+/// Eight values as 2-byte outputs of mode `m` (f16, bf16 or bf16 native), in the low 128 bits.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn half8_of(m: u8, v: __m256) -> __m128i {
+    match m & 3 {
+        OUT_F16 => _mm256_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT }>(v),
+        OUT_BF16_NATIVE => bf16x8_native(v),
+        _ => bf16x8(v),
+    }
+}
+
+/// Store sixteen consecutive values (`a` then `b`) at `dst`: for 2-byte outputs one 32-byte
+/// store — streaming in the streaming modes when `dst` is 32-byte aligned, which is where
+/// streaming pays for 2-byte outputs (two 16-byte halves written apart do not); for f32 as two
+/// [`put`]s.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put2<const M: u8>(dst: *mut u8, a: __m256, b: __m256) {
+    if M & 3 == OUT_F32 {
+        put::<M>(dst, a);
+        put::<M>(dst.add(32), b);
+        return;
+    }
+    let h = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(half8_of(M, a)), half8_of(M, b));
+    if M & STREAM != 0 && dst as usize % 32 == 0 {
+        stream32(dst, _mm256_castsi256_ps(h));
+    } else if M & STREAM != 0 {
+        stream16(dst, _mm_castsi128_ps(_mm256_castsi256_si128(h)));
+        stream16(dst.add(16), _mm_castsi128_ps(_mm256_extracti128_si256::<1>(h)));
+    } else {
+        _mm256_storeu_si256(dst.cast(), h);
+    }
 }
 
 /// Store the first `k` (< 8) of eight values at `dst`, with ordinary stores.
@@ -238,8 +267,7 @@ unsafe fn load8(p: *const u8) -> __m128i {
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
 unsafe fn put16_i8_mul<const M: u8>(y: *mut u8, q: __m128i, d: __m256) {
-    put::<M>(y, _mm256_mul_ps(i8x8(q), d));
-    put::<M>(y.add(8 * es(M)), _mm256_mul_ps(i8x8(hi8(q)), d));
+    put2::<M>(y, _mm256_mul_ps(i8x8(q), d), _mm256_mul_ps(i8x8(hi8(q)), d));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,8 +511,8 @@ unsafe fn k_q5_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
 unsafe fn put16_affine<const M: u8>(y: *mut u8, q: __m128i, dl: __m256, ml: __m256) {
-    put::<M>(y, _mm256_sub_ps(_mm256_mul_ps(dl, u8x8(q)), ml));
-    put::<M>(y.add(8 * es(M)), _mm256_sub_ps(_mm256_mul_ps(dl, u8x8(hi8(q))), ml));
+    let a = _mm256_sub_ps(_mm256_mul_ps(dl, u8x8(q)), ml);
+    put2::<M>(y, a, _mm256_sub_ps(_mm256_mul_ps(dl, u8x8(hi8(q))), ml));
 }
 
 /// Q2_K (84 bytes): scales[16]@0, qs[64]@16, d@80, dmin@82; `(d*sc)*q - dmin*m`.
