@@ -280,7 +280,12 @@ unsafe fn put16_i8_mul<const M: u8>(y: *mut u8, q: __m128i, d: __m256) {
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_f32<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
     let mut i = 0;
-    while i + 8 <= n {
+    while i + 16 <= n {
+        let a = _mm256_loadu_ps(src.add(4 * i).cast());
+        put2::<M>(dst.add(i * es(M)), a, _mm256_loadu_ps(src.add(4 * i + 32).cast()));
+        i += 16;
+    }
+    if i + 8 <= n {
         put::<M>(dst.add(i * es(M)), _mm256_loadu_ps(src.add(4 * i).cast()));
         i += 8;
     }
@@ -348,7 +353,11 @@ unsafe fn k_f16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
         return copy_quieting::<M>(src, n, dst, 0x7c00, 0x0200);
     }
     let mut i = 0;
-    while i + 8 <= n {
+    while i + 16 <= n {
+        put2::<M>(dst.add(i * es(M)), f16x8(load16(src.add(2 * i))), f16x8(load16(src.add(2 * i + 16))));
+        i += 16;
+    }
+    if i + 8 <= n {
         put::<M>(dst.add(i * es(M)), f16x8(load16(src.add(2 * i))));
         i += 8;
     }
@@ -374,7 +383,12 @@ unsafe fn k_bf16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
         return copy_quieting::<M>(src, n, dst, 0x7f80, 0x0040);
     }
     let mut i = 0;
-    while i + 8 <= n {
+    while i + 16 <= n {
+        let a = bf16x8_to_f32(load16(src.add(2 * i)));
+        put2::<M>(dst.add(i * es(M)), a, bf16x8_to_f32(load16(src.add(2 * i + 16))));
+        i += 16;
+    }
+    if i + 8 <= n {
         put::<M>(dst.add(i * es(M)), bf16x8_to_f32(load16(src.add(2 * i))));
         i += 8;
     }
@@ -399,8 +413,8 @@ unsafe fn k_q8_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let x = src.add(34 * b);
         let y = dst.add(32 * es(M) * b);
         let d = half8(x);
-        for k in 0..4 {
-            put::<M>(y.add(8 * k * es(M)), _mm256_mul_ps(i8x8(load8(x.add(2 + 8 * k))), d));
+        for k in 0..2 {
+            put16_i8_mul::<M>(y.add(16 * k * es(M)), load16(x.add(2 + 16 * k)), d);
         }
     }
     finish::<M>();
@@ -440,8 +454,9 @@ unsafe fn k_q4_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let q = load16(x.add(4));
         let lo = _mm_and_si128(q, m4);
         let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
-        for (k, v) in [lo, hi8(lo), hi, hi8(hi)].into_iter().enumerate() {
-            put::<M>(y.add(8 * k * es(M)), _mm256_add_ps(_mm256_mul_ps(u8x8(v), d), m));
+        for (k, v) in [lo, hi].into_iter().enumerate() {
+            let a = _mm256_add_ps(_mm256_mul_ps(u8x8(v), d), m);
+            put2::<M>(y.add(16 * k * es(M)), a, _mm256_add_ps(_mm256_mul_ps(u8x8(hi8(v)), d), m));
         }
     }
     finish::<M>();
@@ -478,9 +493,13 @@ unsafe fn k_q5_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let y = dst.add(32 * es(M) * b);
         let d = half8(x);
         let qh = std::ptr::read_unaligned(x.add(2).cast::<u32>());
-        for (g, v) in q5_values(x.add(6), qh).into_iter().enumerate() {
-            put::<M>(y.add(8 * g * es(M)), _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, s16)), d));
+        let q = q5_values(x.add(6), qh);
+        let mut v = [d; 4];
+        for g in 0..4 {
+            v[g] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[g], s16)), d);
         }
+        put2::<M>(y, v[0], v[1]);
+        put2::<M>(y.add(16 * es(M)), v[2], v[3]);
     }
     finish::<M>();
 }
@@ -496,9 +515,13 @@ unsafe fn k_q5_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let d = half8(x);
         let m = half8(x.add(2));
         let qh = std::ptr::read_unaligned(x.add(4).cast::<u32>());
-        for (g, v) in q5_values(x.add(8), qh).into_iter().enumerate() {
-            put::<M>(y.add(8 * g * es(M)), _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), d), m));
+        let q = q5_values(x.add(8), qh);
+        let mut v = [d; 4];
+        for g in 0..4 {
+            v[g] = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(q[g]), d), m);
         }
+        put2::<M>(y, v[0], v[1]);
+        put2::<M>(y.add(16 * es(M)), v[2], v[3]);
     }
     finish::<M>();
 }
@@ -917,8 +940,7 @@ unsafe fn k_nvfp4<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         for s in 0..4 {
             let d = _mm256_set1_ps(ue4m3_to_f32_half(*x.add(s)));
             let (lo, hi) = lookup_nibbles(tbl, load8(x.add(4 + 8 * s)));
-            put::<M>(y.add(16 * s * es(M)), _mm256_mul_ps(i8x8(lo), d));
-            put::<M>(y.add((16 * s + 8) * es(M)), _mm256_mul_ps(i8x8(hi), d));
+            put2::<M>(y.add(16 * s * es(M)), _mm256_mul_ps(i8x8(lo), d), _mm256_mul_ps(i8x8(hi), d));
         }
     }
     finish::<M>();
@@ -939,10 +961,14 @@ unsafe fn k_q1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let y = dst.add(128 * es(M) * b);
         let dh = half_exact(x);
         let (d, neg_d) = (_mm256_set1_ps(dh), _mm256_set1_ps(-dh));
-        for i in 0..16 {
-            let q = _mm256_set1_epi32(*x.add(2 + i) as i32);
-            let set = _mm256_cmpeq_epi32(_mm256_and_si256(q, bits), bits);
-            put::<M>(y.add(8 * i * es(M)), _mm256_blendv_ps(neg_d, d, _mm256_castsi256_ps(set)));
+        for i in 0..8 {
+            let mut v = [d; 2];
+            for (j, v) in v.iter_mut().enumerate() {
+                let q = _mm256_set1_epi32(*x.add(2 + 2 * i + j) as i32);
+                let set = _mm256_cmpeq_epi32(_mm256_and_si256(q, bits), bits);
+                *v = _mm256_blendv_ps(neg_d, d, _mm256_castsi256_ps(set));
+            }
+            put2::<M>(y.add(16 * i * es(M)), v[0], v[1]);
         }
     }
     finish::<M>();
@@ -960,11 +986,14 @@ unsafe fn k_q2_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let x = src.add(18 * b);
         let y = dst.add(64 * es(M) * b);
         let d = half8(x);
-        for i in 0..8 {
-            let w = std::ptr::read_unaligned(x.add(2 + 2 * i).cast::<u16>()) as i32;
-            let v = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(w), shifts), m3);
-            let v = _mm256_cvtepi32_ps(_mm256_sub_epi32(v, one));
-            put::<M>(y.add(8 * i * es(M)), _mm256_mul_ps(v, d));
+        for i in 0..4 {
+            let mut v = [d; 2];
+            for (j, v) in v.iter_mut().enumerate() {
+                let w = std::ptr::read_unaligned(x.add(2 + 4 * i + 2 * j).cast::<u16>()) as i32;
+                let t = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(w), shifts), m3);
+                *v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(t, one)), d);
+            }
+            put2::<M>(y.add(16 * i * es(M)), v[0], v[1]);
         }
     }
     finish::<M>();
