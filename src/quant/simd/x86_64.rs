@@ -821,9 +821,10 @@ unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
                 *p = _mm256_cvtepu8_epi32(load8(x.add(base + 8 * g)));
             }
             for n in 0..5 {
-                for (g, p) in pow[..len / 8].iter_mut().enumerate() {
-                    let v = tq1_step(p, d);
-                    put::<M>(y.add((base * 5 + len * n + 8 * g) * es(M)), v);
+                for (g2, p) in pow[..len / 8].chunks_exact_mut(2).enumerate() {
+                    let a = tq1_step(&mut p[0], d);
+                    let b = tq1_step(&mut p[1], d);
+                    put2::<M>(y.add((base * 5 + len * n + 16 * g2) * es(M)), a, b);
                 }
             }
         }
@@ -834,13 +835,14 @@ unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         // Lanes 4..8 start one trit later: multiply by 3 (mod 256) there.
         let x3 = _mm256_add_epi32(bytes, _mm256_add_epi32(bytes, bytes));
         let mut pow = _mm256_blend_epi32::<0b1111_0000>(bytes, _mm256_and_si256(x3, _mm256_set1_epi32(0xff)));
-        for pair in 0..2 {
-            let v = tq1_step(&mut pow, d);
+        let mut v = [d; 2];
+        for v in v.iter_mut() {
+            *v = tq1_step(&mut pow, d);
             // Advance one more trit so the next pair is n + 2.
             let x = pow;
             pow = _mm256_and_si256(_mm256_add_epi32(x, _mm256_add_epi32(x, x)), _mm256_set1_epi32(0xff));
-            put::<M>(y.add((240 + 8 * pair) * es(M)), v);
         }
+        put2::<M>(y.add(240 * es(M)), v[0], v[1]);
     }
     finish::<M>();
 }
