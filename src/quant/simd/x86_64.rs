@@ -854,22 +854,35 @@ unsafe fn grid_u8(grid: u64) -> __m256 {
     u8x8(_mm_cvtsi64_si128(grid as i64))
 }
 
-/// The sign bit (bit 31) in lane j where bit j of `signs` is set (ggml's
-/// `signs & kmask_iq2xs[j] ? -1.f : 1.f` factor).
+/// The sign bits of group `l` (elements `8l..8l+8`) of a 32-element sub-block whose four sign
+/// bytes (byte l: bit j set ⇔ element `8l + j` negative) are broadcast in every lane of `sv`:
+/// bit `8l + j` moved to bit 31 of lane j. One broadcast per sub-block instead of one per
+/// eight elements.
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn signs8(signs: u8) -> __m256 {
-    let s = _mm256_sllv_epi32(_mm256_set1_epi32(signs as i32), _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24));
-    _mm256_castsi256_ps(_mm256_and_si256(s, _mm256_set1_epi32(i32::MIN)))
+unsafe fn signs_of(sv: __m256i, l: usize) -> __m256 {
+    let cnt = _mm256_sub_epi32(_mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24), _mm256_set1_epi32(8 * l as i32));
+    _mm256_castsi256_ps(_mm256_and_si256(_mm256_sllv_epi32(sv, cnt), _mm256_set1_epi32(i32::MIN)))
 }
 
-/// Eight outputs `(db * grid[j]) * sign[j]`, as ggml's IQ2 / IQ3 dequantizers. Multiplying by
-/// ±1 is exact, so it is a sign flip: the same bits for every non-NaN product (NaN signs are
-/// unspecified; the compiler turns the scalar oracle's `* -1.0` into the same flip).
+/// The four ksigns bytes of the 7-bit fields `l = 0..4` of `aux` (bits `7l..7l+7`), packed
+/// into a u32 (byte l) and broadcast, for [`signs_of`].
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn put8_grid<const M: u8>(y: *mut u8, grid: u64, signs: u8, db: __m256) {
-    put::<M>(y, _mm256_xor_ps(_mm256_mul_ps(db, grid_u8(grid)), signs8(signs)));
+unsafe fn ksigns4(aux: u32) -> __m256i {
+    let k = |l: u32| KSIGNS_IQ2XS[((aux >> (7 * l)) & 127) as usize] as u32;
+    _mm256_set1_epi32((k(0) | (k(1) << 8) | (k(2) << 16) | (k(3) << 24)) as i32)
+}
+
+/// Eight outputs `(db * g[j]) * sign[j]` (`g`: eight unsigned grid values as f32; `signs`
+/// from [`signs_of`]), as ggml's IQ2 / IQ3 dequantizers (ggml's
+/// `signs & kmask_iq2xs[j] ? -1.f : 1.f` factor). Multiplying by ±1 is exact, so it is a sign
+/// flip: the same bits for every non-NaN product (NaN signs are unspecified; the compiler turns
+/// the scalar oracle's `* -1.0` into the same flip).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put8_grid<const M: u8>(y: *mut u8, g: __m256, signs: __m256, db: __m256) {
+    put::<M>(y, _mm256_xor_ps(_mm256_mul_ps(db, g), signs));
 }
 
 /// ggml's IQ2 / IQ3_XXS sub-block scale `d * (0.5 + s) * k` (k = 0.25 or 0.5), one f32
@@ -894,10 +907,10 @@ unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let aux0 = std::ptr::read_unaligned(x.add(2 + 8 * ib).cast::<u32>());
             let aux1 = std::ptr::read_unaligned(x.add(6 + 8 * ib).cast::<u32>());
             let db = iq_db(d, aux1 >> 28, 0.25);
+            let sv = ksigns4(aux1);
             for l in 0..4 {
                 let grid = IQ2XXS_GRID[(aux0 >> (8 * l)) as u8 as usize];
-                let signs = KSIGNS_IQ2XS[((aux1 >> (7 * l)) & 127) as usize];
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid, signs, db);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(grid), signs_of(sv, l), db);
             }
         }
     }
@@ -916,11 +929,13 @@ unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         for ib in 0..8 {
             let sc = *x.add(66 + ib) as u32;
             let db = [iq_db(d, sc & 0xf, 0.25), iq_db(d, sc >> 4, 0.25)];
+            let qs = std::ptr::read_unaligned(x.add(2 + 8 * ib).cast::<u64>());
+            let q = |l: usize| (qs >> (16 * l)) as usize;
+            let k = |l: usize| (KSIGNS_IQ2XS[(q(l) >> 9) & 127] as u32) << (8 * l);
+            let sv = _mm256_set1_epi32((k(0) | k(1) | k(2) | k(3)) as i32);
             for l in 0..4 {
-                let q = std::ptr::read_unaligned(x.add(2 + 2 * (4 * ib + l)).cast::<u16>());
-                let grid = IQ2XS_GRID[(q & 511) as usize];
-                let signs = KSIGNS_IQ2XS[(q >> 9) as usize];
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid, signs, db[l / 2]);
+                let grid = IQ2XS_GRID[q(l) & 511];
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(grid), signs_of(sv, l), db[l / 2]);
             }
         }
     }
@@ -940,10 +955,10 @@ unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let sc = *x.add(74 + ib) as u32;
             let db = [iq_db(d, sc & 0xf, 0.25), iq_db(d, sc >> 4, 0.25)];
             let qh = *x.add(66 + ib) as usize;
+            let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(34 + 4 * ib).cast::<i32>()));
             for l in 0..4 {
                 let idx = *x.add(2 + 4 * ib + l) as usize | ((qh << (8 - 2 * l)) & 0x300);
-                let signs = *x.add(34 + 4 * ib + l);
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ2S_GRID[idx], signs, db[l / 2]);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(IQ2S_GRID[idx]), signs_of(sv, l), db[l / 2]);
             }
         }
     }
@@ -962,12 +977,12 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         for ib in 0..8 {
             let aux = std::ptr::read_unaligned(x.add(66 + 4 * ib).cast::<u32>());
             let db = iq_db(d, aux >> 28, 0.5);
+            let sv = ksigns4(aux);
             let q = x.add(2 + 8 * ib);
             for l in 0..4 {
                 let g1 = IQ3XXS_GRID[*q.add(2 * l) as usize] as u64;
                 let g2 = IQ3XXS_GRID[*q.add(2 * l + 1) as usize] as u64;
-                let signs = KSIGNS_IQ2XS[((aux >> (7 * l)) & 127) as usize];
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), g1 | (g2 << 32), signs, db);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(g1 | (g2 << 32)), signs_of(sv, l), db);
             }
         }
     }
@@ -990,11 +1005,11 @@ unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let db = _mm256_set1_ps(d * (1 + 2 * s as i32) as f32);
             let q = x.add(2 + 8 * ib);
             let h = *x.add(66 + ib) as usize;
+            let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<i32>()));
             for l in 0..4 {
                 let g1 = IQ3S_GRID[*q.add(2 * l) as usize | ((h << (8 - 2 * l)) & 256)] as u64;
                 let g2 = IQ3S_GRID[*q.add(2 * l + 1) as usize | ((h << (7 - 2 * l)) & 256)] as u64;
-                let signs = *x.add(74 + 4 * ib + l);
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), g1 | (g2 << 32), signs, db);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(g1 | (g2 << 32)), signs_of(sv, l), db);
             }
         }
     }
