@@ -1069,25 +1069,38 @@ unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let sc = std::ptr::read_unaligned(x.add(48).cast::<u64>());
         let w = |k: u32| (sc >> (16 * k)) as u16;
         let scale = (w(0) >> 12) | ((w(1) >> 8) & 0x00f0) | ((w(2) >> 4) & 0x0f00) | (w(3) & 0xf000);
-        let d = _mm256_cvtss_f32(_mm256_cvtph_ps(_mm_set1_epi16(scale as i16)));
+        let d = _mm256_cvtph_ps(_mm_set1_epi16(scale as i16));
+        // The sixteen sub-block scales `d * (2 * s + 1)`, s the 3-bit fields at bits 0, 3, 6, 9
+        // of each scales word (k = 2 * ib + half: field k % 4 of word k / 4), one f32 multiply
+        // each as in ggml.
+        let mut dls = [0f32; 16];
+        let words = _mm256_cvtepu16_epi32(_mm_cvtsi64_si128(sc as i64));
+        let shifts = _mm256_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9);
+        for (half_, out) in dls.chunks_exact_mut(8).enumerate() {
+            let pick = _mm256_add_epi32(_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_set1_epi32(2 * half_ as i32));
+            let f = _mm256_and_si256(
+                _mm256_srlv_epi32(_mm256_permutevar8x32_epi32(words, pick), shifts),
+                _mm256_set1_epi32(7),
+            );
+            let odd = _mm256_add_epi32(_mm256_add_epi32(f, f), _mm256_set1_epi32(1));
+            _mm256_storeu_ps(out.as_mut_ptr(), _mm256_mul_ps(d, _mm256_cvtepi32_ps(odd)));
+        }
+        let delta = _mm256_set1_epi32(IQ1S_DELTA.to_bits() as i32);
+        let sign = _mm256_set1_epi32(i32::MIN);
         for ib in 0..8 {
-            let s = w(ib as u32 / 2) as i32;
-            let sh = 6 * (ib % 2);
-            let dl1 = _mm256_set1_ps(d * (2 * ((s >> sh) & 7) + 1) as f32);
-            let dl2 = _mm256_set1_ps(d * (2 * ((s >> (sh + 3)) & 7) + 1) as f32);
+            let dl1 = _mm256_broadcast_ss(&dls[2 * ib]);
+            let dl2 = _mm256_broadcast_ss(&dls[2 * ib + 1]);
             let h = std::ptr::read_unaligned(x.add(32 + 2 * ib).cast::<u16>()) as usize;
+            let hv = _mm256_set1_epi32(h as i32);
             let q = x.add(4 * ib);
-            // Per 8 elements l: index high bits and delta sign from nibble l of `h`.
+            // Per 8 elements l: index high bits and delta sign from nibble l of `h` (the sign,
+            // bit 4l + 3, moved to bit 31 of ±IQ1S_DELTA: see `iq1_delta`).
             for l in 0..4 {
-                let nib = h >> (4 * l);
-                let idx = *q.add(l) as usize | ((nib & 7) << 8);
+                let idx = *q.add(l) as usize | (((h >> (4 * l)) & 7) << 8);
                 let dl = if l < 2 { dl1 } else { dl2 };
-                put8_iq1::<M>(
-                    y.add((32 * ib + 8 * l) * es(M)),
-                    IQ1S_GRID[idx],
-                    iq1_delta(((nib & 8) as u32) << 28),
-                    dl,
-                );
+                let sbit = _mm256_and_si256(_mm256_sllv_epi32(hv, _mm256_set1_epi32(28 - 4 * l as i32)), sign);
+                let dv = _mm256_castsi256_ps(_mm256_or_si256(delta, sbit));
+                put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], dv, dl);
             }
         }
     }
