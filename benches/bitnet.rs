@@ -23,7 +23,15 @@
 //! - `BG_ROUNDS`: timed rounds (default 7; 1 as a test);
 //! - `BG_CRITERION=1`: also run criterion on the I2_S kernels (1 Mi elements);
 //! - `BG_ONLY`: comma-separated type names (`i2_s,tl1,tl2,tq1_0,tq2_0`): only those rows;
-//! - `BG_TL_STREAMING=on|off`: streaming stores for TL1 / TL2 (default: the library's choice).
+//! - `BG_TL_STREAMING=on|off`: streaming stores for TL1 / TL2 (default: the library's choice);
+//! - `BG_OUT=f32,f16,bf16`: the output types of the I2_S / TL1 / TL2 dequantize rows (default
+//!   all three; `f32` alone gives the rows above only).
+//!
+//! f16 / bf16 dequantize rows time the loading path, `TensorCodec::decode` (scale check, index
+//! scan, the fast decoders straight into the 16-bit output, rows split over rayon's pool), next
+//! to ggml's f32 `to_float` of the same-bits type (ggml has no 16-bit output) and, in the same
+//! rounds, streaming stores of the same output bytes (the ceiling column: % of the streaming
+//! line in bytes).
 //!
 //! Prints "SKIPPED: ..." and exits 0 when ggml is absent (our numbers alone are not a table).
 
@@ -35,11 +43,15 @@ use std::time::{Duration, Instant};
 use bitgguf::quant::bitnet::i2s_fast::{
     decode_i2s_fast, quantize_i2s_fast, quantize_i2s_half, quantize_i2s_into, Half,
 };
-use bitgguf::quant::bitnet::tl_fast::{decode_tl1_fast, decode_tl1_fast_with, decode_tl2_fast, decode_tl2_fast_with};
+use bitgguf::quant::bitnet::tl_fast::{
+    decode_tl1_fast, decode_tl1_fast_out, decode_tl1_fast_with, decode_tl2_fast, decode_tl2_fast_out,
+    decode_tl2_fast_with,
+};
 use bitgguf::quant::bitnet::{
     decode_tl1, decode_tl2, encode_tl1, encode_tl2, quantize_i2s, I2sLayout, TailFill, Ternarizer, TlConfig,
 };
 use bitgguf::quant::output::{decode_into_with, DecodeOptions, OutType, Streaming};
+use bitgguf::quant::tensor::TensorCodec;
 use bitgguf::quant::{float, simd};
 use bitgguf::synth::rng::SplitMix64;
 use criterion::Criterion;
@@ -270,6 +282,74 @@ fn main() {
             theirs: b,
             ceiling: big.then_some(c),
         });
+    }
+    // f16 / bf16 outputs through the loading path (`TensorCodec`), checked against the scalar
+    // path (the oracle's f32 stored by `store_scalar`) first.
+    let outs = std::env::var("BG_OUT").unwrap_or_else(|_| "f32,f16,bf16".into());
+    let big16 = 2 * n >= bitgguf::quant::output::STREAM_MIN_BYTES;
+    let mut ceil16 = || {
+        if big16 {
+            bitgguf::bench::nt_fill(black_box(&mut dst_bytes()[..2 * n]), rayon::current_num_threads())
+        }
+    };
+    for (out, oname) in [(OutType::F16, "f16"), (OutType::Bf16, "bf16")] {
+        if !outs.split(',').any(|o| o.trim() == oname) {
+            continue;
+        }
+        for (ty, name, src, cfg, refsrc, reft, refname) in [
+            (bitgguf::types::I2_S, "i2_s", &i2s, None, &tq2, g_tq2, "ggml to_float tq2_0 (f32)"),
+            (bitgguf::types::TL1, "tl1", &tl1, Some(tl1_cfg), &tq2, g_tq2, "ggml to_float tq2_0 (f32)"),
+            (bitgguf::types::TL2, "tl2", &tl2, Some(tl2_cfg), &tq1, g_tq1, "ggml to_float tq1_0 (f32)"),
+        ] {
+            if !want(name) {
+                continue;
+            }
+            let mut codec = TensorCodec::new(ty, [k as u64, m as u64, 1, 1]);
+            codec.tl = cfg;
+            let mut vals = vec![0f32; n];
+            match name {
+                "i2_s" => bitgguf::quant::bitnet::decode_i2s(src, n, &mut vals).unwrap(),
+                "tl1" => decode_tl1(src, m, k, &tl1_cfg, &mut vals).unwrap(),
+                _ => decode_tl2(src, m, k, &tl2_cfg, &mut vals).unwrap(),
+            }
+            let mut want16 = vec![0u8; 2 * n];
+            bitgguf::quant::output::store_scalar(out, &vals, &mut want16);
+            drop(vals);
+            codec.decode(src, out, &mut dst_bytes()[..2 * n]).unwrap();
+            assert!(dst_bytes()[..2 * n] == want16[..], "{name} {oname} fast == scalar path");
+            drop(want16);
+            let (a, b, c) = side_by_side_ceil(
+                rounds,
+                &mut || {
+                    let d = &mut dst_bytes()[..2 * n];
+                    match (name, tl_stream) {
+                        // BG_TL_STREAMING set: the TL decoders directly, with that choice.
+                        ("tl1", Streaming::On | Streaming::Off) => {
+                            decode_tl1_fast_out(black_box(src), m, k, &tl1_cfg, out, d, tl_stream).unwrap()
+                        }
+                        ("tl2", Streaming::On | Streaming::Off) => {
+                            decode_tl2_fast_out(black_box(src), m, k, &tl2_cfg, out, d, tl_stream).unwrap()
+                        }
+                        _ => codec.decode(black_box(src), out, d).unwrap(),
+                    }
+                },
+                &mut || ggml_deq(black_box(refsrc), reft, &mut dst()),
+                &mut ceil16,
+            );
+            rows.push(Row {
+                ty: name,
+                op: match (name, tl_stream) {
+                    ("tl1" | "tl2", Streaming::On | Streaming::Off) => {
+                        format!("dequantize {oname} (streaming {tl_stream:?})")
+                    }
+                    _ => format!("dequantize {oname} (TensorCodec)"),
+                },
+                ours: a,
+                reference: refname,
+                theirs: b,
+                ceiling: big16.then_some(c),
+            });
+        }
     }
     let one = DecodeOptions { threads: 1, ..DecodeOptions::default() };
     for (id, src, f, name, refname) in

@@ -1525,7 +1525,10 @@ bg_status bg_load_options_set_i2s_layout(struct bg_load_options *options, uint32
  * With the default options the file is memory-mapped: if another process truncates it while
  * the model is loaded, a later access to its data or metadata raises **SIGBUS** (the process
  * dies; no status can be returned), and if it rewrites it in place, queries see the new bytes.
- * Load files that may change with `bg_load_options_set_use_mmap(options, false)`.
+ * Load files that may change with `bg_load_options_set_use_mmap(options, false)`; such a
+ * read model larger than 4 GiB (all shards together) is read tensor by tensor through the
+ * progressive loader (CPU, packed, `pread`), as with placement options, so it has a plan
+ * (`bg_model_plan`) and is never read in one piece.
  *
  * `options` may be NULL for the defaults; it is not retained. On success `*model_out` receives
  * a new handle to release with `bg_free`; on error it is left untouched and

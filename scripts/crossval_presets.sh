@@ -6,7 +6,10 @@
 # (tests/crossval_synth.rs). Prints one line per (preset, type) and a summary; exits non-zero
 # when any pair does not match bit for bit.
 #
-#   bash scripts/crossval_presets.sh [--sample N] [--presets "tiny bitnet-2b-4t ..."] [--types "i2_s tl1 ..."]
+#   bash scripts/crossval_presets.sh [--sample N] [--presets "tiny bitnet-2b-4t ..."] [--types "i2_s tl1 ..."|all]
+#
+# BG_BITGGUF_BIN=path runs a prebuilt `bitgguf` (built with --features crossval) instead of
+# building one (e.g. on a machine without a Rust toolchain); TMPDIR chooses where the files go.
 #
 # Pairs synth refuses (a shape the type cannot hold, e.g. bitnet-3b in I2_S: 8640 % 128 != 0)
 # are listed as "refused" with synth's message, not counted as failures.
@@ -16,6 +19,8 @@ cd "$root"
 sample=64
 presets="tiny bitnet-2b-4t bitnet-large bitnet-3b llama3-8b-1.58"
 types="i2_s tl1 tl2 tq1_0 tq2_0 q4_0 q8_0 q4_k q6_k f16"
+# Every type synth writes.
+all_types="i2_s tl1 tl2 tq1_0 tq2_0 f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs mxfp4 nvfp4 q1_0 q2_0"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --sample) sample="$2"; shift 2 ;;
@@ -24,8 +29,13 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-cargo build --release -q -p bitgguf-cli --features crossval
-bin="$root/target/release/bitgguf"
+[[ $types == all ]] && types="$all_types"
+if [[ -n ${BG_BITGGUF_BIN:-} ]]; then
+  bin="$BG_BITGGUF_BIN"
+else
+  cargo build --release -q -p bitgguf-cli --features crossval
+  bin="$root/target/release/bitgguf"
+fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/bitgguf-xv.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 export BITNET_DETERMINISTIC=1 BITNET_SEED=42
@@ -51,7 +61,7 @@ for p in $presets; do
       bad=$((bad + 1))
     fi
     t2=$(date +%s.%N)
-    printf '%-16s %-6s %10s %8.1f %8.1f  %s\n' "$p" "$t" "$mib" "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)" "$res"
+    printf '%-16s %-6s %10s %8.1f %8.1f  %s\n' "$p" "$t" "$mib" "$(awk "BEGIN{print $t1 - $t0}")" "$(awk "BEGIN{print $t2 - $t1}")" "$res"
     rm -f "$f"
   done
 done

@@ -248,17 +248,22 @@ echo "exports of libbitgguf.so == functions of include/bitgguf.h ($(nm -D --defi
 prefix="$build/install"
 rm -rf "$prefix"
 logged "$build/install.log" cmake --install "$build/main" --prefix "$prefix"
+# The three consumers (find_package, pkg-config, add_subdirectory) are built from a copy of
+# c_tests/consumer{,_subdir} in a temporary directory outside the source tree, so they can only
+# reach bitgguf the way a downstream project does (the install prefix, or BITGGUF_SOURCE_DIR).
+cons="$(mktemp -d "${TMPDIR:-/tmp}/bitgguf-consumers.XXXXXX")"
+cp -r c_tests/consumer c_tests/consumer_subdir "$cons/"
+echo "+ consumers copied to $cons"
 for mode in shared static; do
   flag=OFF
   [[ $mode == static ]] && flag=ON
-  rm -rf "$build/consumer-$mode"
-  logged "$build/consumer-$mode.log" cmake -S c_tests/consumer -B "$build/consumer-$mode" \
+  logged "$build/consumer-$mode.log" cmake -S "$cons/consumer" -B "$cons/build-$mode" \
     -DCMAKE_PREFIX_PATH="$prefix" -DBITGGUF_STATIC=$flag
-  logged "$build/consumer-$mode-build.log" cmake --build "$build/consumer-$mode"
+  logged "$build/consumer-$mode-build.log" cmake --build "$cons/build-$mode"
   echo "+ consumer ($mode, find_package)"
-  "$build/consumer-$mode/consumer"
+  "$cons/build-$mode/consumer"
 done
-if ldd "$build/consumer-static/consumer" | grep libbitgguf >/dev/null; then
+if ldd "$cons/build-static/consumer" | grep libbitgguf >/dev/null; then
   echo "the static consumer links libbitgguf.so dynamically" >&2
   exit 1
 fi
@@ -266,9 +271,9 @@ pc_flags="$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs b
 pc_libdir="$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --variable=libdir bitgguf)"
 echo "+ cc consumer.c \$(pkg-config --cflags --libs bitgguf) = $pc_flags"
 # shellcheck disable=SC2086
-cc -std=c99 -Wall -Wextra -Werror c_tests/consumer/consumer.c $pc_flags -Wl,-rpath,"$pc_libdir" \
-  -o "$build/consumer-pkgconfig"
-"$build/consumer-pkgconfig"
+cc -std=c99 -Wall -Wextra -Werror "$cons/consumer/consumer.c" $pc_flags -Wl,-rpath,"$pc_libdir" \
+  -o "$cons/consumer-pkgconfig"
+"$cons/consumer-pkgconfig"
 
 # SONAME: libbitgguf.so.<BG_ABI_VERSION> (build.rs), installed with its symlinks, and what the
 # installed-library consumer records as needed.
@@ -285,20 +290,20 @@ if [[ "$(readlink "$prefix/lib/libbitgguf.so")" != "libbitgguf.so.$abi" ||
   ls -l "$prefix/lib" >&2
   exit 1
 fi
-if ! readelf -d "$build/consumer-shared/consumer" | grep -q "NEEDED.*\[libbitgguf.so.$abi\]"; then
+if ! readelf -d "$cons/build-shared/consumer" | grep -q "NEEDED.*\[libbitgguf.so.$abi\]"; then
   echo "the shared consumer does not record libbitgguf.so.$abi as needed" >&2
   exit 1
 fi
 
 # add_subdirectory consumer (C and C++17 through bitgguf.hpp), configured in a temporary directory.
 subdir="$(mktemp -d "${TMPDIR:-/tmp}/bitgguf-subdir.XXXXXX")"
-logged "$build/consumer-subdir.log" cmake -S c_tests/consumer_subdir -B "$subdir" \
-  -DBITGGUF_CARGO_TARGET_DIR="$cargo_target"
+logged "$build/consumer-subdir.log" cmake -S "$cons/consumer_subdir" -B "$subdir" \
+  -DBITGGUF_SOURCE_DIR="$root" -DBITGGUF_CARGO_TARGET_DIR="$cargo_target"
 logged "$build/consumer-subdir-build.log" cmake --build "$subdir" -j "$jobs"
 echo "+ consumer, consumer_cpp (add_subdirectory)"
 "$subdir/consumer"
 "$subdir/consumer_cpp"
-rm -rf "$subdir"
+rm -rf "$subdir" "$cons"
 
 # The examples: the Rust one (crate API) synthesizes the tiny BitNet model in I2_S and decodes a
 # tensor; the C and C++ hosts (built above by CMake) load that file with a progress callback and

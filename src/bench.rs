@@ -391,7 +391,7 @@ pub fn run_decode_bench(
         elements: elems,
         rounds,
         threads,
-        simd: simd::level().name(),
+        simd: simd::isa_name(),
         with_ggml: ggml.is_some(),
         bandwidth,
         rows,

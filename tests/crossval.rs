@@ -801,6 +801,61 @@ fn a_reference_that_reads_the_file_itself_agrees_too() {
     assert!(missing.message.contains("nope.gguf"), "{missing}");
 }
 
+#[test]
+fn a_reference_that_sees_other_metadata_is_caught_field_by_field() {
+    // The Rust loader reads the file into memory (no mapping); the file on disk is then replaced
+    // by one that differs in the key/value count, a tensor's name, type and bytes, and another
+    // tensor's shape. cpp_ref reads the file itself (ReferenceInput::ReadFile): every one of
+    // those differences must be reported, field by field, and fail the check.
+    let f32_bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let write = |path: &std::path::Path, changed: bool| {
+        let mut w = GgufWriter::new();
+        w.kv("general.name", OwnedValue::str("meta"));
+        if changed {
+            w.kv("x.extra", OwnedValue::U32(1));
+        }
+        w.tensor(
+            if changed { "z" } else { "a" },
+            0,
+            &[4],
+            f32_bytes(&[1.0, 2.0, 3.0, if changed { 5.0 } else { 4.0 }]),
+        );
+        // F16 vs I16 (same byte size): only the type differs.
+        w.tensor("c", if changed { 25 } else { 1 }, &[8], vec![0u8; 16]);
+        w.tensor("b.q8_0", 8, if changed { &[32u64, 4][..] } else { &[64u64, 2][..] }, q8_0_finite(4));
+        std::fs::write(path, w.to_bytes().unwrap()).unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.gguf");
+    write(&path, false);
+    let opts = LoadOptions { use_mmap: false, ..LoadOptions::default() };
+    let model = Model::open(&path, &opts).unwrap();
+    let xv = CrossvalOptions { reference_input: ReferenceInput::ReadFile, ..Default::default() };
+    assert!(GgufCrossValidator::new(&model, xv).check_all().all_match(), "before the change");
+    write(&path, true);
+    let rep = GgufCrossValidator::new(&model, xv).check_all();
+    assert!(!rep.passes(true));
+    let fields = |d: &[bitgguf::crossval::FieldDiff]| d.iter().map(|d| d.field).collect::<Vec<_>>();
+    let file = &rep.files[0];
+    assert!(!file.ok());
+    assert_eq!(fields(&file.diffs), ["kv_count", "data_offset"], "{file:?}");
+    let kv = &file.diffs[0];
+    assert_eq!((kv.rust.as_str(), kv.reference.as_str()), ("1", "2"));
+    let [a, c, b] = &rep.tensors[..] else { panic!("{:?}", rep.tensors) };
+    assert_eq!(fields(&a.diffs), ["name", "bytes"], "{a}");
+    assert_eq!((a.diffs[0].rust.as_str(), a.diffs[0].reference.as_str()), ("\"a\"", "\"z\""));
+    assert_eq!(fields(&c.diffs), ["type", "disk_type"], "{c}");
+    assert!(c.diffs[0].rust.starts_with("f16") && c.diffs[0].reference.starts_with("i16"), "{c}");
+    assert_eq!(c.values, Values::NotCompared("the type, shape or byte length differs".into()));
+    assert_eq!(fields(&b.diffs), ["shape"], "{b}");
+    assert_eq!(b.diffs[0].reference, "[32, 4, 1, 1]");
+    for t in [a, c, b] {
+        assert_eq!(t.verdict, Verdict::Mismatch, "{t}");
+    }
+    // The text names each field with both sides' readings.
+    assert!(a.to_string().contains("name") && b.to_string().contains("[32, 4, 1, 1]"), "{a}\n{b}");
+}
+
 // ---- the real model -------------------------------------------------------------------------------
 
 fn gemma_path() -> PathBuf {

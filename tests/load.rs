@@ -540,3 +540,65 @@ fn a_bitnet_tensor_with_a_negative_scale_fails_validation_in_every_mode() {
         }
     }
 }
+
+#[test]
+fn discovered_gpus_get_80_percent_of_their_free_memory_and_staging_stays_bounded() {
+    // The defaults the issue names: GPU budgets 80 % of free VRAM, 256 MiB of staging.
+    assert_eq!(LoadConfig::default().gpu_budget_fraction, 0.8);
+    assert_eq!((LoadConfig::default().staging_bytes, DEFAULT_STAGING_BYTES), (256 << 20, 256 << 20));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    write_model(&path, 4);
+    let reference = bitgguf::Model::open(&path, &Default::default()).unwrap();
+    // The fake backend reports fraction 1.0: discovery replaces it with the configured one.
+    let caps = [1000u64 << 20, 300 << 20];
+    let backend = Arc::new(FakeGpus::new(&caps, usize::MAX));
+    let cfg = LoadConfig {
+        strategy: StrategyChoice::Gpu(GpuOptimized::default()),
+        outputs: OutputTypes::all(Materialize::Decoded(OutType::F16)),
+        devices: None,
+        ..LoadConfig::default()
+    };
+    let l = ProgressiveGgufLoader::new(cfg.clone()).with_backend(backend.clone());
+    let devs = l.devices().unwrap();
+    assert_eq!(devs.iter().map(|d| d.id).collect::<Vec<_>>(), [DeviceId::Cpu, DeviceId::Cuda(0), DeviceId::Cuda(1)]);
+    assert_eq!(devs[0].budget_fraction, DEFAULT_HOST_BUDGET_FRACTION);
+    for (g, cap) in devs[1..].iter().zip(caps) {
+        assert_eq!((g.free, g.budget_fraction), (cap, 0.8), "{g:?}");
+    }
+    let plan = l.plan(&reference).unwrap();
+    for (k, cap) in caps.iter().enumerate() {
+        let want = (*cap as f64 * 0.8) as u64;
+        assert_eq!(plan.device(DeviceId::Cuda(k as u32)).unwrap().budget, Some(want));
+    }
+    // A configured fraction replaces the default; the CPU strategy asks the backend for nothing.
+    let half = LoadConfig { gpu_budget_fraction: 0.5, ..cfg.clone() };
+    let devs = ProgressiveGgufLoader::new(half).with_backend(backend.clone()).devices().unwrap();
+    assert!(devs[1..].iter().all(|g| g.budget_fraction == 0.5), "{devs:?}");
+    let cpu = LoadConfig { strategy: StrategyChoice::Cpu, ..cfg.clone() };
+    assert_eq!(ProgressiveGgufLoader::new(cpu).with_backend(backend.clone()).devices().unwrap().len(), 1);
+
+    // Staging: the fake GPUs cannot decode, so every decoded tensor passes through host
+    // staging. With the default budget one buffer is reused, grown to the next power of two of
+    // the largest tensor; with a budget smaller than some tensors, those get a buffer of their
+    // own size and the reused one never exceeds the budget.
+    let needs: Vec<usize> = reference.tensors().map(|t| (t.info.n_elements * 2) as usize).collect();
+    let largest = *needs.iter().max().unwrap();
+    let small_budget = 4096usize;
+    assert!(needs.iter().any(|&n| n > small_budget) && needs.iter().any(|&n| n <= small_budget));
+    for (budget, peak) in [(DEFAULT_STAGING_BYTES, largest.next_power_of_two()), (small_budget, largest)] {
+        let before = thread_net_host_buffers();
+        let c = LoadConfig { staging_bytes: budget, ..cfg.clone() };
+        let m = ProgressiveGgufLoader::new(c).with_backend(backend.clone()).load(&path, &mut |_| true).unwrap();
+        assert_eq!(m.stats().staging_peak, peak, "staging budget {budget}");
+        assert!(m.stats().staging_peak <= budget.max(largest));
+        // Staging is not kept: only the device tensors stay (no host buffer survives the load).
+        assert_eq!(m.stats().host_allocated, 0);
+        assert_eq!(thread_net_host_buffers(), before, "staging leaked (budget {budget})");
+        for (i, &n) in needs.iter().enumerate() {
+            let t = m.device_tensor(i).unwrap();
+            assert_eq!(fake_bytes(t), decoded(&reference, i, OutType::F16).as_slice());
+            assert_eq!(t.len(), n as u64);
+        }
+    }
+}

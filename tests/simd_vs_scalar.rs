@@ -30,7 +30,11 @@ use bits::same_bits;
 /// Run the fast kernel of `id` (which must exist) on `src` into a destination that starts
 /// `dst_off` bytes into a 64-byte-aligned buffer; returns the output bytes.
 fn fast(id: TypeId, src: &[u8], n: usize, out: OutType, dst_off: usize, streaming: bool) -> Vec<u8> {
-    let k = simd::kernel(id).expect("fast kernel");
+    fast_with(simd::kernel(id).expect("fast kernel"), n, src, out, dst_off, streaming)
+}
+
+/// [`fast`] with a given kernel (e.g. `portable_bf16()`).
+fn fast_with(k: simd::Kernel, n: usize, src: &[u8], out: OutType, dst_off: usize, streaming: bool) -> Vec<u8> {
     let len = n * out.size() as usize;
     let mut buf = vec![0u8; len + dst_off + 64];
     let adj = (64 - buf.as_ptr() as usize % 64) % 64;
@@ -58,14 +62,21 @@ fn check_type(id: TypeId, rng: &mut Rng, report: &mut Vec<String>) {
             let src = &src_bytes[src_off..];
             for out in OUTS {
                 let want = oracle(id, src, n, out);
-                for (dst_off, streaming) in [(0, false), (1, false), (2, false), (0, true), (16, true), (4, true)] {
-                    let got = fast(id, src, n, out, dst_off, streaming);
-                    let what = format!(
-                        "{} x{blocks} src+{src_off} -> {} dst+{dst_off} streaming={streaming}",
-                        ti.name,
-                        out.name()
-                    );
-                    nan_diffs += same_bits(&what, out, &got, &want);
+                // bf16: the CPU's conversion instruction where the kernel uses it, and the
+                // portable rounding.
+                let kernels: &[bool] = if out == OutType::Bf16 { &[false, true] } else { &[false] };
+                for &portable in kernels {
+                    let k = simd::kernel(id).expect("fast kernel");
+                    let k = if portable { k.portable_bf16() } else { k };
+                    for (dst_off, streaming) in [(0, false), (1, false), (2, false), (0, true), (16, true), (4, true)] {
+                        let got = fast_with(k, n, src, out, dst_off, streaming);
+                        let what = format!(
+                            "{} x{blocks} src+{src_off} -> {} dst+{dst_off} streaming={streaming} {k:?}",
+                            ti.name,
+                            out.name()
+                        );
+                        nan_diffs += same_bits(&what, out, &got, &want);
+                    }
                 }
                 // The dispatching path, both settings of `simd`.
                 for simd_on in [true, false] {
@@ -211,7 +222,8 @@ fn threads_equal_single_thread() {
 fn forced_scalar_is_reported_and_used() {
     let forced = std::env::var("BG_FORCE_SCALAR").is_ok_and(|v| !v.is_empty() && v != "0");
     let v = bitgguf::ffi::version::version_string();
-    assert!(v.contains(&format!("simd: {}", simd::level().name())), "{v}");
+    assert!(v.contains(&format!("simd: {}", simd::isa_name())), "{v}");
+    assert!(simd::isa_name().starts_with(simd::level().name()), "{v}");
     if forced {
         assert_eq!(simd::level(), simd::Level::ForcedScalar);
         assert!(v.contains("simd: scalar (forced)"), "{v}");

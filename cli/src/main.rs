@@ -61,7 +61,8 @@ Exit codes:
   1  invalid file (the library rejected it; the message says what, where, expected vs found)
   2  usage error
   3  I/O or system error (cannot open/stat/map/read the file, write the output or a temp file)
-  4  a check failed (crossval: mismatch; validate: a tensor below the accuracy gate, cosine < 0.99)";
+  4  a check failed (crossval: mismatch; validate: a tensor below the accuracy gate, cosine < 0.99;
+     demo: a step's check; bench: our output differs from ggml's)";
 
 #[derive(Parser, Debug)]
 #[command(name = "bitgguf", version, about = "Inspect GGUF model files with the bitgguf loader", after_help = EXIT_CODES_HELP)]

@@ -717,5 +717,17 @@ mod tests {
         for id in got.iter().filter(|&&id| id < types::BITNET_ID_BASE) {
             assert!(quant::decoder(*id).is_some(), "type {id}: cpp_ref decodes it, Rust has no decoder");
         }
+        // And the converse, from the Rust side's own registry (not the list above): every type
+        // the Rust side decodes, a block decoder or a per-tensor codec (I2_S, TL1, TL2), has its
+        // cpp_ref twin (issue 5: "a dequantizer to f32 for every type the Rust side supports").
+        // A new Rust decoder without one fails here.
+        let rust: Vec<TypeId> = types::all()
+            .map(|t| t.id)
+            .filter(|&id| quant::decoder(id).is_some() || matches!(id, types::I2_S | types::TL1 | types::TL2))
+            .collect();
+        for id in &rust {
+            assert!(cref::type_supported(*id), "type {id}: the Rust side decodes it, cpp_ref has no decoder");
+        }
+        assert_eq!(rust, got, "the Rust and cpp_ref decodable sets differ");
     }
 }

@@ -226,7 +226,13 @@ pub fn parse_node_memtotal(text: &str) -> Option<u64> {
 
 /// The NUMA nodes from /sys/devices/system/node (empty when sysfs does not list any).
 pub fn numa_nodes() -> Vec<NumaNode> {
-    let Ok(dir) = std::fs::read_dir("/sys/devices/system/node") else { return Vec::new() };
+    numa_nodes_in(Path::new("/sys/devices/system/node"))
+}
+
+/// The NUMA nodes listed under `dir`, laid out like /sys/devices/system/node (`nodeN/cpulist`,
+/// `nodeN/meminfo`); other entries are ignored; empty when `dir` cannot be read.
+pub fn numa_nodes_in(dir: &Path) -> Vec<NumaNode> {
+    let Ok(dir) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut nodes: Vec<NumaNode> = dir
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -283,6 +289,38 @@ mod tests {
         // NUMA: when sysfs lists nodes, node 0 exists and nodes are sorted.
         let nodes = numa_nodes();
         assert!(nodes.windows(2).all(|w| w[0].id < w[1].id));
+    }
+
+    #[test]
+    fn numa_nodes_from_a_sysfs_tree() {
+        // A made-up /sys/devices/system/node: two nodes listed out of order, a node without
+        // meminfo, and entries that are not nodes.
+        let dir = tempfile::tempdir().unwrap();
+        let node = |name: &str, cpus: Option<&str>, mem: Option<&str>| {
+            let p = dir.path().join(name);
+            std::fs::create_dir(&p).unwrap();
+            if let Some(c) = cpus {
+                std::fs::write(p.join("cpulist"), c).unwrap();
+            }
+            if let Some(m) = mem {
+                std::fs::write(p.join("meminfo"), m).unwrap();
+            }
+        };
+        node("node1", Some("8-15\n"), Some("Node 1 MemTotal:       2048 kB\nNode 1 MemFree: 1 kB\n"));
+        node("node0", Some("0-7\n"), Some("Node 0 MemTotal:       1024 kB\n"));
+        node("node2", None, None);
+        node("power", None, None);
+        std::fs::write(dir.path().join("possible"), "0-2\n").unwrap();
+        let got = numa_nodes_in(dir.path());
+        assert_eq!(
+            got,
+            vec![
+                NumaNode { id: 0, cpus: "0-7".into(), mem_total: Some(1 << 20) },
+                NumaNode { id: 1, cpus: "8-15".into(), mem_total: Some(2 << 20) },
+                NumaNode { id: 2, cpus: String::new(), mem_total: None },
+            ]
+        );
+        assert!(numa_nodes_in(&dir.path().join("missing")).is_empty());
     }
 
     #[test]

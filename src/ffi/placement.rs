@@ -238,17 +238,43 @@ fn gpu_backend() -> Option<Arc<dyn DeviceBackend>> {
     crate::device::default_backend()
 }
 
-/// `bg_load` with placement options: run the progressive loader. `None` when the options set
-/// no placement option (the caller then loads as before).
+/// Models larger than this (all shards together) that are read rather than mapped
+/// (`use_mmap` false) load progressively even without placement options (issue 6 asks that
+/// models above 4 GB load progressively by default): tensor by tensor with `pread` into their own
+/// buffers, never the whole file in one read. (Mapped models need no loading: the CPU uses the
+/// mapping zero-copy, and the kernel pages it in as it is used.)
+pub(crate) const PROGRESSIVE_MIN_BYTES: u64 = 4 << 30;
+
+/// `bg_load` with placement options — or, without them, a read (not mapped) model larger than
+/// [`PROGRESSIVE_MIN_BYTES`]: run the progressive loader. `None` when neither applies (the
+/// caller then loads as before).
 pub(crate) fn load_if_placed(path: &str, options: *const bg_load_options) -> Result<Option<*mut bg_model>> {
+    load_if_placed_above(path, options, PROGRESSIVE_MIN_BYTES)
+}
+
+fn load_if_placed_above(path: &str, options: *const bg_load_options, min_bytes: u64) -> Result<Option<*mut bg_model>> {
     // SAFETY: the caller (bg_load) checked its contract: NULL or a live handle.
     let Some(o) = (unsafe { ffi_options_ref(options) }) else { return Ok(None) };
-    if !o.placed {
+    if !o.placed && (o.base.use_mmap || model_bytes(path) <= min_bytes) {
         return Ok(None);
     }
     let l = o.loader(o.read_mode());
     let m = o.run(&l, |l, p| l.load(path, p))?;
     Ok(Some(loaded_into_raw(m)))
+}
+
+/// The size of the model at `path`: the file, or for the first shard of a split model
+/// (`name-00001-of-0000N.gguf`) all its shards that exist. 0 when it cannot be read (the load
+/// itself then reports why).
+fn model_bytes(path: &str) -> u64 {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let p = std::path::Path::new(path);
+    match crate::gguf::split::parse_shard_name(p) {
+        Some((prefix, 1, count)) => {
+            (1..=count).map(|no| size(&crate::gguf::split::shard_path(&prefix, no, count))).sum()
+        }
+        _ => size(p),
+    }
 }
 
 /// `bg_load_from_memory` with placement options (the bytes are always copied: the read mode
@@ -911,4 +937,183 @@ pub unsafe extern "C" fn bg_tensor_resident_data(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The C calls on a model whose tensors a load put on a GPU. No GPU here: a fake backend
+    //! (host memory pretending to be `cuda:0`) stands in, so the checks run in every build.
+    use super::*;
+    use crate::device::{DeviceTensor, TensorUpload};
+    use crate::ffi::load::bg_free;
+    use crate::ffi::status::bg_last_error_message;
+    use crate::ffi::tensor::bg_tensor_data;
+    use crate::gguf::{GgufWriter, OwnedValue};
+    use crate::placement::unlimited_host;
+    use crate::types::TypeId;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+    #[derive(Debug)]
+    struct FakeTensor(Vec<u8>);
+    impl Drop for FakeTensor {
+        fn drop(&mut self) {
+            LIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    impl DeviceTensor for FakeTensor {
+        fn device(&self) -> DeviceId {
+            DeviceId::Cuda(0)
+        }
+        fn device_ptr(&self) -> u64 {
+            self.0.as_ptr() as u64
+        }
+        fn len(&self) -> u64 {
+            self.0.len() as u64
+        }
+    }
+
+    struct FakeGpu;
+    impl DeviceBackend for FakeGpu {
+        fn devices(&self) -> Result<Vec<DeviceMemoryInfo>> {
+            unreachable!("the test gives the devices")
+        }
+        fn can_decode(&self, _ty: TypeId, out: Materialize) -> bool {
+            out == Materialize::Packed
+        }
+        fn materialize(
+            &self,
+            _d: DeviceId,
+            t: &TensorUpload<'_>,
+            _m: Materialize,
+        ) -> Result<Box<dyn crate::device::DeviceTensor>> {
+            self.upload(DeviceId::Cuda(0), t.packed)
+        }
+        fn upload(&self, _d: DeviceId, bytes: &[u8]) -> Result<Box<dyn crate::device::DeviceTensor>> {
+            LIVE.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(FakeTensor(bytes.to_vec())))
+        }
+    }
+
+    fn last_error() -> String {
+        let mut buf = vec![0 as c_char; 1024];
+        let mut len = 0usize;
+        // SAFETY: a writable buffer of its length and a writable length.
+        assert_eq!(unsafe { bg_last_error_message(buf.as_mut_ptr(), buf.len(), &mut len) }, Status::Ok);
+        // SAFETY: bg_last_error_message NUL-terminates within the buffer.
+        unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    }
+
+    /// A read (not mapped) model above the threshold loads progressively without placement
+    /// options: it has a plan (CPU, every tensor), and its tensors hold the file's bytes. Below
+    /// the threshold, or mapped, `bg_load` loads it as before (no plan).
+    #[test]
+    fn large_read_models_load_progressively_by_default() {
+        use crate::ffi::load::{bg_load_options_free, bg_load_options_new, bg_load_options_set_use_mmap};
+        let dir = std::env::temp_dir().join(format!("bg-progressive-default-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.gguf");
+        let vals: Vec<u8> = (0..4096).flat_map(|i| (i as f32 * 0.25).to_le_bytes()).collect();
+        let mut w = GgufWriter::new();
+        w.kv("general.architecture", OwnedValue::str("llama"));
+        w.kv("llama.block_count", OwnedValue::U32(1));
+        w.tensor("token_embd.weight", 0, &[64, 64], vals.clone());
+        w.tensor("blk.0.attn_q.weight", 0, &[64, 64], vals.clone());
+        let bytes = w.to_bytes().unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let path_s = path.to_str().unwrap();
+        assert_eq!(model_bytes(path_s), bytes.len() as u64);
+        // SAFETY: live option handles, used by this thread only; freed at the end.
+        unsafe {
+            let opts = bg_load_options_new();
+            assert!(!opts.is_null());
+            // Mapped (the default): never the loader, whatever the size.
+            assert!(load_if_placed_above(path_s, opts, 0).unwrap().is_none());
+            assert_eq!(bg_load_options_set_use_mmap(opts, false), Status::Ok);
+            // Read, at or below the threshold: as before.
+            assert!(load_if_placed_above(path_s, opts, bytes.len() as u64).unwrap().is_none());
+            assert!(load_if_placed(path_s, opts).unwrap().is_none());
+            // Read, above it: the progressive loader.
+            let m = load_if_placed_above(path_s, opts, bytes.len() as u64 - 1).unwrap().expect("progressive load");
+            let mut plan = std::ptr::null_mut();
+            assert_eq!(bg_model_plan(m, &mut plan), Status::Ok);
+            assert_eq!(bg_plan_tensor_count(plan), 2);
+            for i in 0..2 {
+                let mut t = std::mem::zeroed::<bg_tensor_placement>();
+                assert_eq!(bg_plan_tensor(plan, i, &mut t), Status::Ok);
+                assert_eq!((t.device.kind, t.bytes, t.zero_copy), (BG_DEVICE_CPU, vals.len() as u64, false));
+                let (mut d, mut len) = (std::ptr::null(), 0usize);
+                assert_eq!(bg_tensor_data(m, i, &mut d, &mut len), Status::Ok);
+                assert_eq!(std::slice::from_raw_parts(d, len), vals.as_slice());
+            }
+            bg_plan_free(plan);
+            bg_free(m);
+            bg_load_options_free(opts);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn gpu_resident_tensors_answer_wrong_device_with_a_hint_and_give_their_device_pointer() {
+        let f32s = |n: usize| (0..n).flat_map(|i| (i as f32 - 7.5).to_le_bytes()).collect::<Vec<u8>>();
+        let mut w = GgufWriter::new();
+        w.kv("general.architecture", OwnedValue::str("llama"));
+        w.kv("llama.block_count", OwnedValue::U32(1));
+        w.tensor("token_embd.weight", 0, &[16, 4], f32s(64));
+        w.tensor("blk.0.attn_q.weight", 0, &[16, 16], f32s(256));
+        let model = Model::from_bytes(&w.to_bytes().unwrap(), &LoadOptions::default()).unwrap();
+        let gpu0 = DeviceMemoryInfo {
+            id: DeviceId::Cuda(0),
+            name: "fake".into(),
+            total: 1 << 30,
+            free: 1 << 30,
+            budget_fraction: 1.0,
+        };
+        // Hybrid: the embeddings stay on the CPU, the layer's weight goes to the GPU.
+        let cfg = LoadConfig {
+            strategy: StrategyChoice::Hybrid(Hybrid::default()),
+            devices: Some(vec![unlimited_host(), gpu0]),
+            ..LoadConfig::default()
+        };
+        let loaded =
+            ProgressiveGgufLoader::new(cfg).with_backend(Arc::new(FakeGpu)).load_model(model, &mut |_| true).unwrap();
+        assert_eq!(loaded.plan().tensors[0].device, DeviceId::Cpu);
+        assert_eq!(loaded.plan().tensors[1].device, DeviceId::Cuda(0));
+        assert_eq!(LIVE.load(Ordering::SeqCst), 1);
+        let m = loaded_into_raw(loaded);
+        let sentinel = 0x5a5a as *const u8;
+        // SAFETY: `m` is a live handle; every output is a valid local.
+        unsafe {
+            // bg_tensor_data / bg_tensor_resident_data on the GPU tensor: WRONG_DEVICE, outputs
+            // untouched, and the message names the tensor, its device and what to call instead.
+            let (mut d, mut n, mut ty) = (sentinel, 77usize, 99u32);
+            assert_eq!(bg_tensor_data(m, 1, &mut d, &mut n), Status::WrongDevice);
+            assert_eq!((d, n), (sentinel, 77));
+            let msg = last_error();
+            assert!(
+                msg.contains("blk.0.attn_q.weight") && msg.contains("cuda:0") && msg.contains("bg_tensor_device_ptr"),
+                "{msg}"
+            );
+            assert_eq!(bg_tensor_resident_data(m, 1, &mut d, &mut n, &mut ty), Status::WrongDevice);
+            assert_eq!((d, n, ty), (sentinel, 77, 99));
+            // bg_tensor_device_ptr gives the device, the address and the size.
+            let (mut dev, mut ptr, mut len) = (bg_device_id { kind: 9, ordinal: 9 }, 0u64, 0u64);
+            assert_eq!(bg_tensor_device_ptr(m, 1, &mut dev, &mut ptr, &mut len), Status::Ok);
+            assert_eq!((dev.kind, dev.ordinal, len), (BG_DEVICE_CUDA, 0, 1024));
+            // The fake's "device" memory is host memory: it holds the tensor's bytes.
+            let held = std::slice::from_raw_parts(ptr as *const u8, len as usize);
+            assert_eq!(held, f32s(256).as_slice());
+            // The CPU tensor: bg_tensor_data works, bg_tensor_device_ptr says WRONG_DEVICE.
+            assert_eq!(bg_tensor_data(m, 0, &mut d, &mut n), Status::Ok);
+            assert_eq!(std::slice::from_raw_parts(d, n), f32s(64).as_slice());
+            let mut ptr2 = 5u64;
+            assert_eq!(bg_tensor_device_ptr(m, 0, &mut dev, &mut ptr2, &mut len), Status::WrongDevice);
+            assert_eq!(ptr2, 5);
+            assert!(last_error().contains("token_embd.weight") && last_error().contains("bg_tensor_data"));
+            bg_free(m);
+        }
+        // Freeing the model frees its device tensors.
+        assert_eq!(LIVE.load(Ordering::SeqCst), 0);
+    }
 }

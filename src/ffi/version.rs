@@ -15,10 +15,11 @@ pub const BG_VERSION_PATCH: u32 = 0;
 /// it. A host can compare `bg_abi_version()` with the `BG_ABI_VERSION` it was compiled against.
 pub const BG_ABI_VERSION: u32 = 1;
 
-/// The instruction-set level the decoders actually use (`quant::simd::level`): `"avx2+f16c"`,
-/// `"neon"`, `"scalar"`, or `"scalar (forced)"` under `BG_FORCE_SCALAR=1`.
+/// The instruction set the decoders actually use (`quant::simd::isa_name`): `"avx2+f16c"`,
+/// `"avx2+f16c+avx512bf16"` (bf16 outputs through `vcvtneps2bf16`), `"neon"`, `"scalar"`, or
+/// `"scalar (forced)"` under `BG_FORCE_SCALAR=1`.
 pub fn simd_level() -> &'static str {
-    crate::quant::simd::level().name()
+    crate::quant::simd::isa_name()
 }
 
 /// Features compiled into this build.

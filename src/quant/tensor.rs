@@ -26,9 +26,9 @@ use super::bitnet::i2s_fast;
 use super::bitnet::tiles::{decode_tl_rows, TlKind};
 use super::bitnet::tl1::decode_tl1_trits;
 use super::bitnet::tl2::{decode_tl2_trits, tl2_geometry};
-use super::bitnet::tl_fast::{decode_tl1_fast, decode_tl2_fast};
-use super::bitnet::{byte_at, i2s_nbytes, read_f32, tl1_validate, value_lut, I2sLayout, TlConfig};
-use super::output::{decode_into, store_scalar, OutType};
+use super::bitnet::tl_fast::{decode_tl1_fast_out, decode_tl2_fast_out, decode_tl_rows_fast};
+use super::bitnet::{byte_at, i2s_nbytes, read_f32, store_values, tl1_validate, value_lut, I2sLayout, TlConfig};
+use super::output::{decode_into, OutType, Streaming, STREAM_MIN_BYTES};
 use super::row_bytes;
 use crate::error::{Error, Result, Status};
 use crate::types::{self, TypeId, TypeInfo, I2_S, TL1, TL2};
@@ -271,27 +271,28 @@ impl TensorCodec {
         }
         let lut = value_lut(scale);
         let esize = out.size() as usize;
+        // Large outputs use streaming stores (they would not stay in the caches).
+        let streaming = dst.len() >= STREAM_MIN_BYTES;
         // Steps of whole rows (about STEP_ELEMS elements each) are independent: decoded in
-        // parallel (rayon), each through its own scratch, into its own part of `dst`.
+        // parallel (rayon), each into its own part of `dst`.
         let step_bytes = rows_per_step * ne0 * esize;
-        dst.par_chunks_mut(step_bytes).enumerate().try_for_each_init(
-            || vec![0f32; rows_per_step * ne0],
-            |scratch, (i, d)| {
-                let k = d.len() / esize / ne0;
-                let vals = &mut scratch[..k * ne0];
-                let first = (rows.start as usize + i * rows_per_step) * ne0 / 4;
-                let payload = &bytes[first..first + k * ne0 / 4];
-                // The AVX2 unpacker (bit-exact with the scalar one, `i2s_fast`) for the canonical
-                // layout; the codes were checked above.
-                if self.i2s != I2sLayout::Group128
-                    || i2s_fast::fast::unpack_group128(payload, lut, vals, false).is_none()
-                {
-                    decode_i2s_payload_at(payload, first, scale, self.i2s, self.file_offset, vals)?;
-                }
-                store_scalar(out, vals, d);
-                Ok(())
-            },
-        )
+        dst.par_chunks_mut(step_bytes).enumerate().try_for_each_init(Vec::new, |scratch: &mut Vec<f32>, (i, d)| {
+            let k = d.len() / esize / ne0;
+            let first = (rows.start as usize + i * rows_per_step) * ne0 / 4;
+            let payload = &bytes[first..first + k * ne0 / 4];
+            // The AVX2 unpacker (bit-exact with the scalar one, `i2s_fast`) for the canonical
+            // layout, straight into `d` in any output type; the codes were checked above.
+            if self.i2s == I2sLayout::Group128
+                && i2s_fast::fast::unpack_group128_out(payload, lut, out, d, streaming).is_some()
+            {
+                return Ok(());
+            }
+            // The scalar path: the f32 values through a scratch buffer, then stored.
+            scratch.resize(k * ne0, 0.0);
+            decode_i2s_payload_at(payload, first, scale, self.i2s, self.file_offset, scratch)?;
+            store_values(out, scratch, d);
+            Ok(())
+        })
     }
 
     fn decode_tl_rows(
@@ -304,23 +305,29 @@ impl TensorCodec {
     ) -> Result<()> {
         let (m, k, cfg) = self.tl_shape(ti)?;
         let (r0, r1) = (rows.start as usize, rows.end as usize);
-        let mut vals = vec![0f32; (r1 - r0) * k];
         let kind = if self.ty == TL1 { TlKind::Tl1 } else { TlKind::Tl2 };
-        // Whole tensors: the fast decoders (`tl_fast`, bit-exact with the tile walk); anything
-        // they refuse is decoded (and its error worded) by the tile walk below.
+        // Whole tensors: the fast decoders (`tl_fast`, bit-exact with the tile walk, in every
+        // output type); anything they refuse is decoded (and its error worded) by the tile walk
+        // below.
         if r0 == 0 && r1 == m {
             let fast = if kind == TlKind::Tl1 {
-                decode_tl1_fast(bytes, m, k, &cfg, &mut vals)
+                decode_tl1_fast_out(bytes, m, k, &cfg, out, dst, Streaming::Auto)
             } else {
-                decode_tl2_fast(bytes, m, k, &cfg, &mut vals)
+                decode_tl2_fast_out(bytes, m, k, &cfg, out, dst, Streaming::Auto)
             };
             if fast.is_ok() {
-                store_scalar(out, &vals, dst);
                 return Ok(());
             }
         }
+        // Row ranges: the whole row groups inside through the fast decoders, the partial ones
+        // at the ends through the tile walk (`decode_tl_rows_fast`); anything it declines
+        // (including invalid indices, worded below) goes through the tile walk alone.
+        if decode_tl_rows_fast(kind, bytes, m, k, &cfg, r0..r1, out, dst) {
+            return Ok(());
+        }
+        let mut vals = vec![0f32; (r1 - r0) * k];
         decode_tl_rows(kind, bytes, m, k, &cfg, r0..r1, self.file_offset, &mut vals)?;
-        store_scalar(out, &vals, dst);
+        store_values(out, &vals, dst);
         Ok(())
     }
 }

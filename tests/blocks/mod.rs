@@ -60,24 +60,8 @@ pub fn random_blocks(rng: &mut Rng, id: TypeId, blocks: usize) -> Vec<u8> {
     src
 }
 
-/// A small seeded xorshift64* generator (no extra dependencies).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| (self.next_u64() >> 56) as u8).collect()
-    }
-    /// Approximately normal values (sum of uniforms), mean 0, sd ~1.
-    pub fn normal(&mut self) -> f32 {
-        let s: f64 = (0..4).map(|_| (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64).sum();
-        ((s - 2.0) * 1.732) as f32
-    }
-}
+/// The tests' seeded xorshift64* generator (tests/common/xorshift.rs), named `Rng` here.
+#[path = "../common/xorshift.rs"]
+mod xorshift;
+#[allow(unused_imports)]
+pub use xorshift::XorShift as Rng;

@@ -10,6 +10,8 @@
 //!   and [`Built`], the bytes plus the absolute positions of everything (for message checks).
 #![allow(dead_code)]
 
+mod xorshift;
+
 #[cfg(feature = "crossval")]
 pub mod cref_parity;
 
@@ -551,29 +553,5 @@ pub fn vtype(id: u32) -> ValueType {
     ValueType::from_u32(id).expect("value type id")
 }
 
-/// A tiny deterministic PRNG (xorshift64*), so tests need no extra dependencies.
-#[derive(Debug, Clone)]
-pub struct XorShift(pub u64);
-
-impl XorShift {
-    pub fn new(seed: u64) -> XorShift {
-        XorShift(seed.max(1))
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform-ish in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            *b = self.next_u64() as u8;
-        }
-    }
-}
+#[allow(unused_imports)]
+pub use xorshift::XorShift;

@@ -410,6 +410,30 @@ pub mod fast {
         None
     }
 
+    /// AVX2 [`unpack_group128_scalar`] stored as `out` into `dst` (`4 * payload.len()` elements
+    /// of `out.size()` bytes, any alignment): f16 / bf16 look up the 16-bit patterns of the three
+    /// values ([`super::super::out_values`]), so the bits are those of the f32 values stored by
+    /// `output::store_scalar`. Streaming stores when asked and `dst` is 16-byte aligned.
+    pub fn unpack_group128_out(
+        payload: &[u8],
+        lut: [f32; 3],
+        out: crate::quant::output::OutType,
+        dst: &mut [u8],
+        streaming: bool,
+    ) -> Option<()> {
+        assert!(payload.len() % 32 == 0 && dst.len() as u64 == payload.len() as u64 * 4 * out.size(), "whole blocks");
+        #[cfg(target_arch = "x86_64")]
+        if use_avx2() {
+            let values = super::super::out_values(lut, out);
+            let half = out != crate::quant::output::OutType::F32;
+            // SAFETY: AVX2 detected; lengths checked above; 16-bit patterns are < 2^16.
+            unsafe { super::super::simd_x86::unpack_group128_bits(payload, values, half, dst, streaming) };
+            return Some(());
+        }
+        let _ = (payload, lut, out, dst, streaming);
+        None
+    }
+
     /// AVX2 "any byte holds code 3".
     pub fn any_code3(payload: &[u8]) -> Option<bool> {
         #[cfg(target_arch = "x86_64")]

@@ -45,6 +45,7 @@ pub use transcode::{
 };
 
 use crate::error::{Error, Result, Status};
+use crate::quant::output::OutType;
 
 /// A ternary tensor: trits in {−1, 0, +1} (flattened row-major) and one per-tensor scale.
 /// Element `e` has the value `scale * trits[e] as f32`.
@@ -229,6 +230,63 @@ pub struct TlPreset {
 #[allow(clippy::neg_multiply)] // a product, not a negation: NaN scales keep the reference's bits
 pub(crate) fn value_lut(scale: f32) -> [f32; 3] {
     [scale * -1.0, scale * 0.0, scale * 1.0]
+}
+
+/// The output bit patterns of a value table (from [`value_lut`]) as `out`: f32 bits, or the
+/// f16 / bf16 of each value by the scalar conversions the scalar path stores with
+/// (`output::store_scalar`: [`f32_to_f16`](crate::quant::float::f32_to_f16),
+/// [`f32_to_bf16`](crate::quant::float::f32_to_bf16)). Every output of a BitNet decode is one of
+/// the three table values, so looking these up gives the scalar path's bits by construction
+/// (NaN, infinite, negative, zero and subnormal scales included).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the AVX2 paths
+pub(crate) fn out_values(lut: [f32; 3], out: OutType) -> [u32; 3] {
+    lut.map(|v| match out {
+        OutType::F32 => v.to_bits(),
+        OutType::F16 => crate::quant::float::f32_to_f16(v) as u32,
+        OutType::Bf16 => crate::quant::float::f32_to_bf16(v) as u32,
+    })
+}
+
+/// Store decoded f32 values as `out` into `dst` (exactly `vals.len() * out.size()` bytes): the
+/// fast conversions where there are some (`simd::store`), else the scalar oracle
+/// (`output::store_scalar`, also under `BG_FORCE_SCALAR`). The same bits either way.
+pub(crate) fn store_values(out: OutType, vals: &[f32], dst: &mut [u8]) {
+    if !crate::quant::simd::store(out, vals, dst, false) {
+        crate::quant::output::store_scalar(out, vals, dst);
+    }
+}
+
+/// Run `decode` (which fills `n` f32) and leave its values in `dst` as `out`: straight into
+/// `dst` for an f32 output that is 4-byte aligned, else through a temporary f32 buffer and
+/// [`store_values`]. Nothing is written to `dst` when `decode` fails.
+pub(crate) fn with_f32(
+    out: OutType,
+    dst: &mut [u8],
+    n: usize,
+    decode: impl FnOnce(&mut [f32]) -> Result<()>,
+) -> Result<()> {
+    if out == OutType::F32 {
+        if let Some(view) = crate::quant::simd::f32_view_mut(dst) {
+            return decode(view);
+        }
+    }
+    let mut vals = vec![0f32; n];
+    decode(&mut vals)?;
+    store_values(out, &vals, dst);
+    Ok(())
+}
+
+/// The output holds exactly `n` elements as `out`.
+pub(crate) fn check_out(have: usize, n: usize, out: OutType) -> Result<()> {
+    let need = n.checked_mul(out.size() as usize);
+    if need != Some(have) {
+        return Err(invalid(format!(
+            "the output holds {have} bytes; the tensor's {n} elements as {} need {}",
+            out.name(),
+            need.map_or("more than usize::MAX".to_string(), |b| b.to_string())
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {

@@ -153,53 +153,82 @@ pub(super) unsafe fn stream16(dst: *mut f32, v: __m128) {
     std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
 }
 
-/// Eight f32 to `dst`: two streaming 16-byte stores (`NT`, `dst` 16-byte aligned) or one
-/// unaligned store.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn put<const NT: bool>(dst: *mut f32, v: __m256) {
-    if NT {
-        stream16(dst, _mm256_castps256_ps128(v));
-        stream16(dst.add(4), _mm256_extractf128_ps::<1>(v));
-    } else {
-        _mm256_storeu_ps(dst, v);
-    }
-}
-
 /// `i2s_fast::unpack_group128_scalar`: `dst[e] = lut[code_e]` for whole 32-byte blocks
 /// (`dst.len() == 4 * payload.len()`); the payload holds no code 3. With `streaming` and a
 /// 16-byte-aligned `dst`, non-temporal stores (then an `sfence`).
 #[target_feature(enable = "avx2")]
 pub unsafe fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool) {
-    if streaming && (dst.as_ptr() as usize) % 16 == 0 {
-        unpack::<true>(payload, lut, dst);
+    let bits = [lut[0].to_bits(), lut[1].to_bits(), lut[2].to_bits()];
+    unpack_group128_bits(payload, bits, false, crate::quant::simd::f32_bytes_mut(dst), streaming)
+}
+
+/// [`unpack_group128`] into bytes: element `e` is `values[code_e]`, as f32 bits (4 bytes LE)
+/// or, with `half`, as a 16-bit pattern (2 bytes LE; `values` < 2^16). `dst` (any alignment)
+/// holds `4 * payload.len()` elements of that size; streaming as [`unpack_group128`].
+#[target_feature(enable = "avx2")]
+pub unsafe fn unpack_group128_bits(payload: &[u8], values: [u32; 3], half: bool, dst: &mut [u8], streaming: bool) {
+    assert!(payload.len() % 32 == 0 && dst.len() == 4 * payload.len() * if half { 2 } else { 4 });
+    assert!(!half || values.iter().all(|&v| v <= 0xffff));
+    let nt = streaming && (dst.as_ptr() as usize) % 16 == 0;
+    match (nt, half) {
+        (true, false) => unpack::<true, false>(payload, values, dst),
+        (false, false) => unpack::<false, false>(payload, values, dst),
+        (true, true) => unpack::<true, true>(payload, values, dst),
+        (false, true) => unpack::<false, true>(payload, values, dst),
+    }
+    if nt {
         _mm_sfence();
+    }
+}
+
+/// 32 bytes to `dst`: two streaming 16-byte stores (`NT`, `dst` 16-byte aligned) or one
+/// unaligned store.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn put32<const NT: bool>(dst: *mut u8, v: __m256) {
+    if NT {
+        stream16(dst.cast(), _mm256_castps256_ps128(v));
+        stream16(dst.add(16).cast(), _mm256_extractf128_ps::<1>(v));
     } else {
-        unpack::<false>(payload, lut, dst);
+        _mm256_storeu_ps(dst.cast(), v);
     }
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn unpack<const NT: bool>(payload: &[u8], lut: [f32; 3], dst: &mut [f32]) {
-    assert!(payload.len() % 32 == 0 && dst.len() == 4 * payload.len());
+unsafe fn unpack<const NT: bool, const H: bool>(payload: &[u8], values: [u32; 3], dst: &mut [u8]) {
     // `vpermps` reads the low 3 bits of each index; bit 2 is the neighbouring code's low bit, so
     // the table repeats itself in entries 4..7 and the codes need no mask.
-    let table = _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, lut[0], lut[1], lut[2], 0.0);
+    let [a, b, c] = values.map(|v| v as i32);
+    let table = _mm256_castsi256_ps(_mm256_setr_epi32(a, b, c, 0, a, b, c, 0));
     let s = payload.as_ptr();
     let d = dst.as_mut_ptr();
+    let es = if H { 2 } else { 4 };
+    let shifts = [6, 4, 2, 0].map(|n| _mm_cvtsi32_si128(n));
     for blk in 0..payload.len() / 32 {
         let src = s.add(32 * blk);
-        let out = d.add(128 * blk);
-        for q in 0..4 {
-            let b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(src.add(8 * q).cast()));
-            let c0 = _mm256_srli_epi32::<6>(b);
-            let c1 = _mm256_srli_epi32::<4>(b);
-            let c2 = _mm256_srli_epi32::<2>(b);
-            let c3 = b;
-            put::<NT>(out.add(8 * q), _mm256_permutevar8x32_ps(table, c0));
-            put::<NT>(out.add(32 + 8 * q), _mm256_permutevar8x32_ps(table, c1));
-            put::<NT>(out.add(64 + 8 * q), _mm256_permutevar8x32_ps(table, c2));
-            put::<NT>(out.add(96 + 8 * q), _mm256_permutevar8x32_ps(table, c3));
+        let out = d.add(128 * es * blk);
+        if H {
+            // Field f of bytes 16h..16h + 16 (elements 32f + 16h..): 16 values, one 32-byte store.
+            for h in 0..2 {
+                let b0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(src.add(16 * h).cast()));
+                let b1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(src.add(16 * h + 8).cast()));
+                for (f, &sh) in shifts.iter().enumerate() {
+                    let v0 = _mm256_permutevar8x32_ps(table, _mm256_srl_epi32(b0, sh));
+                    let v1 = _mm256_permutevar8x32_ps(table, _mm256_srl_epi32(b1, sh));
+                    // The patterns are < 2^16: no saturation; the qword permute restores order.
+                    let w = _mm256_packus_epi32(_mm256_castps_si256(v0), _mm256_castps_si256(v1));
+                    let w = _mm256_castsi256_ps(_mm256_permute4x64_epi64::<0xd8>(w));
+                    put32::<NT>(out.add(2 * (32 * f + 16 * h)), w);
+                }
+            }
+        } else {
+            for q in 0..4 {
+                let b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(src.add(8 * q).cast()));
+                for (f, &sh) in shifts.iter().enumerate() {
+                    let v = _mm256_permutevar8x32_ps(table, _mm256_srl_epi32(b, sh));
+                    put32::<NT>(out.add(4 * (32 * f + 8 * q)), v);
+                }
+            }
         }
     }
 }

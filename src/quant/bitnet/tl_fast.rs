@@ -6,6 +6,11 @@
 //! TL2 sign words are read once per group of 8 triples. On x86-64 with AVX2 (unless
 //! `BG_FORCE_SCALAR` is set) the tile blocks go through `tl_x86`'s staged `vpermps` decoders
 //! instead, with streaming stores for large outputs; the table code is the portable path.
+//!
+//! f16 / bf16 outputs ([`decode_tl1_fast_out`], [`decode_tl2_fast_out`]): the AVX2 decoders look
+//! the 16-bit patterns of the three values up directly (each converted once by the scalar
+//! conversion, [`super::out_values`]), so they are the scalar path's bits by construction; the
+//! portable path decodes to f32 and stores through [`super::store_values`].
 
 #[cfg(target_arch = "x86_64")]
 use rayon::prelude::*;
@@ -13,12 +18,16 @@ use rayon::prelude::*;
 #[cfg(target_arch = "x86_64")]
 use super::i2s_fast::STREAM_MIN_BYTES;
 use super::tl1::{pair, tl1_nbytes, tl1_validate};
-use super::tl2::{rowperm, tl2_geometry, TRIPLES};
-use super::{check_dst, decode_tl1, decode_tl2, elements, read_f32, value_lut, TlConfig};
+use super::tl2::{rowperm, tl2_geometry, Tl2Geometry, TRIPLES};
+use std::ops::Range;
+
+use super::tiles::TlKind;
+use super::{check_out, decode_tl1, decode_tl2, elements, read_f32, value_lut, with_f32, TlConfig};
 use crate::error::Result;
-use crate::quant::output::Streaming;
+use crate::quant::output::{OutType, Streaming};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::output::{PAR_MIN_BYTES, PIECE_MIN_BYTES};
+use crate::quant::simd::f32_bytes_mut;
 
 /// The two values of each TL1 / TL2 pair index 0..=8 (unused entries are never read).
 fn pair_table(lut: [f32; 3]) -> [[f32; 2]; 16] {
@@ -51,29 +60,32 @@ fn any_nibble_above(bytes: &[u8], max: u8) -> bool {
     bytes.chunks(4096).any(|c| c.iter().fold(false, |acc, &b| acc | ((b >> 4) > max) | ((b & 15) > max)))
 }
 
-/// Whether a fast decode of `n` f32 into `dst` uses streaming stores: as asked, `Auto` meaning
-/// outputs of at least [`STREAM_MIN_BYTES`]; only into a 16-byte-aligned destination.
+/// Whether a fast decode into `dst` (bytes) uses streaming stores: as asked, `Auto` meaning
+/// outputs of at least [`STREAM_MIN_BYTES`], f16 / bf16 included (for these decoders streaming
+/// measured about 2x ordinary stores at 16 Mi elements of f16, docs/PERFORMANCE.md); only into
+/// a 16-byte-aligned destination.
 #[cfg(target_arch = "x86_64")]
-fn stream(streaming: Streaming, dst: &[f32]) -> bool {
+fn stream(streaming: Streaming, dst: &[u8]) -> bool {
     let want = match streaming {
-        Streaming::Auto => 4 * dst.len() >= STREAM_MIN_BYTES,
+        Streaming::Auto => dst.len() >= STREAM_MIN_BYTES,
         Streaming::On => true,
         Streaming::Off => false,
     };
     want && (dst.as_ptr() as usize) % 16 == 0
 }
 
-/// Run `group(scratch, gi, rows)` for every row group `gi` (`rows`: its `group_len` outputs of
-/// `dst`): on the calling thread for small outputs or a one-thread pool (one scratch), else over
-/// rayon's pool in pieces of at least [`PIECE_MIN_BYTES`] (one scratch per piece); each thread
-/// fences its streaming stores (`nt`) before it finishes.
+/// Run `group(scratch, gi, rows)` for every row group `gi` from `first` on (`rows`: its
+/// `group_bytes` output bytes of `dst`, which holds consecutive groups): on the calling thread for small outputs or a one-thread pool (one scratch),
+/// else over rayon's pool in pieces of at least [`PIECE_MIN_BYTES`] (one scratch per piece);
+/// each thread fences its streaming stores (`nt`) before it finishes.
 #[cfg(target_arch = "x86_64")]
 fn for_row_groups<S>(
-    dst: &mut [f32],
-    group_len: usize,
+    dst: &mut [u8],
+    first: usize,
+    group_bytes: usize,
     nt: bool,
     scratch: impl Fn() -> S + Sync + Send,
-    group: impl Fn(&mut S, usize, &mut [f32]) + Sync + Send,
+    group: impl Fn(&mut S, usize, &mut [u8]) + Sync + Send,
 ) {
     let fence = || {
         if nt {
@@ -81,16 +93,16 @@ fn for_row_groups<S>(
             unsafe { super::tl_x86::sfence() };
         }
     };
-    if rayon::current_num_threads() == 1 || 4 * dst.len() < PAR_MIN_BYTES {
+    if rayon::current_num_threads() == 1 || dst.len() < PAR_MIN_BYTES {
         let mut s = scratch();
-        for (gi, rows) in dst.chunks_mut(group_len).enumerate() {
-            group(&mut s, gi, rows);
+        for (gi, rows) in dst.chunks_mut(group_bytes).enumerate() {
+            group(&mut s, first + gi, rows);
         }
         return fence();
     }
-    let min_groups = (PIECE_MIN_BYTES / (4 * group_len)).max(1);
-    dst.par_chunks_mut(group_len).enumerate().with_min_len(min_groups).for_each_init(scratch, |s, (gi, rows)| {
-        group(s, gi, rows);
+    let min_groups = (PIECE_MIN_BYTES / group_bytes).max(1);
+    dst.par_chunks_mut(group_bytes).enumerate().with_min_len(min_groups).for_each_init(scratch, |s, (gi, rows)| {
+        group(s, first + gi, rows);
         fence();
     });
 }
@@ -103,7 +115,6 @@ pub fn decode_tl1_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
 /// [`super::decode_tl1`], fast, with the streaming stores chosen (the values are the same).
 /// The AVX2 block decoder runs where the CPU has AVX2 (and `BG_FORCE_SCALAR` is unset) and
 /// `BK % 8 == 0`; otherwise the scalar table code.
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
 pub fn decode_tl1_fast_with(
     src: &[u8],
     m: usize,
@@ -113,33 +124,88 @@ pub fn decode_tl1_fast_with(
     streaming: Streaming,
 ) -> Result<()> {
     tl1_validate(m, k, cfg)?;
-    let need = tl1_nbytes(m, k)?;
-    if dst.len() != elements(m, k)? || src.len() != need || any_nibble_above(&src[..need - 32], 8) {
-        return decode_tl1(src, m, k, cfg, dst); // the oracle's error, naming the byte
+    if dst.len() != elements(m, k)? {
+        return decode_tl1(src, m, k, cfg, dst); // the oracle's error
     }
-    check_dst(dst.len(), m * k)?;
+    decode_tl1_fast_out(src, m, k, cfg, OutType::F32, f32_bytes_mut(dst), streaming)
+}
+
+/// [`super::decode_tl1`] into `dst` as `out` (exactly `m * k * out.size()` bytes, any
+/// alignment): the bits of the oracle's f32 stored by `output::store_scalar`. Paths as
+/// [`decode_tl1_fast_with`]; f16 / bf16 straight from the AVX2 decoder (see the module docs).
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
+pub fn decode_tl1_fast_out(
+    src: &[u8],
+    m: usize,
+    k: usize,
+    cfg: &TlConfig,
+    out: OutType,
+    dst: &mut [u8],
+    streaming: Streaming,
+) -> Result<()> {
+    tl1_validate(m, k, cfg)?;
+    let need = tl1_nbytes(m, k)?;
+    let n = elements(m, k)?;
+    check_out(dst.len(), n, out)?;
+    if src.len() != need || any_nibble_above(&src[..need - 32], 8) {
+        // The oracle's error, naming the byte.
+        return with_f32(out, dst, n, |v| decode_tl1(src, m, k, cfg, v));
+    }
     let lut = value_lut(read_f32(src, need - 32));
+    let TlConfig { bm_tile, bk, bm } = *cfg;
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2() && bk % 8 == 0 {
+        tl1_groups(&src[..need - 32], k, cfg, lut, out, 0, dst, stream(streaming, dst));
+        return Ok(());
+    }
+    let _ = (bm_tile, bm);
+    with_f32(out, dst, n, |v| {
+        tl1_table(src, m, k, cfg, lut, v);
+        Ok(())
+    })
+}
+
+/// Row groups (`bm` rows each) `first..` of a TL1 tensor with `k` columns, whose validated
+/// payload (every nibble ≤ 8; `bk % 8 == 0`) is `payload`, into `dst` (whole groups) as `out`,
+/// with the AVX2 decoder (the caller checked for AVX2); `nt`: streaming stores (`dst` 16-byte
+/// aligned).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn tl1_groups(
+    payload: &[u8],
+    k: usize,
+    cfg: &TlConfig,
+    lut: [f32; 3],
+    out: OutType,
+    first: usize,
+    dst: &mut [u8],
+    nt: bool,
+) {
+    use super::tl_x86::{tl1_rows, Blocks, Tl1Scratch};
+    let TlConfig { bm_tile, bk, bm } = *cfg;
+    let (values, half, es) = (super::out_values(lut, out), out != OutType::F32, out.size() as usize);
+    // One (I, J, R) block is `bm` rows x `BK` columns in `bm*BK/4` consecutive bytes.
+    let block = bm * bk / 4;
+    let (nj, ng) = (k / bk, bm_tile / bm);
+    // Every row group (bm rows: group `gi` is row tile gi / ng, group gi % ng in it) is
+    // independent, decoded into its own bm*k outputs: in parallel (rayon) when the output
+    // is large and the pool has several threads.
+    let group = |scratch: &mut Tl1Scratch, gi: usize, rows: &mut [u8]| {
+        let (i, r) = (gi / ng, gi % ng);
+        let blocks = Blocks { first: (i * nj * ng + r) * block, jstride: ng * block, nj };
+        // SAFETY: AVX2 checked by the caller; the payload was validated (nibbles ≤ 8); `rows`
+        // are the bm*k outputs of rows gi*bm.., 16-byte aligned with `nt` (dst is; k is a
+        // multiple of 8). `tl1_rows` asserts the block bounds and the output length.
+        unsafe { tl1_rows(payload, blocks, bm, bk, values, half, rows, nt, scratch) };
+    };
+    for_row_groups(dst, first, bm * k * es, nt, Tl1Scratch::new, group);
+}
+
+/// The portable TL1 decoder: validated `src` (every nibble ≤ 8) into `dst` (`m * k` f32).
+fn tl1_table(src: &[u8], m: usize, k: usize, cfg: &TlConfig, lut: [f32; 3], dst: &mut [f32]) {
     let TlConfig { bm_tile, bk, bm } = *cfg;
     // One (I, J, R) block is `bm` rows x `BK` columns in `bm*BK/4` consecutive bytes.
     let block = bm * bk / 4;
-    #[cfg(target_arch = "x86_64")]
-    if use_avx2() && bk % 8 == 0 {
-        use super::tl_x86::{tl1_rows, Blocks, Tl1Scratch};
-        let nt = stream(streaming, dst);
-        let (nj, ng) = (k / bk, bm_tile / bm);
-        // Every row group (bm rows: group `gi` is row tile gi / ng, group gi % ng in it) is
-        // independent, decoded into its own bm*k outputs: in parallel (rayon) when the output
-        // is large and the pool has several threads.
-        let group = |scratch: &mut Tl1Scratch, gi: usize, rows: &mut [f32]| {
-            let (i, r) = (gi / ng, gi % ng);
-            let blocks = Blocks { first: (i * nj * ng + r) * block, jstride: ng * block, nj };
-            // SAFETY: AVX2 detected; the payload was validated (nibbles ≤ 8); `rows` are the bm*k
-            // outputs of rows gi*bm.., 16-byte aligned with `nt` (dst is; k is a multiple of 8).
-            unsafe { tl1_rows(&src[..need - 32], blocks, bm, bk, lut, rows, nt, scratch) };
-        };
-        for_row_groups(dst, bm * k, nt, Tl1Scratch::new, group);
-        return Ok(());
-    }
     let by = 256 / bm;
     // Step `Y` (by columns) is a 64-byte chunk, inside which row `g*16 + s`, pair-of-pairs `yq`
     // is at `g*(by/4)*16 + yq*16 + s`. Rows are written one at a time, each contiguously
@@ -166,7 +232,6 @@ pub fn decode_tl1_fast_with(
             }
         }
     }
-    Ok(())
 }
 
 /// [`super::decode_tl2`], fast (streaming stores for large outputs).
@@ -177,7 +242,6 @@ pub fn decode_tl2_fast(src: &[u8], m: usize, k: usize, cfg: &TlConfig, dst: &mut
 /// [`super::decode_tl2`], fast, with the streaming stores chosen (the values are the same).
 /// The AVX2 block decoders run where the CPU has AVX2 (and `BG_FORCE_SCALAR` is unset);
 /// otherwise the scalar table code.
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
 pub fn decode_tl2_fast_with(
     src: &[u8],
     m: usize,
@@ -186,13 +250,34 @@ pub fn decode_tl2_fast_with(
     dst: &mut [f32],
     streaming: Streaming,
 ) -> Result<()> {
+    tl2_geometry(m, k, cfg)?;
+    if dst.len() != elements(m, k)? {
+        return decode_tl2(src, m, k, cfg, dst); // the oracle's error
+    }
+    decode_tl2_fast_out(src, m, k, cfg, OutType::F32, f32_bytes_mut(dst), streaming)
+}
+
+/// [`super::decode_tl2`] into `dst` as `out` (exactly `m * k * out.size()` bytes, any
+/// alignment), as [`decode_tl1_fast_out`].
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
+pub fn decode_tl2_fast_out(
+    src: &[u8],
+    m: usize,
+    k: usize,
+    cfg: &TlConfig,
+    out: OutType,
+    dst: &mut [u8],
+    streaming: Streaming,
+) -> Result<()> {
     let g = tl2_geometry(m, k, cfg)?;
-    if dst.len() != elements(m, k)?
-        || src.len() != g.nbytes
+    let n = elements(m, k)?;
+    check_out(dst.len(), n, out)?;
+    if src.len() != g.nbytes
         || any_nibble_above(&src[..g.sign_offset], 13)
         || any_nibble_above(&src[g.two_offset..g.payload], 8)
     {
-        return decode_tl2(src, m, k, cfg, dst); // the oracle's error, naming the byte
+        // The oracle's error, naming the byte.
+        return with_f32(out, dst, n, |v| decode_tl2(src, m, k, cfg, v));
     }
     let lut = value_lut(read_f32(src, g.scale_offset));
     let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
@@ -204,12 +289,41 @@ pub fn decode_tl2_fast_with(
     let s_block = 32 * (bk / 24);
     #[cfg(target_arch = "x86_64")]
     if use_avx2() {
-        use super::tl_x86::{tl2_rows, Blocks, Tl2Rows, Tl2Scratch};
-        let nt = stream(streaming, dst);
+        tl2_groups(src, &g, k, cfg, lut, out, 0, dst, stream(streaming, dst));
+        return Ok(());
+    }
+    let _ = (bm_tile, a_block, s_block);
+    with_f32(out, dst, n, |dst| {
+        tl2_table(src, m, k, cfg, &g, lut, dst);
+        Ok(())
+    })
+}
+
+/// Row groups (32 rows each) `first..` of a validated TL2 tensor `src` (three indices ≤ 13, two
+/// indices ≤ 8) with geometry `g` into `dst` (whole groups) as `out`, with the AVX2 decoders
+/// (the caller checked for AVX2); `nt` as in [`tl1_groups`].
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn tl2_groups(
+    src: &[u8],
+    g: &Tl2Geometry,
+    k: usize,
+    cfg: &TlConfig,
+    lut: [f32; 3],
+    out: OutType,
+    first: usize,
+    dst: &mut [u8],
+    nt: bool,
+) {
+    use super::tl_x86::{tl2_rows, Blocks, Tl2Rows, Tl2Scratch};
+    let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
+    let (a_block, s_block) = (32 * bk / 6, 32 * (bk / 24));
+    let (values, half, es) = (super::out_values(lut, out), out != OutType::F32, out.size() as usize);
+    {
         let (nj3, nj2, ng) = (g.k3 / bk, g.k2 / 32, bm_tile / 32);
         // Every 32-row group (group `gi` is row tile gi / ng, group gi % ng in it) is
         // independent, decoded into its own 32*k outputs (in parallel as for TL1).
-        let group = |scratch: &mut Tl2Scratch, gi: usize, rows: &mut [f32]| {
+        let group = |scratch: &mut Tl2Scratch, gi: usize, rows: &mut [u8]| {
             let (i, r) = (gi / ng, gi % ng);
             let at = |base: usize, nj: usize, size: usize| {
                 (nj > 0).then_some(Blocks { first: base + (i * nj * ng + r) * size, jstride: ng * size, nj })
@@ -224,11 +338,99 @@ pub fn decode_tl2_fast_with(
             // SAFETY: AVX2 detected; the payload was validated (three indices ≤ 13, two indices
             // ≤ 8); `rows` are the 32*k outputs of rows gi*32.., 16-byte aligned with `nt` (dst
             // is; k is a multiple of 8).
-            unsafe { tl2_rows(&src[..g.payload], parts, lut, rows, nt, scratch) };
+            unsafe { tl2_rows(&src[..g.payload], parts, values, half, rows, nt, scratch) };
         };
-        for_row_groups(dst, 32 * k, nt, Tl2Scratch::new, group);
-        return Ok(());
+        for_row_groups(dst, first, 32 * k * es, nt, Tl2Scratch::new, group);
     }
+}
+
+/// Rows `rows` (not necessarily whole row groups) of a TL1 / TL2 tensor into `dst` (exactly
+/// `rows.len() * k * out.size()` bytes) as `out`: the whole row groups inside the range through
+/// the AVX2 decoders, straight into `dst`, the partial groups at its ends through the tile walk
+/// (`tiles::decode_tl_rows`) and [`super::store_values`]. The same bits as the tile walk. Reads
+/// and checks only the row tiles holding the rows, as the tile walk does. Returns `false`,
+/// having written nothing, when this does not apply: no AVX2 (or `BG_FORCE_SCALAR`), TL1 with
+/// `BK % 8 != 0`, no whole row group in the range, an invalid shape or configuration, or an
+/// invalid index in those tiles (the caller's tile walk then words the error).
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+pub(crate) fn decode_tl_rows_fast(
+    kind: TlKind,
+    src: &[u8],
+    m: usize,
+    k: usize,
+    cfg: &TlConfig,
+    rows: Range<usize>,
+    out: OutType,
+    dst: &mut [u8],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !use_avx2() || rows.start > rows.end || rows.end > m {
+            return false;
+        }
+        let es = out.size() as usize;
+        let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
+        // The rows' tiles: their indices must be valid (the tile walk checks the same tiles).
+        let (t0, t1) = (rows.start / bm_tile, rows.end.div_ceil(bm_tile));
+        let (group_rows, geometry) = match kind {
+            TlKind::Tl1 => {
+                let ok = tl1_validate(m, k, cfg).is_ok()
+                    && bk % 8 == 0
+                    && tl1_nbytes(m, k).is_ok_and(|n| n == src.len())
+                    && !any_nibble_above(&src[t0 * bm_tile * k / 4..t1 * bm_tile * k / 4], 8);
+                if !ok {
+                    return false;
+                }
+                (cfg.bm, None)
+            }
+            TlKind::Tl2 => {
+                let Ok(g) = tl2_geometry(m, k, cfg) else { return false };
+                let (ta, tc) = (bm_tile * g.k3 / 6, bm_tile * g.k2 / 4);
+                if g.nbytes != src.len()
+                    || any_nibble_above(&src[t0 * ta..t1 * ta], 13)
+                    || any_nibble_above(&src[g.two_offset + t0 * tc..g.two_offset + t1 * tc], 8)
+                {
+                    return false;
+                }
+                (32, Some(g))
+            }
+        };
+        let (ga, gb) = (rows.start.div_ceil(group_rows), rows.end / group_rows);
+        if ga >= gb || dst.len() != rows.len() * k * es {
+            return false;
+        }
+        // The partial groups first (the tile walk; it cannot fail on these checked tiles, but
+        // if it did nothing would have been written yet).
+        let edge = |r: Range<usize>| -> Option<Vec<f32>> {
+            let mut v = vec![0f32; r.len() * k];
+            super::tiles::decode_tl_rows(kind, src, m, k, cfg, r, None, &mut v).ok().map(|_| v)
+        };
+        let (Some(head), Some(tail)) = (edge(rows.start..ga * group_rows), edge(gb * group_rows..rows.end)) else {
+            return false;
+        };
+        let lut = value_lut(read_f32(src, src.len() - 32));
+        let (hd, rest) = dst.split_at_mut(head.len() * es);
+        let (mid, tl) = rest.split_at_mut((gb - ga) * group_rows * k * es);
+        let nt = stream(Streaming::Auto, mid);
+        match geometry {
+            None => tl1_groups(&src[..src.len() - 32], k, cfg, lut, out, ga, mid, nt),
+            Some(g) => tl2_groups(src, &g, k, cfg, lut, out, ga, mid, nt),
+        }
+        super::store_values(out, &head, hd);
+        super::store_values(out, &tail, tl);
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// The portable TL2 decoder: validated `src` (three indices ≤ 13, two indices ≤ 8) into `dst`
+/// (`m * k` f32).
+fn tl2_table(src: &[u8], m: usize, k: usize, cfg: &TlConfig, g: &Tl2Geometry, lut: [f32; 3], dst: &mut [f32]) {
+    let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
+    let a_block = 32 * bk / 6;
+    let s_block = 32 * (bk / 24);
     // [sign][index] -> the triple's three values (index 14, 15 are never read).
     let mut t3 = [[[0.0f32; 3]; 16]; 2];
     for (idx, tr) in TRIPLES.iter().enumerate() {
@@ -296,7 +498,6 @@ pub fn decode_tl2_fast_with(
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(target_arch = "x86_64")]

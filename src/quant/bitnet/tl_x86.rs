@@ -9,11 +9,15 @@
 //!    stays in L1;
 //! 2. **expansion**: each row is written contiguously: a word is broadcast from the buffer
 //!    (`vpbroadcastd`, a load), shifted per lane (`vpsrlvd`) and looked up in the 8-entry value
-//!    table (`vpermps`), eight f32 per store (streaming `vmovntps` for large outputs).
+//!    table (`vpermps`), eight f32 per store (streaming `vmovntps` for large outputs); for f16 /
+//!    bf16 outputs the table holds the values' 16-bit patterns (`bitnet::out_values`: the
+//!    scalar conversions of the same f32), and two looked-up vectors are packed (`vpackusdw` +
+//!    `vpermq`) into one 32-byte store of 16 values.
 //!
 //! `vpermps` reads the low 3 bits of an index; bit 2 is the next code's low bit, so every table
 //! repeats its 4 entries in 4..7 and no mask is needed. The tables hold the oracle's own
-//! products (`value_lut(scale)`), so every output is the same f32.
+//! products (`value_lut(scale)`) or their 16-bit conversions, so every output has the scalar
+//! path's bits.
 //!
 //! Every function is `unsafe` with `#[target_feature(enable = "avx2")]`: the caller must have
 //! checked at run time that the CPU has AVX2. Lengths are asserted; loads and stores stay inside
@@ -54,11 +58,21 @@ unsafe fn pair_codes() -> __m128i {
     _mm_setr_epi8(0, 4, 8, 1, 5, 9, 2, 6, 10, 0, 0, 0, 0, 0, 0, 0)
 }
 
-/// The value table for codes `trit + 1` (TL1 pairs, TL2 section C).
+/// An 8-entry `vpermps` table of output bit patterns (f32 bits, or a 16-bit pattern in the low
+/// half of each lane), entries `idx` taken from the value table `v` (`v[t + 1]`).
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn pair_table(lut: [f32; 3]) -> __m256 {
-    _mm256_setr_ps(lut[0], lut[1], lut[2], 0.0, lut[0], lut[1], lut[2], 0.0)
+unsafe fn table8(v: [u32; 3], idx: [usize; 8]) -> __m256 {
+    let e = |i: usize| v[idx[i]] as i32;
+    _mm256_castsi256_ps(_mm256_setr_epi32(e(0), e(1), e(2), e(3), e(4), e(5), e(6), e(7)))
+}
+
+/// The value table for codes `trit + 1` (TL1 pairs, TL2 section C); entry 3 (never read) is
+/// the zero.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn pair_table(v: [u32; 3]) -> __m256 {
+    table8(v, [0, 1, 2, 1, 0, 1, 2, 1])
 }
 
 /// Lane shifts for the low (`LO`) and high (`HI`) eight 2-bit fields of a word, and fields
@@ -81,33 +95,34 @@ unsafe fn expand8(w: *const u32, sh: __m256i, table: __m256) -> __m256 {
     _mm256_permutevar8x32_ps(table, _mm256_srlv_epi32(v, sh))
 }
 
-/// The whole cache lines of a row run `[start, start + len)` (f32): `(lo, hi)` byte addresses,
+/// The whole cache lines of a row run of `bytes` bytes at `start`: `(lo, hi)` byte addresses,
 /// 64-byte aligned. With streaming stores, only these are written non-temporally; the partial
 /// lines at the ends are shared with runs written at other times (the neighbouring chunk or
 /// row), and a non-temporal store to a line completed later would be flushed half-written.
 #[inline]
-fn full_lines(start: *const f32, len: usize) -> (usize, usize) {
+fn full_lines(start: *const u8, bytes: usize) -> (usize, usize) {
     let a = start as usize;
-    ((a + 63) & !63, (a + 4 * len) & !63)
+    ((a + 63) & !63, (a + bytes) & !63)
 }
 
-/// Eight f32 to `dst` (16-byte aligned), each 16-byte half streamed if it lies in the whole
-/// lines `[lo, hi)`, stored ordinarily otherwise.
+/// 16 bytes to `dst` (16-byte aligned), streamed if they lie in the whole lines `[lo, hi)`,
+/// stored ordinarily otherwise.
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn put_edge(dst: *mut f32, v: __m256, lo: usize, hi: usize) {
-    let inside = |p: *mut f32| (lo..hi).contains(&(p as usize));
-    let (v0, v1) = (_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-    if inside(dst) {
-        stream16(dst, v0);
+unsafe fn put16_edge(dst: *mut u8, v: __m128, lo: usize, hi: usize) {
+    if (lo..hi).contains(&(dst as usize)) {
+        stream16(dst.cast(), v);
     } else {
-        _mm_storeu_ps(dst, v0);
+        _mm_storeu_ps(dst.cast(), v);
     }
-    if inside(dst.add(4)) {
-        stream16(dst.add(4), v1);
-    } else {
-        _mm_storeu_ps(dst.add(4), v1);
-    }
+}
+
+/// 32 bytes to `dst` (16-byte aligned), each 16-byte half as [`put16_edge`].
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn put_edge(dst: *mut u8, v: __m256, lo: usize, hi: usize) {
+    put16_edge(dst, _mm256_castps256_ps128(v), lo, hi);
+    put16_edge(dst.add(16), _mm256_extractf128_ps::<1>(v), lo, hi);
 }
 
 /// How a row run is stored: ordinary unaligned stores ([`PLAIN`]); ordinary stores realigned
@@ -121,64 +136,104 @@ const SHIFT: u8 = 1;
 const STREAM: u8 = 2;
 
 /// The store mode for a destination: streaming if asked (the caller checked 16-byte
-/// alignment), else [`SHIFT`] where `dst % 32 == 16`, else [`PLAIN`].
-fn mode(dst: *const f32, streaming: bool) -> u8 {
+/// alignment), else [`SHIFT`] where `dst % 32 == 16` (f32 outputs), else [`PLAIN`].
+fn mode(dst: *const u8, streaming: bool, half: bool) -> u8 {
     if streaming {
         STREAM
-    } else if dst as usize % 32 == 16 {
+    } else if dst as usize % 32 == 16 && !half {
         SHIFT
     } else {
         PLAIN
     }
 }
 
-/// Writes one row run, eight f32 at a time, in store mode `M`. Every run of a decode starts at
-/// the same address modulo 32 (rows and chunks are multiples of 8 f32 apart).
-struct Run<const M: u8> {
+/// Bytes per output element: 2 for 16-bit outputs (`H`), 4 for f32.
+const fn esize(half: bool) -> usize {
+    if half {
+        2
+    } else {
+        4
+    }
+}
+
+/// Writes one row run, eight values at a time, in store mode `M`: f32, or (`H`) 16-bit
+/// patterns, which arrive in the low halves of the 32-bit lanes and are packed two vectors
+/// (16 values, 32 bytes) per store. Every run of a decode starts at the same address modulo 32
+/// (rows and chunks are multiples of 8 values apart).
+struct Run<const M: u8, const H: bool> {
     /// Where the next eight values go.
-    p: *mut f32,
-    /// `SHIFT`: the previous eight values (their upper half is not stored yet).
+    p: *mut u8,
+    /// `SHIFT`: the previous eight values (their upper half is not stored yet). `H`: the
+    /// previous eight values, not stored yet.
     prev: __m256,
-    /// `SHIFT`: whether a vector was pushed. `STREAM`: unused.
+    /// `SHIFT` and `H`: whether `prev` holds a vector. `STREAM` (f32): unused.
     started: bool,
     /// `STREAM`: the whole cache lines of the run.
     lo: usize,
     hi: usize,
 }
 
-impl<const M: u8> Run<M> {
+impl<const M: u8, const H: bool> Run<M, H> {
+    /// A run of `len` values at `p`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn new(p: *mut f32, len: usize) -> Run<M> {
-        let (lo, hi) = if M == STREAM { full_lines(p, len) } else { (0, 0) };
+    unsafe fn new(p: *mut u8, len: usize) -> Run<M, H> {
+        let (lo, hi) = if M == STREAM { full_lines(p, esize(H) * len) } else { (0, 0) };
         Run { p, prev: _mm256_setzero_ps(), started: false, lo, hi }
     }
 
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn push(&mut self, v: __m256) {
+        if H {
+            if self.started {
+                // The 16-bit patterns (< 2^16, so no saturation) of prev and v, in order.
+                let w = _mm256_packus_epi32(_mm256_castps_si256(self.prev), _mm256_castps_si256(v));
+                let w = _mm256_castsi256_ps(_mm256_permute4x64_epi64::<0xd8>(w));
+                if M == STREAM {
+                    put_edge(self.p, w, self.lo, self.hi);
+                } else {
+                    _mm256_storeu_ps(self.p.cast(), w);
+                }
+                self.p = self.p.add(32);
+                self.started = false;
+            } else {
+                self.prev = v;
+                self.started = true;
+            }
+            return;
+        }
+        let p = self.p.cast::<f32>();
         match M {
             STREAM => put_edge(self.p, v, self.lo, self.hi),
             SHIFT => {
                 if self.started {
                     // [prev.hi, v.lo] at p - 4, 32-byte aligned.
-                    _mm256_storeu_ps(self.p.sub(4), _mm256_permute2f128_ps::<0x21>(self.prev, v));
+                    _mm256_storeu_ps(p.sub(4), _mm256_permute2f128_ps::<0x21>(self.prev, v));
                 } else {
-                    _mm256_storeu_ps(self.p, v);
+                    _mm256_storeu_ps(p, v);
                     self.started = true;
                 }
                 self.prev = v;
             }
-            _ => _mm256_storeu_ps(self.p, v),
+            _ => _mm256_storeu_ps(p, v),
         }
-        self.p = self.p.add(8);
+        self.p = self.p.add(32);
     }
 
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn finish(self) {
-        if M == SHIFT && self.started {
-            _mm_storeu_ps(self.p.sub(4), _mm256_extractf128_ps::<1>(self.prev));
+        if H && self.started {
+            let v = _mm256_castps_si256(self.prev);
+            let w = _mm_castsi128_ps(_mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v)));
+            if M == STREAM {
+                put16_edge(self.p, w, self.lo, self.hi);
+            } else {
+                _mm_storeu_ps(self.p.cast(), w);
+            }
+        } else if !H && M == SHIFT && self.started {
+            _mm_storeu_ps(self.p.cast::<f32>().sub(4), _mm256_extractf128_ps::<1>(self.prev));
         }
     }
 }
@@ -209,7 +264,7 @@ impl Tl1Scratch {
 /// strides of a multiple of 4 KiB (K = 1024, 4096, ...) every row would alias at once for a
 /// whole tensor, or not at all, depending on where the allocator put the buffers: TL1 at 16 Mi
 /// elements measured 2.0 or 4.5 Gelem/s from one process run to the next.
-fn stage_window(stage: *const [u32; 16], row: *const f32) -> usize {
+fn stage_window(stage: *const [u32; 16], row: *const u8) -> usize {
     let want = (row as usize + 1024) % 4096;
     let have = stage as usize % 4096;
     ((want + 4096 - have) % 4096) / 64
@@ -249,7 +304,8 @@ impl Blocks {
 
 /// One TL1 row group: `bm` rows (`bm` = 32 or 64) x all `nj * bk` columns (`bk % 8 == 0`), the
 /// `nj` blocks of `bm*bk/4` bytes at `blocks` in `src`, validated (every nibble ≤ 8), into
-/// `dst` (`bm` rows of `k = nj * bk` f32, row-major). Rows are written contiguously across the
+/// `dst` (`bm` rows of `k = nj * bk` values, row-major: `values[t + 1]` for trit `t`, f32 bits,
+/// or with `half` 16-bit patterns stored as 2 bytes each). Rows are written contiguously across the
 /// k-blocks, up to [`TL1_CHUNK`] columns at a time. With `streaming`, non-temporal stores
 /// (`dst` 16-byte aligned; the caller issues the [`sfence`]).
 ///
@@ -263,44 +319,56 @@ pub unsafe fn tl1_rows(
     blocks: Blocks,
     bm: usize,
     bk: usize,
-    lut: [f32; 3],
-    dst: &mut [f32],
+    values: [u32; 3],
+    half: bool,
+    dst: &mut [u8],
     streaming: bool,
     scratch: &mut Tl1Scratch,
 ) {
     assert!((bm == 32 || bm == 64) && bk % 8 == 0 && bk > 0);
     blocks.check(bm * bk / 4, src.len());
     let k = blocks.nj * bk;
-    assert!(dst.len() == bm * k);
+    assert!(dst.len() == bm * k * esize(half));
     assert!(!streaming || dst.as_ptr() as usize % 16 == 0);
     let out = dst.as_mut_ptr();
-    match (bm, mode(out, streaming)) {
-        (32, STREAM) => tl1_impl::<2, STREAM>(src, blocks, bm, bk, lut, out, k, scratch),
-        (32, SHIFT) => tl1_impl::<2, SHIFT>(src, blocks, bm, bk, lut, out, k, scratch),
-        (32, _) => tl1_impl::<2, PLAIN>(src, blocks, bm, bk, lut, out, k, scratch),
-        (_, STREAM) => tl1_impl::<1, STREAM>(src, blocks, bm, bk, lut, out, k, scratch),
-        (_, SHIFT) => tl1_impl::<1, SHIFT>(src, blocks, bm, bk, lut, out, k, scratch),
-        (_, _) => tl1_impl::<1, PLAIN>(src, blocks, bm, bk, lut, out, k, scratch),
+    let v = values;
+    macro_rules! go {
+        ($q:literal, $m:expr, $h:literal) => {
+            tl1_impl::<$q, { $m }, $h>(src, blocks, bm, bk, v, out, k, scratch)
+        };
+    }
+    match (bm, mode(out, streaming, half), half) {
+        (32, STREAM, false) => go!(2, STREAM, false),
+        (32, SHIFT, false) => go!(2, SHIFT, false),
+        (32, _, false) => go!(2, PLAIN, false),
+        (_, STREAM, false) => go!(1, STREAM, false),
+        (_, SHIFT, false) => go!(1, SHIFT, false),
+        (_, _, false) => go!(1, PLAIN, false),
+        (32, STREAM, true) => go!(2, STREAM, true),
+        (32, _, true) => go!(2, PLAIN, true),
+        (_, STREAM, true) => go!(1, STREAM, true),
+        (_, _, true) => go!(1, PLAIN, true),
     }
 }
 
 /// `Q`: column quads per 16-byte run, `256 / bm / 4`: 2 (bm = 32) or 1 (bm = 64).
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
-unsafe fn tl1_impl<const Q: usize, const M: u8>(
+unsafe fn tl1_impl<const Q: usize, const M: u8, const H: bool>(
     src: &[u8],
     blocks: Blocks,
     bm: usize,
     bk: usize,
-    lut: [f32; 3],
-    out: *mut f32,
+    values: [u32; 3],
+    out: *mut u8,
     k: usize,
     scratch: &mut Tl1Scratch,
 ) {
     let t4 = pair_codes();
     let m0f = _mm_set1_epi8(0x0f);
     let (t4y, m0fy) = (_mm256_broadcastsi128_si256(t4), _mm256_set1_epi8(0x0f));
-    let table = pair_table(lut);
+    let table = pair_table(values);
+    let es = esize(H);
     // Q = 2: the two quads of a pair (8 columns) are 32 contiguous bytes, staged 256 bits at a
     // time; a word then holds its quads' codes in byte order (0, 2, 1, 3) and row s sits in
     // slot `s` with bits 2 and 3 swapped. Q = 1: 128 bits at a time, natural order.
@@ -332,7 +400,7 @@ unsafe fn tl1_impl<const Q: usize, const M: u8>(
                 }
             }
             let odd = np % 2 == 1;
-            let window = stage_window(stage.as_ptr(), out.add(g * 16 * k + c0));
+            let window = stage_window(stage.as_ptr(), out.add((g * 16 * k + c0) * es));
             let stage = &mut stage[window..];
             if Q == 2 {
                 let codes = |u: usize| {
@@ -382,7 +450,7 @@ unsafe fn tl1_impl<const Q: usize, const M: u8>(
             let nw = np / 2;
             for s in 0..16 {
                 let words = words.add(slot(s));
-                let mut run = Run::<M>::new(out.add((g * 16 + s) * k + c0), cols);
+                let mut run = Run::<M, H>::new(out.add(((g * 16 + s) * k + c0) * es), cols);
                 for t in 0..nw {
                     let w = words.add(16 * t);
                     run.push(expand8(w, sh_a, table));
@@ -458,7 +526,8 @@ pub struct Tl2Rows {
     pub k: usize,
 }
 
-/// One TL2 row group: 32 rows x all `K` columns into `dst` (32 rows of `k` f32, row-major),
+/// One TL2 row group: 32 rows x all `K` columns into `dst` (32 rows of `k` values, row-major,
+/// as in [`tl1_rows`]),
 /// validated (three indices ≤ 13, two indices ≤ 8). Section A / B blocks (`BK % 24 == 0`):
 /// step `Y` = 32 bytes, byte `rowperm(row)` holds triples 2Y, 2Y+1 of that row; per group of 8
 /// triples (24 columns), 16 little-endian sign words, bit `15 - (2q + h)` of word `c` the sign
@@ -469,13 +538,14 @@ pub struct Tl2Rows {
 pub unsafe fn tl2_rows(
     src: &[u8],
     parts: Tl2Rows,
-    lut: [f32; 3],
-    dst: &mut [f32],
+    values: [u32; 3],
+    half: bool,
+    dst: &mut [u8],
     streaming: bool,
     scratch: &mut Tl2Scratch,
 ) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
-    assert!(bk % 24 == 0 && bk > 0 && dst.len() == 32 * k);
+    assert!(bk % 24 == 0 && bk > 0 && dst.len() == 32 * k * esize(half));
     assert!(!streaming || dst.as_ptr() as usize % 16 == 0);
     let k3 = match (a, signs) {
         (Some(a), Some(s)) => {
@@ -494,16 +564,26 @@ pub unsafe fn tl2_rows(
         assert!(k3 == k);
     }
     let out = dst.as_mut_ptr();
-    match mode(out, streaming) {
-        STREAM => tl2_impl::<STREAM>(src, parts, lut, out, scratch),
-        SHIFT => tl2_impl::<SHIFT>(src, parts, lut, out, scratch),
-        _ => tl2_impl::<PLAIN>(src, parts, lut, out, scratch),
+    let v = values;
+    match (mode(out, streaming, half), half) {
+        (STREAM, false) => tl2_impl::<STREAM, false>(src, parts, v, out, scratch),
+        (SHIFT, false) => tl2_impl::<SHIFT, false>(src, parts, v, out, scratch),
+        (_, false) => tl2_impl::<PLAIN, false>(src, parts, v, out, scratch),
+        (STREAM, true) => tl2_impl::<STREAM, true>(src, parts, v, out, scratch),
+        (_, true) => tl2_impl::<PLAIN, true>(src, parts, v, out, scratch),
     }
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn tl2_impl<const M: u8>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], out: *mut f32, scratch: &mut Tl2Scratch) {
+unsafe fn tl2_impl<const M: u8, const H: bool>(
+    src: &[u8],
+    parts: Tl2Rows,
+    values: [u32; 3],
+    out: *mut u8,
+    scratch: &mut Tl2Scratch,
+) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
+    let es = esize(H);
     let index = stage_index();
     let p = src.as_ptr();
     if let (Some(a), Some(signs)) = (a, signs) {
@@ -526,7 +606,7 @@ unsafe fn tl2_impl<const M: u8>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], out: 
         );
         let k_1_64 = _mm256_set1_epi16(0x4001); // bytes (1, 64)
         let k_1_4096 = _mm256_set1_epi32(0x1000_0001); // words (1, 4096)
-        let table = _mm256_setr_ps(lut[1], lut[0], lut[2], lut[1], lut[1], lut[0], lut[2], lut[1]);
+        let table = table8(values, [1, 0, 2, 1, 1, 0, 2, 1]);
         let (sh_lo, _, sh_mid) = shifts();
         // [group][A, M, B][lane]: A = columns 0..12, B = 12..24 of the group (2 bits each),
         // M = columns 8..16.
@@ -590,7 +670,7 @@ unsafe fn tl2_impl<const M: u8>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], out: 
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
-                let mut run = Run::<M>::new(out.add(rw * k + 24 * g0), 24 * n);
+                let mut run = Run::<M, H>::new(out.add((rw * k + 24 * g0) * es), 24 * n);
                 for [sa, sm, sb] in stage.iter().take(n) {
                     run.push(expand8(sa.as_ptr().add(si), sh_lo, table));
                     run.push(expand8(sm.as_ptr().add(si), sh_lo, table));
@@ -605,7 +685,7 @@ unsafe fn tl2_impl<const M: u8>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], out: 
         let k3 = k - 32 * c.nj;
         let t4 = _mm256_broadcastsi128_si256(pair_codes());
         let m0f = _mm256_set1_epi8(0x0f);
-        let table = pair_table(lut);
+        let table = pair_table(values);
         let (sh_lo, sh_hi, _) = shifts();
         // [block][half][lane]: columns 16*half..16*half + 16 of the block.
         let stage = &mut *scratch.two;
@@ -632,7 +712,7 @@ unsafe fn tl2_impl<const M: u8>(src: &[u8], parts: Tl2Rows, lut: [f32; 3], out: 
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
-                let mut run = Run::<M>::new(out.add(rw * k + k3 + 32 * j0), 32 * n);
+                let mut run = Run::<M, H>::new(out.add((rw * k + k3 + 32 * j0) * es), 32 * n);
                 for st in stage.iter().take(n) {
                     for w in st {
                         let w = w.as_ptr().add(si);

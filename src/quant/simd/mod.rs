@@ -8,7 +8,10 @@
 //! Stores: f32 as is; f16 through F16C `vcvtps2ph` with round-to-nearest-even, which equals
 //! [`super::float::f32_to_f16`] for every one of the 2^32 inputs, NaNs included (checked
 //! exhaustively by `tests/simd_vs_scalar.rs`, ignored test `f16_store_exhaustive`); bf16 as
-//! [`super::float::f32_to_bf16`] (NaN → `(bits >> 16) | 64`, else round to nearest even).
+//! [`super::float::f32_to_bf16`] (NaN → `(bits >> 16) | 64`, else round to nearest even): with
+//! integer arithmetic, or — on CPUs with AVX512-BF16, for the kernels whose values are never
+//! subnormal — with `vcvtneps2bf16`, which rounds the same way except that it flushes
+//! subnormals ([`native_bf16`]; checked on all 2^32 inputs by an ignored test in `x86_64`).
 //! Optional streaming (non-temporal) stores for large outputs; they need a 16-byte-aligned
 //! destination and fall back to ordinary stores otherwise.
 //!
@@ -94,17 +97,40 @@ pub fn level() -> Level {
 /// output format).
 type KernelFn = unsafe fn(src: *const u8, nb: usize, dst: *mut u8);
 
-/// The six variants of one kernel: f32, f16, bf16 output with ordinary stores, then the same
-/// with streaming stores (16-byte-aligned destination).
-type KernelSet = [KernelFn; 6];
+/// The eight variants of one kernel: f32, f16, bf16 (portable rounding), bf16 (the CPU's
+/// conversion instruction, where it is exact for this kernel) with ordinary stores, then the
+/// same with streaming stores (16-byte-aligned destination).
+type KernelSet = [KernelFn; 8];
 
-fn variant(out: OutType, streaming: bool) -> usize {
+fn variant(out: OutType, streaming: bool, native_bf16: bool) -> usize {
     let o = match out {
         OutType::F32 => 0,
         OutType::F16 => 1,
+        OutType::Bf16 if native_bf16 => 3,
         OutType::Bf16 => 2,
     };
-    o + if streaming { 3 } else { 0 }
+    o + if streaming { 4 } else { 0 }
+}
+
+/// Whether the bf16 stores may use the CPU's f32 → bf16 instruction (x86_64: AVX512-BF16
+/// `vcvtneps2bf16`, detected once), which gives the same bits as the portable rounding for the
+/// kernels that use it. Never with `BG_FORCE_SCALAR` (no fast path at all then).
+pub fn native_bf16() -> bool {
+    static NATIVE: OnceLock<bool> = OnceLock::new();
+    *NATIVE.get_or_init(|| match level() {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2F16c => x86_64::has_native_bf16(),
+        _ => false,
+    })
+}
+
+/// The instruction set `bg_version()` reports: [`Level::name`], plus `+avx512bf16` when
+/// [`native_bf16`] is in use.
+pub fn isa_name() -> &'static str {
+    match (level(), native_bf16()) {
+        (Level::Avx2F16c, true) => "avx2+f16c+avx512bf16",
+        (l, _) => l.name(),
+    }
 }
 
 /// A fast decoder for one type, usable on this CPU (only [`kernel`] makes one, after the
@@ -114,11 +140,16 @@ pub struct Kernel {
     blck: usize,
     tsize: usize,
     set: &'static KernelSet,
+    native_bf16: bool,
 }
 
 impl std::fmt::Debug for Kernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kernel").field("blck", &self.blck).field("tsize", &self.tsize).finish()
+        f.debug_struct("Kernel")
+            .field("blck", &self.blck)
+            .field("tsize", &self.tsize)
+            .field("native_bf16", &self.native_bf16)
+            .finish()
     }
 }
 
@@ -132,7 +163,7 @@ pub fn kernel(id: TypeId) -> Option<Kernel> {
         _ => return None,
     };
     let ti = types::info(id)?;
-    Some(Kernel { blck: ti.blck as usize, tsize: ti.tsize as usize, set })
+    Some(Kernel { blck: ti.blck as usize, tsize: ti.tsize as usize, set, native_bf16: native_bf16() })
 }
 
 /// Type ids that have a fast decoder at the current level (empty when scalar).
@@ -141,6 +172,12 @@ pub fn fast_types() -> Vec<TypeId> {
 }
 
 impl Kernel {
+    /// The same kernel with the portable bf16 rounding even where the CPU's instruction would be
+    /// used (for tests and benchmarks of that path; the bits are the same).
+    pub fn portable_bf16(self) -> Kernel {
+        Kernel { native_bf16: false, ..self }
+    }
+
     /// Decode the whole blocks of `src` into `dst`, which must hold exactly their elements as
     /// `out` (`src.len() / tsize * blck * out.size()` bytes, any alignment). With `streaming`,
     /// uses non-temporal stores when `dst` is 16-byte aligned (ordinary stores otherwise).
@@ -156,7 +193,7 @@ impl Kernel {
             return;
         }
         let streaming = streaming && (dst.as_ptr() as usize) % 16 == 0;
-        let f = self.set[variant(out, streaming)];
+        let f = self.set[variant(out, streaming, self.native_bf16)];
         // SAFETY: `self.set` comes from `kernel`, which returns it only when `level()` found the
         // instruction-set extensions the kernels are compiled for. Every kernel reads exactly
         // `nb * tsize` bytes from `src` and writes exactly `nb * blck` elements of `out`'s size

@@ -1,8 +1,9 @@
 //! AVX2 + F16C kernels. No FMA: every `a*b + c` is a multiply then an add, as in the scalar
 //! oracles, so the results are the same bits.
 //!
-//! Each kernel is generic over a store mode `M` (output type in bits 0–1, streaming in bit 2)
-//! and produces its values eight at a time as `__m256`, handed to [`put`]. Loads are unaligned
+//! Each kernel is generic over a store mode `M` (output type in bits 0–1: f32, f16, bf16, or bf16
+//! through AVX512-BF16; streaming in bit 2) and produces its values eight at a time as `__m256`,
+//! handed to [`put`]. Loads are unaligned
 //! and never read outside the blocks; stores are unaligned, or 16-byte-aligned non-temporal
 //! ones in the streaming modes (the caller checks the alignment), followed by an `sfence`.
 //!
@@ -27,6 +28,10 @@ use crate::types::TypeId;
 
 const OUT_F32: u8 = 0;
 const OUT_F16: u8 = 1;
+const OUT_BF16: u8 = 2;
+/// bf16 through `vcvtneps2bf16` ([`bf16x8_native`]): only for kernels whose f32 values are never
+/// subnormal (see [`kernels`]).
+const OUT_BF16_NATIVE: u8 = 3;
 const STREAM: u8 = 4;
 
 /// Bytes per output element in mode `m`.
@@ -58,6 +63,46 @@ unsafe fn bf16x8(v: __m256) -> __m128i {
     _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b00_00_10_00>(p))
 }
 
+/// Eight f32 → eight bf16 with AVX512-BF16 + AVX512VL `vcvtneps2bf16` (one instruction instead
+/// of [`bf16x8`]'s ten). For every input that is not subnormal it gives `float::f32_to_bf16`'s
+/// bits — round to nearest even, NaN → `(bits >> 16) | 64`, infinities kept — and it flushes
+/// subnormal inputs to a signed zero (it ignores MXCSR). So it serves only kernels that can
+/// never produce a subnormal f32 (`kernels` says which); checked against the scalar rounding for
+/// all 2^32 inputs by `tests/simd_vs_scalar.rs` (ignored test `bf16_native_exhaustive`).
+///
+/// Inline assembly, so that the crate builds on compilers without the AVX-512 target features;
+/// the caller must have checked [`has_native_bf16`].
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn bf16x8_native(v: __m256) -> __m128i {
+    let r: __m128i;
+    std::arch::asm!(
+        "vcvtneps2bf16 {r}, {v}",
+        r = out(xmm_reg) r,
+        v = in(ymm_reg) v,
+        options(pure, nomem, nostack, preserves_flags)
+    );
+    r
+}
+
+/// Whether the CPU and OS support `vcvtneps2bf16` on 256-bit registers: AVX512VL (which includes
+/// the OS's AVX-512 state check) and CPUID leaf 7 sub-leaf 1 EAX bit 5 (AVX512_BF16). Read from
+/// CPUID directly because `is_x86_feature_detected!("avx512bf16")` is newer than this crate's
+/// minimum Rust.
+pub(super) fn has_native_bf16() -> bool {
+    if !(std::is_x86_feature_detected!("avx512vl") && std::is_x86_feature_detected!("avx512f")) {
+        return false;
+    }
+    // SAFETY: CPUID exists on every x86_64 CPU; leaf 7 exists because AVX-512 was detected
+    // (it is reported there), and sub-leaf 1 is read only when leaf 7 says it exists. (The
+    // intrinsic is safe on newer compilers, unsafe on this crate's minimum Rust.)
+    #[allow(unused_unsafe)]
+    unsafe {
+        let leaf7 = __cpuid_count(7, 0);
+        leaf7.eax >= 1 && __cpuid_count(7, 1).eax & (1 << 5) != 0
+    }
+}
+
 /// A 16-byte non-temporal store to 16-byte-aligned `dst`, VEX-encoded (`vmovntps`).
 /// `_mm_stream_ps` / `_mm_stream_si128` are legacy-SSE `movntps` / `movntdq` in inline
 /// assembly, which costs an SSE/AVX state transition on some Intel cores when mixed with AVX.
@@ -82,7 +127,12 @@ unsafe fn put_mode(m: u8, dst: *mut u8, v: __m256) {
             }
         }
         o => {
-            let h = if o == OUT_F16 { _mm256_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT }>(v) } else { bf16x8(v) };
+            let h = match o {
+                OUT_F16 => _mm256_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT }>(v),
+                OUT_BF16_NATIVE => bf16x8_native(v),
+                OUT_BF16 => bf16x8(v),
+                _ => unreachable!("output mode {o}"),
+            };
             if nt {
                 stream16(dst, _mm_castsi128_ps(h));
             } else {
@@ -219,10 +269,48 @@ unsafe fn f16x8(h: __m128i) -> __m256 {
     _mm256_castsi256_ps(_mm256_andnot_si256(quiet_bit, f))
 }
 
+/// A 16-bit float type to itself: what the decode-then-round path gives, which is the input
+/// with NaNs quieted — `h | quiet` where `h & 0x7fff > inf` (f16: `0x7c00`, quiet bit `0x0200`,
+/// as `vcvtps2ph` quiets; bf16: `0x7f80`, `0x0040`, as `float::f32_to_bf16`) and every other
+/// value unchanged (the f32 in between holds it exactly). Sixteen at a time.
+// SAFETY: caller contract (module doc): `src` valid for n * 2 bytes, `dst` for n * 2 bytes; the
+// vector loop touches elements i..i+16 <= n, the tail only the n - i left.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn copy_quieting<const M: u8>(src: *const u8, n: usize, dst: *mut u8, inf: u16, quiet: u16) {
+    let abs = _mm256_set1_epi16(0x7fff);
+    let lim = _mm256_set1_epi16(inf as i16);
+    let q = _mm256_set1_epi16(quiet as i16);
+    let mut i = 0;
+    while i + 16 <= n {
+        let h = _mm256_loadu_si256(src.add(2 * i).cast());
+        // `h & 0x7fff` is 0..=0x7fff, so the signed compare is the unsigned one.
+        let nan = _mm256_cmpgt_epi16(_mm256_and_si256(h, abs), lim);
+        let r = _mm256_or_si256(h, _mm256_and_si256(nan, q));
+        let y = dst.add(2 * i);
+        if M & STREAM != 0 {
+            stream16(y, _mm_castsi128_ps(_mm256_castsi256_si128(r)));
+            stream16(y.add(16), _mm_castsi128_ps(_mm256_extracti128_si256::<1>(r)));
+        } else {
+            _mm256_storeu_si256(y.cast(), r);
+        }
+        i += 16;
+    }
+    while i < n {
+        let h = std::ptr::read_unaligned(src.add(2 * i).cast::<u16>());
+        let r = if h & 0x7fff > inf { h | quiet } else { h };
+        std::ptr::write_unaligned(dst.add(2 * i).cast::<u16>(), r);
+        i += 1;
+    }
+    finish::<M>();
+}
+
 // SAFETY: caller contract (module doc): `src` valid for n * 2 bytes, `dst` for n * es(M) bytes;
 // the vector loop touches elements i..i+8 <= n, the tail copies only the n - i left.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_f16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
+    if M & 3 == OUT_F16 {
+        return copy_quieting::<M>(src, n, dst, 0x7c00, 0x0200);
+    }
     let mut i = 0;
     while i + 8 <= n {
         put::<M>(dst.add(i * es(M)), f16x8(load16(src.add(2 * i))));
@@ -246,6 +334,9 @@ unsafe fn bf16x8_to_f32(h: __m128i) -> __m256 {
 // the vector loop touches elements i..i+8 <= n, the tail copies only the n - i left.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_bf16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
+    if M & 3 == OUT_BF16 || M & 3 == OUT_BF16_NATIVE {
+        return copy_quieting::<M>(src, n, dst, 0x7f80, 0x0040);
+    }
     let mut i = 0;
     while i + 8 <= n {
         put::<M>(dst.add(i * es(M)), bf16x8_to_f32(load16(src.add(2 * i))));
@@ -1117,24 +1208,34 @@ pub(super) unsafe fn wide<R>(f: impl FnOnce() -> R) -> R {
 // Dispatch table
 // ---------------------------------------------------------------------------------------------
 
+/// The eight modes of a kernel in [`KernelSet`] order (`super::variant`): f32, f16, bf16, bf16
+/// native, then the same streaming. `set!(k, subnormal)` is for kernels whose values can be
+/// subnormal: their "bf16 native" slots hold the portable bf16 kernel.
 macro_rules! set {
-    ($k:ident) => {{
-        static SET: KernelSet = [
-            $k::<0> as KernelFn,
-            $k::<1> as KernelFn,
-            $k::<2> as KernelFn,
-            $k::<4> as KernelFn,
-            $k::<5> as KernelFn,
-            $k::<6> as KernelFn,
-        ];
+    ($k:ident, [$($m:literal),*]) => {{
+        static SET: KernelSet = [$($k::<$m> as KernelFn),*];
         &SET
     }};
+    ($k:ident) => {
+        set!($k, [0, 1, 2, 3, 4, 5, 6, 7])
+    };
+    ($k:ident, subnormal) => {
+        set!($k, [0, 1, 2, 2, 4, 5, 6, 6])
+    };
 }
 
-/// The kernels of type `id`, if it has fast ones. Only call them after checking AVX2 and F16C.
+/// The kernels of type `id`, if it has fast ones. Only call them after checking AVX2 and F16C
+/// (and [`has_native_bf16`] for the "bf16 native" slots).
+///
+/// Which kernels may use `vcvtneps2bf16`: those whose every f32 value is zero or at least 2^-126
+/// in magnitude. All types scaled by f16 values (multiples of 2^-24) or UE4M3 scales (multiples
+/// of 2^-10 after halving), times integers and the small dyadic constants of the IQ formats,
+/// produce exact products and differences that are zero or far above 2^-126, and rounding to f32
+/// keeps a nonzero value nonzero and normal. F32 and BF16 inputs can hold subnormals, and MXFP4's
+/// E8M0 scale reaches 2^-128: those three keep the portable rounding.
 pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
     Some(match id {
-        0 => set!(k_f32),
+        0 => set!(k_f32, subnormal),
         1 => set!(k_f16),
         2 => set!(k_q4_0),
         3 => set!(k_q4_1),
@@ -1155,13 +1256,89 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         22 => set!(k_iq2_s),
         23 => set!(k_iq4_xs),
         29 => set!(k_iq1_m),
-        30 => set!(k_bf16),
+        30 => set!(k_bf16, subnormal),
         34 => set!(k_tq1_0),
         35 => set!(k_tq2_0),
-        39 => set!(k_mxfp4),
+        39 => set!(k_mxfp4, subnormal),
         40 => set!(k_nvfp4),
         41 => set!(k_q1_0),
         42 => set!(k_q2_0),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::float::f32_to_bf16;
+
+    /// `vcvtneps2bf16` on `bits` (eight at a time), against the portable rounding: equal for
+    /// every input that is not subnormal, a signed zero for the subnormal ones.
+    fn check_native(bits: impl Iterator<Item = u32>) -> usize {
+        let bits: Vec<u32> = bits.collect();
+        let mut checked = 0;
+        for c in bits.chunks(8) {
+            let mut v = [0u32; 8];
+            v[..c.len()].copy_from_slice(c);
+            let mut got = [0u16; 8];
+            // SAFETY: only called after `has_native_bf16()` (which implies AVX2 on every CPU
+            // with AVX-512) — see the tests below; the buffers are eight lanes.
+            unsafe {
+                let r = bf16x8_native(_mm256_loadu_ps(v.as_ptr().cast()));
+                _mm_storeu_si128(got.as_mut_ptr().cast(), r);
+            }
+            for (&b, &g) in c.iter().zip(&got) {
+                let subnormal = b & 0x7f80_0000 == 0 && b & 0x007f_ffff != 0;
+                let want = if subnormal { (b >> 16) as u16 & 0x8000 } else { f32_to_bf16(f32::from_bits(b)) };
+                assert_eq!(g, want, "vcvtneps2bf16({b:#010x})");
+                checked += 1;
+            }
+        }
+        checked
+    }
+
+    fn native_available() -> bool {
+        let ok = std::is_x86_feature_detected!("avx2") && has_native_bf16();
+        if !ok {
+            eprintln!("SKIPPED: this CPU has no AVX512-BF16 (vcvtneps2bf16): nothing to check");
+        }
+        ok
+    }
+
+    /// Every exponent's rounding boundaries, infinities, zeros, NaNs with assorted payloads,
+    /// subnormals and a million random patterns.
+    #[test]
+    fn native_bf16_matches_the_portable_rounding() {
+        if !native_available() {
+            return;
+        }
+        let mut v = Vec::new();
+        for sign in [0u32, 0x8000_0000] {
+            for e in 0..256u32 {
+                for m in [0u32, 1, 0x7fff, 0x8000, 0x8001, 0xffff, 0x1_0000, 0x1_7fff, 0x1_8000, 0x40_0000, 0x7f_ffff] {
+                    v.push(sign | (e << 23) | m);
+                }
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..1_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.push(x as u32);
+        }
+        assert_eq!(check_native(v.into_iter()), 2 * 256 * 11 + 1_000_000);
+    }
+
+    /// All 2^32 inputs (release: `cargo test --release --lib simd::x86_64 -- --ignored`).
+    #[test]
+    #[ignore]
+    fn bf16_native_exhaustive() {
+        if !native_available() {
+            return;
+        }
+        for hi in 0..256u32 {
+            check_native((0..1u32 << 24).map(|lo| (hi << 24) | lo));
+        }
+    }
 }
