@@ -945,6 +945,29 @@ unsafe fn grid_u8(grid: u64) -> __m256 {
     u8x8(_mm_cvtsi64_si128(grid as i64))
 }
 
+/// A 4-value lattice grid (IQ3_XXS, IQ3_S: the four bytes of each u32 entry) as f32, built
+/// once: a grid row is then one 16-byte load instead of a zero-extension and a conversion.
+/// The values are small integers, exact in f32, so the products are the same bits.
+fn grid4_f32<const N: usize>(
+    cell: &'static std::sync::OnceLock<Box<[[f32; 4]; N]>>,
+    grid: &[u32; N],
+) -> &'static [[f32; 4]; N] {
+    cell.get_or_init(|| {
+        let mut t = Box::new([[0f32; 4]; N]);
+        for (row, &g) in t.iter_mut().zip(grid) {
+            *row = g.to_le_bytes().map(f32::from);
+        }
+        t
+    })
+}
+
+/// Eight grid values as f32: rows `a` and `b` of a [`grid4_f32`] table.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn grid4x2(a: &[f32; 4], b: &[f32; 4]) -> __m256 {
+    _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(_mm_loadu_ps(a.as_ptr())), _mm_loadu_ps(b.as_ptr()))
+}
+
 /// The sign bits of group `l` (elements `8l..8l+8`) of a 32-element sub-block whose four sign
 /// bytes (byte l: bit j set ⇔ element `8l + j` negative) are broadcast in every lane of `sv`:
 /// bit `8l + j` moved to bit 31 of lane j. One broadcast per sub-block instead of one per
@@ -1061,6 +1084,8 @@ unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    static GRID: std::sync::OnceLock<Box<[[f32; 4]; 256]>> = std::sync::OnceLock::new();
+    let grid = grid4_f32(&GRID, &IQ3XXS_GRID);
     for b in 0..nb {
         let x = src.add(98 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1071,9 +1096,8 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let sv = ksigns4(aux);
             let q = x.add(2 + 8 * ib);
             for l in 0..4 {
-                let g1 = IQ3XXS_GRID[*q.add(2 * l) as usize] as u64;
-                let g2 = IQ3XXS_GRID[*q.add(2 * l + 1) as usize] as u64;
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(g1 | (g2 << 32)), signs_of(sv, l), db);
+                let g = grid4x2(&grid[*q.add(2 * l) as usize], &grid[*q.add(2 * l + 1) as usize]);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), g, signs_of(sv, l), db);
             }
         }
     }
@@ -1086,6 +1110,8 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    static GRID: std::sync::OnceLock<Box<[[f32; 4]; 512]>> = std::sync::OnceLock::new();
+    let grid = grid4_f32(&GRID, &IQ3S_GRID);
     for b in 0..nb {
         let x = src.add(110 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1098,9 +1124,9 @@ unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let h = *x.add(66 + ib) as usize;
             let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<i32>()));
             for l in 0..4 {
-                let g1 = IQ3S_GRID[*q.add(2 * l) as usize | ((h << (8 - 2 * l)) & 256)] as u64;
-                let g2 = IQ3S_GRID[*q.add(2 * l + 1) as usize | ((h << (7 - 2 * l)) & 256)] as u64;
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(g1 | (g2 << 32)), signs_of(sv, l), db);
+                let g1 = &grid[*q.add(2 * l) as usize | ((h << (8 - 2 * l)) & 256)];
+                let g2 = &grid[*q.add(2 * l + 1) as usize | ((h << (7 - 2 * l)) & 256)];
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid4x2(g1, g2), signs_of(sv, l), db);
             }
         }
     }
