@@ -73,10 +73,11 @@ pub const STREAM_MIN_BYTES: usize = 8 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Streaming {
     /// For f32 outputs of at least [`STREAM_MIN_BYTES`]. f16 / bf16 outputs use ordinary
-    /// stores: on the 2-core development machine they measured faster than 16-byte streaming
-    /// stores for 2-byte outputs (docs/PERFORMANCE.md), while f32 outputs gain from streaming.
+    /// stores: on the 2-core development machine they measured faster than streaming stores for
+    /// 2-byte outputs, 16 bytes at a time or staged through L1 and copied out 32 bytes at a time
+    /// (docs/PERFORMANCE.md), while f32 outputs gain from (32-byte) streaming stores.
     Auto,
-    /// Always (where the destination is 16-byte aligned and a fast kernel runs).
+    /// Always (where the destination is 32-byte aligned and a fast kernel runs).
     On,
     /// Never.
     Off,
@@ -226,7 +227,8 @@ pub fn decode_into_with(
         return Ok(());
     }
     // Pieces of whole blocks and whole 256-element groups (every piece's output then starts
-    // 16-byte aligned relative to `dst`), about PIECE_BYTES each, at least one per thread.
+    // 32-byte aligned relative to `dst`: 256 elements are 512 bytes or more), about PIECE_BYTES
+    // each, at least one per thread.
     let blck = ti.blck as usize;
     let unit = lcm(blck, 256);
     let esize = out.size() as usize;

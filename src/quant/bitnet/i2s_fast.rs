@@ -314,7 +314,7 @@ pub fn quantize_i2s_half(
 }
 
 /// Outputs of at least this many bytes are written with streaming (non-temporal) stores when
-/// 16-byte aligned: they would not stay in the caches anyway, and streaming stores skip the
+/// 32-byte aligned: they would not stay in the caches anyway, and streaming stores skip the
 /// read-for-ownership (the same threshold as `quant::output::STREAM_MIN_BYTES`).
 pub const STREAM_MIN_BYTES: usize = crate::quant::output::STREAM_MIN_BYTES;
 
@@ -397,7 +397,7 @@ pub mod fast {
     }
 
     /// AVX2 [`unpack_group128_scalar`] (`payload.len() % 32 == 0`, `dst.len() == 4 * payload.len()`),
-    /// with streaming stores when asked and `dst` is 16-byte aligned.
+    /// with streaming stores when asked and `dst` is 32-byte aligned.
     pub fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool) -> Option<()> {
         assert!(payload.len() % 32 == 0 && dst.len() == payload.len() * 4, "whole blocks");
         #[cfg(target_arch = "x86_64")]

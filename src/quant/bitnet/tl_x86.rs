@@ -29,7 +29,7 @@
 
 use std::arch::x86_64::*;
 
-use super::simd_x86::stream16;
+use super::simd_x86::{stream16, stream32};
 use super::tl2::{rowperm, TRIPLES};
 
 /// Whether any nibble of `bytes` is above `max` (≤ 15).
@@ -117,10 +117,16 @@ unsafe fn put16_edge(dst: *mut u8, v: __m128, lo: usize, hi: usize) {
     }
 }
 
-/// 32 bytes to `dst` (16-byte aligned), each 16-byte half as [`put16_edge`].
+/// 32 bytes to `dst` (16-byte aligned): one 32-byte streaming store where `dst` is 32-byte
+/// aligned inside the whole lines `[lo, hi)`, else each 16-byte half as [`put16_edge`].
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn put_edge(dst: *mut u8, v: __m256, lo: usize, hi: usize) {
+    let a = dst as usize;
+    if a % 32 == 0 && a >= lo && a + 32 <= hi {
+        stream32(dst, v);
+        return;
+    }
     put16_edge(dst, _mm256_castps256_ps128(v), lo, hi);
     put16_edge(dst.add(16), _mm256_extractf128_ps::<1>(v), lo, hi);
 }

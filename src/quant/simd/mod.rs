@@ -12,7 +12,7 @@
 //! integer arithmetic, or — on CPUs with AVX512-BF16, for the kernels whose values are never
 //! subnormal — with `vcvtneps2bf16`, which rounds the same way except that it flushes
 //! subnormals ([`native_bf16`]; checked on all 2^32 inputs by an ignored test in `x86_64`).
-//! Optional streaming (non-temporal) stores for large outputs; they need a 16-byte-aligned
+//! Optional streaming (non-temporal) stores for large outputs; they need a 32-byte-aligned
 //! destination and fall back to ordinary stores otherwise.
 //!
 //! The level is detected once. `BG_FORCE_SCALAR=1` (any value but empty or `0`), read once at
@@ -99,7 +99,7 @@ type KernelFn = unsafe fn(src: *const u8, nb: usize, dst: *mut u8);
 
 /// The eight variants of one kernel: f32, f16, bf16 (portable rounding), bf16 (the CPU's
 /// conversion instruction, where it is exact for this kernel) with ordinary stores, then the
-/// same with streaming stores (16-byte-aligned destination).
+/// same with streaming stores (32-byte-aligned destination).
 type KernelSet = [KernelFn; 8];
 
 fn variant(out: OutType, streaming: bool, native_bf16: bool) -> usize {
@@ -180,7 +180,7 @@ impl Kernel {
 
     /// Decode the whole blocks of `src` into `dst`, which must hold exactly their elements as
     /// `out` (`src.len() / tsize * blck * out.size()` bytes, any alignment). With `streaming`,
-    /// uses non-temporal stores when `dst` is 16-byte aligned (ordinary stores otherwise).
+    /// uses non-temporal stores when `dst` is 32-byte aligned (ordinary stores otherwise).
     ///
     /// # Panics
     /// When `src` is not a whole number of blocks or `dst` has the wrong length.
@@ -192,12 +192,12 @@ impl Kernel {
         if nb == 0 {
             return;
         }
-        let streaming = streaming && (dst.as_ptr() as usize) % 16 == 0;
+        let streaming = streaming && (dst.as_ptr() as usize) % 32 == 0;
         let f = self.set[variant(out, streaming, self.native_bf16)];
         // SAFETY: `self.set` comes from `kernel`, which returns it only when `level()` found the
         // instruction-set extensions the kernels are compiled for. Every kernel reads exactly
         // `nb * tsize` bytes from `src` and writes exactly `nb * blck` elements of `out`'s size
-        // to `dst`, with unaligned loads and stores (streaming variants: 16-byte-aligned stores,
+        // to `dst`, with unaligned loads and stores (streaming variants: 32-byte-aligned stores,
         // checked just above); both lengths were checked above.
         unsafe { f(src.as_ptr(), nb, dst.as_mut_ptr()) }
     }
