@@ -684,32 +684,32 @@ unsafe fn k_q4_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q5_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let m4 = _mm_set1_epi8(0x0f);
-    let s16 = _mm_set1_epi8(16);
+    let m4 = _mm256_set1_epi8(0x0f);
+    let b4 = _mm256_set1_epi8(0x10);
     let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
     for b in 0..nb {
         let x = src.add(176 * b);
         let y = dst.add(256 * es(M) * b);
         k4_scales(x, &mut dl, &mut ml);
+        let qh = _mm256_loadu_si256(x.add(16).cast());
         for c in 0..4 {
             let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
             let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
-            let u1 = _mm_set1_epi8((1u8 << (2 * c)) as i8);
-            let u2 = _mm_set1_epi8((2u8 << (2 * c)) as i8);
-            let mut his = [_mm_setzero_si128(); 2];
-            // Outputs in address order: low nibbles of both halves, then high nibbles.
-            for (half_, hi_out) in his.iter_mut().enumerate() {
-                let q = load16(x.add(48 + 32 * c + 16 * half_));
-                let qh = load16(x.add(16 + 16 * half_));
-                let h1 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(qh, u1), u1), s16);
-                let h2 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(qh, u2), u2), s16);
-                let lo = _mm_or_si128(_mm_and_si128(q, m4), h1);
-                *hi_out = _mm_or_si128(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), h2);
-                put16_affine::<M>(y.add((64 * c + 16 * half_) * es(M)), lo, d1, m1);
-            }
-            for (half_, &hi) in his.iter().enumerate() {
-                put16_affine::<M>(y.add((64 * c + 32 + 16 * half_) * es(M)), hi, d2, m2);
-            }
+            // Bits 2c and 2c + 1 of every qh byte, moved to bit 4 (the fifth bit of the low /
+            // high nibbles' values); 16-bit shifts, the masks drop what crosses bytes.
+            let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c as i32));
+            let q = _mm256_loadu_si256(x.add(48 + 32 * c).cast());
+            let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4));
+            let hi = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
+                _mm256_and_si256(_mm256_slli_epi16::<3>(h), b4),
+            );
+            // Outputs in address order: the 32 low-nibble values, then the 32 high.
+            let y = y.add(64 * c * es(M));
+            put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
+            put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
+            put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
+            put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
         }
     }
     finish::<M>();
