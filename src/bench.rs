@@ -19,11 +19,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result, Status};
 use crate::oracle::ggml::GgmlLib;
-use crate::quant::output::{decode_into_with, DecodeOptions, OutType, Streaming};
+use crate::quant::output::{decode_into_with, share_pieces, DecodeOptions, OutType, Streaming, PIECE_BYTES};
 use crate::quant::{self, simd};
 use crate::synth::rng::SplitMix64;
 use crate::types::{self, TypeId};
@@ -75,15 +73,17 @@ impl AlignedBuf {
     }
 }
 
-/// Streaming (non-temporal) stores of a constant over `dst`, `threads` ways (on rayon's pool when
-/// more than one, as `decode_into` runs, so no thread start is timed): the write bandwidth the
-/// decoders are measured against.
+/// Streaming (non-temporal) stores of a constant over `dst`, `threads` ways (split exactly as
+/// `decode_into` splits a decode: pieces of [`PIECE_BYTES`] shared by the calling thread and
+/// rayon's pool, so no thread start is timed): the write bandwidth the decoders are measured
+/// against.
 pub fn nt_fill(dst: &mut [u8], threads: usize) {
     if threads <= 1 {
         return nt_fill_one(dst);
     }
-    let piece = dst.len().div_ceil(threads * 4).div_ceil(64) * 64;
-    dst.par_chunks_mut(piece.max(64)).for_each(nt_fill_one);
+    let pieces = (dst.len() / PIECE_BYTES).max(threads);
+    let piece = dst.len().div_ceil(pieces).div_ceil(64) * 64;
+    share_pieces(dst.chunks_mut(piece.max(64)).collect(), threads, nt_fill_one);
 }
 
 /// The fastest streaming fill this CPU has: 32-byte `vmovntps` with AVX (about 25% faster than

@@ -7,7 +7,8 @@
 //! outputs are split across rayon's threads in pieces of whole blocks, and the largest use
 //! streaming stores. The bits never depend on the path taken.
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use super::float::{f32_to_bf16, f32_to_f16};
 use super::{decoder, row_bytes, simd, Decoder};
@@ -226,16 +227,58 @@ pub fn decode_into_with(
         return Ok(());
     }
     // Pieces of whole blocks and whole 256-element groups (every piece's output then starts
-    // 32-byte aligned relative to `dst`: 256 elements are 512 bytes or more), a few per thread.
+    // 32-byte aligned relative to `dst`: 256 elements are 512 bytes or more), about PIECE_BYTES
+    // each, at least one per thread.
     let blck = ti.blck as usize;
     let unit = lcm(blck, 256);
     let esize = out.size() as usize;
     let n = n as usize;
-    let pieces = (threads * 4).min(dst.len() / PIECE_MIN_BYTES).max(threads.min(n / unit)).max(1);
+    let pieces = (dst.len() / PIECE_BYTES).max(threads.min(n / unit)).max(1);
     let piece = n.div_ceil(pieces).div_ceil(unit) * unit;
     let src_piece = piece / blck * ti.tsize as usize;
-    src.par_chunks(src_piece).zip(dst.par_chunks_mut(piece * esize)).for_each(|(s, d)| plan.run(s, d));
+    let items: Vec<(&[u8], &mut [u8])> = src.chunks(src_piece).zip(dst.chunks_mut(piece * esize)).collect();
+    share_pieces(items, threads, |(s, d)| plan.run(s, d));
     Ok(())
+}
+
+/// Target output bytes of one piece when a decode is split across threads: small enough that
+/// threads which start late or run slower (another process on their core) still take an even
+/// share, large enough that the per-piece cost (a lock, a kernel call, an `sfence`) is noise.
+pub const PIECE_BYTES: usize = 1 << 20;
+
+/// Run `f` on every item, on the calling thread and up to `threads - 1` helpers from rayon's
+/// pool, each taking the next item from a shared counter until none is left.
+///
+/// The calling thread works from the start rather than waiting for pool threads to wake up:
+/// on a machine whose cores are busy with other processes, a woken helper can wait a
+/// scheduler time slice (milliseconds) for a core, and a split into fixed per-thread shares
+/// then ends no earlier than that helper's share (measured on the 2-core development machine:
+/// two threads slower than one; docs/PERFORMANCE.md). Here a late helper takes fewer items and
+/// the decode is never much slower than on the calling thread alone. Used for the decodes and
+/// for the streaming-store reference of `bitgguf bench`, so both split the same way.
+pub fn share_pieces<T: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) + Sync) {
+    let helpers = threads.min(items.len()).saturating_sub(1);
+    if helpers == 0 {
+        items.into_iter().for_each(f);
+        return;
+    }
+    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
+            // Each index is handed out once, so the slot is full; a poisoned lock (a panic in
+            // `f` on another thread, re-raised by the scope) still holds its item.
+            if let Some(item) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                f(item);
+            }
+        }
+    };
+    rayon::in_place_scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(|_| work());
+        }
+        work();
+    });
 }
 
 fn lcm(a: usize, b: usize) -> usize {
@@ -244,4 +287,27 @@ fn lcm(a: usize, b: usize) -> usize {
         (x, y) = (y, x % y);
     }
     a / x * b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    #[test]
+    // rayon's pool threads outlive the test, which Miri reports at exit ("the main thread
+    // terminated without waiting for all remaining threads"); nothing of ours to check there.
+    #[cfg_attr(miri, ignore)]
+    fn share_pieces_runs_every_item_once() {
+        for threads in [0, 1, 2, 3, 8] {
+            for n in [0usize, 1, 2, 5, 100] {
+                let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+                share_pieces((0..n).collect(), threads, |i| {
+                    hits[i].fetch_add(1, Ordering::Relaxed);
+                });
+                let counts: Vec<u32> = hits.iter().map(|h| h.load(Ordering::Relaxed)).collect();
+                assert_eq!(counts, vec![1; n], "threads {threads}, {n} items");
+            }
+        }
+    }
 }

@@ -684,32 +684,32 @@ unsafe fn k_q4_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q5_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let m4 = _mm_set1_epi8(0x0f);
-    let s16 = _mm_set1_epi8(16);
+    let m4 = _mm256_set1_epi8(0x0f);
+    let b4 = _mm256_set1_epi8(0x10);
     let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
     for b in 0..nb {
         let x = src.add(176 * b);
         let y = dst.add(256 * es(M) * b);
         k4_scales(x, &mut dl, &mut ml);
+        let qh = _mm256_loadu_si256(x.add(16).cast());
         for c in 0..4 {
             let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
             let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
-            let u1 = _mm_set1_epi8((1u8 << (2 * c)) as i8);
-            let u2 = _mm_set1_epi8((2u8 << (2 * c)) as i8);
-            let mut his = [_mm_setzero_si128(); 2];
-            // Outputs in address order: low nibbles of both halves, then high nibbles.
-            for (half_, hi_out) in his.iter_mut().enumerate() {
-                let q = load16(x.add(48 + 32 * c + 16 * half_));
-                let qh = load16(x.add(16 + 16 * half_));
-                let h1 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(qh, u1), u1), s16);
-                let h2 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(qh, u2), u2), s16);
-                let lo = _mm_or_si128(_mm_and_si128(q, m4), h1);
-                *hi_out = _mm_or_si128(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), h2);
-                put16_affine::<M>(y.add((64 * c + 16 * half_) * es(M)), lo, d1, m1);
-            }
-            for (half_, &hi) in his.iter().enumerate() {
-                put16_affine::<M>(y.add((64 * c + 32 + 16 * half_) * es(M)), hi, d2, m2);
-            }
+            // Bits 2c and 2c + 1 of every qh byte, moved to bit 4 (the fifth bit of the low /
+            // high nibbles' values); 16-bit shifts, the masks drop what crosses bytes.
+            let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c as i32));
+            let q = _mm256_loadu_si256(x.add(48 + 32 * c).cast());
+            let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4));
+            let hi = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
+                _mm256_and_si256(_mm256_slli_epi16::<3>(h), b4),
+            );
+            // Outputs in address order: the 32 low-nibble values, then the 32 high.
+            let y = y.add(64 * c * es(M));
+            put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
+            put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
+            put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
+            put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
         }
     }
     finish::<M>();
@@ -1012,22 +1012,58 @@ unsafe fn grid_u8(grid: u64) -> __m256 {
     u8x8(_mm_cvtsi64_si128(grid as i64))
 }
 
-/// The sign bit (bit 31) in lane j where bit j of `signs` is set (ggml's
-/// `signs & kmask_iq2xs[j] ? -1.f : 1.f` factor).
-#[target_feature(enable = "avx2,f16c")]
-#[inline]
-unsafe fn signs8(signs: u8) -> __m256 {
-    let s = _mm256_sllv_epi32(_mm256_set1_epi32(signs as i32), _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24));
-    _mm256_castsi256_ps(_mm256_and_si256(s, _mm256_set1_epi32(i32::MIN)))
+/// A 4-value lattice grid (IQ3_XXS, IQ3_S: the four bytes of each u32 entry) as f32, built
+/// once: a grid row is then one 16-byte load instead of a zero-extension and a conversion.
+/// The values are small integers, exact in f32, so the products are the same bits.
+fn grid4_f32<const N: usize>(
+    cell: &'static std::sync::OnceLock<Box<[[f32; 4]; N]>>,
+    grid: &[u32; N],
+) -> &'static [[f32; 4]; N] {
+    cell.get_or_init(|| {
+        let mut t = Box::new([[0f32; 4]; N]);
+        for (row, &g) in t.iter_mut().zip(grid) {
+            *row = g.to_le_bytes().map(f32::from);
+        }
+        t
+    })
 }
 
-/// Eight outputs `(db * grid[j]) * sign[j]`, as ggml's IQ2 / IQ3 dequantizers. Multiplying by
-/// ±1 is exact, so it is a sign flip: the same bits for every non-NaN product (NaN signs are
-/// unspecified; the compiler turns the scalar oracle's `* -1.0` into the same flip).
+/// Eight grid values as f32: rows `a` and `b` of a [`grid4_f32`] table.
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn put8_grid<const M: u8>(y: *mut u8, grid: u64, signs: u8, db: __m256) {
-    put::<M>(y, _mm256_xor_ps(_mm256_mul_ps(db, grid_u8(grid)), signs8(signs)));
+unsafe fn grid4x2(a: &[f32; 4], b: &[f32; 4]) -> __m256 {
+    _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(_mm_loadu_ps(a.as_ptr())), _mm_loadu_ps(b.as_ptr()))
+}
+
+/// The sign bits of group `l` (elements `8l..8l+8`) of a 32-element sub-block whose four sign
+/// bytes (byte l: bit j set ⇔ element `8l + j` negative) are broadcast in every lane of `sv`:
+/// bit `8l + j` moved to bit 31 of lane j. One broadcast per sub-block instead of one per
+/// eight elements.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn signs_of(sv: __m256i, l: usize) -> __m256 {
+    let cnt = _mm256_sub_epi32(_mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24), _mm256_set1_epi32(8 * l as i32));
+    _mm256_castsi256_ps(_mm256_and_si256(_mm256_sllv_epi32(sv, cnt), _mm256_set1_epi32(i32::MIN)))
+}
+
+/// The four ksigns bytes of the 7-bit fields `l = 0..4` of `aux` (bits `7l..7l+7`), packed
+/// into a u32 (byte l) and broadcast, for [`signs_of`].
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn ksigns4(aux: u32) -> __m256i {
+    let k = |l: u32| KSIGNS_IQ2XS[((aux >> (7 * l)) & 127) as usize] as u32;
+    _mm256_set1_epi32((k(0) | (k(1) << 8) | (k(2) << 16) | (k(3) << 24)) as i32)
+}
+
+/// Eight outputs `(db * g[j]) * sign[j]` (`g`: eight unsigned grid values as f32; `signs`
+/// from [`signs_of`]), as ggml's IQ2 / IQ3 dequantizers (ggml's
+/// `signs & kmask_iq2xs[j] ? -1.f : 1.f` factor). Multiplying by ±1 is exact, so it is a sign
+/// flip: the same bits for every non-NaN product (NaN signs are unspecified; the compiler turns
+/// the scalar oracle's `* -1.0` into the same flip).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn put8_grid<const M: u8>(y: *mut u8, g: __m256, signs: __m256, db: __m256) {
+    put::<M>(y, _mm256_xor_ps(_mm256_mul_ps(db, g), signs));
 }
 
 /// ggml's IQ2 / IQ3_XXS sub-block scale `d * (0.5 + s) * k` (k = 0.25 or 0.5), one f32
@@ -1052,10 +1088,10 @@ unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let aux0 = std::ptr::read_unaligned(x.add(2 + 8 * ib).cast::<u32>());
             let aux1 = std::ptr::read_unaligned(x.add(6 + 8 * ib).cast::<u32>());
             let db = iq_db(d, aux1 >> 28, 0.25);
+            let sv = ksigns4(aux1);
             for l in 0..4 {
                 let grid = IQ2XXS_GRID[(aux0 >> (8 * l)) as u8 as usize];
-                let signs = KSIGNS_IQ2XS[((aux1 >> (7 * l)) & 127) as usize];
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid, signs, db);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(grid), signs_of(sv, l), db);
             }
         }
     }
@@ -1074,11 +1110,13 @@ unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         for ib in 0..8 {
             let sc = *x.add(66 + ib) as u32;
             let db = [iq_db(d, sc & 0xf, 0.25), iq_db(d, sc >> 4, 0.25)];
+            let qs = std::ptr::read_unaligned(x.add(2 + 8 * ib).cast::<u64>());
+            let q = |l: usize| (qs >> (16 * l)) as usize;
+            let k = |l: usize| (KSIGNS_IQ2XS[(q(l) >> 9) & 127] as u32) << (8 * l);
+            let sv = _mm256_set1_epi32((k(0) | k(1) | k(2) | k(3)) as i32);
             for l in 0..4 {
-                let q = std::ptr::read_unaligned(x.add(2 + 2 * (4 * ib + l)).cast::<u16>());
-                let grid = IQ2XS_GRID[(q & 511) as usize];
-                let signs = KSIGNS_IQ2XS[(q >> 9) as usize];
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid, signs, db[l / 2]);
+                let grid = IQ2XS_GRID[q(l) & 511];
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(grid), signs_of(sv, l), db[l / 2]);
             }
         }
     }
@@ -1098,10 +1136,10 @@ unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let sc = *x.add(74 + ib) as u32;
             let db = [iq_db(d, sc & 0xf, 0.25), iq_db(d, sc >> 4, 0.25)];
             let qh = *x.add(66 + ib) as usize;
+            let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(34 + 4 * ib).cast::<i32>()));
             for l in 0..4 {
                 let idx = *x.add(2 + 4 * ib + l) as usize | ((qh << (8 - 2 * l)) & 0x300);
-                let signs = *x.add(34 + 4 * ib + l);
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ2S_GRID[idx], signs, db[l / 2]);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(IQ2S_GRID[idx]), signs_of(sv, l), db[l / 2]);
             }
         }
     }
@@ -1113,6 +1151,8 @@ unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    static GRID: std::sync::OnceLock<Box<[[f32; 4]; 256]>> = std::sync::OnceLock::new();
+    let grid = grid4_f32(&GRID, &IQ3XXS_GRID);
     for b in 0..nb {
         let x = src.add(98 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1120,12 +1160,11 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         for ib in 0..8 {
             let aux = std::ptr::read_unaligned(x.add(66 + 4 * ib).cast::<u32>());
             let db = iq_db(d, aux >> 28, 0.5);
+            let sv = ksigns4(aux);
             let q = x.add(2 + 8 * ib);
             for l in 0..4 {
-                let g1 = IQ3XXS_GRID[*q.add(2 * l) as usize] as u64;
-                let g2 = IQ3XXS_GRID[*q.add(2 * l + 1) as usize] as u64;
-                let signs = KSIGNS_IQ2XS[((aux >> (7 * l)) & 127) as usize];
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), g1 | (g2 << 32), signs, db);
+                let g = grid4x2(&grid[*q.add(2 * l) as usize], &grid[*q.add(2 * l + 1) as usize]);
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), g, signs_of(sv, l), db);
             }
         }
     }
@@ -1138,6 +1177,8 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    static GRID: std::sync::OnceLock<Box<[[f32; 4]; 512]>> = std::sync::OnceLock::new();
+    let grid = grid4_f32(&GRID, &IQ3S_GRID);
     for b in 0..nb {
         let x = src.add(110 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1148,11 +1189,11 @@ unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let db = _mm256_set1_ps(d * (1 + 2 * s as i32) as f32);
             let q = x.add(2 + 8 * ib);
             let h = *x.add(66 + ib) as usize;
+            let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<i32>()));
             for l in 0..4 {
-                let g1 = IQ3S_GRID[*q.add(2 * l) as usize | ((h << (8 - 2 * l)) & 256)] as u64;
-                let g2 = IQ3S_GRID[*q.add(2 * l + 1) as usize | ((h << (7 - 2 * l)) & 256)] as u64;
-                let signs = *x.add(74 + 4 * ib + l);
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), g1 | (g2 << 32), signs, db);
+                let g1 = &grid[*q.add(2 * l) as usize | ((h << (8 - 2 * l)) & 256)];
+                let g2 = &grid[*q.add(2 * l + 1) as usize | ((h << (7 - 2 * l)) & 256)];
+                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid4x2(g1, g2), signs_of(sv, l), db);
             }
         }
     }
@@ -1167,11 +1208,14 @@ unsafe fn put8_iq1<const M: u8>(y: *mut u8, grid: u64, delta: __m256, dl: __m256
     put::<M>(y, _mm256_mul_ps(dl, _mm256_add_ps(g, delta)));
 }
 
-/// ±IQ1S_DELTA as the delta-sign bit is clear / set.
+/// ±IQ1S_DELTA in every lane: `sign` is 0 (+) or `1 << 31` (−). Negation is a sign flip, so
+/// this is the scalar oracle's `-IQ1S_DELTA` bit for bit; built from the bit with integer
+/// operations, not a select, because the sign is data (random per 8 or 32 elements) and a
+/// branch on it mispredicts about half the time (that cost IQ1_M two thirds of its speed).
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn iq1_delta(negative: bool) -> __m256 {
-    _mm256_set1_ps(if negative { -IQ1S_DELTA } else { IQ1S_DELTA })
+unsafe fn iq1_delta(sign: u32) -> __m256 {
+    _mm256_castsi256_ps(_mm256_set1_epi32((IQ1S_DELTA.to_bits() | sign) as i32))
 }
 
 /// IQ1_S (50 bytes): d@0, qs[32]@2, qh:u16[8]@34 (four 3-bit index highs, scale at 12..15,
@@ -1187,7 +1231,7 @@ unsafe fn k_iq1_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         for ib in 0..8 {
             let qh = std::ptr::read_unaligned(x.add(34 + 2 * ib).cast::<u16>()) as usize;
             let dl = _mm256_set1_ps(d * (2 * ((qh >> 12) & 7) as i32 + 1) as f32);
-            let delta = iq1_delta(qh & 0x8000 != 0);
+            let delta = iq1_delta(((qh & 0x8000) as u32) << 16);
             for l in 0..4 {
                 let idx = *x.add(2 + 4 * ib + l) as usize | (((qh >> (3 * l)) & 7) << 8);
                 put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], delta, dl);
@@ -1209,20 +1253,38 @@ unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let sc = std::ptr::read_unaligned(x.add(48).cast::<u64>());
         let w = |k: u32| (sc >> (16 * k)) as u16;
         let scale = (w(0) >> 12) | ((w(1) >> 8) & 0x00f0) | ((w(2) >> 4) & 0x0f00) | (w(3) & 0xf000);
-        let d = _mm256_cvtss_f32(_mm256_cvtph_ps(_mm_set1_epi16(scale as i16)));
+        let d = _mm256_cvtph_ps(_mm_set1_epi16(scale as i16));
+        // The sixteen sub-block scales `d * (2 * s + 1)`, s the 3-bit fields at bits 0, 3, 6, 9
+        // of each scales word (k = 2 * ib + half: field k % 4 of word k / 4), one f32 multiply
+        // each as in ggml.
+        let mut dls = [0f32; 16];
+        let words = _mm256_cvtepu16_epi32(_mm_cvtsi64_si128(sc as i64));
+        let shifts = _mm256_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9);
+        for (half_, out) in dls.chunks_exact_mut(8).enumerate() {
+            let pick = _mm256_add_epi32(_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_set1_epi32(2 * half_ as i32));
+            let f = _mm256_and_si256(
+                _mm256_srlv_epi32(_mm256_permutevar8x32_epi32(words, pick), shifts),
+                _mm256_set1_epi32(7),
+            );
+            let odd = _mm256_add_epi32(_mm256_add_epi32(f, f), _mm256_set1_epi32(1));
+            _mm256_storeu_ps(out.as_mut_ptr(), _mm256_mul_ps(d, _mm256_cvtepi32_ps(odd)));
+        }
+        let delta = _mm256_set1_epi32(IQ1S_DELTA.to_bits() as i32);
+        let sign = _mm256_set1_epi32(i32::MIN);
         for ib in 0..8 {
-            let s = w(ib as u32 / 2) as i32;
-            let sh = 6 * (ib % 2);
-            let dl1 = _mm256_set1_ps(d * (2 * ((s >> sh) & 7) + 1) as f32);
-            let dl2 = _mm256_set1_ps(d * (2 * ((s >> (sh + 3)) & 7) + 1) as f32);
+            let dl1 = _mm256_broadcast_ss(&dls[2 * ib]);
+            let dl2 = _mm256_broadcast_ss(&dls[2 * ib + 1]);
             let h = std::ptr::read_unaligned(x.add(32 + 2 * ib).cast::<u16>()) as usize;
+            let hv = _mm256_set1_epi32(h as i32);
             let q = x.add(4 * ib);
-            // Per 8 elements l: index high bits and delta sign from nibble l of `h`.
+            // Per 8 elements l: index high bits and delta sign from nibble l of `h` (the sign,
+            // bit 4l + 3, moved to bit 31 of ±IQ1S_DELTA: see `iq1_delta`).
             for l in 0..4 {
-                let nib = h >> (4 * l);
-                let idx = *q.add(l) as usize | ((nib & 7) << 8);
+                let idx = *q.add(l) as usize | (((h >> (4 * l)) & 7) << 8);
                 let dl = if l < 2 { dl1 } else { dl2 };
-                put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], iq1_delta(nib & 8 != 0), dl);
+                let sbit = _mm256_and_si256(_mm256_sllv_epi32(hv, _mm256_set1_epi32(28 - 4 * l as i32)), sign);
+                let dv = _mm256_castsi256_ps(_mm256_or_si256(delta, sbit));
+                put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], dv, dl);
             }
         }
     }
