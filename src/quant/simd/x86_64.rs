@@ -1055,15 +1055,15 @@ unsafe fn ksigns4(aux: u32) -> __m256i {
     _mm256_set1_epi32((k(0) | (k(1) << 8) | (k(2) << 16) | (k(3) << 24)) as i32)
 }
 
-/// Eight outputs `(db * g[j]) * sign[j]` (`g`: eight unsigned grid values as f32; `signs`
+/// Eight values `(db * g[j]) * sign[j]` (`g`: eight unsigned grid values as f32; `signs`
 /// from [`signs_of`]), as ggml's IQ2 / IQ3 dequantizers (ggml's
 /// `signs & kmask_iq2xs[j] ? -1.f : 1.f` factor). Multiplying by ±1 is exact, so it is a sign
 /// flip: the same bits for every non-NaN product (NaN signs are unspecified; the compiler turns
 /// the scalar oracle's `* -1.0` into the same flip).
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn put8_grid<const M: u8>(y: *mut u8, g: __m256, signs: __m256, db: __m256) {
-    put::<M>(y, _mm256_xor_ps(_mm256_mul_ps(db, g), signs));
+unsafe fn grid8(g: __m256, signs: __m256, db: __m256) -> __m256 {
+    _mm256_xor_ps(_mm256_mul_ps(db, g), signs)
 }
 
 /// ggml's IQ2 / IQ3_XXS sub-block scale `d * (0.5 + s) * k` (k = 0.25 or 0.5), one f32
@@ -1089,10 +1089,13 @@ unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let aux1 = std::ptr::read_unaligned(x.add(6 + 8 * ib).cast::<u32>());
             let db = iq_db(d, aux1 >> 28, 0.25);
             let sv = ksigns4(aux1);
+            let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
                 let grid = IQ2XXS_GRID[(aux0 >> (8 * l)) as u8 as usize];
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(grid), signs_of(sv, l), db);
+                v[l] = grid8(grid_u8(grid), signs_of(sv, l), db);
             }
+            put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
+            put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
@@ -1114,10 +1117,13 @@ unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let q = |l: usize| (qs >> (16 * l)) as usize;
             let k = |l: usize| (KSIGNS_IQ2XS[(q(l) >> 9) & 127] as u32) << (8 * l);
             let sv = _mm256_set1_epi32((k(0) | k(1) | k(2) | k(3)) as i32);
+            let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
                 let grid = IQ2XS_GRID[q(l) & 511];
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(grid), signs_of(sv, l), db[l / 2]);
+                v[l] = grid8(grid_u8(grid), signs_of(sv, l), db[l / 2]);
             }
+            put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
+            put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
@@ -1137,10 +1143,13 @@ unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let db = [iq_db(d, sc & 0xf, 0.25), iq_db(d, sc >> 4, 0.25)];
             let qh = *x.add(66 + ib) as usize;
             let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(34 + 4 * ib).cast::<i32>()));
+            let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
                 let idx = *x.add(2 + 4 * ib + l) as usize | ((qh << (8 - 2 * l)) & 0x300);
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid_u8(IQ2S_GRID[idx]), signs_of(sv, l), db[l / 2]);
+                v[l] = grid8(grid_u8(IQ2S_GRID[idx]), signs_of(sv, l), db[l / 2]);
             }
+            put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
+            put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
@@ -1162,10 +1171,13 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let db = iq_db(d, aux >> 28, 0.5);
             let sv = ksigns4(aux);
             let q = x.add(2 + 8 * ib);
+            let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
                 let g = grid4x2(&grid[*q.add(2 * l) as usize], &grid[*q.add(2 * l + 1) as usize]);
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), g, signs_of(sv, l), db);
+                v[l] = grid8(g, signs_of(sv, l), db);
             }
+            put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
+            put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
@@ -1190,22 +1202,25 @@ unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let q = x.add(2 + 8 * ib);
             let h = *x.add(66 + ib) as usize;
             let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<i32>()));
+            let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
                 let g1 = &grid[*q.add(2 * l) as usize | ((h << (8 - 2 * l)) & 256)];
                 let g2 = &grid[*q.add(2 * l + 1) as usize | ((h << (7 - 2 * l)) & 256)];
-                put8_grid::<M>(y.add((32 * ib + 8 * l) * es(M)), grid4x2(g1, g2), signs_of(sv, l), db);
+                v[l] = grid8(grid4x2(g1, g2), signs_of(sv, l), db);
             }
+            put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
+            put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
 }
 
-/// Eight outputs `dl * (grid[j] + delta)` with signed grid bytes, as ggml's IQ1 dequantizers.
+/// Eight values `dl * (grid[j] + delta)` with signed grid bytes, as ggml's IQ1 dequantizers.
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn put8_iq1<const M: u8>(y: *mut u8, grid: u64, delta: __m256, dl: __m256) {
+unsafe fn iq1_8(grid: u64, delta: __m256, dl: __m256) -> __m256 {
     let g = i8x8(_mm_cvtsi64_si128(grid as i64));
-    put::<M>(y, _mm256_mul_ps(dl, _mm256_add_ps(g, delta)));
+    _mm256_mul_ps(dl, _mm256_add_ps(g, delta))
 }
 
 /// ±IQ1S_DELTA in every lane: `sign` is 0 (+) or `1 << 31` (−). Negation is a sign flip, so
@@ -1232,10 +1247,13 @@ unsafe fn k_iq1_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let qh = std::ptr::read_unaligned(x.add(34 + 2 * ib).cast::<u16>()) as usize;
             let dl = _mm256_set1_ps(d * (2 * ((qh >> 12) & 7) as i32 + 1) as f32);
             let delta = iq1_delta(((qh & 0x8000) as u32) << 16);
+            let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
                 let idx = *x.add(2 + 4 * ib + l) as usize | (((qh >> (3 * l)) & 7) << 8);
-                put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], delta, dl);
+                v[l] = iq1_8(IQ1S_GRID[idx], delta, dl);
             }
+            put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
+            put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
@@ -1279,13 +1297,16 @@ unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let q = x.add(4 * ib);
             // Per 8 elements l: index high bits and delta sign from nibble l of `h` (the sign,
             // bit 4l + 3, moved to bit 31 of ±IQ1S_DELTA: see `iq1_delta`).
+            let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
                 let idx = *q.add(l) as usize | (((h >> (4 * l)) & 7) << 8);
                 let dl = if l < 2 { dl1 } else { dl2 };
                 let sbit = _mm256_and_si256(_mm256_sllv_epi32(hv, _mm256_set1_epi32(28 - 4 * l as i32)), sign);
                 let dv = _mm256_castsi256_ps(_mm256_or_si256(delta, sbit));
-                put8_iq1::<M>(y.add((32 * ib + 8 * l) * es(M)), IQ1S_GRID[idx], dv, dl);
+                v[l] = iq1_8(IQ1S_GRID[idx], dv, dl);
             }
+            put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
+            put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
