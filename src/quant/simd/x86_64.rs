@@ -1248,9 +1248,9 @@ unsafe fn k_iq1_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let dl = _mm256_set1_ps(d * (2 * ((qh >> 12) & 7) as i32 + 1) as f32);
             let delta = iq1_delta(((qh & 0x8000) as u32) << 16);
             let mut v = [_mm256_setzero_ps(); 4];
-            for l in 0..4 {
+            for (l, v) in v.iter_mut().enumerate() {
                 let idx = *x.add(2 + 4 * ib + l) as usize | (((qh >> (3 * l)) & 7) << 8);
-                v[l] = iq1_8(IQ1S_GRID[idx], delta, dl);
+                *v = iq1_8(IQ1S_GRID[idx], delta, dl);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
@@ -1298,12 +1298,12 @@ unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             // Per 8 elements l: index high bits and delta sign from nibble l of `h` (the sign,
             // bit 4l + 3, moved to bit 31 of ±IQ1S_DELTA: see `iq1_delta`).
             let mut v = [_mm256_setzero_ps(); 4];
-            for l in 0..4 {
+            for (l, v) in v.iter_mut().enumerate() {
                 let idx = *q.add(l) as usize | (((h >> (4 * l)) & 7) << 8);
                 let dl = if l < 2 { dl1 } else { dl2 };
                 let sbit = _mm256_and_si256(_mm256_sllv_epi32(hv, _mm256_set1_epi32(28 - 4 * l as i32)), sign);
                 let dv = _mm256_castsi256_ps(_mm256_or_si256(delta, sbit));
-                v[l] = iq1_8(IQ1S_GRID[idx], dv, dl);
+                *v = iq1_8(IQ1S_GRID[idx], dv, dl);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
