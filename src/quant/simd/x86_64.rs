@@ -328,7 +328,9 @@ unsafe fn copy_quieting<const M: u8>(src: *const u8, n: usize, dst: *mut u8, inf
         let nan = _mm256_cmpgt_epi16(_mm256_and_si256(h, abs), lim);
         let r = _mm256_or_si256(h, _mm256_and_si256(nan, q));
         let y = dst.add(2 * i);
-        if M & STREAM != 0 {
+        if M & STREAM != 0 && y as usize % 32 == 0 {
+            stream32(y, _mm256_castsi256_ps(r));
+        } else if M & STREAM != 0 {
             stream16(y, _mm_castsi128_ps(_mm256_castsi256_si128(r)));
             stream16(y.add(16), _mm_castsi128_ps(_mm256_extracti128_si256::<1>(r)));
         } else {
