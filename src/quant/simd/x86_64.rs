@@ -795,15 +795,24 @@ unsafe fn k_tq2_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 }
 
 /// Eight TQ1_0 trits `n` of the eight bytes in `b` (as i32 lanes): `((b * 3^n mod 256) * 3) >> 8`
-/// minus 1, times `d`. `pow` holds `b * 3^n mod 256`; it is advanced to `n + 1`.
+/// (0, 1 or 2) picks `(t - 1) * d` from `vals` ([`tq1_values`]). `pow` holds
+/// `b * 3^n mod 256`; it is advanced to `n + 1`.
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn tq1_step(pow: &mut __m256i, d: __m256) -> __m256 {
+unsafe fn tq1_step(pow: &mut __m256i, vals: __m256) -> __m256 {
     let x = *pow;
     let x3 = _mm256_add_epi32(x, _mm256_add_epi32(x, x));
     *pow = _mm256_and_si256(x3, _mm256_set1_epi32(0xff));
-    let t = _mm256_sub_epi32(_mm256_srli_epi32::<8>(x3), _mm256_set1_epi32(1));
-    _mm256_mul_ps(_mm256_cvtepi32_ps(t), d)
+    _mm256_permutevar8x32_ps(vals, _mm256_srli_epi32::<8>(x3))
+}
+
+/// The three values a TQ1_0 block can hold, `-1 * d`, `0 * d`, `1 * d` in lanes 0..3: the
+/// same multiplications as the scalar oracle's `(t - 1) as f32 * d` (NaN and infinite `d`
+/// included), done once per block instead of once per element.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn tq1_values(d: __m256) -> __m256 {
+    _mm256_mul_ps(_mm256_setr_ps(-1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0), d)
 }
 
 /// TQ1_0 (54 bytes): qs[48]@0, qh[4]@48, d@52 (see `ternary::block_tq1_0` for the order).
@@ -814,7 +823,7 @@ unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     for b in 0..nb {
         let x = src.add(54 * b);
         let y = dst.add(256 * es(M) * b);
-        let d = half8(x.add(52));
+        let vals = tq1_values(half8(x.add(52)));
         // qs[0..32]: trit n of byte m → element 32n + m; qs[32..48]: → 160 + 16n + m.
         // Outputs in address order (streaming stores fill whole lines): trit-major.
         let mut pow = [_mm256_setzero_si256(); 4];
@@ -824,8 +833,8 @@ unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             }
             for n in 0..5 {
                 for (g2, p) in pow[..len / 8].chunks_exact_mut(2).enumerate() {
-                    let a = tq1_step(&mut p[0], d);
-                    let b = tq1_step(&mut p[1], d);
+                    let a = tq1_step(&mut p[0], vals);
+                    let b = tq1_step(&mut p[1], vals);
                     put2::<M>(y.add((base * 5 + len * n + 16 * g2) * es(M)), a, b);
                 }
             }
@@ -837,9 +846,9 @@ unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         // Lanes 4..8 start one trit later: multiply by 3 (mod 256) there.
         let x3 = _mm256_add_epi32(bytes, _mm256_add_epi32(bytes, bytes));
         let mut pow = _mm256_blend_epi32::<0b1111_0000>(bytes, _mm256_and_si256(x3, _mm256_set1_epi32(0xff)));
-        let mut v = [d; 2];
+        let mut v = [vals; 2];
         for v in v.iter_mut() {
-            *v = tq1_step(&mut pow, d);
+            *v = tq1_step(&mut pow, vals);
             // Advance one more trit so the next pair is n + 2.
             let x = pow;
             pow = _mm256_and_si256(_mm256_add_epi32(x, _mm256_add_epi32(x, x)), _mm256_set1_epi32(0xff));
