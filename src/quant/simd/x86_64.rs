@@ -174,14 +174,22 @@ unsafe fn put2<const M: u8>(dst: *mut u8, a: __m256, b: __m256) {
         put::<M>(dst.add(32), b);
         return;
     }
-    let h = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(half8_of(M, a)), half8_of(M, b));
+    store32::<M>(dst, _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(half8_of(M, a)), half8_of(M, b)));
+}
+
+/// 32 bytes of 2-byte outputs at `dst` in mode `M`: one streaming store where `dst` is 32-byte
+/// aligned, two 16-byte ones otherwise (streaming modes; `dst` is at least 16-byte aligned
+/// there), or one ordinary unaligned store.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn store32<const M: u8>(dst: *mut u8, v: __m256i) {
     if M & STREAM != 0 && dst as usize % 32 == 0 {
-        stream32(dst, _mm256_castsi256_ps(h));
+        stream32(dst, _mm256_castsi256_ps(v));
     } else if M & STREAM != 0 {
-        stream16(dst, _mm_castsi128_ps(_mm256_castsi256_si128(h)));
-        stream16(dst.add(16), _mm_castsi128_ps(_mm256_extracti128_si256::<1>(h)));
+        stream16(dst, _mm_castsi128_ps(_mm256_castsi256_si128(v)));
+        stream16(dst.add(16), _mm_castsi128_ps(_mm256_extracti128_si256::<1>(v)));
     } else {
-        _mm256_storeu_si256(dst.cast(), h);
+        _mm256_storeu_si256(dst.cast(), v);
     }
 }
 
@@ -327,15 +335,7 @@ unsafe fn copy_quieting<const M: u8>(src: *const u8, n: usize, dst: *mut u8, inf
         // `h & 0x7fff` is 0..=0x7fff, so the signed compare is the unsigned one.
         let nan = _mm256_cmpgt_epi16(_mm256_and_si256(h, abs), lim);
         let r = _mm256_or_si256(h, _mm256_and_si256(nan, q));
-        let y = dst.add(2 * i);
-        if M & STREAM != 0 && y as usize % 32 == 0 {
-            stream32(y, _mm256_castsi256_ps(r));
-        } else if M & STREAM != 0 {
-            stream16(y, _mm_castsi128_ps(_mm256_castsi256_si128(r)));
-            stream16(y.add(16), _mm_castsi128_ps(_mm256_extracti128_si256::<1>(r)));
-        } else {
-            _mm256_storeu_si256(y.cast(), r);
-        }
+        store32::<M>(dst.add(2 * i), r);
         i += 16;
     }
     while i < n {
