@@ -681,38 +681,56 @@ unsafe fn k_q4_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     finish::<M>();
 }
 
+/// Quarter `C` (elements 64C..64C+64) of the Q5_K block at `x` into `y` (the block's output):
+/// the low nibbles of qs[32C..32C+32] with bit 2C of qh as the fifth bit, scaled by pair 2C of
+/// `dl` / `ml`, then the high nibbles with bit 2C + 1, pair 2C + 1.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn q5_k_quarter<const M: u8, const C: usize>(
+    x: *const u8,
+    y: *mut u8,
+    qh: __m256i,
+    dl: &[f32; 8],
+    ml: &[f32; 8],
+) {
+    let m4 = _mm256_set1_epi8(0x0f);
+    let b4 = _mm256_set1_epi8(0x10);
+    let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * C]), _mm256_broadcast_ss(&ml[2 * C]));
+    let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * C + 1]), _mm256_broadcast_ss(&ml[2 * C + 1]));
+    // Bits 2C and 2C + 1 of every qh byte, moved to bit 4 (the fifth bit of the low / high
+    // nibbles' values); 16-bit shifts, the masks drop what crosses bytes.
+    let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * C as i32));
+    let q = _mm256_loadu_si256(x.add(48 + 32 * C).cast());
+    let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4));
+    let hi = _mm256_or_si256(
+        _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
+        _mm256_and_si256(_mm256_slli_epi16::<3>(h), b4),
+    );
+    // Outputs in address order: the 32 low-nibble values, then the 32 high.
+    let y = y.add(64 * C * es(M));
+    put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
+    put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
+    put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
+    put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
+}
+
 /// Q5_K (176 bytes): d@0, dmin@2, scales[12]@4, qh[32]@16, qs[128]@48.
 // SAFETY: caller contract (module doc): `src` valid for nb * 176 bytes, `dst` for nb * 256 * es(M) bytes;
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q5_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let m4 = _mm256_set1_epi8(0x0f);
-    let b4 = _mm256_set1_epi8(0x10);
     let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
     for b in 0..nb {
         let x = src.add(176 * b);
         let y = dst.add(256 * es(M) * b);
         k4_scales(x, &mut dl, &mut ml);
         let qh = _mm256_loadu_si256(x.add(16).cast());
-        for c in 0..4 {
-            let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
-            let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
-            // Bits 2c and 2c + 1 of every qh byte, moved to bit 4 (the fifth bit of the low /
-            // high nibbles' values); 16-bit shifts, the masks drop what crosses bytes.
-            let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c as i32));
-            let q = _mm256_loadu_si256(x.add(48 + 32 * c).cast());
-            let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4));
-            let hi = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
-                _mm256_and_si256(_mm256_slli_epi16::<3>(h), b4),
-            );
-            // Outputs in address order: the 32 low-nibble values, then the 32 high.
-            let y = y.add(64 * c * es(M));
-            put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
-            put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
-            put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
-            put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
-        }
+        // Written out per quarter with constant shifts (as a loop, LLVM kept it rolled, with
+        // a variable shift, in the f32 streaming variant).
+        q5_k_quarter::<M, 0>(x, y, qh, &dl, &ml);
+        q5_k_quarter::<M, 1>(x, y, qh, &dl, &ml);
+        q5_k_quarter::<M, 2>(x, y, qh, &dl, &ml);
+        q5_k_quarter::<M, 3>(x, y, qh, &dl, &ml);
     }
     finish::<M>();
 }
@@ -815,7 +833,18 @@ unsafe fn tq1_values(d: __m256) -> __m256 {
     _mm256_mul_ps(_mm256_setr_ps(-1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0), d)
 }
 
+/// Eight TQ1_0 start values `b` (as i32 lanes) from the eight bytes at `p`.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn tq1_bytes(p: *const u8) -> __m256i {
+    _mm256_cvtepu8_epi32(load8(p))
+}
+
 /// TQ1_0 (54 bytes): qs[48]@0, qh[4]@48, d@52 (see `ternary::block_tq1_0` for the order).
+///
+/// Written out with one named register per trit chain (four for qs[0..32], two for
+/// qs[32..48]) rather than arrays walked by loops: LLVM kept the array form as a loop over
+/// stack slots in the f32 streaming variant, which then ran well below the store line.
 // SAFETY: caller contract (module doc): `src` valid for nb * 54 bytes, `dst` for nb * 256 * es(M) bytes;
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
@@ -824,20 +853,21 @@ unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let x = src.add(54 * b);
         let y = dst.add(256 * es(M) * b);
         let vals = tq1_values(half8(x.add(52)));
-        // qs[0..32]: trit n of byte m → element 32n + m; qs[32..48]: → 160 + 16n + m.
-        // Outputs in address order (streaming stores fill whole lines): trit-major.
-        let mut pow = [_mm256_setzero_si256(); 4];
-        for (base, len) in [(0usize, 32usize), (32, 16)] {
-            for (g, p) in pow[..len / 8].iter_mut().enumerate() {
-                *p = _mm256_cvtepu8_epi32(load8(x.add(base + 8 * g)));
-            }
-            for n in 0..5 {
-                for (g2, p) in pow[..len / 8].chunks_exact_mut(2).enumerate() {
-                    let a = tq1_step(&mut p[0], vals);
-                    let b = tq1_step(&mut p[1], vals);
-                    put2::<M>(y.add((base * 5 + len * n + 16 * g2) * es(M)), a, b);
-                }
-            }
+        // qs[0..32]: trit n of byte m → element 32n + m. Outputs in address order (streaming
+        // stores fill whole lines): trit-major, 32 elements (two lines of f32) per trit.
+        let (mut p0, mut p1, mut p2, mut p3) =
+            (tq1_bytes(x), tq1_bytes(x.add(8)), tq1_bytes(x.add(16)), tq1_bytes(x.add(24)));
+        for n in 0..5 {
+            let (a, b_) = (tq1_step(&mut p0, vals), tq1_step(&mut p1, vals));
+            put2::<M>(y.add(32 * n * es(M)), a, b_);
+            let (c, d) = (tq1_step(&mut p2, vals), tq1_step(&mut p3, vals));
+            put2::<M>(y.add((32 * n + 16) * es(M)), c, d);
+        }
+        // qs[32..48]: → element 160 + 16n + m.
+        let (mut p4, mut p5) = (tq1_bytes(x.add(32)), tq1_bytes(x.add(40)));
+        for n in 0..5 {
+            let (a, b_) = (tq1_step(&mut p4, vals), tq1_step(&mut p5, vals));
+            put2::<M>(y.add((160 + 16 * n) * es(M)), a, b_);
         }
         // qh[0..4]: trit n of byte j → element 240 + 4n + j; two trits per eight lanes.
         let qh = std::ptr::read_unaligned(x.add(48).cast::<u32>()) as i32;
@@ -846,14 +876,12 @@ unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         // Lanes 4..8 start one trit later: multiply by 3 (mod 256) there.
         let x3 = _mm256_add_epi32(bytes, _mm256_add_epi32(bytes, bytes));
         let mut pow = _mm256_blend_epi32::<0b1111_0000>(bytes, _mm256_and_si256(x3, _mm256_set1_epi32(0xff)));
-        let mut v = [vals; 2];
-        for v in v.iter_mut() {
-            *v = tq1_step(&mut pow, vals);
-            // Advance one more trit so the next pair is n + 2.
-            let x = pow;
-            pow = _mm256_and_si256(_mm256_add_epi32(x, _mm256_add_epi32(x, x)), _mm256_set1_epi32(0xff));
-        }
-        put2::<M>(y.add(240 * es(M)), v[0], v[1]);
+        let v0 = tq1_step(&mut pow, vals);
+        // Advance one more trit so the next pair is n + 2.
+        let x = pow;
+        pow = _mm256_and_si256(_mm256_add_epi32(x, _mm256_add_epi32(x, x)), _mm256_set1_epi32(0xff));
+        let v1 = tq1_step(&mut pow, vals);
+        put2::<M>(y.add(240 * es(M)), v0, v1);
     }
     finish::<M>();
 }
