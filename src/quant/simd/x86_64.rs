@@ -681,56 +681,38 @@ unsafe fn k_q4_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     finish::<M>();
 }
 
-/// Quarter `C` (elements 64C..64C+64) of the Q5_K block at `x` into `y` (the block's output):
-/// the low nibbles of qs[32C..32C+32] with bit 2C of qh as the fifth bit, scaled by pair 2C of
-/// `dl` / `ml`, then the high nibbles with bit 2C + 1, pair 2C + 1.
-#[target_feature(enable = "avx2,f16c")]
-#[inline]
-unsafe fn q5_k_quarter<const M: u8, const C: usize>(
-    x: *const u8,
-    y: *mut u8,
-    qh: __m256i,
-    dl: &[f32; 8],
-    ml: &[f32; 8],
-) {
-    let m4 = _mm256_set1_epi8(0x0f);
-    let b4 = _mm256_set1_epi8(0x10);
-    let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * C]), _mm256_broadcast_ss(&ml[2 * C]));
-    let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * C + 1]), _mm256_broadcast_ss(&ml[2 * C + 1]));
-    // Bits 2C and 2C + 1 of every qh byte, moved to bit 4 (the fifth bit of the low / high
-    // nibbles' values); 16-bit shifts, the masks drop what crosses bytes.
-    let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * C as i32));
-    let q = _mm256_loadu_si256(x.add(48 + 32 * C).cast());
-    let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4));
-    let hi = _mm256_or_si256(
-        _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
-        _mm256_and_si256(_mm256_slli_epi16::<3>(h), b4),
-    );
-    // Outputs in address order: the 32 low-nibble values, then the 32 high.
-    let y = y.add(64 * C * es(M));
-    put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
-    put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
-    put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
-    put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
-}
-
 /// Q5_K (176 bytes): d@0, dmin@2, scales[12]@4, qh[32]@16, qs[128]@48.
 // SAFETY: caller contract (module doc): `src` valid for nb * 176 bytes, `dst` for nb * 256 * es(M) bytes;
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q5_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let m4 = _mm256_set1_epi8(0x0f);
+    let b4 = _mm256_set1_epi8(0x10);
     let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
     for b in 0..nb {
         let x = src.add(176 * b);
         let y = dst.add(256 * es(M) * b);
         k4_scales(x, &mut dl, &mut ml);
         let qh = _mm256_loadu_si256(x.add(16).cast());
-        // Written out per quarter with constant shifts (as a loop, LLVM kept it rolled, with
-        // a variable shift, in the f32 streaming variant).
-        q5_k_quarter::<M, 0>(x, y, qh, &dl, &ml);
-        q5_k_quarter::<M, 1>(x, y, qh, &dl, &ml);
-        q5_k_quarter::<M, 2>(x, y, qh, &dl, &ml);
-        q5_k_quarter::<M, 3>(x, y, qh, &dl, &ml);
+        for c in 0..4 {
+            let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
+            let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
+            // Bits 2c and 2c + 1 of every qh byte, moved to bit 4 (the fifth bit of the low /
+            // high nibbles' values); 16-bit shifts, the masks drop what crosses bytes.
+            let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c as i32));
+            let q = _mm256_loadu_si256(x.add(48 + 32 * c).cast());
+            let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4));
+            let hi = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
+                _mm256_and_si256(_mm256_slli_epi16::<3>(h), b4),
+            );
+            // Outputs in address order: the 32 low-nibble values, then the 32 high.
+            let y = y.add(64 * c * es(M));
+            put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
+            put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
+            put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
+            put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
+        }
     }
     finish::<M>();
 }
