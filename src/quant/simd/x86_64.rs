@@ -278,6 +278,45 @@ unsafe fn put16_i8_mul<const M: u8>(y: *mut u8, q: __m128i, d: __m256) {
     put2::<M>(y, _mm256_mul_ps(i8x8(q), d), _mm256_mul_ps(i8x8(hi8(q)), d));
 }
 
+/// `for $b in 0..$nb $body`, with a different order in the streaming modes: there the blocks
+/// are split into four quarters and one block of each quarter is decoded in turn (`i`,
+/// `i + q`, `i + 2q`, `i + 3q`), so the streaming stores go to four places in memory at once.
+/// Every block is decoded on its own, so the results are the same. Measured on the
+/// development machine (one thread, 128 MiB of f32, paired with the streaming fill): a q4_0
+/// decode with four interleaved output streams wrote 0.98–1.05x the fill's bandwidth against
+/// 0.76–0.82x in address order, for quarters 256 KiB, 2 MiB or 32 MiB apart; four streams beat
+/// two (0.88–0.93x). Used by q8_0, q4_0, q4_1 and bf16 → f32; the K-quant kernels (1 KiB of
+/// f32 per block) measured slower with it (q4_k 0.94 → 0.81x, q5_k 0.92 → 0.77x of the fill).
+macro_rules! for_blocks {
+    ($m:expr, $nb:expr, $b:ident => $body:block) => {{
+        let nb: usize = $nb;
+        if $m & STREAM != 0 && nb >= 16 {
+            let q = nb / 4;
+            for i in 0..q {
+                {
+                    let $b = i;
+                    $body
+                }
+                {
+                    let $b = i + q;
+                    $body
+                }
+                {
+                    let $b = i + 2 * q;
+                    $body
+                }
+                {
+                    let $b = i + 3 * q;
+                    $body
+                }
+            }
+            for $b in 4 * q..nb $body
+        } else {
+            for $b in 0..nb $body
+        }
+    }};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Float types (one element per "block")
 // ---------------------------------------------------------------------------------------------
@@ -384,12 +423,12 @@ unsafe fn k_bf16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
     if M & 3 == OUT_BF16 || M & 3 == OUT_BF16_NATIVE {
         return copy_quieting::<M>(src, n, dst, 0x7f80, 0x0040);
     }
-    let mut i = 0;
-    while i + 16 <= n {
+    for_blocks!(M, n / 16, g => {
+        let i = 16 * g;
         let a = bf16x8_to_f32(load16(src.add(2 * i)));
         put2::<M>(dst.add(i * es(M)), a, bf16x8_to_f32(load16(src.add(2 * i + 16))));
-        i += 16;
-    }
+    });
+    let mut i = n / 16 * 16;
     if i + 8 <= n {
         put::<M>(dst.add(i * es(M)), bf16x8_to_f32(load16(src.add(2 * i))));
         i += 8;
@@ -411,14 +450,14 @@ unsafe fn k_bf16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q8_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    for b in 0..nb {
+    for_blocks!(M, nb, b => {
         let x = src.add(34 * b);
         let y = dst.add(32 * es(M) * b);
         let d = half8(x);
         for k in 0..2 {
             put16_i8_mul::<M>(y.add(16 * k * es(M)), load16(x.add(2 + 16 * k)), d);
         }
-    }
+    });
     finish::<M>();
 }
 
@@ -429,7 +468,7 @@ unsafe fn k_q8_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 unsafe fn k_q4_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     let m4 = _mm_set1_epi8(0x0f);
     let e8 = _mm_set1_epi8(8);
-    for b in 0..nb {
+    for_blocks!(M, nb, b => {
         let x = src.add(18 * b);
         let y = dst.add(32 * es(M) * b);
         let d = half8(x);
@@ -438,7 +477,7 @@ unsafe fn k_q4_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), e8);
         put16_i8_mul::<M>(y, lo, d);
         put16_i8_mul::<M>(y.add(16 * es(M)), hi, d);
-    }
+    });
     finish::<M>();
 }
 
@@ -448,7 +487,7 @@ unsafe fn k_q4_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q4_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     let m4 = _mm_set1_epi8(0x0f);
-    for b in 0..nb {
+    for_blocks!(M, nb, b => {
         let x = src.add(20 * b);
         let y = dst.add(32 * es(M) * b);
         let d = half8(x);
@@ -460,7 +499,7 @@ unsafe fn k_q4_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let a = _mm256_add_ps(_mm256_mul_ps(u8x8(v), d), m);
             put2::<M>(y.add(16 * k * es(M)), a, _mm256_add_ps(_mm256_mul_ps(u8x8(hi8(v)), d), m));
         }
-    }
+    });
     finish::<M>();
 }
 
