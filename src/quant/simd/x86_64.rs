@@ -697,27 +697,55 @@ unsafe fn k4_scales(x: *const u8, dl: &mut [f32; 8], ml: &mut [f32; 8]) {
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q4_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let m4 = _mm_set1_epi8(0x0f);
+    let mut first = 0;
+    if M & STREAM != 0 && nb >= 16 {
+        // Four output streams (see `for_blocks!`), taking turns every 64 elements rather than
+        // every block.
+        let q = nb / 4;
+        let mut dl = [[0f32; 8]; 4];
+        let mut ml = [[0f32; 8]; 4];
+        for i in 0..q {
+            for k in 0..4 {
+                k4_scales(src.add(144 * (i + k * q)), &mut dl[k], &mut ml[k]);
+            }
+            for c in 0..4 {
+                for k in 0..4 {
+                    let b = i + k * q;
+                    q4_k_part::<M>(src.add(144 * b), dst.add(256 * es(M) * b), c, &dl[k], &ml[k]);
+                }
+            }
+        }
+        first = 4 * q;
+    }
     let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
-    for b in 0..nb {
+    for b in first..nb {
         let x = src.add(144 * b);
         let y = dst.add(256 * es(M) * b);
         k4_scales(x, &mut dl, &mut ml);
         for c in 0..4 {
-            let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
-            let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
-            let q = [load16(x.add(16 + 32 * c)), load16(x.add(32 + 32 * c))];
-            // Outputs in address order: low nibbles of both halves, then high nibbles.
-            for (half_, &q) in q.iter().enumerate() {
-                put16_affine::<M>(y.add((64 * c + 16 * half_) * es(M)), _mm_and_si128(q, m4), d1, m1);
-            }
-            for (half_, &q) in q.iter().enumerate() {
-                let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
-                put16_affine::<M>(y.add((64 * c + 32 + 16 * half_) * es(M)), hi, d2, m2);
-            }
+            q4_k_part::<M>(x, y, c, &dl, &ml);
         }
     }
     finish::<M>();
+}
+
+/// Elements 64c..64c+64 of the Q4_K block at `x` into `y` (the block's output), with the
+/// block's [`k4_scales`].
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn q4_k_part<const M: u8>(x: *const u8, y: *mut u8, c: usize, dl: &[f32; 8], ml: &[f32; 8]) {
+    let m4 = _mm_set1_epi8(0x0f);
+    let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
+    let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
+    let q = [load16(x.add(16 + 32 * c)), load16(x.add(32 + 32 * c))];
+    // Outputs in address order: low nibbles of both halves, then high nibbles.
+    for (half_, &q) in q.iter().enumerate() {
+        put16_affine::<M>(y.add((64 * c + 16 * half_) * es(M)), _mm_and_si128(q, m4), d1, m1);
+    }
+    for (half_, &q) in q.iter().enumerate() {
+        let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
+        put16_affine::<M>(y.add((64 * c + 32 + 16 * half_) * es(M)), hi, d2, m2);
+    }
 }
 
 /// Q5_K (176 bytes): d@0, dmin@2, scales[12]@4, qh[32]@16, qs[128]@48.
