@@ -753,35 +753,62 @@ unsafe fn q4_k_part<const M: u8>(x: *const u8, y: *mut u8, c: usize, dl: &[f32; 
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q5_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let m4 = _mm256_set1_epi8(0x0f);
-    let b4 = _mm256_set1_epi8(0x10);
+    let mut first = 0;
+    if M & STREAM != 0 && nb >= 16 {
+        // Four output streams taking turns every 64 elements, as in `k_q4_k`.
+        let q = nb / 4;
+        let mut dl = [[0f32; 8]; 4];
+        let mut ml = [[0f32; 8]; 4];
+        for i in 0..q {
+            for k in 0..4 {
+                k4_scales(src.add(176 * (i + k * q)), &mut dl[k], &mut ml[k]);
+            }
+            for c in 0..4 {
+                for k in 0..4 {
+                    let b = i + k * q;
+                    q5_k_part::<M>(src.add(176 * b), dst.add(256 * es(M) * b), c, &dl[k], &ml[k]);
+                }
+            }
+        }
+        first = 4 * q;
+    }
     let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
-    for b in 0..nb {
+    for b in first..nb {
         let x = src.add(176 * b);
         let y = dst.add(256 * es(M) * b);
         k4_scales(x, &mut dl, &mut ml);
-        let qh = _mm256_loadu_si256(x.add(16).cast());
         for c in 0..4 {
-            let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
-            let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
-            // Bits 2c and 2c + 1 of every qh byte, moved to bit 4 (the fifth bit of the low /
-            // high nibbles' values); 16-bit shifts, the masks drop what crosses bytes.
-            let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c as i32));
-            let q = _mm256_loadu_si256(x.add(48 + 32 * c).cast());
-            let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4));
-            let hi = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
-                _mm256_and_si256(_mm256_slli_epi16::<3>(h), b4),
-            );
-            // Outputs in address order: the 32 low-nibble values, then the 32 high.
-            let y = y.add(64 * c * es(M));
-            put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
-            put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
-            put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
-            put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
+            q5_k_part::<M>(x, y, c, &dl, &ml);
         }
     }
     finish::<M>();
+}
+
+/// Elements 64c..64c+64 of the Q5_K block at `x` into `y` (the block's output), with the
+/// block's [`k4_scales`].
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn q5_k_part<const M: u8>(x: *const u8, y: *mut u8, c: usize, dl: &[f32; 8], ml: &[f32; 8]) {
+    let m4 = _mm256_set1_epi8(0x0f);
+    let b4 = _mm256_set1_epi8(0x10);
+    let qh = _mm256_loadu_si256(x.add(16).cast());
+    let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
+    let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
+    // Bits 2c and 2c + 1 of every qh byte, moved to bit 4 (the fifth bit of the low /
+    // high nibbles' values); 16-bit shifts, the masks drop what crosses bytes.
+    let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c as i32));
+    let q = _mm256_loadu_si256(x.add(48 + 32 * c).cast());
+    let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16::<4>(h), b4));
+    let hi = _mm256_or_si256(
+        _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
+        _mm256_and_si256(_mm256_slli_epi16::<3>(h), b4),
+    );
+    // Outputs in address order: the 32 low-nibble values, then the 32 high.
+    let y = y.add(64 * c * es(M));
+    put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
+    put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
+    put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
+    put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
 }
 
 /// Q6_K (210 bytes): ql[128]@0, qh[64]@128, scales:i8[16]@192, d@208; `(d*sc) * (q6 - 32)`.
