@@ -285,8 +285,9 @@ unsafe fn put16_i8_mul<const M: u8>(y: *mut u8, q: __m128i, d: __m256) {
 /// development machine (one thread, 128 MiB of f32, paired with the streaming fill): a q4_0
 /// decode with four interleaved output streams wrote 0.98–1.05x the fill's bandwidth against
 /// 0.76–0.82x in address order, for quarters 256 KiB, 2 MiB or 32 MiB apart; four streams beat
-/// two (0.88–0.93x). Used by q8_0, q4_0, q4_1 and bf16 → f32; the K-quant kernels (1 KiB of
-/// f32 per block) measured slower with it (q4_k 0.94 → 0.81x, q5_k 0.92 → 0.77x of the fill).
+/// two (0.88–0.93x). Used by q8_0, q4_0, q4_1 and bf16 → f32. For q4_k and q5_k (1 KiB of f32
+/// per block) taking turns per block measured slower (0.94 → 0.81x, 0.92 → 0.77x of the fill):
+/// their kernels take turns every 64 elements instead (`k_q4_k`).
 macro_rules! for_blocks {
     ($m:expr, $nb:expr, $b:ident => $body:block) => {{
         let nb: usize = $nb;
