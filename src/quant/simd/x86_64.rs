@@ -464,24 +464,35 @@ unsafe fn k_q4_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     finish::<M>();
 }
 
-/// The five-bit values of a Q5 block as four groups of eight i32: group g is elements
-/// `8g..8g+8` (nibbles of bytes `8(g%2)..` low for g < 2, high after), bit 4 from bit `8g + t`
-/// of `qh`.
+/// The five-bit values of a Q5 block as 32 bytes, element j in byte j: the nibbles of
+/// `qs[16]` (low nibbles are elements 0..16, high nibbles 16..32) with bit 4 from bit j of
+/// `qh`. The `qh` bits become bytes as in ggml's `bytes_from_bits_32`: byte j of the broadcast
+/// word picked by `vpshufb`, every bit but bit `j % 8` set, compared with all-ones.
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn q5_values(qs: *const u8, qh: u32) -> [__m256i; 4] {
+unsafe fn q5_bytes(qs: *const u8, qh: u32) -> __m256i {
     let m4 = _mm_set1_epi8(0x0f);
     let q = load16(qs);
-    let lo = _mm_and_si128(q, m4);
-    let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
-    let shifts = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let one = _mm256_set1_epi32(1);
-    let mut out = [_mm256_setzero_si256(); 4];
-    for (g, v) in [lo, hi8(lo), hi, hi8(hi)].into_iter().enumerate() {
-        let bits = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((qh >> (8 * g)) as i32), shifts), one);
-        out[g] = _mm256_or_si256(_mm256_cvtepu8_epi32(v), _mm256_slli_epi32::<4>(bits));
+    let nib = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), _mm_and_si128(q, m4));
+    let pick = _mm256_setr_epi64x(0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303);
+    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(qh as i32), pick);
+    let all_but = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe);
+    let set = _mm256_cmpeq_epi8(_mm256_or_si256(bytes, all_but), _mm256_set1_epi8(-1));
+    _mm256_or_si256(nib, _mm256_and_si256(set, _mm256_set1_epi8(0x10)))
+}
+
+/// The four groups of eight bytes of `v` (elements `8g..8g+8`) as f32, sign-extended
+/// (`SIGNED`) or zero-extended.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn bytes32_f32<const SIGNED: bool>(v: __m256i) -> [__m256; 4] {
+    let lo = _mm256_castsi256_si128(v);
+    let hi = _mm256_extracti128_si256::<1>(v);
+    if SIGNED {
+        [i8x8(lo), i8x8(hi8(lo)), i8x8(hi), i8x8(hi8(hi))]
+    } else {
+        [u8x8(lo), u8x8(hi8(lo)), u8x8(hi), u8x8(hi8(hi))]
     }
-    out
 }
 
 /// Q5_0 (22 bytes): `(q5 - 16) * d`.
@@ -489,17 +500,15 @@ unsafe fn q5_values(qs: *const u8, qh: u32) -> [__m256i; 4] {
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q5_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let s16 = _mm256_set1_epi32(16);
+    let s16 = _mm256_set1_epi8(16);
     for b in 0..nb {
         let x = src.add(22 * b);
         let y = dst.add(32 * es(M) * b);
         let d = half8(x);
         let qh = std::ptr::read_unaligned(x.add(2).cast::<u32>());
-        let q = q5_values(x.add(6), qh);
-        let mut v = [d; 4];
-        for g in 0..4 {
-            v[g] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[g], s16)), d);
-        }
+        // q5 - 16 is -16..=15: exact as a signed byte.
+        let q = bytes32_f32::<true>(_mm256_sub_epi8(q5_bytes(x.add(6), qh), s16));
+        let v = [_mm256_mul_ps(q[0], d), _mm256_mul_ps(q[1], d), _mm256_mul_ps(q[2], d), _mm256_mul_ps(q[3], d)];
         put2::<M>(y, v[0], v[1]);
         put2::<M>(y.add(16 * es(M)), v[2], v[3]);
     }
@@ -517,10 +526,10 @@ unsafe fn k_q5_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let d = half8(x);
         let m = half8(x.add(2));
         let qh = std::ptr::read_unaligned(x.add(4).cast::<u32>());
-        let q = q5_values(x.add(8), qh);
-        let mut v = [d; 4];
-        for g in 0..4 {
-            v[g] = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(q[g]), d), m);
+        let q = bytes32_f32::<false>(q5_bytes(x.add(8), qh));
+        let mut v = q;
+        for v in v.iter_mut() {
+            *v = _mm256_add_ps(_mm256_mul_ps(*v, d), m);
         }
         put2::<M>(y, v[0], v[1]);
         put2::<M>(y.add(16 * es(M)), v[2], v[3]);
