@@ -278,8 +278,8 @@ fn dispatching_path_matches_ggml() {
 #[test]
 fn auto_streaming_policy_same_bits() {
     let mut rng = Rng(0x51bd_0006);
-    // q8_0: always; q4_k, f16: split; tq1_0: never; bf16: split (f16 out) and always (bf16 out).
-    for id in [8, 12, 1, 34, 30] {
+    // q8_0 and the F16 / BF16 conversions and copies: always; q4_k, q5_0: split; tq1_0: never.
+    for id in [8, 1, 30, 12, 6, 34] {
         let Some(k) = simd::kernel(id) else { continue };
         let ti = types::info(id).unwrap();
         let blck = ti.blck as usize;

@@ -1405,7 +1405,7 @@ macro_rules! set {
 /// threads as well.
 pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
     Some(match id {
-        0 => set!(k_f32, subnormal, Split, Split),
+        0 => set!(k_f32, subnormal, Always, Always),
         1 => {
             // F16 → bf16 has its own kernel (`k_f16_to_bf16`); F16 → f32 / f16 is `k_f16`.
             static SET: KernelSet = KernelSet {
@@ -1419,7 +1419,7 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
                     k_f16_to_bf16::<6>,
                     k_f16_to_bf16::<7>,
                 ],
-                stream2: [Stream2::Always, Stream2::Split],
+                stream2: [Stream2::Always, Stream2::Always],
             };
             &SET
         }
@@ -1442,7 +1442,7 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         22 => set!(k_iq2_s, Split, Split),
         23 => set!(k_iq4_xs, Split, Split),
         29 => set!(k_iq1_m, Always, Always),
-        30 => set!(k_bf16, subnormal, Split, Always),
+        30 => set!(k_bf16, subnormal, Always, Always),
         34 => set!(k_tq1_0, Never, Never),
         35 => set!(k_tq2_0, Always, Always),
         39 => set!(k_mxfp4, subnormal, Split, Never),
