@@ -1426,7 +1426,7 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         2 => set!(k_q4_0, Split, Split),
         3 => set!(k_q4_1, Split, Split),
         6 => set!(k_q5_0, Split, Split),
-        7 => set!(k_q5_1, Split, Split),
+        7 => set!(k_q5_1, Never, Never),
         8 => set!(k_q8_0, Always, Always),
         10 => set!(k_q2_k, Split, Split),
         11 => set!(k_q3_k, Split, Split),
