@@ -80,14 +80,15 @@ pub enum Streaming {
     /// Why (measured on the 2-core development machine, docs/PERFORMANCE.md sections 0e and
     /// 0g): on all threads memory bandwidth is the limit, and ordinary stores make each output
     /// line cross the memory bus twice (read for ownership, then write-back), so streaming
-    /// stores raised most 2-byte outputs by 5–30% there (q8_0 → f16 66% → 87% of the
+    /// stores raised most 2-byte outputs by up to 30% there (q8_0 → f16 65% → 86% of the
     /// all-thread streaming line, medians of several runs). On one thread the kernel's
-    /// instructions are the limit for most types, and there streaming stores measured 5–35%
-    /// slower (q5_1 → f16 50% → 38% of the one-thread line): one thread keeps ordinary stores
+    /// instructions are the limit for most types, and there streaming stores measured 5–40%
+    /// slower (q5_1 → f16 53% → 42% of the one-thread line): one thread keeps ordinary stores
     /// except for the F16 → f16 / BF16 → bf16 NaN-quieting copies and the kernels that measured
     /// at least as fast with streaming stores. A few kernels measured slower with streaming
     /// stores on all threads too and never stream their 2-byte outputs. f32 outputs gain from
-    /// streaming stores on one thread and on all threads.
+    /// streaming stores on one thread and on all threads. (Types without a fast kernel — none
+    /// on x86_64 — keep ordinary stores for 2-byte outputs.)
     Auto,
     /// Always (where the destination is 32-byte aligned and a fast kernel runs).
     On,

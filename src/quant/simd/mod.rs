@@ -115,7 +115,7 @@ struct KernelSet {
 /// matters where memory bandwidth is the limit — on all threads, where ordinary stores make
 /// every output line cross the memory bus twice. On one thread the kernel's own instruction
 /// stream is the limit for most kernels, and there streaming stores measured slower for most
-/// of them (by 5–35% on the development machine: the core seems to overlap its loads and
+/// of them (by 5–40% on the development machine: the core seems to overlap its loads and
 /// arithmetic less well with streaming stores in flight than with ordinary ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream2 {
@@ -123,9 +123,10 @@ pub enum Stream2 {
     Never,
     /// Streaming stores when the decode is split across threads, ordinary ones on one thread.
     Split,
-    /// Streaming stores on one thread too (they measured at least as fast there: the
-    /// NaN-quieting F16 / BF16 copies, and kernels whose lookup tables ordinary stores would
-    /// push out of the L1 cache).
+    /// Streaming stores on one thread too (they measured faster there, or as fast for the
+    /// NaN-quieting F16 / BF16 copies: kernels that are memory-bound even on one thread — the
+    /// F32 / F16 / BF16 conversions, q8_0 — and kernels whose lookup tables ordinary stores
+    /// would push out of the L1 cache — iq1_s, iq1_m).
     Always,
 }
 

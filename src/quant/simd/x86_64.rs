@@ -1444,10 +1444,10 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         29 => set!(k_iq1_m, Always, Always),
         30 => set!(k_bf16, subnormal, Always, Always),
         34 => set!(k_tq1_0, Never, Never),
-        35 => set!(k_tq2_0, Always, Always),
+        35 => set!(k_tq2_0, Split, Split),
         39 => set!(k_mxfp4, subnormal, Split, Never),
         40 => set!(k_nvfp4, Never, Never),
-        41 => set!(k_q1_0, Always, Always),
+        41 => set!(k_q1_0, Split, Split),
         42 => set!(k_q2_0, Split, Split),
         _ => return None,
     })
