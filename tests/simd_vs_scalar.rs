@@ -11,7 +11,7 @@
 mod bits;
 mod ggml;
 
-use bitgguf::quant::output::{decode_into, decode_into_with, DecodeOptions, OutType, Streaming};
+use bitgguf::quant::output::{self, decode_into, decode_into_with, DecodeOptions, OutType, Streaming};
 use bitgguf::quant::{self, float, simd};
 use bitgguf::types::{self, TypeId};
 use ggml::{random_blocks, Ggml, Rng};
@@ -266,6 +266,45 @@ fn dispatching_path_matches_ggml() {
             let opts = DecodeOptions { par_min_bytes: 0, ..DecodeOptions::default() };
             decode_into_with(id, &src, n as u64, OutType::F32, &mut got, &opts).unwrap();
             same_bits(&format!("{} {what} vs ggml", t.name), OutType::F32, &got, &want_bytes);
+        }
+    }
+}
+
+/// `Streaming::Auto` at the sizes where it streams ([`output::STREAM_MIN_BYTES`]), on one thread
+/// and split across threads, gives the bytes of ordinary stores, for kernels of each per-kernel
+/// choice (`simd::Stream2`: streaming always, only when split, never) and both 2-byte outputs
+/// (the F16 → bf16 kernel included); the destination starts 32 bytes into an aligned buffer
+/// and, once, 16 bytes in (streaming stores need 32-byte alignment, ordinary ones there).
+#[test]
+fn auto_streaming_policy_same_bits() {
+    let mut rng = Rng(0x51bd_0006);
+    // q8_0 and the F16 / BF16 conversions and copies: always; q4_k, q5_0: split; tq1_0: never.
+    for id in [8, 1, 30, 12, 6, 34] {
+        let Some(k) = simd::kernel(id) else { continue };
+        let ti = types::info(id).unwrap();
+        let blck = ti.blck as usize;
+        let n = (output::STREAM_MIN_BYTES / 2).div_ceil(blck) * blck + blck;
+        let src = random_blocks(&mut rng, id, n / blck);
+        for out in [OutType::F16, OutType::Bf16] {
+            let len = n * out.size() as usize;
+            let off = DecodeOptions { threads: 1, streaming: Streaming::Off, ..DecodeOptions::default() };
+            let mut want = vec![0u8; len];
+            decode_into_with(id, &src, n as u64, out, &mut want, &off).unwrap();
+            for (threads, streaming, at) in
+                [(1, Streaming::Auto, 32), (2, Streaming::Auto, 32), (2, Streaming::Auto, 16), (2, Streaming::On, 32)]
+            {
+                let mut buf = vec![0u8; len + 128];
+                let adj = (64 - buf.as_ptr() as usize % 64) % 64 + at;
+                let opts = DecodeOptions { threads, streaming, ..DecodeOptions::default() };
+                decode_into_with(id, &src, n as u64, out, &mut buf[adj..adj + len], &opts).unwrap();
+                assert!(
+                    buf[adj..adj + len] == want[..],
+                    "{} -> {} threads={threads} {streaming:?} dst+{at} ({:?}): differs from ordinary stores",
+                    ti.name,
+                    out.name(),
+                    k.stream2(out)
+                );
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 //! in chunks through a small scratch buffer that is then stored in the requested type (f16 and
 //! bf16 use ggml's roundings, [`super::float`], with the fast stores where available). Large
 //! outputs are split across rayon's threads in pieces of whole blocks, and the largest use
-//! streaming stores. The bits never depend on the path taken.
+//! streaming stores ([`Streaming::Auto`] says which). The bits never depend on the path taken.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -65,19 +65,30 @@ pub const PAR_MIN_BYTES: usize = 1 << 20;
 /// Each thread's piece is at least this many output bytes.
 pub const PIECE_MIN_BYTES: usize = 256 << 10;
 
-/// Outputs at least this large use streaming (non-temporal) stores when `Streaming::Auto`:
-/// they would not stay in the caches anyway, and streaming stores skip the read-for-ownership.
+/// Outputs at least this large may use streaming (non-temporal) stores when `Streaming::Auto`
+/// (see there): they would not stay in the caches anyway, and streaming stores skip the
+/// read-for-ownership.
 pub const STREAM_MIN_BYTES: usize = 8 << 20;
 
 /// Whether to use streaming (non-temporal) stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Streaming {
-    /// For f32 outputs of at least [`STREAM_MIN_BYTES`], and for F16 → f16 and BF16 → bf16
-    /// (NaN-quieting copies, 32 bytes per store; measured 60–63% → 75% of the all-thread
-    /// streaming line on the development machine). Other f16 / bf16 outputs use ordinary
-    /// stores: on the 2-core development machine they measured faster than streaming stores for
-    /// 2-byte outputs, 16 bytes at a time or staged through L1 and copied out 32 bytes at a time
-    /// (docs/PERFORMANCE.md), while f32 outputs gain from (32-byte) streaming stores.
+    /// For outputs of at least [`STREAM_MIN_BYTES`]: f32 outputs always; f16 and bf16 outputs
+    /// as the kernel's [`simd::Stream2`] choice for that output type says — for most kernels,
+    /// streaming when the decode is split across threads and ordinary stores on one thread.
+    ///
+    /// Why (measured on the 2-core development machine, docs/PERFORMANCE.md sections 0e and
+    /// 0g): on all threads memory bandwidth is the limit, and ordinary stores make each output
+    /// line cross the memory bus twice (read for ownership, then write-back), so streaming
+    /// stores raised most 2-byte outputs by up to 30% there (q8_0 → f16 65% → 86% of the
+    /// all-thread streaming line, medians of several runs). On one thread the kernel's
+    /// instructions are the limit for most types, and there streaming stores measured 5–40%
+    /// slower (q5_1 → f16 53% → 42% of the one-thread line): one thread keeps ordinary stores
+    /// except for the F16 → f16 / BF16 → bf16 NaN-quieting copies and the kernels that measured
+    /// at least as fast with streaming stores. A few kernels measured slower with streaming
+    /// stores on all threads too and never stream their 2-byte outputs. f32 outputs gain from
+    /// streaming stores on one thread and on all threads. (Types without a fast kernel — none
+    /// on x86_64 — keep ordinary stores for 2-byte outputs.)
     Auto,
     /// Always (where the destination is 32-byte aligned and a fast kernel runs).
     On,
@@ -215,19 +226,26 @@ pub fn decode_into_with(
     let dst = &mut dst[..need_dst as usize];
     let fast = if opts.simd { simd::kernel(id) } else { None };
     let simd_stores = opts.simd && simd::level().is_simd();
+    let threads = if opts.threads == 0 { rayon::current_num_threads() } else { opts.threads };
+    let split = threads > 1 && dst.len() >= opts.par_min_bytes.max(1);
     let streaming = (fast.is_some() || simd_stores)
         && match opts.streaming {
             Streaming::Auto => {
-                (out == OutType::F32 || matches!((id, out), (1, OutType::F16) | (30, OutType::Bf16)))
-                    && dst.len() >= STREAM_MIN_BYTES
+                dst.len() >= STREAM_MIN_BYTES
+                    && match fast.map(|k| k.stream2(out)) {
+                        // f32 outputs, and the scalar decoders' stores.
+                        _ if out == OutType::F32 => true,
+                        Some(simd::Stream2::Always) => true,
+                        Some(simd::Stream2::Split) => split,
+                        Some(simd::Stream2::Never) | None => false,
+                    }
             }
             Streaming::On => true,
             Streaming::Off => false,
         };
     let plan = Plan { ti, dec, fast, simd_stores, streaming, out };
 
-    let threads = if opts.threads == 0 { rayon::current_num_threads() } else { opts.threads };
-    if threads <= 1 || dst.len() < opts.par_min_bytes.max(1) {
+    if !split {
         plan.run(src, dst);
         return Ok(());
     }

@@ -15,7 +15,7 @@
 
 use std::arch::aarch64::*;
 
-use super::KernelSet;
+use super::{KernelSet, Stream2};
 use crate::quant::float::{f32_to_bf16, f32_to_f16};
 use crate::types::TypeId;
 
@@ -153,10 +153,14 @@ unsafe fn k_q4_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 }
 
 /// [`KernelSet`] order: f32, f16, bf16, bf16 "native" (none here: the portable one), then the
-/// same streaming (no streaming stores here: the ordinary ones).
+/// same streaming (no streaming stores here: the ordinary ones, so the [`Stream2`] flags change
+/// nothing).
 macro_rules! set {
     ($k:ident) => {{
-        static SET: KernelSet = [$k::<0>, $k::<1>, $k::<2>, $k::<2>, $k::<0>, $k::<1>, $k::<2>, $k::<2>];
+        static SET: KernelSet = KernelSet {
+            fns: [$k::<0>, $k::<1>, $k::<2>, $k::<2>, $k::<0>, $k::<1>, $k::<2>, $k::<2>],
+            stream2: [Stream2::Never; 2],
+        };
         &SET
     }};
 }

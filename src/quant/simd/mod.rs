@@ -97,10 +97,38 @@ pub fn level() -> Level {
 /// output format).
 type KernelFn = unsafe fn(src: *const u8, nb: usize, dst: *mut u8);
 
-/// The eight variants of one kernel: f32, f16, bf16 (portable rounding), bf16 (the CPU's
+/// One kernel: its eight variants — f32, f16, bf16 (portable rounding), bf16 (the CPU's
 /// conversion instruction, where it is exact for this kernel) with ordinary stores, then the
-/// same with streaming stores (32-byte-aligned destination).
-type KernelSet = [KernelFn; 8];
+/// same with streaming stores (32-byte-aligned destination) — and when `Streaming::Auto`
+/// streams its f16 and bf16 outputs ([`Stream2`]; f32 outputs stream by size alone).
+struct KernelSet {
+    fns: [KernelFn; 8],
+    /// For f16, then bf16 outputs.
+    stream2: [Stream2; 2],
+}
+
+/// When `Streaming::Auto` uses streaming stores for one kernel's 2-byte (f16 / bf16) outputs
+/// of at least `output::STREAM_MIN_BYTES`, chosen per kernel and output type from measurements
+/// (`examples/stream_ab.rs`; docs/PERFORMANCE.md, section 0g).
+///
+/// Why it depends on the thread count: a streaming store skips the read-for-ownership, which
+/// matters where memory bandwidth is the limit — on all threads, where ordinary stores make
+/// every output line cross the memory bus twice. On one thread the kernel's own instruction
+/// stream is the limit for most kernels, and there streaming stores measured slower for most
+/// of them (by 5–40% on the development machine: the core seems to overlap its loads and
+/// arithmetic less well with streaming stores in flight than with ordinary ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream2 {
+    /// Ordinary stores: streaming measured slower on all threads too.
+    Never,
+    /// Streaming stores when the decode is split across threads, ordinary ones on one thread.
+    Split,
+    /// Streaming stores on one thread too (they measured faster there, or as fast for the
+    /// NaN-quieting F16 / BF16 copies: kernels that are memory-bound even on one thread — the
+    /// F32 / F16 / BF16 conversions, q8_0 — and kernels whose lookup tables ordinary stores
+    /// would push out of the L1 cache — iq1_s, iq1_m).
+    Always,
+}
 
 fn variant(out: OutType, streaming: bool, native_bf16: bool) -> usize {
     let o = match out {
@@ -172,6 +200,16 @@ pub fn fast_types() -> Vec<TypeId> {
 }
 
 impl Kernel {
+    /// When `Streaming::Auto` streams this kernel's `out` outputs (f32: [`Stream2::Always`];
+    /// `output` adds the size threshold).
+    pub fn stream2(&self, out: OutType) -> Stream2 {
+        match out {
+            OutType::F32 => Stream2::Always,
+            OutType::F16 => self.set.stream2[0],
+            OutType::Bf16 => self.set.stream2[1],
+        }
+    }
+
     /// The same kernel with the portable bf16 rounding even where the CPU's instruction would be
     /// used (for tests and benchmarks of that path; the bits are the same).
     pub fn portable_bf16(self) -> Kernel {
@@ -193,7 +231,7 @@ impl Kernel {
             return;
         }
         let streaming = streaming && (dst.as_ptr() as usize) % 32 == 0;
-        let f = self.set[variant(out, streaming, self.native_bf16)];
+        let f = self.set.fns[variant(out, streaming, self.native_bf16)];
         // SAFETY: `self.set` comes from `kernel`, which returns it only when `level()` found the
         // instruction-set extensions the kernels are compiled for. Every kernel reads exactly
         // `nb * tsize` bytes from `src` and writes exactly `nb * blck` elements of `out`'s size

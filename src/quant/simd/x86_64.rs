@@ -20,7 +20,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{KernelFn, KernelSet};
+use super::{KernelFn, KernelSet, Stream2};
 use crate::quant::fp4::{e8m0_to_f32_half, ue4m3_to_f32_half};
 use crate::quant::iquants::tables::{
     IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS,
@@ -411,6 +411,36 @@ unsafe fn k_f16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
     finish::<M>();
 }
 
+/// F16 → bf16 (all modes are bf16 ones): `vcvtph2ps` then the bf16 rounding of the mode. The
+/// f32 of an f16 is exact; `vcvtph2ps` quiets a signalling NaN (sets f32 bit 22) where
+/// `float::f16_to_f32` keeps it, but the bf16 rounding sets that bit anyway (NaN →
+/// `(bits >> 16) | 64`, and f32 bit 22 is bf16 bit 6), so the result is
+/// `f32_to_bf16(f16_to_f32(h))` for every `h` without [`f16x8`]'s fix-up. No f16 is an f32
+/// subnormal, so the native rounding serves. (Checked on all 65,536 inputs by
+/// `tests/simd_vs_scalar.rs`.)
+// SAFETY: caller contract (module doc): `src` valid for n * 2 bytes, `dst` for n * 2 bytes; the
+// vector loop touches elements i..i+16 <= n, the tail copies only the n - i left.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn k_f16_to_bf16<const M: u8>(src: *const u8, n: usize, dst: *mut u8) {
+    debug_assert!(M & 3 == OUT_BF16 || M & 3 == OUT_BF16_NATIVE, "a bf16 mode");
+    let mut i = 0;
+    while i + 16 <= n {
+        let a = _mm256_cvtph_ps(load16(src.add(2 * i)));
+        put2::<M>(dst.add(2 * i), a, _mm256_cvtph_ps(load16(src.add(2 * i + 16))));
+        i += 16;
+    }
+    if i + 8 <= n {
+        put::<M>(dst.add(2 * i), _mm256_cvtph_ps(load16(src.add(2 * i))));
+        i += 8;
+    }
+    if i < n {
+        let mut tmp = [0u8; 16];
+        std::ptr::copy_nonoverlapping(src.add(2 * i), tmp.as_mut_ptr(), 2 * (n - i));
+        put_partial::<M>(dst.add(2 * i), _mm256_cvtph_ps(load16(tmp.as_ptr())), n - i);
+    }
+    finish::<M>();
+}
+
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
 unsafe fn bf16x8_to_f32(h: __m128i) -> __m256 {
@@ -504,24 +534,35 @@ unsafe fn k_q4_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     finish::<M>();
 }
 
-/// The five-bit values of a Q5 block as four groups of eight i32: group g is elements
-/// `8g..8g+8` (nibbles of bytes `8(g%2)..` low for g < 2, high after), bit 4 from bit `8g + t`
-/// of `qh`.
+/// The five-bit values of a Q5 block as 32 bytes, element j in byte j: the nibbles of
+/// `qs[16]` (low nibbles are elements 0..16, high nibbles 16..32) with bit 4 from bit j of
+/// `qh`. The `qh` bits become bytes as in ggml's `bytes_from_bits_32`: byte j of the broadcast
+/// word picked by `vpshufb`, every bit but bit `j % 8` set, compared with all-ones.
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn q5_values(qs: *const u8, qh: u32) -> [__m256i; 4] {
+unsafe fn q5_bytes(qs: *const u8, qh: u32) -> __m256i {
     let m4 = _mm_set1_epi8(0x0f);
     let q = load16(qs);
-    let lo = _mm_and_si128(q, m4);
-    let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), m4);
-    let shifts = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let one = _mm256_set1_epi32(1);
-    let mut out = [_mm256_setzero_si256(); 4];
-    for (g, v) in [lo, hi8(lo), hi, hi8(hi)].into_iter().enumerate() {
-        let bits = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((qh >> (8 * g)) as i32), shifts), one);
-        out[g] = _mm256_or_si256(_mm256_cvtepu8_epi32(v), _mm256_slli_epi32::<4>(bits));
+    let nib = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16::<4>(q), m4), _mm_and_si128(q, m4));
+    let pick = _mm256_setr_epi64x(0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303);
+    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(qh as i32), pick);
+    let all_but = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe);
+    let set = _mm256_cmpeq_epi8(_mm256_or_si256(bytes, all_but), _mm256_set1_epi8(-1));
+    _mm256_or_si256(nib, _mm256_and_si256(set, _mm256_set1_epi8(0x10)))
+}
+
+/// The four groups of eight bytes of `v` (elements `8g..8g+8`) as f32, sign-extended
+/// (`SIGNED`) or zero-extended.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn bytes32_f32<const SIGNED: bool>(v: __m256i) -> [__m256; 4] {
+    let lo = _mm256_castsi256_si128(v);
+    let hi = _mm256_extracti128_si256::<1>(v);
+    if SIGNED {
+        [i8x8(lo), i8x8(hi8(lo)), i8x8(hi), i8x8(hi8(hi))]
+    } else {
+        [u8x8(lo), u8x8(hi8(lo)), u8x8(hi), u8x8(hi8(hi))]
     }
-    out
 }
 
 /// Q5_0 (22 bytes): `(q5 - 16) * d`.
@@ -529,17 +570,15 @@ unsafe fn q5_values(qs: *const u8, qh: u32) -> [__m256i; 4] {
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q5_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let s16 = _mm256_set1_epi32(16);
+    let s16 = _mm256_set1_epi8(16);
     for b in 0..nb {
         let x = src.add(22 * b);
         let y = dst.add(32 * es(M) * b);
         let d = half8(x);
         let qh = std::ptr::read_unaligned(x.add(2).cast::<u32>());
-        let q = q5_values(x.add(6), qh);
-        let mut v = [d; 4];
-        for g in 0..4 {
-            v[g] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[g], s16)), d);
-        }
+        // q5 - 16 is -16..=15: exact as a signed byte.
+        let q = bytes32_f32::<true>(_mm256_sub_epi8(q5_bytes(x.add(6), qh), s16));
+        let v = [_mm256_mul_ps(q[0], d), _mm256_mul_ps(q[1], d), _mm256_mul_ps(q[2], d), _mm256_mul_ps(q[3], d)];
         put2::<M>(y, v[0], v[1]);
         put2::<M>(y.add(16 * es(M)), v[2], v[3]);
     }
@@ -557,10 +596,10 @@ unsafe fn k_q5_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let d = half8(x);
         let m = half8(x.add(2));
         let qh = std::ptr::read_unaligned(x.add(4).cast::<u32>());
-        let q = q5_values(x.add(8), qh);
-        let mut v = [d; 4];
-        for g in 0..4 {
-            v[g] = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(q[g]), d), m);
+        let q = bytes32_f32::<false>(q5_bytes(x.add(8), qh));
+        let mut v = q;
+        for v in v.iter_mut() {
+            *v = _mm256_add_ps(_mm256_mul_ps(*v, d), m);
         }
         put2::<M>(y, v[0], v[1]);
         put2::<M>(y.add(16 * es(M)), v[2], v[3]);
@@ -1439,18 +1478,19 @@ pub(super) unsafe fn wide<R>(f: impl FnOnce() -> R) -> R {
 // ---------------------------------------------------------------------------------------------
 
 /// The eight modes of a kernel in [`KernelSet`] order (`super::variant`): f32, f16, bf16, bf16
-/// native, then the same streaming. `set!(k, subnormal)` is for kernels whose values can be
-/// subnormal: their "bf16 native" slots hold the portable bf16 kernel.
+/// native, then the same streaming; then the [`Stream2`] choices for f16 and bf16 outputs.
+/// `set!(k, subnormal, ..)` is for kernels whose values can be subnormal: their "bf16 native"
+/// slots hold the portable bf16 kernel.
 macro_rules! set {
-    ($k:ident, [$($m:literal),*]) => {{
-        static SET: KernelSet = [$($k::<$m> as KernelFn),*];
+    ($k:ident, [$($m:literal),*], $f16:ident, $bf16:ident) => {{
+        static SET: KernelSet = KernelSet { fns: [$($k::<$m> as KernelFn),*], stream2: [Stream2::$f16, Stream2::$bf16] };
         &SET
     }};
-    ($k:ident) => {
-        set!($k, [0, 1, 2, 3, 4, 5, 6, 7])
+    ($k:ident, subnormal, $f16:ident, $bf16:ident) => {
+        set!($k, [0, 1, 2, 2, 4, 5, 6, 6], $f16, $bf16)
     };
-    ($k:ident, subnormal) => {
-        set!($k, [0, 1, 2, 2, 4, 5, 6, 6])
+    ($k:ident, $f16:ident, $bf16:ident) => {
+        set!($k, [0, 1, 2, 3, 4, 5, 6, 7], $f16, $bf16)
     };
 }
 
@@ -1463,36 +1503,57 @@ macro_rules! set {
 /// produce exact products and differences that are zero or far above 2^-126, and rounding to f32
 /// keeps a nonzero value nonzero and normal. F32 and BF16 inputs can hold subnormals, and MXFP4's
 /// E8M0 scale reaches 2^-128: those three keep the portable rounding.
+///
+/// The [`Stream2`] choices (f16, bf16) are measured (`examples/stream_ab.rs`, docs/PERFORMANCE.md
+/// section 0g): `Split` where streaming stores were faster on all threads, `Always` where they
+/// were also at least as fast on one thread, `Never` where ordinary stores were faster on all
+/// threads as well.
 pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
     Some(match id {
-        0 => set!(k_f32, subnormal),
-        1 => set!(k_f16),
-        2 => set!(k_q4_0),
-        3 => set!(k_q4_1),
-        6 => set!(k_q5_0),
-        7 => set!(k_q5_1),
-        8 => set!(k_q8_0),
-        10 => set!(k_q2_k),
-        11 => set!(k_q3_k),
-        12 => set!(k_q4_k),
-        13 => set!(k_q5_k),
-        14 => set!(k_q6_k),
-        16 => set!(k_iq2_xxs),
-        17 => set!(k_iq2_xs),
-        18 => set!(k_iq3_xxs),
-        19 => set!(k_iq1_s),
-        20 => set!(k_iq4_nl),
-        21 => set!(k_iq3_s),
-        22 => set!(k_iq2_s),
-        23 => set!(k_iq4_xs),
-        29 => set!(k_iq1_m),
-        30 => set!(k_bf16, subnormal),
-        34 => set!(k_tq1_0),
-        35 => set!(k_tq2_0),
-        39 => set!(k_mxfp4, subnormal),
-        40 => set!(k_nvfp4),
-        41 => set!(k_q1_0),
-        42 => set!(k_q2_0),
+        0 => set!(k_f32, subnormal, Always, Always),
+        1 => {
+            // F16 → bf16 has its own kernel (`k_f16_to_bf16`); F16 → f32 / f16 is `k_f16`.
+            static SET: KernelSet = KernelSet {
+                fns: [
+                    k_f16::<0>,
+                    k_f16::<1>,
+                    k_f16_to_bf16::<2>,
+                    k_f16_to_bf16::<3>,
+                    k_f16::<4>,
+                    k_f16::<5>,
+                    k_f16_to_bf16::<6>,
+                    k_f16_to_bf16::<7>,
+                ],
+                stream2: [Stream2::Always, Stream2::Always],
+            };
+            &SET
+        }
+        2 => set!(k_q4_0, Split, Split),
+        3 => set!(k_q4_1, Split, Split),
+        6 => set!(k_q5_0, Split, Split),
+        7 => set!(k_q5_1, Never, Never),
+        8 => set!(k_q8_0, Always, Always),
+        10 => set!(k_q2_k, Split, Split),
+        11 => set!(k_q3_k, Split, Split),
+        12 => set!(k_q4_k, Split, Split),
+        13 => set!(k_q5_k, Split, Split),
+        14 => set!(k_q6_k, Split, Split),
+        16 => set!(k_iq2_xxs, Split, Split),
+        17 => set!(k_iq2_xs, Never, Never),
+        18 => set!(k_iq3_xxs, Split, Split),
+        19 => set!(k_iq1_s, Always, Always),
+        20 => set!(k_iq4_nl, Split, Split),
+        21 => set!(k_iq3_s, Split, Split),
+        22 => set!(k_iq2_s, Split, Split),
+        23 => set!(k_iq4_xs, Split, Split),
+        29 => set!(k_iq1_m, Always, Always),
+        30 => set!(k_bf16, subnormal, Always, Always),
+        34 => set!(k_tq1_0, Never, Never),
+        35 => set!(k_tq2_0, Split, Split),
+        39 => set!(k_mxfp4, subnormal, Split, Never),
+        40 => set!(k_nvfp4, Never, Never),
+        41 => set!(k_q1_0, Split, Split),
+        42 => set!(k_q2_0, Split, Split),
         _ => return None,
     })
 }
