@@ -11,7 +11,10 @@
 //!   vs ggml's TQ1_0 `to_float` (1.69 bits/weight);
 //! - our TQ2_0 / TQ1_0 `decode_into` (one thread) vs ggml's.
 //!
-//! Rounds are interleaved (ours, ggml, ours, ggml, ...) and the table shows medians. Dequantize
+//! Rounds are interleaved (ours, ggml, ours, ggml, ...) and the table shows medians. Every timed
+//! run is in steady state: it follows an untimed run of the same case (see [`steady`]; the rule
+//! of `bitgguf bench` since commit 05c5f6f), so no case pays for the previous case's dirty-line
+//! write-backs. Dequantize
 //! rows of outputs beyond the caches (≥ 8 MiB) also time, in the same rounds, one-thread
 //! streaming stores of the same output bytes (`bitgguf::bench::nt_fill`): the memory's ceiling
 //! for an f32 output, the figure to judge memory-bound shapes by (where 1.5x ggml would exceed
@@ -71,14 +74,24 @@ fn time(f: &mut dyn FnMut()) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-/// Interleaved medians (seconds) of `ours` and `theirs` after one warm-up each.
+/// One timed run of `f` in steady state: right after an untimed run of the same case, so the
+/// timed run pays for the write-backs of its own kind's dirty lines, never for another case's
+/// (an ordinary-store pass leaves up to L2 + L3, ~34 MiB here, of dirty destination lines, and
+/// whatever runs next writes them back: ggml's `to_float` used to run right before our
+/// one-thread case, ours right before the streaming line). The rule of `bitgguf bench`
+/// (`src/bench.rs`).
+fn steady(f: &mut dyn FnMut()) -> f64 {
+    f();
+    time(f)
+}
+
+/// Interleaved medians (seconds) of `ours` and `theirs`, each timed run in steady state
+/// ([`steady`]).
 fn side_by_side(rounds: usize, ours: &mut dyn FnMut(), theirs: &mut dyn FnMut()) -> (f64, f64) {
-    ours();
-    theirs();
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        a.push(time(ours));
-        b.push(time(theirs));
+        a.push(steady(ours));
+        b.push(steady(theirs));
     }
     (median(a), median(b))
 }
@@ -90,14 +103,11 @@ fn side_by_side_ceil(
     theirs: &mut dyn FnMut(),
     ceil: &mut dyn FnMut(),
 ) -> (f64, f64, f64) {
-    ours();
-    theirs();
-    ceil();
     let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        a.push(time(ours));
-        b.push(time(theirs));
-        c.push(time(ceil));
+        a.push(steady(ours));
+        b.push(steady(theirs));
+        c.push(steady(ceil));
     }
     (median(a), median(b), median(c))
 }
@@ -375,7 +385,7 @@ fn main() {
     }
 
     println!(
-        "machine: {} CPUs ({} SIMD); shape {m} x {k} = {n} elements; {} rayon thread(s) (RAYON_NUM_THREADS); medians of {rounds} interleaved rounds",
+        "machine: {} CPUs ({} SIMD); shape {m} x {k} = {n} elements; {} rayon thread(s) (RAYON_NUM_THREADS); medians of {rounds} interleaved rounds, each timed run after an untimed run of the same case",
         std::thread::available_parallelism().map_or(0, |v| v.get()),
         simd::level().name(),
         rayon::current_num_threads()
