@@ -27,6 +27,8 @@
 //! - `BG_CRITERION=1`: also run criterion on the I2_S kernels (1 Mi elements);
 //! - `BG_ONLY`: comma-separated type names (`i2_s,tl1,tl2,tq1_0,tq2_0`): only those rows;
 //! - `BG_TL_STREAMING=on|off`: streaming stores for TL1 / TL2 (default: the library's choice);
+//! - `BG_DST_OFFSET`: the destination's offset past a 64-byte boundary, in bytes (a multiple of
+//!   4; default: where the allocator puts a plain `Vec`, 16 with glibc);
 //! - `BG_OUT=f32,f16,bf16`: the output types of the I2_S / TL1 / TL2 dequantize rows (default
 //!   all three; `f32` alone gives the rows above only).
 //!
@@ -227,15 +229,24 @@ fn main() {
     // One destination for every timed dequantization, ours and ggml's alike (and for the
     // streaming-store ceiling): at 16 Mi elements where the kernel writes matters as much as
     // how (separate buffers measured up to 2x apart from one process run to the next).
-    let shared = std::cell::RefCell::new(vec![0f32; n]);
-    let dst = || std::cell::RefMut::map(shared.borrow_mut(), |v| v.as_mut_slice());
+    // `BG_DST_OFFSET` (bytes, a multiple of 4 below 64): where the destination starts past a
+    // 64-byte boundary; default: wherever the allocator puts a plain `Vec` (glibc: 16 bytes
+    // past a page for large buffers).
+    let shared = std::cell::RefCell::new(vec![0f32; n + 16]);
+    let at = std::env::var("BG_DST_OFFSET").ok().and_then(|v| v.parse::<usize>().ok()).map_or(0, |want| {
+        let have = shared.borrow().as_ptr() as usize % 64;
+        ((want % 64) + 64 - have) % 64 / 4
+    });
+    let dst = || std::cell::RefMut::map(shared.borrow_mut(), |v| &mut v[at..at + n]);
     let dst_bytes = || {
         std::cell::RefMut::map(shared.borrow_mut(), |v| {
+            let v = &mut v[at..at + n];
             // SAFETY: the f32 buffer viewed as its 4n bytes (u8 has no alignment or validity
             // requirement).
             unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), 4 * v.len()) }
         })
     };
+    println!("destination: {} bytes past a 64-byte boundary", dst_bytes().as_ptr() as usize % 64);
     // The physical ceiling of an f32 output: one-thread streaming stores of its bytes.
     // Only for outputs beyond the caches (the library's streaming threshold): streaming stores
     // evict the destination, which would make a cache-resident shape start cold.
