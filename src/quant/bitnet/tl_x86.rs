@@ -186,6 +186,19 @@ fn stage_window(stage: *const [u32; 16], row: *const u8) -> usize {
     ((want + 4096 - have) % 4096) / 64
 }
 
+/// Prefetch (into all cache levels) the lines of `bytes` bytes at `p`: a hint, so `p` need not
+/// be in bounds.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn prefetch(p: *const u8, bytes: usize) {
+    let (a, end) = (p as usize & !63, p as usize + bytes);
+    let mut at = a;
+    while at < end {
+        _mm_prefetch::<_MM_HINT_T0>(at as *const i8);
+        at += 64;
+    }
+}
+
 /// Staging buffers of [`tl2_rows`], allocated once per tensor.
 pub struct Tl2Scratch {
     three: Box<[[[u32; 32]; 3]; TL2_CHUNK]>,
@@ -527,10 +540,21 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         let groups_per_block = bk / 24;
         let groups = a.nj * groups_per_block;
         let (mut j, mut gi) = (0, 0); // the next group
+                                      // Prefetch group `x`'s section-A bytes and sign words.
+        let pf_group = |x: usize| {
+            let (jx, gx) = (x / groups_per_block, x % groups_per_block);
+            prefetch(p.add(a.first + jx * a.jstride + 128 * gx), 128);
+            prefetch(p.add(signs.first + jx * signs.jstride + 32 * gx), 32);
+        };
         let mut g0 = 0;
         while g0 < groups {
             let n = (groups - g0).min(TL2_CHUNK);
-            for st in stage.iter_mut().take(n) {
+            for (x, st) in stage.iter_mut().enumerate().take(n) {
+                // The first chunk's source, 8 groups ahead (later chunks are prefetched while
+                // the one before is expanded, below).
+                if g0 == 0 && x + 8 < n {
+                    pf_group(x + 8);
+                }
                 let a_at = a.first + j * a.jstride + 128 * gi;
                 let s_at = signs.first + j * signs.jstride + 32 * gi;
                 gi += 1;
@@ -583,6 +607,16 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
+                // The next chunk's source, one group per row (TL2_CHUNK = 32 = rows), or the
+                // first section-C blocks after the last chunk: its blocks are 4 KiB and more
+                // apart (one per k-block), beyond the hardware prefetchers, and a miss while
+                // staging leaves the memory's write bandwidth unused.
+                let next = g0 + n + rw;
+                if next < groups {
+                    pf_group(next);
+                } else if let Some(c) = c.filter(|c| next - groups < c.nj.min(TL2_CHUNK_C)) {
+                    prefetch(p.add(c.first + (next - groups) * c.jstride), 256);
+                }
                 let mut run = Run::<NT, H>::new(out.add((rw * k + 24 * g0) * es), 24 * n);
                 for [sa, sm, sb] in stage.iter().take(n) {
                     run.push(expand8(sa.as_ptr().add(si), sh_lo, table));
