@@ -421,8 +421,11 @@ const TRIPLE_CODES: [u8; 16] = {
     p
 };
 
-/// Groups (24 columns) staged at once by [`tl2_rows`] (bounds its buffer: 32 x 384 bytes).
-const TL2_CHUNK: usize = 32;
+/// Groups (24 columns) staged at once by [`tl2_rows`] for 16-bit outputs, half as many for f32
+/// (row runs of 3 KiB either way); bounds its buffer: 64 x 384 bytes. 16-bit outputs with 32
+/// groups (1.5 KiB runs) measured 68–71% of the two-thread streaming line at 16 Mi, with 64
+/// 75–78% (medians of 9 alternated runs, shared machine); f32 with 64: no gain.
+const TL2_CHUNK: usize = 64;
 /// Section-C blocks (32 columns) staged at once by [`tl2_rows`].
 const TL2_CHUNK_C: usize = 16;
 
@@ -540,7 +543,9 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         let groups_per_block = bk / 24;
         let groups = a.nj * groups_per_block;
         let (mut j, mut gi) = (0, 0); // the next group
-                                      // Prefetch group `x`'s section-A bytes and sign words.
+                                      // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
+        let chunk = if H { TL2_CHUNK } else { TL2_CHUNK / 2 };
+        // Prefetch group `x`'s section-A bytes and sign words.
         let pf_group = |x: usize| {
             let (jx, gx) = (x / groups_per_block, x % groups_per_block);
             prefetch(p.add(a.first + jx * a.jstride + 128 * gx), 128);
@@ -548,7 +553,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         };
         let mut g0 = 0;
         while g0 < groups {
-            let n = (groups - g0).min(TL2_CHUNK);
+            let n = (groups - g0).min(chunk);
             for (x, st) in stage.iter_mut().enumerate().take(n) {
                 // The first chunk's source, 8 groups ahead (later chunks are prefetched while
                 // the one before is expanded, below).
@@ -607,15 +612,16 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
-                // The next chunk's source, one group per row (TL2_CHUNK = 32 = rows), or the
+                // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
                 // first section-C blocks after the last chunk: its blocks are 4 KiB and more
                 // apart (one per k-block), beyond the hardware prefetchers, and a miss while
                 // staging leaves the memory's write bandwidth unused.
-                let next = g0 + n + rw;
-                if next < groups {
-                    pf_group(next);
-                } else if let Some(c) = c.filter(|c| next - groups < c.nj.min(TL2_CHUNK_C)) {
-                    prefetch(p.add(c.first + (next - groups) * c.jstride), 256);
+                for next in (g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32)) {
+                    if next < groups {
+                        pf_group(next);
+                    } else if let Some(c) = c.filter(|c| next - groups < c.nj.min(TL2_CHUNK_C)) {
+                        prefetch(p.add(c.first + (next - groups) * c.jstride), 256);
+                    }
                 }
                 let mut run = Run::<NT, H>::new(out.add((rw * k + 24 * g0) * es), 24 * n);
                 for [sa, sm, sb] in stage.iter().take(n) {
