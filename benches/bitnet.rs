@@ -11,7 +11,10 @@
 //!   vs ggml's TQ1_0 `to_float` (1.69 bits/weight);
 //! - our TQ2_0 / TQ1_0 `decode_into` (one thread) vs ggml's.
 //!
-//! Rounds are interleaved (ours, ggml, ours, ggml, ...) and the table shows medians. Dequantize
+//! Rounds are interleaved (ours, ggml, ours, ggml, ...) and the table shows medians. Every timed
+//! run is in steady state: it follows an untimed run of the same case (see [`steady`]; the rule
+//! of `bitgguf bench` since commit 05c5f6f), so no case pays for the previous case's dirty-line
+//! write-backs. Dequantize
 //! rows of outputs beyond the caches (≥ 8 MiB) also time, in the same rounds, one-thread
 //! streaming stores of the same output bytes (`bitgguf::bench::nt_fill`): the memory's ceiling
 //! for an f32 output, the figure to judge memory-bound shapes by (where 1.5x ggml would exceed
@@ -24,6 +27,8 @@
 //! - `BG_CRITERION=1`: also run criterion on the I2_S kernels (1 Mi elements);
 //! - `BG_ONLY`: comma-separated type names (`i2_s,tl1,tl2,tq1_0,tq2_0`): only those rows;
 //! - `BG_TL_STREAMING=on|off`: streaming stores for TL1 / TL2 (default: the library's choice);
+//! - `BG_DST_OFFSET`: the destination's offset past a 64-byte boundary, in bytes (a multiple of
+//!   4; default: where the allocator puts a plain `Vec`, 16 with glibc);
 //! - `BG_OUT=f32,f16,bf16`: the output types of the I2_S / TL1 / TL2 dequantize rows (default
 //!   all three; `f32` alone gives the rows above only).
 //!
@@ -71,14 +76,24 @@ fn time(f: &mut dyn FnMut()) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-/// Interleaved medians (seconds) of `ours` and `theirs` after one warm-up each.
+/// One timed run of `f` in steady state: right after an untimed run of the same case, so the
+/// timed run pays for the write-backs of its own kind's dirty lines, never for another case's
+/// (an ordinary-store pass leaves up to L2 + L3, ~34 MiB here, of dirty destination lines, and
+/// whatever runs next writes them back: ggml's `to_float` used to run right before our
+/// one-thread case, ours right before the streaming line). The rule of `bitgguf bench`
+/// (`src/bench.rs`).
+fn steady(f: &mut dyn FnMut()) -> f64 {
+    f();
+    time(f)
+}
+
+/// Interleaved medians (seconds) of `ours` and `theirs`, each timed run in steady state
+/// ([`steady`]).
 fn side_by_side(rounds: usize, ours: &mut dyn FnMut(), theirs: &mut dyn FnMut()) -> (f64, f64) {
-    ours();
-    theirs();
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        a.push(time(ours));
-        b.push(time(theirs));
+        a.push(steady(ours));
+        b.push(steady(theirs));
     }
     (median(a), median(b))
 }
@@ -90,14 +105,11 @@ fn side_by_side_ceil(
     theirs: &mut dyn FnMut(),
     ceil: &mut dyn FnMut(),
 ) -> (f64, f64, f64) {
-    ours();
-    theirs();
-    ceil();
     let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        a.push(time(ours));
-        b.push(time(theirs));
-        c.push(time(ceil));
+        a.push(steady(ours));
+        b.push(steady(theirs));
+        c.push(steady(ceil));
     }
     (median(a), median(b), median(c))
 }
@@ -217,15 +229,24 @@ fn main() {
     // One destination for every timed dequantization, ours and ggml's alike (and for the
     // streaming-store ceiling): at 16 Mi elements where the kernel writes matters as much as
     // how (separate buffers measured up to 2x apart from one process run to the next).
-    let shared = std::cell::RefCell::new(vec![0f32; n]);
-    let dst = || std::cell::RefMut::map(shared.borrow_mut(), |v| v.as_mut_slice());
+    // `BG_DST_OFFSET` (bytes, a multiple of 4 below 64): where the destination starts past a
+    // 64-byte boundary; default: wherever the allocator puts a plain `Vec` (glibc: 16 bytes
+    // past a page for large buffers).
+    let shared = std::cell::RefCell::new(vec![0f32; n + 16]);
+    let at = std::env::var("BG_DST_OFFSET").ok().and_then(|v| v.parse::<usize>().ok()).map_or(0, |want| {
+        let have = shared.borrow().as_ptr() as usize % 64;
+        ((want % 64) + 64 - have) % 64 / 4
+    });
+    let dst = || std::cell::RefMut::map(shared.borrow_mut(), |v| &mut v[at..at + n]);
     let dst_bytes = || {
         std::cell::RefMut::map(shared.borrow_mut(), |v| {
+            let v = &mut v[at..at + n];
             // SAFETY: the f32 buffer viewed as its 4n bytes (u8 has no alignment or validity
             // requirement).
             unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), 4 * v.len()) }
         })
     };
+    println!("destination: {} bytes past a 64-byte boundary", dst_bytes().as_ptr() as usize % 64);
     // The physical ceiling of an f32 output: one-thread streaming stores of its bytes.
     // Only for outputs beyond the caches (the library's streaming threshold): streaming stores
     // evict the destination, which would make a cache-resident shape start cold.
@@ -375,7 +396,7 @@ fn main() {
     }
 
     println!(
-        "machine: {} CPUs ({} SIMD); shape {m} x {k} = {n} elements; {} rayon thread(s) (RAYON_NUM_THREADS); medians of {rounds} interleaved rounds",
+        "machine: {} CPUs ({} SIMD); shape {m} x {k} = {n} elements; {} rayon thread(s) (RAYON_NUM_THREADS); medians of {rounds} interleaved rounds, each timed run after an untimed run of the same case",
         std::thread::available_parallelism().map_or(0, |v| v.get()),
         simd::level().name(),
         rayon::current_num_threads()

@@ -4,6 +4,10 @@
 # ggml's TQ2_0 to_float and TL2 vs TQ1_0 to_float (ggml has no I2_S/TL1/TL2 code: these are the
 # upstream ternary types of the same bits per weight); our TQ1_0/TQ2_0 vs ggml's. Prints a
 # Markdown table: type, op, ours Gelem/s, reference, reference Gelem/s, ratio.
+# Steady state: every timed run (ours, ggml's, the streaming-store line) follows an untimed run of
+# the same case, so no case pays for the dirty-line write-backs of the case before it (as
+# `bitgguf bench`, src/bench.rs). Wrap it in `flock /tmp/bg-bench.lock` on a shared machine so two
+# benches never overlap.
 # See benches/bitnet.rs and docs/PERFORMANCE.md ("BitNet ternary codecs").
 #
 # Environment (all optional):
@@ -22,7 +26,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export BG_PYTHON="${BG_PYTHON:-python3}"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), \
-$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); $(date -u +%Y-%m-%dT%H:%MZ)"
+$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); $(date -u +%Y-%m-%dT%H:%MZ); \
+load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # One thread (the decoders split rows over rayon's pool: RAYON_NUM_THREADS=1 keeps them on one),
 # then all threads for the 16 Mi shape.
 RAYON_NUM_THREADS=1 cargo bench --bench bitnet

@@ -311,6 +311,13 @@ fn sixteen_bit_outputs_through_the_tensor_codec_equal_the_scalar_path() {
     }
 }
 
+/// Panics if a byte of `buf` outside `[at, at + len)` is not the 0x5a it was filled with (the
+/// realigned stores write 32-byte vectors around the ends of every run).
+fn untouched_outside(buf: &[u8], at: usize, len: usize, what: &str) {
+    let bad = buf[..at].iter().chain(&buf[at + len..]).position(|&b| b != 0x5a);
+    assert!(bad.is_none(), "{what}: a byte outside the destination was written ({bad:?})");
+}
+
 /// The kernels themselves with any scale bits, every streaming setting and several
 /// destination alignments.
 #[test]
@@ -326,7 +333,7 @@ fn sixteen_bit_kernels_equal_the_scalar_path_for_any_scale() {
         for out in OUTS {
             let es = out.size() as usize;
             for st in [Streaming::Off, Streaming::On, Streaming::Auto] {
-                for skew in [0usize, 16, 2, 48] {
+                for skew in [0usize, 16, 2, 48, 32] {
                     let what =
                         format!("scale {scale:e} ({:#010x}) as {}, {st:?}, dst +{skew}", scale.to_bits(), out.name());
                     let mut buf = vec![0x5au8; m1 * k1 * es + 128];
@@ -343,19 +350,24 @@ fn sixteen_bit_kernels_equal_the_scalar_path_for_any_scale() {
                         if let Some(d) = first_diff(dst, &want, es) {
                             panic!("I2_S kernel, {what}: {d}");
                         }
+                        untouched_outside(&buf, adj, n * es, &what);
                     }
                     let want = scalar_bytes(&tl1.vals, out);
+                    buf.fill(0x5a);
                     let dst = &mut buf[adj..adj + m1 * k1 * es];
                     decode_tl1_fast_out(&tl1.bytes, m1, k1, &tl1_cfg, out, dst, st).unwrap();
                     if let Some(d) = first_diff(dst, &want, es) {
                         panic!("TL1, {what}: {d}");
                     }
+                    untouched_outside(&buf, adj, m1 * k1 * es, &what);
                     let want = scalar_bytes(&tl2.vals, out);
+                    buf.fill(0x5a);
                     let dst = &mut buf[adj..adj + m2 * k2 * es];
                     decode_tl2_fast_out(&tl2.bytes, m2, k2, &tl2_cfg, out, dst, st).unwrap();
                     if let Some(d) = first_diff(dst, &want, es) {
                         panic!("TL2, {what}: {d}");
                     }
+                    untouched_outside(&buf, adj, m2 * k2 * es, &what);
                 }
             }
         }

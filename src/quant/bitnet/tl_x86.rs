@@ -29,7 +29,7 @@
 
 use std::arch::x86_64::*;
 
-use super::simd_x86::{stream16, stream32};
+use super::simd_x86::Seq;
 use super::tl2::{rowperm, TRIPLES};
 
 /// Whether any nibble of `bytes` is above `max` (≤ 15).
@@ -95,64 +95,6 @@ unsafe fn expand8(w: *const u32, sh: __m256i, table: __m256) -> __m256 {
     _mm256_permutevar8x32_ps(table, _mm256_srlv_epi32(v, sh))
 }
 
-/// The whole cache lines of a row run of `bytes` bytes at `start`: `(lo, hi)` byte addresses,
-/// 64-byte aligned. With streaming stores, only these are written non-temporally; the partial
-/// lines at the ends are shared with runs written at other times (the neighbouring chunk or
-/// row), and a non-temporal store to a line completed later would be flushed half-written.
-#[inline]
-fn full_lines(start: *const u8, bytes: usize) -> (usize, usize) {
-    let a = start as usize;
-    ((a + 63) & !63, (a + bytes) & !63)
-}
-
-/// 16 bytes to `dst` (16-byte aligned), streamed if they lie in the whole lines `[lo, hi)`,
-/// stored ordinarily otherwise.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn put16_edge(dst: *mut u8, v: __m128, lo: usize, hi: usize) {
-    if (lo..hi).contains(&(dst as usize)) {
-        stream16(dst.cast(), v);
-    } else {
-        _mm_storeu_ps(dst.cast(), v);
-    }
-}
-
-/// 32 bytes to `dst` (16-byte aligned): one 32-byte streaming store where `dst` is 32-byte
-/// aligned inside the whole lines `[lo, hi)`, else each 16-byte half as [`put16_edge`].
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn put_edge(dst: *mut u8, v: __m256, lo: usize, hi: usize) {
-    let a = dst as usize;
-    if a % 32 == 0 && a >= lo && a + 32 <= hi {
-        stream32(dst, v);
-        return;
-    }
-    put16_edge(dst, _mm256_castps256_ps128(v), lo, hi);
-    put16_edge(dst.add(16), _mm256_extractf128_ps::<1>(v), lo, hi);
-}
-
-/// How a row run is stored: ordinary unaligned stores ([`PLAIN`]); ordinary stores realigned
-/// to 32 bytes for a destination 16 bytes past a 32-byte boundary ([`SHIFT`]: malloc's usual
-/// alignment for large buffers, where every other unaligned 32-byte store would straddle two
-/// cache lines; measured 12 → 14 Gelem/s for TL1); or streaming stores ([`STREAM`]).
-const PLAIN: u8 = 0;
-/// See [`PLAIN`].
-const SHIFT: u8 = 1;
-/// See [`PLAIN`].
-const STREAM: u8 = 2;
-
-/// The store mode for a destination: streaming if asked (the caller checked 16-byte
-/// alignment), else [`SHIFT`] where `dst % 32 == 16` (f32 outputs), else [`PLAIN`].
-fn mode(dst: *const u8, streaming: bool, half: bool) -> u8 {
-    if streaming {
-        STREAM
-    } else if dst as usize % 32 == 16 && !half {
-        SHIFT
-    } else {
-        PLAIN
-    }
-}
-
 /// Bytes per output element: 2 for 16-bit outputs (`H`), 4 for f32.
 const fn esize(half: bool) -> usize {
     if half {
@@ -162,85 +104,53 @@ const fn esize(half: bool) -> usize {
     }
 }
 
-/// Writes one row run, eight values at a time, in store mode `M`: f32, or (`H`) 16-bit
-/// patterns, which arrive in the low halves of the 32-bit lanes and are packed two vectors
-/// (16 values, 32 bytes) per store. Every run of a decode starts at the same address modulo 32
-/// (rows and chunks are multiples of 8 values apart).
-struct Run<const M: u8, const H: bool> {
-    /// Where the next eight values go.
-    p: *mut u8,
-    /// `SHIFT`: the previous eight values (their upper half is not stored yet). `H`: the
-    /// previous eight values, not stored yet.
+/// Writes one row run, eight values at a time, through a [`Seq`] (stores in address order,
+/// 32-byte aligned wherever the destination is 16-byte aligned; with `NT` streaming stores
+/// for the run's whole cache lines, ordinary ones for the partial lines at its ends, which are
+/// shared with runs written at other times): f32, or (`H`) 16-bit patterns, which arrive in the
+/// low halves of the 32-bit lanes and are packed two vectors (16 values, 32 bytes) per store.
+struct Run<const NT: bool, const H: bool> {
+    seq: Seq<NT>,
+    /// `H`: the previous eight values, not stored yet.
     prev: __m256,
-    /// `SHIFT` and `H`: whether `prev` holds a vector. `STREAM` (f32): unused.
+    /// `H`: whether `prev` holds a vector.
     started: bool,
-    /// `STREAM`: the whole cache lines of the run.
-    lo: usize,
-    hi: usize,
 }
 
-impl<const M: u8, const H: bool> Run<M, H> {
+impl<const NT: bool, const H: bool> Run<NT, H> {
     /// A run of `len` values at `p`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn new(p: *mut u8, len: usize) -> Run<M, H> {
-        let (lo, hi) = if M == STREAM { full_lines(p, esize(H) * len) } else { (0, 0) };
-        Run { p, prev: _mm256_setzero_ps(), started: false, lo, hi }
+    unsafe fn new(p: *mut u8, len: usize) -> Run<NT, H> {
+        Run { seq: Seq::new(p, esize(H) * len), prev: _mm256_setzero_ps(), started: false }
     }
 
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn push(&mut self, v: __m256) {
-        if H {
-            if self.started {
-                // The 16-bit patterns (< 2^16, so no saturation) of prev and v, in order.
-                let w = _mm256_packus_epi32(_mm256_castps_si256(self.prev), _mm256_castps_si256(v));
-                let w = _mm256_castsi256_ps(_mm256_permute4x64_epi64::<0xd8>(w));
-                if M == STREAM {
-                    put_edge(self.p, w, self.lo, self.hi);
-                } else {
-                    _mm256_storeu_ps(self.p.cast(), w);
-                }
-                self.p = self.p.add(32);
-                self.started = false;
-            } else {
-                self.prev = v;
-                self.started = true;
-            }
-            return;
+        if !H {
+            return self.seq.push(v);
         }
-        let p = self.p.cast::<f32>();
-        match M {
-            STREAM => put_edge(self.p, v, self.lo, self.hi),
-            SHIFT => {
-                if self.started {
-                    // [prev.hi, v.lo] at p - 4, 32-byte aligned.
-                    _mm256_storeu_ps(p.sub(4), _mm256_permute2f128_ps::<0x21>(self.prev, v));
-                } else {
-                    _mm256_storeu_ps(p, v);
-                    self.started = true;
-                }
-                self.prev = v;
-            }
-            _ => _mm256_storeu_ps(p, v),
+        if self.started {
+            // The 16-bit patterns (< 2^16, so no saturation) of prev and v, in order.
+            let w = _mm256_packus_epi32(_mm256_castps_si256(self.prev), _mm256_castps_si256(v));
+            self.seq.push(_mm256_castsi256_ps(_mm256_permute4x64_epi64::<0xd8>(w)));
+            self.started = false;
+        } else {
+            self.prev = v;
+            self.started = true;
         }
-        self.p = self.p.add(32);
     }
 
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn finish(self) {
+    unsafe fn finish(mut self) {
         if H && self.started {
             let v = _mm256_castps_si256(self.prev);
-            let w = _mm_castsi128_ps(_mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v)));
-            if M == STREAM {
-                put16_edge(self.p, w, self.lo, self.hi);
-            } else {
-                _mm_storeu_ps(self.p.cast(), w);
-            }
-        } else if !H && M == SHIFT && self.started {
-            _mm_storeu_ps(self.p.cast::<f32>().sub(4), _mm256_extractf128_ps::<1>(self.prev));
+            let w = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+            self.seq.push_last16(_mm_castsi128_ps(w));
         }
+        self.seq.finish();
     }
 }
 
@@ -274,6 +184,19 @@ fn stage_window(stage: *const [u32; 16], row: *const u8) -> usize {
     let want = (row as usize + 1024) % 4096;
     let have = stage as usize % 4096;
     ((want + 4096 - have) % 4096) / 64
+}
+
+/// Prefetch (into all cache levels) the lines of `bytes` bytes at `p`: a hint, so `p` need not
+/// be in bounds.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn prefetch(p: *const u8, bytes: usize) {
+    let (a, end) = (p as usize & !63, p as usize + bytes);
+    let mut at = a;
+    while at < end {
+        _mm_prefetch::<_MM_HINT_T0>(at as *const i8);
+        at += 64;
+    }
 }
 
 /// Staging buffers of [`tl2_rows`], allocated once per tensor.
@@ -339,28 +262,26 @@ pub unsafe fn tl1_rows(
     let out = dst.as_mut_ptr();
     let v = values;
     macro_rules! go {
-        ($q:literal, $m:expr, $h:literal) => {
-            tl1_impl::<$q, { $m }, $h>(src, blocks, bm, bk, v, out, k, scratch)
+        ($q:literal, $nt:literal, $h:literal) => {
+            tl1_impl::<$q, $nt, $h>(src, blocks, bm, bk, v, out, k, scratch)
         };
     }
-    match (bm, mode(out, streaming, half), half) {
-        (32, STREAM, false) => go!(2, STREAM, false),
-        (32, SHIFT, false) => go!(2, SHIFT, false),
-        (32, _, false) => go!(2, PLAIN, false),
-        (_, STREAM, false) => go!(1, STREAM, false),
-        (_, SHIFT, false) => go!(1, SHIFT, false),
-        (_, _, false) => go!(1, PLAIN, false),
-        (32, STREAM, true) => go!(2, STREAM, true),
-        (32, _, true) => go!(2, PLAIN, true),
-        (_, STREAM, true) => go!(1, STREAM, true),
-        (_, _, true) => go!(1, PLAIN, true),
+    match (bm, streaming, half) {
+        (32, true, false) => go!(2, true, false),
+        (32, false, false) => go!(2, false, false),
+        (_, true, false) => go!(1, true, false),
+        (_, false, false) => go!(1, false, false),
+        (32, true, true) => go!(2, true, true),
+        (32, false, true) => go!(2, false, true),
+        (_, true, true) => go!(1, true, true),
+        (_, false, true) => go!(1, false, true),
     }
 }
 
 /// `Q`: column quads per 16-byte run, `256 / bm / 4`: 2 (bm = 32) or 1 (bm = 64).
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
-unsafe fn tl1_impl<const Q: usize, const M: u8, const H: bool>(
+unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     src: &[u8],
     blocks: Blocks,
     bm: usize,
@@ -456,7 +377,7 @@ unsafe fn tl1_impl<const Q: usize, const M: u8, const H: bool>(
             let nw = np / 2;
             for s in 0..16 {
                 let words = words.add(slot(s));
-                let mut run = Run::<M, H>::new(out.add(((g * 16 + s) * k + c0) * es), cols);
+                let mut run = Run::<NT, H>::new(out.add(((g * 16 + s) * k + c0) * es), cols);
                 for t in 0..nw {
                     let w = words.add(16 * t);
                     run.push(expand8(w, sh_a, table));
@@ -500,8 +421,11 @@ const TRIPLE_CODES: [u8; 16] = {
     p
 };
 
-/// Groups (24 columns) staged at once by [`tl2_rows`] (bounds its buffer: 32 x 384 bytes).
-const TL2_CHUNK: usize = 32;
+/// Groups (24 columns) staged at once by [`tl2_rows`] for 16-bit outputs, half as many for f32
+/// (row runs of 3 KiB either way); bounds its buffer: 64 x 384 bytes. 16-bit outputs with 32
+/// groups (1.5 KiB runs) measured 68–71% of the two-thread streaming line at 16 Mi, with 64
+/// 75–78% (medians of 9 alternated runs, shared machine); f32 with 64: no gain.
+const TL2_CHUNK: usize = 64;
 /// Section-C blocks (32 columns) staged at once by [`tl2_rows`].
 const TL2_CHUNK_C: usize = 16;
 
@@ -571,17 +495,16 @@ pub unsafe fn tl2_rows(
     }
     let out = dst.as_mut_ptr();
     let v = values;
-    match (mode(out, streaming, half), half) {
-        (STREAM, false) => tl2_impl::<STREAM, false>(src, parts, v, out, scratch),
-        (SHIFT, false) => tl2_impl::<SHIFT, false>(src, parts, v, out, scratch),
-        (_, false) => tl2_impl::<PLAIN, false>(src, parts, v, out, scratch),
-        (STREAM, true) => tl2_impl::<STREAM, true>(src, parts, v, out, scratch),
-        (_, true) => tl2_impl::<PLAIN, true>(src, parts, v, out, scratch),
+    match (streaming, half) {
+        (true, false) => tl2_impl::<true, false>(src, parts, v, out, scratch),
+        (false, false) => tl2_impl::<false, false>(src, parts, v, out, scratch),
+        (true, true) => tl2_impl::<true, true>(src, parts, v, out, scratch),
+        (false, true) => tl2_impl::<false, true>(src, parts, v, out, scratch),
     }
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn tl2_impl<const M: u8, const H: bool>(
+unsafe fn tl2_impl<const NT: bool, const H: bool>(
     src: &[u8],
     parts: Tl2Rows,
     values: [u32; 3],
@@ -620,10 +543,23 @@ unsafe fn tl2_impl<const M: u8, const H: bool>(
         let groups_per_block = bk / 24;
         let groups = a.nj * groups_per_block;
         let (mut j, mut gi) = (0, 0); // the next group
+                                      // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
+        let chunk = if H { TL2_CHUNK } else { TL2_CHUNK / 2 };
+        // Prefetch group `x`'s section-A bytes and sign words.
+        let pf_group = |x: usize| {
+            let (jx, gx) = (x / groups_per_block, x % groups_per_block);
+            prefetch(p.add(a.first + jx * a.jstride + 128 * gx), 128);
+            prefetch(p.add(signs.first + jx * signs.jstride + 32 * gx), 32);
+        };
         let mut g0 = 0;
         while g0 < groups {
-            let n = (groups - g0).min(TL2_CHUNK);
-            for st in stage.iter_mut().take(n) {
+            let n = (groups - g0).min(chunk);
+            for (x, st) in stage.iter_mut().enumerate().take(n) {
+                // The first chunk's source, 8 groups ahead (later chunks are prefetched while
+                // the one before is expanded, below).
+                if g0 == 0 && x + 8 < n {
+                    pf_group(x + 8);
+                }
                 let a_at = a.first + j * a.jstride + 128 * gi;
                 let s_at = signs.first + j * signs.jstride + 32 * gi;
                 gi += 1;
@@ -676,7 +612,18 @@ unsafe fn tl2_impl<const M: u8, const H: bool>(
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
-                let mut run = Run::<M, H>::new(out.add((rw * k + 24 * g0) * es), 24 * n);
+                // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
+                // first section-C blocks after the last chunk: its blocks are 4 KiB and more
+                // apart (one per k-block), beyond the hardware prefetchers, and a miss while
+                // staging leaves the memory's write bandwidth unused.
+                for next in (g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32)) {
+                    if next < groups {
+                        pf_group(next);
+                    } else if let Some(c) = c.filter(|c| next - groups < c.nj.min(TL2_CHUNK_C)) {
+                        prefetch(p.add(c.first + (next - groups) * c.jstride), 256);
+                    }
+                }
+                let mut run = Run::<NT, H>::new(out.add((rw * k + 24 * g0) * es), 24 * n);
                 for [sa, sm, sb] in stage.iter().take(n) {
                     run.push(expand8(sa.as_ptr().add(si), sh_lo, table));
                     run.push(expand8(sm.as_ptr().add(si), sh_lo, table));
@@ -718,7 +665,7 @@ unsafe fn tl2_impl<const M: u8, const H: bool>(
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
-                let mut run = Run::<M, H>::new(out.add((rw * k + k3 + 32 * j0) * es), 32 * n);
+                let mut run = Run::<NT, H>::new(out.add((rw * k + k3 + 32 * j0) * es), 32 * n);
                 for st in stage.iter().take(n) {
                     for w in st {
                         let w = w.as_ptr().add(si);
