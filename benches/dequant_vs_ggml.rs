@@ -13,6 +13,7 @@
 //! - `BG_TYPES`: comma-separated type names to run (default: every type ggml and we decode);
 //! - `BG_OUTS`: output types (default `f32,f16,bf16`);
 //! - `BG_SCALAR=1`: also time our scalar oracle (one thread, f32 out).
+//! - `BG_DST_OFFSET=16`: outputs start 16 bytes past a 64-byte boundary (malloc's large blocks).
 //!
 //! Data: 1 Mi (or `BG_ELEMS`, if fewer) normal values quantized by ggml's own `ggml_quantize_chunk`
 //! (an all-ones importance matrix for the types that require one), tiled to `BG_ELEMS`. Before
@@ -53,6 +54,7 @@ fn main() {
         types,
         outs,
         scalar: std::env::var("BG_SCALAR").as_deref() == Ok("1"),
+        dst_offset: env_usize("BG_DST_OFFSET", 0),
     };
     println!(
         "machine: {} CPUs; {}",

@@ -59,7 +59,8 @@ pub fn time_ms(f: impl FnOnce()) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
-/// A 64-byte-aligned, pre-touched byte buffer of `len` bytes inside a larger allocation.
+/// A pre-touched byte buffer of `len` bytes inside a larger allocation, 64-byte aligned (or a
+/// chosen offset past a 64-byte boundary, [`AlignedBuf::with_offset`]).
 pub struct AlignedBuf {
     v: Vec<u8>,
     off: usize,
@@ -69,13 +70,18 @@ pub struct AlignedBuf {
 impl AlignedBuf {
     /// Allocate and touch every page now, so no page fault is timed later.
     pub fn new(len: usize) -> AlignedBuf {
-        let mut v = vec![0u8; len + 64];
-        let off = (64 - v.as_ptr() as usize % 64) % 64;
+        AlignedBuf::with_offset(len, 0)
+    }
+
+    /// [`AlignedBuf::new`], the bytes starting `at % 64` bytes past a 64-byte boundary.
+    pub fn with_offset(len: usize, at: usize) -> AlignedBuf {
+        let mut v = vec![0u8; len + 128];
+        let off = (64 - v.as_ptr() as usize % 64) % 64 + at % 64;
         v.fill(1);
         AlignedBuf { v, off, len }
     }
 
-    /// The aligned bytes.
+    /// The buffer's bytes.
     pub fn bytes(&mut self) -> &mut [u8] {
         &mut self.v[self.off..self.off + self.len]
     }
@@ -157,11 +163,21 @@ pub struct DecodeBenchConfig {
     pub outs: Vec<OutType>,
     /// Also time our scalar oracle (one thread, f32 out).
     pub scalar: bool,
+    /// Where the output starts: this many bytes past a 64-byte boundary (a multiple of 4 below
+    /// 64). 0 by default; 16 is where glibc's `malloc` puts large blocks (16 bytes past a page).
+    pub dst_offset: usize,
 }
 
 impl Default for DecodeBenchConfig {
     fn default() -> Self {
-        DecodeBenchConfig { elements: 32 << 20, rounds: 5, types: None, outs: vec![OutType::F32], scalar: false }
+        DecodeBenchConfig {
+            elements: 32 << 20,
+            rounds: 5,
+            types: None,
+            outs: vec![OutType::F32],
+            scalar: false,
+            dst_offset: 0,
+        }
     }
 }
 
@@ -235,6 +251,8 @@ pub struct DecodeTable {
     pub elements: usize,
     /// Timed rounds per case.
     pub rounds: usize,
+    /// Bytes past a 64-byte boundary where the outputs start.
+    pub dst_offset: usize,
     /// rayon threads of the all-thread cases.
     pub threads: usize,
     /// The SIMD level the decoders dispatch to.
@@ -282,7 +300,13 @@ pub fn run_decode_bench(
     let rounds = cfg.rounds.max(1);
     let threads = rayon::current_num_threads();
     let out_len = elems * 4;
-    let mut dst = AlignedBuf::new(out_len);
+    if cfg.dst_offset % 4 != 0 || cfg.dst_offset >= 64 {
+        return Err(Error::new(
+            Status::InvalidParameter,
+            format!("destination offset {} must be a multiple of 4 below 64", cfg.dst_offset),
+        ));
+    }
+    let mut dst = AlignedBuf::with_offset(out_len, cfg.dst_offset);
 
     // Reference bandwidths for the f32 output size.
     let mut src_copy = AlignedBuf::new(out_len);
@@ -429,6 +453,7 @@ pub fn run_decode_bench(
     Ok(DecodeTable {
         elements: elems,
         rounds,
+        dst_offset: cfg.dst_offset,
         threads,
         simd: simd::isa_name(),
         with_ggml: ggml.is_some(),
@@ -464,9 +489,10 @@ impl std::fmt::Display for DecodeTable {
         let b = &self.bandwidth;
         writeln!(
             f,
-            "{} elements per type ({} MiB of f32 out), {} rounds (median), each timed run after an untimed run of the same case; {} threads; simd {}",
+            "{} elements per type ({} MiB of f32 out, starting {} bytes past a 64-byte boundary), {} rounds (median), each timed run after an untimed run of the same case; {} threads; simd {}",
             self.elements,
             b.bytes >> 20,
+            self.dst_offset,
             self.rounds,
             self.threads,
             self.simd
@@ -555,6 +581,7 @@ mod tests {
             types: Some(vec![2, 8]),
             outs: vec![OutType::F32, OutType::F16],
             scalar: true,
+            dst_offset: 16,
         };
         let mut seen = Vec::new();
         let t = run_decode_bench(&cfg, None, &mut |n, _, _| seen.push(n.to_string())).unwrap();

@@ -41,7 +41,14 @@ fn fast_with(k: simd::Kernel, n: usize, src: &[u8], out: OutType, dst_off: usize
     let dst = &mut buf[adj + dst_off..adj + dst_off + len];
     dst.fill(0xa5);
     k.decode(src, out, dst, streaming);
-    dst.to_vec()
+    let got = dst.to_vec();
+    // Nothing outside the destination was written (streaming stores realign to 16 / 32 bytes).
+    assert!(
+        buf[..adj + dst_off].iter().chain(&buf[adj + dst_off + len..]).all(|&b| b == 0),
+        "{k:?} -> {} dst+{dst_off} streaming={streaming}: wrote outside the destination",
+        out.name()
+    );
+    got
 }
 
 fn check_type(id: TypeId, rng: &mut Rng, report: &mut Vec<String>) {
@@ -274,7 +281,7 @@ fn dispatching_path_matches_ggml() {
 /// and split across threads, gives the bytes of ordinary stores, for kernels of each per-kernel
 /// choice (`simd::Stream2`: streaming always, only when split, never) and both 2-byte outputs
 /// (the F16 → bf16 kernel included); the destination starts 32 bytes into an aligned buffer
-/// and, once, 16 bytes in (streaming stores need 32-byte alignment, ordinary ones there).
+/// and, once, 16 bytes in (malloc's alignment: 16-byte streaming stores there).
 #[test]
 fn auto_streaming_policy_same_bits() {
     let mut rng = Rng(0x51bd_0006);

@@ -34,9 +34,13 @@ pub struct BenchArgs {
     /// f32), is far larger than caches, as in docs/PERFORMANCE.md.
     #[arg(long, default_value_t = 32 << 20)]
     elements: usize,
-    /// Timed rounds per case (median), after one warm-up round.
+    /// Timed rounds per case (median); each timed run follows an untimed run of the same case.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// Outputs start this many bytes past a 64-byte boundary (a multiple of 4 below 64); 16 is
+    /// where malloc puts large blocks.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    dst_offset: usize,
     /// Path of ggml's libggml-base.so (default: $BG_GGML_LIB, else found through Python).
     #[arg(long, value_name = "PATH", conflicts_with = "no_ggml")]
     ggml: Option<PathBuf>,
@@ -49,7 +53,7 @@ pub struct BenchArgs {
     /// Also time the scalar oracle (one thread, f32 out).
     #[arg(long)]
     scalar: bool,
-    /// Print JSON: {"elements", "rounds", "threads", "simd", "ggml", "bandwidth", "rows",
+    /// Print JSON: {"elements", "rounds", "dst_offset", "threads", "simd", "ggml", "bandwidth", "rows",
     /// "skipped", "unmet_floors"}.
     #[arg(long)]
     json: bool,
@@ -104,7 +108,14 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
         )
     };
     let outs = a.to.iter().map(|s| out_type(s)).collect::<Result<Vec<_>, _>>()?;
-    let cfg = DecodeBenchConfig { elements: a.elements, rounds: a.rounds, types, outs, scalar: a.scalar };
+    let cfg = DecodeBenchConfig {
+        elements: a.elements,
+        rounds: a.rounds,
+        types,
+        outs,
+        scalar: a.scalar,
+        dst_offset: a.dst_offset,
+    };
     let ggml = open_ggml(&a)?;
     if let Err(why) = &ggml {
         eprintln!("bench: without ggml ({why}): bitgguf's figures only");
@@ -158,7 +169,7 @@ fn to_json(t: &DecodeTable, lib: Option<&GgmlLib>) -> serde_json::Value {
         .collect();
     let skipped: Vec<_> = t.skipped.iter().map(|(n, why)| json!({"type": n, "reason": why})).collect();
     json!({
-        "elements": t.elements, "rounds": t.rounds, "threads": t.threads, "simd": t.simd,
+        "elements": t.elements, "rounds": t.rounds, "dst_offset": t.dst_offset, "threads": t.threads, "simd": t.simd,
         "optimized_build": !cfg!(debug_assertions),
         "ggml": lib.map(|l| l.path().display().to_string()),
         "bandwidth": {

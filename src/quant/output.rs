@@ -90,7 +90,7 @@ pub enum Streaming {
     /// streaming stores on one thread and on all threads. (Types without a fast kernel — none
     /// on x86_64 — keep ordinary stores for 2-byte outputs.)
     Auto,
-    /// Always (where the destination is 32-byte aligned and a fast kernel runs).
+    /// Always (where the destination is 16-byte aligned and a fast kernel runs).
     On,
     /// Never.
     Off,

@@ -12,8 +12,9 @@
 //! integer arithmetic, or — on CPUs with AVX512-BF16, for the kernels whose values are never
 //! subnormal — with `vcvtneps2bf16`, which rounds the same way except that it flushes
 //! subnormals ([`native_bf16`]; checked on all 2^32 inputs by an ignored test in `x86_64`).
-//! Optional streaming (non-temporal) stores for large outputs; they need a 32-byte-aligned
-//! destination and fall back to ordinary stores otherwise.
+//! Optional streaming (non-temporal) stores for large outputs; they need a 16-byte-aligned
+//! destination (32-byte stores where the address allows, 16-byte ones otherwise: malloc's large
+//! blocks start 16 bytes past a page) and fall back to ordinary stores otherwise.
 //!
 //! The level is detected once. `BG_FORCE_SCALAR=1` (any value but empty or `0`), read once at
 //! the first use, disables every fast path: [`kernel`] returns `None` and [`store`] declines.
@@ -99,7 +100,7 @@ type KernelFn = unsafe fn(src: *const u8, nb: usize, dst: *mut u8);
 
 /// One kernel: its eight variants — f32, f16, bf16 (portable rounding), bf16 (the CPU's
 /// conversion instruction, where it is exact for this kernel) with ordinary stores, then the
-/// same with streaming stores (32-byte-aligned destination) — and when `Streaming::Auto`
+/// same with streaming stores (16-byte-aligned destination) — and when `Streaming::Auto`
 /// streams its f16 and bf16 outputs ([`Stream2`]; f32 outputs stream by size alone).
 struct KernelSet {
     fns: [KernelFn; 8],
@@ -218,7 +219,7 @@ impl Kernel {
 
     /// Decode the whole blocks of `src` into `dst`, which must hold exactly their elements as
     /// `out` (`src.len() / tsize * blck * out.size()` bytes, any alignment). With `streaming`,
-    /// uses non-temporal stores when `dst` is 32-byte aligned (ordinary stores otherwise).
+    /// uses non-temporal stores when `dst` is 16-byte aligned (ordinary stores otherwise).
     ///
     /// # Panics
     /// When `src` is not a whole number of blocks or `dst` has the wrong length.
@@ -230,13 +231,14 @@ impl Kernel {
         if nb == 0 {
             return;
         }
-        let streaming = streaming && (dst.as_ptr() as usize) % 32 == 0;
+        let streaming = streaming && (dst.as_ptr() as usize) % 16 == 0;
         let f = self.set.fns[variant(out, streaming, self.native_bf16)];
         // SAFETY: `self.set` comes from `kernel`, which returns it only when `level()` found the
         // instruction-set extensions the kernels are compiled for. Every kernel reads exactly
         // `nb * tsize` bytes from `src` and writes exactly `nb * blck` elements of `out`'s size
-        // to `dst`, with unaligned loads and stores (streaming variants: 32-byte-aligned stores,
-        // checked just above); both lengths were checked above.
+        // to `dst`, with unaligned loads and stores (streaming variants: stores 16-byte aligned
+        // relative to a 16-byte-aligned `dst`, checked just above; 32-byte ones only where the
+        // address is 32-byte aligned); both lengths were checked above.
         unsafe { f(src.as_ptr(), nb, dst.as_mut_ptr()) }
     }
 }

@@ -5,8 +5,8 @@
 //! through AVX512-BF16; streaming in bit 2) and produces its values eight at a time as `__m256`,
 //! handed to [`put`]. Loads are unaligned
 //! and never read outside the blocks; stores are unaligned, or aligned non-temporal ones in the
-//! streaming modes (f32: 32 bytes; 2-byte outputs: 16 bytes; the caller gives a 32-byte-aligned
-//! destination), followed by an `sfence`.
+//! streaming modes (32 bytes where the address is 32-byte aligned, else 16; the caller gives a
+//! 16-byte-aligned destination), followed by an `sfence`.
 //!
 //! Every function here is `unsafe` with `#[target_feature(enable = "avx2,f16c")]`: callers must
 //! have checked at run time that the CPU has AVX2 and F16C (`super::level()`), and pass
@@ -113,8 +113,10 @@ unsafe fn stream16(dst: *mut u8, v: __m128) {
     std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
 }
 
-/// A 32-byte non-temporal store to 32-byte-aligned `dst` (`vmovntps ymm`): on the development
-/// machine 32-byte streaming stores fill memory about 25% faster than 16-byte ones.
+/// A 32-byte non-temporal store to 32-byte-aligned `dst` (`vmovntps ymm`). (Session 4 measured
+/// 32-byte streaming stores 25% faster than 16-byte ones; timed in steady state, session 5, the
+/// two fill memory equally fast on the development machine: that gap was another case's
+/// write-backs, see `bench`.)
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
 unsafe fn stream32(dst: *mut u8, v: __m256) {
@@ -128,8 +130,14 @@ unsafe fn put_mode(m: u8, dst: *mut u8, v: __m256) {
     let nt = m & STREAM != 0;
     match m & 3 {
         OUT_F32 => {
-            if nt {
+            if nt && dst as usize % 32 == 0 {
                 stream32(dst, v);
+            } else if nt {
+                // A 16-byte-aligned destination (malloc's large blocks start 16 bytes past a
+                // page): two 16-byte streaming stores, which fill memory as fast as 32-byte ones
+                // in steady state on the development machine (27.4–27.9 vs 27.6–28.1 GB/s).
+                stream16(dst, _mm256_castps256_ps128(v));
+                stream16(dst.add(16), _mm256_extractf128_ps::<1>(v));
             } else {
                 _mm256_storeu_ps(dst.cast(), v);
             }
