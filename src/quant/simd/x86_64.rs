@@ -743,41 +743,50 @@ unsafe fn k4_scales(x: *const u8, dl: &mut [f32; 8], ml: &mut [f32; 8]) {
     _mm256_storeu_ps(ml.as_mut_ptr(), _mm256_mul_ps(half8(x.add(2)), u8x8(hi8(v))));
 }
 
+/// The block loop of Q4_K and Q5_K (`$tsize`-byte blocks of 256 elements, the scales from
+/// [`k4_scales`], each 64-element quarter written by `$part`). In the streaming modes: four
+/// output streams (see `for_blocks!`), taking turns every 64 elements rather than every block
+/// (per-block turns measured slower for these two).
+macro_rules! k4_blocks {
+    ($m:ident, $src:expr, $nb:expr, $dst:expr, $tsize:expr, $part:ident) => {{
+        let (src, nb, dst): (*const u8, usize, *mut u8) = ($src, $nb, $dst);
+        let mut first = 0;
+        if $m & STREAM != 0 && nb >= 16 {
+            let q = nb / 4;
+            let mut dl = [[0f32; 8]; 4];
+            let mut ml = [[0f32; 8]; 4];
+            for i in 0..q {
+                for k in 0..4 {
+                    k4_scales(src.add($tsize * (i + k * q)), &mut dl[k], &mut ml[k]);
+                }
+                for c in 0..4 {
+                    for k in 0..4 {
+                        let b = i + k * q;
+                        $part::<$m>(src.add($tsize * b), dst.add(256 * es($m) * b), c, &dl[k], &ml[k]);
+                    }
+                }
+            }
+            first = 4 * q;
+        }
+        let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
+        for b in first..nb {
+            let x = src.add($tsize * b);
+            let y = dst.add(256 * es($m) * b);
+            k4_scales(x, &mut dl, &mut ml);
+            for c in 0..4 {
+                $part::<$m>(x, y, c, &dl, &ml);
+            }
+        }
+        finish::<$m>();
+    }};
+}
+
 /// Q4_K (144 bytes): d@0, dmin@2, scales[12]@4, qs[128]@16.
 // SAFETY: caller contract (module doc): `src` valid for nb * 144 bytes, `dst` for nb * 256 * es(M) bytes;
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q4_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let mut first = 0;
-    if M & STREAM != 0 && nb >= 16 {
-        // Four output streams (see `for_blocks!`), taking turns every 64 elements rather than
-        // every block.
-        let q = nb / 4;
-        let mut dl = [[0f32; 8]; 4];
-        let mut ml = [[0f32; 8]; 4];
-        for i in 0..q {
-            for k in 0..4 {
-                k4_scales(src.add(144 * (i + k * q)), &mut dl[k], &mut ml[k]);
-            }
-            for c in 0..4 {
-                for k in 0..4 {
-                    let b = i + k * q;
-                    q4_k_part::<M>(src.add(144 * b), dst.add(256 * es(M) * b), c, &dl[k], &ml[k]);
-                }
-            }
-        }
-        first = 4 * q;
-    }
-    let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
-    for b in first..nb {
-        let x = src.add(144 * b);
-        let y = dst.add(256 * es(M) * b);
-        k4_scales(x, &mut dl, &mut ml);
-        for c in 0..4 {
-            q4_k_part::<M>(x, y, c, &dl, &ml);
-        }
-    }
-    finish::<M>();
+    k4_blocks!(M, src, nb, dst, 144, q4_k_part);
 }
 
 /// Elements 64c..64c+64 of the Q4_K block at `x` into `y` (the block's output), with the
@@ -804,35 +813,7 @@ unsafe fn q4_k_part<const M: u8>(x: *const u8, y: *mut u8, c: usize, dl: &[f32; 
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q5_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let mut first = 0;
-    if M & STREAM != 0 && nb >= 16 {
-        // Four output streams taking turns every 64 elements, as in `k_q4_k`.
-        let q = nb / 4;
-        let mut dl = [[0f32; 8]; 4];
-        let mut ml = [[0f32; 8]; 4];
-        for i in 0..q {
-            for k in 0..4 {
-                k4_scales(src.add(176 * (i + k * q)), &mut dl[k], &mut ml[k]);
-            }
-            for c in 0..4 {
-                for k in 0..4 {
-                    let b = i + k * q;
-                    q5_k_part::<M>(src.add(176 * b), dst.add(256 * es(M) * b), c, &dl[k], &ml[k]);
-                }
-            }
-        }
-        first = 4 * q;
-    }
-    let (mut dl, mut ml) = ([0f32; 8], [0f32; 8]);
-    for b in first..nb {
-        let x = src.add(176 * b);
-        let y = dst.add(256 * es(M) * b);
-        k4_scales(x, &mut dl, &mut ml);
-        for c in 0..4 {
-            q5_k_part::<M>(x, y, c, &dl, &ml);
-        }
-    }
-    finish::<M>();
+    k4_blocks!(M, src, nb, dst, 176, q5_k_part);
 }
 
 /// Elements 64c..64c+64 of the Q5_K block at `x` into `y` (the block's output), with the
