@@ -11,6 +11,8 @@
 
 use std::arch::x86_64::*;
 
+use crate::quant::simd::nt::{stream16, stream32};
+
 use super::i2s_fast::{CodeRule, INF_BITS, SIGN_MAX_TINY_BITS, SUM_LANES};
 
 /// `i2s_fast::abs_sum_lanes_scalar` continued from `lanes`: lane `e % 16` gets `|w_e|` in
@@ -145,27 +147,13 @@ pub unsafe fn pack_group128(w: &[f32], rule: CodeRule, out: &mut [u8]) {
     }
 }
 
-/// A 16-byte non-temporal store to 16-byte-aligned `dst`, VEX-encoded (`vmovntps`; std's
-/// `_mm_stream_ps` is legacy-SSE `movntps`, which costs an SSE/AVX transition on some cores).
-#[target_feature(enable = "avx2")]
-#[inline]
-pub(super) unsafe fn stream16(dst: *mut f32, v: __m128) {
-    std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
-}
-
-/// A 32-byte non-temporal store to 32-byte-aligned `dst` (`vmovntps ymm`; about 25% more fill
-/// bandwidth than 16-byte ones on the development machine).
-#[target_feature(enable = "avx2")]
-#[inline]
-pub(super) unsafe fn stream32(dst: *mut u8, v: __m256) {
-    _mm256_stream_ps(dst.cast(), v);
-}
-
 /// Consecutive 32-byte vectors stored from `p` on, every store 32-byte aligned where `p` is
 /// 16-byte aligned: for `p % 32 == 16` (malloc's usual alignment for large buffers) the halves of
 /// consecutive vectors are realigned (`vperm2f128`), with a 16-byte store at each end, so no
-/// 32-byte store straddles two cache lines and streaming stores stay 32 bytes wide (16-byte
-/// ones measured ~25% less fill bandwidth). With `NT`, stores inside the whole cache lines of
+/// 32-byte store straddles two cache lines and streaming stores stay 32 bytes wide. (The
+/// upstream kernels write two 16-byte streaming stores there instead, `simd::x86_64::put_mode`:
+/// in steady state the two fill memory equally fast, see `simd::nt`; this realignment came
+/// from a session-5 A/B on the TL decoders against ordinary stores.) With `NT`, stores inside the whole cache lines of
 /// the run (`[lo, hi)`) are streaming (`vmovntps`); the partial lines at its ends may be shared
 /// with data written at other times (a neighbouring run) and are stored ordinarily. Stores are
 /// issued in address order, so each line's write-combining buffer fills and leaves at once.
@@ -209,7 +197,7 @@ impl<const NT: bool> Seq<NT> {
     #[inline]
     unsafe fn put16(&self, a: *mut u8, v: __m128) {
         if NT && (self.lo..self.hi).contains(&(a as usize)) {
-            stream16(a.cast(), v);
+            stream16(a, v);
         } else {
             _mm_storeu_ps(a.cast(), v);
         }

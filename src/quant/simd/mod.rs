@@ -31,6 +31,8 @@ use crate::types::{self, TypeId};
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "x86_64")]
+pub(crate) mod nt;
+#[cfg(target_arch = "x86_64")]
 mod x86_64;
 
 /// The instruction-set level the decoders use.

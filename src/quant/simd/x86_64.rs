@@ -20,6 +20,7 @@
 
 use std::arch::x86_64::*;
 
+use super::nt::{stream16, stream32};
 use super::{KernelFn, KernelSet, Stream2};
 use crate::quant::fp4::{e8m0_to_f32_half, ue4m3_to_f32_half};
 use crate::quant::iquants::tables::{
@@ -102,25 +103,6 @@ pub(super) fn has_native_bf16() -> bool {
         let leaf7 = __cpuid_count(7, 0);
         leaf7.eax >= 1 && __cpuid_count(7, 1).eax & (1 << 5) != 0
     }
-}
-
-/// A 16-byte non-temporal store to 16-byte-aligned `dst`, VEX-encoded (`vmovntps`).
-/// `_mm_stream_ps` / `_mm_stream_si128` are legacy-SSE `movntps` / `movntdq` in inline
-/// assembly, which costs an SSE/AVX state transition on some Intel cores when mixed with AVX.
-#[target_feature(enable = "avx2,f16c")]
-#[inline]
-unsafe fn stream16(dst: *mut u8, v: __m128) {
-    std::arch::asm!("vmovntps [{p}], {v}", p = in(reg) dst, v = in(xmm_reg) v, options(nostack, preserves_flags));
-}
-
-/// A 32-byte non-temporal store to 32-byte-aligned `dst` (`vmovntps ymm`). (Session 4 measured
-/// 32-byte streaming stores 25% faster than 16-byte ones; timed in steady state, session 5, the
-/// two fill memory equally fast on the development machine: that gap was another case's
-/// write-backs, see `bench`.)
-#[target_feature(enable = "avx2,f16c")]
-#[inline]
-unsafe fn stream32(dst: *mut u8, v: __m256) {
-    _mm256_stream_ps(dst.cast(), v);
 }
 
 /// Store eight values at `dst` in mode `m` (a constant after inlining).
