@@ -1314,34 +1314,57 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 
 /// IQ3_S (110 bytes): d@0, qs[64]@2, qh[8]@66 (9th index bits), signs[32]@74, scales[4]@106;
 /// scale `d * (1 + 2s)` with the integer converted first.
+///
+/// The 64 grid indices of a block (`qs[i] | bit i%8 of qh[i/8] << 8`) are built sixteen at a
+/// time in a vector as byte offsets into the f32 grid table ([`iq3s_offsets`]) and read back
+/// one u16 each: the scalar shift / mask / or per index was most of this kernel's work.
 // SAFETY: caller contract (module doc): `src` valid for nb * 110 bytes, `dst` for nb * 256 * es(M) bytes;
-// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables
+// (every offset is `16 * index`, index < 512, inside the 512-row table).
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     static GRID: std::sync::OnceLock<Box<[[f32; 4]; 512]>> = std::sync::OnceLock::new();
-    let grid = grid4_f32(&GRID, &IQ3S_GRID);
+    let grid = grid4_f32(&GRID, &IQ3S_GRID).as_ptr().cast::<u8>();
+    let mut off = [0u16; 64];
     for b in 0..nb {
         let x = src.add(110 * b);
         let y = dst.add(256 * es(M) * b);
         let d = half(x);
+        iq3s_offsets(x, &mut off);
         for ib in 0..8 {
             let sc = *x.add(106 + ib / 2);
             let s = if ib % 2 == 0 { sc & 0xf } else { sc >> 4 };
             let db = _mm256_set1_ps(d * (1 + 2 * s as i32) as f32);
-            let q = x.add(2 + 8 * ib);
-            let h = *x.add(66 + ib) as usize;
             let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<i32>()));
+            let o = &off[8 * ib..8 * ib + 8];
             let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
-                let g1 = &grid[*q.add(2 * l) as usize | ((h << (8 - 2 * l)) & 256)];
-                let g2 = &grid[*q.add(2 * l + 1) as usize | ((h << (7 - 2 * l)) & 256)];
-                v[l] = grid8(grid4x2(g1, g2), signs_of(sv, l), db);
+                let g1 = _mm_loadu_ps(grid.add(o[2 * l] as usize).cast());
+                let g2 = _mm_loadu_ps(grid.add(o[2 * l + 1] as usize).cast());
+                let g = _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(g1), g2);
+                v[l] = grid8(g, signs_of(sv, l), db);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
+}
+
+/// The 64 grid indices of the IQ3_S block at `x` as byte offsets (`16 * index`) into a 512-row
+/// [`grid4_f32`] table: index i is `qs[i] | (bit i % 8 of qh[i / 8]) << 8`, sixteen per step.
+// SAFETY: `x` valid for the 110 bytes of one IQ3_S block (reads qs@2..66 and qh@66..74).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn iq3s_offsets(x: *const u8, off: &mut [u16; 64]) {
+    let bit = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, i16::MIN);
+    for k in 0..4 {
+        let qs = _mm256_cvtepu8_epi16(_mm_loadu_si128(x.add(2 + 16 * k).cast()));
+        let qh = _mm256_set1_epi16(std::ptr::read_unaligned(x.add(66 + 2 * k).cast::<i16>()));
+        let high = _mm256_and_si256(_mm256_cmpeq_epi16(_mm256_and_si256(qh, bit), bit), _mm256_set1_epi16(256));
+        let idx = _mm256_or_si256(qs, high);
+        _mm256_storeu_si256(off.as_mut_ptr().add(16 * k).cast(), _mm256_slli_epi16::<4>(idx));
+    }
 }
 
 /// Eight values `dl * (grid[j] + delta)` with signed grid bytes, as ggml's IQ1 dequantizers.
