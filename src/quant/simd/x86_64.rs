@@ -1367,42 +1367,56 @@ unsafe fn iq3s_offsets(x: *const u8, off: &mut [u16; 64]) {
     }
 }
 
-/// Eight values `dl * (grid[j] + delta)` with signed grid bytes, as ggml's IQ1 dequantizers.
-#[target_feature(enable = "avx2,f16c")]
-#[inline]
-unsafe fn iq1_8(grid: u64, delta: __m256, dl: __m256) -> __m256 {
-    let g = i8x8(_mm_cvtsi64_si128(grid as i64));
-    _mm256_mul_ps(dl, _mm256_add_ps(g, delta))
+/// One 32-byte-aligned row of [`iq1_rows`]: eight `grid[j] + delta` values.
+#[repr(C, align(32))]
+struct Iq1Row([f32; 8]);
+
+/// The IQ1_S / IQ1_M grid with the delta already added, built once: row `2 * index + s` holds
+/// `grid[index][j] as f32 + (s == 0 ? IQ1S_DELTA : -IQ1S_DELTA)`, the f32 sum ggml's
+/// dequantizers compute (`dl * (grid[j] + delta)`: the sum first, one f32 add, the same bits
+/// here), so a group of eight is one aligned load and one multiply instead of a sign-extension,
+/// a conversion, the delta's sign bits and an add (those FP operations were the IQ1 kernels'
+/// limit). 4096 rows, 128 KiB: L2-resident while decoding.
+fn iq1_rows() -> &'static [Iq1Row] {
+    static ROWS: std::sync::OnceLock<Box<[Iq1Row]>> = std::sync::OnceLock::new();
+    ROWS.get_or_init(|| {
+        (0..2 * IQ1S_GRID.len())
+            .map(|r| {
+                let delta = if r % 2 == 0 { IQ1S_DELTA } else { -IQ1S_DELTA };
+                Iq1Row(IQ1S_GRID[r / 2].to_le_bytes().map(|g| g as i8 as f32 + delta))
+            })
+            .collect()
+    })
 }
 
-/// ±IQ1S_DELTA in every lane: `sign` is 0 (+) or `1 << 31` (−). Negation is a sign flip, so
-/// this is the scalar oracle's `-IQ1S_DELTA` bit for bit; built from the bit with integer
-/// operations, not a select, because the sign is data (random per 8 or 32 elements) and a
-/// branch on it mispredicts about half the time (that cost IQ1_M two thirds of its speed).
+/// Eight values `dl * row` for the [`iq1_rows`] row at `rows + 32 * r`.
+// SAFETY: `r` < 4096 (callers build it from an 11-bit index and a sign bit).
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn iq1_delta(sign: u32) -> __m256 {
-    _mm256_castsi256_ps(_mm256_set1_epi32((IQ1S_DELTA.to_bits() | sign) as i32))
+unsafe fn iq1_8(rows: *const Iq1Row, r: usize, dl: __m256) -> __m256 {
+    _mm256_mul_ps(dl, _mm256_load_ps((*rows.add(r)).0.as_ptr()))
 }
 
 /// IQ1_S (50 bytes): d@0, qs[32]@2, qh:u16[8]@34 (four 3-bit index highs, scale at 12..15,
 /// delta sign at 15).
 // SAFETY: caller contract (module doc): `src` valid for nb * 50 bytes, `dst` for nb * 256 * es(M) bytes;
-// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables
+// (rows < 4096: see `iq1s_rows`).
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq1_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let rows = iq1_rows().as_ptr();
+    let mut r = [0u32; 32];
     for b in 0..nb {
         let x = src.add(50 * b);
         let y = dst.add(256 * es(M) * b);
         let d = half(x);
+        iq1s_rows(x, &mut r);
         for ib in 0..8 {
-            let qh = std::ptr::read_unaligned(x.add(34 + 2 * ib).cast::<u16>()) as usize;
+            let qh = std::ptr::read_unaligned(x.add(34 + 2 * ib).cast::<u16>());
             let dl = _mm256_set1_ps(d * (2 * ((qh >> 12) & 7) as i32 + 1) as f32);
-            let delta = iq1_delta(((qh & 0x8000) as u32) << 16);
             let mut v = [_mm256_setzero_ps(); 4];
             for (l, v) in v.iter_mut().enumerate() {
-                let idx = *x.add(2 + 4 * ib + l) as usize | (((qh >> (3 * l)) & 7) << 8);
-                *v = iq1_8(IQ1S_GRID[idx], delta, dl);
+                *v = iq1_8(rows, r[4 * ib + l] as usize, dl);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
@@ -1411,12 +1425,33 @@ unsafe fn k_iq1_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     finish::<M>();
 }
 
+/// The 32 [`iq1_rows`] rows of the IQ1_S block at `x`: for group `i = 4 ib + l`,
+/// `2 * (qs[i] | ((qh[ib] >> 3l) & 7) << 8) + (qh[ib] >> 15)`, eight per step.
+// SAFETY: `x` valid for the 50 bytes of one IQ1_S block (reads qs@2..34 and qh@34..50).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn iq1s_rows(x: *const u8, r: &mut [u32; 32]) {
+    let shift = _mm256_setr_epi32(0, 3, 6, 9, 16, 19, 22, 25);
+    let sign = _mm256_setr_epi32(15, 15, 15, 15, 31, 31, 31, 31);
+    for k in 0..4 {
+        let qs = _mm256_cvtepu8_epi32(_mm_loadl_epi64(x.add(2 + 8 * k).cast()));
+        let qh = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(34 + 4 * k).cast::<i32>()));
+        let high = _mm256_slli_epi32::<8>(_mm256_and_si256(_mm256_srlv_epi32(qh, shift), _mm256_set1_epi32(7)));
+        let s = _mm256_and_si256(_mm256_srlv_epi32(qh, sign), _mm256_set1_epi32(1));
+        let row = _mm256_or_si256(_mm256_slli_epi32::<1>(_mm256_or_si256(qs, high)), s);
+        _mm256_storeu_si256(r.as_mut_ptr().add(8 * k).cast(), row);
+    }
+}
+
 /// IQ1_M (56 bytes): qs[32]@0, qh[16]@32, scales:u16[4]@48 (3-bit sub-scales; the top nibbles
 /// assemble the f16 block scale).
 // SAFETY: caller contract (module doc): `src` valid for nb * 56 bytes, `dst` for nb * 256 * es(M) bytes;
-// every load and store below stays inside block `b` (< nb) of both, or in the static tables.
+// every load and store below stays inside block `b` (< nb) of both, or in the static tables
+// (rows < 4096: see `iq1m_rows`).
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let rows = iq1_rows().as_ptr();
+    let mut r = [0u16; 32];
     for b in 0..nb {
         let x = src.add(56 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1439,29 +1474,38 @@ unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let odd = _mm256_add_epi32(_mm256_add_epi32(f, f), _mm256_set1_epi32(1));
             _mm256_storeu_ps(out.as_mut_ptr(), _mm256_mul_ps(d, _mm256_cvtepi32_ps(odd)));
         }
-        let delta = _mm256_set1_epi32(IQ1S_DELTA.to_bits() as i32);
-        let sign = _mm256_set1_epi32(i32::MIN);
+        iq1m_rows(x, &mut r);
         for ib in 0..8 {
             let dl1 = _mm256_broadcast_ss(&dls[2 * ib]);
             let dl2 = _mm256_broadcast_ss(&dls[2 * ib + 1]);
-            let h = std::ptr::read_unaligned(x.add(32 + 2 * ib).cast::<u16>()) as usize;
-            let hv = _mm256_set1_epi32(h as i32);
-            let q = x.add(4 * ib);
-            // Per 8 elements l: index high bits and delta sign from nibble l of `h` (the sign,
-            // bit 4l + 3, moved to bit 31 of ±IQ1S_DELTA: see `iq1_delta`).
             let mut v = [_mm256_setzero_ps(); 4];
             for (l, v) in v.iter_mut().enumerate() {
-                let idx = *q.add(l) as usize | (((h >> (4 * l)) & 7) << 8);
-                let dl = if l < 2 { dl1 } else { dl2 };
-                let sbit = _mm256_and_si256(_mm256_sllv_epi32(hv, _mm256_set1_epi32(28 - 4 * l as i32)), sign);
-                let dv = _mm256_castsi256_ps(_mm256_or_si256(delta, sbit));
-                *v = iq1_8(IQ1S_GRID[idx], dv, dl);
+                *v = iq1_8(rows, r[4 * ib + l] as usize, if l < 2 { dl1 } else { dl2 });
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
+}
+
+/// The 32 [`iq1_rows`] rows of the IQ1_M block at `x`: group i (eight elements) takes nibble
+/// `i % 2` of `qh[i / 2]` — bits 0..3 the index's high bits, bit 3 the delta's sign — so row
+/// `2 * (qs[i] | (nibble & 7) << 8) + (nibble >> 3)`, sixteen per step.
+// SAFETY: `x` valid for the 56 bytes of one IQ1_M block (reads qs@0..32 and qh@32..48).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn iq1m_rows(x: *const u8, r: &mut [u16; 32]) {
+    // Each qh byte twice; the low nibble moved to bits 8..11 (x 256), the high one too (x 16).
+    let mul = _mm256_setr_epi16(256, 16, 256, 16, 256, 16, 256, 16, 256, 16, 256, 16, 256, 16, 256, 16);
+    for k in 0..2 {
+        let qs = _mm256_cvtepu8_epi16(_mm_loadu_si128(x.add(16 * k).cast()));
+        let h = _mm_loadl_epi64(x.add(32 + 8 * k).cast());
+        let t = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(h, h)), mul);
+        let idx = _mm256_or_si256(qs, _mm256_and_si256(t, _mm256_set1_epi16(0x700)));
+        let s = _mm256_srli_epi16::<11>(_mm256_and_si256(t, _mm256_set1_epi16(0x800)));
+        _mm256_storeu_si256(r.as_mut_ptr().add(16 * k).cast(), _mm256_or_si256(_mm256_slli_epi16::<1>(idx), s));
+    }
 }
 
 /// `f()`, compiled with AVX2 and F16C (see `super::wide`).
