@@ -1134,11 +1134,24 @@ unsafe fn k_q2_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // Lattice i-quants: IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M
 // ---------------------------------------------------------------------------------------------
 
-/// Eight unsigned grid bytes (the little-endian bytes of `grid`) → f32.
+/// Eight f32 grid values, 32-byte aligned: one row of [`grid8_f32`] / [`iq1_rows`].
+#[repr(C, align(32))]
+struct Row8([f32; 8]);
+
+/// An 8-value lattice grid (IQ2_XXS, IQ2_XS, IQ2_S: the eight unsigned bytes of each u64 entry)
+/// as f32 rows, built once: a group of eight is then one aligned load instead of a
+/// zero-extension and a conversion (FP work that bounds these kernels). The values are small
+/// integers, exact in f32, so the products are the same bits.
+fn grid8_f32(cell: &'static std::sync::OnceLock<Box<[Row8]>>, grid: &[u64]) -> *const Row8 {
+    cell.get_or_init(|| grid.iter().map(|g| Row8(g.to_le_bytes().map(f32::from))).collect()).as_ptr()
+}
+
+/// Row `i` of a [`grid8_f32`] / [`iq1_rows`] table as eight f32.
+// SAFETY: `i` is below the table's length (the callers' indices are masked to it).
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn grid_u8(grid: u64) -> __m256 {
-    u8x8(_mm_cvtsi64_si128(grid as i64))
+unsafe fn row8(rows: *const Row8, i: usize) -> __m256 {
+    _mm256_load_ps((*rows.add(i)).0.as_ptr())
 }
 
 /// A 4-value lattice grid (IQ3_XXS, IQ3_S: the four bytes of each u32 entry) as f32, built
@@ -1209,6 +1222,8 @@ unsafe fn iq_db(d: f32, s: u32, k: f32) -> __m256 {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
+    let grid = grid8_f32(&GRID, &IQ2XXS_GRID);
     for b in 0..nb {
         let x = src.add(66 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1220,8 +1235,7 @@ unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let sv = ksigns4(aux1);
             let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
-                let grid = IQ2XXS_GRID[(aux0 >> (8 * l)) as u8 as usize];
-                v[l] = grid8(grid_u8(grid), signs_of(sv, l), db);
+                v[l] = grid8(row8(grid, (aux0 >> (8 * l)) as u8 as usize), signs_of(sv, l), db);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
@@ -1235,6 +1249,8 @@ unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
+    let grid = grid8_f32(&GRID, &IQ2XS_GRID);
     for b in 0..nb {
         let x = src.add(74 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1248,8 +1264,7 @@ unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let sv = _mm256_set1_epi32((k(0) | k(1) | k(2) | k(3)) as i32);
             let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
-                let grid = IQ2XS_GRID[q(l) & 511];
-                v[l] = grid8(grid_u8(grid), signs_of(sv, l), db[l / 2]);
+                v[l] = grid8(row8(grid, q(l) & 511), signs_of(sv, l), db[l / 2]);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
@@ -1263,6 +1278,8 @@ unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
+    let grid = grid8_f32(&GRID, &IQ2S_GRID);
     for b in 0..nb {
         let x = src.add(82 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1275,7 +1292,7 @@ unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
                 let idx = *x.add(2 + 4 * ib + l) as usize | ((qh << (8 - 2 * l)) & 0x300);
-                v[l] = grid8(grid_u8(IQ2S_GRID[idx]), signs_of(sv, l), db[l / 2]);
+                v[l] = grid8(row8(grid, idx), signs_of(sv, l), db[l / 2]);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
@@ -1367,34 +1384,31 @@ unsafe fn iq3s_offsets(x: *const u8, off: &mut [u16; 64]) {
     }
 }
 
-/// One 32-byte-aligned row of [`iq1_rows`]: eight `grid[j] + delta` values.
-#[repr(C, align(32))]
-struct Iq1Row([f32; 8]);
-
 /// The IQ1_S / IQ1_M grid with the delta already added, built once: row `2 * index + s` holds
 /// `grid[index][j] as f32 + (s == 0 ? IQ1S_DELTA : -IQ1S_DELTA)`, the f32 sum ggml's
 /// dequantizers compute (`dl * (grid[j] + delta)`: the sum first, one f32 add, the same bits
 /// here), so a group of eight is one aligned load and one multiply instead of a sign-extension,
 /// a conversion, the delta's sign bits and an add (those FP operations were the IQ1 kernels'
 /// limit). 4096 rows, 128 KiB: L2-resident while decoding.
-fn iq1_rows() -> &'static [Iq1Row] {
-    static ROWS: std::sync::OnceLock<Box<[Iq1Row]>> = std::sync::OnceLock::new();
+fn iq1_rows() -> *const Row8 {
+    static ROWS: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
     ROWS.get_or_init(|| {
         (0..2 * IQ1S_GRID.len())
             .map(|r| {
                 let delta = if r % 2 == 0 { IQ1S_DELTA } else { -IQ1S_DELTA };
-                Iq1Row(IQ1S_GRID[r / 2].to_le_bytes().map(|g| g as i8 as f32 + delta))
+                Row8(IQ1S_GRID[r / 2].to_le_bytes().map(|g| g as i8 as f32 + delta))
             })
-            .collect()
+            .collect::<Box<[Row8]>>()
     })
+    .as_ptr()
 }
 
-/// Eight values `dl * row` for the [`iq1_rows`] row at `rows + 32 * r`.
+/// Eight values `dl * row` for row `r` of [`iq1_rows`].
 // SAFETY: `r` < 4096 (callers build it from an 11-bit index and a sign bit).
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn iq1_8(rows: *const Iq1Row, r: usize, dl: __m256) -> __m256 {
-    _mm256_mul_ps(dl, _mm256_load_ps((*rows.add(r)).0.as_ptr()))
+unsafe fn iq1_8(rows: *const Row8, r: usize, dl: __m256) -> __m256 {
+    _mm256_mul_ps(dl, row8(rows, r))
 }
 
 /// IQ1_S (50 bytes): d@0, qs[32]@2, qh:u16[8]@34 (four 3-bit index highs, scale at 12..15,
@@ -1404,7 +1418,7 @@ unsafe fn iq1_8(rows: *const Iq1Row, r: usize, dl: __m256) -> __m256 {
 // (rows < 4096: see `iq1s_rows`).
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq1_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let rows = iq1_rows().as_ptr();
+    let rows = iq1_rows();
     let mut r = [0u32; 32];
     for b in 0..nb {
         let x = src.add(50 * b);
@@ -1450,7 +1464,7 @@ unsafe fn iq1s_rows(x: *const u8, r: &mut [u32; 32]) {
 // (rows < 4096: see `iq1m_rows`).
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq1_m<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let rows = iq1_rows().as_ptr();
+    let rows = iq1_rows();
     let mut r = [0u16; 32];
     for b in 0..nb {
         let x = src.add(56 * b);
