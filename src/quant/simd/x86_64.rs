@@ -146,7 +146,15 @@ unsafe fn put<const M: u8>(dst: *mut u8, v: __m256) {
 #[inline]
 unsafe fn half8_of(m: u8, v: __m256) -> __m128i {
     match m & 3 {
-        OUT_F16 => _mm256_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT }>(v),
+        OUT_F16 => {
+            let mut h = _mm256_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT }>(v);
+            // Keep the result in a register: otherwise LLVM folds the store that follows into
+            // `vcvtps2ph` with a memory destination, which AMD Zen runs at a third of the speed
+            // of the register form plus a store (0.82 vs 0.35 ns per eight on the development
+            // machine's Zen 4).
+            std::arch::asm!("/* {h} */", h = inout(xmm_reg) h, options(pure, nomem, nostack, preserves_flags));
+            h
+        }
         OUT_BF16_NATIVE => bf16x8_native(v),
         _ => bf16x8(v),
     }
