@@ -1242,8 +1242,8 @@ unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let db = iq_db(d, aux1 >> 28, 0.25);
             let sv = ksigns4(aux1);
             let mut v = [_mm256_setzero_ps(); 4];
-            for l in 0..4 {
-                v[l] = grid8(row8(grid, (aux0 >> (8 * l)) as u8 as usize), signs_of(sv, l), db);
+            for (l, v) in v.iter_mut().enumerate() {
+                *v = grid8(row8(grid, (aux0 >> (8 * l)) as u8 as usize), signs_of(sv, l), db);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
