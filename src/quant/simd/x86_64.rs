@@ -1178,11 +1178,14 @@ fn grid4_f32<const N: usize>(
     })
 }
 
-/// Eight grid values as f32: rows `a` and `b` of a [`grid4_f32`] table.
+/// Eight grid values as f32: the rows at byte offsets `a` and `b` (16 x the row index) of the
+/// [`grid4_f32`] table at `grid`.
+// SAFETY: both offsets are 16 x an index below the table's length.
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-unsafe fn grid4x2(a: &[f32; 4], b: &[f32; 4]) -> __m256 {
-    _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(_mm_loadu_ps(a.as_ptr())), _mm_loadu_ps(b.as_ptr()))
+unsafe fn grid4_at(grid: *const u8, a: u16, b: u16) -> __m256 {
+    let lo = _mm_loadu_ps(grid.add(a as usize).cast());
+    _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(lo), _mm_loadu_ps(grid.add(b as usize).cast()))
 }
 
 /// The sign bits of group `l` (elements `8l..8l+8`) of a 32-element sub-block whose four sign
@@ -1315,20 +1318,24 @@ unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     static GRID: std::sync::OnceLock<Box<[[f32; 4]; 256]>> = std::sync::OnceLock::new();
-    let grid = grid4_f32(&GRID, &IQ3XXS_GRID);
+    let grid = grid4_f32(&GRID, &IQ3XXS_GRID).as_ptr().cast::<u8>();
+    let mut off = [0u16; 64];
     for b in 0..nb {
         let x = src.add(98 * b);
         let y = dst.add(256 * es(M) * b);
         let d = half(x);
+        for k in 0..4 {
+            let qs = _mm256_cvtepu8_epi16(_mm_loadu_si128(x.add(2 + 16 * k).cast()));
+            _mm256_storeu_si256(off.as_mut_ptr().add(16 * k).cast(), _mm256_slli_epi16::<4>(qs));
+        }
         for ib in 0..8 {
             let aux = std::ptr::read_unaligned(x.add(66 + 4 * ib).cast::<u32>());
             let db = iq_db(d, aux >> 28, 0.5);
             let sv = ksigns4(aux);
-            let q = x.add(2 + 8 * ib);
+            let o = &off[8 * ib..8 * ib + 8];
             let mut v = [_mm256_setzero_ps(); 4];
-            for l in 0..4 {
-                let g = grid4x2(&grid[*q.add(2 * l) as usize], &grid[*q.add(2 * l + 1) as usize]);
-                v[l] = grid8(g, signs_of(sv, l), db);
+            for (l, v) in v.iter_mut().enumerate() {
+                *v = grid8(grid4_at(grid, o[2 * l], o[2 * l + 1]), signs_of(sv, l), db);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
@@ -1363,11 +1370,8 @@ unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<i32>()));
             let o = &off[8 * ib..8 * ib + 8];
             let mut v = [_mm256_setzero_ps(); 4];
-            for l in 0..4 {
-                let g1 = _mm_loadu_ps(grid.add(o[2 * l] as usize).cast());
-                let g2 = _mm_loadu_ps(grid.add(o[2 * l + 1] as usize).cast());
-                let g = _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(g1), g2);
-                v[l] = grid8(g, signs_of(sv, l), db);
+            for (l, v) in v.iter_mut().enumerate() {
+                *v = grid8(grid4_at(grid, o[2 * l], o[2 * l + 1]), signs_of(sv, l), db);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
