@@ -53,8 +53,8 @@ pub struct BenchArgs {
     /// Also time the scalar oracle (one thread, f32 out).
     #[arg(long)]
     scalar: bool,
-    /// Print JSON: {"elements", "rounds", "dst_offset", "threads", "simd", "ggml", "bandwidth", "rows",
-    /// "skipped", "unmet_floors"}.
+    /// Print JSON: {"elements", "rounds", "dst_offset", "threads", "simd", "optimized_build", "ggml",
+    /// "bandwidth", "rows", "skipped", "unmet_floors"}.
     #[arg(long)]
     json: bool,
     /// No progress bar.
