@@ -14,6 +14,9 @@
  * - Read: `bg_tensor_data()` (the packed bytes, zero-copy), `bg_tensor_dequantize()` /
  *   `bg_tensor_dequantize_rows()` (to f32, f16 or bf16, bit-exact with ggml), `bg_dequantize()`
  *   and `bg_quantize()` on caller buffers; `bg_crossval_*` against the built-in C++ reference.
+ *   After a placed load: `bg_tensor_resident_data()` (host bytes as loaded, packed or decoded)
+ *   and `bg_tensor_device_ptr()` (GPU tensors); `bg_cuda_device_count()` /
+ *   `bg_cuda_device_info()` list the GPUs.
  * - Release: `bg_free()`. Minimal use:
  * @code
  *   bg_model *m = NULL;
@@ -41,7 +44,11 @@
  *   bytes, valid until the last reference to the model is released. GGUF strings are not
  *   NUL-terminated (tensor names and keys are: bitgguf keeps NUL-terminated copies).
  * - No call aborts: a panic inside the library becomes `BG_STATUS_PANIC` (or NULL/0) with a
- *   message. Malformed files get a 1xx-4xx status, never a crash.
+ *   message. A malformed file gets a 1xx-4xx status when it is loaded, and invalid BitNet codes,
+ *   scales or tile keys a 5xx status when a tensor is decoded; never a crash.
+ * - Features: the header is the same whatever the build; a function of a feature the library
+ *   was built without (`gpu`, `crossval`) returns `BG_STATUS_NOT_COMPILED`. `bg_version()` names
+ *   the features and the SIMD level; compare `bg_abi_version()` with `BG_ABI_VERSION` at start-up.
  * - Memory mapping: by default files are mapped read-only. If another process truncates or
  *   rewrites a mapped file, touching its pages can raise SIGBUS. For files that may change while
  *   loaded, call `bg_load_options_set_use_mmap(opts, false)` (the file is read into memory).

@@ -4,7 +4,11 @@
 //! BitNet b1.58 ternary formats I2_S, TL1 and TL2.
 //!
 //! Data flows one way: bytes → [`gguf`] (parse, validate structure) → [`model`] (the loaded
-//! file or shards) → the caller. `ffi` wraps that pipeline for C; nothing under it knows about C.
+//! file or shards, config, tensor roles) → [`placement`] (a plan: which device holds each
+//! tensor) → [`load`] (materialize per plan, through [`quant`] and [`device`]) → the caller.
+//! `ffi` wraps that pipeline for C; nothing under it knows about C. Around it: [`convert`]
+//! (quantize, transcode), [`synth`] (synthetic models), [`validate`] (accuracy), `crossval`
+//! (the C++ reference, feature `crossval`), [`bench`] (what `bitgguf bench` measures).
 //!
 //! ```
 //! use bitgguf::gguf::{GgufWriter, OwnedValue};

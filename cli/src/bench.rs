@@ -30,8 +30,8 @@ pub struct BenchArgs {
     /// Comma-separated output types: f32, f16, bf16.
     #[arg(long = "to", value_delimiter = ',', default_value = "f32")]
     to: Vec<String>,
-    /// Elements per type (rounded down to a multiple of 65536). The default, 32 Mi (128 MiB of
-    /// f32), is far larger than caches, as in docs/PERFORMANCE.md.
+    /// Elements per type (rounded down to a multiple of 65536, at least 65536). The default,
+    /// 32 Mi (128 MiB of f32), is far larger than caches, as in docs/PERFORMANCE.md.
     #[arg(long, default_value_t = 32 << 20)]
     elements: usize,
     /// Timed rounds per case (median); each timed run follows an untimed run of the same case.
@@ -53,8 +53,8 @@ pub struct BenchArgs {
     /// Also time the scalar oracle (one thread, f32 out).
     #[arg(long)]
     scalar: bool,
-    /// Print JSON: {"elements", "rounds", "dst_offset", "threads", "simd", "ggml", "bandwidth", "rows",
-    /// "skipped", "unmet_floors"}.
+    /// Print JSON: {"elements", "rounds", "dst_offset", "threads", "simd", "optimized_build", "ggml",
+    /// "bandwidth", "rows", "skipped", "unmet_floors"}.
     #[arg(long)]
     json: bool,
     /// No progress bar.

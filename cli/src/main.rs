@@ -3,14 +3,21 @@
 //! ```text
 //! bitgguf inspect FILE [--json] [--no-mmap] [--type-policy auto|upstream|bitnet]
 //! bitgguf dequant FILE --tensor NAME [--to f32|f16|bf16] [--tl-config BM,BK,bm | --tl-preset NAME] [--i2s-layout group128|group64] [--quiet] [--json] -o OUT
+//!                 [--no-mmap] [--type-policy auto|upstream|bitnet]
 //! bitgguf demo [--json]
 //! bitgguf synth --preset tiny|bitnet-2b-4t|bitnet-large|bitnet-3b|llama3-8b-1.58 --type TYPE [--seed N] [--i2s-tail zero|replicated] [--quiet] [--json] -o OUT.gguf
-//! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--quiet] [--json]
-//! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported]   (feature `crossval`)
+//!               [--tl-config BM,BK,bm] [--embed-type TYPE]
+//! bitgguf load FILE [--strategy cpu|gpu|hybrid] [--vram-fraction F] [--to packed|f32|f16|bf16] [--no-mmap] [--populate]
+//!              [--staging-mib N] [--tensor-split A,B,...] [--n-gpu-layers N] [--quiet] [--json]
+//! bitgguf crossval FILE [--json] [--sample N] [--allow-unsupported] [--threads N] [--type-policy P] [--i2s-layout L]
+//!                  [--tl-config BM,BK,bm | --tl-preset NAME] [--verbose] [--quiet]   (feature `crossval`)
 //! bitgguf quantize IN.gguf --to TYPE [--mode absmean|sign-max] [--tl-config BM,BK,bm | --tl-preset NAME]
 //!                  [--embeddings TYPE] [--allow-lossy-scale] [--i2s-tail zero|replicated] [--quiet] [--json] -o OUT.gguf
+//!                  [--input-tl-config BM,BK,bm | --input-tl-preset NAME]
 //! bitgguf validate FILE [--reference REF.gguf] [--json] [--quiet] [--min-cosine C] [--seed N]
-//! bitgguf bench [--types LIST] [--to f32,f16,bf16] [--elements N] [--rounds R] [--ggml PATH | --no-ggml] [--json]
+//!                  [--tl-config BM,BK,bm | --tl-preset NAME]
+//! bitgguf bench [--types LIST] [--to f32,f16,bf16] [--elements N] [--rounds R] [--dst-offset BYTES]
+//!               [--ggml PATH | --no-ggml] [--require-ggml] [--scalar] [--quiet] [--json]
 //! ```
 //!
 //! Exit codes (stable, also printed by `--help`):
@@ -18,8 +25,8 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | invalid file: the library rejected it (bad magic, truncated, bad layout, ...) |
-//! | 2 | usage error (unknown option, missing argument) |
+//! | 1 | invalid file: the library rejected it (bad magic, truncated, bad layout, ...); also an option value refused after parsing (status 901 `InvalidParameter`: an unknown type name, a malformed `--tl-config`, ...) |
+//! | 2 | usage error (unknown option, missing argument, a value not among the option's choices) |
 //! | 3 | I/O or system error: cannot open, stat, map or read the file, write the output or a temporary file |
 //! | 4 | a check failed: `crossval` found a mismatch; `validate` found a tensor below the accuracy gate (cosine < 0.99) or without a counterpart in the reference; `bench` found our output different from ggml's |
 //!
@@ -58,8 +65,9 @@ pub const EXIT_CHECK: u8 = 4;
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
-  1  invalid file (the library rejected it; the message says what, where, expected vs found)
-  2  usage error
+  1  invalid file (the library rejected it; the message says what, where, expected vs found),
+     or an option value refused after parsing (status 901 InvalidParameter: unknown type name, ...)
+  2  usage error (unknown option, missing argument, a value not among the option's choices)
   3  I/O or system error (cannot open/stat/map/read the file, write the output or a temp file)
   4  a check failed (crossval: mismatch; validate: a tensor below the accuracy gate, cosine < 0.99;
      demo: a step's check; bench: our output differs from ggml's)";

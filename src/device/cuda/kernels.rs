@@ -3,8 +3,8 @@
 //! load's path:
 //! - in memory, per process and compute capability (the compiled image), and per device (the
 //!   loaded module, in the backend's device state);
-//! - on disk, `<cache>/bitgguf/kernels/<hash>-sm_XY.cubin`, where `<cache>` is
-//!   `$BG_KERNEL_CACHE_DIR`, else `$XDG_CACHE_HOME`, else `$HOME/.cache`; `<hash>` covers the
+//! - on disk, `<dir>/<hash>-sm_XY.cubin`, where `<dir>` is `$BG_KERNEL_CACHE_DIR`, else
+//!   `$XDG_CACHE_HOME/bitgguf/kernels`, else `$HOME/.cache/bitgguf/kernels`; `<hash>` covers the
 //!   kernel source and the compiler options, so an edited kernel never loads a stale image. A
 //!   cache file that fails to load is recompiled and replaced; a cache that cannot be written
 //!   is skipped (compilation then happens once per process).
