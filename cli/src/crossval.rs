@@ -168,8 +168,8 @@ mod imp {
             match crate::synth::parse_tl_config(t) {
                 Ok(c) => load.codec.tl_config = Some(c),
                 Err(m) => {
-                    eprintln!("bitgguf: error: --tl-config: {m}");
-                    return ExitCode::from(crate::EXIT_USAGE);
+                    eprintln!("bitgguf: error: --tl-config: {m} [status 901 InvalidParameter]");
+                    return ExitCode::from(crate::EXIT_INVALID);
                 }
             }
         }
@@ -177,8 +177,13 @@ mod imp {
             match TlPresetName::parse(p) {
                 Ok(c) => load.codec.tl_preset = Some(c),
                 Err(e) => {
-                    eprintln!("bitgguf: error: --tl-preset: {}", e.message());
-                    return ExitCode::from(crate::EXIT_USAGE);
+                    eprintln!(
+                        "bitgguf: error: --tl-preset: {} [status {} {:?}]",
+                        e.message(),
+                        e.status() as u32,
+                        e.status()
+                    );
+                    return ExitCode::from(crate::EXIT_INVALID);
                 }
             }
         }

@@ -44,6 +44,18 @@ pub enum LoadTo {
     Bf16,
 }
 
+impl LoadTo {
+    /// The name as `--to` spells it.
+    fn name(self) -> &'static str {
+        match self {
+            LoadTo::Packed => "packed",
+            LoadTo::F32 => "f32",
+            LoadTo::F16 => "f16",
+            LoadTo::Bf16 => "bf16",
+        }
+    }
+}
+
 /// Arguments of `bitgguf load`.
 #[derive(Args, Debug)]
 pub struct LoadArgs {
@@ -74,7 +86,7 @@ pub struct LoadArgs {
     #[arg(long)]
     pub n_gpu_layers: Option<u32>,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(long, short)]
     pub quiet: bool,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -230,7 +242,7 @@ pub fn run(a: &LoadArgs) -> Result<(), CliError> {
             "file": a.file.display().to_string(),
             "strategy": plan.strategy,
             "read_mode": if read_mode == ReadMode::Pread { "pread" } else { "mmap" },
-            "to": format!("{:?}", a.to).to_lowercase(),
+            "to": a.to.name(),
             "tensors": m.model().tensor_count(),
             "architecture": m.config().architecture,
             "layers": m.config().n_layers,
@@ -253,14 +265,14 @@ pub fn run(a: &LoadArgs) -> Result<(), CliError> {
     w(
         &mut out,
         format!(
-            "{}: {} tensors ({}), {} layers, strategy {}, {} mode, to {:?}",
+            "{}: {} tensors ({}), {} layers, strategy {}, {} mode, to {}",
             a.file.display(),
             m.model().tensor_count(),
             mb(packed),
             m.config().n_layers,
             plan.strategy,
             if read_mode == ReadMode::Pread { "pread" } else { "mmap" },
-            a.to
+            a.to.name()
         ),
     )?;
     write_devices(&mut out, &m).map_err(out_err)?;

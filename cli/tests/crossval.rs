@@ -190,10 +190,10 @@ mod with_feature {
             "{}",
             stdout(&o)
         );
-        // A malformed flag is a usage error.
+        // A malformed value is refused after parsing: exit 1 with status 901, as in every command.
         let o = bitgguf(&["crossval", f, "--tl-config", "32,x"], &[]);
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert!(stderr(&o).contains("--tl-config"), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains("--tl-config") && stderr(&o).contains("901"), "{}", stderr(&o));
     }
 
     #[test]
