@@ -20,6 +20,8 @@
 #   BG_ONLY        comma-separated rows to run: i2_s,tl1,tl2,tq1_0,tq2_0 (default: all)
 #   BG_TL_STREAMING=on|off  streaming stores for TL1/TL2 (default: the library's choice, on for
 #                  outputs >= 8 MiB)
+#   BG_DST_OFFSET  the destination starts this many bytes past a 64-byte boundary (default:
+#                  wherever malloc puts a plain Vec, 16 bytes past a page here)
 #   BG_CRITERION=1 also run criterion on the I2_S kernels (1 Mi elements)
 # Prints "SKIPPED: ..." (exit 0) when ggml is missing.
 set -euo pipefail

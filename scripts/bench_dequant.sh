@@ -18,6 +18,8 @@
 #   BG_OUTS        output types to time (default "f32,f16,bf16")
 #   BG_QELEMS      elements per type for quantization (default 4 Mi)
 #   BG_SCALAR=1    also time our scalar decoders
+#   BG_DST_OFFSET  outputs start this many bytes past a 64-byte boundary (default 0; 16 is
+#                  where malloc puts large blocks)
 #   BG_CRITERION=1 also run the criterion benches `dequant` and `quantize` (1 Mi elements)
 # Prints "SKIPPED: ..." (exit 0) when ggml is missing.
 set -euo pipefail
