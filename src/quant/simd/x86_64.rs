@@ -1058,12 +1058,27 @@ unsafe fn k_mxfp4<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     for b in 0..nb {
         let x = src.add(17 * b);
         let y = dst.add(32 * es(M) * b);
-        let d = _mm256_set1_ps(e8m0_to_f32_half(*x));
-        let (lo, hi) = lookup_nibbles(tbl, load16(x.add(1)));
-        put16_i8_mul::<M>(y, lo, d);
-        put16_i8_mul::<M>(y.add(16 * es(M)), hi, d);
+        // `vcvtneps2bf16` flushes subnormal f32 to zero. A block's nonzero values are at least
+        // 2^(e - 128) in magnitude (E8M0 `e` halved, times |kvalue| >= 1), normal for e >= 2;
+        // the rare blocks below that take the portable rounding in the bf16-native modes.
+        match M {
+            OUT_BF16_NATIVE if *x < 3 => mxfp4_block::<OUT_BF16>(x, y, tbl),
+            m if m == STREAM | OUT_BF16_NATIVE && *x < 3 => mxfp4_block::<{ STREAM | OUT_BF16 }>(x, y, tbl),
+            _ => mxfp4_block::<M>(x, y, tbl),
+        }
     }
     finish::<M>();
+}
+
+/// One MXFP4 block (`x`, 17 bytes) to `y` in mode `M`.
+// SAFETY: `x` valid for 17 bytes, `y` for 32 * es(M) bytes.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn mxfp4_block<const M: u8>(x: *const u8, y: *mut u8, tbl: __m128i) {
+    let d = _mm256_set1_ps(e8m0_to_f32_half(*x));
+    let (lo, hi) = lookup_nibbles(tbl, load16(x.add(1)));
+    put16_i8_mul::<M>(y, lo, d);
+    put16_i8_mul::<M>(y.add(16 * es(M)), hi, d);
 }
 
 /// NVFP4 (36 bytes): four UE4M3 scales@0, qs[32]@4; sub-block s: byte `qs[8s+j]` holds
@@ -1568,8 +1583,9 @@ macro_rules! set {
 /// in magnitude. All types scaled by f16 values (multiples of 2^-24) or UE4M3 scales (multiples
 /// of 2^-10 after halving), times integers and the small dyadic constants of the IQ formats,
 /// produce exact products and differences that are zero or far above 2^-126, and rounding to f32
-/// keeps a nonzero value nonzero and normal. F32 and BF16 inputs can hold subnormals, and MXFP4's
-/// E8M0 scale reaches 2^-128: those three keep the portable rounding.
+/// keeps a nonzero value nonzero and normal. F32 and BF16 inputs can hold subnormals: those keep
+/// the portable rounding. MXFP4's E8M0 scale reaches 2^-128: its kernel takes the portable
+/// rounding for the blocks whose scale is that small, the native one for the others.
 ///
 /// The [`Stream2`] choices (f16, bf16) are measured (`examples/stream_ab.rs`, docs/PERFORMANCE.md
 /// section 0g): `Split` where streaming stores were faster on all threads, `Always` where they
@@ -1617,7 +1633,7 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         30 => set!(k_bf16, subnormal, Always, Always),
         34 => set!(k_tq1_0, Never, Never),
         35 => set!(k_tq2_0, Split, Split),
-        39 => set!(k_mxfp4, subnormal, Split, Never),
+        39 => set!(k_mxfp4, Split, Never),
         40 => set!(k_nvfp4, Never, Never),
         41 => set!(k_q1_0, Split, Split),
         42 => set!(k_q2_0, Split, Split),
