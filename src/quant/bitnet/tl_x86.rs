@@ -266,7 +266,9 @@ impl Blocks {
 /// or with `half` 16-bit patterns stored as 2 bytes each). Rows are written contiguously across the
 /// k-blocks, up to [`TL1_CHUNK`] columns at a time. With `streaming`, non-temporal stores
 /// (`dst` 16-byte aligned; the caller issues the [`sfence`]). `next`: where the next row group's
-/// blocks lie (a prefetch hint; blocks outside `src` are skipped).
+/// blocks lie (a hint: f32 outputs prefetch them and stage their first chunk ahead into
+/// `scratch`, used only by a later call for exactly those blocks; blocks outside `src` are
+/// skipped).
 ///
 /// Source prefetch: the blocks of one row group are `jstride` apart (8 KiB for the shipped
 /// presets), beyond the hardware prefetchers, and a staging load that misses holds up the
