@@ -123,6 +123,10 @@ fn tails_chunks_and_alignments_beyond_the_presets() {
         (128, 4160, TlConfig { bm_tile: 64, bk: 520, bm: 32 }),
         (64, 2064, TlConfig { bm_tile: 64, bk: 344, bm: 64 }),
         (32, 8, TlConfig { bm_tile: 32, bk: 8, bm: 32 }),
+        // A last chunk with an odd number of pairs, staged a step at a time while the chunk
+        // before it is expanded (software pipelining), for both sub-group layouts.
+        (64, 2048 + 24, TlConfig { bm_tile: 64, bk: 8, bm: 32 }),
+        (128, 4096 + 8, TlConfig { bm_tile: 64, bk: 8, bm: 64 }),
     ] {
         let bytes = encode_tl1(&rng.trits(m * k), 0.25, m, k, &cfg).unwrap();
         let mut want = vec![0f32; m * k];

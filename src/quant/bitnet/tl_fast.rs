@@ -191,12 +191,11 @@ fn tl1_groups(
     // independent, decoded into its own bm*k outputs: in parallel (rayon) when the output
     // is large and the pool has several threads.
     let group = |scratch: &mut Tl1Scratch, gi: usize, rows: &mut [u8]| {
-        let (i, r) = (gi / ng, gi % ng);
-        let blocks = Blocks { first: (i * nj * ng + r) * block, jstride: ng * block, nj };
+        let at = |gi: usize| Blocks { first: (gi / ng * nj * ng + gi % ng) * block, jstride: ng * block, nj };
         // SAFETY: AVX2 checked by the caller; the payload was validated (nibbles ≤ 8); `rows`
         // are the bm*k outputs of rows gi*bm.., 16-byte aligned with `nt` (dst is; k is a
         // multiple of 8). `tl1_rows` asserts the block bounds and the output length.
-        unsafe { tl1_rows(payload, blocks, bm, bk, values, half, rows, nt, scratch) };
+        unsafe { tl1_rows(payload, at(gi), Some(at(gi + 1)), bm, bk, values, half, rows, nt, scratch) };
     };
     for_row_groups(dst, first, bm * k * es, nt, Tl1Scratch::new, group);
 }
