@@ -1223,6 +1223,17 @@ unsafe fn ksigns4(aux: u32) -> __m256i {
     _mm256_set1_epi32((k(0) | (k(1) << 8) | (k(2) << 16) | (k(3) << 24)) as i32)
 }
 
+/// `KSIGNS_IQ2XS` computed: every 16-bit lane `s` (< 128) of `s` → `s | parity(s) << 7` (an
+/// even number of sign bits). Also right for 32-bit lanes holding values < 128.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn ksigns_v(s: __m256i) -> __m256i {
+    let mut p = _mm256_xor_si256(s, _mm256_srli_epi16::<4>(s));
+    p = _mm256_xor_si256(p, _mm256_srli_epi16::<2>(p));
+    p = _mm256_xor_si256(p, _mm256_srli_epi16::<1>(p));
+    _mm256_or_si256(s, _mm256_slli_epi16::<7>(_mm256_and_si256(p, _mm256_set1_epi16(1))))
+}
+
 /// Eight values `(db * g[j]) * sign[j]` (`g`: eight unsigned grid values as f32; `signs`
 /// from [`signs_of`]), as ggml's IQ2 / IQ3 dequantizers (ggml's
 /// `signs & kmask_iq2xs[j] ? -1.f : 1.f` factor). Multiplying by ±1 is exact, so it is a sign
@@ -1277,20 +1288,29 @@ unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
     let grid = grid8_f32(&GRID, &IQ2XS_GRID);
+    // Per block, built in vectors: the 32 grid indices (low 9 bits of each qs word) and the 32
+    // sign bytes (`KSIGNS_IQ2XS` of the top 7 bits, computed: [`ksigns_v`]).
+    let mut idx = [0u16; 32];
+    let mut sg = [0u8; 32];
     for b in 0..nb {
         let x = src.add(74 * b);
         let y = dst.add(256 * es(M) * b);
         let d = half(x);
+        let (qa, qb) = (_mm256_loadu_si256(x.add(2).cast()), _mm256_loadu_si256(x.add(34).cast()));
+        let m = _mm256_set1_epi16(511);
+        _mm256_storeu_si256(idx.as_mut_ptr().cast(), _mm256_and_si256(qa, m));
+        _mm256_storeu_si256(idx.as_mut_ptr().add(16).cast(), _mm256_and_si256(qb, m));
+        let (sa, sb) = (ksigns_v(_mm256_srli_epi16::<9>(qa)), ksigns_v(_mm256_srli_epi16::<9>(qb)));
+        // packus interleaves the 128-bit lanes (a0..7, b0..7 | a8..15, b8..15): reorder.
+        let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi16(sa, sb));
+        _mm256_storeu_si256(sg.as_mut_ptr().cast(), packed);
         for ib in 0..8 {
             let sc = *x.add(66 + ib) as u32;
             let db = [iq_db(d, sc & 0xf, 0.25), iq_db(d, sc >> 4, 0.25)];
-            let qs = std::ptr::read_unaligned(x.add(2 + 8 * ib).cast::<u64>());
-            let q = |l: usize| (qs >> (16 * l)) as usize;
-            let k = |l: usize| (KSIGNS_IQ2XS[(q(l) >> 9) & 127] as u32) << (8 * l);
-            let sv = _mm256_set1_epi32((k(0) | k(1) | k(2) | k(3)) as i32);
+            let sv = _mm256_set1_epi32(std::ptr::read_unaligned(sg.as_ptr().add(4 * ib).cast::<i32>()));
             let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
-                v[l] = grid8(row8(grid, q(l) & 511), signs_of(sv, l), db[l / 2]);
+                v[l] = grid8(row8(grid, idx[4 * ib + l] as usize), signs_of(sv, l), db[l / 2]);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
@@ -1335,6 +1355,7 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     static GRID: std::sync::OnceLock<Box<[[f32; 4]; 256]>> = std::sync::OnceLock::new();
     let grid = grid4_f32(&GRID, &IQ3XXS_GRID).as_ptr().cast::<u8>();
     let mut off = [0u16; 64];
+    let mut sw = [0u32; 8];
     for b in 0..nb {
         let x = src.add(98 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1343,10 +1364,18 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let qs = _mm256_cvtepu8_epi16(_mm_loadu_si128(x.add(2 + 16 * k).cast()));
             _mm256_storeu_si256(off.as_mut_ptr().add(16 * k).cast(), _mm256_slli_epi16::<4>(qs));
         }
+        // The sign words of the eight sub-blocks (as [`ksigns4`]), built in one vector.
+        let aux = _mm256_loadu_si256(x.add(66).cast());
+        let mut words = _mm256_setzero_si256();
+        for l in 0..4 {
+            let f = _mm256_and_si256(_mm256_srl_epi32(aux, _mm_cvtsi32_si128(7 * l)), _mm256_set1_epi32(127));
+            words = _mm256_or_si256(words, _mm256_sll_epi32(ksigns_v(f), _mm_cvtsi32_si128(8 * l)));
+        }
+        _mm256_storeu_si256(sw.as_mut_ptr().cast(), words);
         for ib in 0..8 {
             let aux = std::ptr::read_unaligned(x.add(66 + 4 * ib).cast::<u32>());
             let db = iq_db(d, aux >> 28, 0.5);
-            let sv = ksigns4(aux);
+            let sv = _mm256_set1_epi32(sw[ib] as i32);
             let o = &off[8 * ib..8 * ib + 8];
             let mut v = [_mm256_setzero_ps(); 4];
             for (l, v) in v.iter_mut().enumerate() {
@@ -1622,7 +1651,7 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         13 => set!(k_q5_k, Split, Split),
         14 => set!(k_q6_k, Split, Split),
         16 => set!(k_iq2_xxs, Split, Split),
-        17 => set!(k_iq2_xs, Never, Never),
+        17 => set!(k_iq2_xs, Always, Always),
         18 => set!(k_iq3_xxs, Split, Split),
         19 => set!(k_iq1_s, Always, Always),
         20 => set!(k_iq4_nl, Split, Split),
@@ -1669,6 +1698,33 @@ mod tests {
             }
         }
         checked
+    }
+
+    /// [`ksigns_v`] equals `KSIGNS_IQ2XS` for every 7-bit input, in 16- and 32-bit lanes.
+    #[test]
+    fn ksigns_computed_equals_the_table() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("SKIPPED: no AVX2");
+            return;
+        }
+        for base in (0..128u16).step_by(16) {
+            let mut w16 = [0u16; 16];
+            let mut w32 = [0u32; 8];
+            // SAFETY: AVX2 checked above; the buffers are 32 bytes.
+            unsafe {
+                let v16 = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+                let v16 = _mm256_add_epi16(v16, _mm256_set1_epi16(base as i16));
+                _mm256_storeu_si256(w16.as_mut_ptr().cast(), ksigns_v(v16));
+                let v32 = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(base as i32));
+                _mm256_storeu_si256(w32.as_mut_ptr().cast(), ksigns_v(v32));
+            }
+            for (i, &w) in w16.iter().enumerate() {
+                assert_eq!(w, KSIGNS_IQ2XS[base as usize + i] as u16, "ksigns({})", base as usize + i);
+            }
+            for (i, &w) in w32.iter().enumerate() {
+                assert_eq!(w, KSIGNS_IQ2XS[base as usize + i] as u32, "ksigns({})", base as usize + i);
+            }
+        }
     }
 
     fn native_available() -> bool {
