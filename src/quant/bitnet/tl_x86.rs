@@ -423,9 +423,8 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             _mm_storeu_si128(w.add(12).cast(), _mm_unpackhi_epi16(h01, h23));
         }
     };
-    // The staging window of chunk `x` in buffer `b` (see [`stage_window`]).
     // Buffer `b`'s slot at which chunk `x` (of the row group written at `out` + `skip` bytes)
-    // is staged.
+    // is staged (see [`stage_window`]).
     let window = |b: usize, x: usize, skip: usize| {
         let (g, c0, _) = chunk(x);
         let buf = bufs.add(b * TL1_STAGE);

@@ -1060,7 +1060,8 @@ unsafe fn k_mxfp4<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let y = dst.add(32 * es(M) * b);
         // `vcvtneps2bf16` flushes subnormal f32 to zero. A block's nonzero values are at least
         // 2^(e - 128) in magnitude (E8M0 `e` halved, times |kvalue| >= 1), normal for e >= 2;
-        // the rare blocks below that take the portable rounding in the bf16-native modes.
+        // blocks with e < 3 (one of margin; rare) take the portable rounding in the
+        // bf16-native modes.
         match M {
             OUT_BF16_NATIVE if *x < 3 => mxfp4_block::<OUT_BF16>(x, y, tbl),
             m if m == STREAM | OUT_BF16_NATIVE && *x < 3 => mxfp4_block::<{ STREAM | OUT_BF16 }>(x, y, tbl),
