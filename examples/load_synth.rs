@@ -86,7 +86,7 @@ fn main() -> std::io::Result<()> {
         hdr.extend_from_slice(&off.to_le_bytes());
         off = (off + t.nbytes()).div_ceil(ALIGN) * ALIGN;
     }
-    while hdr.len() as u64 % ALIGN != 0 {
+    while !(hdr.len() as u64).is_multiple_of(ALIGN) {
         hdr.push(0);
     }
     w.write_all(&hdr)?;

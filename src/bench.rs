@@ -300,7 +300,7 @@ pub fn run_decode_bench(
     let rounds = cfg.rounds.max(1);
     let threads = rayon::current_num_threads();
     let out_len = elems * 4;
-    if cfg.dst_offset % 4 != 0 || cfg.dst_offset >= 64 {
+    if !cfg.dst_offset.is_multiple_of(4) || cfg.dst_offset >= 64 {
         return Err(Error::new(
             Status::InvalidParameter,
             format!("destination offset {} must be a multiple of 4 below 64", cfg.dst_offset),
@@ -334,7 +334,7 @@ pub fn run_decode_bench(
     let candidates: Vec<&'static types::TypeInfo> = types::UPSTREAM
         .iter()
         .filter(|t| t.blck != 0 && quant::decoder(t.id).is_some())
-        .filter(|t| cfg.types.as_ref().map_or(true, |only| only.contains(&t.id)))
+        .filter(|t| cfg.types.as_ref().is_none_or(|only| only.contains(&t.id)))
         .collect();
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
@@ -342,7 +342,7 @@ pub fn run_decode_bench(
         let id = t.id;
         progress(t.name, k, candidates.len());
         let (blck, tsize) = (t.blck as usize, t.tsize as usize);
-        if elems % blck != 0 || base_n % 4096 != 0 {
+        if !elems.is_multiple_of(blck) || !base_n.is_multiple_of(4096) {
             skipped.push((t.name, format!("{elems} elements are not whole rows of 4096 in blocks of {blck}")));
             continue;
         }

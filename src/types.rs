@@ -336,7 +336,7 @@ impl TypeInfo {
         match self.layout {
             Layout::None => Err(SizeError::NoLayout),
             Layout::Blocks => {
-                if ne[0] % self.blck != 0 {
+                if !ne[0].is_multiple_of(self.blck) {
                     return Err(SizeError::Shape(format!(
                         "ne[0]={} is not a multiple of the block size {} of {}",
                         ne[0], self.blck, self.name
@@ -350,7 +350,7 @@ impl TypeInfo {
                     .ok_or(SizeError::Overflow)
             }
             Layout::TernaryTail => {
-                if ne[0] % self.blck != 0 {
+                if !ne[0].is_multiple_of(self.blck) {
                     let why = if self.id == I2_S {
                         "the canonical I2_S layout packs whole 128-element blocks"
                     } else {
@@ -399,14 +399,14 @@ impl TypeInfo {
         if ne[2] != 1 || ne[3] != 1 {
             return Err(SizeError::Shape(format!("{name} tensors are 2-D but ne[2]={}, ne[3]={}", ne[2], ne[3])));
         }
-        if ne[1] % 32 != 0 {
+        if !ne[1].is_multiple_of(32) {
             return Err(SizeError::Shape(format!(
                 "ne[1]={} (M, rows) is not a multiple of 32 for {name} (M % BM == 0, BM a multiple of 32)",
                 ne[1]
             )));
         }
         if self.id == TL1 {
-            if ne[0] % 4 != 0 {
+            if !ne[0].is_multiple_of(4) {
                 return Err(SizeError::Shape(format!(
                     "ne[0]={} (K) is not a multiple of 4 for tl1 (K % BK == 0, BK % (256/bm) == 0)",
                     ne[0]
@@ -416,7 +416,7 @@ impl TypeInfo {
         }
         // Some b in 0..=8 with K - 32b a non-negative multiple of 24.
         let k = ne[0];
-        if !(0..=8u64).any(|b| k >= 32 * b && (k - 32 * b) % 24 == 0) {
+        if !(0..=8u64).any(|b| k >= 32 * b && (k - 32 * b).is_multiple_of(24)) {
             return Err(SizeError::Shape(format!(
                 "ne[0]={k} (K) cannot be split as K3 + K2 with K3 % 24 == 0 and K2 % 32 == 0, K2 <= 256 (tl2)"
             )));

@@ -685,7 +685,7 @@ fn both_reject(what: &str, bytes: &[u8]) -> Status {
     let rust = Model::from_bytes(bytes, &LoadOptions::default()).expect_err(what);
     let c = CrefFile::from_bytes(bytes, TypePolicy::Auto).expect_err(what);
     assert!(
-        common::cref_parity::categories(rust.status()).map_or(true, |k| k.contains(&c.code)),
+        common::cref_parity::categories(rust.status()).is_none_or(|k| k.contains(&c.code)),
         "{what}: rust {:?} ({}) but cpp_ref {:?} ({})",
         rust.status(),
         rust.message(),

@@ -80,7 +80,7 @@ fn quantized_data_decodes_like_ggml() {
             continue;
         }
         let ti = types::info(id).unwrap();
-        if n_per_row as u64 % ti.blck != 0 {
+        if !(n_per_row as u64).is_multiple_of(ti.blck) {
             continue;
         }
         let bytes = g.quantize(id, &src, n_per_row);

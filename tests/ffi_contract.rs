@@ -199,7 +199,7 @@ fn null_arguments_and_untouched_outputs() {
         assert_eq!(bg_meta_count(ptr::null()), 0);
 
         // Loading: NULLs and an untouched model_out on error.
-        let mut out: *mut bg_model = 0x1 as *mut bg_model;
+        let mut out: *mut bg_model = std::ptr::dangling_mut::<bg_model>();
         assert_eq!(bg_load(ptr::null(), ptr::null(), &mut out), Status::NullParameter);
         assert_eq!(bg_load_from_memory(ptr::null(), 10, ptr::null(), &mut out), Status::NullParameter);
         assert_eq!(
@@ -532,7 +532,7 @@ fn null_checks(seen: &mut BTreeSet<String>) {
     assert_eq!(call!(bg_meta_get_uint(ptr::null(), pi, 10, &mut u)), NP);
     assert_eq!(call!(bg_meta_get_uint(m, pi, 10, ptr::null_mut())), NP);
     assert_eq!(u, 0xA5);
-    let (mut sp, mut sl) = (0x1 as *const c_char, 0xA5usize);
+    let (mut sp, mut sl) = (std::ptr::dangling::<c_char>(), 0xA5usize);
     let arch = idx_of(&CString::new("general.architecture").unwrap());
     assert_eq!(call!(bg_meta_get_str(ptr::null(), arch, &mut sp, &mut sl)), NP);
     assert_eq!(call!(bg_meta_get_str(m, arch, ptr::null_mut(), &mut sl)), NP);
@@ -542,7 +542,7 @@ fn null_checks(seen: &mut BTreeSet<String>) {
     assert_eq!(call!(bg_meta_get_arr_str(m, tok, 0, &mut sp, ptr::null_mut())), NP);
     assert_eq!(call!(bg_meta_get_arr_str(m, tok, u64::MAX, &mut sp, &mut sl)), Status::IndexOutOfRange);
     assert_eq!((sp as usize, sl), (1, 0xA5));
-    let (mut dp, mut dl) = (0x1 as *const u8, 0xA5usize);
+    let (mut dp, mut dl) = (std::ptr::dangling::<u8>(), 0xA5usize);
     assert_eq!(call!(bg_meta_get_arr_data(ptr::null(), sc, BG_META_F32, &mut dp, &mut dl)), NP);
     assert_eq!(call!(bg_meta_get_arr_data(m, sc, BG_META_F32, ptr::null_mut(), &mut dl)), NP);
     assert_eq!(call!(bg_meta_get_arr_data(m, sc, BG_META_F32, &mut dp, ptr::null_mut())), NP);

@@ -221,7 +221,7 @@ fn array_element_type_confusion_is_a_status_not_a_wrong_pointer() {
         let key = CString::new("a.scores").unwrap();
         let mut i = 0usize;
         assert_eq!(bg_meta_find(m, key.as_ptr(), &mut i), Status::Ok);
-        let (mut p, mut n) = (0x1 as *const u8, 77usize);
+        let (mut p, mut n) = (std::ptr::dangling::<u8>(), 77usize);
         for wrong in [BG_META_F32, BG_META_I32, BG_META_U16, BG_META_U64, BG_META_F64, BG_META_I8] {
             assert_eq!(bg_meta_get_arr_data(m, i, wrong, &mut p, &mut n), Status::TypeMismatch, "{wrong}");
             assert_eq!((p as usize, n), (1, 77));

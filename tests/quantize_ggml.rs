@@ -46,7 +46,7 @@ fn rows(rng: &mut Rng, n: usize) -> Vec<Vec<f32>> {
             .map(|i| {
                 if i % 64 == 7 {
                     40.0
-                } else if rng.next_u64() % 4 == 0 {
+                } else if rng.next_u64().is_multiple_of(4) {
                     rng.normal()
                 } else {
                     0.0
@@ -136,7 +136,7 @@ fn odd_row_lengths_for_element_types() {
     src.extend((0..2000).map(|_| f32::from_bits(rng.next_u64() as u32)));
     for id in [0, 1, 30] {
         for n_per_row in [1, 7, src.len()] {
-            if src.len() % n_per_row == 0 {
+            if src.len().is_multiple_of(n_per_row) {
                 compare(g, id, &src, n_per_row, "odd lengths");
             }
         }
@@ -189,13 +189,13 @@ fn random_blocks_with_special_values_quantize_like_ggml() {
             let c = rng.normal() as f64 * s;
             let k = (rng.next_u64() % 5 + 1) as f64;
             let mode = rng.next_u64() % 10;
-            let special = rng.next_u64() % 2 == 0;
+            let special = rng.next_u64().is_multiple_of(2);
             for _ in 0..n_per_row {
                 let v = match mode {
                     0 => rng.normal() as f64 * s,
                     1 => ((rng.next_u64() % 17) as f64 - 8.0) * s,
                     2 => {
-                        if rng.next_u64() % 8 == 0 {
+                        if rng.next_u64().is_multiple_of(8) {
                             rng.normal() as f64 * s
                         } else {
                             0.0
@@ -205,7 +205,7 @@ fn random_blocks_with_special_values_quantize_like_ggml() {
                     4 => f32::from_bits(rng.next_u64() as u32 & 0xff7f_ffff) as f64,
                     5 => ((rng.next_u64() % (2 * k as u64 + 1)) as f64 - k) * s,
                     6 => {
-                        if rng.next_u64() % 50 == 0 {
+                        if rng.next_u64().is_multiple_of(50) {
                             c * 3.0
                         } else {
                             c
@@ -213,10 +213,10 @@ fn random_blocks_with_special_values_quantize_like_ggml() {
                     }
                     7 => c * (1.0 + (rng.next_u64() % 3) as f64 * 1e-7),
                     8 => ((rng.next_u64() % 64) as f64 - 32.0) * 0.25 * s,
-                    _ => rng.normal() as f64 * s * if rng.next_u64() % 32 == 0 { 1e6 } else { 1.0 },
+                    _ => rng.normal() as f64 * s * if rng.next_u64().is_multiple_of(32) { 1e6 } else { 1.0 },
                 };
                 let mut v = v as f32;
-                if special && rng.next_u64() % 200 == 0 {
+                if special && rng.next_u64().is_multiple_of(200) {
                     v = [f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, -f32::MAX]
                         [(rng.next_u64() % 5) as usize];
                 }
@@ -283,7 +283,7 @@ fn representable_inputs_round_trip_exactly() {
     let mut rng = Rng(0x9a17_0006);
     let d = 0.375f32; // exact in f16
     let ternary: Vec<f32> = (0..1024).map(|_| [-d, 0.0, d][(rng.next_u64() % 3) as usize]).collect();
-    let signs: Vec<f32> = (0..1024).map(|_| if rng.next_u64() % 2 == 0 { -d } else { d }).collect();
+    let signs: Vec<f32> = (0..1024).map(|_| if rng.next_u64().is_multiple_of(2) { -d } else { d }).collect();
     let q8: Vec<f32> =
         (0..1024).map(|i| if i % 32 == 0 { 127.0 } else { ((rng.next_u64() % 255) as i32 - 127) as f32 }).collect();
     let cases: [(u32, &[f32]); 6] =

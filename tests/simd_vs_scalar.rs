@@ -262,7 +262,7 @@ fn dispatching_path_matches_ggml() {
             continue;
         }
         let mut inputs = vec![("random bytes", random_blocks(&mut rng, id, 262_144 / t.blck as usize))];
-        if !g.requires_imatrix(id) && n_per_row as u64 % t.blck == 0 {
+        if !g.requires_imatrix(id) && (n_per_row as u64).is_multiple_of(t.blck) {
             inputs.push(("quantized by ggml", g.quantize(id, &vals, n_per_row)));
         }
         for (what, src) in inputs {

@@ -186,7 +186,7 @@ impl GgmlLib {
         let f = (*self.to_float.get(id as usize)?)?;
         let t = types::info(id)?;
         let n = dst.len() as u64;
-        if n % t.blck != 0 || (n / t.blck).checked_mul(t.tsize) != Some(src.len() as u64) {
+        if !n.is_multiple_of(t.blck) || (n / t.blck).checked_mul(t.tsize) != Some(src.len() as u64) {
             return None;
         }
         // SAFETY: src holds exactly n/blck whole blocks and dst n floats (checked above).

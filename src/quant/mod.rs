@@ -86,7 +86,7 @@ pub fn quantized_size(id: TypeId, n_elements: u64, n_per_row: u64) -> Result<(us
         return Err(Error::new(Status::InvalidParameter, "the row length is 0"));
     }
     let row = row_bytes(ti, n_per_row)?;
-    if n_elements % n_per_row != 0 {
+    if !n_elements.is_multiple_of(n_per_row) {
         return Err(Error::new(
             Status::InvalidParameter,
             format!("{n_elements} elements are not a whole number of {n_per_row}-element rows"),
@@ -116,7 +116,7 @@ pub fn row_bytes(ti: &TypeInfo, n: u64) -> Result<u64> {
             ))
         }
     }
-    if n % ti.blck != 0 {
+    if !n.is_multiple_of(ti.blck) {
         return Err(Error::new(
             Status::InvalidParameter,
             format!("{n} elements are not a whole number of {}-element {} blocks", ti.blck, ti.name),

@@ -119,7 +119,7 @@ impl TensorCodec {
             I2_S => {
                 let n_el = usize::try_from(self.n_elements()?).map_err(|_| bad("too many elements"))?;
                 i2s_nbytes(n_el, self.i2s)?;
-                if self.ne[0] % self.i2s.block_elems() as u64 != 0 {
+                if !self.ne[0].is_multiple_of(self.i2s.block_elems() as u64) {
                     return Err(Error::new(
                         Status::BadShapeForType,
                         format!(

@@ -55,7 +55,7 @@ pub struct TensorAccuracy {
 impl TensorAccuracy {
     /// Whether both cosines reach `gate` (NaN fails).
     pub fn passes(&self, gate: f64) -> bool {
-        self.weights.cosine >= gate && self.gemv.map_or(true, |g| g.cosine >= gate)
+        self.weights.cosine >= gate && self.gemv.is_none_or(|g| g.cosine >= gate)
     }
 
     /// Whether the weights (and so the GEMV) are exact.

@@ -30,7 +30,7 @@ pub fn random_blocks(rng: &mut Rng, id: TypeId, blocks: usize) -> Vec<u8> {
     let ts = ti.tsize as usize;
     let mut src = rng.bytes(blocks * ts);
     for b in 0..blocks {
-        if rng.next_u64() % 4 != 0 {
+        if !rng.next_u64().is_multiple_of(4) {
             continue;
         }
         let blk = &mut src[b * ts..(b + 1) * ts];

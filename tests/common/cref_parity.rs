@@ -70,7 +70,7 @@ pub fn check(bytes: &[u8], o: &ParseOptions, status: Status) {
         (Some(_), _) => {}
         (None, Ok(_)) => panic!("cpp_ref accepted a file the Rust parser rejects with {status:?}"),
         (None, Err(e)) => assert!(
-            categories(status).map_or(true, |c| c.contains(&e.code)),
+            categories(status).is_none_or(|c| c.contains(&e.code)),
             "the Rust parser says {status:?} but cpp_ref {:?}: {}",
             e.code,
             e.message

@@ -199,7 +199,11 @@ impl Stager {
                     let first = (off / unit) as u64 * unit_elems;
                     let n = if unit_bytes == 0 { 0 } else { (len / unit) as u64 * unit_elems };
                     // Plain floats: a last partial unit of fewer than 8 elements.
-                    let n = n + if len % unit != 0 { ((len % unit) as u64) * unit_elems / unit as u64 } else { 0 };
+                    let n = n + if !len.is_multiple_of(unit) {
+                        ((len % unit) as u64) * unit_elems / unit as u64
+                    } else {
+                        0
+                    };
                     let dst_at = dst + first * out.size();
                     self.module.launch(&self.compute, spec, slot.dev.ptr(), dst_at, n, out, aux, self.sm_count)?;
                     slot.consumed.record(&self.compute)?;

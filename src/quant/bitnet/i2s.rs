@@ -67,7 +67,7 @@ pub const I2S_TAIL_BYTES: usize = 32;
 /// drop a remainder, so it is rejected here (§3.11 A5).
 pub fn i2s_nbytes(n: usize, layout: I2sLayout) -> Result<usize> {
     let b = layout.block_elems();
-    if n % b != 0 {
+    if !n.is_multiple_of(b) {
         return Err(invalid(format!(
             "{n} elements are not a whole number of {b}-element {} blocks (n % {b} = {})",
             layout.name(),
@@ -139,7 +139,7 @@ pub(crate) fn decode_i2s_payload_at(
     dst: &mut [f32],
 ) -> Result<()> {
     check_dst(dst.len(), payload.len() * 4)?;
-    if payload.len() % layout.group() != 0 || first_byte % layout.group() != 0 {
+    if !payload.len().is_multiple_of(layout.group()) || !first_byte.is_multiple_of(layout.group()) {
         return Err(invalid(format!(
             "bytes {first_byte}..{} are not whole {} blocks",
             first_byte + payload.len(),

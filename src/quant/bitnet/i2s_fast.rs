@@ -265,7 +265,7 @@ pub fn quantize_i2s_half(
     layout: I2sLayout,
     tail: TailFill,
 ) -> Result<Vec<u8>> {
-    if src.len() % 2 != 0 {
+    if !src.len().is_multiple_of(2) {
         return Err(invalid(format!("{} bytes are not a whole number of 16-bit values", src.len())));
     }
     let n = src.len() / 2;
@@ -385,7 +385,7 @@ pub mod fast {
 
     /// AVX2 [`pack_group128_scalar`] (`w.len() % 128 == 0`, `out.len() == w.len() / 4`).
     pub fn pack_group128(w: &[f32], rule: CodeRule, out: &mut [u8]) -> Option<()> {
-        assert!(w.len() % 128 == 0 && out.len() == w.len() / 4, "whole blocks");
+        assert!(w.len().is_multiple_of(128) && out.len() == w.len() / 4, "whole blocks");
         #[cfg(target_arch = "x86_64")]
         if use_avx2() {
             // SAFETY: AVX2 detected; lengths checked above.
@@ -399,7 +399,7 @@ pub mod fast {
     /// AVX2 [`unpack_group128_scalar`] (`payload.len() % 32 == 0`, `dst.len() == 4 * payload.len()`),
     /// with streaming stores when asked and `dst` is 32-byte aligned.
     pub fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool) -> Option<()> {
-        assert!(payload.len() % 32 == 0 && dst.len() == payload.len() * 4, "whole blocks");
+        assert!(payload.len().is_multiple_of(32) && dst.len() == payload.len() * 4, "whole blocks");
         #[cfg(target_arch = "x86_64")]
         if use_avx2() {
             // SAFETY: AVX2 detected; lengths checked above.
@@ -421,7 +421,10 @@ pub mod fast {
         dst: &mut [u8],
         streaming: bool,
     ) -> Option<()> {
-        assert!(payload.len() % 32 == 0 && dst.len() as u64 == payload.len() as u64 * 4 * out.size(), "whole blocks");
+        assert!(
+            payload.len().is_multiple_of(32) && dst.len() as u64 == payload.len() as u64 * 4 * out.size(),
+            "whole blocks"
+        );
         #[cfg(target_arch = "x86_64")]
         if use_avx2() {
             let values = super::super::out_values(lut, out);

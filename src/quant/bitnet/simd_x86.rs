@@ -6,7 +6,7 @@
 //! the slices).
 
 // The bodies are intrinsics over pointers derived from the slices in bounds; the contract is
-// the one above (intrinsics are `unsafe` on the oldest supported compiler, Rust 1.80).
+// the one above (raw-pointer loads and stores are `unsafe` operations).
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use std::arch::x86_64::*;
@@ -118,7 +118,7 @@ unsafe fn codes32(p: *const f32, rule: &Rule) -> __m256i {
 /// (`out.len() == w.len() / 4`, `w.len() % 128 == 0`).
 #[target_feature(enable = "avx2")]
 pub unsafe fn pack_group128(w: &[f32], rule: CodeRule, out: &mut [u8]) {
-    assert!(w.len() % 128 == 0 && out.len() == w.len() / 4);
+    assert!(w.len().is_multiple_of(128) && out.len() == w.len() / 4);
     let rule = match rule {
         // |x| > half on non-negative f32 bit patterns; half >= 0 (a negative or NaN half
         // cannot come from absmean, whose scale is >= 1e-5, but compare as the scalar does).
@@ -261,9 +261,9 @@ pub unsafe fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], st
 /// through [`Seq`]: in address order, 32-byte aligned wherever `dst` is 16-byte aligned.
 #[target_feature(enable = "avx2")]
 pub unsafe fn unpack_group128_bits(payload: &[u8], values: [u32; 3], half: bool, dst: &mut [u8], streaming: bool) {
-    assert!(payload.len() % 32 == 0 && dst.len() == 4 * payload.len() * if half { 2 } else { 4 });
+    assert!(payload.len().is_multiple_of(32) && dst.len() == 4 * payload.len() * if half { 2 } else { 4 });
     assert!(!half || values.iter().all(|&v| v <= 0xffff));
-    let nt = streaming && (dst.as_ptr() as usize) % 16 == 0;
+    let nt = streaming && (dst.as_ptr() as usize).is_multiple_of(16);
     match (nt, half) {
         (true, false) => unpack::<true, false>(payload, values, dst),
         (false, false) => unpack::<false, false>(payload, values, dst),

@@ -28,13 +28,13 @@ pub fn tl1_validate(m: usize, k: usize, cfg: &TlConfig) -> Result<()> {
     if bm_tile == 0 || bk == 0 {
         return bad("BM and BK must be positive".into());
     }
-    if m % bm_tile != 0 {
+    if !m.is_multiple_of(bm_tile) {
         return bad(format!("M % BM = {} (must be 0)", m % bm_tile));
     }
     if bm_tile % bm != 0 {
         return bad(format!("BM % bm = {} (must be 0)", bm_tile % bm));
     }
-    if k % bk != 0 {
+    if !k.is_multiple_of(bk) {
         return bad(format!("K % BK = {} (must be 0)", k % bk));
     }
     let by = 256 / bm;

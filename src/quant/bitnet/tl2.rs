@@ -75,7 +75,7 @@ pub fn tl2_geometry(m: usize, k: usize, cfg: &TlConfig) -> Result<Tl2Geometry> {
     if bm_tile == 0 || bm_tile % 32 != 0 {
         return bad("BM must be a positive multiple of 32".into());
     }
-    if m % bm_tile != 0 {
+    if !m.is_multiple_of(bm_tile) {
         return bad(format!("M % BM = {} (must be 0)", m % bm_tile));
     }
     if bk == 0 || bk % 24 != 0 {
@@ -83,7 +83,7 @@ pub fn tl2_geometry(m: usize, k: usize, cfg: &TlConfig) -> Result<Tl2Geometry> {
     }
     let k3 = k / bk * bk;
     let k2 = k - k3;
-    if k2 % 32 != 0 {
+    if !k2.is_multiple_of(32) {
         return bad(format!("K2 = K - floor(K/BK)*BK = {k2} is not a multiple of 32"));
     }
     let n = elements(m, k)?;

@@ -71,7 +71,7 @@ fn stream(streaming: Streaming, dst: &[u8]) -> bool {
         Streaming::On => true,
         Streaming::Off => false,
     };
-    want && (dst.as_ptr() as usize) % 16 == 0
+    want && (dst.as_ptr() as usize).is_multiple_of(16)
 }
 
 /// Run `group(scratch, gi, rows)` for every row group `gi` from `first` on (`rows`: its

@@ -24,7 +24,7 @@
 //! the slices given.
 
 // The bodies are intrinsics over pointers derived from the slices in bounds; the contract is
-// the one above (intrinsics are `unsafe` on the oldest supported compiler, Rust 1.80).
+// the one above (raw-pointer loads and stores are `unsafe` operations).
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use std::arch::x86_64::*;
@@ -292,11 +292,11 @@ pub unsafe fn tl1_rows(
     streaming: bool,
     scratch: &mut Tl1Scratch,
 ) {
-    assert!((bm == 32 || bm == 64) && bk % 8 == 0 && bk > 0);
+    assert!((bm == 32 || bm == 64) && bk.is_multiple_of(8) && bk > 0);
     blocks.check(bm * bk / 4, src.len());
     let k = blocks.nj * bk;
     assert!(dst.len() == bm * k * esize(half));
-    assert!(!streaming || dst.as_ptr() as usize % 16 == 0);
+    assert!(!streaming || (dst.as_ptr() as usize).is_multiple_of(16));
     let out = dst.as_mut_ptr();
     let v = values;
     macro_rules! go {
@@ -591,7 +591,7 @@ pub unsafe fn tl2_rows(
 ) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
     assert!(bk % 24 == 0 && bk > 0 && dst.len() == 32 * k * esize(half));
-    assert!(!streaming || dst.as_ptr() as usize % 16 == 0);
+    assert!(!streaming || (dst.as_ptr() as usize).is_multiple_of(16));
     let k3 = match (a, signs) {
         (Some(a), Some(s)) => {
             a.check(32 * bk / 6, src.len());

@@ -124,7 +124,7 @@ const TQ2_BYTES: usize = 66;
 const TQ1_BYTES: usize = 54;
 
 fn tq_blocks(n: usize, name: &str) -> Result<usize> {
-    if n % QK != 0 {
+    if !n.is_multiple_of(QK) {
         return Err(invalid(format!(
             "{n} elements are not a whole number of 256-element {name} blocks (n % 256 = {})",
             n % QK

@@ -10,7 +10,7 @@
 // The kernels are `unsafe fn`s whose bodies are nothing but raw-pointer loads and stores and
 // intrinsics; the safety contract is the one above, per function (`// SAFETY:` on each kernel
 // says what it reads and writes), so the bodies are not split into many `unsafe` blocks.
-// (Intrinsics are `unsafe` on the oldest supported compiler, Rust 1.80.)
+// (Raw-pointer loads and stores are `unsafe` operations.)
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use std::arch::aarch64::*;

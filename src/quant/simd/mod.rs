@@ -155,12 +155,31 @@ pub fn native_bf16() -> bool {
     })
 }
 
-/// The instruction set `bg_version()` reports: [`Level::name`], plus `+avx512bf16` when
-/// [`native_bf16`] is in use.
+/// Whether the kernels that have AVX-512 variants use them (x86_64: AVX512F, BW, VL and DQ,
+/// detected once — the detection includes the OS's AVX-512 state check — and not turned off
+/// with `BG_NO_AVX512`, any value but empty or `0`). Those variants write 64-byte lines with
+/// one store where the AVX2 kernels use two, and are bit-exact with them (the same operations
+/// per value, only wider). Never with `BG_FORCE_SCALAR` (no fast path at all then).
+pub fn avx512() -> bool {
+    static AVX512: OnceLock<bool> = OnceLock::new();
+    *AVX512.get_or_init(|| match level() {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2F16c => {
+            let off = std::env::var_os("BG_NO_AVX512").is_some_and(|v| !v.is_empty() && v != "0");
+            !off && x86_64::has_avx512()
+        }
+        _ => false,
+    })
+}
+
+/// The instruction set `bg_version()` reports: [`Level::name`], plus `+avx512` when [`avx512`]
+/// kernels are in use and `+avx512bf16` when [`native_bf16`] is.
 pub fn isa_name() -> &'static str {
-    match (level(), native_bf16()) {
-        (Level::Avx2F16c, true) => "avx2+f16c+avx512bf16",
-        (l, _) => l.name(),
+    match (level(), avx512(), native_bf16()) {
+        (Level::Avx2F16c, true, true) => "avx2+f16c+avx512+avx512bf16",
+        (Level::Avx2F16c, true, false) => "avx2+f16c+avx512",
+        (Level::Avx2F16c, false, true) => "avx2+f16c+avx512bf16",
+        (l, _, _) => l.name(),
     }
 }
 
@@ -233,7 +252,7 @@ impl Kernel {
         if nb == 0 {
             return;
         }
-        let streaming = streaming && (dst.as_ptr() as usize) % 16 == 0;
+        let streaming = streaming && (dst.as_ptr() as usize).is_multiple_of(16);
         let f = self.set.fns[variant(out, streaming, self.native_bf16)];
         // SAFETY: `self.set` comes from `kernel`, which returns it only when `level()` found the
         // instruction-set extensions the kernels are compiled for. Every kernel reads exactly
@@ -289,7 +308,7 @@ pub fn f32_bytes_mut(vals: &mut [f32]) -> &mut [u8] {
 /// `dst` viewed as f32 values when it is 4-byte aligned and a multiple of 4 bytes long
 /// (little-endian targets only), so a decoder can write into it directly.
 pub fn f32_view_mut(dst: &mut [u8]) -> Option<&mut [f32]> {
-    if cfg!(target_endian = "big") || dst.len() % 4 != 0 {
+    if cfg!(target_endian = "big") || !dst.len().is_multiple_of(4) {
         return None;
     }
     // SAFETY: every bit pattern is a valid f32 and a valid u8, so reinterpreting initialized

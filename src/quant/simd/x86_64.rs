@@ -15,7 +15,7 @@
 // The kernels are `unsafe fn`s whose bodies are nothing but raw-pointer loads and stores and
 // intrinsics; the safety contract is the one above, per function (`// SAFETY:` on each kernel
 // says what it reads and writes), so the bodies are not split into many `unsafe` blocks.
-// (Intrinsics are `unsafe` on the oldest supported compiler, Rust 1.80.)
+// (Raw-pointer loads and stores are `unsafe` operations.)
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use std::arch::x86_64::*;
@@ -89,20 +89,29 @@ unsafe fn bf16x8_native(v: __m256) -> __m128i {
 
 /// Whether the CPU and OS support `vcvtneps2bf16` on 256-bit registers: AVX512VL (which includes
 /// the OS's AVX-512 state check) and CPUID leaf 7 sub-leaf 1 EAX bit 5 (AVX512_BF16). Read from
-/// CPUID directly because `is_x86_feature_detected!("avx512bf16")` is newer than this crate's
-/// minimum Rust.
+/// CPUID directly (this predates the crate's move to Rust 1.89, whose
+/// `is_x86_feature_detected!("avx512bf16")` would do the same).
 pub(super) fn has_native_bf16() -> bool {
     if !(std::is_x86_feature_detected!("avx512vl") && std::is_x86_feature_detected!("avx512f")) {
         return false;
     }
     // SAFETY: CPUID exists on every x86_64 CPU; leaf 7 exists because AVX-512 was detected
     // (it is reported there), and sub-leaf 1 is read only when leaf 7 says it exists. (The
-    // intrinsic is safe on newer compilers, unsafe on this crate's minimum Rust.)
+    // intrinsic is safe on current compilers, unsafe on older ones.)
     #[allow(unused_unsafe)]
     unsafe {
         let leaf7 = __cpuid_count(7, 0);
         leaf7.eax >= 1 && __cpuid_count(7, 1).eax & (1 << 5) != 0
     }
+}
+
+/// Whether the CPU and OS support the AVX-512 kernels' instructions: AVX512F, BW, VL and DQ
+/// (`is_x86_feature_detected!` includes the OS's AVX-512 state check).
+pub(super) fn has_avx512() -> bool {
+    std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx512dq")
 }
 
 /// Store eight values at `dst` in mode `m` (a constant after inlining).
@@ -112,7 +121,7 @@ unsafe fn put_mode(m: u8, dst: *mut u8, v: __m256) {
     let nt = m & STREAM != 0;
     match m & 3 {
         OUT_F32 => {
-            if nt && dst as usize % 32 == 0 {
+            if nt && (dst as usize).is_multiple_of(32) {
                 stream32(dst, v);
             } else if nt {
                 // A 16-byte-aligned destination (malloc's large blocks start 16 bytes past a
@@ -181,7 +190,7 @@ unsafe fn put2<const M: u8>(dst: *mut u8, a: __m256, b: __m256) {
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
 unsafe fn store32<const M: u8>(dst: *mut u8, v: __m256i) {
-    if M & STREAM != 0 && dst as usize % 32 == 0 {
+    if M & STREAM != 0 && (dst as usize).is_multiple_of(32) {
         stream32(dst, _mm256_castsi256_ps(v));
     } else if M & STREAM != 0 {
         stream16(dst, _mm_castsi128_ps(_mm256_castsi256_si128(v)));
