@@ -70,12 +70,20 @@ fn check_type(id: TypeId, rng: &mut Rng, report: &mut Vec<String>) {
             for out in OUTS {
                 let want = oracle(id, src, n, out);
                 // bf16: the CPU's conversion instruction where the kernel uses it, and the
-                // portable rounding.
-                let kernels: &[bool] = if out == OutType::Bf16 { &[false, true] } else { &[false] };
-                for &portable in kernels {
-                    let k = simd::kernel(id).expect("fast kernel");
-                    let k = if portable { k.portable_bf16() } else { k };
-                    for (dst_off, streaming) in [(0, false), (1, false), (2, false), (0, true), (16, true), (4, true)] {
+                // portable rounding; f32: the AVX-512 variant where the kernel has one, and the
+                // AVX2 kernel.
+                let k = simd::kernel(id).expect("fast kernel");
+                let mut kernels = vec![k];
+                if out == OutType::Bf16 {
+                    kernels.push(k.portable_bf16());
+                }
+                if out == OutType::F32 && k.uses_avx512() {
+                    kernels.push(k.avx2_only());
+                }
+                for k in kernels {
+                    for (dst_off, streaming) in
+                        [(0, false), (1, false), (2, false), (0, true), (16, true), (32, true), (48, true), (4, true)]
+                    {
                         let got = fast_with(k, n, src, out, dst_off, streaming);
                         let what = format!(
                             "{} x{blocks} src+{src_off} -> {} dst+{dst_off} streaming={streaming} {k:?}",
@@ -105,6 +113,14 @@ fn check_type(id: TypeId, rng: &mut Rng, report: &mut Vec<String>) {
 fn every_fast_kernel_matches_scalar() {
     let fast_types = simd::fast_types();
     eprintln!("level {:?}; fast kernels for {:?}", simd::level(), fast_types);
+    let wide: Vec<_> = fast_types.iter().filter(|&&id| simd::kernel(id).is_some_and(|k| k.uses_avx512())).collect();
+    if simd::avx512() {
+        eprintln!("AVX-512 f32 variants (checked with the AVX2 kernels): {wide:?}");
+        assert!(wide.contains(&&13), "Q5_K has an AVX-512 variant: {wide:?}");
+    } else {
+        eprintln!("note: no AVX-512 on this CPU (or BG_NO_AVX512): the AVX-512 variants are not checked here");
+        assert!(wide.is_empty());
+    }
     if simd::level().is_simd() {
         assert!(fast_types.contains(&0) && fast_types.contains(&8), "{fast_types:?}");
     } else {

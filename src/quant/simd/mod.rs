@@ -108,6 +108,9 @@ struct KernelSet {
     fns: [KernelFn; 8],
     /// For f16, then bf16 outputs.
     stream2: [Stream2; 2],
+    /// AVX-512 variants for f32 outputs (ordinary, then streaming stores), used instead of
+    /// `fns[0]` / `fns[4]` where [`avx512`] allows; bit-exact with them.
+    f32_avx512: Option<[KernelFn; 2]>,
 }
 
 /// When `Streaming::Auto` uses streaming stores for one kernel's 2-byte (f16 / bf16) outputs
@@ -191,6 +194,7 @@ pub struct Kernel {
     tsize: usize,
     set: &'static KernelSet,
     native_bf16: bool,
+    avx512: bool,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -199,6 +203,7 @@ impl std::fmt::Debug for Kernel {
             .field("blck", &self.blck)
             .field("tsize", &self.tsize)
             .field("native_bf16", &self.native_bf16)
+            .field("avx512", &self.uses_avx512())
             .finish()
     }
 }
@@ -213,7 +218,7 @@ pub fn kernel(id: TypeId) -> Option<Kernel> {
         _ => return None,
     };
     let ti = types::info(id)?;
-    Some(Kernel { blck: ti.blck as usize, tsize: ti.tsize as usize, set, native_bf16: native_bf16() })
+    Some(Kernel { blck: ti.blck as usize, tsize: ti.tsize as usize, set, native_bf16: native_bf16(), avx512: avx512() })
 }
 
 /// Type ids that have a fast decoder at the current level (empty when scalar).
@@ -238,6 +243,17 @@ impl Kernel {
         Kernel { native_bf16: false, ..self }
     }
 
+    /// The same kernel without its AVX-512 variants (the AVX2 ones), for tests and benchmarks
+    /// of that path; the bits are the same.
+    pub fn avx2_only(self) -> Kernel {
+        Kernel { avx512: false, ..self }
+    }
+
+    /// Whether this kernel has AVX-512 variants and uses them (f32 outputs).
+    pub fn uses_avx512(&self) -> bool {
+        self.avx512 && self.set.f32_avx512.is_some()
+    }
+
     /// Decode the whole blocks of `src` into `dst`, which must hold exactly their elements as
     /// `out` (`src.len() / tsize * blck * out.size()` bytes, any alignment). With `streaming`,
     /// uses non-temporal stores when `dst` is 16-byte aligned (ordinary stores otherwise).
@@ -253,9 +269,13 @@ impl Kernel {
             return;
         }
         let streaming = streaming && (dst.as_ptr() as usize).is_multiple_of(16);
-        let f = self.set.fns[variant(out, streaming, self.native_bf16)];
+        let f = match (out, self.set.f32_avx512) {
+            (OutType::F32, Some(wide)) if self.avx512 => wide[streaming as usize],
+            _ => self.set.fns[variant(out, streaming, self.native_bf16)],
+        };
         // SAFETY: `self.set` comes from `kernel`, which returns it only when `level()` found the
-        // instruction-set extensions the kernels are compiled for. Every kernel reads exactly
+        // instruction-set extensions the kernels are compiled for (the AVX-512 variants only
+        // where `avx512()` found theirs). Every kernel reads exactly
         // `nb * tsize` bytes from `src` and writes exactly `nb * blck` elements of `out`'s size
         // to `dst`, with unaligned loads and stores (streaming variants: stores 16-byte aligned
         // relative to a 16-byte-aligned `dst`, checked just above; 32-byte ones only where the

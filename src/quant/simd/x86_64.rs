@@ -820,11 +820,26 @@ unsafe fn k_q5_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
 unsafe fn q5_k_part<const M: u8>(x: *const u8, y: *mut u8, c: usize, dl: &[f32; 8], ml: &[f32; 8]) {
+    let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
+    let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
+    let (lo, hi) = q5_k_values(x, c);
+    // Outputs in address order: the 32 low-nibble values, then the 32 high.
+    let y = y.add(64 * c * es(M));
+    put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
+    put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
+    put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
+    put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
+}
+
+/// The 5-bit values (0..32) of elements 64c..64c+64 of the Q5_K block at `x`, one per byte:
+/// those of elements 64c.. (the low nibbles, scale pair 2c), then 64c+32.. (the high nibbles,
+/// pair 2c + 1).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn q5_k_values(x: *const u8, c: usize) -> (__m256i, __m256i) {
     let m4 = _mm256_set1_epi8(0x0f);
     let b4 = _mm256_set1_epi8(0x10);
     let qh = _mm256_loadu_si256(x.add(16).cast());
-    let (d1, m1) = (_mm256_broadcast_ss(&dl[2 * c]), _mm256_broadcast_ss(&ml[2 * c]));
-    let (d2, m2) = (_mm256_broadcast_ss(&dl[2 * c + 1]), _mm256_broadcast_ss(&ml[2 * c + 1]));
     // Bits 2c and 2c + 1 of every qh byte, moved to bit 4 (the fifth bit of the low /
     // high nibbles' values); 16-bit shifts, the masks drop what crosses bytes.
     let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c as i32));
@@ -834,12 +849,7 @@ unsafe fn q5_k_part<const M: u8>(x: *const u8, y: *mut u8, c: usize, dl: &[f32; 
         _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
         _mm256_and_si256(_mm256_slli_epi16::<3>(h), b4),
     );
-    // Outputs in address order: the 32 low-nibble values, then the 32 high.
-    let y = y.add(64 * c * es(M));
-    put16_affine::<M>(y, _mm256_castsi256_si128(lo), d1, m1);
-    put16_affine::<M>(y.add(16 * es(M)), _mm256_extracti128_si256::<1>(lo), d1, m1);
-    put16_affine::<M>(y.add(32 * es(M)), _mm256_castsi256_si128(hi), d2, m2);
-    put16_affine::<M>(y.add(48 * es(M)), _mm256_extracti128_si256::<1>(hi), d2, m2);
+    (lo, hi)
 }
 
 /// Q6_K (210 bytes): ql[128]@0, qh[64]@128, scales:i8[16]@192, d@208; `(d*sc) * (q6 - 32)`.
@@ -1598,13 +1608,29 @@ pub(super) unsafe fn wide<R>(f: impl FnOnce() -> R) -> R {
 // Dispatch table
 // ---------------------------------------------------------------------------------------------
 
+// AVX-512 variants of some kernels for f32 outputs (after the macros they use).
+mod avx512;
+
 /// The eight modes of a kernel in [`KernelSet`] order (`super::variant`): f32, f16, bf16, bf16
 /// native, then the same streaming; then the [`Stream2`] choices for f16 and bf16 outputs.
 /// `set!(k, subnormal, ..)` is for kernels whose values can be subnormal: their "bf16 native"
 /// slots hold the portable bf16 kernel.
 macro_rules! set {
     ($k:ident, [$($m:literal),*], $f16:ident, $bf16:ident) => {{
-        static SET: KernelSet = KernelSet { fns: [$($k::<$m> as KernelFn),*], stream2: [Stream2::$f16, Stream2::$bf16] };
+        static SET: KernelSet = KernelSet {
+            fns: [$($k::<$m> as KernelFn),*],
+            stream2: [Stream2::$f16, Stream2::$bf16],
+            f32_avx512: None,
+        };
+        &SET
+    }};
+    // With AVX-512 variants for f32 outputs (`avx512::$w`).
+    ($k:ident, $f16:ident, $bf16:ident, avx512 $w:ident) => {{
+        static SET: KernelSet = KernelSet {
+            fns: [$k::<0>, $k::<1>, $k::<2>, $k::<3>, $k::<4>, $k::<5>, $k::<6>, $k::<7>],
+            stream2: [Stream2::$f16, Stream2::$bf16],
+            f32_avx512: Some([avx512::$w::<0>, avx512::$w::<STREAM>]),
+        };
         &SET
     }};
     ($k:ident, subnormal, $f16:ident, $bf16:ident) => {
@@ -1647,6 +1673,7 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
                     k_f16_to_bf16::<7>,
                 ],
                 stream2: [Stream2::Always, Stream2::Always],
+                f32_avx512: None,
             };
             &SET
         }
@@ -1658,7 +1685,7 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         10 => set!(k_q2_k, Split, Split),
         11 => set!(k_q3_k, Split, Split),
         12 => set!(k_q4_k, Split, Split),
-        13 => set!(k_q5_k, Split, Split),
+        13 => set!(k_q5_k, Split, Split, avx512 k_q5_k),
         14 => set!(k_q6_k, Split, Split),
         16 => set!(k_iq2_xxs, Split, Split),
         17 => set!(k_iq2_xs, Always, Always),
