@@ -278,8 +278,8 @@ impl Kernel {
         // where `avx512()` found theirs). Every kernel reads exactly
         // `nb * tsize` bytes from `src` and writes exactly `nb * blck` elements of `out`'s size
         // to `dst`, with unaligned loads and stores (streaming variants: stores 16-byte aligned
-        // relative to a 16-byte-aligned `dst`, checked just above; 32-byte ones only where the
-        // address is 32-byte aligned); both lengths were checked above.
+        // relative to a 16-byte-aligned `dst`, checked just above; 32- and 64-byte ones only where
+        // the address is 32- / 64-byte aligned); both lengths were checked above.
         unsafe { f(src.as_ptr(), nb, dst.as_mut_ptr()) }
     }
 }
