@@ -70,15 +70,18 @@ fn check_type(id: TypeId, rng: &mut Rng, report: &mut Vec<String>) {
             for out in OUTS {
                 let want = oracle(id, src, n, out);
                 // bf16: the CPU's conversion instruction where the kernel uses it, and the
-                // portable rounding; f32: the AVX-512 variant where the kernel has one, and the
-                // AVX2 kernel.
+                // portable rounding; and where the kernel has an AVX-512 variant for `out`, the
+                // AVX2 kernel too.
                 let k = simd::kernel(id).expect("fast kernel");
                 let mut kernels = vec![k];
                 if out == OutType::Bf16 {
                     kernels.push(k.portable_bf16());
                 }
-                if out == OutType::F32 && k.uses_avx512() {
+                if k.uses_avx512_for(out) {
                     kernels.push(k.avx2_only());
+                    if out == OutType::Bf16 {
+                        kernels.push(k.avx2_only().portable_bf16());
+                    }
                 }
                 for k in kernels {
                     for (dst_off, streaming) in
@@ -115,8 +118,11 @@ fn every_fast_kernel_matches_scalar() {
     eprintln!("level {:?}; fast kernels for {:?}", simd::level(), fast_types);
     let wide: Vec<_> = fast_types.iter().filter(|&&id| simd::kernel(id).is_some_and(|k| k.uses_avx512())).collect();
     if simd::avx512() {
-        eprintln!("AVX-512 f32 variants (checked with the AVX2 kernels): {wide:?}");
-        assert!(wide.contains(&&13), "Q5_K has an AVX-512 variant: {wide:?}");
+        eprintln!("AVX-512 variants (checked with the AVX2 kernels): {wide:?}");
+        assert!(
+            [13, 17, 18, 21].iter().all(|id| wide.contains(&id)),
+            "Q5_K, IQ2_XS, IQ3_XXS and IQ3_S have AVX-512 variants: {wide:?}"
+        );
     } else {
         eprintln!("note: no AVX-512 on this CPU (or BG_NO_AVX512): the AVX-512 variants are not checked here");
         assert!(wide.is_empty());

@@ -160,7 +160,7 @@ macro_rules! set {
         static SET: KernelSet = KernelSet {
             fns: [$k::<0>, $k::<1>, $k::<2>, $k::<2>, $k::<0>, $k::<1>, $k::<2>, $k::<2>],
             stream2: [Stream2::Never; 2],
-            f32_avx512: None,
+            avx512: [None; 8],
         };
         &SET
     }};

@@ -108,9 +108,9 @@ struct KernelSet {
     fns: [KernelFn; 8],
     /// For f16, then bf16 outputs.
     stream2: [Stream2; 2],
-    /// AVX-512 variants for f32 outputs (ordinary, then streaming stores), used instead of
-    /// `fns[0]` / `fns[4]` where [`avx512`] allows; bit-exact with them.
-    f32_avx512: Option<[KernelFn; 2]>,
+    /// AVX-512 variants, in `fns` order, used instead of those where [`avx512`] allows (`None`:
+    /// the `fns` one); bit-exact with them.
+    avx512: [Option<KernelFn>; 8],
 }
 
 /// When `Streaming::Auto` uses streaming stores for one kernel's 2-byte (f16 / bf16) outputs
@@ -249,9 +249,14 @@ impl Kernel {
         Kernel { avx512: false, ..self }
     }
 
-    /// Whether this kernel has AVX-512 variants and uses them (f32 outputs).
+    /// Whether this kernel has AVX-512 variants and uses them (for some outputs).
     pub fn uses_avx512(&self) -> bool {
-        self.avx512 && self.set.f32_avx512.is_some()
+        self.avx512 && self.set.avx512.iter().any(Option::is_some)
+    }
+
+    /// Whether this kernel uses an AVX-512 variant for `out` outputs.
+    pub fn uses_avx512_for(&self, out: OutType) -> bool {
+        self.avx512 && self.set.avx512[variant(out, false, self.native_bf16)].is_some()
     }
 
     /// Decode the whole blocks of `src` into `dst`, which must hold exactly their elements as
@@ -269,9 +274,10 @@ impl Kernel {
             return;
         }
         let streaming = streaming && (dst.as_ptr() as usize).is_multiple_of(16);
-        let f = match (out, self.set.f32_avx512) {
-            (OutType::F32, Some(wide)) if self.avx512 => wide[streaming as usize],
-            _ => self.set.fns[variant(out, streaming, self.native_bf16)],
+        let v = variant(out, streaming, self.native_bf16);
+        let f = match self.set.avx512[v] {
+            Some(wide) if self.avx512 => wide,
+            _ => self.set.fns[v],
         };
         // SAFETY: `self.set` comes from `kernel`, which returns it only when `level()` found the
         // instruction-set extensions the kernels are compiled for (the AVX-512 variants only

@@ -1306,24 +1306,14 @@ unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
-    let grid = grid8_f32(&GRID, &IQ2XS_GRID);
-    // Per block, built in vectors: the 32 grid indices (low 9 bits of each qs word) and the 32
-    // sign bytes (`KSIGNS_IQ2XS` of the top 7 bits, computed: [`ksigns_v`]).
+    let grid = iq2xs_grid();
     let mut idx = [0u16; 32];
     let mut sg = [0u8; 32];
     for b in 0..nb {
         let x = src.add(74 * b);
         let y = dst.add(256 * es(M) * b);
         let d = half(x);
-        let (qa, qb) = (_mm256_loadu_si256(x.add(2).cast()), _mm256_loadu_si256(x.add(34).cast()));
-        let m = _mm256_set1_epi16(511);
-        _mm256_storeu_si256(idx.as_mut_ptr().cast(), _mm256_and_si256(qa, m));
-        _mm256_storeu_si256(idx.as_mut_ptr().add(16).cast(), _mm256_and_si256(qb, m));
-        let (sa, sb) = (ksigns_v(_mm256_srli_epi16::<9>(qa)), ksigns_v(_mm256_srli_epi16::<9>(qb)));
-        // packus interleaves the 128-bit lanes (a0..7, b0..7 | a8..15, b8..15): reorder.
-        let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi16(sa, sb));
-        _mm256_storeu_si256(sg.as_mut_ptr().cast(), packed);
+        iq2xs_indices_signs(x, &mut idx, &mut sg);
         for ib in 0..8 {
             let sc = *x.add(66 + ib) as u32;
             let db = [iq_db(d, sc & 0xf, 0.25), iq_db(d, sc >> 4, 0.25)];
@@ -1337,6 +1327,28 @@ unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         }
     }
     finish::<M>();
+}
+
+/// The IQ2_XS grid as a [`grid8_f32`] table, built once.
+fn iq2xs_grid() -> *const Row8 {
+    static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
+    grid8_f32(&GRID, &IQ2XS_GRID)
+}
+
+/// The 32 grid indices (low 9 bits of each qs word) and the 32 sign bytes (`KSIGNS_IQ2XS` of
+/// the top 7 bits, computed: [`ksigns_v`]) of the IQ2_XS block at `x`, built in vectors.
+// SAFETY: `x` valid for the 74 bytes of one IQ2_XS block (reads qs@2..66).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn iq2xs_indices_signs(x: *const u8, idx: &mut [u16; 32], sg: &mut [u8; 32]) {
+    let (qa, qb) = (_mm256_loadu_si256(x.add(2).cast()), _mm256_loadu_si256(x.add(34).cast()));
+    let m = _mm256_set1_epi16(511);
+    _mm256_storeu_si256(idx.as_mut_ptr().cast(), _mm256_and_si256(qa, m));
+    _mm256_storeu_si256(idx.as_mut_ptr().add(16).cast(), _mm256_and_si256(qb, m));
+    let (sa, sb) = (ksigns_v(_mm256_srli_epi16::<9>(qa)), ksigns_v(_mm256_srli_epi16::<9>(qb)));
+    // packus interleaves the 128-bit lanes (a0..7, b0..7 | a8..15, b8..15): reorder.
+    let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi16(sa, sb));
+    _mm256_storeu_si256(sg.as_mut_ptr().cast(), packed);
 }
 
 /// IQ2_S (82 bytes): d@0, qs[32]@2 (grid index low bytes), signs[32]@34, qh[8]@66, scales[8]@74.
@@ -1372,26 +1384,14 @@ unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    static GRID: std::sync::OnceLock<Box<[[f32; 4]; 256]>> = std::sync::OnceLock::new();
-    let grid = grid4_f32(&GRID, &IQ3XXS_GRID).as_ptr().cast::<u8>();
+    let grid = iq3xxs_grid();
     let mut off = [0u16; 64];
     let mut sw = [0u32; 8];
     for b in 0..nb {
         let x = src.add(98 * b);
         let y = dst.add(256 * es(M) * b);
         let d = half(x);
-        for k in 0..4 {
-            let qs = _mm256_cvtepu8_epi16(_mm_loadu_si128(x.add(2 + 16 * k).cast()));
-            _mm256_storeu_si256(off.as_mut_ptr().add(16 * k).cast(), _mm256_slli_epi16::<4>(qs));
-        }
-        // The sign words of the eight sub-blocks (as [`ksigns4`]), built in one vector.
-        let aux = _mm256_loadu_si256(x.add(66).cast());
-        let mut words = _mm256_setzero_si256();
-        for l in 0..4 {
-            let f = _mm256_and_si256(_mm256_srl_epi32(aux, _mm_cvtsi32_si128(7 * l)), _mm256_set1_epi32(127));
-            words = _mm256_or_si256(words, _mm256_sll_epi32(ksigns_v(f), _mm_cvtsi32_si128(8 * l)));
-        }
-        _mm256_storeu_si256(sw.as_mut_ptr().cast(), words);
+        iq3xxs_offsets_signs(x, &mut off, &mut sw);
         for ib in 0..8 {
             let aux = std::ptr::read_unaligned(x.add(66 + 4 * ib).cast::<u32>());
             let db = iq_db(d, aux >> 28, 0.5);
@@ -1408,6 +1408,32 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     finish::<M>();
 }
 
+/// The IQ3_XXS grid as a [`grid4_f32`] table (256 rows of four f32), built once.
+fn iq3xxs_grid() -> *const u8 {
+    static GRID: std::sync::OnceLock<Box<[[f32; 4]; 256]>> = std::sync::OnceLock::new();
+    grid4_f32(&GRID, &IQ3XXS_GRID).as_ptr().cast::<u8>()
+}
+
+/// The 64 grid indices of the IQ3_XXS block at `x` as byte offsets (`16 * index`) into
+/// [`iq3xxs_grid`], and the sign words of its eight sub-blocks (as [`ksigns4`]: bit `j` set ⇔
+/// element `j` of the sub-block negative), built in vectors.
+// SAFETY: `x` valid for the 98 bytes of one IQ3_XXS block (reads qs@2..66, aux@66..98).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn iq3xxs_offsets_signs(x: *const u8, off: &mut [u16; 64], sw: &mut [u32; 8]) {
+    for k in 0..4 {
+        let qs = _mm256_cvtepu8_epi16(_mm_loadu_si128(x.add(2 + 16 * k).cast()));
+        _mm256_storeu_si256(off.as_mut_ptr().add(16 * k).cast(), _mm256_slli_epi16::<4>(qs));
+    }
+    let aux = _mm256_loadu_si256(x.add(66).cast());
+    let mut words = _mm256_setzero_si256();
+    for l in 0..4 {
+        let f = _mm256_and_si256(_mm256_srl_epi32(aux, _mm_cvtsi32_si128(7 * l)), _mm256_set1_epi32(127));
+        words = _mm256_or_si256(words, _mm256_sll_epi32(ksigns_v(f), _mm_cvtsi32_si128(8 * l)));
+    }
+    _mm256_storeu_si256(sw.as_mut_ptr().cast(), words);
+}
+
 /// IQ3_S (110 bytes): d@0, qs[64]@2, qh[8]@66 (9th index bits), signs[32]@74, scales[4]@106;
 /// scale `d * (1 + 2s)` with the integer converted first.
 ///
@@ -1419,8 +1445,7 @@ unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // (every offset is `16 * index`, index < 512, inside the 512-row table).
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    static GRID: std::sync::OnceLock<Box<[[f32; 4]; 512]>> = std::sync::OnceLock::new();
-    let grid = grid4_f32(&GRID, &IQ3S_GRID).as_ptr().cast::<u8>();
+    let grid = iq3s_grid();
     let mut off = [0u16; 64];
     for b in 0..nb {
         let x = src.add(110 * b);
@@ -1442,6 +1467,12 @@ unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         }
     }
     finish::<M>();
+}
+
+/// The IQ3_S grid as a [`grid4_f32`] table (512 rows of four f32), built once.
+fn iq3s_grid() -> *const u8 {
+    static GRID: std::sync::OnceLock<Box<[[f32; 4]; 512]>> = std::sync::OnceLock::new();
+    grid4_f32(&GRID, &IQ3S_GRID).as_ptr().cast::<u8>()
 }
 
 /// The 64 grid indices of the IQ3_S block at `x` as byte offsets (`16 * index`) into a 512-row
@@ -1620,16 +1651,34 @@ macro_rules! set {
         static SET: KernelSet = KernelSet {
             fns: [$($k::<$m> as KernelFn),*],
             stream2: [Stream2::$f16, Stream2::$bf16],
-            f32_avx512: None,
+            avx512: [None; 8],
         };
         &SET
     }};
-    // With AVX-512 variants for f32 outputs (`avx512::$w`).
+    // With AVX-512 variants (`avx512::$w`) for f32 outputs only ...
+    ($k:ident, $f16:ident, $bf16:ident, avx512 f32 $w:ident) => {{
+        static SET: KernelSet = KernelSet {
+            fns: [$k::<0>, $k::<1>, $k::<2>, $k::<3>, $k::<4>, $k::<5>, $k::<6>, $k::<7>],
+            stream2: [Stream2::$f16, Stream2::$bf16],
+            avx512: [Some(avx512::$w::<0>), None, None, None, Some(avx512::$w::<4>), None, None, None],
+        };
+        &SET
+    }};
+    // ... or for every output.
     ($k:ident, $f16:ident, $bf16:ident, avx512 $w:ident) => {{
         static SET: KernelSet = KernelSet {
             fns: [$k::<0>, $k::<1>, $k::<2>, $k::<3>, $k::<4>, $k::<5>, $k::<6>, $k::<7>],
             stream2: [Stream2::$f16, Stream2::$bf16],
-            f32_avx512: Some([avx512::$w::<0>, avx512::$w::<STREAM>]),
+            avx512: [
+                Some(avx512::$w::<0>),
+                Some(avx512::$w::<1>),
+                Some(avx512::$w::<2>),
+                Some(avx512::$w::<3>),
+                Some(avx512::$w::<4>),
+                Some(avx512::$w::<5>),
+                Some(avx512::$w::<6>),
+                Some(avx512::$w::<7>),
+            ],
         };
         &SET
     }};
@@ -1673,7 +1722,7 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
                     k_f16_to_bf16::<7>,
                 ],
                 stream2: [Stream2::Always, Stream2::Always],
-                f32_avx512: None,
+                avx512: [None; 8],
             };
             &SET
         }
@@ -1685,14 +1734,14 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         10 => set!(k_q2_k, Split, Split),
         11 => set!(k_q3_k, Split, Split),
         12 => set!(k_q4_k, Split, Split),
-        13 => set!(k_q5_k, Split, Split, avx512 k_q5_k),
+        13 => set!(k_q5_k, Split, Split, avx512 f32 k_q5_k),
         14 => set!(k_q6_k, Split, Split),
         16 => set!(k_iq2_xxs, Split, Split),
-        17 => set!(k_iq2_xs, Always, Always),
-        18 => set!(k_iq3_xxs, Split, Split),
+        17 => set!(k_iq2_xs, Always, Always, avx512 k_iq2_xs),
+        18 => set!(k_iq3_xxs, Split, Split, avx512 k_iq3_xxs),
         19 => set!(k_iq1_s, Always, Always),
         20 => set!(k_iq4_nl, Split, Split),
-        21 => set!(k_iq3_s, Split, Split),
+        21 => set!(k_iq3_s, Split, Split, avx512 k_iq3_s),
         22 => set!(k_iq2_s, Split, Split),
         23 => set!(k_iq4_xs, Split, Split),
         29 => set!(k_iq1_m, Always, Always),

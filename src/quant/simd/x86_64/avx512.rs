@@ -15,7 +15,10 @@
 
 use std::arch::x86_64::*;
 
-use super::{es, finish, k4_scales, q5_k_values, stream16, STREAM};
+use super::{
+    bf16x8, es, finish, half, iq2xs_grid, iq2xs_indices_signs, iq3s_grid, iq3s_offsets, iq3xxs_grid,
+    iq3xxs_offsets_signs, iq_db, k4_scales, q5_k_values, store32, stream16, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
+};
 
 /// Sixteen values `d * q - m` of the sixteen unsigned bytes of `q` (the AVX2 kernels'
 /// `put16_affine` values: one multiply, then one subtraction, per value).
@@ -107,4 +110,154 @@ unsafe fn q5_k_part<const M: u8>(x: *const u8, y: *mut u8, c: usize, dl: &[f32; 
         affine16(_mm256_extracti128_si256::<1>(hi), d2, m2),
     ];
     put64::<M>(y.add(64 * c * es(M)), v);
+}
+
+/// Store the sixteen values `v` at `y` in mode `M`: f32 (one 64-byte store; streaming where `y`
+/// is 64-byte aligned, else four 16-byte streaming stores), f16 (`vcvtps2ph`) or bf16 through
+/// `vcvtneps2bf16` or the portable rounding (32 bytes, as the AVX2 kernels' [`store32`]).
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn put16<const M: u8>(y: *mut u8, v: __m512) {
+    match M & 3 {
+        OUT_F32 => {
+            if M & STREAM == 0 {
+                _mm512_storeu_ps(y.cast(), v);
+            } else if (y as usize).is_multiple_of(64) {
+                _mm512_stream_ps(y.cast(), v);
+            } else {
+                for i in 0..4 {
+                    stream16(y.add(16 * i), lane(v, i));
+                }
+            }
+        }
+        OUT_F16 => {
+            let mut h = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v);
+            // In a register, as the AVX2 kernels' `half8_of` (no memory-destination vcvtps2ph).
+            std::arch::asm!("/* {h} */", h = inout(ymm_reg) h, options(pure, nomem, nostack, preserves_flags));
+            store32::<M>(y, h);
+        }
+        OUT_BF16_NATIVE => {
+            // `vcvtneps2bf16` on sixteen lanes: the AVX2 kernels' `bf16x8_native`, wider (the
+            // kernels here are used for bf16 only where that is exact, as theirs).
+            let h: __m256i;
+            std::arch::asm!(
+                "vcvtneps2bf16 {h}, {v}",
+                h = out(ymm_reg) h,
+                v = in(zmm_reg) v,
+                options(pure, nomem, nostack, preserves_flags)
+            );
+            store32::<M>(y, h);
+        }
+        _ => {
+            // The portable bf16 rounding, eight lanes at a time.
+            let lo = bf16x8(_mm512_castps512_ps256(v));
+            let hi = bf16x8(_mm512_extractf32x8_ps::<1>(v));
+            store32::<M>(y, _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi));
+        }
+    }
+}
+
+/// Sixteen grid values as f32: the four-value rows at byte offsets `o[0..4]` (16 x the row
+/// index) of the `grid4_f32` table at `grid`, in that order.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn rows4(grid: *const u8, o: &[u16]) -> __m512 {
+    let row = |i: usize| _mm_loadu_ps(grid.add(o[i] as usize).cast());
+    let v = _mm512_castps128_ps512(row(0));
+    let v = _mm512_insertf32x4::<1>(v, row(1));
+    let v = _mm512_insertf32x4::<2>(v, row(2));
+    _mm512_insertf32x4::<3>(v, row(3))
+}
+
+/// IQ3_S: the AVX2 kernel's steps ([`super::k_iq3_s`]: the same offsets, scales and products),
+/// sixteen values per vector, the signs as a mask register (`db * g`, then the sign bit flipped
+/// where the sign bit of the element is set: the AVX2 kernel's xor).
+// SAFETY: the parent module's contract: `src` valid for nb * 110 bytes, `dst` for nb * 256 *
+// es(M) bytes; every load and store stays inside block `b` (< nb) of both, or in the static
+// grid (every offset is `16 * index`, index < 512, inside the 512-row table).
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let grid = iq3s_grid();
+    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
+    let mut off = [0u16; 64];
+    for b in 0..nb {
+        let x = src.add(110 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        iq3s_offsets(x, &mut off);
+        for ib in 0..8 {
+            let sc = *x.add(106 + ib / 2);
+            let s = if ib % 2 == 0 { sc & 0xf } else { sc >> 4 };
+            let db = _mm512_set1_ps(d * (1 + 2 * s as i32) as f32);
+            let signs = std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<u32>());
+            for h in 0..2 {
+                let p = _mm512_mul_ps(db, rows4(grid, &off[8 * ib + 4 * h..]));
+                let v = _mm512_mask_xor_ps(p, (signs >> (16 * h)) as __mmask16, p, sign);
+                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), v);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// IQ3_XXS: the AVX2 kernel's steps ([`super::k_iq3_xxs`]: the same offsets, sign words, scales
+/// and products), sixteen values per vector, the signs as a mask register.
+// SAFETY: the parent module's contract: `src` valid for nb * 98 bytes, `dst` for nb * 256 *
+// es(M) bytes; every load and store stays inside block `b` (< nb) of both, or in the static
+// grid (every offset is `16 * index`, index < 256, inside the 256-row table).
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let grid = iq3xxs_grid();
+    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
+    let mut off = [0u16; 64];
+    let mut sw = [0u32; 8];
+    for b in 0..nb {
+        let x = src.add(98 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        iq3xxs_offsets_signs(x, &mut off, &mut sw);
+        for ib in 0..8 {
+            let aux = std::ptr::read_unaligned(x.add(66 + 4 * ib).cast::<u32>());
+            let db = _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, aux >> 28, 0.5)));
+            for h in 0..2 {
+                let p = _mm512_mul_ps(db, rows4(grid, &off[8 * ib + 4 * h..]));
+                let v = _mm512_mask_xor_ps(p, (sw[ib] >> (16 * h)) as __mmask16, p, sign);
+                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), v);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// IQ2_XS: the AVX2 kernel's steps ([`super::k_iq2_xs`]: the same indices, sign bytes, scales
+/// and products), sixteen values (two grid rows) per vector, the signs as a mask register.
+// SAFETY: the parent module's contract: `src` valid for nb * 74 bytes, `dst` for nb * 256 *
+// es(M) bytes; every load and store stays inside block `b` (< nb) of both, or in the static
+// grid (indices are masked to 9 bits, the grid has 512 rows).
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let grid = iq2xs_grid();
+    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
+    let mut idx = [0u16; 32];
+    let mut sg = [0u8; 32];
+    for b in 0..nb {
+        let x = src.add(74 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        iq2xs_indices_signs(x, &mut idx, &mut sg);
+        for ib in 0..8 {
+            let sc = *x.add(66 + ib) as u32;
+            for h in 0..2 {
+                let s = if h == 0 { sc & 0xf } else { sc >> 4 };
+                let db = _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, s, 0.25)));
+                let row = |l: usize| _mm256_load_ps((*grid.add(idx[4 * ib + 2 * h + l] as usize)).0.as_ptr());
+                let g = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(row(0)), row(1));
+                let p = _mm512_mul_ps(db, g);
+                let m = std::ptr::read_unaligned(sg.as_ptr().add(4 * ib + 2 * h).cast::<u16>());
+                let v = _mm512_mask_xor_ps(p, m, p, sign);
+                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), v);
+            }
+        }
+    }
+    finish::<M>();
 }
