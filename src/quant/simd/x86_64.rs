@@ -1356,8 +1356,7 @@ unsafe fn iq2xs_indices_signs(x: *const u8, idx: &mut [u16; 32], sg: &mut [u8; 3
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
-    let grid = grid8_f32(&GRID, &IQ2S_GRID);
+    let grid = iq2s_grid();
     for b in 0..nb {
         let x = src.add(82 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1369,14 +1368,27 @@ unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
             let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(34 + 4 * ib).cast::<i32>()));
             let mut v = [_mm256_setzero_ps(); 4];
             for l in 0..4 {
-                let idx = *x.add(2 + 4 * ib + l) as usize | ((qh << (8 - 2 * l)) & 0x300);
-                v[l] = grid8(row8(grid, idx), signs_of(sv, l), db[l / 2]);
+                v[l] = grid8(row8(grid, iq2s_index(x, qh, ib, l)), signs_of(sv, l), db[l / 2]);
             }
             put2::<M>(y.add(32 * ib * es(M)), v[0], v[1]);
             put2::<M>(y.add((32 * ib + 16) * es(M)), v[2], v[3]);
         }
     }
     finish::<M>();
+}
+
+/// The IQ2_S grid as a [`grid8_f32`] table (1024 rows), built once.
+fn iq2s_grid() -> *const Row8 {
+    static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
+    grid8_f32(&GRID, &IQ2S_GRID)
+}
+
+/// The grid index (< 1024) of group `l` of sub-block `ib` of the IQ2_S block at `x`: the qs byte
+/// and two bits of the sub-block's qh byte `qh`.
+// SAFETY: `x` valid for the 82 bytes of one IQ2_S block; `ib < 8`, `l < 4`.
+#[inline(always)]
+unsafe fn iq2s_index(x: *const u8, qh: usize, ib: usize, l: usize) -> usize {
+    *x.add(2 + 4 * ib + l) as usize | ((qh << (8 - 2 * l)) & 0x300)
 }
 
 /// IQ3_XXS (98 bytes): d@0, qs[64]@2 (grid indices), scales_and_signs:u32[8]@66.
@@ -1655,33 +1667,31 @@ macro_rules! set {
         };
         &SET
     }};
-    // With AVX-512 variants (`avx512::$w`) for f32 outputs only ...
-    ($k:ident, $f16:ident, $bf16:ident, avx512 f32 $w:ident) => {{
+    // With AVX-512 variants (`avx512::$w`) for the outputs where they measured faster: f32 only,
+    // 16-bit only, or every output.
+    ($k:ident, $f16:ident, $bf16:ident, avx512 f32 $w:ident) => {
+        set!($k, $f16, $bf16, avx512 [0, _, _, _, 4, _, _, _] $w)
+    };
+    ($k:ident, $f16:ident, $bf16:ident, avx512 half $w:ident) => {
+        set!($k, $f16, $bf16, avx512 [_, 1, 2, 3, _, 5, 6, 7] $w)
+    };
+    ($k:ident, $f16:ident, $bf16:ident, avx512 all $w:ident) => {
+        set!($k, $f16, $bf16, avx512 [0, 1, 2, 3, 4, 5, 6, 7] $w)
+    };
+    ($k:ident, $f16:ident, $bf16:ident, avx512 [$($m:tt),*] $w:ident) => {{
         static SET: KernelSet = KernelSet {
             fns: [$k::<0>, $k::<1>, $k::<2>, $k::<3>, $k::<4>, $k::<5>, $k::<6>, $k::<7>],
             stream2: [Stream2::$f16, Stream2::$bf16],
-            avx512: [Some(avx512::$w::<0>), None, None, None, Some(avx512::$w::<4>), None, None, None],
+            avx512: [$(set!(@slot $w $m)),*],
         };
         &SET
     }};
-    // ... or for every output.
-    ($k:ident, $f16:ident, $bf16:ident, avx512 $w:ident) => {{
-        static SET: KernelSet = KernelSet {
-            fns: [$k::<0>, $k::<1>, $k::<2>, $k::<3>, $k::<4>, $k::<5>, $k::<6>, $k::<7>],
-            stream2: [Stream2::$f16, Stream2::$bf16],
-            avx512: [
-                Some(avx512::$w::<0>),
-                Some(avx512::$w::<1>),
-                Some(avx512::$w::<2>),
-                Some(avx512::$w::<3>),
-                Some(avx512::$w::<4>),
-                Some(avx512::$w::<5>),
-                Some(avx512::$w::<6>),
-                Some(avx512::$w::<7>),
-            ],
-        };
-        &SET
-    }};
+    (@slot $w:ident _) => {
+        None
+    };
+    (@slot $w:ident $m:literal) => {
+        Some(avx512::$w::<$m> as KernelFn)
+    };
     ($k:ident, subnormal, $f16:ident, $bf16:ident) => {
         set!($k, [0, 1, 2, 2, 4, 5, 6, 6], $f16, $bf16)
     };
@@ -1728,8 +1738,8 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         }
         2 => set!(k_q4_0, Split, Split),
         3 => set!(k_q4_1, Split, Split),
-        6 => set!(k_q5_0, Split, Split),
-        7 => set!(k_q5_1, Never, Never),
+        6 => set!(k_q5_0, Split, Split, avx512 half k_q5_0),
+        7 => set!(k_q5_1, Never, Never, avx512 half k_q5_1),
         8 => set!(k_q8_0, Always, Always),
         10 => set!(k_q2_k, Split, Split),
         11 => set!(k_q3_k, Split, Split),
@@ -1737,12 +1747,12 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         13 => set!(k_q5_k, Split, Split, avx512 f32 k_q5_k),
         14 => set!(k_q6_k, Split, Split),
         16 => set!(k_iq2_xxs, Split, Split),
-        17 => set!(k_iq2_xs, Always, Always, avx512 k_iq2_xs),
-        18 => set!(k_iq3_xxs, Split, Split, avx512 k_iq3_xxs),
+        17 => set!(k_iq2_xs, Always, Always, avx512 half k_iq2_xs),
+        18 => set!(k_iq3_xxs, Split, Split, avx512 all k_iq3_xxs),
         19 => set!(k_iq1_s, Always, Always),
         20 => set!(k_iq4_nl, Split, Split),
-        21 => set!(k_iq3_s, Split, Split, avx512 k_iq3_s),
-        22 => set!(k_iq2_s, Split, Split),
+        21 => set!(k_iq3_s, Split, Split, avx512 all k_iq3_s),
+        22 => set!(k_iq2_s, Split, Split, avx512 half k_iq2_s),
         23 => set!(k_iq4_xs, Split, Split),
         29 => set!(k_iq1_m, Always, Always),
         30 => set!(k_bf16, subnormal, Always, Always),

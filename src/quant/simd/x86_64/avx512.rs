@@ -16,8 +16,9 @@
 use std::arch::x86_64::*;
 
 use super::{
-    bf16x8, es, finish, half, iq2xs_grid, iq2xs_indices_signs, iq3s_grid, iq3s_offsets, iq3xxs_grid,
-    iq3xxs_offsets_signs, iq_db, k4_scales, q5_k_values, store32, stream16, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
+    bf16x8, es, finish, half, half8, iq2s_grid, iq2s_index, iq2xs_grid, iq2xs_indices_signs, iq3s_grid, iq3s_offsets,
+    iq3xxs_grid, iq3xxs_offsets_signs, iq_db, k4_scales, q5_bytes, q5_k_values, store32, stream16, OUT_BF16_NATIVE,
+    OUT_F16, OUT_F32, STREAM,
 };
 
 /// Sixteen values `d * q - m` of the sixteen unsigned bytes of `q` (the AVX2 kernels'
@@ -256,6 +257,83 @@ pub(super) unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut 
                 let m = std::ptr::read_unaligned(sg.as_ptr().add(4 * ib + 2 * h).cast::<u16>());
                 let v = _mm512_mask_xor_ps(p, m, p, sign);
                 put16::<M>(y.add((32 * ib + 16 * h) * es(M)), v);
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// The sixteen bytes of `v` (half `H` of 32) as f32, sign-extended (`SIGNED`) or zero-extended.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn bytes16_f32<const SIGNED: bool>(v: __m256i, h: usize) -> __m512 {
+    let q = if h == 0 { _mm256_castsi256_si128(v) } else { _mm256_extracti128_si256::<1>(v) };
+    _mm512_cvtepi32_ps(if SIGNED { _mm512_cvtepi8_epi32(q) } else { _mm512_cvtepu8_epi32(q) })
+}
+
+/// Q5_0: the AVX2 kernel's values ([`super::k_q5_0`]: `(q5 - 16) * d`), sixteen per vector.
+// SAFETY: the parent module's contract: `src` valid for nb * 22 bytes, `dst` for nb * 32 *
+// es(M) bytes; every load and store stays inside block `b` (< nb) of both.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn k_q5_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let s16 = _mm256_set1_epi8(16);
+    for b in 0..nb {
+        let x = src.add(22 * b);
+        let y = dst.add(32 * es(M) * b);
+        let d = _mm512_broadcastss_ps(_mm256_castps256_ps128(half8(x)));
+        let qh = std::ptr::read_unaligned(x.add(2).cast::<u32>());
+        let q = _mm256_sub_epi8(q5_bytes(x.add(6), qh), s16);
+        for h in 0..2 {
+            put16::<M>(y.add(16 * h * es(M)), _mm512_mul_ps(bytes16_f32::<true>(q, h), d));
+        }
+    }
+    finish::<M>();
+}
+
+/// Q5_1: the AVX2 kernel's values ([`super::k_q5_1`]: `q5 * d + m`), sixteen per vector.
+// SAFETY: the parent module's contract: `src` valid for nb * 24 bytes, `dst` for nb * 32 *
+// es(M) bytes; every load and store stays inside block `b` (< nb) of both.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn k_q5_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    for b in 0..nb {
+        let x = src.add(24 * b);
+        let y = dst.add(32 * es(M) * b);
+        let d = _mm512_broadcastss_ps(_mm256_castps256_ps128(half8(x)));
+        let m = _mm512_broadcastss_ps(_mm256_castps256_ps128(half8(x.add(2))));
+        let qh = std::ptr::read_unaligned(x.add(4).cast::<u32>());
+        let q = q5_bytes(x.add(8), qh);
+        for h in 0..2 {
+            let v = _mm512_add_ps(_mm512_mul_ps(bytes16_f32::<false>(q, h), d), m);
+            put16::<M>(y.add(16 * h * es(M)), v);
+        }
+    }
+    finish::<M>();
+}
+
+/// IQ2_S: the AVX2 kernel's steps ([`super::k_iq2_s`]: the same indices, scales and
+/// products), sixteen values (two grid rows) per vector, the signs as a mask register.
+// SAFETY: the parent module's contract: `src` valid for nb * 82 bytes, `dst` for nb * 256 *
+// es(M) bytes; every load and store stays inside block `b` (< nb) of both, or in the static
+// grid (indices < 1024, the grid has 1024 rows).
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let grid = iq2s_grid();
+    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
+    for b in 0..nb {
+        let x = src.add(82 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        for ib in 0..8 {
+            let sc = *x.add(74 + ib) as u32;
+            let qh = *x.add(66 + ib) as usize;
+            for h in 0..2 {
+                let s = if h == 0 { sc & 0xf } else { sc >> 4 };
+                let db = _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, s, 0.25)));
+                let row = |l: usize| _mm256_load_ps((*grid.add(iq2s_index(x, qh, ib, 2 * h + l))).0.as_ptr());
+                let g = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(row(0)), row(1));
+                let p = _mm512_mul_ps(db, g);
+                let m = std::ptr::read_unaligned(x.add(34 + 4 * ib + 2 * h).cast::<u16>());
+                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), _mm512_mask_xor_ps(p, m, p, sign));
             }
         }
     }
