@@ -1,17 +1,26 @@
-//! AVX-512 variants of AVX2 kernels, for f32 outputs: sixteen values per vector and one
-//! 64-byte store per cache line where the AVX2 kernels use two 32-byte (or four 16-byte)
-//! stores. The values are the AVX2 kernels' — the same f32 operations per value in the same
-//! order, only on wider vectors — so the bits are the same (checked against the scalar oracles
-//! and the AVX2 kernels by `tests/simd_vs_scalar.rs`, which runs both).
+//! AVX-512 variants of AVX2 kernels: sixteen values per vector where the AVX2 kernels have
+//! eight, so about half the instructions per output. The values are the AVX2 kernels' — the
+//! same f32 operations per value in the same order, only on wider vectors; lattice signs as a
+//! mask register under which the sign bit is flipped, where the AVX2 kernels xor a vector of
+//! sign bits — so the bits are the same (checked against the scalar oracles and the AVX2
+//! kernels by `tests/simd_vs_scalar.rs`, which runs both).
 //!
-//! Why: on one thread a decode into fresh memory is limited by how fast one core fills lines
-//! with streaming stores while it computes; on the development machine (Zen 4) Q5_K → f32 at
-//! 32 Mi elements measured 82% of the one-thread streaming line with the AVX2 kernel and 90% with
-//! this one (medians of eight alternated runs; docs/PERFORMANCE.md, section 0j).
+//! Why: a decode into fresh memory is limited by how fast a core fills lines with streaming
+//! stores while it computes (one thread), or by how much of the two cores the compute-heavy
+//! kernels need to reach the memory line (all threads). On the development machine (Zen 4):
+//! - Q5_K → f32 at 32 Mi elements, one thread: 82% of the streaming line with the AVX2 kernel,
+//!   90% with this one (one 64-byte streaming store per line);
+//! - the lattice and Q5_0 kernels → f16 / bf16: 5–14% faster on one thread, and up to 27 points
+//!   of the line on two.
+//!
+//! Only the kernels and outputs where the variant measured faster use it (`super::kernels`;
+//! docs/PERFORMANCE.md, section 0j).
 //!
 //! Every function is `unsafe` with the AVX2 + F16C + AVX512F/BW/VL/DQ target features: callers
 //! must have checked them at run time (`super::super::avx512()`), and pass pointers valid for
-//! the block counts they give (the contract of the parent module).
+//! the block counts they give (the contract of the parent module). The bf16 conversion
+//! instruction is used only in the "bf16 native" modes, which `super::super::native_bf16()`
+//! guards as for the AVX2 kernels.
 
 use std::arch::x86_64::*;
 
