@@ -857,46 +857,57 @@ unsafe fn q5_k_values(x: *const u8, c: usize) -> (__m256i, __m256i) {
 // every load and store below stays inside block `b` (< nb) of both, or in local buffers.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_q6_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let m4 = _mm_set1_epi8(0x0f);
-    let m30 = _mm_set1_epi8(0x30);
-    let s32 = _mm_set1_epi8(32);
     let mut dsc = [0f32; 16];
     for b in 0..nb {
         let x = src.add(210 * b);
         let y = dst.add(256 * es(M) * b);
-        // The 16 products d*scale, one f32 multiply each as in ggml.
-        let d = half8(x.add(208));
-        let sc = load16(x.add(192));
-        _mm256_storeu_ps(dsc.as_mut_ptr(), _mm256_mul_ps(d, i8x8(sc)));
-        _mm256_storeu_ps(dsc.as_mut_ptr().add(8), _mm256_mul_ps(d, i8x8(hi8(sc))));
+        q6_k_scales(x, &mut dsc);
         for h in 0..2 {
-            let mut qs = [[_mm_setzero_si128(); 4]; 2];
-            for (hf, qs) in qs.iter_mut().enumerate() {
-                let ql0 = load16(x.add(64 * h + 16 * hf));
-                let ql1 = load16(x.add(64 * h + 32 + 16 * hf));
-                let qh = load16(x.add(128 + 32 * h + 16 * hf));
-                let q = [
-                    _mm_or_si128(_mm_and_si128(ql0, m4), _mm_and_si128(_mm_slli_epi16::<4>(qh), m30)),
-                    _mm_or_si128(_mm_and_si128(ql1, m4), _mm_and_si128(_mm_slli_epi16::<2>(qh), m30)),
-                    _mm_or_si128(_mm_and_si128(_mm_srli_epi16::<4>(ql0), m4), _mm_and_si128(qh, m30)),
-                    _mm_or_si128(
-                        _mm_and_si128(_mm_srli_epi16::<4>(ql1), m4),
-                        _mm_and_si128(_mm_srli_epi16::<2>(qh), m30),
-                    ),
-                ];
-                *qs = q;
-            }
+            let qs = q6_k_values(x, h);
             // Outputs in address order (streaming stores fill whole lines).
             for k in 0..4 {
                 for (hf, qs) in qs.iter().enumerate() {
                     let dl = _mm256_broadcast_ss(&dsc[8 * h + hf + 2 * k]);
-                    let v = _mm_sub_epi8(qs[k], s32);
-                    put16_i8_mul::<M>(y.add((128 * h + 32 * k + 16 * hf) * es(M)), v, dl);
+                    put16_i8_mul::<M>(y.add((128 * h + 32 * k + 16 * hf) * es(M)), qs[k], dl);
                 }
             }
         }
     }
     finish::<M>();
+}
+
+/// The 16 products d*scale of the Q6_K block at `x`, one f32 multiply each as in ggml.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn q6_k_scales(x: *const u8, dsc: &mut [f32; 16]) {
+    let d = half8(x.add(208));
+    let sc = load16(x.add(192));
+    _mm256_storeu_ps(dsc.as_mut_ptr(), _mm256_mul_ps(d, i8x8(sc)));
+    _mm256_storeu_ps(dsc.as_mut_ptr().add(8), _mm256_mul_ps(d, i8x8(hi8(sc))));
+}
+
+/// The signed values `q6 - 32` of half `h` (elements 128h..128h+128) of the Q6_K block at `x`:
+/// `[hf][k]` holds the sixteen of elements `128h + 32k + 16hf..`, scale `dsc[8h + hf + 2k]`.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn q6_k_values(x: *const u8, h: usize) -> [[__m128i; 4]; 2] {
+    let m4 = _mm_set1_epi8(0x0f);
+    let m30 = _mm_set1_epi8(0x30);
+    let s32 = _mm_set1_epi8(32);
+    let mut qs = [[_mm_setzero_si128(); 4]; 2];
+    for (hf, qs) in qs.iter_mut().enumerate() {
+        let ql0 = load16(x.add(64 * h + 16 * hf));
+        let ql1 = load16(x.add(64 * h + 32 + 16 * hf));
+        let qh = load16(x.add(128 + 32 * h + 16 * hf));
+        let q = [
+            _mm_or_si128(_mm_and_si128(ql0, m4), _mm_and_si128(_mm_slli_epi16::<4>(qh), m30)),
+            _mm_or_si128(_mm_and_si128(ql1, m4), _mm_and_si128(_mm_slli_epi16::<2>(qh), m30)),
+            _mm_or_si128(_mm_and_si128(_mm_srli_epi16::<4>(ql0), m4), _mm_and_si128(qh, m30)),
+            _mm_or_si128(_mm_and_si128(_mm_srli_epi16::<4>(ql1), m4), _mm_and_si128(_mm_srli_epi16::<2>(qh), m30)),
+        ];
+        *qs = q.map(|q| _mm_sub_epi8(q, s32));
+    }
+    qs
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1239,8 +1250,15 @@ unsafe fn signs_of(sv: __m256i, l: usize) -> __m256 {
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
 unsafe fn ksigns4(aux: u32) -> __m256i {
+    _mm256_set1_epi32(ksigns_word(aux) as i32)
+}
+
+/// The four ksigns bytes of the 7-bit fields `l = 0..4` of `aux` (bits `7l..7l+7`), packed
+/// into a u32 (byte l: bit j set ⇔ element `8l + j` negative).
+#[inline(always)]
+fn ksigns_word(aux: u32) -> u32 {
     let k = |l: u32| KSIGNS_IQ2XS[((aux >> (7 * l)) & 127) as usize] as u32;
-    _mm256_set1_epi32((k(0) | (k(1) << 8) | (k(2) << 16) | (k(3) << 24)) as i32)
+    k(0) | (k(1) << 8) | (k(2) << 16) | (k(3) << 24)
 }
 
 /// `KSIGNS_IQ2XS` computed: every 16-bit lane `s` (< 128) of `s` → `s | parity(s) << 7` (an
@@ -1279,8 +1297,7 @@ unsafe fn iq_db(d: f32, s: u32, k: f32) -> __m256 {
 // every load and store below stays inside block `b` (< nb) of both, or in the static tables.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
-    let grid = grid8_f32(&GRID, &IQ2XXS_GRID);
+    let grid = iq2xxs_grid();
     for b in 0..nb {
         let x = src.add(66 * b);
         let y = dst.add(256 * es(M) * b);
@@ -1299,6 +1316,12 @@ unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         }
     }
     finish::<M>();
+}
+
+/// The IQ2_XXS grid as a [`grid8_f32`] table (256 rows), built once.
+fn iq2xxs_grid() -> *const Row8 {
+    static GRID: std::sync::OnceLock<Box<[Row8]>> = std::sync::OnceLock::new();
+    grid8_f32(&GRID, &IQ2XXS_GRID)
 }
 
 /// IQ2_XS (74 bytes): d@0, qs:u16[32]@2 (9-bit grid index, 7-bit ksigns index), scales[8]@66.
@@ -1745,8 +1768,8 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         11 => set!(k_q3_k, Split, Split),
         12 => set!(k_q4_k, Split, Split),
         13 => set!(k_q5_k, Split, Split, avx512 f32 k_q5_k),
-        14 => set!(k_q6_k, Split, Split),
-        16 => set!(k_iq2_xxs, Split, Split),
+        14 => set!(k_q6_k, Split, Split, avx512 half k_q6_k),
+        16 => set!(k_iq2_xxs, Split, Split, avx512 half k_iq2_xxs),
         17 => set!(k_iq2_xs, Always, Always, avx512 half k_iq2_xs),
         18 => set!(k_iq3_xxs, Split, Split, avx512 all k_iq3_xxs),
         19 => set!(k_iq1_s, Always, Always),

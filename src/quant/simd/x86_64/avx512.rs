@@ -25,9 +25,9 @@
 use std::arch::x86_64::*;
 
 use super::{
-    bf16x8, es, finish, half, half8, iq2s_grid, iq2s_index, iq2xs_grid, iq2xs_indices_signs, iq3s_grid, iq3s_offsets,
-    iq3xxs_grid, iq3xxs_offsets_signs, iq_db, k4_scales, q5_bytes, q5_k_values, store32, stream16, OUT_BF16_NATIVE,
-    OUT_F16, OUT_F32, STREAM,
+    bf16x8, es, finish, half, half8, iq2s_grid, iq2s_index, iq2xs_grid, iq2xs_indices_signs, iq2xxs_grid, iq3s_grid,
+    iq3s_offsets, iq3xxs_grid, iq3xxs_offsets_signs, iq_db, k4_scales, ksigns_word, q5_bytes, q5_k_values, q6_k_scales,
+    q6_k_values, store32, stream16, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
 };
 
 /// Sixteen values `d * q - m` of the sixteen unsigned bytes of `q` (the AVX2 kernels'
@@ -343,6 +343,63 @@ pub(super) unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u
                 let p = _mm512_mul_ps(db, g);
                 let m = std::ptr::read_unaligned(x.add(34 + 4 * ib + 2 * h).cast::<u16>());
                 put16::<M>(y.add((32 * ib + 16 * h) * es(M)), _mm512_mask_xor_ps(p, m, p, sign));
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// Q6_K: the AVX2 kernel's values and scales ([`super::k_q6_k`]: `(d * sc) * (q6 - 32)`),
+/// sixteen per vector.
+// SAFETY: the parent module's contract: `src` valid for nb * 210 bytes, `dst` for nb * 256 *
+// es(M) bytes; every load and store stays inside block `b` (< nb) of both, or in local buffers.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn k_q6_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let mut dsc = [0f32; 16];
+    for b in 0..nb {
+        let x = src.add(210 * b);
+        let y = dst.add(256 * es(M) * b);
+        q6_k_scales(x, &mut dsc);
+        for h in 0..2 {
+            let qs = q6_k_values(x, h);
+            for k in 0..4 {
+                for (hf, qs) in qs.iter().enumerate() {
+                    let dl = _mm512_set1_ps(dsc[8 * h + hf + 2 * k]);
+                    let v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(qs[k])), dl);
+                    put16::<M>(y.add((128 * h + 32 * k + 16 * hf) * es(M)), v);
+                }
+            }
+        }
+    }
+    finish::<M>();
+}
+
+/// IQ2_XXS: the AVX2 kernel's steps ([`super::k_iq2_xxs`]: the same rows, sign bytes, scales
+/// and products), sixteen values (two grid rows) per vector, the signs as a mask register.
+// SAFETY: the parent module's contract: `src` valid for nb * 66 bytes, `dst` for nb * 256 *
+// es(M) bytes; every load and store stays inside block `b` (< nb) of both, or in the static
+// tables (row indices are bytes, the grid has 256 rows).
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let grid = iq2xxs_grid();
+    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
+    for b in 0..nb {
+        let x = src.add(66 * b);
+        let y = dst.add(256 * es(M) * b);
+        let d = half(x);
+        for ib in 0..8 {
+            let aux0 = std::ptr::read_unaligned(x.add(2 + 8 * ib).cast::<u32>());
+            let aux1 = std::ptr::read_unaligned(x.add(6 + 8 * ib).cast::<u32>());
+            let db = _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, aux1 >> 28, 0.25)));
+            let signs = ksigns_word(aux1);
+            for h in 0..2 {
+                let row = |l: usize| _mm256_load_ps((*grid.add((aux0 >> (8 * (2 * h + l))) as u8 as usize)).0.as_ptr());
+                let g = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(row(0)), row(1));
+                let p = _mm512_mul_ps(db, g);
+                put16::<M>(
+                    y.add((32 * ib + 16 * h) * es(M)),
+                    _mm512_mask_xor_ps(p, (signs >> (16 * h)) as u16, p, sign),
+                );
             }
         }
     }
