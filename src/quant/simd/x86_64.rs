@@ -1488,9 +1488,7 @@ unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let d = half(x);
         iq3s_offsets(x, &mut off);
         for ib in 0..8 {
-            let sc = *x.add(106 + ib / 2);
-            let s = if ib % 2 == 0 { sc & 0xf } else { sc >> 4 };
-            let db = _mm256_set1_ps(d * (1 + 2 * s as i32) as f32);
+            let db = _mm256_set1_ps(iq3s_db(x, d, ib));
             let sv = _mm256_set1_epi32(std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<i32>()));
             let o = &off[8 * ib..8 * ib + 8];
             let mut v = [_mm256_setzero_ps(); 4];
@@ -1508,6 +1506,16 @@ unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 fn iq3s_grid() -> *const u8 {
     static GRID: std::sync::OnceLock<Box<[[f32; 4]; 512]>> = std::sync::OnceLock::new();
     grid4_f32(&GRID, &IQ3S_GRID).as_ptr().cast::<u8>()
+}
+
+/// The scale of sub-block `ib` (< 8) of the IQ3_S block at `x` whose d is `d`: `d * (1 + 2s)`,
+/// the integer converted first, as ggml.
+// SAFETY: `x` valid for the 110 bytes of one IQ3_S block (reads scales@106..110).
+#[inline(always)]
+unsafe fn iq3s_db(x: *const u8, d: f32, ib: usize) -> f32 {
+    let sc = *x.add(106 + ib / 2);
+    let s = if ib % 2 == 0 { sc & 0xf } else { sc >> 4 };
+    d * (1 + 2 * s as i32) as f32
 }
 
 /// The 64 grid indices of the IQ3_S block at `x` as byte offsets (`16 * index`) into a 512-row

@@ -25,9 +25,9 @@
 use std::arch::x86_64::*;
 
 use super::{
-    bf16x8, es, finish, half, half8, iq2s_grid, iq2s_index, iq2xs_grid, iq2xs_indices_signs, iq2xxs_grid, iq3s_grid,
-    iq3s_offsets, iq3xxs_grid, iq3xxs_offsets_signs, iq_db, k4_scales, ksigns_word, q5_bytes, q5_k_values, q6_k_scales,
-    q6_k_values, store32, stream16, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
+    bf16x8, es, finish, half, half8, iq2s_grid, iq2s_index, iq2xs_grid, iq2xs_indices_signs, iq2xxs_grid, iq3s_db,
+    iq3s_grid, iq3s_offsets, iq3xxs_grid, iq3xxs_offsets_signs, iq_db, k4_scales, ksigns_word, q5_bytes, q5_k_values,
+    q6_k_scales, q6_k_values, store32, stream16, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
 };
 
 /// Sixteen values `d * q - m` of the sixteen unsigned bytes of `q` (the AVX2 kernels'
@@ -196,9 +196,7 @@ pub(super) unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u
         let d = half(x);
         iq3s_offsets(x, &mut off);
         for ib in 0..8 {
-            let sc = *x.add(106 + ib / 2);
-            let s = if ib % 2 == 0 { sc & 0xf } else { sc >> 4 };
-            let db = _mm512_set1_ps(d * (1 + 2 * s as i32) as f32);
+            let db = _mm512_set1_ps(iq3s_db(x, d, ib));
             let signs = std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<u32>());
             for h in 0..2 {
                 let p = _mm512_mul_ps(db, rows4(grid, &off[8 * ib + 4 * h..]));
