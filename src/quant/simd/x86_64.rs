@@ -1514,7 +1514,7 @@ fn iq3s_grid() -> *const u8 {
 #[inline(always)]
 unsafe fn iq3s_db(x: *const u8, d: f32, ib: usize) -> f32 {
     let sc = *x.add(106 + ib / 2);
-    let s = if ib % 2 == 0 { sc & 0xf } else { sc >> 4 };
+    let s = if ib.is_multiple_of(2) { sc & 0xf } else { sc >> 4 };
     d * (1 + 2 * s as i32) as f32
 }
 
