@@ -120,8 +120,8 @@ fn every_fast_kernel_matches_scalar() {
     if simd::avx512() {
         eprintln!("AVX-512 variants (checked with the AVX2 kernels): {wide:?}");
         assert!(
-            [6, 7, 13, 14, 16, 17, 18, 21, 22].iter().all(|id| wide.contains(&id)),
-            "Q5_0, Q5_1, Q5_K, Q6_K, IQ2_XXS, IQ2_XS, IQ3_XXS, IQ3_S and IQ2_S have AVX-512 variants: {wide:?}"
+            [6, 7, 13, 14, 16, 17, 18, 21, 22, 34].iter().all(|id| wide.contains(&id)),
+            "Q5_0, Q5_1, Q5_K, Q6_K, IQ2_XXS, IQ2_XS, IQ3_XXS, IQ3_S, IQ2_S and TQ1_0 have AVX-512 variants: {wide:?}"
         );
     } else {
         eprintln!("note: no AVX-512 on this CPU (or BG_NO_AVX512): the AVX-512 variants are not checked here");

@@ -1787,7 +1787,7 @@ pub(super) fn kernels(id: TypeId) -> Option<&'static KernelSet> {
         23 => set!(k_iq4_xs, Split, Split),
         29 => set!(k_iq1_m, Always, Always),
         30 => set!(k_bf16, subnormal, Always, Always),
-        34 => set!(k_tq1_0, Never, Never),
+        34 => set!(k_tq1_0, Never, Never, avx512 f32 k_tq1_0),
         35 => set!(k_tq2_0, Split, Split),
         39 => set!(k_mxfp4, Split, Never),
         40 => set!(k_nvfp4, Never, Never),

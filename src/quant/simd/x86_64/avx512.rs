@@ -27,7 +27,7 @@ use std::arch::x86_64::*;
 use super::{
     bf16x8, es, finish, half, half8, iq2s_grid, iq2s_index, iq2xs_grid, iq2xs_indices_signs, iq2xxs_grid, iq3s_db,
     iq3s_grid, iq3s_offsets, iq3xxs_grid, iq3xxs_offsets_signs, iq_db, k4_scales, ksigns_word, q5_bytes, q5_k_values,
-    q6_k_scales, q6_k_values, store32, stream16, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
+    q6_k_scales, q6_k_values, store32, stream16, tq1_values, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
 };
 
 /// Sixteen values `d * q - m` of the sixteen unsigned bytes of `q` (the AVX2 kernels'
@@ -400,6 +400,55 @@ pub(super) unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut
                 );
             }
         }
+    }
+    finish::<M>();
+}
+
+/// Sixteen TQ1_0 trits `n` of the sixteen bytes in `pow` (as i32 lanes; `pow` holds
+/// `b * 3^n mod 256` and is advanced to `n + 1`): the AVX2 kernels' `tq1_step`, sixteen lanes.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn tq1_step16(pow: &mut __m512i, vals: __m512) -> __m512 {
+    let x = *pow;
+    let x3 = _mm512_add_epi32(x, _mm512_add_epi32(x, x));
+    *pow = _mm512_and_si512(x3, _mm512_set1_epi32(0xff));
+    _mm512_permutexvar_ps(_mm512_srli_epi32::<8>(x3), vals)
+}
+
+/// TQ1_0: the AVX2 kernel's values ([`super::k_tq1_0`]: the same trits picking the same three
+/// products `(t - 1) * d`), sixteen per vector, each vector one line of f32 in address order.
+// SAFETY: the parent module's contract: `src` valid for nb * 54 bytes, `dst` for nb * 256 *
+// es(M) bytes; every load and store stays inside block `b` (< nb) of both.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
+    let bytes16 = |p: *const u8| _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
+    for b in 0..nb {
+        let x = src.add(54 * b);
+        let y = dst.add(256 * es(M) * b);
+        let vals = _mm512_castps256_ps512(tq1_values(half8(x.add(52))));
+        // qs[0..32]: trit n of byte m → element 32n + m.
+        let (mut p0, mut p1) = (bytes16(x), bytes16(x.add(16)));
+        for n in 0..5 {
+            put16::<M>(y.add(32 * n * es(M)), tq1_step16(&mut p0, vals));
+            put16::<M>(y.add((32 * n + 16) * es(M)), tq1_step16(&mut p1, vals));
+        }
+        // qs[32..48]: → element 160 + 16n + m.
+        let mut p2 = bytes16(x.add(32));
+        for n in 0..5 {
+            put16::<M>(y.add((160 + 16 * n) * es(M)), tq1_step16(&mut p2, vals));
+        }
+        // qh[0..4]: trit n of byte j → element 240 + 4n + j: lanes 4n..4n+4 start n trits on.
+        let qh = std::ptr::read_unaligned(x.add(48).cast::<u32>());
+        let mut lanes = [0i32; 16];
+        let mut by = qh.to_le_bytes().map(u32::from);
+        for n in 0..4 {
+            for j in 0..4 {
+                lanes[4 * n + j] = by[j] as i32;
+                by[j] = (by[j] * 3) & 0xff;
+            }
+        }
+        let mut pow = _mm512_loadu_si512(lanes.as_ptr().cast());
+        put16::<M>(y.add(240 * es(M)), tq1_step16(&mut pow, vals));
     }
     finish::<M>();
 }
