@@ -29,7 +29,7 @@
 
 use std::arch::x86_64::*;
 
-use super::simd_x86::Seq;
+use super::simd_x86::{Seq, Seq512};
 use super::tl2::{rowperm, TRIPLES};
 
 /// Whether any nibble of `bytes` is above `max` (≤ 15).
@@ -154,6 +154,194 @@ impl<const NT: bool, const H: bool> Run<NT, H> {
     }
 }
 
+/// The 4-entry value table `v[idx[i]]` as f32 / 16-bit bit patterns, for the wide kernels (the
+/// 16-entry `vpermps zmm` table is it four times: an index's bits 2..3 are the next codes').
+fn table4(v: [u32; 3], idx: [usize; 4]) -> [u32; 4] {
+    idx.map(|i| v[i])
+}
+
+/// [`table4`] broadcast to the 16 entries of a `vpermps zmm` table.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn table16(t: &[u32; 4]) -> __m512 {
+    _mm512_castsi512_ps(_mm512_broadcast_i32x4(_mm_loadu_si128(t.as_ptr().cast())))
+}
+
+/// Lane shifts of the sixteen 2-bit fields of a word in order.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn shifts16() -> __m512i {
+    _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+}
+
+/// Sixteen values from the word at `w` (broadcast), shifted by `sh`, looked up in `table`.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn expand16(w: *const u32, sh: __m512i, table: __m512) -> __m512 {
+    let v = _mm512_set1_epi32(w.read() as i32);
+    _mm512_permutexvar_ps(_mm512_srlv_epi32(v, sh), table)
+}
+
+/// [`Run`] for the wide kernels: sixteen values per push, through a [`Seq512`] (one store per
+/// cache line; with `NT` streaming for the whole lines, masked ordinary stores for the partial
+/// lines at the ends). 16-bit patterns (`H`) are packed two vectors (32 values, 64 bytes) per
+/// store (`vpackusdw` + `vpermq`).
+struct Run512<const NT: bool, const H: bool> {
+    seq: Seq512<NT>,
+    /// `H`: the previous sixteen values, not stored yet.
+    prev: __m512,
+    /// `H`: whether `prev` holds a vector.
+    started: bool,
+}
+
+impl<const NT: bool, const H: bool> Run512<NT, H> {
+    /// A run at `p`.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn new(p: *mut u8) -> Run512<NT, H> {
+        Run512 { seq: Seq512::new(p), prev: _mm512_setzero_ps(), started: false }
+    }
+
+    /// The 16-bit patterns of `a` then `b` (< 2^16: no saturation), in order.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn pack(a: __m512, b: __m512) -> __m512 {
+        let w = _mm512_packus_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b));
+        _mm512_castsi512_ps(_mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), w))
+    }
+
+    /// The 16-bit patterns of `a`'s lanes in the low 32 bytes.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn narrow(a: __m512) -> __m512 {
+        _mm512_castsi512_ps(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(_mm512_castps_si512(a))))
+    }
+
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn push(&mut self, v: __m512) {
+        if !H {
+            return self.seq.push(v);
+        }
+        if self.started {
+            self.seq.push(Self::pack(self.prev, v));
+            self.started = false;
+        } else {
+            self.prev = v;
+            self.started = true;
+        }
+    }
+
+    /// The first `n` values of `v` (`n` even, ≤ 16) end the run.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn push_last(self, v: __m512, n: usize) {
+        if !H {
+            self.seq.push_last(v, n);
+        } else if self.started {
+            self.seq.push_last(Self::pack(self.prev, v), (16 + n) / 2);
+        } else {
+            self.seq.push_last(Self::narrow(v), n / 2);
+        }
+    }
+
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn finish(self) {
+        if H && self.started {
+            self.seq.push_last(Self::narrow(self.prev), 8);
+        } else {
+            self.seq.finish();
+        }
+    }
+}
+
+/// One TL1 row run with AVX-512 (the expansion of [`tl1_impl`]'s row loop): the `nw` staged
+/// words at `words` (16 u32 apart), sixteen values each (`sh`: the word's lane shifts), then
+/// with `odd` the first eight of word `nw`, into `out`; `step(i)` runs after piece `i` of
+/// `pieces` (but the last).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn tl1_row512<const NT: bool, const H: bool>(
+    words: *const u32,
+    nw: usize,
+    odd: bool,
+    sh: &[i32; 16],
+    table: &[u32; 4],
+    out: *mut u8,
+    pieces: usize,
+    mut step: impl FnMut(usize),
+) {
+    let sh = _mm512_loadu_si512(sh.as_ptr().cast());
+    let table = table16(table);
+    let mut run = Run512::<NT, H>::new(out);
+    for i in 0..pieces {
+        for t in nw * i / pieces..nw * (i + 1) / pieces {
+            run.push(expand16(words.add(16 * t), sh, table));
+        }
+        if i + 1 < pieces {
+            step(i);
+        }
+    }
+    if odd {
+        run.push_last(expand16(words.add(16 * nw), sh, table), 8);
+    } else {
+        run.finish();
+    }
+}
+
+/// One TL2 section-A row run with AVX-512: groups `0..n` of `stage` (`[A', M, B]` words, lane
+/// `si`: A' = columns 0..16 of the group, M = columns 8..24), 24 values each, into `out`. Two
+/// groups are three vectors: A'(g0); M(g0) >> 16.. beside A'(g1) (one broadcast merged into the
+/// other); M(g1).
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn tl2_row512<const NT: bool, const H: bool>(
+    stage: &[[[u32; 32]; 3]],
+    n: usize,
+    si: usize,
+    table: &[u32; 4],
+    out: *mut u8,
+) {
+    let (full, table) = (shifts16(), table16(table));
+    let mixed = _mm512_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30, 0, 2, 4, 6, 8, 10, 12, 14);
+    let mut run = Run512::<NT, H>::new(out);
+    for pair in stage[..n].chunks_exact(2) {
+        let [a0, m0, _] = &pair[0];
+        let [a1, m1, _] = &pair[1];
+        run.push(expand16(a0.as_ptr().add(si), full, table));
+        let v = _mm512_mask_set1_epi32(_mm512_set1_epi32(m0[si] as i32), 0xff00, a1[si] as i32);
+        run.push(_mm512_permutexvar_ps(_mm512_srlv_epi32(v, mixed), table));
+        run.push(expand16(m1.as_ptr().add(si), full, table));
+    }
+    if n % 2 == 1 {
+        let [a, m, _] = &stage[n - 1];
+        run.push(expand16(a.as_ptr().add(si), full, table));
+        run.push_last(expand16(m.as_ptr().add(si), mixed, table), 8);
+    } else {
+        run.finish();
+    }
+}
+
+/// One TL2 section-C row run with AVX-512: blocks `0..n` of `stage` (two words of 16 columns
+/// each, lane `si`) into `out`.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn tl2c_row512<const NT: bool, const H: bool>(
+    stage: &[[[u32; 32]; 2]],
+    n: usize,
+    si: usize,
+    table: &[u32; 4],
+    out: *mut u8,
+) {
+    let (full, table) = (shifts16(), table16(table));
+    let mut run = Run512::<NT, H>::new(out);
+    for st in &stage[..n] {
+        for w in st {
+            run.push(expand16(w.as_ptr().add(si), full, table));
+        }
+    }
+    run.finish();
+}
+
 /// Columns staged at once by [`tl1_rows`] (bounds each of its two buffers: 128 words x 16 rows,
 /// 8 KiB). Whole rows (4096 columns, one run per sub-group in address order) measured worse:
 /// f32 82% vs 89% of the one-thread line, 16-bit 62% vs 79% (session 6, shared machine).
@@ -265,7 +453,9 @@ impl Blocks {
 /// `dst` (`bm` rows of `k = nj * bk` values, row-major: `values[t + 1]` for trit `t`, f32 bits,
 /// or with `half` 16-bit patterns stored as 2 bytes each). Rows are written contiguously across the
 /// k-blocks, up to [`TL1_CHUNK`] columns at a time. With `streaming`, non-temporal stores
-/// (`dst` 16-byte aligned; the caller issues the [`sfence`]). `next`: where the next row group's
+/// (`dst` 16-byte aligned; the caller issues the [`sfence`]). `wide`: the expansion runs with
+/// AVX-512 ([`tl1_row512`]: sixteen values and one 64-byte store per staged word; the caller
+/// must have checked that the CPU has AVX-512F/BW/VL/DQ, `simd::avx512()`). `next`: where the next row group's
 /// blocks lie (a hint: f32 outputs prefetch them and stage their first chunk ahead into
 /// `scratch`, used only by a later call for exactly those blocks; blocks outside `src` are
 /// skipped).
@@ -290,6 +480,7 @@ pub unsafe fn tl1_rows(
     half: bool,
     dst: &mut [u8],
     streaming: bool,
+    wide: bool,
     scratch: &mut Tl1Scratch,
 ) {
     assert!((bm == 32 || bm == 64) && bk.is_multiple_of(8) && bk > 0);
@@ -301,7 +492,7 @@ pub unsafe fn tl1_rows(
     let v = values;
     macro_rules! go {
         ($q:literal, $nt:literal, $h:literal) => {
-            tl1_impl::<$q, $nt, $h>(src, blocks, next, bm, bk, v, out, k, scratch)
+            tl1_impl::<$q, $nt, $h>(src, blocks, next, bm, bk, v, out, k, wide, scratch)
         };
     }
     match (bm, streaming, half) {
@@ -337,6 +528,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     values: [u32; 3],
     out: *mut u8,
     k: usize,
+    wide: bool,
     scratch: &mut Tl1Scratch,
 ) {
     let t4 = pair_codes();
@@ -353,6 +545,13 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
         let (lo, hi, _) = shifts();
         (lo, hi)
     };
+    // The wide kernels' lane shifts (the same fields as `sh_a` then `sh_b`) and table.
+    let sh512: [i32; 16] = if Q == 2 {
+        [0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30]
+    } else {
+        [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]
+    };
+    let tab4 = table4(values, [0, 1, 2, 1]);
     let slot = |s: usize| if Q == 2 { (s & 3) | ((s & 4) << 1) | ((s & 8) >> 1) } else { s };
     let Tl1Scratch { stage, pairs, pre } = scratch;
     let (bufs, pairs) = (stage.as_mut_ptr(), &mut **pairs);
@@ -486,9 +685,15 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             }
             let (t0, t1) = (steps * s / 16, steps * (s + 1) / 16);
             let words = words.add(slot(s));
-            let mut run = Run::<NT, H>::new(out.add(((g * 16 + s) * k + c0) * es), cols);
+            let row_out = out.add(((g * 16 + s) * k + c0) * es);
             // The row's words in `t1 - t0 + 1` pieces, a staging step after each but the last.
             let pieces = t1 - t0 + 1;
+            if wide {
+                let step = |i: usize| stage_step(pairs, nnp, nxt, t0 + i);
+                tl1_row512::<NT, H>(words, nw, odd, &sh512, &tab4, row_out, pieces, step);
+                continue;
+            }
+            let mut run = Run::<NT, H>::new(row_out, cols);
             for i in 0..pieces {
                 for t in nw * i / pieces..nw * (i + 1) / pieces {
                     let w = words.add(16 * t);
@@ -578,7 +783,8 @@ pub struct Tl2Rows {
 /// triples (24 columns), 16 little-endian sign words, bit `15 - (2q + h)` of word `c` the sign
 /// of triple `q` of row `16h + c`. Section C blocks: 8 steps of 32 bytes, byte `rowperm(row)`
 /// of step `y` holds pairs `2y`, `2y + 1`. Rows are written contiguously, up to [`TL2_CHUNK`]
-/// groups at a time. `streaming` as in [`tl1_rows`].
+/// groups at a time. `streaming` and `wide` as in [`tl1_rows`].
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 pub unsafe fn tl2_rows(
     src: &[u8],
@@ -587,6 +793,7 @@ pub unsafe fn tl2_rows(
     half: bool,
     dst: &mut [u8],
     streaming: bool,
+    wide: bool,
     scratch: &mut Tl2Scratch,
 ) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
@@ -611,10 +818,10 @@ pub unsafe fn tl2_rows(
     let out = dst.as_mut_ptr();
     let v = values;
     match (streaming, half) {
-        (true, false) => tl2_impl::<true, false>(src, parts, v, out, scratch),
-        (false, false) => tl2_impl::<false, false>(src, parts, v, out, scratch),
-        (true, true) => tl2_impl::<true, true>(src, parts, v, out, scratch),
-        (false, true) => tl2_impl::<false, true>(src, parts, v, out, scratch),
+        (true, false) => tl2_impl::<true, false>(src, parts, v, out, wide, scratch),
+        (false, false) => tl2_impl::<false, false>(src, parts, v, out, wide, scratch),
+        (true, true) => tl2_impl::<true, true>(src, parts, v, out, wide, scratch),
+        (false, true) => tl2_impl::<false, true>(src, parts, v, out, wide, scratch),
     }
 }
 
@@ -624,6 +831,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
     parts: Tl2Rows,
     values: [u32; 3],
     out: *mut u8,
+    wide: bool,
     scratch: &mut Tl2Scratch,
 ) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
@@ -651,9 +859,12 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         let k_1_64 = _mm256_set1_epi16(0x4001); // bytes (1, 64)
         let k_1_4096 = _mm256_set1_epi32(0x1000_0001); // words (1, 4096)
         let table = table8(values, [1, 0, 2, 1, 1, 0, 2, 1]);
+        let tab4 = table4(values, [1, 0, 2, 1]);
         let (sh_lo, _, sh_mid) = shifts();
-        // [group][A, M, B][lane]: A = columns 0..12, B = 12..24 of the group (2 bits each),
-        // M = columns 8..16.
+        // [group][A', M, B][lane], 2 bits per column of the group: A' = columns 0..16 (A =
+        // columns 0..12 with B's first four on top), M = columns 8..24, B = columns 12..24.
+        // The AVX2 expansion reads columns 0..8 from A', 8..16 from M, 16..24 from B; the
+        // wide one A' and M (`tl2_row512`).
         let stage = &mut *scratch.three;
         let groups_per_block = bk / 24;
         let groups = a.nj * groups_per_block;
@@ -719,6 +930,8 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                         let av = _mm256_madd_epi16(lo01, k_1_4096);
                         let bv = _mm256_madd_epi16(lo23, k_1_4096);
                         let mv = _mm256_or_si256(_mm256_srli_epi32::<16>(av), _mm256_slli_epi32::<8>(bv));
+                        // A' = A (< 2^24) with B's first four columns on top: columns 0..16.
+                        let av = _mm256_or_si256(av, _mm256_slli_epi32::<24>(bv));
                         let at = 8 * (2 * x + v);
                         _mm256_storeu_si256(sa.as_mut_ptr().add(at).cast(), av);
                         _mm256_storeu_si256(sm.as_mut_ptr().add(at).cast(), mv);
@@ -738,7 +951,12 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                         prefetch(p.add(c.first + (next - groups) * c.jstride), 256);
                     }
                 }
-                let mut run = Run::<NT, H>::new(out.add((rw * k + 24 * g0) * es), 24 * n);
+                let row_out = out.add((rw * k + 24 * g0) * es);
+                if wide {
+                    tl2_row512::<NT, H>(stage, n, si, &tab4, row_out);
+                    continue;
+                }
+                let mut run = Run::<NT, H>::new(row_out, 24 * n);
                 for [sa, sm, sb] in stage.iter().take(n) {
                     run.push(expand8(sa.as_ptr().add(si), sh_lo, table));
                     run.push(expand8(sm.as_ptr().add(si), sh_lo, table));
@@ -754,6 +972,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         let t4 = _mm256_broadcastsi128_si256(pair_codes());
         let m0f = _mm256_set1_epi8(0x0f);
         let table = pair_table(values);
+        let tab4c = table4(values, [0, 1, 2, 1]);
         let (sh_lo, sh_hi, _) = shifts();
         // [block][half][lane]: columns 16*half..16*half + 16 of the block.
         let stage = &mut *scratch.two;
@@ -780,7 +999,12 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
-                let mut run = Run::<NT, H>::new(out.add((rw * k + k3 + 32 * j0) * es), 32 * n);
+                let row_out = out.add((rw * k + k3 + 32 * j0) * es);
+                if wide {
+                    tl2c_row512::<NT, H>(stage, n, si, &tab4c, row_out);
+                    continue;
+                }
+                let mut run = Run::<NT, H>::new(row_out, 32 * n);
                 for st in stage.iter().take(n) {
                     for w in st {
                         let w = w.as_ptr().add(si);
