@@ -868,103 +868,135 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         let stage = &mut *scratch.three;
         let groups_per_block = bk / 24;
         let groups = a.nj * groups_per_block;
-        let (mut j, mut gi) = (0, 0); // the next group
-                                      // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
+        // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
         let chunk = if H { TL2_CHUNK } else { TL2_CHUNK / 2 };
-        // Prefetch group `x`'s section-A bytes and sign words.
-        let pf_group = |x: usize| {
-            let (jx, gx) = (x / groups_per_block, x % groups_per_block);
-            prefetch(p.add(a.first + jx * a.jstride + 128 * gx), 128);
-            prefetch(p.add(signs.first + jx * signs.jstride + 32 * gx), 32);
+        // Prefetch group `x`'s section-A bytes and sign words, or for `x >= groups` the first
+        // section-C blocks: the blocks of one row group are 4 KiB and more apart (one per
+        // k-block), beyond the hardware prefetchers, and a miss while staging leaves the
+        // memory's write bandwidth unused.
+        let pf = |x: usize| {
+            if x < groups {
+                let (jx, gx) = (x / groups_per_block, x % groups_per_block);
+                prefetch(p.add(a.first + jx * a.jstride + 128 * gx), 128);
+                prefetch(p.add(signs.first + jx * signs.jstride + 32 * gx), 32);
+            } else if let Some(c) = c.filter(|c| x - groups < c.nj.min(TL2_CHUNK_C)) {
+                prefetch(p.add(c.first + (x - groups) * c.jstride), 256);
+            }
         };
-        let mut g0 = 0;
-        while g0 < groups {
-            let n = (groups - g0).min(chunk);
-            for (x, st) in stage.iter_mut().enumerate().take(n) {
-                // The first chunk's source, 8 groups ahead (later chunks are prefetched while
-                // the one before is expanded, below).
-                if g0 == 0 && x + 8 < n {
-                    pf_group(x + 8);
-                }
-                let a_at = a.first + j * a.jstride + 128 * gi;
-                let s_at = signs.first + j * signs.jstride + 32 * gi;
-                gi += 1;
-                if gi == groups_per_block {
-                    (j, gi) = (j + 1, 0);
-                }
-                let sb = _mm256_loadu_si256(p.add(s_at).cast());
-                let (hv, lv) = (_mm256_shuffle_epi8(sb, ctrl_hi), _mm256_shuffle_epi8(sb, ctrl_lo));
-                // Bit 7 - 2q' of `hs` (q' = q < 4) / `ls` (q' = q - 4) is the sign of triple q.
-                let hs = _mm256_add_epi8(hv, _mm256_and_si256(hv, h1));
-                let ls = _mm256_add_epi8(lv, _mm256_and_si256(lv, h1));
-                let sel = [
-                    (hs, _mm256_slli_epi16::<2>(hs)),
-                    (_mm256_slli_epi16::<4>(hs), _mm256_slli_epi16::<6>(hs)),
-                    (ls, _mm256_slli_epi16::<2>(ls)),
-                    (_mm256_slli_epi16::<4>(ls), _mm256_slli_epi16::<6>(ls)),
-                ];
-                let mut u = [(_mm256_setzero_si256(), _mm256_setzero_si256()); 4];
-                for (y, (uy, (s_hi, s_lo))) in u.iter_mut().zip(sel).enumerate() {
-                    let b = _mm256_loadu_si256(p.add(a_at + 32 * y).cast());
-                    let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(b), m0f);
-                    let lo = _mm256_and_si256(b, m0f);
-                    let th = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, hi), _mm256_shuffle_epi8(pn, hi), s_hi);
-                    let tl = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, lo), _mm256_shuffle_epi8(pn, lo), s_lo);
-                    // 12 bits per position: triple 2y in bits 0..6, 2y + 1 in 6..12.
-                    *uy = (
-                        _mm256_maddubs_epi16(_mm256_unpacklo_epi8(th, tl), k_1_64),
-                        _mm256_maddubs_epi16(_mm256_unpackhi_epi8(th, tl), k_1_64),
-                    );
-                }
-                let [sa, sm, sbw] = st;
-                for (x, (u0, u1, u2, u3)) in
-                    [(u[0].0, u[1].0, u[2].0, u[3].0), (u[0].1, u[1].1, u[2].1, u[3].1)].into_iter().enumerate()
+        // Stage group `x` of the row group into `st`.
+        let stage_group = |st: &mut [[u32; 32]; 3], x: usize| {
+            let (jx, gx) = (x / groups_per_block, x % groups_per_block);
+            let a_at = a.first + jx * a.jstride + 128 * gx;
+            let s_at = signs.first + jx * signs.jstride + 32 * gx;
+            let sb = _mm256_loadu_si256(p.add(s_at).cast());
+            let (hv, lv) = (_mm256_shuffle_epi8(sb, ctrl_hi), _mm256_shuffle_epi8(sb, ctrl_lo));
+            // Bit 7 - 2q' of `hs` (q' = q < 4) / `ls` (q' = q - 4) is the sign of triple q.
+            let hs = _mm256_add_epi8(hv, _mm256_and_si256(hv, h1));
+            let ls = _mm256_add_epi8(lv, _mm256_and_si256(lv, h1));
+            let sel = [
+                (hs, _mm256_slli_epi16::<2>(hs)),
+                (_mm256_slli_epi16::<4>(hs), _mm256_slli_epi16::<6>(hs)),
+                (ls, _mm256_slli_epi16::<2>(ls)),
+                (_mm256_slli_epi16::<4>(ls), _mm256_slli_epi16::<6>(ls)),
+            ];
+            let mut u = [(_mm256_setzero_si256(), _mm256_setzero_si256()); 4];
+            for (y, (uy, (s_hi, s_lo))) in u.iter_mut().zip(sel).enumerate() {
+                let b = _mm256_loadu_si256(p.add(a_at + 32 * y).cast());
+                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(b), m0f);
+                let lo = _mm256_and_si256(b, m0f);
+                let th = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, hi), _mm256_shuffle_epi8(pn, hi), s_hi);
+                let tl = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, lo), _mm256_shuffle_epi8(pn, lo), s_lo);
+                // 12 bits per position: triple 2y in bits 0..6, 2y + 1 in 6..12.
+                *uy = (
+                    _mm256_maddubs_epi16(_mm256_unpacklo_epi8(th, tl), k_1_64),
+                    _mm256_maddubs_epi16(_mm256_unpackhi_epi8(th, tl), k_1_64),
+                );
+            }
+            let [sa, sm, sbw] = st;
+            for (x, (u0, u1, u2, u3)) in
+                [(u[0].0, u[1].0, u[2].0, u[3].0), (u[0].1, u[1].1, u[2].1, u[3].1)].into_iter().enumerate()
+            {
+                for (v, (lo01, lo23)) in [
+                    (_mm256_unpacklo_epi16(u0, u1), _mm256_unpacklo_epi16(u2, u3)),
+                    (_mm256_unpackhi_epi16(u0, u1), _mm256_unpackhi_epi16(u2, u3)),
+                ]
+                .into_iter()
+                .enumerate()
                 {
-                    for (v, (lo01, lo23)) in [
-                        (_mm256_unpacklo_epi16(u0, u1), _mm256_unpacklo_epi16(u2, u3)),
-                        (_mm256_unpackhi_epi16(u0, u1), _mm256_unpackhi_epi16(u2, u3)),
-                    ]
-                    .into_iter()
-                    .enumerate()
-                    {
-                        let av = _mm256_madd_epi16(lo01, k_1_4096);
-                        let bv = _mm256_madd_epi16(lo23, k_1_4096);
-                        let mv = _mm256_or_si256(_mm256_srli_epi32::<16>(av), _mm256_slli_epi32::<8>(bv));
-                        // A' = A (< 2^24) with B's first four columns on top: columns 0..16.
-                        let av = _mm256_or_si256(av, _mm256_slli_epi32::<24>(bv));
-                        let at = 8 * (2 * x + v);
-                        _mm256_storeu_si256(sa.as_mut_ptr().add(at).cast(), av);
-                        _mm256_storeu_si256(sm.as_mut_ptr().add(at).cast(), mv);
-                        _mm256_storeu_si256(sbw.as_mut_ptr().add(at).cast(), bv);
-                    }
+                    let av = _mm256_madd_epi16(lo01, k_1_4096);
+                    let bv = _mm256_madd_epi16(lo23, k_1_4096);
+                    let mv = _mm256_or_si256(_mm256_srli_epi32::<16>(av), _mm256_slli_epi32::<8>(bv));
+                    // A' = A (< 2^24) with B's first four columns on top: columns 0..16.
+                    let av = _mm256_or_si256(av, _mm256_slli_epi32::<24>(bv));
+                    let at = 8 * (2 * x + v);
+                    _mm256_storeu_si256(sa.as_mut_ptr().add(at).cast(), av);
+                    _mm256_storeu_si256(sm.as_mut_ptr().add(at).cast(), mv);
+                    _mm256_storeu_si256(sbw.as_mut_ptr().add(at).cast(), bv);
                 }
             }
-            for (rw, &si) in index.iter().enumerate() {
-                // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
-                // first section-C blocks after the last chunk: its blocks are 4 KiB and more
-                // apart (one per k-block), beyond the hardware prefetchers, and a miss while
-                // staging leaves the memory's write bandwidth unused.
-                for next in (g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32)) {
-                    if next < groups {
-                        pf_group(next);
-                    } else if let Some(c) = c.filter(|c| next - groups < c.nj.min(TL2_CHUNK_C)) {
-                        prefetch(p.add(c.first + (next - groups) * c.jstride), 256);
+        };
+        // Row `rw` (staging lane `si`) of the `n` groups staged in `st`, from group `g0` on.
+        let expand_row = |st: &[[[u32; 32]; 3]], n: usize, g0: usize, rw: usize, si: usize| {
+            let row_out = out.add((rw * k + 24 * g0) * es);
+            if wide {
+                return tl2_row512::<NT, H>(st, n, si, &tab4, row_out);
+            }
+            let mut run = Run::<NT, H>::new(row_out, 24 * n);
+            for [sa, sm, sb] in st.iter().take(n) {
+                run.push(expand8(sa.as_ptr().add(si), sh_lo, table));
+                run.push(expand8(sm.as_ptr().add(si), sh_lo, table));
+                run.push(expand8(sb.as_ptr().add(si), sh_mid, table));
+            }
+            run.finish();
+        };
+        if !H {
+            // f32: software-pipelined, as TL1 — chunk x + 1 is staged into the other half of
+            // `stage` a group per expanded row of chunk x, so the streaming stores do not pause
+            // for a whole chunk's staging (one thread, 16 Mi: staging only the first chunk of
+            // each row group, a diagnostic, measured 84% -> 90% of the line), and the source is
+            // prefetched 8 groups ahead of the staging.
+            for x in 0..groups.min(chunk) {
+                if x == 0 {
+                    (0..8).for_each(pf);
+                }
+                pf(x + 8);
+                stage_group(&mut stage[x], x);
+            }
+            let (mut g0, mut b) = (0, 0);
+            while g0 < groups {
+                let n = (groups - g0).min(chunk);
+                let (g1, nn) = (g0 + n, (groups - g0 - n).min(chunk));
+                let (h0, h1) = stage.split_at_mut(chunk);
+                let (cur, nxt) = if b == 0 { (h0, h1) } else { (h1, h0) };
+                for (rw, &si) in index.iter().enumerate() {
+                    expand_row(cur, n, g0, rw, si);
+                    for x in nn * rw / 32..nn * (rw + 1) / 32 {
+                        pf(g1 + x + 8);
+                        stage_group(&mut nxt[x], g1 + x);
                     }
                 }
-                let row_out = out.add((rw * k + 24 * g0) * es);
-                if wide {
-                    tl2_row512::<NT, H>(stage, n, si, &tab4, row_out);
-                    continue;
-                }
-                let mut run = Run::<NT, H>::new(row_out, 24 * n);
-                for [sa, sm, sb] in stage.iter().take(n) {
-                    run.push(expand8(sa.as_ptr().add(si), sh_lo, table));
-                    run.push(expand8(sm.as_ptr().add(si), sh_lo, table));
-                    run.push(expand8(sb.as_ptr().add(si), sh_mid, table));
-                }
-                run.finish();
+                (g0, b) = (g1, b ^ 1);
             }
-            g0 += n;
+        } else {
+            let mut g0 = 0;
+            while g0 < groups {
+                let n = (groups - g0).min(chunk);
+                for (x, st) in stage.iter_mut().enumerate().take(n) {
+                    // The first chunk's source, 8 groups ahead (later chunks are prefetched
+                    // while the one before is expanded, below).
+                    if g0 == 0 && x + 8 < n {
+                        pf(x + 8);
+                    }
+                    stage_group(st, g0 + x);
+                }
+                for (rw, &si) in index.iter().enumerate() {
+                    // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
+                    // first section-C blocks after the last chunk.
+                    ((g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32))).for_each(pf);
+                    expand_row(stage, n, g0, rw, si);
+                }
+                g0 += n;
+            }
         }
     }
     if let Some(c) = c {
