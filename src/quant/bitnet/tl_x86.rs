@@ -955,12 +955,10 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
             // for a whole chunk's staging (one thread, 16 Mi: staging only the first chunk of
             // each row group, a diagnostic, measured 84% -> 90% of the line), and the source is
             // prefetched 8 groups ahead of the staging.
-            for x in 0..groups.min(chunk) {
-                if x == 0 {
-                    (0..8).for_each(pf);
-                }
+            (0..8).for_each(pf);
+            for (x, st) in stage.iter_mut().enumerate().take(groups.min(chunk)) {
                 pf(x + 8);
-                stage_group(&mut stage[x], x);
+                stage_group(st, x);
             }
             let (mut g0, mut b) = (0, 0);
             while g0 < groups {
@@ -970,9 +968,10 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 let (cur, nxt) = if b == 0 { (h0, h1) } else { (h1, h0) };
                 for (rw, &si) in index.iter().enumerate() {
                     expand_row(cur, n, g0, rw, si);
-                    for x in nn * rw / 32..nn * (rw + 1) / 32 {
-                        pf(g1 + x + 8);
-                        stage_group(&mut nxt[x], g1 + x);
+                    let (x0, x1) = (nn * rw / 32, nn * (rw + 1) / 32);
+                    for (x, st) in nxt[x0..x1].iter_mut().enumerate() {
+                        pf(g1 + x0 + x + 8);
+                        stage_group(st, g1 + x0 + x);
                     }
                 }
                 (g0, b) = (g1, b ^ 1);
