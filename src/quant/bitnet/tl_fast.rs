@@ -5,7 +5,9 @@
 //! value table (`scale * t` for t in {−1, 0, 1}), so every output is the same f32 product.
 //! TL2 sign words are read once per group of 8 triples. On x86-64 with AVX2 (unless
 //! `BG_FORCE_SCALAR` is set) the tile blocks go through `tl_x86`'s staged `vpermps` decoders
-//! instead, with streaming stores for large outputs; the table code is the portable path.
+//! instead, with streaming stores for large outputs — their expansion in AVX-512 (sixteen values
+//! and one 64-byte store per word) where `simd::avx512()` allows it ([`TlKernels`]); the table
+//! code is the portable path.
 //!
 //! f16 / bf16 outputs ([`decode_tl1_fast_out`], [`decode_tl2_fast_out`]): the AVX2 decoders look
 //! the 16-bit patterns of the three values up directly (each converted once by the scalar
@@ -374,21 +376,25 @@ fn tl2_groups(
         // Every 32-row group (group `gi` is row tile gi / ng, group gi % ng in it) is
         // independent, decoded into its own 32*k outputs (in parallel as for TL1).
         let group = |scratch: &mut Tl2Scratch, gi: usize, rows: &mut [u8]| {
-            let (i, r) = (gi / ng, gi % ng);
-            let at = |base: usize, nj: usize, size: usize| {
-                (nj > 0).then_some(Blocks { first: base + (i * nj * ng + r) * size, jstride: ng * size, nj })
+            let parts = |gi: usize| {
+                let (i, r) = (gi / ng, gi % ng);
+                let at = |base: usize, nj: usize, size: usize| {
+                    (nj > 0).then_some(Blocks { first: base + (i * nj * ng + r) * size, jstride: ng * size, nj })
+                };
+                Tl2Rows {
+                    a: at(0, nj3, a_block),
+                    signs: at(g.sign_offset, nj3, s_block),
+                    c: at(g.two_offset, nj2, 256),
+                    bk,
+                    k,
+                }
             };
-            let parts = Tl2Rows {
-                a: at(0, nj3, a_block),
-                signs: at(g.sign_offset, nj3, s_block),
-                c: at(g.two_offset, nj2, 256),
-                bk,
-                k,
-            };
+            // The next row group, if there is one (its section A ends before the signs).
+            let next = Some(parts(gi + 1)).filter(|n| n.a.is_some_and(|a| a.first < g.sign_offset));
             // SAFETY: AVX2 (and with `wide` AVX-512) detected; the payload was validated (three indices ≤ 13, two indices
             // ≤ 8); `rows` are the 32*k outputs of rows gi*32.., 16-byte aligned with `nt` (dst
             // is; k is a multiple of 8).
-            unsafe { tl2_rows(&src[..g.payload], parts, values, half, rows, nt, wide, scratch) };
+            unsafe { tl2_rows(&src[..g.payload], parts(gi), next, values, half, rows, nt, wide, scratch) };
         };
         for_row_groups(dst, first, 32 * k * es, nt, Tl2Scratch::new, group);
     }

@@ -1,27 +1,41 @@
-//! AVX2 kernels of [`super::tl_fast`]: TL1 and TL2 tile blocks, bit-exact with the scalar tile
-//! walk ([`super::decode_tl1`] / [`super::decode_tl2`], through `tl_fast`'s tests and
-//! tests/bitnet_tl_simd.rs).
+//! AVX2 and AVX-512 kernels of [`super::tl_fast`]: TL1 and TL2 tile blocks, bit-exact with the
+//! scalar tile walk ([`super::decode_tl1`] / [`super::decode_tl2`], through `tl_fast`'s tests
+//! and tests/bitnet_tl_simd.rs, which run both kernel sets).
 //!
 //! Every kernel works in two passes per tile block:
-//! 1. **staging**: the block's bytes (and TL2 sign words) become, per row, 32-bit words of
-//!    2-bit value codes, 8 or 16 consecutive columns per word (`pshufb` from the pair / triple
-//!    index, byte and word unpacks, `pmaddubsw` / `pmaddwd` to pack), in a small buffer that
-//!    stays in L1;
+//! 1. **staging** (AVX2 in both sets): the block's bytes (and TL2 sign words) become, per row,
+//!    32-bit words of 2-bit value codes, 8 to 16 consecutive columns per word (`pshufb` from the
+//!    pair / triple index, byte and word unpacks, `pmaddubsw` / `pmaddwd` to pack), in a small
+//!    buffer that stays in L1. For f32 outputs both decoders are software-pipelined: the next
+//!    chunk is staged into a second buffer a step at a time between the rows of the current
+//!    chunk's expansion, so the streaming stores do not pause for a whole chunk's staging;
 //! 2. **expansion**: each row is written contiguously: a word is broadcast from the buffer
-//!    (`vpbroadcastd`, a load), shifted per lane (`vpsrlvd`) and looked up in the 8-entry value
-//!    table (`vpermps`), eight f32 per store (streaming `vmovntps` for large outputs); for f16 /
-//!    bf16 outputs the table holds the values' 16-bit patterns (`bitnet::out_values`: the
-//!    scalar conversions of the same f32), and two looked-up vectors are packed (`vpackusdw` +
-//!    `vpermq`) into one 32-byte store of 16 values.
+//!    (`vpbroadcastd`, a load), shifted per lane (`vpsrlvd`) and looked up in the value table
+//!    (`vpermps`), streaming `vmovntps` for large outputs; for f16 / bf16 outputs the table
+//!    holds the values' 16-bit patterns (`bitnet::out_values`: the scalar conversions of the
+//!    same f32), and two looked-up vectors are packed (`vpackusdw` + `vpermq`) into one store.
+//!    - AVX2 (`tl1_impl` / `tl2_impl` loops, [`Run`]): eight values per vector from the 8-entry
+//!      table, 32-byte stores realigned to 32 bytes ([`Seq`]).
+//!    - AVX-512 (`tl1_row512`, `tl2_row512`, `tl2c_row512`, [`Run512`]; where
+//!      `simd::avx512()` allows it, `tl_fast::TlKernels`): sixteen values per `zmm` from the
+//!      16-entry table, so one staged word of 16 columns is one vector, and every cache line of
+//!      a row run is written by one store ([`Seq512`]: a 64-byte streaming store per whole line,
+//!      consecutive vectors realigned to the lines with `vpermt2ps`, the partial lines at the
+//!      run's ends stored ordinarily in 16-byte quarters). TL2 stages word A' (columns 0..16 of
+//!      a group) beside M (columns 8..24), so two groups (48 columns) are three vectors, the
+//!      middle one from two words (a merge-masked broadcast). Session 7 (docs/PERFORMANCE.md):
+//!      one thread, 16 Mi elements, 16-bit outputs gained most; f32 is at the one-thread
+//!      streaming line's ~90% either way.
 //!
-//! `vpermps` reads the low 3 bits of an index; bit 2 is the next code's low bit, so every table
-//! repeats its 4 entries in 4..7 and no mask is needed. The tables hold the oracle's own
-//! products (`value_lut(scale)`) or their 16-bit conversions, so every output has the scalar
-//! path's bits.
+//! The value tables repeat their 4 entries (codes 0..3) to 8 (`vpermps ymm` reads 3 index bits)
+//! or 16 (`zmm`, 4 bits): the index bits above a code's two are the next codes', so no mask is
+//! needed. The tables hold the oracle's own products (`value_lut(scale)`) or their 16-bit
+//! conversions, so every output has the scalar path's bits.
 //!
-//! Every function is `unsafe` with `#[target_feature(enable = "avx2")]`: the caller must have
-//! checked at run time that the CPU has AVX2. Lengths are asserted; loads and stores stay inside
-//! the slices given.
+//! Every function is `unsafe` with `#[target_feature(enable = "avx2")]` (the AVX-512 ones
+//! `"avx2,avx512f,avx512bw,avx512vl,avx512dq"`): the caller must have checked at run time that
+//! the CPU has those features. Lengths are asserted; loads and stores stay inside the slices
+//! given (the AVX-512 partial-line stores write only the run's own bytes).
 
 // The bodies are intrinsics over pointers derived from the slices in bounds; the contract is
 // the one above (raw-pointer loads and stores are `unsafe` operations).
@@ -418,14 +432,18 @@ unsafe fn prefetch_blocks(src: &[u8], blocks: &Blocks, len: usize, j0: usize, j1
 
 /// Staging buffers of [`tl2_rows`], allocated once per tensor.
 pub struct Tl2Scratch {
+    /// f32: two halves of `TL2_CHUNK / 2` groups (consecutive chunks alternate between them).
     three: Box<[[[u32; 32]; 3]; TL2_CHUNK]>,
     two: Box<[[[u32; 32]; 2]; TL2_CHUNK_C]>,
+    /// The first chunk of a row group staged ahead by the call before (f32): its key (source,
+    /// section A / B blocks, shape) and the half of `three` it is in.
+    pre: Option<([usize; 8], usize)>,
 }
 
 impl Tl2Scratch {
     /// Fresh buffers.
     pub fn new() -> Tl2Scratch {
-        Tl2Scratch { three: Box::new([[[0; 32]; 3]; TL2_CHUNK]), two: Box::new([[[0; 32]; 2]; TL2_CHUNK_C]) }
+        Tl2Scratch { three: Box::new([[[0; 32]; 3]; TL2_CHUNK]), two: Box::new([[[0; 32]; 2]; TL2_CHUNK_C]), pre: None }
     }
 }
 
@@ -783,12 +801,15 @@ pub struct Tl2Rows {
 /// triples (24 columns), 16 little-endian sign words, bit `15 - (2q + h)` of word `c` the sign
 /// of triple `q` of row `16h + c`. Section C blocks: 8 steps of 32 bytes, byte `rowperm(row)`
 /// of step `y` holds pairs `2y`, `2y + 1`. Rows are written contiguously, up to [`TL2_CHUNK`]
-/// groups at a time. `streaming` and `wide` as in [`tl1_rows`].
+/// groups at a time. `streaming` and `wide` as in [`tl1_rows`]; `next`: where the next row
+/// group lies (a hint, as in [`tl1_rows`]: f32 outputs stage its first chunk ahead into
+/// `scratch` if its section A / B blocks lie in `src`).
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 pub unsafe fn tl2_rows(
     src: &[u8],
     parts: Tl2Rows,
+    next: Option<Tl2Rows>,
     values: [u32; 3],
     half: bool,
     dst: &mut [u8],
@@ -818,23 +839,26 @@ pub unsafe fn tl2_rows(
     let out = dst.as_mut_ptr();
     let v = values;
     match (streaming, half) {
-        (true, false) => tl2_impl::<true, false>(src, parts, v, out, wide, scratch),
-        (false, false) => tl2_impl::<false, false>(src, parts, v, out, wide, scratch),
-        (true, true) => tl2_impl::<true, true>(src, parts, v, out, wide, scratch),
-        (false, true) => tl2_impl::<false, true>(src, parts, v, out, wide, scratch),
+        (true, false) => tl2_impl::<true, false>(src, parts, next, v, out, wide, scratch),
+        (false, false) => tl2_impl::<false, false>(src, parts, next, v, out, wide, scratch),
+        (true, true) => tl2_impl::<true, true>(src, parts, next, v, out, wide, scratch),
+        (false, true) => tl2_impl::<false, true>(src, parts, next, v, out, wide, scratch),
     }
 }
 
 #[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tl2_impl<const NT: bool, const H: bool>(
     src: &[u8],
     parts: Tl2Rows,
+    next: Option<Tl2Rows>,
     values: [u32; 3],
     out: *mut u8,
     wide: bool,
     scratch: &mut Tl2Scratch,
 ) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
+    let Tl2Scratch { three, two, pre } = scratch;
     let es = esize(H);
     let index = stage_index();
     let p = src.as_ptr();
@@ -865,7 +889,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         // columns 0..12 with B's first four on top), M = columns 8..24, B = columns 12..24.
         // The AVX2 expansion reads columns 0..8 from A', 8..16 from M, 16..24 from B; the
         // wide one A' and M (`tl2_row512`).
-        let stage = &mut *scratch.three;
+        let stage = &mut **three;
         let groups_per_block = bk / 24;
         let groups = a.nj * groups_per_block;
         // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
@@ -874,17 +898,23 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         // section-C blocks: the blocks of one row group are 4 KiB and more apart (one per
         // k-block), beyond the hardware prefetchers, and a miss while staging leaves the
         // memory's write bandwidth unused.
-        let pf = |x: usize| {
+        // `pf_in` for the section A / B blocks `ab` (this row group's or the next one's).
+        let pf_in = |(a, signs): (Blocks, Blocks), x: usize| {
             if x < groups {
                 let (jx, gx) = (x / groups_per_block, x % groups_per_block);
                 prefetch(p.add(a.first + jx * a.jstride + 128 * gx), 128);
                 prefetch(p.add(signs.first + jx * signs.jstride + 32 * gx), 32);
+            }
+        };
+        let pf = |x: usize| {
+            if x < groups {
+                pf_in((a, signs), x);
             } else if let Some(c) = c.filter(|c| x - groups < c.nj.min(TL2_CHUNK_C)) {
                 prefetch(p.add(c.first + (x - groups) * c.jstride), 256);
             }
         };
-        // Stage group `x` of the row group into `st`.
-        let stage_group = |st: &mut [[u32; 32]; 3], x: usize| {
+        // Stage group `x` of the row group whose section A / B blocks are `ab` into `st`.
+        let stage_in = |st: &mut [[u32; 32]; 3], (a, signs): (Blocks, Blocks), x: usize| {
             let (jx, gx) = (x / groups_per_block, x % groups_per_block);
             let a_at = a.first + jx * a.jstride + 128 * gx;
             let s_at = signs.first + jx * signs.jstride + 32 * gx;
@@ -935,6 +965,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 }
             }
         };
+        let stage_group = |st: &mut [[u32; 32]; 3], x: usize| stage_in(st, (a, signs), x);
         // Row `rw` (staging lane `si`) of the `n` groups staged in `st`, from group `g0` on.
         let expand_row = |st: &[[[u32; 32]; 3]], n: usize, g0: usize, rw: usize, si: usize| {
             let row_out = out.add((rw * k + 24 * g0) * es);
@@ -955,23 +986,58 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
             // for a whole chunk's staging (one thread, 16 Mi: staging only the first chunk of
             // each row group, a diagnostic, measured 84% -> 90% of the line), and the source is
             // prefetched 8 groups ahead of the staging.
-            (0..8).for_each(pf);
-            for (x, st) in stage.iter_mut().enumerate().take(groups.min(chunk)) {
-                pf(x + 8);
-                stage_group(st, x);
-            }
-            let (mut g0, mut b) = (0, 0);
+            // The last chunk's expansion stages the next row group's first chunk (`next`, if
+            // its blocks lie in `src` with this shape), which the next call takes from `pre`
+            // when it is that row group: then no chunk is staged between two expansions.
+            let key = |(x, y): (Blocks, Blocks)| [p as usize, x.first, x.jstride, x.nj, y.first, y.jstride, bk, k];
+            let fits = |b: &Blocks, len: usize| {
+                b.nj == a.nj && b.first.checked_add((b.nj - 1) * b.jstride + len).is_some_and(|e| e <= src.len())
+            };
+            let ahead = next.and_then(|n| match (n.a, n.signs) {
+                (Some(na), Some(ns)) if n.bk == bk && fits(&na, 32 * bk / 6) && fits(&ns, 32 * bk / 24) => {
+                    Some((na, ns))
+                }
+                _ => None,
+            });
+            let mut b = match pre.take() {
+                Some((kk, half)) if kk == key((a, signs)) => half,
+                _ => {
+                    (0..8).for_each(pf);
+                    for (x, st) in stage.iter_mut().enumerate().take(groups.min(chunk)) {
+                        pf(x + 8);
+                        stage_group(st, x);
+                    }
+                    0
+                }
+            };
+            let mut g0 = 0;
             while g0 < groups {
                 let n = (groups - g0).min(chunk);
-                let (g1, nn) = (g0 + n, (groups - g0 - n).min(chunk));
+                let g1 = g0 + n;
+                // What to stage meanwhile: the next chunk, or the next row group's first.
+                let (nn, nab, nbase) = if g1 < groups {
+                    ((groups - g1).min(chunk), (a, signs), g1)
+                } else if let Some(ab) = ahead {
+                    *pre = Some((key(ab), b ^ 1));
+                    (groups..groups + TL2_CHUNK_C).for_each(pf); // this row group's section C
+                    (0..8).for_each(|x| pf_in(ab, x));
+                    (groups.min(chunk), ab, 0)
+                } else {
+                    (0, (a, signs), 0)
+                };
                 let (h0, h1) = stage.split_at_mut(chunk);
                 let (cur, nxt) = if b == 0 { (h0, h1) } else { (h1, h0) };
                 for (rw, &si) in index.iter().enumerate() {
                     expand_row(cur, n, g0, rw, si);
                     let (x0, x1) = (nn * rw / 32, nn * (rw + 1) / 32);
                     for (x, st) in nxt[x0..x1].iter_mut().enumerate() {
-                        pf(g1 + x0 + x + 8);
-                        stage_group(st, g1 + x0 + x);
+                        let gx = nbase + x0 + x;
+                        if nbase == g1 {
+                            pf(gx + 8);
+                        } else {
+                            pf_in(nab, gx + 8);
+                        }
+                        stage_in(st, nab, gx);
                     }
                 }
                 (g0, b) = (g1, b ^ 1);
@@ -1006,7 +1072,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         let tab4c = table4(values, [0, 1, 2, 1]);
         let (sh_lo, sh_hi, _) = shifts();
         // [block][half][lane]: columns 16*half..16*half + 16 of the block.
-        let stage = &mut *scratch.two;
+        let stage = &mut **two;
         let mut j0 = 0;
         while j0 < c.nj {
             let n = (c.nj - j0).min(TL2_CHUNK_C);
