@@ -913,9 +913,13 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 prefetch(p.add(c.first + (x - groups) * c.jstride), 256);
             }
         };
-        // Stage group `x` of the row group whose section A / B blocks are `ab` into `st`.
-        let stage_in = |st: &mut [[u32; 32]; 3], (a, signs): (Blocks, Blocks), x: usize| {
-            let (jx, gx) = (x / groups_per_block, x % groups_per_block);
+        // Group `x` as (k-block, group in the block), and the group after `at` (the staging
+        // loops step through the groups, no division per group: the 16-bit path stages each
+        // chunk whole, and two divisions per group measured there).
+        let pos = |x: usize| (x / groups_per_block, x % groups_per_block);
+        let step = |(j, g): (usize, usize)| if g + 1 == groups_per_block { (j + 1, 0) } else { (j, g + 1) };
+        // Stage group `(jx, gx)` of the row group whose section A / B blocks are `ab` into `st`.
+        let stage_in = |st: &mut [[u32; 32]; 3], (a, signs): (Blocks, Blocks), (jx, gx): (usize, usize)| {
             let a_at = a.first + jx * a.jstride + 128 * gx;
             let s_at = signs.first + jx * signs.jstride + 32 * gx;
             let sb = _mm256_loadu_si256(p.add(s_at).cast());
@@ -965,7 +969,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 }
             }
         };
-        let stage_group = |st: &mut [[u32; 32]; 3], x: usize| stage_in(st, (a, signs), x);
+        let stage_group = |st: &mut [[u32; 32]; 3], at: (usize, usize)| stage_in(st, (a, signs), at);
         // Row `rw` (staging lane `si`) of the `n` groups staged in `st`, from group `g0` on.
         let expand_row = |st: &[[[u32; 32]; 3]], n: usize, g0: usize, rw: usize, si: usize| {
             let row_out = out.add((rw * k + 24 * g0) * es);
@@ -1003,9 +1007,11 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 Some((kk, half)) if kk == key((a, signs)) => half,
                 _ => {
                     (0..8).for_each(pf);
+                    let mut at = (0, 0);
                     for (x, st) in stage.iter_mut().enumerate().take(groups.min(chunk)) {
                         pf(x + 8);
-                        stage_group(st, x);
+                        stage_group(st, at);
+                        at = step(at);
                     }
                     0
                 }
@@ -1027,6 +1033,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 };
                 let (h0, h1) = stage.split_at_mut(chunk);
                 let (cur, nxt) = if b == 0 { (h0, h1) } else { (h1, h0) };
+                let mut at = pos(nbase);
                 for (rw, &si) in index.iter().enumerate() {
                     expand_row(cur, n, g0, rw, si);
                     let (x0, x1) = (nn * rw / 32, nn * (rw + 1) / 32);
@@ -1037,7 +1044,8 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                         } else {
                             pf_in(nab, gx + 8);
                         }
-                        stage_in(st, nab, gx);
+                        stage_in(st, nab, at);
+                        at = step(at);
                     }
                 }
                 (g0, b) = (g1, b ^ 1);
@@ -1046,13 +1054,15 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
             let mut g0 = 0;
             while g0 < groups {
                 let n = (groups - g0).min(chunk);
+                let mut at = pos(g0);
                 for (x, st) in stage.iter_mut().enumerate().take(n) {
                     // The first chunk's source, 8 groups ahead (later chunks are prefetched
                     // while the one before is expanded, below).
                     if g0 == 0 && x + 8 < n {
                         pf(x + 8);
                     }
-                    stage_group(st, g0 + x);
+                    stage_group(st, at);
+                    at = step(at);
                 }
                 for (rw, &si) in index.iter().enumerate() {
                     // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
