@@ -9,8 +9,12 @@
 //! `output::store_scalar`), through `TensorCodec` (whole tensors and row ranges, one thread and
 //! all) and through the kernels directly (any scale bits, streaming, alignments).
 //! Run it again with `BG_FORCE_SCALAR=1` for the table code (it prints which path ran).
+//!
+//! On x86-64 the kernel tests run both the AVX2 kernels and, where the CPU has AVX-512 (and
+//! `BG_NO_AVX512` is unset), the AVX-512 ones ([`TlKernels`]), in the same run; without AVX-512
+//! the second half is skipped with a printed reason.
 
-use bitgguf::quant::bitnet::tl_fast::{decode_tl1_fast_with, decode_tl2_fast_with};
+use bitgguf::quant::bitnet::tl_fast::{decode_tl1_fast_out_on, decode_tl2_fast_out_on, TlKernels};
 use bitgguf::quant::bitnet::{
     decode_tl1, decode_tl2, encode_tl1, encode_tl2, tl1_presets, tl1_validate, tl2_geometry, tl2_presets, TlConfig,
 };
@@ -31,29 +35,51 @@ impl Rng {
     }
 }
 
-type Fast = fn(&[u8], usize, usize, &TlConfig, &mut [f32], Streaming) -> bitgguf::Result<()>;
+type Fast = fn(TlKernels, &[u8], usize, usize, &TlConfig, OutType, &mut [u8], Streaming) -> bitgguf::Result<()>;
 
-/// Decode with `fast` into destinations 0, 16, 4 and 48 bytes past a 64-byte boundary, with each
-/// streaming setting, and compare every bit with `want`.
+/// The x86-64 kernels to test: AVX2, and AVX-512 where this CPU and the settings allow it
+/// (`TlKernels::Best` is then the AVX-512 kernels; else it would repeat AVX2, so it is skipped
+/// with a printed reason).
+fn kernel_choices() -> Vec<TlKernels> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if TlKernels::Best.wide() {
+        vec![TlKernels::Avx2, TlKernels::Best]
+    } else {
+        SAID.call_once(|| {
+            eprintln!(
+                "AVX-512 TL kernels: skipped (simd::avx512() is false: no AVX-512F/BW/VL/DQ on this CPU, \
+             BG_NO_AVX512 or BG_FORCE_SCALAR set); testing the AVX2 kernels (or the table code) only"
+            )
+        });
+        vec![TlKernels::Avx2]
+    }
+}
+
+/// Decode with `fast`, each kernel choice and each output type (f32, f16, bf16) into
+/// destinations 0, 16, 4, 48, 1, 2 and 32 bytes past a 64-byte boundary, with each streaming
+/// setting; compare every bit with the scalar path (`want`, the oracle's f32, stored by
+/// `output::store_scalar`) and check that no byte outside the destination was written.
 fn check_fast(what: &str, fast: Fast, bytes: &[u8], m: usize, k: usize, cfg: &TlConfig, want: &[f32]) {
     let n = m * k;
-    let mut buf = vec![0f32; n + 32];
-    let adj = (64 - buf.as_ptr() as usize % 64) % 64 / 4;
-    for off in [0usize, 4, 1, 12] {
-        for st in [Streaming::Off, Streaming::On, Streaming::Auto] {
-            let dst = &mut buf[adj + off..adj + off + n];
-            dst.fill(f32::from_bits(0x7fc0_dead));
-            fast(bytes, m, k, cfg, dst, st).unwrap();
-            if let Some(e) = dst.iter().zip(want).position(|(a, b)| a.to_bits() != b.to_bits()) {
-                panic!(
-                    "{what}: {m} x {k} {cfg:?}, dst +{} bytes, {st:?}: element {e} (row {}, column {}) is {:#x}, \
-                     the oracle says {:#x}",
-                    4 * off,
-                    e / k,
-                    e % k,
-                    dst[e].to_bits(),
-                    want[e].to_bits()
-                );
+    let mut buf = vec![0u8; 4 * n + 192];
+    let adj = (64 - buf.as_ptr() as usize % 64) % 64;
+    for out in OUTS {
+        let es = out.size() as usize;
+        let want = scalar_bytes(want, out);
+        for kernels in kernel_choices() {
+            for off in [0usize, 16, 4, 48, 1, 2, 32] {
+                for st in [Streaming::Off, Streaming::On, Streaming::Auto] {
+                    buf.fill(0x5a);
+                    let dst = &mut buf[adj + off..adj + off + es * n];
+                    fast(kernels, bytes, m, k, cfg, out, dst, st).unwrap();
+                    if let Some(d) = first_diff(dst, &want, es) {
+                        panic!(
+                            "{what}: {m} x {k} {cfg:?} as {}, {kernels:?}, dst +{off} bytes, {st:?}: {d}",
+                            out.name()
+                        );
+                    }
+                    untouched_outside(&buf, adj + off, es * n, &format!("{what} {kernels:?} +{off} {st:?}"));
+                }
             }
         }
     }
@@ -78,7 +104,7 @@ fn tl1_fast_equals_the_tile_walk_on_every_preset() {
         let bytes = encode_tl1(&trits, scale, m, k, &cfg).unwrap();
         let mut want = vec![0f32; m * k];
         decode_tl1(&bytes, m, k, &cfg, &mut want).unwrap();
-        check_fast(&format!("TL1 {} {:?}", p.model, p.source), decode_tl1_fast_with, &bytes, m, k, &cfg, &want);
+        check_fast(&format!("TL1 {} {:?}", p.model, p.source), decode_tl1_fast_out_on, &bytes, m, k, &cfg, &want);
     }
     assert!(seen.len() >= 10, "{seen:?}");
 }
@@ -108,7 +134,7 @@ fn tl2_fast_equals_the_tile_walk_on_every_preset() {
         }
         let mut want = vec![0f32; m * k];
         decode_tl2(&bytes, m, k, &cfg, &mut want).unwrap();
-        check_fast(&format!("TL2 {} {:?}", p.model, p.source), decode_tl2_fast_with, &bytes, m, k, &cfg, &want);
+        check_fast(&format!("TL2 {} {:?}", p.model, p.source), decode_tl2_fast_out_on, &bytes, m, k, &cfg, &want);
     }
     assert!(seen.len() >= 7, "{seen:?}");
 }
@@ -131,7 +157,7 @@ fn tails_chunks_and_alignments_beyond_the_presets() {
         let bytes = encode_tl1(&rng.trits(m * k), 0.25, m, k, &cfg).unwrap();
         let mut want = vec![0f32; m * k];
         decode_tl1(&bytes, m, k, &cfg, &mut want).unwrap();
-        check_fast("TL1", decode_tl1_fast_with, &bytes, m, k, &cfg, &want);
+        check_fast("TL1", decode_tl1_fast_out_on, &bytes, m, k, &cfg, &want);
     }
     for (m, k, cfg) in [
         (64, 96 * 40 + 64, TlConfig { bm_tile: 64, bk: 96, bm: 32 }),
@@ -142,7 +168,7 @@ fn tails_chunks_and_alignments_beyond_the_presets() {
         let bytes = encode_tl2(&rng.trits(m * k), -0.75, m, k, &cfg).unwrap();
         let mut want = vec![0f32; m * k];
         decode_tl2(&bytes, m, k, &cfg, &mut want).unwrap();
-        check_fast("TL2", decode_tl2_fast_with, &bytes, m, k, &cfg, &want);
+        check_fast("TL2", decode_tl2_fast_out_on, &bytes, m, k, &cfg, &want);
     }
 }
 
@@ -337,9 +363,15 @@ fn sixteen_bit_kernels_equal_the_scalar_path_for_any_scale() {
         for out in OUTS {
             let es = out.size() as usize;
             for st in [Streaming::Off, Streaming::On, Streaming::Auto] {
-                for skew in [0usize, 16, 2, 48, 32] {
-                    let what =
-                        format!("scale {scale:e} ({:#010x}) as {}, {st:?}, dst +{skew}", scale.to_bits(), out.name());
+                for (skew, kernels) in [0usize, 16, 2, 48, 32, 1, 4]
+                    .into_iter()
+                    .flat_map(|skew| kernel_choices().into_iter().map(move |kr| (skew, kr)))
+                {
+                    let what = format!(
+                        "scale {scale:e} ({:#010x}) as {}, {st:?}, dst +{skew}, {kernels:?}",
+                        scale.to_bits(),
+                        out.name()
+                    );
                     let mut buf = vec![0x5au8; m1 * k1 * es + 128];
                     let adj = (64 - buf.as_ptr() as usize % 64) % 64 + skew;
                     // I2_S: the payload of the whole tensor.
@@ -359,7 +391,7 @@ fn sixteen_bit_kernels_equal_the_scalar_path_for_any_scale() {
                     let want = scalar_bytes(&tl1.vals, out);
                     buf.fill(0x5a);
                     let dst = &mut buf[adj..adj + m1 * k1 * es];
-                    decode_tl1_fast_out(&tl1.bytes, m1, k1, &tl1_cfg, out, dst, st).unwrap();
+                    decode_tl1_fast_out_on(kernels, &tl1.bytes, m1, k1, &tl1_cfg, out, dst, st).unwrap();
                     if let Some(d) = first_diff(dst, &want, es) {
                         panic!("TL1, {what}: {d}");
                     }
@@ -367,7 +399,7 @@ fn sixteen_bit_kernels_equal_the_scalar_path_for_any_scale() {
                     let want = scalar_bytes(&tl2.vals, out);
                     buf.fill(0x5a);
                     let dst = &mut buf[adj..adj + m2 * k2 * es];
-                    decode_tl2_fast_out(&tl2.bytes, m2, k2, &tl2_cfg, out, dst, st).unwrap();
+                    decode_tl2_fast_out_on(kernels, &tl2.bytes, m2, k2, &tl2_cfg, out, dst, st).unwrap();
                     if let Some(d) = first_diff(dst, &want, es) {
                         panic!("TL2, {what}: {d}");
                     }

@@ -246,6 +246,120 @@ impl<const NT: bool> Seq<NT> {
     }
 }
 
+/// Consecutive 64-byte vectors (16 dword lanes) stored from `p` on with AVX-512, the
+/// counterpart of [`Seq`] for the wide TL kernels: with `NT` (`p` 16-byte aligned) every cache
+/// line of the run is written by ONE store, in address order — a 64-byte streaming store
+/// (`vmovntps zmm`) for each whole line, a masked ordinary store for the partial lines at the
+/// ends (shared with data written at other times). For `p % 64 != 0` consecutive vectors are
+/// realigned to the lines with one `vpermt2ps` each. Without `NT`, plain unaligned stores at
+/// `p` (any alignment). Session 7: one 64-byte streaming store per line instead of two 32-byte
+/// ones drains faster on this Zen 4 host (docs/PERFORMANCE.md).
+pub(super) struct Seq512<const NT: bool> {
+    /// `NT`: the line the next store goes to (64-byte aligned); else the next byte.
+    p: *mut u8,
+    /// `NT`: the previous vector, whose last `o4` lanes are not stored yet.
+    prev: __m512,
+    /// `NT`: the run's offset in its first line, in dwords (0, 4, 8 or 12).
+    o4: usize,
+    /// `NT`: lanes `i < o4` take `prev[16 - o4 + i]`, the others `v[i - o4]`.
+    idx: __m512i,
+    /// `NT`: no vector pushed yet.
+    first: bool,
+}
+
+/// Lanes `a..b` of `w` (multiples of 4: whole 16-byte quarters) to the same lanes at `p`, with
+/// ordinary 16-byte stores (masked 64-byte stores measured slower at the ends of the TL2 row runs).
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn quarters(p: *mut u8, w: __m512, a: usize, b: usize) {
+    debug_assert!(a.is_multiple_of(4) && b.is_multiple_of(4) && b <= 16);
+    for q in a / 4..b / 4 {
+        let x = match q {
+            0 => _mm512_castps512_ps128(w),
+            1 => _mm512_extractf32x4_ps::<1>(w),
+            2 => _mm512_extractf32x4_ps::<2>(w),
+            _ => _mm512_extractf32x4_ps::<3>(w),
+        };
+        _mm_storeu_ps(p.wrapping_add(16 * q).cast(), x);
+    }
+}
+
+impl<const NT: bool> Seq512<NT> {
+    /// A run at `p` (16-byte aligned with `NT`).
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    pub(super) unsafe fn new(p: *mut u8) -> Seq512<NT> {
+        let o = p as usize % 64;
+        debug_assert!(!NT || o.is_multiple_of(16));
+        let o4 = o / 4;
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        // i < o4: 16 - o4 + i (from `prev`); else 16 + (i - o4) (from `v`, bit 4 set): both are
+        // i + 16 - o4 modulo 32.
+        let idx = _mm512_and_si512(_mm512_add_epi32(lane, _mm512_set1_epi32(16 - o4 as i32)), _mm512_set1_epi32(31));
+        let p = if NT { p.wrapping_sub(o) } else { p };
+        Seq512 { p, prev: _mm512_setzero_ps(), o4, idx, first: true }
+    }
+
+    /// Lanes `a..b` of `w` into the line at `self.p`: one streaming store for a whole line,
+    /// else a masked ordinary store (nothing outside the lanes is written).
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn line(&self, w: __m512, a: usize, b: usize) {
+        if a == 0 && b == 16 {
+            _mm512_stream_ps(self.p.cast(), w);
+        } else {
+            quarters(self.p, w, a, b);
+        }
+    }
+
+    /// The next 64 bytes.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    pub(super) unsafe fn push(&mut self, v: __m512) {
+        if !NT {
+            _mm512_storeu_ps(self.p.cast(), v);
+        } else if self.o4 == 0 {
+            self.line(v, 0, 16);
+        } else {
+            let w = _mm512_permutex2var_ps(self.prev, self.idx, v);
+            self.line(w, if self.first { self.o4 } else { 0 }, 16);
+            self.prev = v;
+            self.first = false;
+        }
+        self.p = self.p.wrapping_add(64);
+    }
+
+    /// The last `n` lanes (`n <= 16`, a multiple of 4: the first `n` of `v`) of the run; nothing
+    /// is pushed after.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    pub(super) unsafe fn push_last(mut self, v: __m512, n: usize) {
+        debug_assert!(n <= 16);
+        if !NT {
+            quarters(self.p, v, 0, n);
+        } else if self.o4 == 0 {
+            self.line(v, 0, n);
+        } else {
+            let o4 = self.o4;
+            let w = _mm512_permutex2var_ps(self.prev, self.idx, v);
+            self.line(w, if self.first { o4 } else { 0 }, (o4 + n).min(16));
+            if o4 + n > 16 {
+                self.p = self.p.wrapping_add(64);
+                self.line(_mm512_permutex2var_ps(v, self.idx, v), 0, o4 + n - 16);
+            }
+        }
+    }
+
+    /// Stores what is pending (the last vector's lanes past the last whole line).
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    pub(super) unsafe fn finish(self) {
+        if NT && self.o4 != 0 && !self.first {
+            self.line(_mm512_permutex2var_ps(self.prev, self.idx, self.prev), 0, self.o4);
+        }
+    }
+}
+
 /// `i2s_fast::unpack_group128_scalar`: `dst[e] = lut[code_e]` for whole 32-byte blocks
 /// (`dst.len() == 4 * payload.len()`); the payload holds no code 3. With `streaming` and a
 /// 16-byte-aligned `dst`, non-temporal stores (then an `sfence`).

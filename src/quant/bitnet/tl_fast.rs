@@ -5,7 +5,9 @@
 //! value table (`scale * t` for t in {−1, 0, 1}), so every output is the same f32 product.
 //! TL2 sign words are read once per group of 8 triples. On x86-64 with AVX2 (unless
 //! `BG_FORCE_SCALAR` is set) the tile blocks go through `tl_x86`'s staged `vpermps` decoders
-//! instead, with streaming stores for large outputs; the table code is the portable path.
+//! instead, with streaming stores for large outputs — their expansion in AVX-512 (sixteen values
+//! and one 64-byte store per word) where `simd::avx512()` allows it ([`TlKernels`]); the table
+//! code is the portable path.
 //!
 //! f16 / bf16 outputs ([`decode_tl1_fast_out`], [`decode_tl2_fast_out`]): the AVX2 decoders look
 //! the 16-bit patterns of the three values up directly (each converted once by the scalar
@@ -28,6 +30,25 @@ use crate::quant::output::{OutType, Streaming};
 #[cfg(target_arch = "x86_64")]
 use crate::quant::output::{PAR_MIN_BYTES, PIECE_MIN_BYTES};
 use crate::quant::simd::f32_bytes_mut;
+
+/// Which x86-64 kernels the fast TL decoders run; the values are the same. The library uses
+/// [`TlKernels::Best`]; tests and benchmarks name [`TlKernels::Avx2`] to run the AVX2 kernels on
+/// a CPU that has AVX-512 (both in one process, so CI's one run of a test binary checks both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlKernels {
+    /// The AVX-512 kernels (`tl_x86`'s `*_row512`: sixteen values and one 64-byte store per
+    /// word) where [`crate::quant::simd::avx512`] allows them, else as [`TlKernels::Avx2`].
+    Best,
+    /// The AVX2 kernels where the CPU has AVX2, else the table code.
+    Avx2,
+}
+
+impl TlKernels {
+    /// Whether these are the AVX-512 kernels on this CPU (and settings).
+    pub fn wide(self) -> bool {
+        self == TlKernels::Best && crate::quant::simd::avx512()
+    }
+}
 
 /// The two values of each TL1 / TL2 pair index 0..=8 (unused entries are never read).
 fn pair_table(lut: [f32; 3]) -> [[f32; 2]; 16] {
@@ -133,8 +154,23 @@ pub fn decode_tl1_fast_with(
 /// [`super::decode_tl1`] into `dst` as `out` (exactly `m * k * out.size()` bytes, any
 /// alignment): the bits of the oracle's f32 stored by `output::store_scalar`. Paths as
 /// [`decode_tl1_fast_with`]; f16 / bf16 straight from the AVX2 decoder (see the module docs).
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
 pub fn decode_tl1_fast_out(
+    src: &[u8],
+    m: usize,
+    k: usize,
+    cfg: &TlConfig,
+    out: OutType,
+    dst: &mut [u8],
+    streaming: Streaming,
+) -> Result<()> {
+    decode_tl1_fast_out_on(TlKernels::Best, src, m, k, cfg, out, dst, streaming)
+}
+
+/// [`decode_tl1_fast_out`] with the x86-64 kernels chosen (the same values).
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
+pub fn decode_tl1_fast_out_on(
+    kernels: TlKernels,
     src: &[u8],
     m: usize,
     k: usize,
@@ -155,7 +191,7 @@ pub fn decode_tl1_fast_out(
     let TlConfig { bm_tile, bk, bm } = *cfg;
     #[cfg(target_arch = "x86_64")]
     if use_avx2() && bk % 8 == 0 {
-        tl1_groups(&src[..need - 32], k, cfg, lut, out, 0, dst, stream(streaming, dst));
+        tl1_groups(&src[..need - 32], k, cfg, lut, out, 0, dst, stream(streaming, dst), kernels.wide());
         return Ok(());
     }
     let _ = (bm_tile, bm);
@@ -168,7 +204,7 @@ pub fn decode_tl1_fast_out(
 /// Row groups (`bm` rows each) `first..` of a TL1 tensor with `k` columns, whose validated
 /// payload (every nibble ≤ 8; `bk % 8 == 0`) is `payload`, into `dst` (whole groups) as `out`,
 /// with the AVX2 decoder (the caller checked for AVX2); `nt`: streaming stores (`dst` 16-byte
-/// aligned).
+/// aligned); `wide`: its AVX-512 expansion (the caller checked [`TlKernels::wide`]).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn tl1_groups(
@@ -180,6 +216,7 @@ fn tl1_groups(
     first: usize,
     dst: &mut [u8],
     nt: bool,
+    wide: bool,
 ) {
     use super::tl_x86::{tl1_rows, Blocks, Tl1Scratch};
     let TlConfig { bm_tile, bk, bm } = *cfg;
@@ -192,10 +229,10 @@ fn tl1_groups(
     // is large and the pool has several threads.
     let group = |scratch: &mut Tl1Scratch, gi: usize, rows: &mut [u8]| {
         let at = |gi: usize| Blocks { first: (gi / ng * nj * ng + gi % ng) * block, jstride: ng * block, nj };
-        // SAFETY: AVX2 checked by the caller; the payload was validated (nibbles ≤ 8); `rows`
+        // SAFETY: AVX2 (and with `wide` AVX-512) checked by the caller; the payload was validated (nibbles ≤ 8); `rows`
         // are the bm*k outputs of rows gi*bm.., 16-byte aligned with `nt` (dst is; k is a
         // multiple of 8). `tl1_rows` asserts the block bounds and the output length.
-        unsafe { tl1_rows(payload, at(gi), Some(at(gi + 1)), bm, bk, values, half, rows, nt, scratch) };
+        unsafe { tl1_rows(payload, at(gi), Some(at(gi + 1)), bm, bk, values, half, rows, nt, wide, scratch) };
     };
     for_row_groups(dst, first, bm * k * es, nt, Tl1Scratch::new, group);
 }
@@ -258,8 +295,23 @@ pub fn decode_tl2_fast_with(
 
 /// [`super::decode_tl2`] into `dst` as `out` (exactly `m * k * out.size()` bytes, any
 /// alignment), as [`decode_tl1_fast_out`].
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
 pub fn decode_tl2_fast_out(
+    src: &[u8],
+    m: usize,
+    k: usize,
+    cfg: &TlConfig,
+    out: OutType,
+    dst: &mut [u8],
+    streaming: Streaming,
+) -> Result<()> {
+    decode_tl2_fast_out_on(TlKernels::Best, src, m, k, cfg, out, dst, streaming)
+}
+
+/// [`decode_tl2_fast_out`] with the x86-64 kernels chosen (the same values).
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `streaming`: AVX2 only
+pub fn decode_tl2_fast_out_on(
+    kernels: TlKernels,
     src: &[u8],
     m: usize,
     k: usize,
@@ -288,7 +340,7 @@ pub fn decode_tl2_fast_out(
     let s_block = 32 * (bk / 24);
     #[cfg(target_arch = "x86_64")]
     if use_avx2() {
-        tl2_groups(src, &g, k, cfg, lut, out, 0, dst, stream(streaming, dst));
+        tl2_groups(src, &g, k, cfg, lut, out, 0, dst, stream(streaming, dst), kernels.wide());
         return Ok(());
     }
     let _ = (bm_tile, a_block, s_block);
@@ -300,7 +352,7 @@ pub fn decode_tl2_fast_out(
 
 /// Row groups (32 rows each) `first..` of a validated TL2 tensor `src` (three indices ≤ 13, two
 /// indices ≤ 8) with geometry `g` into `dst` (whole groups) as `out`, with the AVX2 decoders
-/// (the caller checked for AVX2); `nt` as in [`tl1_groups`].
+/// (the caller checked for AVX2); `nt` and `wide` as in [`tl1_groups`].
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn tl2_groups(
@@ -313,6 +365,7 @@ fn tl2_groups(
     first: usize,
     dst: &mut [u8],
     nt: bool,
+    wide: bool,
 ) {
     use super::tl_x86::{tl2_rows, Blocks, Tl2Rows, Tl2Scratch};
     let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
@@ -323,21 +376,25 @@ fn tl2_groups(
         // Every 32-row group (group `gi` is row tile gi / ng, group gi % ng in it) is
         // independent, decoded into its own 32*k outputs (in parallel as for TL1).
         let group = |scratch: &mut Tl2Scratch, gi: usize, rows: &mut [u8]| {
-            let (i, r) = (gi / ng, gi % ng);
-            let at = |base: usize, nj: usize, size: usize| {
-                (nj > 0).then_some(Blocks { first: base + (i * nj * ng + r) * size, jstride: ng * size, nj })
+            let parts = |gi: usize| {
+                let (i, r) = (gi / ng, gi % ng);
+                let at = |base: usize, nj: usize, size: usize| {
+                    (nj > 0).then_some(Blocks { first: base + (i * nj * ng + r) * size, jstride: ng * size, nj })
+                };
+                Tl2Rows {
+                    a: at(0, nj3, a_block),
+                    signs: at(g.sign_offset, nj3, s_block),
+                    c: at(g.two_offset, nj2, 256),
+                    bk,
+                    k,
+                }
             };
-            let parts = Tl2Rows {
-                a: at(0, nj3, a_block),
-                signs: at(g.sign_offset, nj3, s_block),
-                c: at(g.two_offset, nj2, 256),
-                bk,
-                k,
-            };
-            // SAFETY: AVX2 detected; the payload was validated (three indices ≤ 13, two indices
+            // The next row group, if there is one (its section A ends before the signs).
+            let next = Some(parts(gi + 1)).filter(|n| n.a.is_some_and(|a| a.first < g.sign_offset));
+            // SAFETY: AVX2 (and with `wide` AVX-512) detected; the payload was validated (three indices ≤ 13, two indices
             // ≤ 8); `rows` are the 32*k outputs of rows gi*32.., 16-byte aligned with `nt` (dst
             // is; k is a multiple of 8).
-            unsafe { tl2_rows(&src[..g.payload], parts, values, half, rows, nt, scratch) };
+            unsafe { tl2_rows(&src[..g.payload], parts(gi), next, values, half, rows, nt, wide, scratch) };
         };
         for_row_groups(dst, first, 32 * k * es, nt, Tl2Scratch::new, group);
     }
@@ -413,8 +470,8 @@ pub(crate) fn decode_tl_rows_fast(
         let (mid, tl) = rest.split_at_mut((gb - ga) * group_rows * k * es);
         let nt = stream(Streaming::Auto, mid);
         match geometry {
-            None => tl1_groups(&src[..src.len() - 32], k, cfg, lut, out, ga, mid, nt),
-            Some(g) => tl2_groups(src, &g, k, cfg, lut, out, ga, mid, nt),
+            None => tl1_groups(&src[..src.len() - 32], k, cfg, lut, out, ga, mid, nt, TlKernels::Best.wide()),
+            Some(g) => tl2_groups(src, &g, k, cfg, lut, out, ga, mid, nt, TlKernels::Best.wide()),
         }
         super::store_values(out, &head, hd);
         super::store_values(out, &tail, tl);
@@ -514,6 +571,17 @@ mod tests {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
     }
 
+    /// Both x86-64 kernel choices (AVX2, and AVX-512 where `simd::avx512()` allows it; the
+    /// second is skipped with a printed reason otherwise).
+    fn kernels() -> Vec<TlKernels> {
+        if TlKernels::Best.wide() {
+            vec![TlKernels::Avx2, TlKernels::Best]
+        } else {
+            eprintln!("AVX-512 TL kernels: skipped (simd::avx512() is false here)");
+            vec![TlKernels::Avx2]
+        }
+    }
+
     #[test]
     fn tl1_fast_equals_the_oracle() {
         let mut rng = Rng(21);
@@ -537,9 +605,14 @@ mod tests {
                 let bytes = encode_tl1(&trits, scale, m, k, &cfg).unwrap();
                 let mut want = vec![0.0f32; m * k];
                 decode_tl1(&bytes, m, k, &cfg, &mut want).unwrap();
-                let mut got = vec![9.0f32; m * k];
-                decode_tl1_fast(&bytes, m, k, &cfg, &mut got).unwrap();
-                assert!(same(&want, &got), "{m}x{k} {cfg:?} scale {scale}");
+                for kr in kernels() {
+                    for st in [Streaming::Auto, Streaming::On] {
+                        let mut got = vec![9.0f32; m * k];
+                        let dst = f32_bytes_mut(&mut got);
+                        decode_tl1_fast_out_on(kr, &bytes, m, k, &cfg, OutType::F32, dst, st).unwrap();
+                        assert!(same(&want, &got), "{m}x{k} {cfg:?} scale {scale} {kr:?} {st:?}");
+                    }
+                }
                 // An invalid index: the same error, output untouched.
                 let mut bad = bytes.clone();
                 let at = rng.below((m * k / 4) as u64) as usize;
@@ -622,9 +695,14 @@ mod tests {
                 }
                 let mut want = vec![0.0f32; m * k];
                 decode_tl2(&bytes, m, k, &cfg, &mut want).unwrap();
-                let mut got = vec![9.0f32; m * k];
-                decode_tl2_fast(&bytes, m, k, &cfg, &mut got).unwrap();
-                assert!(same(&want, &got), "{m}x{k} {cfg:?} scale {scale}");
+                for kr in kernels() {
+                    for st in [Streaming::Auto, Streaming::On] {
+                        let mut got = vec![9.0f32; m * k];
+                        let dst = f32_bytes_mut(&mut got);
+                        decode_tl2_fast_out_on(kr, &bytes, m, k, &cfg, OutType::F32, dst, st).unwrap();
+                        assert!(same(&want, &got), "{m}x{k} {cfg:?} scale {scale} {kr:?} {st:?}");
+                    }
+                }
                 for (at, v) in [(rng.below(g.sign_offset.max(1) as u64) as usize, 0xe1u8), (g.payload - 1, 0x19)] {
                     if at < g.sign_offset || g.k2 > 0 {
                         let mut bad = bytes.clone();

@@ -1,27 +1,41 @@
-//! AVX2 kernels of [`super::tl_fast`]: TL1 and TL2 tile blocks, bit-exact with the scalar tile
-//! walk ([`super::decode_tl1`] / [`super::decode_tl2`], through `tl_fast`'s tests and
-//! tests/bitnet_tl_simd.rs).
+//! AVX2 and AVX-512 kernels of [`super::tl_fast`]: TL1 and TL2 tile blocks, bit-exact with the
+//! scalar tile walk ([`super::decode_tl1`] / [`super::decode_tl2`], through `tl_fast`'s tests
+//! and tests/bitnet_tl_simd.rs, which run both kernel sets).
 //!
 //! Every kernel works in two passes per tile block:
-//! 1. **staging**: the block's bytes (and TL2 sign words) become, per row, 32-bit words of
-//!    2-bit value codes, 8 or 16 consecutive columns per word (`pshufb` from the pair / triple
-//!    index, byte and word unpacks, `pmaddubsw` / `pmaddwd` to pack), in a small buffer that
-//!    stays in L1;
+//! 1. **staging** (AVX2 in both sets): the block's bytes (and TL2 sign words) become, per row,
+//!    32-bit words of 2-bit value codes, 8 to 16 consecutive columns per word (`pshufb` from the
+//!    pair / triple index, byte and word unpacks, `pmaddubsw` / `pmaddwd` to pack), in a small
+//!    buffer that stays in L1. For f32 outputs both decoders are software-pipelined: the next
+//!    chunk is staged into a second buffer a step at a time between the rows of the current
+//!    chunk's expansion, so the streaming stores do not pause for a whole chunk's staging;
 //! 2. **expansion**: each row is written contiguously: a word is broadcast from the buffer
-//!    (`vpbroadcastd`, a load), shifted per lane (`vpsrlvd`) and looked up in the 8-entry value
-//!    table (`vpermps`), eight f32 per store (streaming `vmovntps` for large outputs); for f16 /
-//!    bf16 outputs the table holds the values' 16-bit patterns (`bitnet::out_values`: the
-//!    scalar conversions of the same f32), and two looked-up vectors are packed (`vpackusdw` +
-//!    `vpermq`) into one 32-byte store of 16 values.
+//!    (`vpbroadcastd`, a load), shifted per lane (`vpsrlvd`) and looked up in the value table
+//!    (`vpermps`), streaming `vmovntps` for large outputs; for f16 / bf16 outputs the table
+//!    holds the values' 16-bit patterns (`bitnet::out_values`: the scalar conversions of the
+//!    same f32), and two looked-up vectors are packed (`vpackusdw` + `vpermq`) into one store.
+//!    - AVX2 (`tl1_impl` / `tl2_impl` loops, [`Run`]): eight values per vector from the 8-entry
+//!      table, 32-byte stores realigned to 32 bytes ([`Seq`]).
+//!    - AVX-512 (`tl1_row512`, `tl2_row512`, `tl2c_row512`, [`Run512`]; where
+//!      `simd::avx512()` allows it, `tl_fast::TlKernels`): sixteen values per `zmm` from the
+//!      16-entry table, so one staged word of 16 columns is one vector, and every cache line of
+//!      a row run is written by one store ([`Seq512`]: a 64-byte streaming store per whole line,
+//!      consecutive vectors realigned to the lines with `vpermt2ps`, the partial lines at the
+//!      run's ends stored ordinarily in 16-byte quarters). TL2 stages word A' (columns 0..16 of
+//!      a group) beside M (columns 8..24), so two groups (48 columns) are three vectors, the
+//!      middle one from two words (a merge-masked broadcast). Session 7 (docs/PERFORMANCE.md):
+//!      one thread, 16 Mi elements, 16-bit outputs gained most; f32 is at the one-thread
+//!      streaming line's ~90% either way.
 //!
-//! `vpermps` reads the low 3 bits of an index; bit 2 is the next code's low bit, so every table
-//! repeats its 4 entries in 4..7 and no mask is needed. The tables hold the oracle's own
-//! products (`value_lut(scale)`) or their 16-bit conversions, so every output has the scalar
-//! path's bits.
+//! The value tables repeat their 4 entries (codes 0..3) to 8 (`vpermps ymm` reads 3 index bits)
+//! or 16 (`zmm`, 4 bits): the index bits above a code's two are the next codes', so no mask is
+//! needed. The tables hold the oracle's own products (`value_lut(scale)`) or their 16-bit
+//! conversions, so every output has the scalar path's bits.
 //!
-//! Every function is `unsafe` with `#[target_feature(enable = "avx2")]`: the caller must have
-//! checked at run time that the CPU has AVX2. Lengths are asserted; loads and stores stay inside
-//! the slices given.
+//! Every function is `unsafe` with `#[target_feature(enable = "avx2")]` (the AVX-512 ones
+//! `"avx2,avx512f,avx512bw,avx512vl,avx512dq"`): the caller must have checked at run time that
+//! the CPU has those features. Lengths are asserted; loads and stores stay inside the slices
+//! given (the AVX-512 partial-line stores write only the run's own bytes).
 
 // The bodies are intrinsics over pointers derived from the slices in bounds; the contract is
 // the one above (raw-pointer loads and stores are `unsafe` operations).
@@ -29,7 +43,7 @@
 
 use std::arch::x86_64::*;
 
-use super::simd_x86::Seq;
+use super::simd_x86::{Seq, Seq512};
 use super::tl2::{rowperm, TRIPLES};
 
 /// Whether any nibble of `bytes` is above `max` (≤ 15).
@@ -154,6 +168,194 @@ impl<const NT: bool, const H: bool> Run<NT, H> {
     }
 }
 
+/// The 4-entry value table `v[idx[i]]` as f32 / 16-bit bit patterns, for the wide kernels (the
+/// 16-entry `vpermps zmm` table is it four times: an index's bits 2..3 are the next codes').
+fn table4(v: [u32; 3], idx: [usize; 4]) -> [u32; 4] {
+    idx.map(|i| v[i])
+}
+
+/// [`table4`] broadcast to the 16 entries of a `vpermps zmm` table.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn table16(t: &[u32; 4]) -> __m512 {
+    _mm512_castsi512_ps(_mm512_broadcast_i32x4(_mm_loadu_si128(t.as_ptr().cast())))
+}
+
+/// Lane shifts of the sixteen 2-bit fields of a word in order.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn shifts16() -> __m512i {
+    _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+}
+
+/// Sixteen values from the word at `w` (broadcast), shifted by `sh`, looked up in `table`.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn expand16(w: *const u32, sh: __m512i, table: __m512) -> __m512 {
+    let v = _mm512_set1_epi32(w.read() as i32);
+    _mm512_permutexvar_ps(_mm512_srlv_epi32(v, sh), table)
+}
+
+/// [`Run`] for the wide kernels: sixteen values per push, through a [`Seq512`] (one store per
+/// cache line; with `NT` streaming for the whole lines, masked ordinary stores for the partial
+/// lines at the ends). 16-bit patterns (`H`) are packed two vectors (32 values, 64 bytes) per
+/// store (`vpackusdw` + `vpermq`).
+struct Run512<const NT: bool, const H: bool> {
+    seq: Seq512<NT>,
+    /// `H`: the previous sixteen values, not stored yet.
+    prev: __m512,
+    /// `H`: whether `prev` holds a vector.
+    started: bool,
+}
+
+impl<const NT: bool, const H: bool> Run512<NT, H> {
+    /// A run at `p`.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn new(p: *mut u8) -> Run512<NT, H> {
+        Run512 { seq: Seq512::new(p), prev: _mm512_setzero_ps(), started: false }
+    }
+
+    /// The 16-bit patterns of `a` then `b` (< 2^16: no saturation), in order.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn pack(a: __m512, b: __m512) -> __m512 {
+        let w = _mm512_packus_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b));
+        _mm512_castsi512_ps(_mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), w))
+    }
+
+    /// The 16-bit patterns of `a`'s lanes in the low 32 bytes.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn narrow(a: __m512) -> __m512 {
+        _mm512_castsi512_ps(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(_mm512_castps_si512(a))))
+    }
+
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn push(&mut self, v: __m512) {
+        if !H {
+            return self.seq.push(v);
+        }
+        if self.started {
+            self.seq.push(Self::pack(self.prev, v));
+            self.started = false;
+        } else {
+            self.prev = v;
+            self.started = true;
+        }
+    }
+
+    /// The first `n` values of `v` (`n` even, ≤ 16) end the run.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn push_last(self, v: __m512, n: usize) {
+        if !H {
+            self.seq.push_last(v, n);
+        } else if self.started {
+            self.seq.push_last(Self::pack(self.prev, v), (16 + n) / 2);
+        } else {
+            self.seq.push_last(Self::narrow(v), n / 2);
+        }
+    }
+
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn finish(self) {
+        if H && self.started {
+            self.seq.push_last(Self::narrow(self.prev), 8);
+        } else {
+            self.seq.finish();
+        }
+    }
+}
+
+/// One TL1 row run with AVX-512 (the expansion of [`tl1_impl`]'s row loop): the `nw` staged
+/// words at `words` (16 u32 apart), sixteen values each (`sh`: the word's lane shifts), then
+/// with `odd` the first eight of word `nw`, into `out`; `step(i)` runs after piece `i` of
+/// `pieces` (but the last).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn tl1_row512<const NT: bool, const H: bool>(
+    words: *const u32,
+    nw: usize,
+    odd: bool,
+    sh: &[i32; 16],
+    table: &[u32; 4],
+    out: *mut u8,
+    pieces: usize,
+    mut step: impl FnMut(usize),
+) {
+    let sh = _mm512_loadu_si512(sh.as_ptr().cast());
+    let table = table16(table);
+    let mut run = Run512::<NT, H>::new(out);
+    for i in 0..pieces {
+        for t in nw * i / pieces..nw * (i + 1) / pieces {
+            run.push(expand16(words.add(16 * t), sh, table));
+        }
+        if i + 1 < pieces {
+            step(i);
+        }
+    }
+    if odd {
+        run.push_last(expand16(words.add(16 * nw), sh, table), 8);
+    } else {
+        run.finish();
+    }
+}
+
+/// One TL2 section-A row run with AVX-512: groups `0..n` of `stage` (`[A', M, B]` words, lane
+/// `si`: A' = columns 0..16 of the group, M = columns 8..24), 24 values each, into `out`. Two
+/// groups are three vectors: A'(g0); M(g0) >> 16.. beside A'(g1) (one broadcast merged into the
+/// other); M(g1).
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn tl2_row512<const NT: bool, const H: bool>(
+    stage: &[[[u32; 32]; 3]],
+    n: usize,
+    si: usize,
+    table: &[u32; 4],
+    out: *mut u8,
+) {
+    let (full, table) = (shifts16(), table16(table));
+    let mixed = _mm512_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30, 0, 2, 4, 6, 8, 10, 12, 14);
+    let mut run = Run512::<NT, H>::new(out);
+    for pair in stage[..n].chunks_exact(2) {
+        let [a0, m0, _] = &pair[0];
+        let [a1, m1, _] = &pair[1];
+        run.push(expand16(a0.as_ptr().add(si), full, table));
+        let v = _mm512_mask_set1_epi32(_mm512_set1_epi32(m0[si] as i32), 0xff00, a1[si] as i32);
+        run.push(_mm512_permutexvar_ps(_mm512_srlv_epi32(v, mixed), table));
+        run.push(expand16(m1.as_ptr().add(si), full, table));
+    }
+    if n % 2 == 1 {
+        let [a, m, _] = &stage[n - 1];
+        run.push(expand16(a.as_ptr().add(si), full, table));
+        run.push_last(expand16(m.as_ptr().add(si), mixed, table), 8);
+    } else {
+        run.finish();
+    }
+}
+
+/// One TL2 section-C row run with AVX-512: blocks `0..n` of `stage` (two words of 16 columns
+/// each, lane `si`) into `out`.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn tl2c_row512<const NT: bool, const H: bool>(
+    stage: &[[[u32; 32]; 2]],
+    n: usize,
+    si: usize,
+    table: &[u32; 4],
+    out: *mut u8,
+) {
+    let (full, table) = (shifts16(), table16(table));
+    let mut run = Run512::<NT, H>::new(out);
+    for st in &stage[..n] {
+        for w in st {
+            run.push(expand16(w.as_ptr().add(si), full, table));
+        }
+    }
+    run.finish();
+}
+
 /// Columns staged at once by [`tl1_rows`] (bounds each of its two buffers: 128 words x 16 rows,
 /// 8 KiB). Whole rows (4096 columns, one run per sub-group in address order) measured worse:
 /// f32 82% vs 89% of the one-thread line, 16-bit 62% vs 79% (session 6, shared machine).
@@ -230,14 +432,18 @@ unsafe fn prefetch_blocks(src: &[u8], blocks: &Blocks, len: usize, j0: usize, j1
 
 /// Staging buffers of [`tl2_rows`], allocated once per tensor.
 pub struct Tl2Scratch {
+    /// f32: two halves of `TL2_CHUNK / 2` groups (consecutive chunks alternate between them).
     three: Box<[[[u32; 32]; 3]; TL2_CHUNK]>,
     two: Box<[[[u32; 32]; 2]; TL2_CHUNK_C]>,
+    /// The first chunk of a row group staged ahead by the call before (f32): its key (source,
+    /// section A / B blocks, shape) and the half of `three` it is in.
+    pre: Option<([usize; 8], usize)>,
 }
 
 impl Tl2Scratch {
     /// Fresh buffers.
     pub fn new() -> Tl2Scratch {
-        Tl2Scratch { three: Box::new([[[0; 32]; 3]; TL2_CHUNK]), two: Box::new([[[0; 32]; 2]; TL2_CHUNK_C]) }
+        Tl2Scratch { three: Box::new([[[0; 32]; 3]; TL2_CHUNK]), two: Box::new([[[0; 32]; 2]; TL2_CHUNK_C]), pre: None }
     }
 }
 
@@ -265,7 +471,9 @@ impl Blocks {
 /// `dst` (`bm` rows of `k = nj * bk` values, row-major: `values[t + 1]` for trit `t`, f32 bits,
 /// or with `half` 16-bit patterns stored as 2 bytes each). Rows are written contiguously across the
 /// k-blocks, up to [`TL1_CHUNK`] columns at a time. With `streaming`, non-temporal stores
-/// (`dst` 16-byte aligned; the caller issues the [`sfence`]). `next`: where the next row group's
+/// (`dst` 16-byte aligned; the caller issues the [`sfence`]). `wide`: the expansion runs with
+/// AVX-512 ([`tl1_row512`]: sixteen values and one 64-byte store per staged word; the caller
+/// must have checked that the CPU has AVX-512F/BW/VL/DQ, `simd::avx512()`). `next`: where the next row group's
 /// blocks lie (a hint: f32 outputs prefetch them and stage their first chunk ahead into
 /// `scratch`, used only by a later call for exactly those blocks; blocks outside `src` are
 /// skipped).
@@ -290,6 +498,7 @@ pub unsafe fn tl1_rows(
     half: bool,
     dst: &mut [u8],
     streaming: bool,
+    wide: bool,
     scratch: &mut Tl1Scratch,
 ) {
     assert!((bm == 32 || bm == 64) && bk.is_multiple_of(8) && bk > 0);
@@ -301,7 +510,7 @@ pub unsafe fn tl1_rows(
     let v = values;
     macro_rules! go {
         ($q:literal, $nt:literal, $h:literal) => {
-            tl1_impl::<$q, $nt, $h>(src, blocks, next, bm, bk, v, out, k, scratch)
+            tl1_impl::<$q, $nt, $h>(src, blocks, next, bm, bk, v, out, k, wide, scratch)
         };
     }
     match (bm, streaming, half) {
@@ -337,6 +546,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     values: [u32; 3],
     out: *mut u8,
     k: usize,
+    wide: bool,
     scratch: &mut Tl1Scratch,
 ) {
     let t4 = pair_codes();
@@ -353,6 +563,13 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
         let (lo, hi, _) = shifts();
         (lo, hi)
     };
+    // The wide kernels' lane shifts (the same fields as `sh_a` then `sh_b`) and table.
+    let sh512: [i32; 16] = if Q == 2 {
+        [0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30]
+    } else {
+        [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]
+    };
+    let tab4 = table4(values, [0, 1, 2, 1]);
     let slot = |s: usize| if Q == 2 { (s & 3) | ((s & 4) << 1) | ((s & 8) >> 1) } else { s };
     let Tl1Scratch { stage, pairs, pre } = scratch;
     let (bufs, pairs) = (stage.as_mut_ptr(), &mut **pairs);
@@ -486,9 +703,15 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             }
             let (t0, t1) = (steps * s / 16, steps * (s + 1) / 16);
             let words = words.add(slot(s));
-            let mut run = Run::<NT, H>::new(out.add(((g * 16 + s) * k + c0) * es), cols);
+            let row_out = out.add(((g * 16 + s) * k + c0) * es);
             // The row's words in `t1 - t0 + 1` pieces, a staging step after each but the last.
             let pieces = t1 - t0 + 1;
+            if wide {
+                let step = |i: usize| stage_step(pairs, nnp, nxt, t0 + i);
+                tl1_row512::<NT, H>(words, nw, odd, &sh512, &tab4, row_out, pieces, step);
+                continue;
+            }
+            let mut run = Run::<NT, H>::new(row_out, cols);
             for i in 0..pieces {
                 for t in nw * i / pieces..nw * (i + 1) / pieces {
                     let w = words.add(16 * t);
@@ -578,15 +801,20 @@ pub struct Tl2Rows {
 /// triples (24 columns), 16 little-endian sign words, bit `15 - (2q + h)` of word `c` the sign
 /// of triple `q` of row `16h + c`. Section C blocks: 8 steps of 32 bytes, byte `rowperm(row)`
 /// of step `y` holds pairs `2y`, `2y + 1`. Rows are written contiguously, up to [`TL2_CHUNK`]
-/// groups at a time. `streaming` as in [`tl1_rows`].
+/// groups at a time. `streaming` and `wide` as in [`tl1_rows`]; `next`: where the next row
+/// group lies (a hint, as in [`tl1_rows`]: f32 outputs stage its first chunk ahead into
+/// `scratch` if its section A / B blocks lie in `src`).
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 pub unsafe fn tl2_rows(
     src: &[u8],
     parts: Tl2Rows,
+    next: Option<Tl2Rows>,
     values: [u32; 3],
     half: bool,
     dst: &mut [u8],
     streaming: bool,
+    wide: bool,
     scratch: &mut Tl2Scratch,
 ) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
@@ -611,22 +839,26 @@ pub unsafe fn tl2_rows(
     let out = dst.as_mut_ptr();
     let v = values;
     match (streaming, half) {
-        (true, false) => tl2_impl::<true, false>(src, parts, v, out, scratch),
-        (false, false) => tl2_impl::<false, false>(src, parts, v, out, scratch),
-        (true, true) => tl2_impl::<true, true>(src, parts, v, out, scratch),
-        (false, true) => tl2_impl::<false, true>(src, parts, v, out, scratch),
+        (true, false) => tl2_impl::<true, false>(src, parts, next, v, out, wide, scratch),
+        (false, false) => tl2_impl::<false, false>(src, parts, next, v, out, wide, scratch),
+        (true, true) => tl2_impl::<true, true>(src, parts, next, v, out, wide, scratch),
+        (false, true) => tl2_impl::<false, true>(src, parts, next, v, out, wide, scratch),
     }
 }
 
 #[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tl2_impl<const NT: bool, const H: bool>(
     src: &[u8],
     parts: Tl2Rows,
+    next: Option<Tl2Rows>,
     values: [u32; 3],
     out: *mut u8,
+    wide: bool,
     scratch: &mut Tl2Scratch,
 ) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
+    let Tl2Scratch { three, two, pre } = scratch;
     let es = esize(H);
     let index = stage_index();
     let p = src.as_ptr();
@@ -651,102 +883,195 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         let k_1_64 = _mm256_set1_epi16(0x4001); // bytes (1, 64)
         let k_1_4096 = _mm256_set1_epi32(0x1000_0001); // words (1, 4096)
         let table = table8(values, [1, 0, 2, 1, 1, 0, 2, 1]);
+        let tab4 = table4(values, [1, 0, 2, 1]);
         let (sh_lo, _, sh_mid) = shifts();
-        // [group][A, M, B][lane]: A = columns 0..12, B = 12..24 of the group (2 bits each),
-        // M = columns 8..16.
-        let stage = &mut *scratch.three;
+        // [group][A', M, B][lane], 2 bits per column of the group: A' = columns 0..16 (A =
+        // columns 0..12 with B's first four on top), M = columns 8..24, B = columns 12..24.
+        // The AVX2 expansion reads columns 0..8 from A', 8..16 from M, 16..24 from B; the
+        // wide one A' and M (`tl2_row512`).
+        let stage = &mut **three;
         let groups_per_block = bk / 24;
         let groups = a.nj * groups_per_block;
-        let (mut j, mut gi) = (0, 0); // the next group
-                                      // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
+        // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
         let chunk = if H { TL2_CHUNK } else { TL2_CHUNK / 2 };
-        // Prefetch group `x`'s section-A bytes and sign words.
-        let pf_group = |x: usize| {
-            let (jx, gx) = (x / groups_per_block, x % groups_per_block);
-            prefetch(p.add(a.first + jx * a.jstride + 128 * gx), 128);
-            prefetch(p.add(signs.first + jx * signs.jstride + 32 * gx), 32);
+        // Prefetch group `x`'s section-A bytes and sign words, or for `x >= groups` the first
+        // section-C blocks: the blocks of one row group are 4 KiB and more apart (one per
+        // k-block), beyond the hardware prefetchers, and a miss while staging leaves the
+        // memory's write bandwidth unused.
+        // `pf_in` for the section A / B blocks `ab` (this row group's or the next one's).
+        let pf_in = |(a, signs): (Blocks, Blocks), x: usize| {
+            if x < groups {
+                let (jx, gx) = (x / groups_per_block, x % groups_per_block);
+                prefetch(p.add(a.first + jx * a.jstride + 128 * gx), 128);
+                prefetch(p.add(signs.first + jx * signs.jstride + 32 * gx), 32);
+            }
         };
-        let mut g0 = 0;
-        while g0 < groups {
-            let n = (groups - g0).min(chunk);
-            for (x, st) in stage.iter_mut().enumerate().take(n) {
-                // The first chunk's source, 8 groups ahead (later chunks are prefetched while
-                // the one before is expanded, below).
-                if g0 == 0 && x + 8 < n {
-                    pf_group(x + 8);
-                }
-                let a_at = a.first + j * a.jstride + 128 * gi;
-                let s_at = signs.first + j * signs.jstride + 32 * gi;
-                gi += 1;
-                if gi == groups_per_block {
-                    (j, gi) = (j + 1, 0);
-                }
-                let sb = _mm256_loadu_si256(p.add(s_at).cast());
-                let (hv, lv) = (_mm256_shuffle_epi8(sb, ctrl_hi), _mm256_shuffle_epi8(sb, ctrl_lo));
-                // Bit 7 - 2q' of `hs` (q' = q < 4) / `ls` (q' = q - 4) is the sign of triple q.
-                let hs = _mm256_add_epi8(hv, _mm256_and_si256(hv, h1));
-                let ls = _mm256_add_epi8(lv, _mm256_and_si256(lv, h1));
-                let sel = [
-                    (hs, _mm256_slli_epi16::<2>(hs)),
-                    (_mm256_slli_epi16::<4>(hs), _mm256_slli_epi16::<6>(hs)),
-                    (ls, _mm256_slli_epi16::<2>(ls)),
-                    (_mm256_slli_epi16::<4>(ls), _mm256_slli_epi16::<6>(ls)),
-                ];
-                let mut u = [(_mm256_setzero_si256(), _mm256_setzero_si256()); 4];
-                for (y, (uy, (s_hi, s_lo))) in u.iter_mut().zip(sel).enumerate() {
-                    let b = _mm256_loadu_si256(p.add(a_at + 32 * y).cast());
-                    let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(b), m0f);
-                    let lo = _mm256_and_si256(b, m0f);
-                    let th = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, hi), _mm256_shuffle_epi8(pn, hi), s_hi);
-                    let tl = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, lo), _mm256_shuffle_epi8(pn, lo), s_lo);
-                    // 12 bits per position: triple 2y in bits 0..6, 2y + 1 in 6..12.
-                    *uy = (
-                        _mm256_maddubs_epi16(_mm256_unpacklo_epi8(th, tl), k_1_64),
-                        _mm256_maddubs_epi16(_mm256_unpackhi_epi8(th, tl), k_1_64),
-                    );
-                }
-                let [sa, sm, sbw] = st;
-                for (x, (u0, u1, u2, u3)) in
-                    [(u[0].0, u[1].0, u[2].0, u[3].0), (u[0].1, u[1].1, u[2].1, u[3].1)].into_iter().enumerate()
+        let pf = |x: usize| {
+            if x < groups {
+                pf_in((a, signs), x);
+            } else if let Some(c) = c.filter(|c| x - groups < c.nj.min(TL2_CHUNK_C)) {
+                prefetch(p.add(c.first + (x - groups) * c.jstride), 256);
+            }
+        };
+        // Group `x` as (k-block, group in the block), and the group after `at` (the staging
+        // loops step through the groups, no division per group: the 16-bit path stages each
+        // chunk whole, and two divisions per group measured there).
+        let pos = |x: usize| (x / groups_per_block, x % groups_per_block);
+        let step = |(j, g): (usize, usize)| if g + 1 == groups_per_block { (j + 1, 0) } else { (j, g + 1) };
+        // Stage group `(jx, gx)` of the row group whose section A / B blocks are `ab` into `st`.
+        let stage_in = |st: &mut [[u32; 32]; 3], (a, signs): (Blocks, Blocks), (jx, gx): (usize, usize)| {
+            let a_at = a.first + jx * a.jstride + 128 * gx;
+            let s_at = signs.first + jx * signs.jstride + 32 * gx;
+            let sb = _mm256_loadu_si256(p.add(s_at).cast());
+            let (hv, lv) = (_mm256_shuffle_epi8(sb, ctrl_hi), _mm256_shuffle_epi8(sb, ctrl_lo));
+            // Bit 7 - 2q' of `hs` (q' = q < 4) / `ls` (q' = q - 4) is the sign of triple q.
+            let hs = _mm256_add_epi8(hv, _mm256_and_si256(hv, h1));
+            let ls = _mm256_add_epi8(lv, _mm256_and_si256(lv, h1));
+            let sel = [
+                (hs, _mm256_slli_epi16::<2>(hs)),
+                (_mm256_slli_epi16::<4>(hs), _mm256_slli_epi16::<6>(hs)),
+                (ls, _mm256_slli_epi16::<2>(ls)),
+                (_mm256_slli_epi16::<4>(ls), _mm256_slli_epi16::<6>(ls)),
+            ];
+            let mut u = [(_mm256_setzero_si256(), _mm256_setzero_si256()); 4];
+            for (y, (uy, (s_hi, s_lo))) in u.iter_mut().zip(sel).enumerate() {
+                let b = _mm256_loadu_si256(p.add(a_at + 32 * y).cast());
+                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(b), m0f);
+                let lo = _mm256_and_si256(b, m0f);
+                let th = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, hi), _mm256_shuffle_epi8(pn, hi), s_hi);
+                let tl = _mm256_blendv_epi8(_mm256_shuffle_epi8(pt, lo), _mm256_shuffle_epi8(pn, lo), s_lo);
+                // 12 bits per position: triple 2y in bits 0..6, 2y + 1 in 6..12.
+                *uy = (
+                    _mm256_maddubs_epi16(_mm256_unpacklo_epi8(th, tl), k_1_64),
+                    _mm256_maddubs_epi16(_mm256_unpackhi_epi8(th, tl), k_1_64),
+                );
+            }
+            let [sa, sm, sbw] = st;
+            for (x, (u0, u1, u2, u3)) in
+                [(u[0].0, u[1].0, u[2].0, u[3].0), (u[0].1, u[1].1, u[2].1, u[3].1)].into_iter().enumerate()
+            {
+                for (v, (lo01, lo23)) in [
+                    (_mm256_unpacklo_epi16(u0, u1), _mm256_unpacklo_epi16(u2, u3)),
+                    (_mm256_unpackhi_epi16(u0, u1), _mm256_unpackhi_epi16(u2, u3)),
+                ]
+                .into_iter()
+                .enumerate()
                 {
-                    for (v, (lo01, lo23)) in [
-                        (_mm256_unpacklo_epi16(u0, u1), _mm256_unpacklo_epi16(u2, u3)),
-                        (_mm256_unpackhi_epi16(u0, u1), _mm256_unpackhi_epi16(u2, u3)),
-                    ]
-                    .into_iter()
-                    .enumerate()
-                    {
-                        let av = _mm256_madd_epi16(lo01, k_1_4096);
-                        let bv = _mm256_madd_epi16(lo23, k_1_4096);
-                        let mv = _mm256_or_si256(_mm256_srli_epi32::<16>(av), _mm256_slli_epi32::<8>(bv));
-                        let at = 8 * (2 * x + v);
-                        _mm256_storeu_si256(sa.as_mut_ptr().add(at).cast(), av);
-                        _mm256_storeu_si256(sm.as_mut_ptr().add(at).cast(), mv);
-                        _mm256_storeu_si256(sbw.as_mut_ptr().add(at).cast(), bv);
-                    }
+                    let av = _mm256_madd_epi16(lo01, k_1_4096);
+                    let bv = _mm256_madd_epi16(lo23, k_1_4096);
+                    let mv = _mm256_or_si256(_mm256_srli_epi32::<16>(av), _mm256_slli_epi32::<8>(bv));
+                    // A' = A (< 2^24) with B's first four columns on top: columns 0..16.
+                    let av = _mm256_or_si256(av, _mm256_slli_epi32::<24>(bv));
+                    let at = 8 * (2 * x + v);
+                    _mm256_storeu_si256(sa.as_mut_ptr().add(at).cast(), av);
+                    _mm256_storeu_si256(sm.as_mut_ptr().add(at).cast(), mv);
+                    _mm256_storeu_si256(sbw.as_mut_ptr().add(at).cast(), bv);
                 }
             }
-            for (rw, &si) in index.iter().enumerate() {
-                // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
-                // first section-C blocks after the last chunk: its blocks are 4 KiB and more
-                // apart (one per k-block), beyond the hardware prefetchers, and a miss while
-                // staging leaves the memory's write bandwidth unused.
-                for next in (g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32)) {
-                    if next < groups {
-                        pf_group(next);
-                    } else if let Some(c) = c.filter(|c| next - groups < c.nj.min(TL2_CHUNK_C)) {
-                        prefetch(p.add(c.first + (next - groups) * c.jstride), 256);
+        };
+        let stage_group = |st: &mut [[u32; 32]; 3], at: (usize, usize)| stage_in(st, (a, signs), at);
+        // Row `rw` (staging lane `si`) of the `n` groups staged in `st`, from group `g0` on.
+        let expand_row = |st: &[[[u32; 32]; 3]], n: usize, g0: usize, rw: usize, si: usize| {
+            let row_out = out.add((rw * k + 24 * g0) * es);
+            if wide {
+                return tl2_row512::<NT, H>(st, n, si, &tab4, row_out);
+            }
+            let mut run = Run::<NT, H>::new(row_out, 24 * n);
+            for [sa, sm, sb] in st.iter().take(n) {
+                run.push(expand8(sa.as_ptr().add(si), sh_lo, table));
+                run.push(expand8(sm.as_ptr().add(si), sh_lo, table));
+                run.push(expand8(sb.as_ptr().add(si), sh_mid, table));
+            }
+            run.finish();
+        };
+        if !H {
+            // f32: software-pipelined, as TL1 — chunk x + 1 is staged into the other half of
+            // `stage` a group per expanded row of chunk x, so the streaming stores do not pause
+            // for a whole chunk's staging (one thread, 16 Mi: staging only the first chunk of
+            // each row group, a diagnostic, measured 84% -> 90% of the line), and the source is
+            // prefetched 8 groups ahead of the staging.
+            // The last chunk's expansion stages the next row group's first chunk (`next`, if
+            // its blocks lie in `src` with this shape), which the next call takes from `pre`
+            // when it is that row group: then no chunk is staged between two expansions.
+            let key = |(x, y): (Blocks, Blocks)| [p as usize, x.first, x.jstride, x.nj, y.first, y.jstride, bk, k];
+            let fits = |b: &Blocks, len: usize| {
+                b.nj == a.nj && b.first.checked_add((b.nj - 1) * b.jstride + len).is_some_and(|e| e <= src.len())
+            };
+            let ahead = next.and_then(|n| match (n.a, n.signs) {
+                (Some(na), Some(ns)) if n.bk == bk && fits(&na, 32 * bk / 6) && fits(&ns, 32 * bk / 24) => {
+                    Some((na, ns))
+                }
+                _ => None,
+            });
+            let mut b = match pre.take() {
+                Some((kk, half)) if kk == key((a, signs)) => half,
+                _ => {
+                    (0..8).for_each(pf);
+                    let mut at = (0, 0);
+                    for (x, st) in stage.iter_mut().enumerate().take(groups.min(chunk)) {
+                        pf(x + 8);
+                        stage_group(st, at);
+                        at = step(at);
+                    }
+                    0
+                }
+            };
+            let mut g0 = 0;
+            while g0 < groups {
+                let n = (groups - g0).min(chunk);
+                let g1 = g0 + n;
+                // What to stage meanwhile: the next chunk, or the next row group's first.
+                let (nn, nab, nbase) = if g1 < groups {
+                    ((groups - g1).min(chunk), (a, signs), g1)
+                } else if let Some(ab) = ahead {
+                    *pre = Some((key(ab), b ^ 1));
+                    (groups..groups + TL2_CHUNK_C).for_each(pf); // this row group's section C
+                    (0..8).for_each(|x| pf_in(ab, x));
+                    (groups.min(chunk), ab, 0)
+                } else {
+                    (0, (a, signs), 0)
+                };
+                let (h0, h1) = stage.split_at_mut(chunk);
+                let (cur, nxt) = if b == 0 { (h0, h1) } else { (h1, h0) };
+                let mut at = pos(nbase);
+                for (rw, &si) in index.iter().enumerate() {
+                    expand_row(cur, n, g0, rw, si);
+                    let (x0, x1) = (nn * rw / 32, nn * (rw + 1) / 32);
+                    for (x, st) in nxt[x0..x1].iter_mut().enumerate() {
+                        let gx = nbase + x0 + x;
+                        if nbase == g1 {
+                            pf(gx + 8);
+                        } else {
+                            pf_in(nab, gx + 8);
+                        }
+                        stage_in(st, nab, at);
+                        at = step(at);
                     }
                 }
-                let mut run = Run::<NT, H>::new(out.add((rw * k + 24 * g0) * es), 24 * n);
-                for [sa, sm, sb] in stage.iter().take(n) {
-                    run.push(expand8(sa.as_ptr().add(si), sh_lo, table));
-                    run.push(expand8(sm.as_ptr().add(si), sh_lo, table));
-                    run.push(expand8(sb.as_ptr().add(si), sh_mid, table));
-                }
-                run.finish();
+                (g0, b) = (g1, b ^ 1);
             }
-            g0 += n;
+        } else {
+            let mut g0 = 0;
+            while g0 < groups {
+                let n = (groups - g0).min(chunk);
+                let mut at = pos(g0);
+                for (x, st) in stage.iter_mut().enumerate().take(n) {
+                    // The first chunk's source, 8 groups ahead (later chunks are prefetched
+                    // while the one before is expanded, below).
+                    if g0 == 0 && x + 8 < n {
+                        pf(x + 8);
+                    }
+                    stage_group(st, at);
+                    at = step(at);
+                }
+                for (rw, &si) in index.iter().enumerate() {
+                    // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
+                    // first section-C blocks after the last chunk.
+                    ((g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32))).for_each(pf);
+                    expand_row(stage, n, g0, rw, si);
+                }
+                g0 += n;
+            }
         }
     }
     if let Some(c) = c {
@@ -754,9 +1079,10 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         let t4 = _mm256_broadcastsi128_si256(pair_codes());
         let m0f = _mm256_set1_epi8(0x0f);
         let table = pair_table(values);
+        let tab4c = table4(values, [0, 1, 2, 1]);
         let (sh_lo, sh_hi, _) = shifts();
         // [block][half][lane]: columns 16*half..16*half + 16 of the block.
-        let stage = &mut *scratch.two;
+        let stage = &mut **two;
         let mut j0 = 0;
         while j0 < c.nj {
             let n = (c.nj - j0).min(TL2_CHUNK_C);
@@ -780,7 +1106,12 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 }
             }
             for (rw, &si) in index.iter().enumerate() {
-                let mut run = Run::<NT, H>::new(out.add((rw * k + k3 + 32 * j0) * es), 32 * n);
+                let row_out = out.add((rw * k + k3 + 32 * j0) * es);
+                if wide {
+                    tl2c_row512::<NT, H>(stage, n, si, &tab4c, row_out);
+                    continue;
+                }
+                let mut run = Run::<NT, H>::new(row_out, 32 * n);
                 for st in stage.iter().take(n) {
                     for w in st {
                         let w = w.as_ptr().add(si);
