@@ -382,7 +382,16 @@ fn sixteen_bit_kernels_equal_the_scalar_path_for_any_scale() {
                     // their bits as in the scalar decoder.
                     #[allow(clippy::neg_multiply)]
                     let lut = [scale * -1.0, scale * 0.0, scale * 1.0];
-                    if unpack_group128_out(&i2s.bytes[..n / 4], lut, out, dst, st == Streaming::On).is_some() {
+                    if unpack_group128_out(
+                        &i2s.bytes[..n / 4],
+                        lut,
+                        out,
+                        dst,
+                        st == Streaming::On,
+                        kernels == TlKernels::Best,
+                    )
+                    .is_some()
+                    {
                         if let Some(d) = first_diff(dst, &want, es) {
                             panic!("I2_S kernel, {what}: {d}");
                         }

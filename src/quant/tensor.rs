@@ -280,10 +280,10 @@ impl TensorCodec {
             let k = d.len() / esize / ne0;
             let first = (rows.start as usize + i * rows_per_step) * ne0 / 4;
             let payload = &bytes[first..first + k * ne0 / 4];
-            // The AVX2 unpacker (bit-exact with the scalar one, `i2s_fast`) for the canonical
-            // layout, straight into `d` in any output type; the codes were checked above.
+            // The AVX2 / AVX-512 unpacker (bit-exact with the scalar one, `i2s_fast`) for the
+            // canonical layout, straight into `d` in any output type; the codes were checked above.
             if self.i2s == I2sLayout::Group128
-                && i2s_fast::fast::unpack_group128_out(payload, lut, out, d, streaming).is_some()
+                && i2s_fast::fast::unpack_group128_out(payload, lut, out, d, streaming, true).is_some()
             {
                 return Ok(());
             }

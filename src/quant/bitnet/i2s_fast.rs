@@ -331,7 +331,9 @@ pub fn decode_i2s_fast(src: &[u8], n: usize, layout: I2sLayout, dst: &mut [f32])
         let lut = super::value_lut(super::read_f32(src, n / 4));
         // SAFETY: AVX2 detected; `payload` is whole 32-byte blocks (n % 128 == 0, checked by
         // i2s_nbytes) and `dst` holds 4 elements per byte (checked above).
-        unsafe { super::simd_x86::unpack_group128(payload, lut, dst, 4 * n >= STREAM_MIN_BYTES) };
+        unsafe {
+            super::simd_x86::unpack_group128(payload, lut, dst, 4 * n >= STREAM_MIN_BYTES, crate::quant::simd::avx512())
+        };
         return Ok(());
     }
     check_dst(dst.len(), n)?;
@@ -397,29 +399,33 @@ pub mod fast {
     }
 
     /// AVX2 [`unpack_group128_scalar`] (`payload.len() % 32 == 0`, `dst.len() == 4 * payload.len()`),
-    /// with streaming stores when asked and `dst` is 32-byte aligned.
-    pub fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool) -> Option<()> {
+    /// with streaming stores when asked and `dst` is 32-byte aligned; with `wide`, the AVX-512
+    /// unpacker where `simd::avx512()` allows it (tests name both in one process).
+    pub fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool, wide: bool) -> Option<()> {
         assert!(payload.len().is_multiple_of(32) && dst.len() == payload.len() * 4, "whole blocks");
         #[cfg(target_arch = "x86_64")]
         if use_avx2() {
-            // SAFETY: AVX2 detected; lengths checked above.
-            unsafe { super::super::simd_x86::unpack_group128(payload, lut, dst, streaming) };
+            let wide = wide && crate::quant::simd::avx512();
+            // SAFETY: AVX2 detected (and AVX-512 where `wide`); lengths checked above.
+            unsafe { super::super::simd_x86::unpack_group128(payload, lut, dst, streaming, wide) };
             return Some(());
         }
-        let _ = (payload, lut, dst, streaming);
+        let _ = (payload, lut, dst, streaming, wide);
         None
     }
 
     /// AVX2 [`unpack_group128_scalar`] stored as `out` into `dst` (`4 * payload.len()` elements
     /// of `out.size()` bytes, any alignment): f16 / bf16 look up the 16-bit patterns of the three
     /// values ([`super::super::out_values`]), so the bits are those of the f32 values stored by
-    /// `output::store_scalar`. Streaming stores when asked and `dst` is 16-byte aligned.
+    /// `output::store_scalar`. Streaming stores when asked and `dst` is 16-byte aligned; `wide`
+    /// as [`unpack_group128`].
     pub fn unpack_group128_out(
         payload: &[u8],
         lut: [f32; 3],
         out: crate::quant::output::OutType,
         dst: &mut [u8],
         streaming: bool,
+        wide: bool,
     ) -> Option<()> {
         assert!(
             payload.len().is_multiple_of(32) && dst.len() as u64 == payload.len() as u64 * 4 * out.size(),
@@ -429,11 +435,13 @@ pub mod fast {
         if use_avx2() {
             let values = super::super::out_values(lut, out);
             let half = out != crate::quant::output::OutType::F32;
-            // SAFETY: AVX2 detected; lengths checked above; 16-bit patterns are < 2^16.
-            unsafe { super::super::simd_x86::unpack_group128_bits(payload, values, half, dst, streaming) };
+            let wide = wide && crate::quant::simd::avx512();
+            // SAFETY: AVX2 detected (and AVX-512 where `wide`); lengths checked above; 16-bit
+            // patterns are < 2^16.
+            unsafe { super::super::simd_x86::unpack_group128_bits(payload, values, half, dst, streaming, wide) };
             return Some(());
         }
-        let _ = (payload, lut, out, dst, streaming);
+        let _ = (payload, lut, out, dst, streaming, wide);
         None
     }
 
@@ -455,6 +463,7 @@ mod tests {
     use super::super::testutil::Rng;
     use super::super::{decode_i2s, sign_max};
     use super::*;
+    use crate::quant::output::OutType;
 
     fn gaussian(rng: &mut Rng, n: usize, sigma: f32) -> Vec<f32> {
         (0..n)
@@ -595,13 +604,39 @@ mod tests {
                 let lut = crate::quant::bitnet::value_lut(scale);
                 let mut want = vec![0.0f32; n];
                 unpack_group128_scalar(&payload, lut, &mut want);
-                for streaming in [false, true] {
-                    // A 16-byte-aligned destination (f32 vectors are 4-aligned: offset by hand).
-                    let mut buf = vec![1.0f32; n + 4];
-                    let off = (4 - (buf.as_ptr() as usize % 16) / 4) % 4;
-                    let got = &mut buf[off..off + n];
-                    if fast::unpack_group128(&payload, lut, got, streaming).is_some() {
-                        assert!(want.iter().zip(got.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+                // The AVX2 unpacker and, where the CPU has AVX-512, the wide one.
+                for (streaming, wide) in [(false, false), (true, false), (false, true), (true, true)] {
+                    // A 16-byte-aligned destination (f32 vectors are 4-aligned: offset by hand),
+                    // and one 16 bytes further (the realigned stores).
+                    for extra in [0, 4] {
+                        let mut buf = vec![1.0f32; n + 8];
+                        let off = (4 - (buf.as_ptr() as usize % 16) / 4) % 4 + extra;
+                        let got = &mut buf[off..off + n];
+                        if fast::unpack_group128(&payload, lut, got, streaming, wide).is_some() {
+                            assert!(
+                                want.iter().zip(got.iter()).all(|(a, b)| a.to_bits() == b.to_bits()),
+                                "n {n} scale {scale} streaming {streaming} wide {wide} +{extra}"
+                            );
+                        }
+                        assert!(buf[..off].iter().chain(&buf[off + n..]).all(|&v| v == 1.0), "wrote outside");
+                    }
+                    // 16-bit outputs: the scalar stores of the same f32 values.
+                    for out in [OutType::F16, OutType::Bf16] {
+                        let mut want16 = vec![0u8; 2 * n];
+                        crate::quant::output::store_scalar(out, &want, &mut want16);
+                        for d_off in [0usize, 2, 16] {
+                            let mut buf = vec![0x5au8; 2 * n + 64];
+                            let base = (64 - buf.as_ptr() as usize % 64) % 64 + d_off;
+                            let got = &mut buf[base..base + 2 * n];
+                            if fast::unpack_group128_out(&payload, lut, out, got, streaming, wide).is_some() {
+                                assert_eq!(
+                                    got,
+                                    &want16[..],
+                                    "{out:?} n {n} streaming {streaming} wide {wide} +{d_off}"
+                                );
+                            }
+                            assert!(buf[..base].iter().chain(&buf[base + 2 * n..]).all(|&v| v == 0x5a));
+                        }
                     }
                 }
             }

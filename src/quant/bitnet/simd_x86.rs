@@ -363,26 +363,39 @@ impl<const NT: bool> Seq512<NT> {
 /// `i2s_fast::unpack_group128_scalar`: `dst[e] = lut[code_e]` for whole 32-byte blocks
 /// (`dst.len() == 4 * payload.len()`); the payload holds no code 3. With `streaming` and a
 /// 16-byte-aligned `dst`, non-temporal stores (then an `sfence`).
+/// `wide`: the AVX-512 unpacker (the caller checked `simd::avx512()`).
 #[target_feature(enable = "avx2")]
-pub unsafe fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool) {
+pub unsafe fn unpack_group128(payload: &[u8], lut: [f32; 3], dst: &mut [f32], streaming: bool, wide: bool) {
     let bits = [lut[0].to_bits(), lut[1].to_bits(), lut[2].to_bits()];
-    unpack_group128_bits(payload, bits, false, crate::quant::simd::f32_bytes_mut(dst), streaming)
+    unpack_group128_bits(payload, bits, false, crate::quant::simd::f32_bytes_mut(dst), streaming, wide)
 }
 
 /// [`unpack_group128`] into bytes: element `e` is `values[code_e]`, as f32 bits (4 bytes LE)
 /// or, with `half`, as a 16-bit pattern (2 bytes LE; `values` < 2^16). `dst` (any alignment)
 /// holds `4 * payload.len()` elements of that size; streaming as [`unpack_group128`]. Stores go
-/// through [`Seq`]: in address order, 32-byte aligned wherever `dst` is 16-byte aligned.
+/// through [`Seq`]: in address order, 32-byte aligned wherever `dst` is 16-byte aligned; with
+/// `wide` (the caller checked `simd::avx512()`), [`unpack512`] through [`Seq512`] instead.
 #[target_feature(enable = "avx2")]
-pub unsafe fn unpack_group128_bits(payload: &[u8], values: [u32; 3], half: bool, dst: &mut [u8], streaming: bool) {
+pub unsafe fn unpack_group128_bits(
+    payload: &[u8],
+    values: [u32; 3],
+    half: bool,
+    dst: &mut [u8],
+    streaming: bool,
+    wide: bool,
+) {
     assert!(payload.len().is_multiple_of(32) && dst.len() == 4 * payload.len() * if half { 2 } else { 4 });
     assert!(!half || values.iter().all(|&v| v <= 0xffff));
     let nt = streaming && (dst.as_ptr() as usize).is_multiple_of(16);
-    match (nt, half) {
-        (true, false) => unpack::<true, false>(payload, values, dst),
-        (false, false) => unpack::<false, false>(payload, values, dst),
-        (true, true) => unpack::<true, true>(payload, values, dst),
-        (false, true) => unpack::<false, true>(payload, values, dst),
+    match (wide, nt, half) {
+        (false, true, false) => unpack::<true, false>(payload, values, dst),
+        (false, false, false) => unpack::<false, false>(payload, values, dst),
+        (false, true, true) => unpack::<true, true>(payload, values, dst),
+        (false, false, true) => unpack::<false, true>(payload, values, dst),
+        (true, true, false) => unpack512::<true, false>(payload, values, dst),
+        (true, false, false) => unpack512::<false, false>(payload, values, dst),
+        (true, true, true) => unpack512::<true, true>(payload, values, dst),
+        (true, false, true) => unpack512::<false, true>(payload, values, dst),
     }
     if nt {
         _mm_sfence();
@@ -418,6 +431,37 @@ unsafe fn unpack<const NT: bool, const H: bool>(payload: &[u8], values: [u32; 3]
                 for x in v {
                     out.push(x);
                 }
+            }
+        }
+    }
+    out.finish();
+}
+
+/// [`unpack`] with AVX-512: sixteen values per vector (`vpermps` zmm into the three values
+/// repeated four times: the index's bits 2..3 are the next code, as in the AVX2 table), and
+/// each cache line written by one store through [`Seq512`]; 16-bit patterns packed with
+/// `vpmovdw`, 32 values per store. The same values in the same order, so the same bytes.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn unpack512<const NT: bool, const H: bool>(payload: &[u8], values: [u32; 3], dst: &mut [u8]) {
+    let [a, b, c] = values.map(|v| v as i32);
+    let table = _mm512_castsi512_ps(_mm512_setr_epi32(a, b, c, 0, a, b, c, 0, a, b, c, 0, a, b, c, 0));
+    let s = payload.as_ptr();
+    let mut out = Seq512::<NT>::new(dst.as_mut_ptr());
+    let shifts = [6, 4, 2, 0].map(|n| _mm_cvtsi32_si128(n));
+    for blk in 0..payload.len() / 32 {
+        let src = s.add(32 * blk);
+        // Byte p of the block holds elements p, 32 + p, 64 + p, 96 + p: field by field, 32
+        // values (two vectors) each, in address order.
+        let q = [0, 1].map(|h| _mm512_cvtepu8_epi32(_mm_loadu_si128(src.add(16 * h).cast())));
+        for &sh in &shifts {
+            let v = q.map(|b| _mm512_permutexvar_ps(_mm512_srl_epi32(b, sh), table));
+            if H {
+                let lo = _mm512_cvtepi32_epi16(_mm512_castps_si512(v[0]));
+                let hi = _mm512_cvtepi32_epi16(_mm512_castps_si512(v[1]));
+                out.push(_mm512_castsi512_ps(_mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)));
+            } else {
+                out.push(v[0]);
+                out.push(v[1]);
             }
         }
     }
