@@ -27,7 +27,7 @@ use std::arch::x86_64::*;
 use super::{
     bf16x8, es, finish, half, half8, iq2s_grid, iq2s_index, iq2xs_grid, iq2xs_indices_signs, iq2xxs_grid, iq3s_db,
     iq3s_grid, iq3s_offsets, iq3xxs_grid, iq3xxs_offsets_signs, iq_db, k4_scales, ksigns_word, q5_bytes, q5_k_values,
-    q6_k_scales, q6_k_values, store32, stream16, tq1_values, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
+    q6_k_scales, q6_k_values, row8, store32, stream16, tq1_values, Row8, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
 };
 
 /// Sixteen values `d * q - m` of the sixteen unsigned bytes of `q` (the AVX2 kernels'
@@ -179,6 +179,31 @@ unsafe fn rows4(grid: *const u8, o: &[u16]) -> __m512 {
     _mm512_insertf32x4::<3>(v, row(3))
 }
 
+/// Sixteen grid values times `db`, their signs flipped where `mask` has a bit (bit j:
+/// element j negative): the AVX2 kernels' `grid8` (a product, then the sign bit flipped),
+/// sixteen lanes with the signs as a mask register.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn grid16(g: __m512, mask: __mmask16, db: __m512) -> __m512 {
+    let p = _mm512_mul_ps(db, g);
+    _mm512_mask_xor_ps(p, mask, p, _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN)))
+}
+
+/// Rows `a` then `b` of a `grid8_f32` table (the AVX2 kernels' `row8`, two per vector).
+// SAFETY: `a` and `b` are below the table's length.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn rows2(grid: *const Row8, a: usize, b: usize) -> __m512 {
+    _mm512_insertf32x8::<1>(_mm512_castps256_ps512(row8(grid, a)), row8(grid, b))
+}
+
+/// [`iq_db`] in all sixteen lanes.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn iq_db16(d: f32, s: u32, k: f32) -> __m512 {
+    _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, s, k)))
+}
+
 /// IQ3_S: the AVX2 kernel's steps ([`super::k_iq3_s`]: the same offsets, scales and products),
 /// sixteen values per vector, the signs as a mask register (`db * g`, then the sign bit flipped
 /// where the sign bit of the element is set: the AVX2 kernel's xor).
@@ -188,7 +213,6 @@ unsafe fn rows4(grid: *const u8, o: &[u16]) -> __m512 {
 #[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
 pub(super) unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     let grid = iq3s_grid();
-    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
     let mut off = [0u16; 64];
     for b in 0..nb {
         let x = src.add(110 * b);
@@ -199,8 +223,7 @@ pub(super) unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u
             let db = _mm512_set1_ps(iq3s_db(x, d, ib));
             let signs = std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<u32>());
             for h in 0..2 {
-                let p = _mm512_mul_ps(db, rows4(grid, &off[8 * ib + 4 * h..]));
-                let v = _mm512_mask_xor_ps(p, (signs >> (16 * h)) as __mmask16, p, sign);
+                let v = grid16(rows4(grid, &off[8 * ib + 4 * h..]), (signs >> (16 * h)) as __mmask16, db);
                 put16::<M>(y.add((32 * ib + 16 * h) * es(M)), v);
             }
         }
@@ -216,7 +239,6 @@ pub(super) unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u
 #[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
 pub(super) unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     let grid = iq3xxs_grid();
-    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
     let mut off = [0u16; 64];
     let mut sw = [0u32; 8];
     for b in 0..nb {
@@ -226,10 +248,9 @@ pub(super) unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut
         iq3xxs_offsets_signs(x, &mut off, &mut sw);
         for ib in 0..8 {
             let aux = std::ptr::read_unaligned(x.add(66 + 4 * ib).cast::<u32>());
-            let db = _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, aux >> 28, 0.5)));
+            let db = iq_db16(d, aux >> 28, 0.5);
             for h in 0..2 {
-                let p = _mm512_mul_ps(db, rows4(grid, &off[8 * ib + 4 * h..]));
-                let v = _mm512_mask_xor_ps(p, (sw[ib] >> (16 * h)) as __mmask16, p, sign);
+                let v = grid16(rows4(grid, &off[8 * ib + 4 * h..]), (sw[ib] >> (16 * h)) as __mmask16, db);
                 put16::<M>(y.add((32 * ib + 16 * h) * es(M)), v);
             }
         }
@@ -245,7 +266,6 @@ pub(super) unsafe fn k_iq3_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut
 #[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
 pub(super) unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     let grid = iq2xs_grid();
-    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
     let mut idx = [0u16; 32];
     let mut sg = [0u8; 32];
     for b in 0..nb {
@@ -257,13 +277,10 @@ pub(super) unsafe fn k_iq2_xs<const M: u8>(src: *const u8, nb: usize, dst: *mut 
             let sc = *x.add(66 + ib) as u32;
             for h in 0..2 {
                 let s = if h == 0 { sc & 0xf } else { sc >> 4 };
-                let db = _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, s, 0.25)));
-                let row = |l: usize| _mm256_load_ps((*grid.add(idx[4 * ib + 2 * h + l] as usize)).0.as_ptr());
-                let g = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(row(0)), row(1));
-                let p = _mm512_mul_ps(db, g);
-                let m = std::ptr::read_unaligned(sg.as_ptr().add(4 * ib + 2 * h).cast::<u16>());
-                let v = _mm512_mask_xor_ps(p, m, p, sign);
-                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), v);
+                let i = 4 * ib + 2 * h;
+                let g = rows2(grid, idx[i] as usize, idx[i + 1] as usize);
+                let m = std::ptr::read_unaligned(sg.as_ptr().add(i).cast::<u16>());
+                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), grid16(g, m, iq_db16(d, s, 0.25)));
             }
         }
     }
@@ -325,7 +342,6 @@ pub(super) unsafe fn k_q5_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8
 #[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
 pub(super) unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     let grid = iq2s_grid();
-    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
     for b in 0..nb {
         let x = src.add(82 * b);
         let y = dst.add(256 * es(M) * b);
@@ -335,12 +351,9 @@ pub(super) unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u
             let qh = *x.add(66 + ib) as usize;
             for h in 0..2 {
                 let s = if h == 0 { sc & 0xf } else { sc >> 4 };
-                let db = _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, s, 0.25)));
-                let row = |l: usize| _mm256_load_ps((*grid.add(iq2s_index(x, qh, ib, 2 * h + l))).0.as_ptr());
-                let g = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(row(0)), row(1));
-                let p = _mm512_mul_ps(db, g);
+                let g = rows2(grid, iq2s_index(x, qh, ib, 2 * h), iq2s_index(x, qh, ib, 2 * h + 1));
                 let m = std::ptr::read_unaligned(x.add(34 + 4 * ib + 2 * h).cast::<u16>());
-                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), _mm512_mask_xor_ps(p, m, p, sign));
+                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), grid16(g, m, iq_db16(d, s, 0.25)));
             }
         }
     }
@@ -380,7 +393,6 @@ pub(super) unsafe fn k_q6_k<const M: u8>(src: *const u8, nb: usize, dst: *mut u8
 #[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
 pub(super) unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     let grid = iq2xxs_grid();
-    let sign = _mm512_castsi512_ps(_mm512_set1_epi32(i32::MIN));
     for b in 0..nb {
         let x = src.add(66 * b);
         let y = dst.add(256 * es(M) * b);
@@ -388,16 +400,12 @@ pub(super) unsafe fn k_iq2_xxs<const M: u8>(src: *const u8, nb: usize, dst: *mut
         for ib in 0..8 {
             let aux0 = std::ptr::read_unaligned(x.add(2 + 8 * ib).cast::<u32>());
             let aux1 = std::ptr::read_unaligned(x.add(6 + 8 * ib).cast::<u32>());
-            let db = _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, aux1 >> 28, 0.25)));
+            let db = iq_db16(d, aux1 >> 28, 0.25);
             let signs = ksigns_word(aux1);
             for h in 0..2 {
-                let row = |l: usize| _mm256_load_ps((*grid.add((aux0 >> (8 * (2 * h + l))) as u8 as usize)).0.as_ptr());
-                let g = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(row(0)), row(1));
-                let p = _mm512_mul_ps(db, g);
-                put16::<M>(
-                    y.add((32 * ib + 16 * h) * es(M)),
-                    _mm512_mask_xor_ps(p, (signs >> (16 * h)) as u16, p, sign),
-                );
+                let row = |l: usize| (aux0 >> (8 * (2 * h + l))) as u8 as usize;
+                let v = grid16(rows2(grid, row(0), row(1)), (signs >> (16 * h)) as u16, db);
+                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), v);
             }
         }
     }
