@@ -16,7 +16,7 @@ pub const BG_VERSION_PATCH: u32 = 0;
 pub const BG_ABI_VERSION: u32 = 1;
 
 /// The instruction set the decoders actually use (`quant::simd::isa_name`): `"avx2+f16c"`, with
-/// `"+avx512"` where some f32 decoders use AVX-512 (off with `BG_NO_AVX512=1`) and
+/// `"+avx512"` where some decoders use AVX-512 (off with `BG_NO_AVX512=1`) and
 /// `"+avx512bf16"` where bf16 outputs use `vcvtneps2bf16`; `"neon"`, `"scalar"`, or
 /// `"scalar (forced)"` under `BG_FORCE_SCALAR=1`.
 pub fn simd_level() -> &'static str {

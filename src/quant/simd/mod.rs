@@ -160,9 +160,10 @@ pub fn native_bf16() -> bool {
 
 /// Whether the kernels that have AVX-512 variants use them (x86_64: AVX512F, BW, VL and DQ,
 /// detected once — the detection includes the OS's AVX-512 state check — and not turned off
-/// with `BG_NO_AVX512`, any value but empty or `0`). Those variants write 64-byte lines with
-/// one store where the AVX2 kernels use two, and are bit-exact with them (the same operations
-/// per value, only wider). Never with `BG_FORCE_SCALAR` (no fast path at all then).
+/// with `BG_NO_AVX512`, any value but empty or `0`). Those variants compute sixteen values per
+/// vector where the AVX2 kernels compute eight (f32 lines written with one 64-byte store), and
+/// are bit-exact with them (the same operations per value, only wider). Upstream kernels here
+/// (`x86_64/avx512.rs`), the BitNet ones in `quant::bitnet` (`tl_fast::TlKernels`, `i2s_fast`). Never with `BG_FORCE_SCALAR` (no fast path at all then).
 pub fn avx512() -> bool {
     static AVX512: OnceLock<bool> = OnceLock::new();
     *AVX512.get_or_init(|| match level() {
