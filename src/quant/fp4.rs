@@ -26,7 +26,7 @@ pub fn e8m0_to_f32_half(e: u8) -> f32 {
 /// 0; otherwise exponent = bits 3..7 (bias 7), mantissa = bits 0..3, subnormal `man·2^−9` when
 /// the exponent is 0; bit 7 is ignored (so 0xFF is not zero). Every result is exact in f32.
 #[inline]
-pub fn ue4m3_to_f32_half(x: u8) -> f32 {
+pub const fn ue4m3_to_f32_half(x: u8) -> f32 {
     if x == 0 || x == 0x7F {
         return 0.0;
     }
@@ -39,6 +39,19 @@ pub fn ue4m3_to_f32_half(x: u8) -> f32 {
     };
     raw * 0.5
 }
+
+/// [`ue4m3_to_f32_half`] of every byte, for the SIMD kernels (one load per sub-block instead of
+/// the branches; the same function evaluated at compile time, checked against it at run time by
+/// this module's tests).
+pub static UE4M3_HALF: [f32; 256] = {
+    let mut t = [0f32; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = ue4m3_to_f32_half(i as u8);
+        i += 1;
+    }
+    t
+};
 
 /// f32 → UE4M3 as ggml's `ggml_fp32_to_ue4m3` (the NVFP4 scale encoder): 0 for x ≤ 0 or NaN;
 /// x clamped to 448; subnormal codes `(int)(x*512 + 0.5)` (1..7, else 0); normal codes round
@@ -199,6 +212,16 @@ mod tests {
         for code in 1..0x78u8 {
             assert_eq!(f32_to_ue4m3(2.0 * ue4m3_to_f32_half(code)), code, "code {code:#x}");
         }
+    }
+
+    #[test]
+    fn ue4m3_table_is_the_function() {
+        for x in 0..=255u8 {
+            assert_eq!(UE4M3_HALF[x as usize].to_bits(), ue4m3_to_f32_half(x).to_bits(), "byte {x:#04x}");
+        }
+        assert_eq!(UE4M3_HALF[0x38], 0.5);
+        assert_eq!(UE4M3_HALF[0x7f], 0.0);
+        assert_eq!(UE4M3_HALF[0x01], 1.0 / 1024.0);
     }
 
     #[test]

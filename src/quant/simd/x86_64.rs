@@ -22,7 +22,7 @@ use std::arch::x86_64::*;
 
 use super::nt::{stream16, stream32};
 use super::{KernelFn, KernelSet, Stream2};
-use crate::quant::fp4::{e8m0_to_f32_half, ue4m3_to_f32_half};
+use crate::quant::fp4::{e8m0_to_f32_half, KVALUES_MXFP4, UE4M3_HALF};
 use crate::quant::iquants::tables::{
     IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS,
 };
@@ -1020,8 +1020,6 @@ unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 
 /// ggml's `kvalues_iq4nl`.
 const KVALUES_IQ4NL: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
-/// ggml's `kvalues_mxfp4` (E2M1 values doubled).
-const KVALUES_MXFP4: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
 
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
@@ -1123,7 +1121,7 @@ unsafe fn k_nvfp4<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
         let x = src.add(36 * b);
         let y = dst.add(64 * es(M) * b);
         for s in 0..4 {
-            let d = _mm256_set1_ps(ue4m3_to_f32_half(*x.add(s)));
+            let d = _mm256_set1_ps(UE4M3_HALF[*x.add(s) as usize]);
             let (lo, hi) = lookup_nibbles(tbl, load8(x.add(4 + 8 * s)));
             put2::<M>(y.add(16 * s * es(M)), _mm256_mul_ps(i8x8(lo), d), _mm256_mul_ps(i8x8(hi), d));
         }
