@@ -271,22 +271,27 @@ impl<const NT: bool, const H: bool> Run512<NT, H> {
 }
 
 /// One TL1 row run with AVX-512 (the expansion of [`tl1_impl`]'s row loop): the `nw` staged
-/// words at `words` (16 u32 apart), sixteen values each (`sh`: the word's lane shifts), then
+/// words at `words` (16 u32 apart), sixteen values each (`Q`: as `tl1_impl`'s), then
 /// with `odd` the first eight of word `nw`, into `out`; `step(i)` runs after piece `i` of
 /// `pieces` (but the last).
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
-unsafe fn tl1_row512<const NT: bool, const H: bool>(
+unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
     words: *const u32,
     nw: usize,
     odd: bool,
-    sh: &[i32; 16],
     table: &[u32; 4],
     out: *mut u8,
     pieces: usize,
     mut step: impl FnMut(usize),
 ) {
-    let sh = _mm512_loadu_si512(sh.as_ptr().cast());
+    // The word's lane shifts: [`tl1_impl`]'s `sh_a` then `sh_b` fields. Constants, so that
+    // `vpsrlvd` needs no mask for counts the compiler could not prove below 32.
+    let sh = if Q == 2 {
+        _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30)
+    } else {
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+    };
     let table = table16(table);
     let mut run = Run512::<NT, H>::new(out);
     for i in 0..pieces {
@@ -549,9 +554,6 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     wide: bool,
     scratch: &mut Tl1Scratch,
 ) {
-    let t4 = pair_codes();
-    let m0f = _mm_set1_epi8(0x0f);
-    let (t4y, m0fy) = (_mm256_broadcastsi128_si256(t4), _mm256_set1_epi8(0x0f));
     let table = pair_table(values);
     let es = esize(H);
     // Q = 2: the two quads of a pair (8 columns) are 32 contiguous bytes, staged 256 bits at a
@@ -563,12 +565,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
         let (lo, hi, _) = shifts();
         (lo, hi)
     };
-    // The wide kernels' lane shifts (the same fields as `sh_a` then `sh_b`) and table.
-    let sh512: [i32; 16] = if Q == 2 {
-        [0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30]
-    } else {
-        [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]
-    };
+    // The wide kernels' table.
     let tab4 = table4(values, [0, 1, 2, 1]);
     let slot = |s: usize| if Q == 2 { (s & 3) | ((s & 4) << 1) | ((s & 8) >> 1) } else { s };
     let Tl1Scratch { stage, pairs, pre } = scratch;
@@ -597,49 +594,8 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             }
         }
     };
-    // Staging step `t` of a chunk of `np` pairs (`pairs`): the 16 row words of columns
-    // 16t..16t + 16, at slot `t` of `w`.
-    let stage_step = |pairs: &[usize; TL1_CHUNK / 8], np: usize, w: *mut [u32; 16], t: usize| {
-        let w = w.add(t).cast::<u32>();
-        if Q == 2 {
-            let codes = |u: usize| {
-                let b = _mm256_loadu_si256(p.add(pairs[u]).cast());
-                let hi = _mm256_shuffle_epi8(t4y, _mm256_and_si256(_mm256_srli_epi16::<4>(b), m0fy));
-                let lo = _mm256_shuffle_epi8(t4y, _mm256_and_si256(b, m0fy));
-                _mm256_or_si256(hi, _mm256_slli_epi16::<4>(lo))
-            };
-            let c01 = codes(2 * t);
-            let c23 = if 2 * t + 1 < np {
-                codes(2 * t + 1)
-            } else {
-                c01 /* unused */
-            };
-            let (x, y) = (_mm256_unpacklo_epi8(c01, c23), _mm256_unpackhi_epi8(c01, c23));
-            let (lo, hi) = (_mm256_permute2x128_si256::<0x20>(x, y), _mm256_permute2x128_si256::<0x31>(x, y));
-            _mm256_storeu_si256(w.cast(), _mm256_unpacklo_epi16(lo, hi));
-            _mm256_storeu_si256(w.add(8).cast(), _mm256_unpackhi_epi16(lo, hi));
-        } else {
-            // Quads 2u and 2u + 1 are 64 bytes apart.
-            let codes = |at: usize| {
-                let b = _mm_loadu_si128(p.add(at).cast());
-                let hi = _mm_shuffle_epi8(t4, _mm_and_si128(_mm_srli_epi16::<4>(b), m0f));
-                let lo = _mm_shuffle_epi8(t4, _mm_and_si128(b, m0f));
-                _mm_or_si128(hi, _mm_slli_epi16::<4>(lo))
-            };
-            let (a0, a1) = (codes(pairs[2 * t]), codes(pairs[2 * t] + 64));
-            let (a2, a3) = if 2 * t + 1 < np {
-                (codes(pairs[2 * t + 1]), codes(pairs[2 * t + 1] + 64))
-            } else {
-                (a0, a1) /* unused */
-            };
-            let (l01, h01) = (_mm_unpacklo_epi8(a0, a1), _mm_unpackhi_epi8(a0, a1));
-            let (l23, h23) = (_mm_unpacklo_epi8(a2, a3), _mm_unpackhi_epi8(a2, a3));
-            _mm_storeu_si128(w.cast(), _mm_unpacklo_epi16(l01, l23));
-            _mm_storeu_si128(w.add(4).cast(), _mm_unpackhi_epi16(l01, l23));
-            _mm_storeu_si128(w.add(8).cast(), _mm_unpacklo_epi16(h01, h23));
-            _mm_storeu_si128(w.add(12).cast(), _mm_unpackhi_epi16(h01, h23));
-        }
-    };
+    let stage_step =
+        |pairs: &[usize; TL1_CHUNK / 8], np: usize, w: *mut [u32; 16], t: usize| tl1_stage::<Q>(p, pairs, np, w, t);
     // Buffer `b`'s slot at which chunk `x` (of the row group written at `out` + `skip` bytes)
     // is staged (see [`stage_window`]).
     let window = |b: usize, x: usize, skip: usize| {
@@ -708,7 +664,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             let pieces = t1 - t0 + 1;
             if wide {
                 let step = |i: usize| stage_step(pairs, nnp, nxt, t0 + i);
-                tl1_row512::<NT, H>(words, nw, odd, &sh512, &tab4, row_out, pieces, step);
+                tl1_row512::<Q, NT, H>(words, nw, odd, &tab4, row_out, pieces, step);
                 continue;
             }
             let mut run = Run::<NT, H>::new(row_out, cols);
@@ -728,6 +684,68 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             run.finish();
         }
         (cur, cur_b) = (nxt, cur_b ^ 1);
+    }
+}
+
+/// TL1 staging step `t` of a chunk of `np` pairs whose source offsets (in `p`) are `pairs`: the
+/// 16 row words of columns 16t..16t + 16, at slot `t` of `w` (see [`tl1_impl`]'s `Q`).
+///
+/// A function of its own, its constants built here, rather than a closure over [`tl1_impl`]'s:
+/// the step runs inside [`tl1_row512`] (not inlined into `tl1_impl`, having other target
+/// features), which reached a closure's captured vectors through a pointer and, the staging
+/// stores possibly aliasing them as far as the compiler knew, reloaded them on every step.
+// SAFETY: `p` valid for 32 bytes (Q = 2) / 16 bytes and 16 more 64 bytes on (Q = 1) at
+// `pairs[u]` for every `u < np` read below; `w` valid for slots `t..t + 1`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn tl1_stage<const Q: usize>(
+    p: *const u8,
+    pairs: &[usize; TL1_CHUNK / 8],
+    np: usize,
+    w: *mut [u32; 16],
+    t: usize,
+) {
+    let t4 = pair_codes();
+    let m0f = _mm_set1_epi8(0x0f);
+    let (t4y, m0fy) = (_mm256_broadcastsi128_si256(t4), _mm256_set1_epi8(0x0f));
+    let w = w.add(t).cast::<u32>();
+    if Q == 2 {
+        let codes = |u: usize| {
+            let b = _mm256_loadu_si256(p.add(pairs[u]).cast());
+            let hi = _mm256_shuffle_epi8(t4y, _mm256_and_si256(_mm256_srli_epi16::<4>(b), m0fy));
+            let lo = _mm256_shuffle_epi8(t4y, _mm256_and_si256(b, m0fy));
+            _mm256_or_si256(hi, _mm256_slli_epi16::<4>(lo))
+        };
+        let c01 = codes(2 * t);
+        let c23 = if 2 * t + 1 < np {
+            codes(2 * t + 1)
+        } else {
+            c01 /* unused */
+        };
+        let (x, y) = (_mm256_unpacklo_epi8(c01, c23), _mm256_unpackhi_epi8(c01, c23));
+        let (lo, hi) = (_mm256_permute2x128_si256::<0x20>(x, y), _mm256_permute2x128_si256::<0x31>(x, y));
+        _mm256_storeu_si256(w.cast(), _mm256_unpacklo_epi16(lo, hi));
+        _mm256_storeu_si256(w.add(8).cast(), _mm256_unpackhi_epi16(lo, hi));
+    } else {
+        // Quads 2u and 2u + 1 are 64 bytes apart.
+        let codes = |at: usize| {
+            let b = _mm_loadu_si128(p.add(at).cast());
+            let hi = _mm_shuffle_epi8(t4, _mm_and_si128(_mm_srli_epi16::<4>(b), m0f));
+            let lo = _mm_shuffle_epi8(t4, _mm_and_si128(b, m0f));
+            _mm_or_si128(hi, _mm_slli_epi16::<4>(lo))
+        };
+        let (a0, a1) = (codes(pairs[2 * t]), codes(pairs[2 * t] + 64));
+        let (a2, a3) = if 2 * t + 1 < np {
+            (codes(pairs[2 * t + 1]), codes(pairs[2 * t + 1] + 64))
+        } else {
+            (a0, a1) /* unused */
+        };
+        let (l01, h01) = (_mm_unpacklo_epi8(a0, a1), _mm_unpackhi_epi8(a0, a1));
+        let (l23, h23) = (_mm_unpacklo_epi8(a2, a3), _mm_unpackhi_epi8(a2, a3));
+        _mm_storeu_si128(w.cast(), _mm_unpacklo_epi16(l01, l23));
+        _mm_storeu_si128(w.add(4).cast(), _mm_unpackhi_epi16(l01, l23));
+        _mm_storeu_si128(w.add(8).cast(), _mm_unpacklo_epi16(h01, h23));
+        _mm_storeu_si128(w.add(12).cast(), _mm_unpackhi_epi16(h01, h23));
     }
 }
 
