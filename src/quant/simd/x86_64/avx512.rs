@@ -25,9 +25,9 @@
 use std::arch::x86_64::*;
 
 use super::{
-    bf16x8, es, finish, half, half8, iq2s_grid, iq2s_index, iq2xs_grid, iq2xs_indices_signs, iq2xxs_grid, iq3s_db,
-    iq3s_grid, iq3s_offsets, iq3xxs_grid, iq3xxs_offsets_signs, iq_db, k4_scales, ksigns_word, q5_bytes, q5_k_values,
-    q6_k_scales, q6_k_values, row8, store32, stream16, tq1_values, Row8, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
+    bf16x8, es, finish, half, half8, iq2s_grid, iq2xs_grid, iq2xs_indices_signs, iq2xxs_grid, iq3s_grid, iq3xxs_grid,
+    iq3xxs_offsets_signs, iq_db, k4_scales, ksigns_word, q5_bytes, q5_k_values, q6_k_scales, q6_k_values, row8,
+    store32, stream16, tq1_values, Ahead, Iq2sTables, Iq3sTables, Row8, OUT_BF16_NATIVE, OUT_F16, OUT_F32, STREAM,
 };
 
 /// Sixteen values `d * q - m` of the sixteen unsigned bytes of `q` (the AVX2 kernels'
@@ -204,27 +204,26 @@ unsafe fn iq_db16(d: f32, s: u32, k: f32) -> __m512 {
     _mm512_broadcastss_ps(_mm256_castps256_ps128(iq_db(d, s, k)))
 }
 
-/// IQ3_S: the AVX2 kernel's steps ([`super::k_iq3_s`]: the same offsets, scales and products),
-/// sixteen values per vector, the signs as a mask register (`db * g`, then the sign bit flipped
-/// where the sign bit of the element is set: the AVX2 kernel's xor).
+/// IQ3_S: the AVX2 kernel's steps ([`super::k_iq3_s`]: the same tables, built one block ahead,
+/// and products), sixteen values per vector, the signs as a mask register (`db * g`, then the
+/// sign bit flipped where the sign bit of the element is set: the AVX2 kernel's xor).
 // SAFETY: the parent module's contract: `src` valid for nb * 110 bytes, `dst` for nb * 256 *
 // es(M) bytes; every load and store stays inside block `b` (< nb) of both, or in the static
 // grid (every offset is `16 * index`, index < 512, inside the 512-row table).
 #[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
 pub(super) unsafe fn k_iq3_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
     let grid = iq3s_grid();
-    let mut off = [0u16; 64];
+    let mut t = Ahead::<Iq3sTables>::new(src, nb, 110);
     for b in 0..nb {
         let x = src.add(110 * b);
         let y = dst.add(256 * es(M) * b);
-        let d = half(x);
-        iq3s_offsets(x, &mut off);
+        let t = t.next(b);
         for ib in 0..8 {
-            let db = _mm512_set1_ps(iq3s_db(x, d, ib));
-            let signs = std::ptr::read_unaligned(x.add(74 + 4 * ib).cast::<u32>());
+            let db = _mm512_set1_ps(t.db[ib]);
             for h in 0..2 {
-                let v = grid16(rows4(grid, &off[8 * ib + 4 * h..]), (signs >> (16 * h)) as __mmask16, db);
-                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), v);
+                let i = 8 * ib + 4 * h;
+                let m = std::ptr::read_unaligned(x.add(74 + 4 * ib + 2 * h).cast::<u16>());
+                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), grid16(rows4(grid, &t.off[i..i + 4]), m, db));
             }
         }
     }
@@ -334,26 +333,26 @@ pub(super) unsafe fn k_q5_1<const M: u8>(src: *const u8, nb: usize, dst: *mut u8
     finish::<M>();
 }
 
-/// IQ2_S: the AVX2 kernel's steps ([`super::k_iq2_s`]: the same indices, scales and
-/// products), sixteen values (two grid rows) per vector, the signs as a mask register.
+/// IQ2_S: the AVX2 kernel's steps ([`super::k_iq2_s`]: the same tables, built one block ahead,
+/// and products), sixteen values (two grid rows) per vector, the signs as a mask register.
 // SAFETY: the parent module's contract: `src` valid for nb * 82 bytes, `dst` for nb * 256 *
 // es(M) bytes; every load and store stays inside block `b` (< nb) of both, or in the static
-// grid (indices < 1024, the grid has 1024 rows).
+// grid (every offset is `32 * index`, index < 1024, inside the 1024-row table).
 #[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512dq")]
 pub(super) unsafe fn k_iq2_s<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
-    let grid = iq2s_grid();
+    let grid = iq2s_grid().cast::<u8>();
+    let mut t = Ahead::<Iq2sTables>::new(src, nb, 82);
     for b in 0..nb {
         let x = src.add(82 * b);
         let y = dst.add(256 * es(M) * b);
-        let d = half(x);
+        let t = t.next(b);
         for ib in 0..8 {
-            let sc = *x.add(74 + ib) as u32;
-            let qh = *x.add(66 + ib) as usize;
             for h in 0..2 {
-                let s = if h == 0 { sc & 0xf } else { sc >> 4 };
-                let g = rows2(grid, iq2s_index(x, qh, ib, 2 * h), iq2s_index(x, qh, ib, 2 * h + 1));
-                let m = std::ptr::read_unaligned(x.add(34 + 4 * ib + 2 * h).cast::<u16>());
-                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), grid16(g, m, iq_db16(d, s, 0.25)));
+                let i = 4 * ib + 2 * h;
+                let row = |l: usize| _mm256_load_ps(grid.add(t.off[i + l] as usize).cast());
+                let g = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(row(0)), row(1));
+                let m = std::ptr::read_unaligned(x.add(34 + i).cast::<u16>());
+                put16::<M>(y.add((32 * ib + 16 * h) * es(M)), grid16(g, m, _mm512_set1_ps(t.db[ib + 8 * h])));
             }
         }
     }
