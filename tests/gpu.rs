@@ -22,11 +22,30 @@ use bitgguf::Status;
 
 const OUTS: [OutType; 3] = [OutType::F32, OutType::F16, OutType::Bf16];
 
+/// A test's backend, holding the device to itself: the tests run one at a time on the GPU
+/// (the harness runs them on parallel threads), so a test that measures the device's free
+/// memory sees only its own allocations. (Session 8: `errors_are_statuses_not_crashes`
+/// failed once in three full runs on an H200 when another test freed memory between its
+/// readings; alone, or with `--test-threads=1`, it passed.)
+struct Gpu {
+    backend: CudaBackend,
+    _device: std::sync::MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for Gpu {
+    type Target = CudaBackend;
+    fn deref(&self) -> &CudaBackend {
+        &self.backend
+    }
+}
+
 /// The backend, or None (with the reason printed) when there is no device; panics instead
 /// under BG_REQUIRE_GPU=1.
-fn backend(test: &str) -> Option<CudaBackend> {
+fn backend(test: &str) -> Option<Gpu> {
+    static DEVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let device = DEVICE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     match CudaBackend::new() {
-        Ok(b) => Some(b),
+        Ok(backend) => Some(Gpu { backend, _device: device }),
         Err(e) => {
             if std::env::var("BG_REQUIRE_GPU").is_ok_and(|v| v == "1") {
                 panic!("{test}: BG_REQUIRE_GPU=1 but no GPU: {e}");
