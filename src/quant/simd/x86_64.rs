@@ -1476,7 +1476,8 @@ impl BlockTables for Iq2sTables {
 /// The [`Iq2sTables`] of the IQ2_S block at `x`. Index `4 ib + l` is `qs[4 ib + l] | (bits
 /// 2l..2l+2 of qh[ib]) << 8`, eight (two sub-blocks) per step; the scales are [`iq_db`]'s
 /// `d * (0.5 + s) * 0.25` lane-wise (the same f32 operations in the same order).
-// SAFETY: `x` valid for the 82 bytes of one IQ2_S block (reads d@0, qs@2..34, qh@66..82).
+// SAFETY: `x` valid for the 82 bytes of one IQ2_S block (reads d@0, qs@2..34, qh@66..74 and
+// scales@74..82).
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
 unsafe fn iq2s_tables(x: *const u8, t: &mut Iq2sTables) {
