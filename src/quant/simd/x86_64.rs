@@ -24,7 +24,7 @@ use super::nt::{stream16, stream32};
 use super::{KernelFn, KernelSet, Stream2};
 use crate::quant::fp4::{e8m0_to_f32_half, KVALUES_MXFP4, UE4M3_HALF};
 use crate::quant::iquants::tables::{
-    IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS,
+    IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS, KVALUES_IQ4NL,
 };
 use crate::types::TypeId;
 
@@ -1017,9 +1017,6 @@ unsafe fn k_tq1_0<const M: u8>(src: *const u8, nb: usize, dst: *mut u8) {
 // ---------------------------------------------------------------------------------------------
 // Non-linear 4-bit tables: IQ4_NL, IQ4_XS, MXFP4, NVFP4
 // ---------------------------------------------------------------------------------------------
-
-/// ggml's `kvalues_iq4nl`.
-const KVALUES_IQ4NL: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
