@@ -358,6 +358,55 @@ impl<const NT: bool> Seq512<NT> {
             self.line(_mm512_permutex2var_ps(self.prev, self.idx, self.prev), 0, self.o4);
         }
     }
+
+    // Runs written in parts, so that a misaligned run (`NT`, `p % 64 != 0`) still writes each
+    // line with one streaming store: a run of whole lines' worth of values (multiples of 16)
+    // ends with [`Seq512::suspend`] instead of `finish`, and the next part of the same bytes
+    // starts with [`Seq512::resume`]; a run that starts where another (written later) ends
+    // skips its first, shared line ([`Seq512::skip_first`]) and that other run stores it whole
+    // at its end ([`Seq512::close`]). Ordinary stores to such shared lines, written twice far
+    // apart in time, each wait for the line to be read from memory: the TL2 decoder with
+    // 3 KiB row runs ran at ~50% of the streaming line on a Xeon (Emerald Rapids) with a
+    // destination 16 bytes past a line, ~85% 64-byte aligned (docs/PERFORMANCE.md, session 9).
+
+    /// The next part of a run at `p` (`NT`, `p % 64` as that run's start): `carry` is what
+    /// [`Seq512::suspend`] returned at its end, exactly at `p`.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    pub(super) unsafe fn resume(p: *mut u8, carry: __m512) -> Seq512<NT> {
+        let mut s = Seq512::new(p);
+        s.prev = carry;
+        s.first = false;
+        s
+    }
+
+    /// The first 64 bytes, whose line is not stored (it is shared with the run that ends at
+    /// this run's start and stores it with [`Seq512::close`], given `v`).
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    pub(super) unsafe fn skip_first(&mut self, v: __m512) {
+        debug_assert!(NT && self.first && self.o4 != 0);
+        self.prev = v;
+        self.first = false;
+        self.p = self.p.wrapping_add(64);
+    }
+
+    /// Ends a part of a run (whole vectors pushed since `new` / `resume`) without storing the
+    /// pending lanes: they are returned, for [`Seq512::resume`].
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    pub(super) unsafe fn suspend(self) -> __m512 {
+        self.prev
+    }
+
+    /// Ends the run at the start of another whose first vector was `next` (given to its
+    /// [`Seq512::skip_first`]; the same `p % 64`): their shared line in one streaming store.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    pub(super) unsafe fn close(self, next: __m512) {
+        debug_assert!(NT && !self.first && self.o4 != 0);
+        self.line(_mm512_permutex2var_ps(self.prev, self.idx, next), 0, 16);
+    }
 }
 
 /// `i2s_fast::unpack_group128_scalar`: `dst[e] = lut[code_e]` for whole 32-byte blocks

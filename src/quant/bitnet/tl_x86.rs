@@ -268,6 +268,67 @@ impl<const NT: bool, const H: bool> Run512<NT, H> {
             self.seq.finish();
         }
     }
+
+    /// A run at `p`, or with `resume` the next part of one ([`Ends`]; f32 only).
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn start(p: *mut u8, resume: Option<__m512>) -> Run512<NT, H> {
+        match resume {
+            Some(carry) if !H => Run512 { seq: Seq512::resume(p, carry), prev: _mm512_setzero_ps(), started: false },
+            _ => Run512::new(p),
+        }
+    }
+
+    /// The first vector, its line skipped ([`Ends::skip`]; f32 only).
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn skip_first(&mut self, v: __m512) {
+        debug_assert!(!H);
+        self.seq.skip_first(v);
+    }
+
+    /// Ends the run as `tail` says; with [`Tail::Suspend`] the pending lanes are returned.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn end(self, tail: Tail) -> __m512 {
+        match tail {
+            Tail::Suspend if !H => return self.seq.suspend(),
+            Tail::Close(next) if !H => self.seq.close(next),
+            _ => self.finish(),
+        }
+        _mm512_setzero_ps()
+    }
+}
+
+/// How one wide f32 streaming row run begins and ends when each row of a row group is written
+/// in several parts (chunks) into a destination that is not 64-byte aligned: every line is
+/// then written by one streaming store ([`Seq512::resume`] and the rest), except the two
+/// shared with the neighbouring row groups. [`Ends::PLAIN`]: a run of its own (partial lines
+/// at its ends stored ordinarily), as for 16-bit outputs and aligned destinations.
+#[derive(Clone, Copy)]
+struct Ends {
+    /// Continue the same row's previous part, whose pending lanes these are.
+    resume: Option<__m512>,
+    /// Skip the first line (shared with the end of the row above, which stores it whole given
+    /// this run's first vector, returned as the head).
+    skip: bool,
+    /// How the run ends.
+    tail: Tail,
+}
+
+/// The end of a row run ([`Ends`]).
+#[derive(Clone, Copy)]
+enum Tail {
+    /// Store the partial last line ordinarily.
+    Finish,
+    /// Keep the pending lanes for the row's next part.
+    Suspend,
+    /// Store the last line whole with the first vector of the row below (its head).
+    Close(__m512),
+}
+
+impl Ends {
+    const PLAIN: Ends = Ends { resume: None, skip: false, tail: Tail::Finish };
 }
 
 /// One TL1 row run with AVX-512 (the expansion of [`tl1_impl`]'s row loop): the `nw` staged
@@ -320,25 +381,35 @@ unsafe fn tl2_row512<const NT: bool, const H: bool>(
     si: usize,
     table: &[u32; 4],
     out: *mut u8,
-) {
+    ends: Ends,
+) -> (__m512, __m512) {
     let (full, table) = (shifts16(), table16(table));
     let mixed = _mm512_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30, 0, 2, 4, 6, 8, 10, 12, 14);
-    let mut run = Run512::<NT, H>::new(out);
+    let mut run = Run512::<NT, H>::start(out, ends.resume);
+    let (mut head, mut skip) = (_mm512_setzero_ps(), ends.skip);
     for pair in stage[..n].chunks_exact(2) {
         let [a0, m0, _] = &pair[0];
         let [a1, m1, _] = &pair[1];
-        run.push(expand16(a0.as_ptr().add(si), full, table));
+        let first = expand16(a0.as_ptr().add(si), full, table);
+        if skip {
+            (head, skip) = (first, false);
+            run.skip_first(first);
+        } else {
+            run.push(first);
+        }
         let v = _mm512_mask_set1_epi32(_mm512_set1_epi32(m0[si] as i32), 0xff00, a1[si] as i32);
         run.push(_mm512_permutexvar_ps(_mm512_srlv_epi32(v, mixed), table));
         run.push(expand16(m1.as_ptr().add(si), full, table));
     }
     if n % 2 == 1 {
+        // 24 values past the last pair: not whole vectors, so only a run of its own.
+        debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
         let [a, m, _] = &stage[n - 1];
         run.push(expand16(a.as_ptr().add(si), full, table));
         run.push_last(expand16(m.as_ptr().add(si), mixed, table), 8);
-    } else {
-        run.finish();
+        return (head, _mm512_setzero_ps());
     }
+    (head, run.end(ends.tail))
 }
 
 /// One TL2 section-C row run with AVX-512: blocks `0..n` of `stage` (two words of 16 columns
@@ -350,15 +421,17 @@ unsafe fn tl2c_row512<const NT: bool, const H: bool>(
     si: usize,
     table: &[u32; 4],
     out: *mut u8,
-) {
+    ends: Ends,
+) -> __m512 {
+    debug_assert!(!ends.skip);
     let (full, table) = (shifts16(), table16(table));
-    let mut run = Run512::<NT, H>::new(out);
+    let mut run = Run512::<NT, H>::start(out, ends.resume);
     for st in &stage[..n] {
         for w in st {
             run.push(expand16(w.as_ptr().add(si), full, table));
         }
     }
-    run.finish();
+    run.end(ends.tail)
 }
 
 /// Columns staged at once by [`tl1_rows`] (bounds each of its two buffers: 128 words x 16 rows,
@@ -880,6 +953,24 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
     let es = esize(H);
     let index = stage_index();
     let p = src.as_ptr();
+    // Wide f32 streaming into a destination that is not 64-byte aligned: each row is written in
+    // parts (the chunks of the three part, then section C) that carry the pending lanes of
+    // their last line over to the next part, and each row's first line (shared with the end
+    // of the row above) is stored whole by that row's last part ([`Ends`]). Needs whole
+    // vectors per part (an even number of groups: chunks of 32 groups and a last one of
+    // `groups % 32`), rows of whole lines (so every row starts at the same offset in its
+    // line), and at least two parts per row (the heads are taken by the first).
+    let groups = a.map_or(0, |a| a.nj * (bk / 24));
+    let split = NT
+        && !H
+        && wide
+        && !(out as usize).is_multiple_of(64)
+        && (k * es).is_multiple_of(64)
+        && groups > 0
+        && groups.is_multiple_of(2)
+        && (groups > TL2_CHUNK / 2 || c.is_some());
+    // Per row: the pending lanes of its last part, and its first vector (the head).
+    let (mut carry, mut heads): ([__m512; 32], [__m512; 32]) = (std::mem::zeroed(), std::mem::zeroed());
     if let (Some(a), Some(signs)) = (a, signs) {
         let pt = _mm256_broadcastsi128_si256(_mm_loadu_si128(TRIPLE_CODES.as_ptr().cast()));
         let pn = _mm256_xor_si256(pt, _mm256_set1_epi8(0x3f));
@@ -909,7 +1000,6 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         // wide one A' and M (`tl2_row512`).
         let stage = &mut **three;
         let groups_per_block = bk / 24;
-        let groups = a.nj * groups_per_block;
         // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
         let chunk = if H { TL2_CHUNK } else { TL2_CHUNK / 2 };
         // Prefetch group `x`'s section-A bytes and sign words, or for `x >= groups` the first
@@ -989,10 +1079,11 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         };
         let stage_group = |st: &mut [[u32; 32]; 3], at: (usize, usize)| stage_in(st, (a, signs), at);
         // Row `rw` (staging lane `si`) of the `n` groups staged in `st`, from group `g0` on.
-        let expand_row = |st: &[[[u32; 32]; 3]], n: usize, g0: usize, rw: usize, si: usize| {
+        // With `split` (wide only), `ends` as [`tl2_row512`]'s, and its (head, carry) returned.
+        let expand_row = |st: &[[[u32; 32]; 3]], n: usize, g0: usize, rw: usize, si: usize, ends: Ends| {
             let row_out = out.add((rw * k + 24 * g0) * es);
             if wide {
-                return tl2_row512::<NT, H>(st, n, si, &tab4, row_out);
+                return tl2_row512::<NT, H>(st, n, si, &tab4, row_out, ends);
             }
             let mut run = Run::<NT, H>::new(row_out, 24 * n);
             for [sa, sm, sb] in st.iter().take(n) {
@@ -1001,6 +1092,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 run.push(expand8(sb.as_ptr().add(si), sh_mid, table));
             }
             run.finish();
+            (std::mem::zeroed(), std::mem::zeroed())
         };
         if !H {
             // f32: software-pipelined, as TL1 — chunk x + 1 is staged into the other half of
@@ -1053,7 +1145,23 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 let (cur, nxt) = if b == 0 { (h0, h1) } else { (h1, h0) };
                 let mut at = pos(nbase);
                 for (rw, &si) in index.iter().enumerate() {
-                    expand_row(cur, n, g0, rw, si);
+                    if split {
+                        let tail = if g1 < groups || c.is_some() {
+                            Tail::Suspend
+                        } else if rw + 1 < 32 {
+                            Tail::Close(heads[rw + 1])
+                        } else {
+                            Tail::Finish
+                        };
+                        let ends = Ends { resume: (g0 > 0).then(|| carry[rw]), skip: g0 == 0 && rw > 0, tail };
+                        let (head, rest) = expand_row(cur, n, g0, rw, si, ends);
+                        if g0 == 0 {
+                            heads[rw] = head;
+                        }
+                        carry[rw] = rest;
+                    } else {
+                        expand_row(cur, n, g0, rw, si, Ends::PLAIN);
+                    }
                     let (x0, x1) = (nn * rw / 32, nn * (rw + 1) / 32);
                     for (x, st) in nxt[x0..x1].iter_mut().enumerate() {
                         let gx = nbase + x0 + x;
@@ -1086,7 +1194,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                     // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
                     // first section-C blocks after the last chunk.
                     ((g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32))).for_each(pf);
-                    expand_row(stage, n, g0, rw, si);
+                    expand_row(stage, n, g0, rw, si, Ends::PLAIN);
                 }
                 g0 += n;
             }
@@ -1126,7 +1234,19 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
             for (rw, &si) in index.iter().enumerate() {
                 let row_out = out.add((rw * k + k3 + 32 * j0) * es);
                 if wide {
-                    tl2c_row512::<NT, H>(stage, n, si, &tab4c, row_out);
+                    let ends = if split {
+                        let tail = if j0 + n < c.nj {
+                            Tail::Suspend
+                        } else if rw + 1 < 32 {
+                            Tail::Close(heads[rw + 1])
+                        } else {
+                            Tail::Finish
+                        };
+                        Ends { resume: Some(carry[rw]), skip: false, tail }
+                    } else {
+                        Ends::PLAIN
+                    };
+                    carry[rw] = tl2c_row512::<NT, H>(stage, n, si, &tab4c, row_out, ends);
                     continue;
                 }
                 let mut run = Run::<NT, H>::new(row_out, 32 * n);
