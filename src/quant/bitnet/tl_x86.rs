@@ -334,7 +334,7 @@ impl Ends {
 /// One TL1 row run with AVX-512 (the expansion of [`tl1_impl`]'s row loop): the `nw` staged
 /// words at `words` (16 u32 apart), sixteen values each (`Q`: as `tl1_impl`'s), then
 /// with `odd` the first eight of word `nw`, into `out`; `step(i)` runs after piece `i` of
-/// `pieces` (but the last).
+/// `pieces` (but the last). `ends` and the (head, carry) returned: as [`tl2_row512`]'s.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
 unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
@@ -345,7 +345,8 @@ unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
     out: *mut u8,
     pieces: usize,
     mut step: impl FnMut(usize),
-) {
+    ends: Ends,
+) -> (__m512, __m512) {
     // The word's lane shifts: [`tl1_impl`]'s `sh_a` then `sh_b` fields. Constants, so that
     // `vpsrlvd` needs no mask for counts the compiler could not prove below 32.
     let sh = if Q == 2 {
@@ -354,9 +355,18 @@ unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
     };
     let table = table16(table);
-    let mut run = Run512::<NT, H>::new(out);
+    let mut run = Run512::<NT, H>::start(out, ends.resume);
+    let mut head = _mm512_setzero_ps();
+    // With `ends.skip`, word 0's line is skipped (its vector returned as the head).
+    let from = if ends.skip && nw > 0 {
+        head = expand16(words, sh, table);
+        run.skip_first(head);
+        1
+    } else {
+        0
+    };
     for i in 0..pieces {
-        for t in nw * i / pieces..nw * (i + 1) / pieces {
+        for t in (nw * i / pieces).max(from)..nw * (i + 1) / pieces {
             run.push(expand16(words.add(16 * t), sh, table));
         }
         if i + 1 < pieces {
@@ -364,10 +374,12 @@ unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
         }
     }
     if odd {
+        // Half a word at the end: not whole vectors, so only a run of its own.
+        debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
         run.push_last(expand16(words.add(16 * nw), sh, table), 8);
-    } else {
-        run.finish();
+        return (head, _mm512_setzero_ps());
     }
+    (head, run.end(ends.tail))
 }
 
 /// One TL2 section-A row run with AVX-512: groups `0..n` of `stage` (`[A', M, B]` words, lane
@@ -697,6 +709,16 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
         }
         _ => false,
     };
+    // Wide f32 streaming into a destination that is not 64-byte aligned: each row's parts
+    // (chunks) carry their last line's pending lanes over to the next part, or to the next
+    // row's first part where that comes next in time (one chunk per row; the last row of a
+    // sub-group to the first of the next); otherwise a row's first line (shared with the end
+    // of the row above, written later) is stored whole by that row's last part ([`Ends`], as
+    // in [`tl2_impl`]). Needs whole vectors per part (columns a multiple of 16) and rows of
+    // whole lines.
+    let split = NT && !H && wide && !(out as usize).is_multiple_of(64) && k.is_multiple_of(16);
+    let (mut carry, mut heads): ([__m512; 16], [__m512; 16]) = (std::mem::zeroed(), std::mem::zeroed());
+    let last_g = bm / 16 - 1;
     for x in 0..nchunks {
         let (g, c0, cols) = chunk(x);
         let np = cols / 8;
@@ -737,7 +759,37 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             let pieces = t1 - t0 + 1;
             if wide {
                 let step = |i: usize| stage_step(pairs, nnp, nxt, t0 + i);
-                tl1_row512::<Q, NT, H>(words, nw, odd, &tab4, row_out, pieces, step);
+                let ends = if split {
+                    let (first, last) = (c0 == 0, c0 + cols == k);
+                    // The run before this one in memory: this row's previous part, or the
+                    // row above's last part (row 0: the previous sub-group's row 15).
+                    let (resume, skip) = if !first {
+                        (Some(carry[s]), false)
+                    } else if s == 0 {
+                        ((g > 0).then(|| carry[15]), false)
+                    } else if chunks == 1 {
+                        (Some(carry[s - 1]), false)
+                    } else {
+                        (None, true)
+                    };
+                    let tail = if !last || (s == 15 && g < last_g) || (chunks == 1 && s < 15) {
+                        Tail::Suspend
+                    } else if s < 15 {
+                        Tail::Close(heads[s + 1])
+                    } else {
+                        Tail::Finish
+                    };
+                    Ends { resume, skip, tail }
+                } else {
+                    Ends::PLAIN
+                };
+                let (head, rest) = tl1_row512::<Q, NT, H>(words, nw, odd, &tab4, row_out, pieces, step, ends);
+                if split {
+                    if c0 == 0 {
+                        heads[s] = head;
+                    }
+                    carry[s] = rest;
+                }
                 continue;
             }
             let mut run = Run::<NT, H>::new(row_out, cols);
