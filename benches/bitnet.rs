@@ -29,12 +29,13 @@
 //! - `BG_TL_STREAMING=on|off`: streaming stores for TL1 / TL2 (default: the library's choice);
 //! - `BG_DST_OFFSET`: the destination's offset past a 64-byte boundary, in bytes (a multiple of
 //!   4; default: where the allocator puts a plain `Vec`, 16 with glibc);
-//! - `BG_OUT=f32,f16,bf16`: the output types of the I2_S / TL1 / TL2 dequantize rows (default
-//!   all three; `f32` alone gives the rows above only).
+//! - `BG_OUT=f32,codec32,f16,bf16`: the I2_S / TL1 / TL2 dequantize rows (default all four):
+//!   `f32` the fast decoders called directly (I2_S on the calling thread), `codec32` / `f16` /
+//!   `bf16` that output through `TensorCodec` (the loading path, rows over rayon's pool).
 //!
-//! f16 / bf16 dequantize rows time the loading path, `TensorCodec::decode` (scale check, index
-//! scan, the fast decoders straight into the 16-bit output, rows split over rayon's pool), next
-//! to ggml's f32 `to_float` of the same-bits type (ggml has no 16-bit output) and, in the same
+//! `(TensorCodec)` dequantize rows (f32, f16, bf16) time the loading path,
+//! `TensorCodec::decode` (scale check, index scan, the fast decoders straight into the output,
+//! rows split over rayon's pool), next to ggml's f32 `to_float` of the same-bits type (ggml has no 16-bit output) and, in the same
 //! rounds, streaming stores of the same output bytes (the ceiling column: % of the streaming
 //! line in bytes).
 //!
@@ -304,19 +305,24 @@ fn main() {
             ceiling: big.then_some(c),
         });
     }
-    // f16 / bf16 outputs through the loading path (`TensorCodec`), checked against the scalar
-    // path (the oracle's f32 stored by `store_scalar`) first.
-    let outs = std::env::var("BG_OUT").unwrap_or_else(|_| "f32,f16,bf16".into());
-    let big16 = 2 * n >= bitgguf::quant::output::STREAM_MIN_BYTES;
-    let mut ceil16 = || {
-        if big16 {
-            bitgguf::bench::nt_fill(black_box(&mut dst_bytes()[..2 * n]), rayon::current_num_threads())
-        }
-    };
-    for (out, oname) in [(OutType::F16, "f16"), (OutType::Bf16, "bf16")] {
-        if !outs.split(',').any(|o| o.trim() == oname) {
+    // f32 / f16 / bf16 outputs through the loading path (`TensorCodec`: rows split over
+    // rayon's pool, unlike `decode_i2s_fast` above), checked against the scalar path (the
+    // oracle's f32 stored by `store_scalar`) first. The f32 rows (BG_OUT=codec32 or the
+    // default) are the all-thread f32 figures of I2_S.
+    let outs = std::env::var("BG_OUT").unwrap_or_else(|_| "f32,codec32,f16,bf16".into());
+    for (out, oname, key) in
+        [(OutType::F32, "f32", "codec32"), (OutType::F16, "f16", "f16"), (OutType::Bf16, "bf16", "bf16")]
+    {
+        if !outs.split(',').any(|o| o.trim() == key) {
             continue;
         }
+        let nb = out.size() as usize * n;
+        let big16 = nb >= bitgguf::quant::output::STREAM_MIN_BYTES;
+        let mut ceil16 = || {
+            if big16 {
+                bitgguf::bench::nt_fill(black_box(&mut dst_bytes()[..nb]), rayon::current_num_threads())
+            }
+        };
         for (ty, name, src, cfg, refsrc, reft, refname) in [
             (bitgguf::types::I2_S, "i2_s", &i2s, None, &tq2, g_tq2, "ggml to_float tq2_0 (f32)"),
             (bitgguf::types::TL1, "tl1", &tl1, Some(tl1_cfg), &tq2, g_tq2, "ggml to_float tq2_0 (f32)"),
@@ -333,16 +339,16 @@ fn main() {
                 "tl1" => decode_tl1(src, m, k, &tl1_cfg, &mut vals).unwrap(),
                 _ => decode_tl2(src, m, k, &tl2_cfg, &mut vals).unwrap(),
             }
-            let mut want16 = vec![0u8; 2 * n];
+            let mut want16 = vec![0u8; nb];
             bitgguf::quant::output::store_scalar(out, &vals, &mut want16);
             drop(vals);
-            codec.decode(src, out, &mut dst_bytes()[..2 * n]).unwrap();
-            assert!(dst_bytes()[..2 * n] == want16[..], "{name} {oname} fast == scalar path");
+            codec.decode(src, out, &mut dst_bytes()[..nb]).unwrap();
+            assert!(dst_bytes()[..nb] == want16[..], "{name} {oname} fast == scalar path");
             drop(want16);
             let (a, b, c) = side_by_side_ceil(
                 rounds,
                 &mut || {
-                    let d = &mut dst_bytes()[..2 * n];
+                    let d = &mut dst_bytes()[..nb];
                     match (name, tl_stream) {
                         // BG_TL_STREAMING set: the TL decoders directly, with that choice.
                         ("tl1", Streaming::On | Streaming::Off) => {
