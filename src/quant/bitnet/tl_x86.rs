@@ -206,14 +206,24 @@ struct Run512<const NT: bool, const H: bool> {
     prev: __m512,
     /// `H`: whether `prev` holds a vector.
     started: bool,
+    /// The first store is still to be skipped ([`Ends::skip`]).
+    skip: bool,
+    /// The skipped first store's vector.
+    head: __m512,
 }
 
 impl<const NT: bool, const H: bool> Run512<NT, H> {
-    /// A run at `p`.
+    /// A run at `p`, or with `ends.resume` the next part of one, skipping its first line with
+    /// `ends.skip` ([`Ends`]).
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
     #[inline]
-    unsafe fn new(p: *mut u8) -> Run512<NT, H> {
-        Run512 { seq: Seq512::new(p), prev: _mm512_setzero_ps(), started: false }
+    unsafe fn new(p: *mut u8, ends: &Ends) -> Run512<NT, H> {
+        let seq = match ends.resume {
+            Some(carry) => Seq512::resume(p, carry),
+            None => Seq512::new(p),
+        };
+        let zero = _mm512_setzero_ps();
+        Run512 { seq, prev: zero, started: false, skip: ends.skip, head: zero }
     }
 
     /// The 16-bit patterns of `a` then `b` (< 2^16: no saturation), in order.
@@ -231,14 +241,26 @@ impl<const NT: bool, const H: bool> Run512<NT, H> {
         _mm512_castsi512_ps(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(_mm512_castps_si512(a))))
     }
 
+    /// The next 64 bytes to the sequence (the first skipped with `skip`).
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn store(&mut self, w: __m512) {
+        if self.skip {
+            (self.skip, self.head) = (false, w);
+            self.seq.skip_first(w);
+        } else {
+            self.seq.push(w);
+        }
+    }
+
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
     #[inline]
     unsafe fn push(&mut self, v: __m512) {
         if !H {
-            return self.seq.push(v);
+            return self.store(v);
         }
         if self.started {
-            self.seq.push(Self::pack(self.prev, v));
+            self.store(Self::pack(self.prev, v));
             self.started = false;
         } else {
             self.prev = v;
@@ -246,10 +268,12 @@ impl<const NT: bool, const H: bool> Run512<NT, H> {
         }
     }
 
-    /// The first `n` values of `v` (`n` even, ≤ 16) end the run.
+    /// The first `n` values of `v` (`n` even, ≤ 16) end the run (a run of its own:
+    /// [`Ends::PLAIN`]).
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
     #[inline]
     unsafe fn push_last(self, v: __m512, n: usize) {
+        debug_assert!(!self.skip);
         if !H {
             self.seq.push_last(v, n);
         } else if self.started {
@@ -269,42 +293,36 @@ impl<const NT: bool, const H: bool> Run512<NT, H> {
         }
     }
 
-    /// A run at `p`, or with `resume` the next part of one ([`Ends`]; f32 only).
+    /// Ends the run as `tail` says: (the skipped first store's vector, the pending lanes with
+    /// [`Tail::Suspend`]). Suspending or closing needs whole stores pushed (16 values, `H` 32).
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
     #[inline]
-    unsafe fn start(p: *mut u8, resume: Option<__m512>) -> Run512<NT, H> {
-        match resume {
-            Some(carry) if !H => Run512 { seq: Seq512::resume(p, carry), prev: _mm512_setzero_ps(), started: false },
-            _ => Run512::new(p),
-        }
-    }
-
-    /// The first vector, its line skipped ([`Ends::skip`]; f32 only).
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
-    #[inline]
-    unsafe fn skip_first(&mut self, v: __m512) {
-        debug_assert!(!H);
-        self.seq.skip_first(v);
-    }
-
-    /// Ends the run as `tail` says; with [`Tail::Suspend`] the pending lanes are returned.
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
-    #[inline]
-    unsafe fn end(self, tail: Tail) -> __m512 {
-        match tail {
-            Tail::Suspend if !H => return self.seq.suspend(),
-            Tail::Close(next) if !H => self.seq.close(next),
-            _ => self.finish(),
-        }
-        _mm512_setzero_ps()
+    unsafe fn end(self, tail: Tail) -> (__m512, __m512) {
+        let head = self.head;
+        let carry = match tail {
+            Tail::Suspend => {
+                debug_assert!(!self.started && !self.skip);
+                self.seq.suspend()
+            }
+            Tail::Close(next) => {
+                debug_assert!(!self.started && !self.skip);
+                self.seq.close(next);
+                _mm512_setzero_ps()
+            }
+            Tail::Finish => {
+                self.finish();
+                _mm512_setzero_ps()
+            }
+        };
+        (head, carry)
     }
 }
 
-/// How one wide f32 streaming row run begins and ends when each row of a row group is written
-/// in several parts (chunks) into a destination that is not 64-byte aligned: every line is
-/// then written by one streaming store ([`Seq512::resume`] and the rest), except the two
-/// shared with the neighbouring row groups. [`Ends::PLAIN`]: a run of its own (partial lines
-/// at its ends stored ordinarily), as for 16-bit outputs and aligned destinations.
+/// How one wide streaming row run (f32 or 16-bit) begins and ends when each row of a row group
+/// is written in several parts (chunks) into a destination that is not 64-byte aligned: every
+/// line is then written by one streaming store ([`Seq512::resume`] and the rest), except the
+/// two shared with the neighbouring row groups. [`Ends::PLAIN`]: a run of its own (partial
+/// lines at its ends stored ordinarily), as for aligned destinations and odd shapes.
 #[derive(Clone, Copy)]
 struct Ends {
     /// Continue the same row's previous part, whose pending lanes these are.
@@ -355,18 +373,9 @@ unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
     };
     let table = table16(table);
-    let mut run = Run512::<NT, H>::start(out, ends.resume);
-    let mut head = _mm512_setzero_ps();
-    // With `ends.skip`, word 0's line is skipped (its vector returned as the head).
-    let from = if ends.skip && nw > 0 {
-        head = expand16(words, sh, table);
-        run.skip_first(head);
-        1
-    } else {
-        0
-    };
+    let mut run = Run512::<NT, H>::new(out, &ends);
     for i in 0..pieces {
-        for t in (nw * i / pieces).max(from)..nw * (i + 1) / pieces {
+        for t in nw * i / pieces..nw * (i + 1) / pieces {
             run.push(expand16(words.add(16 * t), sh, table));
         }
         if i + 1 < pieces {
@@ -374,12 +383,12 @@ unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
         }
     }
     if odd {
-        // Half a word at the end: not whole vectors, so only a run of its own.
+        // Half a word at the end: not whole stores, so only a run of its own.
         debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
         run.push_last(expand16(words.add(16 * nw), sh, table), 8);
-        return (head, _mm512_setzero_ps());
+        return (_mm512_setzero_ps(), _mm512_setzero_ps());
     }
-    (head, run.end(ends.tail))
+    run.end(ends.tail)
 }
 
 /// One TL2 section-A row run with AVX-512: groups `0..n` of `stage` (`[A', M, B]` words, lane
@@ -397,18 +406,11 @@ unsafe fn tl2_row512<const NT: bool, const H: bool>(
 ) -> (__m512, __m512) {
     let (full, table) = (shifts16(), table16(table));
     let mixed = _mm512_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30, 0, 2, 4, 6, 8, 10, 12, 14);
-    let mut run = Run512::<NT, H>::start(out, ends.resume);
-    let (mut head, mut skip) = (_mm512_setzero_ps(), ends.skip);
+    let mut run = Run512::<NT, H>::new(out, &ends);
     for pair in stage[..n].chunks_exact(2) {
         let [a0, m0, _] = &pair[0];
         let [a1, m1, _] = &pair[1];
-        let first = expand16(a0.as_ptr().add(si), full, table);
-        if skip {
-            (head, skip) = (first, false);
-            run.skip_first(first);
-        } else {
-            run.push(first);
-        }
+        run.push(expand16(a0.as_ptr().add(si), full, table));
         let v = _mm512_mask_set1_epi32(_mm512_set1_epi32(m0[si] as i32), 0xff00, a1[si] as i32);
         run.push(_mm512_permutexvar_ps(_mm512_srlv_epi32(v, mixed), table));
         run.push(expand16(m1.as_ptr().add(si), full, table));
@@ -419,9 +421,9 @@ unsafe fn tl2_row512<const NT: bool, const H: bool>(
         let [a, m, _] = &stage[n - 1];
         run.push(expand16(a.as_ptr().add(si), full, table));
         run.push_last(expand16(m.as_ptr().add(si), mixed, table), 8);
-        return (head, _mm512_setzero_ps());
+        return (_mm512_setzero_ps(), _mm512_setzero_ps());
     }
-    (head, run.end(ends.tail))
+    run.end(ends.tail)
 }
 
 /// One TL2 section-C row run with AVX-512: blocks `0..n` of `stage` (two words of 16 columns
@@ -437,13 +439,13 @@ unsafe fn tl2c_row512<const NT: bool, const H: bool>(
 ) -> __m512 {
     debug_assert!(!ends.skip);
     let (full, table) = (shifts16(), table16(table));
-    let mut run = Run512::<NT, H>::start(out, ends.resume);
+    let mut run = Run512::<NT, H>::new(out, &ends);
     for st in &stage[..n] {
         for w in st {
             run.push(expand16(w.as_ptr().add(si), full, table));
         }
     }
-    run.end(ends.tail)
+    run.end(ends.tail).1
 }
 
 /// Columns staged at once by [`tl1_rows`] (bounds each of its two buffers: 128 words x 16 rows,
@@ -709,14 +711,14 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
         }
         _ => false,
     };
-    // Wide f32 streaming into a destination that is not 64-byte aligned: each row's parts
-    // (chunks) carry their last line's pending lanes over to the next part, or to the next
-    // row's first part where that comes next in time (one chunk per row; the last row of a
-    // sub-group to the first of the next); otherwise a row's first line (shared with the end
-    // of the row above, written later) is stored whole by that row's last part ([`Ends`], as
-    // in [`tl2_impl`]). Needs whole vectors per part (columns a multiple of 16) and rows of
-    // whole lines.
-    let split = NT && !H && wide && !(out as usize).is_multiple_of(64) && k.is_multiple_of(16);
+    // Wide streaming (f32 or 16-bit) into a destination that is not 64-byte aligned: each
+    // row's parts (chunks) carry their last line's pending lanes over to the next part, or to
+    // the next row's first part where that comes next in time (one chunk per row; the last row
+    // of a sub-group to the first of the next); otherwise a row's first line (shared with the
+    // end of the row above, written later) is stored whole by that row's last part ([`Ends`],
+    // as in [`tl2_impl`]). Needs rows of whole lines (so every part is whole stores too:
+    // chunks are 2048 columns).
+    let split = NT && wide && !(out as usize).is_multiple_of(64) && (k * es).is_multiple_of(64);
     let (mut carry, mut heads): ([__m512; 16], [__m512; 16]) = (std::mem::zeroed(), std::mem::zeroed());
     let last_g = bm / 16 - 1;
     for x in 0..nchunks {
@@ -1005,22 +1007,38 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
     let es = esize(H);
     let index = stage_index();
     let p = src.as_ptr();
-    // Wide f32 streaming into a destination that is not 64-byte aligned: each row is written in
-    // parts (the chunks of the three part, then section C) that carry the pending lanes of
-    // their last line over to the next part, and each row's first line (shared with the end
-    // of the row above) is stored whole by that row's last part ([`Ends`]). Needs whole
-    // vectors per part (an even number of groups: chunks of 32 groups and a last one of
-    // `groups % 32`), rows of whole lines (so every row starts at the same offset in its
-    // line), and at least two parts per row (the heads are taken by the first).
+    // Wide streaming (f32 or 16-bit) into a destination that is not 64-byte aligned: each row
+    // is written in parts (the chunks of the three part, then section C) that carry the
+    // pending lanes of their last line over to the next part, and each row's first line
+    // (shared with the end of the row above) is stored whole by that row's last part
+    // ([`Ends`]). Needs whole stores per part (16 f32 or 32 16-bit values: groups a multiple
+    // of 2 / 4, so the last chunk's too), rows of whole lines (so every row starts at the same
+    // offset in its line), and at least two parts per row (the heads are taken by the first).
     let groups = a.map_or(0, |a| a.nj * (bk / 24));
+    // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
+    let chunk = if H { TL2_CHUNK } else { TL2_CHUNK / 2 };
+    // (16-bit: 32 values per store, so a multiple of 4 groups.)
     let split = NT
-        && !H
         && wide
         && !(out as usize).is_multiple_of(64)
         && (k * es).is_multiple_of(64)
         && groups > 0
-        && groups.is_multiple_of(2)
-        && (groups > TL2_CHUNK / 2 || c.is_some());
+        && groups.is_multiple_of(if H { 4 } else { 2 })
+        && (groups > chunk || c.is_some());
+    // The ends of row `rw`'s part of the three part from group `g0` to `g1` (`split`).
+    let three_ends = |g0: usize, g1: usize, rw: usize, carry: &[__m512; 32], heads: &[__m512; 32]| {
+        if !split {
+            return Ends::PLAIN;
+        }
+        let tail = if g1 < groups || c.is_some() {
+            Tail::Suspend
+        } else if rw + 1 < 32 {
+            Tail::Close(heads[rw + 1])
+        } else {
+            Tail::Finish
+        };
+        Ends { resume: (g0 > 0).then(|| carry[rw]), skip: g0 == 0 && rw > 0, tail }
+    };
     // Per row: the pending lanes of its last part, and its first vector (the head).
     let (mut carry, mut heads): ([__m512; 32], [__m512; 32]) = (std::mem::zeroed(), std::mem::zeroed());
     if let (Some(a), Some(signs)) = (a, signs) {
@@ -1052,8 +1070,6 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         // wide one A' and M (`tl2_row512`).
         let stage = &mut **three;
         let groups_per_block = bk / 24;
-        // Groups per chunk: row runs of 3 KiB (768 f32 or 1536 16-bit values).
-        let chunk = if H { TL2_CHUNK } else { TL2_CHUNK / 2 };
         // Prefetch group `x`'s section-A bytes and sign words, or for `x >= groups` the first
         // section-C blocks: the blocks of one row group are 4 KiB and more apart (one per
         // k-block), beyond the hardware prefetchers, and a miss while staging leaves the
@@ -1197,23 +1213,11 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 let (cur, nxt) = if b == 0 { (h0, h1) } else { (h1, h0) };
                 let mut at = pos(nbase);
                 for (rw, &si) in index.iter().enumerate() {
-                    if split {
-                        let tail = if g1 < groups || c.is_some() {
-                            Tail::Suspend
-                        } else if rw + 1 < 32 {
-                            Tail::Close(heads[rw + 1])
-                        } else {
-                            Tail::Finish
-                        };
-                        let ends = Ends { resume: (g0 > 0).then(|| carry[rw]), skip: g0 == 0 && rw > 0, tail };
-                        let (head, rest) = expand_row(cur, n, g0, rw, si, ends);
-                        if g0 == 0 {
-                            heads[rw] = head;
-                        }
-                        carry[rw] = rest;
-                    } else {
-                        expand_row(cur, n, g0, rw, si, Ends::PLAIN);
+                    let (head, rest) = expand_row(cur, n, g0, rw, si, three_ends(g0, g1, rw, &carry, &heads));
+                    if g0 == 0 {
+                        heads[rw] = head;
                     }
+                    carry[rw] = rest;
                     let (x0, x1) = (nn * rw / 32, nn * (rw + 1) / 32);
                     for (x, st) in nxt[x0..x1].iter_mut().enumerate() {
                         let gx = nbase + x0 + x;
@@ -1246,7 +1250,11 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                     // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
                     // first section-C blocks after the last chunk.
                     ((g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32))).for_each(pf);
-                    expand_row(stage, n, g0, rw, si, Ends::PLAIN);
+                    let (head, rest) = expand_row(stage, n, g0, rw, si, three_ends(g0, g0 + n, rw, &carry, &heads));
+                    if g0 == 0 {
+                        heads[rw] = head;
+                    }
+                    carry[rw] = rest;
                 }
                 g0 += n;
             }
