@@ -26,7 +26,7 @@ use super::bitnet::i2s_fast;
 use super::bitnet::tiles::{decode_tl_rows, TlKind};
 use super::bitnet::tl1::decode_tl1_trits;
 use super::bitnet::tl2::{decode_tl2_trits, tl2_geometry};
-use super::bitnet::tl_fast::{decode_tl1_fast_out, decode_tl2_fast_out, decode_tl_rows_fast};
+use super::bitnet::tl_fast::{decode_tl1_fast_out, decode_tl2_fast_out, decode_tl_rows_fast, SCAN_PIECE};
 use super::bitnet::{byte_at, i2s_nbytes, read_f32, store_values, tl1_validate, value_lut, I2sLayout, TlConfig};
 use super::output::{decode_into, OutType, Streaming, STREAM_MIN_BYTES};
 use super::row_bytes;
@@ -266,7 +266,14 @@ impl TensorCodec {
         // Check every code of the range before writing anything (the vectorized scan first; the
         // scalar check finds and names the byte).
         let (b0, b1) = (rows.start as usize * ne0 / 4, rows.end as usize * ne0 / 4);
-        if i2s_fast::fast::any_code3(&bytes[b0..b1]) != Some(false) {
+        // Large ranges in pieces over rayon's pool (as the TL index scans, `tl_fast`).
+        let scan = &bytes[b0..b1];
+        let clean = if scan.len() >= 2 * SCAN_PIECE && rayon::current_num_threads() > 1 {
+            scan.par_chunks(SCAN_PIECE).all(|c| i2s_fast::fast::any_code3(c) == Some(false))
+        } else {
+            i2s_fast::fast::any_code3(scan) == Some(false)
+        };
+        if !clean {
             super::bitnet::i2s::check_codes(&bytes[b0..b1], b0, self.i2s, self.file_offset)?;
         }
         let lut = value_lut(scale);
@@ -336,6 +343,39 @@ impl TensorCodec {
 mod tests {
     use super::super::bitnet::testutil::Rng;
     use super::*;
+
+    /// An I2_S tensor whose code scan is split over the pool (a payload of several
+    /// `SCAN_PIECE`s): one code 3 in any piece is reported (naming its element and byte) and
+    /// nothing is written; the clean tensor decodes.
+    #[test]
+    fn split_i2s_code_scan_names_the_bad_byte() {
+        let (ne0, rows) = (4096u64, 1536u64); // payload 1.5 MiB
+        let n = (ne0 * rows) as usize;
+        let mut rng = Rng(5);
+        let trits: Vec<i8> = (0..n).map(|_| rng.below(3) as i8 - 1).collect();
+        let w: Vec<f32> = trits.iter().map(|&t| t as f32 * 0.5).collect();
+        let bytes = super::super::bitnet::quantize_i2s(
+            &w,
+            super::super::bitnet::Ternarizer::Absmean,
+            I2sLayout::Group128,
+            super::super::bitnet::TailFill::Zero,
+        )
+        .unwrap();
+        let codec = TensorCodec::new(I2_S, [ne0, rows, 1, 1]);
+        let mut dst = vec![0u8; 4 * n];
+        codec.decode(&bytes, OutType::F32, &mut dst).unwrap();
+        for at in [3usize, SCAN_PIECE, n / 4 - 1] {
+            let mut bad = bytes.clone();
+            bad[at] |= 0x0c; // field 2 of the byte: code 3
+            let mut out = vec![0x5au8; 4 * n];
+            let e = codec.decode(&bad, OutType::F32, &mut out).unwrap_err();
+            assert_eq!(e.status(), Status::InvalidCode, "{e}");
+            // Field 2 of byte `at` (block at / 32, position at % 32) is element 128b + 64 + p.
+            let el = at / 32 * 128 + 64 + at % 32;
+            assert!(e.message().contains(&format!("element {el} at byte {at} ")), "{e}");
+            assert!(out.iter().all(|&b| b == 0x5a), "nothing written");
+        }
+    }
 
     /// Arbitrary bytes, shapes, tile configurations and row ranges: errors, never panics, and
     /// nothing written on error.

@@ -15,7 +15,8 @@ use crate::quant::simd::nt::{stream16, stream32};
 
 use super::i2s_fast::{CodeRule, INF_BITS, SIGN_MAX_TINY_BITS, SUM_LANES};
 
-/// How far ahead (in f32 elements: 4 KiB) the quantizer's input passes prefetch.
+/// How far ahead (in f32 elements: 4 KiB) the quantizer's input passes and the index scans
+/// prefetch.
 const READ_AHEAD: usize = 1024;
 
 /// Prefetch the line `READ_AHEAD` elements past `p` (a hint: any address). The quantizer's
@@ -23,7 +24,7 @@ const READ_AHEAD: usize = 1024;
 /// prefetchers alone read 5-6 GB/s there, with this 8-9 GB/s (absmean's sum 1.4-1.5 ->
 /// 2.1-2.2 Gelem/s at 16 Mi, 1-4 KiB ahead alike; docs/PERFORMANCE.md, session 9).
 #[inline(always)]
-fn read_ahead(p: *const f32) {
+pub(super) fn read_ahead(p: *const f32) {
     // SAFETY: a prefetch never faults, whatever the address (`wrapping_add`: no provenance
     // claim past the slice).
     unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(READ_AHEAD).cast()) }
@@ -544,6 +545,9 @@ pub unsafe fn any_code3(payload: &[u8]) -> bool {
     let chunks = payload.len() / 32;
     let p = payload.as_ptr();
     for c in 0..chunks {
+        if c % 2 == 0 {
+            read_ahead(p.add(32 * c).cast()); // 4 KiB ahead, a line per two steps
+        }
         let b = _mm256_loadu_si256(p.add(32 * c).cast());
         // b & (b >> 1) & 0x55 per byte (the 16-bit shift's carried bit lands on an odd bit,
         // which the 0x55 mask drops).

@@ -43,7 +43,7 @@
 
 use std::arch::x86_64::*;
 
-use super::simd_x86::{Seq, Seq512};
+use super::simd_x86::{read_ahead, Seq, Seq512};
 use super::tl2::{rowperm, TRIPLES};
 
 /// Whether any nibble of `bytes` is above `max` (≤ 15).
@@ -54,6 +54,9 @@ pub unsafe fn any_nibble_above(bytes: &[u8], max: u8) -> bool {
     let chunks = bytes.len() / 32;
     let p = bytes.as_ptr();
     for c in 0..chunks {
+        if c % 2 == 0 {
+            read_ahead(p.add(32 * c).cast()); // 4 KiB ahead, a line per two steps
+        }
         let b = _mm256_loadu_si256(p.add(32 * c).cast());
         hi = _mm256_max_epu8(hi, b);
         lo = _mm256_max_epu8(lo, _mm256_and_si256(b, m0f));
