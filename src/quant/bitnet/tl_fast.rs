@@ -14,7 +14,6 @@
 //! conversion, [`super::out_values`]), so they are the scalar path's bits by construction; the
 //! portable path decodes to f32 and stores through [`super::store_values`].
 
-#[cfg(target_arch = "x86_64")]
 use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
