@@ -26,8 +26,10 @@ use super::bitnet::i2s_fast;
 use super::bitnet::tiles::{decode_tl_rows, TlKind};
 use super::bitnet::tl1::decode_tl1_trits;
 use super::bitnet::tl2::{decode_tl2_trits, tl2_geometry};
-use super::bitnet::tl_fast::{decode_tl1_fast_out, decode_tl2_fast_out, decode_tl_rows_fast, SCAN_PIECE};
-use super::bitnet::{byte_at, i2s_nbytes, read_f32, store_values, tl1_validate, value_lut, I2sLayout, TlConfig};
+use super::bitnet::tl_fast::{decode_tl1_fast_out, decode_tl2_fast_out, decode_tl_rows_fast};
+use super::bitnet::{
+    byte_at, i2s_nbytes, read_f32, scan_any, store_values, tl1_validate, value_lut, I2sLayout, TlConfig,
+};
 use super::output::{decode_into, OutType, Streaming, STREAM_MIN_BYTES};
 use super::row_bytes;
 use crate::error::{Error, Result, Status};
@@ -266,14 +268,8 @@ impl TensorCodec {
         // Check every code of the range before writing anything (the vectorized scan first; the
         // scalar check finds and names the byte).
         let (b0, b1) = (rows.start as usize * ne0 / 4, rows.end as usize * ne0 / 4);
-        // Large ranges in pieces over rayon's pool (as the TL index scans, `tl_fast`).
-        let scan = &bytes[b0..b1];
-        let clean = if scan.len() >= 2 * SCAN_PIECE && rayon::current_num_threads() > 1 {
-            scan.par_chunks(SCAN_PIECE).all(|c| i2s_fast::fast::any_code3(c) == Some(false))
-        } else {
-            i2s_fast::fast::any_code3(scan) == Some(false)
-        };
-        if !clean {
+        // (Large ranges in pieces over rayon's pool.)
+        if scan_any(&bytes[b0..b1], |c| i2s_fast::fast::any_code3(c) != Some(false)) {
             super::bitnet::i2s::check_codes(&bytes[b0..b1], b0, self.i2s, self.file_offset)?;
         }
         let lut = value_lut(scale);
@@ -364,7 +360,7 @@ mod tests {
         let codec = TensorCodec::new(I2_S, [ne0, rows, 1, 1]);
         let mut dst = vec![0u8; 4 * n];
         codec.decode(&bytes, OutType::F32, &mut dst).unwrap();
-        for at in [3usize, SCAN_PIECE, n / 4 - 1] {
+        for at in [3usize, super::super::bitnet::SCAN_PIECE, n / 4 - 1] {
             let mut bad = bytes.clone();
             bad[at] |= 0x0c; // field 2 of the byte: code 3
             let mut out = vec![0x5au8; 4 * n];

@@ -14,6 +14,7 @@
 //! conversion, [`super::out_values`]), so they are the scalar path's bits by construction; the
 //! portable path decodes to f32 and stores through [`super::store_values`].
 
+#[cfg(target_arch = "x86_64")]
 use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
@@ -69,19 +70,11 @@ fn byte_table(pt: &[[f32; 2]; 16]) -> Vec<[f32; 4]> {
         .collect()
 }
 
-/// Whether any nibble of `bytes` exceeds `max`: pieces of [`SCAN_PIECE`] bytes over rayon's
-/// pool for large tensors (the scan runs before any output is written, so on one thread it
-/// would hold up the whole decode: TL2 at 16 Mi elements reads 3.5 MiB here, ~0.6 ms at one
-/// thread's read rate on the session-9 Xeon, a fifth of a two-thread decode).
+/// Whether any nibble of `bytes` exceeds `max` (over rayon's pool for large inputs,
+/// [`super::scan_any`]).
 fn any_nibble_above(bytes: &[u8], max: u8) -> bool {
-    if bytes.len() >= 2 * SCAN_PIECE && rayon::current_num_threads() > 1 {
-        return bytes.par_chunks(SCAN_PIECE).any(|c| any_nibble_above_one(c, max));
-    }
-    any_nibble_above_one(bytes, max)
+    super::scan_any(bytes, |c| any_nibble_above_one(c, max))
 }
-
-/// Bytes per piece of the parallel index scans ([`any_nibble_above`], I2_S's in `TensorCodec`).
-pub(crate) const SCAN_PIECE: usize = 512 << 10;
 
 /// [`any_nibble_above`] on the calling thread (branch-free, so it vectorizes; AVX2 where
 /// available).
@@ -577,7 +570,7 @@ fn use_avx2() -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::Rng;
-    use super::super::{encode_tl1, encode_tl2};
+    use super::super::{encode_tl1, encode_tl2, SCAN_PIECE};
     use super::*;
 
     /// The index scan split over the pool (inputs of several [`SCAN_PIECE`]s) finds one bad

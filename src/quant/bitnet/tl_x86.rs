@@ -352,6 +352,42 @@ impl Ends {
     const PLAIN: Ends = Ends { resume: None, skip: false, tail: Tail::Finish };
 }
 
+/// The [`Ends`] state of a group of `R` rows written in parts: per row, the pending lanes of
+/// its last part (the carry) and its first vector (the head).
+struct RowParts<const R: usize> {
+    carry: [__m512; R],
+    heads: [__m512; R],
+}
+
+impl<const R: usize> RowParts<R> {
+    fn new() -> RowParts<R> {
+        // SAFETY: an all-zero bit pattern is a valid `__m512`.
+        let zero = || unsafe { std::mem::zeroed() };
+        RowParts { carry: zero(), heads: zero() }
+    }
+
+    /// How row `row`'s part ends: `more` (a later part of the bytes after it resumes from its
+    /// carry), else closing the line it shares with row `row + 1`'s head, else (the group's
+    /// last row) finishing ordinarily.
+    fn tail(&self, row: usize, more: bool) -> Tail {
+        if more {
+            Tail::Suspend
+        } else if row + 1 < R {
+            Tail::Close(self.heads[row + 1])
+        } else {
+            Tail::Finish
+        }
+    }
+
+    /// Keep what a part of row `row` returned (its head if it was the row's `first` part).
+    fn keep(&mut self, row: usize, first: bool, (head, carry): (__m512, __m512)) {
+        if first {
+            self.heads[row] = head;
+        }
+        self.carry[row] = carry;
+    }
+}
+
 /// One TL1 row run with AVX-512 (the expansion of [`tl1_impl`]'s row loop): the `nw` staged
 /// words at `words` (16 u32 apart), sixteen values each (`Q`: as `tl1_impl`'s), then
 /// with `odd` the first eight of word `nw`, into `out`; `step(i)` runs after piece `i` of
@@ -722,7 +758,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     // as in [`tl2_impl`]). Needs rows of whole lines (so every part is whole stores too:
     // chunks are 2048 columns).
     let split = NT && wide && !(out as usize).is_multiple_of(64) && (k * es).is_multiple_of(64);
-    let (mut carry, mut heads): ([__m512; 16], [__m512; 16]) = (std::mem::zeroed(), std::mem::zeroed());
+    let mut parts = RowParts::<16>::new();
     let last_g = bm / 16 - 1;
     for x in 0..nchunks {
         let (g, c0, cols) = chunk(x);
@@ -769,31 +805,22 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
                     // The run before this one in memory: this row's previous part, or the
                     // row above's last part (row 0: the previous sub-group's row 15).
                     let (resume, skip) = if !first {
-                        (Some(carry[s]), false)
+                        (Some(parts.carry[s]), false)
                     } else if s == 0 {
-                        ((g > 0).then(|| carry[15]), false)
+                        ((g > 0).then(|| parts.carry[15]), false)
                     } else if chunks == 1 {
-                        (Some(carry[s - 1]), false)
+                        (Some(parts.carry[s - 1]), false)
                     } else {
                         (None, true)
                     };
-                    let tail = if !last || (s == 15 && g < last_g) || (chunks == 1 && s < 15) {
-                        Tail::Suspend
-                    } else if s < 15 {
-                        Tail::Close(heads[s + 1])
-                    } else {
-                        Tail::Finish
-                    };
-                    Ends { resume, skip, tail }
+                    let more = !last || (s == 15 && g < last_g) || (chunks == 1 && s < 15);
+                    Ends { resume, skip, tail: parts.tail(s, more) }
                 } else {
                     Ends::PLAIN
                 };
-                let (head, rest) = tl1_row512::<Q, NT, H>(words, nw, odd, &tab4, row_out, pieces, step, ends);
+                let got = tl1_row512::<Q, NT, H>(words, nw, odd, &tab4, row_out, pieces, step, ends);
                 if split {
-                    if c0 == 0 {
-                        heads[s] = head;
-                    }
-                    carry[s] = rest;
+                    parts.keep(s, c0 == 0, got);
                 }
                 continue;
             }
@@ -1028,22 +1055,15 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         && groups > 0
         && groups.is_multiple_of(if H { 4 } else { 2 })
         && (groups > chunk || c.is_some());
+    let mut parts = RowParts::<32>::new();
     // The ends of row `rw`'s part of the three part from group `g0` to `g1` (`split`).
-    let three_ends = |g0: usize, g1: usize, rw: usize, carry: &[__m512; 32], heads: &[__m512; 32]| {
+    let three_ends = |parts: &RowParts<32>, g0: usize, g1: usize, rw: usize| {
         if !split {
             return Ends::PLAIN;
         }
-        let tail = if g1 < groups || c.is_some() {
-            Tail::Suspend
-        } else if rw + 1 < 32 {
-            Tail::Close(heads[rw + 1])
-        } else {
-            Tail::Finish
-        };
-        Ends { resume: (g0 > 0).then(|| carry[rw]), skip: g0 == 0 && rw > 0, tail }
+        let tail = parts.tail(rw, g1 < groups || c.is_some());
+        Ends { resume: (g0 > 0).then(|| parts.carry[rw]), skip: g0 == 0 && rw > 0, tail }
     };
-    // Per row: the pending lanes of its last part, and its first vector (the head).
-    let (mut carry, mut heads): ([__m512; 32], [__m512; 32]) = (std::mem::zeroed(), std::mem::zeroed());
     if let (Some(a), Some(signs)) = (a, signs) {
         let pt = _mm256_broadcastsi128_si256(_mm_loadu_si128(TRIPLE_CODES.as_ptr().cast()));
         let pn = _mm256_xor_si256(pt, _mm256_set1_epi8(0x3f));
@@ -1216,11 +1236,8 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 let (cur, nxt) = if b == 0 { (h0, h1) } else { (h1, h0) };
                 let mut at = pos(nbase);
                 for (rw, &si) in index.iter().enumerate() {
-                    let (head, rest) = expand_row(cur, n, g0, rw, si, three_ends(g0, g1, rw, &carry, &heads));
-                    if g0 == 0 {
-                        heads[rw] = head;
-                    }
-                    carry[rw] = rest;
+                    let got = expand_row(cur, n, g0, rw, si, three_ends(&parts, g0, g1, rw));
+                    parts.keep(rw, g0 == 0, got);
                     let (x0, x1) = (nn * rw / 32, nn * (rw + 1) / 32);
                     for (x, st) in nxt[x0..x1].iter_mut().enumerate() {
                         let gx = nbase + x0 + x;
@@ -1253,11 +1270,8 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                     // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
                     // first section-C blocks after the last chunk.
                     ((g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32))).for_each(pf);
-                    let (head, rest) = expand_row(stage, n, g0, rw, si, three_ends(g0, g0 + n, rw, &carry, &heads));
-                    if g0 == 0 {
-                        heads[rw] = head;
-                    }
-                    carry[rw] = rest;
+                    let got = expand_row(stage, n, g0, rw, si, three_ends(&parts, g0, g0 + n, rw));
+                    parts.keep(rw, g0 == 0, got);
                 }
                 g0 += n;
             }
@@ -1298,18 +1312,11 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 let row_out = out.add((rw * k + k3 + 32 * j0) * es);
                 if wide {
                     let ends = if split {
-                        let tail = if j0 + n < c.nj {
-                            Tail::Suspend
-                        } else if rw + 1 < 32 {
-                            Tail::Close(heads[rw + 1])
-                        } else {
-                            Tail::Finish
-                        };
-                        Ends { resume: Some(carry[rw]), skip: false, tail }
+                        Ends { resume: Some(parts.carry[rw]), skip: false, tail: parts.tail(rw, j0 + n < c.nj) }
                     } else {
                         Ends::PLAIN
                     };
-                    carry[rw] = tl2c_row512::<NT, H>(stage, n, si, &tab4c, row_out, ends);
+                    parts.carry[rw] = tl2c_row512::<NT, H>(stage, n, si, &tab4c, row_out, ends);
                     continue;
                 }
                 let mut run = Run::<NT, H>::new(row_out, 32 * n);
