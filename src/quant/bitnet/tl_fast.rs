@@ -32,13 +32,17 @@ use crate::quant::output::{PAR_MIN_BYTES, PIECE_MIN_BYTES};
 use crate::quant::simd::f32_bytes_mut;
 
 /// Which x86-64 kernels the fast TL decoders run; the values are the same. The library uses
-/// [`TlKernels::Best`]; tests and benchmarks name [`TlKernels::Avx2`] to run the AVX2 kernels on
-/// a CPU that has AVX-512 (both in one process, so CI's one run of a test binary checks both).
+/// [`TlKernels::Best`]; tests and benchmarks name [`TlKernels::Avx512`] / [`TlKernels::Avx2`] to
+/// run the other kernels on a CPU that has the newer features (all in one process, so CI's one
+/// run of a test binary checks each kernel set the CPU can run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlKernels {
+    /// [`TlKernels::Avx512`], and for 16-bit outputs the VBMI expansion (`tl_x86::vbmi`: 32
+    /// values per store from one multishift and one lookup) where the CPU has AVX-512 VBMI.
+    Best,
     /// The AVX-512 kernels (`tl_x86`'s `*_row512`: sixteen values and one 64-byte store per
     /// word) where [`crate::quant::simd::avx512`] allows them, else as [`TlKernels::Avx2`].
-    Best,
+    Avx512,
     /// The AVX2 kernels where the CPU has AVX2, else the table code.
     Avx2,
 }
@@ -46,7 +50,23 @@ pub enum TlKernels {
 impl TlKernels {
     /// Whether these are the AVX-512 kernels on this CPU (and settings).
     pub fn wide(self) -> bool {
-        self == TlKernels::Best && crate::quant::simd::avx512()
+        self != TlKernels::Avx2 && crate::quant::simd::avx512()
+    }
+
+    /// Whether these run the VBMI expansion for 16-bit outputs on this CPU (and settings).
+    pub fn vbmi(self) -> bool {
+        self == TlKernels::Best && crate::quant::simd::avx512_vbmi()
+    }
+
+    /// The expansion `tl_x86` runs.
+    #[cfg(target_arch = "x86_64")]
+    fn expand(self) -> super::tl_x86::Expand {
+        use super::tl_x86::Expand;
+        match (self.wide(), self.vbmi()) {
+            (_, true) => Expand::Vbmi,
+            (true, false) => Expand::Avx512,
+            _ => Expand::Avx2,
+        }
     }
 }
 
@@ -197,7 +217,7 @@ pub fn decode_tl1_fast_out_on(
     let TlConfig { bm_tile, bk, bm } = *cfg;
     #[cfg(target_arch = "x86_64")]
     if use_avx2() && bk % 8 == 0 {
-        tl1_groups(&src[..need - 32], k, cfg, lut, out, 0, dst, stream(streaming, dst), kernels.wide());
+        tl1_groups(&src[..need - 32], k, cfg, lut, out, 0, dst, stream(streaming, dst), kernels.expand());
         return Ok(());
     }
     let _ = (bm_tile, bm);
@@ -210,7 +230,7 @@ pub fn decode_tl1_fast_out_on(
 /// Row groups (`bm` rows each) `first..` of a TL1 tensor with `k` columns, whose validated
 /// payload (every nibble ≤ 8; `bk % 8 == 0`) is `payload`, into `dst` (whole groups) as `out`,
 /// with the AVX2 decoder (the caller checked for AVX2); `nt`: streaming stores (`dst` 16-byte
-/// aligned); `wide`: its AVX-512 expansion (the caller checked [`TlKernels::wide`]).
+/// aligned); `expand`: the expansion (from [`TlKernels::expand`], which checked the CPU).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn tl1_groups(
@@ -222,7 +242,7 @@ fn tl1_groups(
     first: usize,
     dst: &mut [u8],
     nt: bool,
-    wide: bool,
+    expand: super::tl_x86::Expand,
 ) {
     use super::tl_x86::{tl1_rows, Blocks, Tl1Scratch};
     let TlConfig { bm_tile, bk, bm } = *cfg;
@@ -235,10 +255,10 @@ fn tl1_groups(
     // is large and the pool has several threads.
     let group = |scratch: &mut Tl1Scratch, gi: usize, rows: &mut [u8]| {
         let at = |gi: usize| Blocks { first: (gi / ng * nj * ng + gi % ng) * block, jstride: ng * block, nj };
-        // SAFETY: AVX2 (and with `wide` AVX-512) checked by the caller; the payload was validated (nibbles ≤ 8); `rows`
+        // SAFETY: AVX2 (and the features `expand` names) checked by the caller; the payload was validated (nibbles ≤ 8); `rows`
         // are the bm*k outputs of rows gi*bm.., 16-byte aligned with `nt` (dst is; k is a
         // multiple of 8). `tl1_rows` asserts the block bounds and the output length.
-        unsafe { tl1_rows(payload, at(gi), Some(at(gi + 1)), bm, bk, values, half, rows, nt, wide, scratch) };
+        unsafe { tl1_rows(payload, at(gi), Some(at(gi + 1)), bm, bk, values, half, rows, nt, expand, scratch) };
     };
     for_row_groups(dst, first, bm * k * es, nt, Tl1Scratch::new, group);
 }
@@ -346,7 +366,7 @@ pub fn decode_tl2_fast_out_on(
     let s_block = 32 * (bk / 24);
     #[cfg(target_arch = "x86_64")]
     if use_avx2() {
-        tl2_groups(src, &g, k, cfg, lut, out, 0, dst, stream(streaming, dst), kernels.wide());
+        tl2_groups(src, &g, k, cfg, lut, out, 0, dst, stream(streaming, dst), kernels.expand());
         return Ok(());
     }
     let _ = (bm_tile, a_block, s_block);
@@ -358,7 +378,7 @@ pub fn decode_tl2_fast_out_on(
 
 /// Row groups (32 rows each) `first..` of a validated TL2 tensor `src` (three indices ≤ 13, two
 /// indices ≤ 8) with geometry `g` into `dst` (whole groups) as `out`, with the AVX2 decoders
-/// (the caller checked for AVX2); `nt` and `wide` as in [`tl1_groups`].
+/// (the caller checked for AVX2); `nt` and `expand` as in [`tl1_groups`].
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn tl2_groups(
@@ -371,7 +391,7 @@ fn tl2_groups(
     first: usize,
     dst: &mut [u8],
     nt: bool,
-    wide: bool,
+    expand: super::tl_x86::Expand,
 ) {
     use super::tl_x86::{tl2_rows, Blocks, Tl2Rows, Tl2Scratch};
     let (bm_tile, bk) = (cfg.bm_tile, cfg.bk);
@@ -397,10 +417,10 @@ fn tl2_groups(
             };
             // The next row group, if there is one (its section A ends before the signs).
             let next = Some(parts(gi + 1)).filter(|n| n.a.is_some_and(|a| a.first < g.sign_offset));
-            // SAFETY: AVX2 (and with `wide` AVX-512) detected; the payload was validated (three indices ≤ 13, two indices
+            // SAFETY: AVX2 (and the features `expand` names) detected; the payload was validated (three indices ≤ 13, two indices
             // ≤ 8); `rows` are the 32*k outputs of rows gi*32.., 16-byte aligned with `nt` (dst
             // is; k is a multiple of 8).
-            unsafe { tl2_rows(&src[..g.payload], parts(gi), next, values, half, rows, nt, wide, scratch) };
+            unsafe { tl2_rows(&src[..g.payload], parts(gi), next, values, half, rows, nt, expand, scratch) };
         };
         for_row_groups(dst, first, 32 * k * es, nt, Tl2Scratch::new, group);
     }
@@ -476,8 +496,8 @@ pub(crate) fn decode_tl_rows_fast(
         let (mid, tl) = rest.split_at_mut((gb - ga) * group_rows * k * es);
         let nt = stream(Streaming::Auto, mid);
         match geometry {
-            None => tl1_groups(&src[..src.len() - 32], k, cfg, lut, out, ga, mid, nt, TlKernels::Best.wide()),
-            Some(g) => tl2_groups(src, &g, k, cfg, lut, out, ga, mid, nt, TlKernels::Best.wide()),
+            None => tl1_groups(&src[..src.len() - 32], k, cfg, lut, out, ga, mid, nt, TlKernels::Best.expand()),
+            Some(g) => tl2_groups(src, &g, k, cfg, lut, out, ga, mid, nt, TlKernels::Best.expand()),
         }
         super::store_values(out, &head, hd);
         super::store_values(out, &tail, tl);

@@ -46,6 +46,21 @@ use std::arch::x86_64::*;
 use super::simd_x86::{read_ahead, Seq, Seq512};
 use super::tl2::{rowperm, TRIPLES};
 
+mod vbmi;
+
+/// Which expansion [`tl1_rows`] / [`tl2_rows`] run (the values and stores are the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expand {
+    /// AVX2: eight values per vector (`tl1_impl` / `tl2_impl`'s loops, [`Run`]).
+    Avx2,
+    /// AVX-512: sixteen values per vector (`tl1_row512`, `tl2_row512`, `tl2c_row512`); the
+    /// caller checked `simd::avx512()`.
+    Avx512,
+    /// [`Expand::Avx512`], and for 16-bit outputs the VBMI expansion (`vbmi`: 32 values per
+    /// store from one multishift and one lookup); the caller also checked AVX-512 VBMI.
+    Vbmi,
+}
+
 /// Whether any nibble of `bytes` is above `max` (≤ 15).
 #[target_feature(enable = "avx2")]
 pub unsafe fn any_nibble_above(bytes: &[u8], max: u8) -> bool {
@@ -271,6 +286,14 @@ impl<const NT: bool, const H: bool> Run512<NT, H> {
         }
     }
 
+    /// `H`: the next 64 bytes (32 values), already packed (between pairs of [`Run512::push`]).
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+    #[inline]
+    unsafe fn push_whole(&mut self, w: __m512) {
+        debug_assert!(H && !self.started);
+        self.store(w);
+    }
+
     /// The first `n` values of `v` (`n` even, ≤ 16) end the run (a run of its own:
     /// [`Ends::PLAIN`]).
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
@@ -388,6 +411,18 @@ impl<const R: usize> RowParts<R> {
     }
 }
 
+/// The lane shifts of a staged TL1 word: [`tl1_impl`]'s `sh_a` then `sh_b` fields. Constants,
+/// so that `vpsrlvd` needs no mask for counts the compiler could not prove below 32.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn tl1_shifts<const Q: usize>() -> __m512i {
+    if Q == 2 {
+        _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30)
+    } else {
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+    }
+}
+
 /// One TL1 row run with AVX-512 (the expansion of [`tl1_impl`]'s row loop): the `nw` staged
 /// words at `words` (16 u32 apart), sixteen values each (`Q`: as `tl1_impl`'s), then
 /// with `odd` the first eight of word `nw`, into `out`; `step(i)` runs after piece `i` of
@@ -404,22 +439,34 @@ unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
     mut step: impl FnMut(usize),
     ends: Ends,
 ) -> (__m512, __m512) {
-    // The word's lane shifts: [`tl1_impl`]'s `sh_a` then `sh_b` fields. Constants, so that
-    // `vpsrlvd` needs no mask for counts the compiler could not prove below 32.
-    let sh = if Q == 2 {
-        _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 8, 10, 12, 14, 24, 26, 28, 30)
-    } else {
-        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
-    };
-    let table = table16(table);
+    let sh = tl1_shifts::<Q>();
+    let tab = table16(table);
     let mut run = Run512::<NT, H>::new(out, &ends);
     for i in 0..pieces {
         for t in nw * i / pieces..nw * (i + 1) / pieces {
-            run.push(expand16(words.add(16 * t), sh, table));
+            run.push(expand16(words.add(16 * t), sh, tab));
         }
         if i + 1 < pieces {
             step(i);
         }
+    }
+    tl1_tail512::<Q, NT, H>(run, words.add(16 * nw), 0, odd, table, ends)
+}
+
+/// The end of a TL1 row run: the `nw` words at `words` (16 u32 apart), then with `odd` the
+/// first eight values of the word after them, through `run` ([`tl1_row512`]).
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn tl1_tail512<const Q: usize, const NT: bool, const H: bool>(
+    mut run: Run512<NT, H>,
+    words: *const u32,
+    nw: usize,
+    odd: bool,
+    table: &[u32; 4],
+    ends: Ends,
+) -> (__m512, __m512) {
+    let (sh, table) = (tl1_shifts::<Q>(), table16(table));
+    for t in 0..nw {
+        run.push(expand16(words.add(16 * t), sh, table));
     }
     if odd {
         // Half a word at the end: not whole stores, so only a run of its own.
@@ -443,10 +490,22 @@ unsafe fn tl2_row512<const NT: bool, const H: bool>(
     out: *mut u8,
     ends: Ends,
 ) -> (__m512, __m512) {
+    tl2_tail512::<NT, H>(Run512::<NT, H>::new(out, &ends), &stage[..n], si, table, ends)
+}
+
+/// The groups `stage` (lane `si`) to the end of a TL2 section-A row run, through `run`
+/// ([`tl2_row512`]).
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn tl2_tail512<const NT: bool, const H: bool>(
+    mut run: Run512<NT, H>,
+    stage: &[[[u32; 32]; 3]],
+    si: usize,
+    table: &[u32; 4],
+    ends: Ends,
+) -> (__m512, __m512) {
     let (full, table) = (shifts16(), table16(table));
     let mixed = _mm512_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30, 0, 2, 4, 6, 8, 10, 12, 14);
-    let mut run = Run512::<NT, H>::new(out, &ends);
-    for pair in stage[..n].chunks_exact(2) {
+    for pair in stage.chunks_exact(2) {
         let [a0, m0, _] = &pair[0];
         let [a1, m1, _] = &pair[1];
         run.push(expand16(a0.as_ptr().add(si), full, table));
@@ -454,10 +513,9 @@ unsafe fn tl2_row512<const NT: bool, const H: bool>(
         run.push(_mm512_permutexvar_ps(_mm512_srlv_epi32(v, mixed), table));
         run.push(expand16(m1.as_ptr().add(si), full, table));
     }
-    if n % 2 == 1 {
+    if let [.., [a, m, _]] = stage.chunks_exact(2).remainder() {
         // 24 values past the last pair: not whole vectors, so only a run of its own.
         debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
-        let [a, m, _] = &stage[n - 1];
         run.push(expand16(a.as_ptr().add(si), full, table));
         run.push_last(expand16(m.as_ptr().add(si), mixed, table), 8);
         return (_mm512_setzero_ps(), _mm512_setzero_ps());
@@ -602,9 +660,9 @@ impl Blocks {
 /// `dst` (`bm` rows of `k = nj * bk` values, row-major: `values[t + 1]` for trit `t`, f32 bits,
 /// or with `half` 16-bit patterns stored as 2 bytes each). Rows are written contiguously across the
 /// k-blocks, up to [`TL1_CHUNK`] columns at a time. With `streaming`, non-temporal stores
-/// (`dst` 16-byte aligned; the caller issues the [`sfence`]). `wide`: the expansion runs with
-/// AVX-512 ([`tl1_row512`]: sixteen values and one 64-byte store per staged word; the caller
-/// must have checked that the CPU has AVX-512F/BW/VL/DQ, `simd::avx512()`). `next`: where the next row group's
+/// (`dst` 16-byte aligned; the caller issues the [`sfence`]). `expand`: which expansion runs
+/// ([`Expand`]; [`Expand::Avx512`]: [`tl1_row512`], sixteen values and one 64-byte store per
+/// staged word; the caller must have checked the CPU features it names). `next`: where the next row group's
 /// blocks lie (a hint: f32 outputs prefetch them and stage their first chunk ahead into
 /// `scratch`, used only by a later call for exactly those blocks; blocks outside `src` are
 /// skipped).
@@ -629,7 +687,7 @@ pub unsafe fn tl1_rows(
     half: bool,
     dst: &mut [u8],
     streaming: bool,
-    wide: bool,
+    expand: Expand,
     scratch: &mut Tl1Scratch,
 ) {
     assert!((bm == 32 || bm == 64) && bk.is_multiple_of(8) && bk > 0);
@@ -641,7 +699,7 @@ pub unsafe fn tl1_rows(
     let v = values;
     macro_rules! go {
         ($q:literal, $nt:literal, $h:literal) => {
-            tl1_impl::<$q, $nt, $h>(src, blocks, next, bm, bk, v, out, k, wide, scratch)
+            tl1_impl::<$q, $nt, $h>(src, blocks, next, bm, bk, v, out, k, expand, scratch)
         };
     }
     match (bm, streaming, half) {
@@ -677,11 +735,12 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     values: [u32; 3],
     out: *mut u8,
     k: usize,
-    wide: bool,
+    expand: Expand,
     scratch: &mut Tl1Scratch,
 ) {
     let table = pair_table(values);
     let es = esize(H);
+    let (wide, vbmi) = (expand != Expand::Avx2, H && expand == Expand::Vbmi);
     // Q = 2: the two quads of a pair (8 columns) are 32 contiguous bytes, staged 256 bits at a
     // time; a word then holds its quads' codes in byte order (0, 2, 1, 3) and row s sits in
     // slot `s` with bits 2 and 3 swapped. Q = 1: 128 bits at a time, natural order.
@@ -818,7 +877,11 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
                 } else {
                     Ends::PLAIN
                 };
-                let got = tl1_row512::<Q, NT, H>(words, nw, odd, &tab4, row_out, pieces, step, ends);
+                let got = if vbmi {
+                    vbmi::tl1_row512v::<Q, NT>(words, nw, odd, &tab4, row_out, pieces, step, ends)
+                } else {
+                    tl1_row512::<Q, NT, H>(words, nw, odd, &tab4, row_out, pieces, step, ends)
+                };
                 if split {
                     parts.keep(s, c0 == 0, got);
                 }
@@ -976,7 +1039,7 @@ pub struct Tl2Rows {
 /// triples (24 columns), 16 little-endian sign words, bit `15 - (2q + h)` of word `c` the sign
 /// of triple `q` of row `16h + c`. Section C blocks: 8 steps of 32 bytes, byte `rowperm(row)`
 /// of step `y` holds pairs `2y`, `2y + 1`. Rows are written contiguously, up to [`TL2_CHUNK`]
-/// groups at a time. `streaming` and `wide` as in [`tl1_rows`]; `next`: where the next row
+/// groups at a time. `streaming` and `expand` as in [`tl1_rows`]; `next`: where the next row
 /// group lies (a hint, as in [`tl1_rows`]: f32 outputs stage its first chunk ahead into
 /// `scratch` if its section A / B blocks lie in `src`).
 #[allow(clippy::too_many_arguments)]
@@ -989,7 +1052,7 @@ pub unsafe fn tl2_rows(
     half: bool,
     dst: &mut [u8],
     streaming: bool,
-    wide: bool,
+    expand: Expand,
     scratch: &mut Tl2Scratch,
 ) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
@@ -1014,10 +1077,10 @@ pub unsafe fn tl2_rows(
     let out = dst.as_mut_ptr();
     let v = values;
     match (streaming, half) {
-        (true, false) => tl2_impl::<true, false>(src, parts, next, v, out, wide, scratch),
-        (false, false) => tl2_impl::<false, false>(src, parts, next, v, out, wide, scratch),
-        (true, true) => tl2_impl::<true, true>(src, parts, next, v, out, wide, scratch),
-        (false, true) => tl2_impl::<false, true>(src, parts, next, v, out, wide, scratch),
+        (true, false) => tl2_impl::<true, false>(src, parts, next, v, out, expand, scratch),
+        (false, false) => tl2_impl::<false, false>(src, parts, next, v, out, expand, scratch),
+        (true, true) => tl2_impl::<true, true>(src, parts, next, v, out, expand, scratch),
+        (false, true) => tl2_impl::<false, true>(src, parts, next, v, out, expand, scratch),
     }
 }
 
@@ -1029,12 +1092,13 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
     next: Option<Tl2Rows>,
     values: [u32; 3],
     out: *mut u8,
-    wide: bool,
+    expand: Expand,
     scratch: &mut Tl2Scratch,
 ) {
     let Tl2Rows { a, signs, c, bk, k } = parts;
     let Tl2Scratch { three, two, pre } = scratch;
     let es = esize(H);
+    let (wide, vbmi) = (expand != Expand::Avx2, H && expand == Expand::Vbmi);
     let index = stage_index();
     let p = src.as_ptr();
     // Wide streaming (f32 or 16-bit) into a destination that is not 64-byte aligned: each row
@@ -1173,7 +1237,9 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         // With `split` (wide only), `ends` as [`tl2_row512`]'s, and its (head, carry) returned.
         let expand_row = |st: &[[[u32; 32]; 3]], n: usize, g0: usize, rw: usize, si: usize, ends: Ends| {
             let row_out = out.add((rw * k + 24 * g0) * es);
-            if wide {
+            if vbmi {
+                return vbmi::tl2_row512v::<NT>(st, n, si, &tab4, row_out, ends);
+            } else if wide {
                 return tl2_row512::<NT, H>(st, n, si, &tab4, row_out, ends);
             }
             let mut run = Run::<NT, H>::new(row_out, 24 * n);
@@ -1316,7 +1382,11 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                     } else {
                         Ends::PLAIN
                     };
-                    parts.carry[rw] = tl2c_row512::<NT, H>(stage, n, si, &tab4c, row_out, ends);
+                    parts.carry[rw] = if vbmi {
+                        vbmi::tl2c_row512v::<NT>(stage, n, si, &tab4c, row_out, ends)
+                    } else {
+                        tl2c_row512::<NT, H>(stage, n, si, &tab4c, row_out, ends)
+                    };
                     continue;
                 }
                 let mut run = Run::<NT, H>::new(row_out, 32 * n);

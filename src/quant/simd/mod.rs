@@ -176,6 +176,20 @@ pub fn avx512() -> bool {
     })
 }
 
+/// Whether the AVX-512 kernels may also use AVX-512 VBMI (`vpmultishiftqb`, `vpermb`): [`avx512`]
+/// and the CPU has it.
+pub fn avx512_vbmi() -> bool {
+    static VBMI: OnceLock<bool> = OnceLock::new();
+    *VBMI.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            avx512() && std::is_x86_feature_detected!("avx512vbmi")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 /// The instruction set `bg_version()` reports: [`Level::name`], plus `+avx512` when [`avx512`]
 /// kernels are in use and `+avx512bf16` when [`native_bf16`] is.
 pub fn isa_name() -> &'static str {

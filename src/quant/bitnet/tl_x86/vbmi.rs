@@ -1,0 +1,152 @@
+//! The 16-bit expansion of the wide TL kernels with AVX-512 VBMI ([`super::Expand::Vbmi`]): 32
+//! values, one 64-byte store, from one `vpmultishiftqb` and one `vpermd`, where the AVX-512
+//! expansion ([`super::tl1_row512`] / [`super::tl2_row512`] / [`super::tl2c_row512`]) looks up
+//! two vectors of sixteen 32-bit lanes and packs them (`vpackusdw` + `vpermq`): half the
+//! shuffle-port work per store.
+//!
+//! A store's 32 values are 16 pairs, one per 32-bit lane: lane `i` holds values `2i`, `2i + 1`.
+//! The staged words (2-bit codes) are broadcast so that each 64-bit element of the source holds,
+//! in its low half, the word with the codes of its four values; `vpmultishiftqb` brings the two
+//! codes of lane `i` (adjacent fields of that word) to the lane's bits 0..4, and `vpermd`, which
+//! reads only those four bits, looks the pair up in a 16-entry table whose entry `c0 | c1 << 2`
+//! holds the 16-bit patterns of codes `c0` (low half) and `c1` ([`pairs16`]), the same patterns
+//! the other kernels store. Groups that do not fill whole stores go through the AVX-512
+//! expansion, in the same run.
+
+use std::arch::x86_64::*;
+
+use super::{tl1_tail512, tl2_tail512, Ends, Run512};
+
+/// The pair table of the 4-entry table `t` (16-bit patterns in the low halves): entry
+/// `c0 | c1 << 2` is `t[c0] | t[c1] << 16`.
+fn pairs16(t: &[u32; 4]) -> [u32; 16] {
+    std::array::from_fn(|e| (t[e & 3] & 0xffff) | (t[e >> 2] & 0xffff) << 16)
+}
+
+/// The multishift control whose lane `i` brings bits `at(i)..at(i) + 4` of the low half of its
+/// 64-bit element to bits 0..4 (only byte 0 of each lane matters to the lookup).
+fn control(at: impl Fn(usize) -> usize) -> [u32; 16] {
+    std::array::from_fn(|i| {
+        let a = at(i);
+        debug_assert!(a + 4 <= 32);
+        a as u32
+    })
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+#[inline]
+unsafe fn load16(t: &[u32; 16]) -> __m512i {
+    _mm512_loadu_si512(t.as_ptr().cast())
+}
+
+/// The 32 values (16-bit patterns) of `src` under `ctl`, looked up in `pairs` ([`pairs16`]).
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+#[inline]
+unsafe fn lookup(src: __m512i, ctl: __m512i, pairs: __m512i) -> __m512 {
+    _mm512_castsi512_ps(_mm512_permutexvar_epi32(_mm512_multishift_epi64_epi8(ctl, src), pairs))
+}
+
+/// The word at `w` in every lane, then the word at `x` in the lanes of `mask`.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+#[inline]
+unsafe fn words2(w: *const u32, mask: __mmask16, x: *const u32) -> __m512i {
+    _mm512_mask_set1_epi32(_mm512_set1_epi32(w.read() as i32), mask, x.read() as i32)
+}
+
+/// [`super::tl1_row512`] for 16-bit outputs with VBMI (the same arguments, values and stores):
+/// two staged words (32 columns) per store.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+pub(super) unsafe fn tl1_row512v<const Q: usize, const NT: bool>(
+    words: *const u32,
+    nw: usize,
+    odd: bool,
+    table: &[u32; 4],
+    out: *mut u8,
+    pieces: usize,
+    mut step: impl FnMut(usize),
+    ends: Ends,
+) -> (__m512, __m512) {
+    // Column `o` of a word is field `o` (Q = 1), or with Q = 2 its quads in byte order
+    // (0, 2, 1, 3): columns 4..8 are fields 8..12 and 8..12 fields 4..8.
+    let field = |o: usize| if Q == 2 { [0, 8, 4, 12][o / 4] + o % 4 } else { o };
+    let ctl = load16(&control(|i| 2 * field(2 * i % 16)));
+    let pairs = load16(&pairs16(table));
+    let mut run = Run512::<NT, true>::new(out, &ends);
+    let np = nw / 2;
+    for i in 0..pieces {
+        for u in np * i / pieces..np * (i + 1) / pieces {
+            let w = words.add(32 * u);
+            run.push_whole(lookup(words2(w, 0xff00, w.add(16)), ctl, pairs));
+        }
+        if i + 1 < pieces {
+            step(i);
+        }
+    }
+    tl1_tail512::<Q, NT, true>(run, words.add(32 * np), nw % 2, odd, table, ends)
+}
+
+/// [`super::tl2_row512`] for 16-bit outputs with VBMI (the same arguments, values and stores):
+/// four groups (96 columns, words A' and M of each) per three stores.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+pub(super) unsafe fn tl2_row512v<const NT: bool>(
+    stage: &[[[u32; 32]; 3]],
+    n: usize,
+    si: usize,
+    table: &[u32; 4],
+    out: *mut u8,
+    ends: Ends,
+) -> (__m512, __m512) {
+    // Per group: columns 0..16 are fields 0..16 of A', 16..24 fields 8..16 of M; M's fields
+    // 0..16 are columns 8..24. Store 1: A'(g0) | M(g0) 8.. | A'(g1) ..8; store 2: M(g1) |
+    // A'(g2); store 3: M(g2) 8.. | A'(g3) | M(g3) 8.. (lane i: values 2i, 2i + 1).
+    let c1 = load16(&control(|i| {
+        2 * match i {
+            0..8 => 2 * i,
+            8..12 => 2 * i - 8,
+            _ => 2 * i - 24,
+        }
+    }));
+    let c2 = load16(&control(|i| 2 * if i < 8 { 2 * i } else { 2 * i - 16 }));
+    let c3 = load16(&control(|i| {
+        2 * match i {
+            0..4 => 8 + 2 * i,
+            4..12 => 2 * i - 8,
+            _ => 2 * i - 16,
+        }
+    }));
+    let pairs = load16(&pairs16(table));
+    let mut run = Run512::<NT, true>::new(out, &ends);
+    let nq = n / 4;
+    for quad in stage[..4 * nq].chunks_exact(4) {
+        let w = |g: usize, x: usize| quad[g][x].as_ptr().add(si);
+        let (a0, m0, a1, m1, a2, m2, a3, m3) = (w(0, 0), w(0, 1), w(1, 0), w(1, 1), w(2, 0), w(2, 1), w(3, 0), w(3, 1));
+        let s1 = _mm512_mask_set1_epi32(words2(a0, 0x0f00, m0), 0xf000, a1.read() as i32);
+        run.push_whole(lookup(s1, c1, pairs));
+        run.push_whole(lookup(words2(m1, 0xff00, a2), c2, pairs));
+        let s3 = _mm512_mask_set1_epi32(words2(m2, 0x0ff0, a3), 0xf000, m3.read() as i32);
+        run.push_whole(lookup(s3, c3, pairs));
+    }
+    tl2_tail512::<NT, true>(run, &stage[4 * nq..n], si, table, ends)
+}
+
+/// [`super::tl2c_row512`] for 16-bit outputs with VBMI (the same arguments, values and
+/// stores): one store per block (two words of 16 columns).
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+pub(super) unsafe fn tl2c_row512v<const NT: bool>(
+    stage: &[[[u32; 32]; 2]],
+    n: usize,
+    si: usize,
+    table: &[u32; 4],
+    out: *mut u8,
+    ends: Ends,
+) -> __m512 {
+    debug_assert!(!ends.skip);
+    let ctl = load16(&control(|i| 2 * (2 * i % 16)));
+    let pairs = load16(&pairs16(table));
+    let mut run = Run512::<NT, true>::new(out, &ends);
+    for [w0, w1] in &stage[..n] {
+        run.push_whole(lookup(words2(w0.as_ptr().add(si), 0xff00, w1.as_ptr().add(si)), ctl, pairs));
+    }
+    run.end(ends.tail).1
+}
