@@ -663,7 +663,7 @@ impl Blocks {
 /// (`dst` 16-byte aligned; the caller issues the [`sfence`]). `expand`: which expansion runs
 /// ([`Expand`]; [`Expand::Avx512`]: [`tl1_row512`], sixteen values and one 64-byte store per
 /// staged word; the caller must have checked the CPU features it names). `next`: where the next row group's
-/// blocks lie (a hint: f32 outputs prefetch them and stage their first chunk ahead into
+/// blocks lie (a hint: they are prefetched, and f32 outputs stage their first chunk ahead into
 /// `scratch`, used only by a later call for exactly those blocks; blocks outside `src` are
 /// skipped).
 ///
@@ -789,8 +789,12 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
         buf.add(stage_window(buf, (out as usize + skip + (g * 16 * k + c0) * es) as *const u8))
     };
     // f32 only: 16-bit outputs (half the stores per staged word) stage each chunk whole
-    // before expanding it, without the prefetch (two-thread bf16 measured 77% -> 72% of the
-    // line pipelined, pooled over 19 alternated runs; one thread unchanged).
+    // before expanding it (two-thread bf16 measured 77% -> 72% of the line pipelined, pooled
+    // over 19 alternated runs on the Zen 4 host; on the Xeon of session 10 pipelining was no
+    // better either). Both prefetch the next row group's blocks while expanding: for 16-bit
+    // outputs that measured, on the Xeon (5 alternated runs, TensorCodec, 16 Mi elements), one
+    // thread f16 50% -> 57% and bf16 50% -> 65% of the line, two threads f16 42% -> 56%, bf16
+    // 54% -> 56%.
     let pipe = !H;
     let block_len = bm * bk / 4;
     // With `pipe`, the last chunk's expansion also stages the first chunk of the next row group
@@ -849,7 +853,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
         let (pj0, pj1) = (blocks.nj * x / nchunks, blocks.nj * (x + 1) / nchunks);
         let words = cur.cast::<u32>();
         for s in 0..16 {
-            if let Some(next) = next.as_ref().filter(|_| pipe) {
+            if let Some(next) = next.as_ref() {
                 prefetch_blocks(src, next, block_len, pj0 + (pj1 - pj0) * s / 16, pj0 + (pj1 - pj0) * (s + 1) / 16);
             }
             let (t0, t1) = (steps * s / 16, steps * (s + 1) / 16);
