@@ -3,7 +3,9 @@
 //! functions here; they are used when [`crate::quant::simd::level`] reports AVX2 (so
 //! `BG_FORCE_SCALAR=1` turns them off). [`I2sLayout::Group64`] always takes the scalar path.
 //!
-//! Quantization is two passes over the input, both streaming:
+//! Quantization is two passes over the input, both streaming (absmean on large inputs: one read,
+//! the second pass replaced by a patch of the few elements near the threshold,
+//! [`super::i2s_onepass`]):
 //! 1. the scale: [`abs_sum`] for absmean (then `mean = max(sum/n, 1e-5)` rounded once to f32,
 //!    exactly as [`super::absmean`], which calls [`abs_sum`]), or [`max_abs`] for sign-max;
 //! 2. the codes, packed straight into the 128-element / 32-byte blocks, without a trit vector:
@@ -20,6 +22,7 @@
 //!      or NaN).
 
 use super::i2s::{decode_i2s_layout, i2s_nbytes, I2sLayout, TailFill};
+use super::i2s_onepass::{one_pass, sample_len, OnePass, PIECE};
 use super::{absmean, check_dst, invalid, scale_record, Ternarizer, ABSMEAN_MIN_SCALE};
 use crate::error::Result;
 use crate::quant::float::{bf16_to_f32, f16_to_f32};
@@ -155,7 +158,7 @@ fn pack_scalar(w: &[f32], rule: CodeRule, layout: I2sLayout, out: &mut [u8]) {
 }
 
 /// Pack with the fastest available path.
-fn pack(w: &[f32], rule: CodeRule, layout: I2sLayout, out: &mut [u8]) {
+pub(super) fn pack(w: &[f32], rule: CodeRule, layout: I2sLayout, out: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     if layout == I2sLayout::Group128 && use_avx2() {
         // SAFETY: AVX2 detected; `out` holds `w.len() / 4` bytes (checked by the callers).
@@ -165,27 +168,31 @@ fn pack(w: &[f32], rule: CodeRule, layout: I2sLayout, out: &mut [u8]) {
     pack_scalar(w, rule, layout, out)
 }
 
+/// Absmean's scale and rule from `sum` ([`abs_sum`] of `w`). A non-finite sum comes from a NaN
+/// or an infinity (a sum of finite f32 magnitudes cannot overflow f64): the reference path finds
+/// and names the element.
+fn absmean_rule(sum: f64, w: &[f32]) -> Result<(f32, CodeRule)> {
+    if !sum.is_finite() {
+        absmean(w)?;
+    }
+    let mean = if w.is_empty() { 0.0 } else { sum / w.len() as f64 };
+    let scale = mean.max(ABSMEAN_MIN_SCALE) as f32;
+    Ok((scale, CodeRule::Threshold { half: scale * 0.5 }))
+}
+
 /// The scale and the code rule of `how` for `w`. Absmean rejects non-finite inputs (the error of
 /// [`absmean`], naming the element).
 pub fn scale_and_rule(w: &[f32], how: Ternarizer) -> Result<(f32, CodeRule)> {
     match how {
-        Ternarizer::Absmean => {
-            let sum = abs_sum(w);
-            if !sum.is_finite() {
-                // A NaN or an infinity (a sum of finite f32 magnitudes cannot overflow f64): the
-                // reference path finds and names the element.
-                absmean(w)?;
-            }
-            let mean = if w.is_empty() { 0.0 } else { sum / w.len() as f64 };
-            let scale = mean.max(ABSMEAN_MIN_SCALE) as f32;
-            Ok((scale, CodeRule::Threshold { half: scale * 0.5 }))
-        }
+        Ternarizer::Absmean => absmean_rule(abs_sum(w), w),
         Ternarizer::SignMax => Ok((max_abs(w), CodeRule::SignMax)),
     }
 }
 
 /// Quantize f32 weights to I2_S into `dst` (exactly `n/4 + 32` bytes): the same bytes as
-/// [`super::quantize_i2s`]. Returns the scale.
+/// [`super::quantize_i2s`]. Returns the scale. Absmean on large inputs (`i2s_onepass::one_pass`) reads
+/// the input once ([`super::i2s_onepass`]). On error `dst` holds no codes: it is untouched, or
+/// (a non-finite weight, found when the one pass had begun) its payload bytes are zero.
 pub fn quantize_i2s_into(w: &[f32], how: Ternarizer, layout: I2sLayout, tail: TailFill, dst: &mut [u8]) -> Result<f32> {
     let need = i2s_nbytes(w.len(), layout)?;
     if dst.len() != need {
@@ -206,6 +213,20 @@ pub fn quantize_i2s_into(w: &[f32], how: Ternarizer, layout: I2sLayout, tail: Ta
                 pack(piece, CodeRule::SignMax, layout, o);
             }
             f32::from_bits(max)
+        }
+        Ternarizer::Absmean if one_pass(w.len()) => {
+            // One read of the input (`i2s_onepass`).
+            let s = sample_len(w.len());
+            let mut one = OnePass::new(abs_sum_lanes(&w[..s], [0.0; SUM_LANES]), s, w.len(), layout);
+            for (i, (piece, o)) in w.chunks(PIECE).zip(dst[..n4].chunks_mut(PIECE / 4)).enumerate() {
+                one.feed(piece, i * PIECE, o);
+            }
+            let (scale, rule) = absmean_rule(one.sum(), w).inspect_err(|_| dst.fill(0))?;
+            let CodeRule::Threshold { half } = rule else { unreachable!("absmean's rule") };
+            if !one.finish(half, &mut dst[..n4]) {
+                pack(w, rule, layout, &mut dst[..n4]);
+            }
+            scale
         }
         Ternarizer::Absmean => {
             let (scale, rule) = scale_and_rule(w, how)?;
@@ -252,8 +273,9 @@ fn half_to_f32(src: &[u8], kind: Half, dst: &mut [f32]) {
     half_to_f32_scalar(src, bf16, dst)
 }
 
-/// Elements widened at a time by [`quantize_i2s_half`] (a multiple of 128; 32 KiB of f32).
-const HALF_CHUNK: usize = 8192;
+/// Elements widened at a time by [`quantize_i2s_half`] (a multiple of 128; 32 KiB of f32): the
+/// one-pass path's piece.
+const HALF_CHUNK: usize = PIECE;
 
 /// Quantize f16 / bf16 weights (`src`: `n` little-endian halves) to I2_S: the same bytes as
 /// widening everything to f32 and calling [`quantize_i2s_fast`], but in cache-sized pieces
@@ -273,13 +295,25 @@ pub fn quantize_i2s_half(
     let mut buf = vec![0.0f32; HALF_CHUNK.min(n)];
     let (scale, rule) = match how {
         Ternarizer::Absmean => {
+            // Large inputs: the sample summed, then one pass ([`OnePass`]).
+            let s = if one_pass(n) { sample_len(n) } else { n };
             let mut lanes = [0.0; SUM_LANES];
-            for piece in src.chunks(2 * HALF_CHUNK) {
+            for piece in src[..2 * s].chunks(2 * HALF_CHUNK) {
                 let w = &mut buf[..piece.len() / 2];
                 half_to_f32(piece, kind, w);
                 lanes = abs_sum_lanes(w, lanes);
             }
-            let sum = combine_lanes(lanes);
+            let mut one = (s < n).then(|| OnePass::new(lanes, s, n, layout));
+            if let Some(one) = &mut one {
+                for (i, (piece, o)) in
+                    src.chunks(2 * HALF_CHUNK).zip(out[..n / 4].chunks_mut(HALF_CHUNK / 4)).enumerate()
+                {
+                    let w = &mut buf[..piece.len() / 2];
+                    half_to_f32(piece, kind, w);
+                    one.feed(w, i * HALF_CHUNK, o);
+                }
+            }
+            let sum = one.as_ref().map_or_else(|| combine_lanes(lanes), OnePass::sum);
             if !sum.is_finite() {
                 let mut all = vec![0.0f32; n];
                 half_to_f32(src, kind, &mut all);
@@ -287,7 +321,12 @@ pub fn quantize_i2s_half(
             }
             let mean = if n == 0 { 0.0 } else { sum / n as f64 };
             let scale = mean.max(ABSMEAN_MIN_SCALE) as f32;
-            (scale, CodeRule::Threshold { half: scale * 0.5 })
+            let half = scale * 0.5;
+            if one.is_some_and(|one| one.finish(half, &mut out[..n / 4])) {
+                out[n / 4..].copy_from_slice(&scale_record(scale, tail == TailFill::Replicate));
+                return Ok(out);
+            }
+            (scale, CodeRule::Threshold { half })
         }
         Ternarizer::SignMax => {
             // One pass: the codes do not depend on the scale.

@@ -19,6 +19,7 @@
 
 pub mod i2s;
 pub mod i2s_fast;
+pub mod i2s_onepass;
 #[cfg(target_arch = "x86_64")]
 mod simd_x86;
 pub(crate) mod tiles;

@@ -87,6 +87,84 @@ pub unsafe fn max_abs_bits(w: &[f32]) -> u32 {
     best
 }
 
+/// One piece of `i2s_onepass::OnePass::feed` in the canonical layout with AVX-512, in one read
+/// of each element: with `lanes`, its magnitudes added to the partial sums (as
+/// [`abs_sum_lanes`]: lane `e % 16`, f64); its codes under the threshold `hi` packed into `out`
+/// (as [`pack_group128`], `CodeRule::Threshold`); and the offsets (`base` + position) and bits
+/// of the elements with `lo < |x| <= hi` recorded at `idx` / `bits` + `len` (as
+/// `i2s_onepass::collect_between_scalar`), branch-free: per 16 elements they are compressed to
+/// the front of a vector (`vpcompressd`) stored whole, and the count grows by theirs. Returns the
+/// new count. `w.len() % 128 == 0`, `out.len() == w.len() / 4`, `hi` a non-negative finite
+/// float's bits, `idx` / `bits` with room for `len + w.len() + 16` entries.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,popcnt")]
+pub unsafe fn onepass_group128(
+    w: &[f32],
+    lanes: Option<&mut [f64; SUM_LANES]>,
+    lo: u32,
+    hi: u32,
+    base: u32,
+    out: &mut [u8],
+    idx: *mut u32,
+    bits: *mut u32,
+    mut len: usize,
+) -> usize {
+    assert!(w.len().is_multiple_of(128) && out.len() == w.len() / 4 && hi <= INF_BITS);
+    let mask = _mm512_set1_epi32(0x7fff_ffff);
+    let (vlo, vhi, inf) =
+        (_mm512_set1_epi32(lo as i32), _mm512_set1_epi32(hi as i32), _mm512_set1_epi32(INF_BITS as i32));
+    let (one, two) = (_mm512_set1_epi32(1), _mm512_set1_epi32(2));
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let sum = lanes.is_some();
+    let mut acc = [_mm512_setzero_pd(); 2];
+    if let Some(l) = &lanes {
+        acc = [_mm512_loadu_pd(l.as_ptr()), _mm512_loadu_pd(l.as_ptr().add(8))];
+    }
+    let p = w.as_ptr();
+    let o = out.as_mut_ptr();
+    for blk in 0..w.len() / 128 {
+        let mut cs = [_mm_setzero_si128(); 8];
+        for (l, c) in cs.iter_mut().enumerate() {
+            let at = 128 * blk + 16 * l;
+            read_ahead(p.add(at));
+            let v = _mm512_loadu_si512(p.add(at).cast());
+            let a = _mm512_and_si512(v, mask);
+            if sum {
+                let af = _mm512_castsi512_ps(a);
+                acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(_mm512_castps512_ps256(af)));
+                acc[1] = _mm512_add_pd(
+                    acc[1],
+                    _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(af)))),
+                );
+            }
+            // Code 2 (sign clear) or 0 (set) where |x| > hi and x is not NaN, else 1.
+            let big = _mm512_cmpgt_epu32_mask(a, vhi) & _mm512_cmple_epu32_mask(a, inf);
+            let neg = _mm512_movepi32_mask(v);
+            let code =
+                _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(one, big & !neg, two), big & neg, _mm512_setzero_si512());
+            *c = _mm512_cvtepi32_epi8(code);
+            let k = _mm512_cmpgt_epu32_mask(a, vlo) & _mm512_cmple_epu32_mask(a, vhi);
+            let e = _mm512_add_epi32(iota, _mm512_set1_epi32(base.wrapping_add(at as u32) as i32));
+            _mm512_storeu_si512(idx.add(len).cast(), _mm512_maskz_compress_epi32(k, e));
+            _mm512_storeu_si512(bits.add(len).cast(), _mm512_maskz_compress_epi32(k, v));
+            len += k.count_ones() as usize;
+        }
+        // Byte p of the block: codes of elements p, p + 32, p + 64, p + 96, MSB first (codes are
+        // 0..=2, so 16-bit shifts never carry into the neighbouring byte).
+        let q = |i: usize| _mm256_set_m128i(cs[2 * i + 1], cs[2 * i]);
+        let b = _mm256_or_si256(
+            _mm256_or_si256(_mm256_slli_epi16::<6>(q(0)), _mm256_slli_epi16::<4>(q(1))),
+            _mm256_or_si256(_mm256_slli_epi16::<2>(q(2)), q(3)),
+        );
+        _mm256_storeu_si256(o.add(32 * blk).cast(), b);
+    }
+    if let Some(l) = lanes {
+        _mm512_storeu_pd(l.as_mut_ptr(), acc[0]);
+        _mm512_storeu_pd(l.as_mut_ptr().add(8), acc[1]);
+    }
+    len
+}
+
 /// Eight codes (i32 lanes, 0..=2) of eight elements under `rule`.
 #[target_feature(enable = "avx2")]
 #[inline]
