@@ -262,7 +262,7 @@ pub fn half_to_f32_scalar(src: &[u8], bf16: bool, dst: &mut [f32]) {
     }
 }
 
-fn half_to_f32(src: &[u8], kind: Half, dst: &mut [f32]) {
+pub(super) fn half_to_f32(src: &[u8], kind: Half, dst: &mut [f32]) {
     let bf16 = kind == Half::Bf16;
     #[cfg(target_arch = "x86_64")]
     if use_avx2() {
@@ -308,9 +308,7 @@ pub fn quantize_i2s_half(
                 for (i, (piece, o)) in
                     src.chunks(2 * HALF_CHUNK).zip(out[..n / 4].chunks_mut(HALF_CHUNK / 4)).enumerate()
                 {
-                    let w = &mut buf[..piece.len() / 2];
-                    half_to_f32(piece, kind, w);
-                    one.feed(w, i * HALF_CHUNK, o);
+                    one.feed_half(piece, kind, i * HALF_CHUNK, o, &mut buf);
                 }
             }
             let sum = one.as_ref().map_or_else(|| combine_lanes(lanes), OnePass::sum);

@@ -21,7 +21,7 @@
 //! non-finite inputs make the sum non-finite and end in absmean's error.
 
 use super::i2s::I2sLayout;
-use super::i2s_fast::{abs_sum_lanes, code_of, combine_lanes, pack, CodeRule, SUM_LANES};
+use super::i2s_fast::{abs_sum_lanes, code_of, combine_lanes, half_to_f32, pack, CodeRule, Half, SUM_LANES};
 use super::ABSMEAN_MIN_SCALE;
 
 /// Relative half-width of the bracket around the sample's half scale. For Gaussian weights
@@ -102,6 +102,20 @@ fn set_code(out: &mut [u8], layout: I2sLayout, e: usize, code: u8) {
     *b = (*b & !(3 << shift)) | code << shift;
 }
 
+/// A piece of input.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    F32(&'a [f32]),
+    Half(&'a [u8], Half),
+}
+
+/// The bytes of `w`.
+#[cfg(target_arch = "x86_64")]
+fn f32_bytes(w: &[f32]) -> &[u8] {
+    // SAFETY: any f32 is 4 initialized bytes; the length and lifetime are `w`'s.
+    unsafe { std::slice::from_raw_parts(w.as_ptr().cast(), 4 * w.len()) }
+}
+
 /// The state of one one-pass quantization: feed it the pieces in order, then [`OnePass::finish`].
 pub(super) struct OnePass {
     /// The partial sums ([`abs_sum_lanes`]), the sample's included from the start.
@@ -143,43 +157,66 @@ impl OnePass {
     /// into its payload bytes `out`: summed (unless the sample held it), then coded against the
     /// bracket, its in-between elements recorded.
     pub(super) fn feed(&mut self, w: &[f32], at: usize, out: &mut [u8]) {
+        self.feed_src(Src::F32(w), at, out)
+    }
+
+    /// [`OnePass::feed`] for a piece of f16 / bf16 weights (`src`: little-endian halves),
+    /// widened as `i2s_fast::half_to_f32` does (into `buf` where no fused kernel runs).
+    pub(super) fn feed_half(&mut self, src: &[u8], kind: Half, at: usize, out: &mut [u8], buf: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.fused() {
+            return self.feed_src(Src::Half(src, kind), at, out);
+        }
+        let w = &mut buf[..src.len() / 2];
+        half_to_f32(src, kind, w);
+        self.feed_src(Src::F32(w), at, out)
+    }
+
+    /// Whether the fused AVX-512 kernel runs (canonical layout).
+    #[cfg(target_arch = "x86_64")]
+    fn fused(&self) -> bool {
+        self.layout == I2sLayout::Group128 && crate::quant::simd::avx512()
+    }
+
+    fn feed_src(&mut self, src: Src, at: usize, out: &mut [u8]) {
+        let len = match src {
+            Src::F32(w) => w.len(),
+            Src::Half(b, _) => b.len() / 2,
+        };
         let sum = at >= self.summed;
         if sum {
             debug_assert_eq!(at, self.summed);
-            self.summed += w.len();
+            self.summed += len;
         }
-        let Some((lo, hi)) = self.bracket else {
-            if sum {
-                self.lanes = abs_sum_lanes(w, self.lanes);
-            }
-            return;
-        };
-        let record = !self.overflow;
+        let bracket = self.bracket;
         #[cfg(target_arch = "x86_64")]
-        if self.layout == I2sLayout::Group128 && crate::quant::simd::avx512() {
+        if let Some((lo, hi)) = bracket.filter(|_| self.fused()) {
+            use super::simd_x86::{onepass_group128, ONEPASS_BF16, ONEPASS_F16, ONEPASS_F32};
+            let record = !self.overflow;
             let amb = &mut self.amb;
-            let len = amb.len();
+            let had = amb.len();
             // The kernel stores whole vectors: room for every element and 16 more.
-            amb.idx.reserve(w.len() + 16);
-            amb.bits.reserve(w.len() + 16);
-            // SAFETY: AVX-512 detected (`one_pass`); whole blocks (pieces are, and I2_S tensors
-            // are whole blocks); `hi` is a finite non-negative float; both vectors have room for
-            // `len + w.len() + 16` entries, and the kernel returns how many it wrote (initialized
+            amb.idx.reserve(len + 16);
+            amb.bits.reserve(len + 16);
+            let (lanes, idx, bits) = (sum.then_some(&mut self.lanes), amb.idx.as_mut_ptr(), amb.bits.as_mut_ptr());
+            // SAFETY: AVX-512 detected (`fused`); whole blocks (pieces are, and I2_S tensors are
+            // whole blocks); `hi` is a finite non-negative float; both vectors have room for
+            // `had + len + 16` entries, and the kernel returns how many it wrote (initialized
             // u32s). Without `record` the entries written are dropped again.
             let n = unsafe {
-                super::simd_x86::onepass_group128(
-                    w,
-                    sum.then_some(&mut self.lanes),
-                    lo,
-                    hi,
-                    at as u32,
-                    out,
-                    amb.idx.as_mut_ptr(),
-                    amb.bits.as_mut_ptr(),
-                    len,
-                )
+                match src {
+                    Src::F32(w) => {
+                        onepass_group128::<ONEPASS_F32>(f32_bytes(w), lanes, lo, hi, at as u32, out, idx, bits, had)
+                    }
+                    Src::Half(b, Half::F16) => {
+                        onepass_group128::<ONEPASS_F16>(b, lanes, lo, hi, at as u32, out, idx, bits, had)
+                    }
+                    Src::Half(b, Half::Bf16) => {
+                        onepass_group128::<ONEPASS_BF16>(b, lanes, lo, hi, at as u32, out, idx, bits, had)
+                    }
+                }
             };
-            let n = if record { n } else { len };
+            let n = if record { n } else { had };
             // SAFETY: `n` entries of both are initialized (above), within their capacity.
             unsafe {
                 amb.idx.set_len(n);
@@ -188,11 +225,13 @@ impl OnePass {
             self.overflow = amb.len() > self.n / RECORD_SHARE;
             return;
         }
+        let Src::F32(w) = src else { unreachable!("halves are widened unless fused") };
         if sum {
             self.lanes = abs_sum_lanes(w, self.lanes);
         }
+        let Some((lo, hi)) = bracket else { return };
         pack(w, CodeRule::Threshold { half: f32::from_bits(hi) }, self.layout, out);
-        if record {
+        if !self.overflow {
             collect_between_scalar(w, lo, hi, at as u32, &mut self.amb);
             self.overflow = self.amb.len() > self.n / RECORD_SHARE;
         }
@@ -318,8 +357,8 @@ mod tests {
                 got.bits.reserve(w.len() + 16);
                 // SAFETY: AVX-512 checked; whole blocks; room for 1 + w.len() + 16 entries.
                 let n = unsafe {
-                    super::super::simd_x86::onepass_group128(
-                        &w,
+                    super::super::simd_x86::onepass_group128::<{ super::super::simd_x86::ONEPASS_F32 }>(
+                        f32_bytes(&w),
                         sum.then_some(&mut lanes),
                         lo.to_bits(),
                         hi.to_bits(),

@@ -87,19 +87,26 @@ pub unsafe fn max_abs_bits(w: &[f32]) -> u32 {
     best
 }
 
+/// [`onepass_group128`]'s input: little-endian f32.
+pub const ONEPASS_F32: u8 = 0;
+/// [`onepass_group128`]'s input: f16.
+pub const ONEPASS_F16: u8 = 1;
+/// [`onepass_group128`]'s input: bf16.
+pub const ONEPASS_BF16: u8 = 2;
+
 /// One piece of `i2s_onepass::OnePass::feed` in the canonical layout with AVX-512, in one read
-/// of each element: with `lanes`, its magnitudes added to the partial sums (as
+/// of each element of `src` (`K`: f32, or f16 / bf16 widened exactly as [`half_to_f32`]): with `lanes`, its magnitudes added to the partial sums (as
 /// [`abs_sum_lanes`]: lane `e % 16`, f64); its codes under the threshold `hi` packed into `out`
 /// (as [`pack_group128`], `CodeRule::Threshold`); and the offsets (`base` + position) and bits
 /// of the elements with `lo < |x| <= hi` recorded at `idx` / `bits` + `len` (as
 /// `i2s_onepass::collect_between_scalar`), branch-free: per 16 elements they are compressed to
 /// the front of a vector (`vpcompressd`) stored whole, and the count grows by theirs. Returns the
-/// new count. `w.len() % 128 == 0`, `out.len() == w.len() / 4`, `hi` a non-negative finite
+/// new count. Whole 128-element blocks, `out.len()` a quarter of their count, `hi` a non-negative finite
 /// float's bits, `idx` / `bits` with room for `len + w.len() + 16` entries.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,popcnt")]
-pub unsafe fn onepass_group128(
-    w: &[f32],
+pub unsafe fn onepass_group128<const K: u8>(
+    src: &[u8],
     lanes: Option<&mut [f64; SUM_LANES]>,
     lo: u32,
     hi: u32,
@@ -109,7 +116,10 @@ pub unsafe fn onepass_group128(
     bits: *mut u32,
     mut len: usize,
 ) -> usize {
-    assert!(w.len().is_multiple_of(128) && out.len() == w.len() / 4 && hi <= INF_BITS);
+    // Bytes per element of the input: f32, or halves widened as `half_to_f32` does.
+    let es = if K == ONEPASS_F32 { 4 } else { 2 };
+    let n = src.len() / es;
+    assert!(src.len().is_multiple_of(es) && n.is_multiple_of(128) && out.len() == n / 4 && hi <= INF_BITS);
     let mask = _mm512_set1_epi32(0x7fff_ffff);
     let (vlo, vhi, inf) =
         (_mm512_set1_epi32(lo as i32), _mm512_set1_epi32(hi as i32), _mm512_set1_epi32(INF_BITS as i32));
@@ -120,14 +130,19 @@ pub unsafe fn onepass_group128(
     if let Some(l) = &lanes {
         acc = [_mm512_loadu_pd(l.as_ptr()), _mm512_loadu_pd(l.as_ptr().add(8))];
     }
-    let p = w.as_ptr();
+    let p = src.as_ptr();
     let o = out.as_mut_ptr();
-    for blk in 0..w.len() / 128 {
+    for blk in 0..n / 128 {
         let mut cs = [_mm_setzero_si128(); 8];
         for (l, c) in cs.iter_mut().enumerate() {
             let at = 128 * blk + 16 * l;
-            read_ahead(p.add(at));
-            let v = _mm512_loadu_si512(p.add(at).cast());
+            let q = p.add(es * at);
+            read_ahead(q.cast());
+            let v = match K {
+                ONEPASS_F32 => _mm512_loadu_si512(q.cast()),
+                ONEPASS_F16 => _mm512_castps_si512(_mm512_cvtph_ps(_mm256_loadu_si256(q.cast()))),
+                _ => _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(_mm256_loadu_si256(q.cast()))),
+            };
             let a = _mm512_and_si512(v, mask);
             if sum {
                 let af = _mm512_castsi512_ps(a);
