@@ -411,6 +411,18 @@ impl<const R: usize> RowParts<R> {
     }
 }
 
+/// Items `0..n` in `pieces` consecutive runs, `step(i)` after run `i` (but the last): a row's
+/// expansion with the next chunk's staging steps between its pieces ([`tl1_impl`]).
+#[inline(always)]
+fn in_pieces(n: usize, pieces: usize, mut step: impl FnMut(usize), mut item: impl FnMut(usize)) {
+    for i in 0..pieces {
+        (n * i / pieces..n * (i + 1) / pieces).for_each(&mut item);
+        if i + 1 < pieces {
+            step(i);
+        }
+    }
+}
+
 /// The lane shifts of a staged TL1 word: [`tl1_impl`]'s `sh_a` then `sh_b` fields. Constants,
 /// so that `vpsrlvd` needs no mask for counts the compiler could not prove below 32.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
@@ -436,20 +448,13 @@ unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
     table: &[u32; 4],
     out: *mut u8,
     pieces: usize,
-    mut step: impl FnMut(usize),
+    step: impl FnMut(usize),
     ends: Ends,
 ) -> (__m512, __m512) {
     let sh = tl1_shifts::<Q>();
     let tab = table16(table);
     let mut run = Run512::<NT, H>::new(out, &ends);
-    for i in 0..pieces {
-        for t in nw * i / pieces..nw * (i + 1) / pieces {
-            run.push(expand16(words.add(16 * t), sh, tab));
-        }
-        if i + 1 < pieces {
-            step(i);
-        }
-    }
+    in_pieces(nw, pieces, step, |t| run.push(expand16(words.add(16 * t), sh, tab)));
     tl1_tail512::<Q, NT, H>(run, words.add(16 * nw), 0, odd, table, ends)
 }
 
@@ -892,16 +897,16 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
                 continue;
             }
             let mut run = Run::<NT, H>::new(row_out, cols);
-            for i in 0..pieces {
-                for t in nw * i / pieces..nw * (i + 1) / pieces {
+            in_pieces(
+                nw,
+                pieces,
+                |i| stage_step(pairs, nnp, nxt, t0 + i),
+                |t| {
                     let w = words.add(16 * t);
                     run.push(expand8(w, sh_a, table));
                     run.push(expand8(w, sh_b, table));
-                }
-                if i + 1 < pieces {
-                    stage_step(pairs, nnp, nxt, t0 + i);
-                }
-            }
+                },
+            );
             if odd {
                 run.push(expand8(words.add(16 * nw), sh_a, table));
             }

@@ -15,7 +15,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{tl1_tail512, tl2_tail512, Ends, Run512};
+use super::{in_pieces, tl1_tail512, tl2_tail512, Ends, Run512};
 
 /// The pair table of the 4-entry table `t` (16-bit patterns in the low halves): entry
 /// `c0 | c1 << 2` is `t[c0] | t[c1] << 16`.
@@ -64,7 +64,7 @@ pub(super) unsafe fn tl1_row512v<const Q: usize, const NT: bool>(
     table: &[u32; 4],
     out: *mut u8,
     pieces: usize,
-    mut step: impl FnMut(usize),
+    step: impl FnMut(usize),
     ends: Ends,
 ) -> (__m512, __m512) {
     // Column `o` of a word is field `o` (Q = 1), or with Q = 2 its quads in byte order
@@ -74,15 +74,10 @@ pub(super) unsafe fn tl1_row512v<const Q: usize, const NT: bool>(
     let pairs = load16(&pairs16(table));
     let mut run = Run512::<NT, true>::new(out, &ends);
     let np = nw / 2;
-    for i in 0..pieces {
-        for u in np * i / pieces..np * (i + 1) / pieces {
-            let w = words.add(32 * u);
-            run.push_whole(lookup(words2(w, 0xff00, w.add(16)), ctl, pairs));
-        }
-        if i + 1 < pieces {
-            step(i);
-        }
-    }
+    in_pieces(np, pieces, step, |u| {
+        let w = words.add(32 * u);
+        run.push_whole(lookup(words2(w, 0xff00, w.add(16)), ctl, pairs));
+    });
     tl1_tail512::<Q, NT, true>(run, words.add(32 * np), nw % 2, odd, table, ends)
 }
 
