@@ -88,11 +88,11 @@ pub unsafe fn max_abs_bits(w: &[f32]) -> u32 {
 }
 
 /// [`onepass_group128`]'s input: little-endian f32.
-pub const ONEPASS_F32: u8 = 0;
+pub(super) const ONEPASS_F32: u8 = 0;
 /// [`onepass_group128`]'s input: f16.
-pub const ONEPASS_F16: u8 = 1;
+pub(super) const ONEPASS_F16: u8 = 1;
 /// [`onepass_group128`]'s input: bf16.
-pub const ONEPASS_BF16: u8 = 2;
+pub(super) const ONEPASS_BF16: u8 = 2;
 
 /// One piece of `i2s_onepass::OnePass::feed` in the canonical layout with AVX-512, in one read
 /// of each element of `src` (`K`: f32, or f16 / bf16 widened exactly as [`half_to_f32`]): with `lanes`, its magnitudes added to the partial sums (as
