@@ -23,6 +23,8 @@
 use super::i2s::I2sLayout;
 use super::i2s_fast::{abs_sum_lanes, code_of, combine_lanes, half_to_f32, pack, CodeRule, Half, SUM_LANES};
 use super::ABSMEAN_MIN_SCALE;
+#[cfg(target_arch = "x86_64")]
+use crate::quant::simd::f32_bytes;
 
 /// Relative half-width of the bracket around the sample's half scale. For Gaussian weights
 /// about 0.6 · BRACKET of the elements fall inside it (the density of `|x|` at half the mean
@@ -109,13 +111,6 @@ enum Src<'a> {
     /// Only where the fused kernel widens (x86-64).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Half(&'a [u8], Half),
-}
-
-/// The bytes of `w`.
-#[cfg(target_arch = "x86_64")]
-fn f32_bytes(w: &[f32]) -> &[u8] {
-    // SAFETY: any f32 is 4 initialized bytes; the length and lifetime are `w`'s.
-    unsafe { std::slice::from_raw_parts(w.as_ptr().cast(), 4 * w.len()) }
 }
 
 /// The state of one one-pass quantization: feed it the pieces in order, then [`OnePass::finish`].
