@@ -62,9 +62,6 @@ const CHUNK: usize = 4096;
 /// Outputs at least this large are split across threads (by default).
 pub const PAR_MIN_BYTES: usize = 1 << 20;
 
-/// Each thread's piece is at least this many output bytes.
-pub const PIECE_MIN_BYTES: usize = 256 << 10;
-
 /// Outputs at least this large may use streaming (non-temporal) stores when `Streaming::Auto`
 /// (see there): they would not stay in the caches anyway, and streaming stores skip the
 /// read-for-ownership.

@@ -45,10 +45,10 @@ pub use transcode::{
     decode_ternary, encode_ternary, transcode, ScaleLoss, TernaryFormat, TranscodeOptions, Transcoded,
 };
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result, Status};
-use crate::quant::output::OutType;
+use crate::quant::output::{share_pieces, OutType};
 
 /// A ternary tensor: trits in {−1, 0, +1} (flattened row-major) and one per-tensor scale.
 /// Element `e` has the value `scale * trits[e] as f32`.
@@ -326,17 +326,27 @@ pub(crate) fn elements(m: usize, k: usize) -> Result<usize> {
 /// Bytes per piece of the parallel index scans ([`scan_any`]).
 pub(crate) const SCAN_PIECE: usize = 512 << 10;
 
-/// Whether `bad` holds for any piece of `bytes`: pieces of [`SCAN_PIECE`] bytes over rayon's
-/// pool for large inputs, else `bad(bytes)` on the calling thread. For the index scans that
-/// run before a decode writes anything (I2_S codes in `TensorCodec`, TL1 / TL2 nibbles in
+/// Whether `bad` holds for any piece of `bytes`: pieces of [`SCAN_PIECE`] bytes shared by the
+/// calling thread and rayon's pool ([`share_pieces`]; the pieces after a bad one are skipped)
+/// for large inputs, else `bad(bytes)` on the calling thread. For the index scans that run
+/// before a decode writes anything (I2_S codes in `TensorCodec`, TL1 / TL2 nibbles in
 /// `tl_fast`): on one thread they held up the whole decode (TL2 at 16 Mi elements reads
 /// 3.5 MiB, ~0.6 ms at one thread's read rate on the session-9 Xeon, a fifth of a two-thread
-/// decode). `bad` must be a property of each byte, so that the pieces decide it alone.
+/// decode); the calling thread starts at once rather than waiting for the pool to take the job
+/// (`tl_fast::for_row_groups` has the figures). `bad` must be a property of each byte, so that
+/// the pieces decide it alone.
 pub(crate) fn scan_any(bytes: &[u8], bad: impl Fn(&[u8]) -> bool + Sync + Send) -> bool {
-    if bytes.len() >= 2 * SCAN_PIECE && rayon::current_num_threads() > 1 {
-        return bytes.par_chunks(SCAN_PIECE).any(bad);
+    let threads = rayon::current_num_threads();
+    if bytes.len() < 2 * SCAN_PIECE || threads == 1 {
+        return bad(bytes);
     }
-    bad(bytes)
+    let found = AtomicBool::new(false);
+    share_pieces(bytes.chunks(SCAN_PIECE).collect(), threads, |piece| {
+        if !found.load(Ordering::Relaxed) && bad(piece) {
+            found.store(true, Ordering::Relaxed);
+        }
+    });
+    found.into_inner()
 }
 
 /// `"byte N"`, or `"byte N (file byte B+N)"` when the tensor's first byte is at file offset `B`.

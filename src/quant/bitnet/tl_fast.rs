@@ -15,9 +15,6 @@
 //! portable path decodes to f32 and stores through [`super::store_values`].
 
 #[cfg(target_arch = "x86_64")]
-use rayon::prelude::*;
-
-#[cfg(target_arch = "x86_64")]
 use super::i2s_fast::STREAM_MIN_BYTES;
 use super::tl1::{pair, tl1_nbytes, tl1_validate};
 use super::tl2::{rowperm, tl2_geometry, Tl2Geometry, TRIPLES};
@@ -26,9 +23,9 @@ use std::ops::Range;
 use super::tiles::TlKind;
 use super::{check_out, decode_tl1, decode_tl2, elements, read_f32, value_lut, with_f32, TlConfig};
 use crate::error::Result;
-use crate::quant::output::{OutType, Streaming};
 #[cfg(target_arch = "x86_64")]
-use crate::quant::output::{PAR_MIN_BYTES, PIECE_MIN_BYTES};
+use crate::quant::output::{share_pieces, PAR_MIN_BYTES, PIECE_BYTES};
+use crate::quant::output::{OutType, Streaming};
 use crate::quant::simd::f32_bytes_mut;
 
 /// Which x86-64 kernels the fast TL decoders run; the values are the same. The library uses
@@ -122,9 +119,16 @@ fn stream(streaming: Streaming, dst: &[u8]) -> bool {
 }
 
 /// Run `group(scratch, gi, rows)` for every row group `gi` from `first` on (`rows`: its
-/// `group_bytes` output bytes of `dst`, which holds consecutive groups): on the calling thread for small outputs or a one-thread pool (one scratch),
-/// else over rayon's pool in pieces of at least [`PIECE_MIN_BYTES`] (one scratch per piece);
-/// each thread fences its streaming stores (`nt`) before it finishes.
+/// `group_bytes` output bytes of `dst`, which holds consecutive groups): on the calling thread
+/// for small outputs or a one-thread pool (one scratch), else in pieces of whole groups, about
+/// [`PIECE_BYTES`] of output each, shared by the calling thread and the pool
+/// ([`share_pieces`], as the other decoders split): one scratch per piece, and each piece
+/// fences its streaming stores (`nt`) when it ends. Against rayon's `par_chunks_mut` over
+/// single groups (a fence per 256 KiB group, and the calling thread waiting for the pool to
+/// pick the job up), two threads, 16 Mi elements, five alternated runs with the scan split the
+/// same way ([`super::scan_any`]): TL1 f32 71% -> 77% of the line, TL2 f32 65% -> 75%, TL1 f16
+/// / bf16 57 / 62% -> 62 / 66%, TL2 f16 / bf16 64 / 57% -> 64 / 62% (docs/PERFORMANCE.md,
+/// session 11).
 #[cfg(target_arch = "x86_64")]
 fn for_row_groups<S>(
     dst: &mut [u8],
@@ -134,24 +138,23 @@ fn for_row_groups<S>(
     scratch: impl Fn() -> S + Sync + Send,
     group: impl Fn(&mut S, usize, &mut [u8]) + Sync + Send,
 ) {
-    let fence = || {
+    let run = |first: usize, piece: &mut [u8]| {
+        let mut s = scratch();
+        for (gi, rows) in piece.chunks_mut(group_bytes).enumerate() {
+            group(&mut s, first + gi, rows);
+        }
         if nt {
             // SAFETY: only called on the AVX2 paths; orders this thread's streaming stores.
             unsafe { super::tl_x86::sfence() };
         }
     };
-    if rayon::current_num_threads() == 1 || dst.len() < PAR_MIN_BYTES {
-        let mut s = scratch();
-        for (gi, rows) in dst.chunks_mut(group_bytes).enumerate() {
-            group(&mut s, first + gi, rows);
-        }
-        return fence();
+    let threads = rayon::current_num_threads();
+    if threads == 1 || dst.len() < PAR_MIN_BYTES {
+        return run(first, dst);
     }
-    let min_groups = (PIECE_MIN_BYTES / group_bytes).max(1);
-    dst.par_chunks_mut(group_bytes).enumerate().with_min_len(min_groups).for_each_init(scratch, |s, (gi, rows)| {
-        group(s, first + gi, rows);
-        fence();
-    });
+    let per = (PIECE_BYTES / group_bytes).max(1);
+    let pieces: Vec<(usize, &mut [u8])> = dst.chunks_mut(per * group_bytes).enumerate().collect();
+    share_pieces(pieces, threads, |(i, piece)| run(first + i * per, piece));
 }
 
 /// [`super::decode_tl1`], fast (streaming stores for large outputs).
