@@ -746,6 +746,13 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     let table = pair_table(values);
     let es = esize(H);
     let (wide, vbmi) = (expand != Expand::Avx2, H && expand == Expand::Vbmi);
+    // VBMI with bm = 32: the slots hold the file's pair indices ([`vbmi::tl1_stage_nib`], one
+    // byte permute per slot), expanded by [`vbmi::tl1_row512n`] (its tables built here once).
+    // Against the codes' staging and expansion ([`tl1_stage`], [`vbmi::tl1_row512v`]), 16 Mi
+    // elements, five alternated runs: one thread f16 / bf16 68 / 70% -> 72 / 72% of the line,
+    // two threads 66 / 62% -> 68 / 66% (docs/PERFORMANCE.md, session 11).
+    let nib_tables = (vbmi && Q == 2).then(|| vbmi::NibTables::new(&table4(values, [0, 1, 2, 1])));
+    let nib = nib_tables.is_some();
     // Q = 2: the two quads of a pair (8 columns) are 32 contiguous bytes, staged 256 bits at a
     // time; a word then holds its quads' codes in byte order (0, 2, 1, 3) and row s sits in
     // slot `s` with bits 2 and 3 swapped. Q = 1: 128 bits at a time, natural order.
@@ -784,8 +791,13 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             }
         }
     };
-    let stage_step =
-        |pairs: &[usize; TL1_CHUNK / 8], np: usize, w: *mut [u32; 16], t: usize| tl1_stage::<Q>(p, pairs, np, w, t);
+    let stage_step = |pairs: &[usize; TL1_CHUNK / 8], np: usize, w: *mut [u32; 16], t: usize| {
+        if nib {
+            vbmi::tl1_stage_nib(p, pairs, np, w, t, t + 1)
+        } else {
+            tl1_stage::<Q>(p, pairs, np, w, t)
+        }
+    };
     // Buffer `b`'s slot at which chunk `x` (of the row group written at `out` + `skip` bytes)
     // is staged (see [`stage_window`]).
     let window = |b: usize, x: usize, skip: usize| {
@@ -836,8 +848,12 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             // Chunk x, staged whole.
             fill_pairs(pairs, &blocks, x);
             (cur, cur_b) = (window(0, x, 0), 0);
-            for t in 0..np.div_ceil(2) {
-                stage_step(pairs, np, cur, t);
+            if nib {
+                vbmi::tl1_stage_nib(p, pairs, np, cur, 0, np.div_ceil(2));
+            } else {
+                for t in 0..np.div_ceil(2) {
+                    stage_step(pairs, np, cur, t);
+                }
             }
         }
         // With `pipe`, chunk x + 1 (or the next row group's chunk 0), staged in 16 slices (one
@@ -886,7 +902,9 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
                 } else {
                     Ends::PLAIN
                 };
-                let got = if vbmi {
+                let got = if let Some(tables) = &nib_tables {
+                    vbmi::tl1_row512n::<NT>(words, nw, odd, tables, row_out, pieces, step, ends)
+                } else if vbmi {
                     vbmi::tl1_row512v::<Q, NT>(words, nw, odd, &tab4, row_out, pieces, step, ends)
                 } else {
                     tl1_row512::<Q, NT, H>(words, nw, odd, &tab4, row_out, pieces, step, ends)

@@ -12,10 +12,16 @@
 //! holds the 16-bit patterns of codes `c0` (low half) and `c1` ([`pairs16`]), the same patterns
 //! the other kernels store. Groups that do not fill whole stores go through the AVX-512
 //! expansion, in the same run.
+//!
+//! TL1 with `bm = 32` skips the codes: its staging ([`tl1_stage_nib`]) moves the file's bytes
+//! into the row words with one `vpermt2b` per 16 rows x 16 columns, so each 4-bit field of a
+//! word is a pair index (0..=8), and [`tl1_row512n`] looks each lane's index up whole in a table
+//! of the nine pairs' patterns.
 
 use std::arch::x86_64::*;
 
-use super::{in_pieces, tl1_tail512, tl2_tail512, Ends, Run512};
+use super::{in_pieces, tl1_tail512, tl2_tail512, Ends, Run512, Tail, TL1_CHUNK};
+use crate::quant::bitnet::tl1::pair;
 
 /// The pair table of the 4-entry table `t` (16-bit patterns in the low halves): entry
 /// `c0 | c1 << 2` is `t[c0] | t[c1] << 16`.
@@ -79,6 +85,122 @@ pub(super) unsafe fn tl1_row512v<const Q: usize, const NT: bool>(
         run.push_whole(lookup(words2(w, 0xff00, w.add(16)), ctl, pairs));
     });
     tl1_tail512::<Q, NT, true>(run, words.add(32 * np), nw % 2, odd, table, ends)
+}
+
+/// [`tl1_stage_nib`]'s `vpermt2b` indices: byte `4L + x` of a slot is quad `x` of row
+/// `s = slot(L)`; the 32 source bytes of pair `u` hold quads `2u`, `2u + 1` for rows 0..16
+/// (16 bytes each), pair `2t`'s in the first source, `2t + 1`'s in the second (index bit 6).
+const NIB_INDEX: [u8; 64] = {
+    let mut idx = [0u8; 64];
+    let mut b = 0;
+    while b < 64 {
+        let (l, x) = (b / 4, b % 4);
+        let s = (l & 3) | ((l & 4) << 1) | ((l & 8) >> 1);
+        idx[b] = ((x / 2) * 64 + (x % 2) * 16 + s) as u8;
+        b += 1;
+    }
+    idx
+};
+
+/// TL1 staging steps `t0..t1` of a chunk (`Q = 2`, `bm = 32`) of `np` pairs whose source
+/// offsets (in `p`) are `pairs`, for [`tl1_row512n`]: slot `t` of `w` gets, in lane `L`, the
+/// four bytes of columns `16t..16t + 16` of row `slot(L)` (bits 2 and 3 of `L` swapped, the
+/// lanes [`super::tl1_stage`] uses) as they are in the file: byte `x` is column quad `4t + x`,
+/// its high nibble the pair index of the quad's first two columns. One `vpermt2b` per slot
+/// where `tl1_stage` turns each nibble into two codes and interleaves them in ten shuffles.
+// SAFETY: `p` valid for 32 bytes at `pairs[u]` for every `u < np` read below; `w` valid for
+// slots `t0..t1`.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+pub(super) unsafe fn tl1_stage_nib(
+    p: *const u8,
+    pairs: &[usize; TL1_CHUNK / 8],
+    np: usize,
+    w: *mut [u32; 16],
+    t0: usize,
+    t1: usize,
+) {
+    let idx = _mm512_loadu_si512(NIB_INDEX.as_ptr().cast());
+    for t in t0..t1 {
+        let a = _mm256_loadu_si256(p.add(pairs[2 * t]).cast());
+        let b = if 2 * t + 1 < np {
+            _mm256_loadu_si256(p.add(pairs[2 * t + 1]).cast())
+        } else {
+            a /* unused */
+        };
+        let v = _mm512_permutex2var_epi8(_mm512_castsi256_si512(a), idx, _mm512_castsi256_si512(b));
+        _mm512_storeu_si512(w.add(t).cast(), v);
+    }
+}
+
+/// The tables of [`tl1_row512n`], built once per row group from the 4-entry table of 16-bit
+/// patterns (codes trit + 1).
+pub(super) struct NibTables {
+    /// Multishift control of a store: lane `i` (columns `2i`, `2i + 1`) takes pair
+    /// `(i % 8) % 2` of quad `(i % 8) / 2` of the first word (lanes 0..8) or the second, the
+    /// high nibble first.
+    ctl: [u32; 16],
+    /// Entry `e` (a pair index ≤ 8): the patterns of its two trits.
+    pairs: [u32; 16],
+    /// Multishift control of single values: lane `i` (column `i`) is trit `i % 2` of pair
+    /// `(i % 4) / 2` of quad `i / 4`.
+    ctl1: [u32; 16],
+    /// The patterns of the first / second trit of each pair index.
+    trits: [[u32; 16]; 2],
+}
+
+impl NibTables {
+    pub(super) fn new(table: &[u32; 4]) -> NibTables {
+        let value = |t: i8| table[(t + 1) as usize] & 0xffff;
+        let trits = |e: usize| pair(e.min(8) as u8);
+        NibTables {
+            ctl: control(|i| 8 * ((i % 8) / 2) + 4 * (1 - i % 2)),
+            pairs: std::array::from_fn(|e| value(trits(e).0) | value(trits(e).1) << 16),
+            ctl1: control(|i| 8 * (i / 4) + 4 * (1 - (i % 4) / 2)),
+            trits: [std::array::from_fn(|e| value(trits(e).0)), std::array::from_fn(|e| value(trits(e).1))],
+        }
+    }
+}
+
+/// [`super::tl1_row512`] for 16-bit outputs with VBMI from [`tl1_stage_nib`]'s slots (pair
+/// indices rather than codes; the same values and stores): two words (32 columns) per store,
+/// each lane's pair index looked up whole in the nine pairs' patterns; the word and half word
+/// that do not fill a store through the single values' tables (index nibble | trit << 4).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+pub(super) unsafe fn tl1_row512n<const NT: bool>(
+    words: *const u32,
+    nw: usize,
+    odd: bool,
+    tables: &NibTables,
+    out: *mut u8,
+    pieces: usize,
+    step: impl FnMut(usize),
+    ends: Ends,
+) -> (__m512, __m512) {
+    let (ctl, pairs) = (load16(&tables.ctl), load16(&tables.pairs));
+    let mut run = Run512::<NT, true>::new(out, &ends);
+    let np = nw / 2;
+    in_pieces(np, pieces, step, |u| {
+        let w = words.add(32 * u);
+        run.push_whole(lookup(words2(w, 0xff00, w.add(16)), ctl, pairs));
+    });
+    let single = |w: *const u32| {
+        let codes = _mm512_multishift_epi64_epi8(load16(&tables.ctl1), _mm512_set1_epi32(w.read() as i32));
+        let half = _mm512_setr_epi32(0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16);
+        let at = _mm512_or_si512(_mm512_and_si512(codes, _mm512_set1_epi32(15)), half);
+        _mm512_castsi512_ps(_mm512_permutex2var_epi32(load16(&tables.trits[0]), at, load16(&tables.trits[1])))
+    };
+    let w = words.add(32 * np);
+    if nw % 2 == 1 {
+        run.push(single(w));
+    }
+    if odd {
+        // Half a word at the end: not whole stores, so only a run of its own.
+        debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
+        run.push_last(single(w.add(16 * (nw % 2))), 8);
+        return (_mm512_setzero_ps(), _mm512_setzero_ps());
+    }
+    run.end(ends.tail)
 }
 
 /// [`super::tl2_row512`] for 16-bit outputs with VBMI (the same arguments, values and stores):
