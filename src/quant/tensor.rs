@@ -281,7 +281,7 @@ impl TensorCodec {
         // and rayon's pool (`share_pieces`, as the other decoders split), each piece into its
         // own part of `dst`. Against rayon's `par_chunks_mut` over single steps (the calling
         // thread waiting for the pool to take the job): two threads, 16 Mi elements, four
-        // alternated runs, f32 92% -> 95% of the line, f16 72% -> 83%, bf16 74% -> 80%
+        // alternated runs, f32 92.5% -> 95.5% of the line, f16 72.5% -> 83%, bf16 74% -> 79.5%
         // (docs/PERFORMANCE.md, session 11).
         let step_bytes = rows_per_step * ne0 * esize;
         let threads = if dst.len() >= PAR_MIN_BYTES { rayon::current_num_threads() } else { 1 };

@@ -87,7 +87,7 @@ fn byte_table(pt: &[[f32; 2]; 16]) -> Vec<[f32; 4]> {
         .collect()
 }
 
-/// Whether any nibble of `bytes` exceeds `max` (over rayon's pool for large inputs,
+/// Whether any nibble of `bytes` exceeds `max` (shared with rayon's pool for large inputs,
 /// [`super::scan_any`]).
 fn any_nibble_above(bytes: &[u8], max: u8) -> bool {
     super::scan_any(bytes, |c| any_nibble_above_one(c, max))
