@@ -746,12 +746,12 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     let table = pair_table(values);
     let es = esize(H);
     let (wide, vbmi) = (expand != Expand::Avx2, H && expand == Expand::Vbmi);
-    // VBMI with bm = 32: the slots hold the file's pair indices ([`vbmi::tl1_stage_nib`], one
-    // byte permute per slot), expanded by [`vbmi::tl1_row512n`] (its tables built here once).
-    // Against the codes' staging and expansion ([`tl1_stage`], [`vbmi::tl1_row512v`]), 16 Mi
+    // VBMI: the slots hold the file's pair indices ([`vbmi::tl1_stage_nib`], one byte permute
+    // per slot), expanded by [`vbmi::tl1_row512n`] (its tables built here once). Against the
+    // codes' staging and expansion ([`tl1_stage`], [`vbmi::tl1_row512v`]), bm = 32, 16 Mi
     // elements, five alternated runs: one thread f16 / bf16 68 / 70% -> 72 / 72% of the line,
     // two threads 66 / 62% -> 68 / 66% (docs/PERFORMANCE.md, session 11).
-    let nib_tables = (vbmi && Q == 2).then(|| vbmi::NibTables::new(&table4(values, [0, 1, 2, 1])));
+    let nib_tables = vbmi.then(|| vbmi::NibTables::new(&table4(values, [0, 1, 2, 1])));
     let nib = nib_tables.is_some();
     // Q = 2: the two quads of a pair (8 columns) are 32 contiguous bytes, staged 256 bits at a
     // time; a word then holds its quads' codes in byte order (0, 2, 1, 3) and row s sits in
@@ -793,7 +793,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     };
     let stage_step = |pairs: &[usize; TL1_CHUNK / 8], np: usize, w: *mut [u32; 16], t: usize| {
         if nib {
-            vbmi::tl1_stage_nib(p, pairs, np, w, t, t + 1)
+            vbmi::tl1_stage_nib::<Q>(p, pairs, np, w, t, t + 1)
         } else {
             tl1_stage::<Q>(p, pairs, np, w, t)
         }
@@ -849,7 +849,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             fill_pairs(pairs, &blocks, x);
             (cur, cur_b) = (window(0, x, 0), 0);
             if nib {
-                vbmi::tl1_stage_nib(p, pairs, np, cur, 0, np.div_ceil(2));
+                vbmi::tl1_stage_nib::<Q>(p, pairs, np, cur, 0, np.div_ceil(2));
             } else {
                 for t in 0..np.div_ceil(2) {
                     stage_step(pairs, np, cur, t);

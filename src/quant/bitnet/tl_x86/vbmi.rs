@@ -13,8 +13,8 @@
 //! the other kernels store. Groups that do not fill whole stores go through the AVX-512
 //! expansion, in the same run.
 //!
-//! TL1 with `bm = 32` skips the codes: its staging ([`tl1_stage_nib`]) moves the file's bytes
-//! into the row words with one `vpermt2b` per 16 rows x 16 columns, so each 4-bit field of a
+//! TL1 skips the codes: its staging ([`tl1_stage_nib`]) moves the file's bytes into the row
+//! words with one `vpermt2b` per 16 rows x 16 columns, so each 4-bit field of a
 //! word is a pair index (0..=8), and [`tl1_row512n`] looks each lane's index up whole in a table
 //! of the nine pairs' patterns.
 
@@ -87,31 +87,32 @@ pub(super) unsafe fn tl1_row512v<const Q: usize, const NT: bool>(
     tl1_tail512::<Q, NT, true>(run, words.add(32 * np), nw % 2, odd, table, ends)
 }
 
-/// [`tl1_stage_nib`]'s `vpermt2b` indices: byte `4L + x` of a slot is quad `x` of row
-/// `s = slot(L)`; the 32 source bytes of pair `u` hold quads `2u`, `2u + 1` for rows 0..16
-/// (16 bytes each), pair `2t`'s in the first source, `2t + 1`'s in the second (index bit 6).
-const NIB_INDEX: [u8; 64] = {
+/// [`tl1_stage_nib`]'s `vpermt2b` indices for `Q` ([`super::tl1_impl`]'s): byte `4L + x` of a
+/// slot is quad `x` of the row in lane `L` (`Q = 2`: row `L` with bits 2 and 3 swapped, the
+/// lanes [`super::tl1_stage`] uses; `Q = 1`: row `L`). Each of the two sources holds two quads
+/// for rows 0..16 (16 bytes each): quads 0, 1 in the first, 2, 3 in the second (index bit 6).
+const fn nib_index(q: usize) -> [u8; 64] {
     let mut idx = [0u8; 64];
     let mut b = 0;
     while b < 64 {
         let (l, x) = (b / 4, b % 4);
-        let s = (l & 3) | ((l & 4) << 1) | ((l & 8) >> 1);
+        let s = if q == 2 { (l & 3) | ((l & 4) << 1) | ((l & 8) >> 1) } else { l };
         idx[b] = ((x / 2) * 64 + (x % 2) * 16 + s) as u8;
         b += 1;
     }
     idx
-};
+}
 
-/// TL1 staging steps `t0..t1` of a chunk (`Q = 2`, `bm = 32`) of `np` pairs whose source
-/// offsets (in `p`) are `pairs`, for [`tl1_row512n`]: slot `t` of `w` gets, in lane `L`, the
-/// four bytes of columns `16t..16t + 16` of row `slot(L)` (bits 2 and 3 of `L` swapped, the
-/// lanes [`super::tl1_stage`] uses) as they are in the file: byte `x` is column quad `4t + x`,
-/// its high nibble the pair index of the quad's first two columns. One `vpermt2b` per slot
-/// where `tl1_stage` turns each nibble into two codes and interleaves them in ten shuffles.
-// SAFETY: `p` valid for 32 bytes at `pairs[u]` for every `u < np` read below; `w` valid for
-// slots `t0..t1`.
+/// TL1 staging steps `t0..t1` of a chunk of `np` pairs whose source offsets (in `p`) are
+/// `pairs` (`Q` as [`super::tl1_impl`]'s), for [`tl1_row512n`]: slot `t` of `w` gets, in each
+/// lane (the rows in [`super::tl1_stage`]'s lanes), the four bytes of columns `16t..16t + 16`
+/// of that row as they are in the file: byte `x` is column quad `4t + x`, its high nibble the
+/// pair index of the quad's first two columns. One `vpermt2b` per slot where `tl1_stage` turns
+/// each nibble into two codes and interleaves them in ten shuffles.
+// SAFETY: `p` valid for 32 bytes (Q = 2) / 16 bytes and 16 more 64 bytes on (Q = 1) at
+// `pairs[u]` for every `u < np` read below; `w` valid for slots `t0..t1`.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
-pub(super) unsafe fn tl1_stage_nib(
+pub(super) unsafe fn tl1_stage_nib<const Q: usize>(
     p: *const u8,
     pairs: &[usize; TL1_CHUNK / 8],
     np: usize,
@@ -119,11 +120,21 @@ pub(super) unsafe fn tl1_stage_nib(
     t0: usize,
     t1: usize,
 ) {
-    let idx = _mm512_loadu_si512(NIB_INDEX.as_ptr().cast());
+    let index = const { [nib_index(1), nib_index(2)] };
+    let idx = _mm512_loadu_si512(index[Q - 1].as_ptr().cast());
+    // The two quads of pair `u` for rows 0..16: contiguous (Q = 2), or 64 bytes apart (Q = 1).
+    let quads = |u: usize| {
+        let at = p.add(pairs[u]);
+        if Q == 2 {
+            _mm256_loadu_si256(at.cast())
+        } else {
+            _mm256_loadu2_m128i(at.add(64).cast(), at.cast())
+        }
+    };
     for t in t0..t1 {
-        let a = _mm256_loadu_si256(p.add(pairs[2 * t]).cast());
+        let a = quads(2 * t);
         let b = if 2 * t + 1 < np {
-            _mm256_loadu_si256(p.add(pairs[2 * t + 1]).cast())
+            quads(2 * t + 1)
         } else {
             a /* unused */
         };
