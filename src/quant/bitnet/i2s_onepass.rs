@@ -104,12 +104,11 @@ fn set_code(out: &mut [u8], layout: I2sLayout, e: usize, code: u8) {
     *b = (*b & !(3 << shift)) | code << shift;
 }
 
-/// A piece of input.
+/// A piece of input to the fused kernel.
+#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 enum Src<'a> {
     F32(&'a [f32]),
-    /// Only where the fused kernel widens (x86-64).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Half(&'a [u8], Half),
 }
 
@@ -154,84 +153,93 @@ impl OnePass {
     /// into its payload bytes `out`: summed (unless the sample held it), then coded against the
     /// bracket, its in-between elements recorded.
     pub(super) fn feed(&mut self, w: &[f32], at: usize, out: &mut [u8]) {
-        self.feed_src(Src::F32(w), at, out)
-    }
-
-    /// [`OnePass::feed`] for a piece of f16 / bf16 weights (`src`: little-endian halves),
-    /// widened as `i2s_fast::half_to_f32` does (into `buf` where no fused kernel runs).
-    pub(super) fn feed_half(&mut self, src: &[u8], kind: Half, at: usize, out: &mut [u8], buf: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if self.fused() {
-            return self.feed_src(Src::Half(src, kind), at, out);
+        if let Some(bracket) = self.fused_bracket() {
+            return self.feed_fused(Src::F32(w), bracket, at, out);
         }
-        let w = &mut buf[..src.len() / 2];
-        half_to_f32(src, kind, w);
-        self.feed_src(Src::F32(w), at, out)
-    }
-
-    /// Whether the fused AVX-512 kernel runs (canonical layout).
-    #[cfg(target_arch = "x86_64")]
-    fn fused(&self) -> bool {
-        self.layout == I2sLayout::Group128 && crate::quant::simd::avx512()
-    }
-
-    fn feed_src(&mut self, src: Src, at: usize, out: &mut [u8]) {
-        let len = match src {
-            Src::F32(w) => w.len(),
-            Src::Half(b, _) => b.len() / 2,
-        };
-        let sum = at >= self.summed;
-        if sum {
-            debug_assert_eq!(at, self.summed);
-            self.summed += len;
-        }
-        let bracket = self.bracket;
-        #[cfg(target_arch = "x86_64")]
-        if let Some((lo, hi)) = bracket.filter(|_| self.fused()) {
-            use super::simd_x86::{onepass_group128, ONEPASS_BF16, ONEPASS_F16, ONEPASS_F32};
-            let record = !self.overflow;
-            let amb = &mut self.amb;
-            let had = amb.len();
-            // The kernel stores whole vectors: room for every element and 16 more.
-            amb.idx.reserve(len + 16);
-            amb.bits.reserve(len + 16);
-            let (lanes, idx, bits) = (sum.then_some(&mut self.lanes), amb.idx.as_mut_ptr(), amb.bits.as_mut_ptr());
-            // SAFETY: AVX-512 detected (`fused`); whole blocks (pieces are, and I2_S tensors are
-            // whole blocks); `hi` is a finite non-negative float; both vectors have room for
-            // `had + len + 16` entries, and the kernel returns how many it wrote (initialized
-            // u32s). Without `record` the entries written are dropped again.
-            let n = unsafe {
-                match src {
-                    Src::F32(w) => {
-                        onepass_group128::<ONEPASS_F32>(f32_bytes(w), lanes, lo, hi, at as u32, out, idx, bits, had)
-                    }
-                    Src::Half(b, Half::F16) => {
-                        onepass_group128::<ONEPASS_F16>(b, lanes, lo, hi, at as u32, out, idx, bits, had)
-                    }
-                    Src::Half(b, Half::Bf16) => {
-                        onepass_group128::<ONEPASS_BF16>(b, lanes, lo, hi, at as u32, out, idx, bits, had)
-                    }
-                }
-            };
-            let n = if record { n } else { had };
-            // SAFETY: `n` entries of both are initialized (above), within their capacity.
-            unsafe {
-                amb.idx.set_len(n);
-                amb.bits.set_len(n);
-            }
-            self.overflow = amb.len() > self.n / RECORD_SHARE;
-            return;
-        }
-        let Src::F32(w) = src else { unreachable!("halves are widened unless fused") };
-        if sum {
+        if self.count(at, w.len()) {
             self.lanes = abs_sum_lanes(w, self.lanes);
         }
-        let Some((lo, hi)) = bracket else { return };
+        let Some((lo, hi)) = self.bracket else { return };
         pack(w, CodeRule::Threshold { half: f32::from_bits(hi) }, self.layout, out);
         if !self.overflow {
             collect_between_scalar(w, lo, hi, at as u32, &mut self.amb);
             self.overflow = self.amb.len() > self.n / RECORD_SHARE;
         }
+    }
+
+    /// [`OnePass::feed`] for a piece of f16 / bf16 weights (`src`: little-endian halves),
+    /// widened as `i2s_fast::half_to_f32` does (inside the fused kernel, or into `buf` and fed
+    /// as f32 where it does not run).
+    pub(super) fn feed_half(&mut self, src: &[u8], kind: Half, at: usize, out: &mut [u8], buf: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(bracket) = self.fused_bracket() {
+            return self.feed_fused(Src::Half(src, kind), bracket, at, out);
+        }
+        let w = &mut buf[..src.len() / 2];
+        half_to_f32(src, kind, w);
+        self.feed(w, at, out)
+    }
+
+    /// Count a piece of `len` elements at `at` as fed; whether it is to be summed (the sample's
+    /// elements were summed before).
+    fn count(&mut self, at: usize, len: usize) -> bool {
+        let sum = at >= self.summed;
+        if sum {
+            debug_assert_eq!(at, self.summed);
+            self.summed += len;
+        }
+        sum
+    }
+
+    /// The bracket, where the fused AVX-512 kernel runs (canonical layout, a bracket: without
+    /// one the pieces are only summed).
+    #[cfg(target_arch = "x86_64")]
+    fn fused_bracket(&self) -> Option<(u32, u32)> {
+        self.bracket.filter(|_| self.layout == I2sLayout::Group128 && crate::quant::simd::avx512())
+    }
+
+    /// [`OnePass::feed`] / [`OnePass::feed_half`] through the fused kernel, under `(lo, hi)`
+    /// ([`OnePass::fused_bracket`]).
+    #[cfg(target_arch = "x86_64")]
+    fn feed_fused(&mut self, src: Src, (lo, hi): (u32, u32), at: usize, out: &mut [u8]) {
+        use super::simd_x86::{onepass_group128, ONEPASS_BF16, ONEPASS_F16, ONEPASS_F32};
+        let len = match src {
+            Src::F32(w) => w.len(),
+            Src::Half(b, _) => b.len() / 2,
+        };
+        let sum = self.count(at, len);
+        let record = !self.overflow;
+        let amb = &mut self.amb;
+        let had = amb.len();
+        // The kernel stores whole vectors: room for every element and 16 more.
+        amb.idx.reserve(len + 16);
+        amb.bits.reserve(len + 16);
+        let (lanes, idx, bits) = (sum.then_some(&mut self.lanes), amb.idx.as_mut_ptr(), amb.bits.as_mut_ptr());
+        // SAFETY: AVX-512 detected (`fused_bracket`); whole blocks (pieces are, and I2_S tensors
+        // are whole blocks); `hi` is a finite non-negative float; both vectors have room for
+        // `had + len + 16` entries, and the kernel returns how many it wrote (initialized u32s).
+        // Without `record` the entries written are dropped again.
+        let n = unsafe {
+            match src {
+                Src::F32(w) => {
+                    onepass_group128::<ONEPASS_F32>(f32_bytes(w), lanes, lo, hi, at as u32, out, idx, bits, had)
+                }
+                Src::Half(b, Half::F16) => {
+                    onepass_group128::<ONEPASS_F16>(b, lanes, lo, hi, at as u32, out, idx, bits, had)
+                }
+                Src::Half(b, Half::Bf16) => {
+                    onepass_group128::<ONEPASS_BF16>(b, lanes, lo, hi, at as u32, out, idx, bits, had)
+                }
+            }
+        };
+        let n = if record { n } else { had };
+        // SAFETY: `n` entries of both are initialized (above), within their capacity.
+        unsafe {
+            amb.idx.set_len(n);
+            amb.bits.set_len(n);
+        }
+        self.overflow = amb.len() > self.n / RECORD_SHARE;
     }
 
     /// The sum of every element (fed whole), in [`super::i2s_fast::abs_sum`]'s order.
@@ -430,6 +438,34 @@ mod tests {
                 let got =
                     quantize_i2s_half(&bytes, kind, Ternarizer::Absmean, I2sLayout::Group128, TailFill::Zero).unwrap();
                 assert!(got == want, "{what}, {kind:?}: one pass differs from the scalar quantizer");
+            }
+        }
+    }
+
+    /// A non-finite weight inside the sample (no bracket: the one pass only sums) ends in
+    /// absmean's error, naming the element, for f32, f16 and bf16 inputs, as the scalar
+    /// quantizer's does; never a panic.
+    #[test]
+    fn a_non_finite_sample_ends_in_the_scalar_error() {
+        let mut rng = Rng(3);
+        let n = ONE_PASS_MIN;
+        let mut w = gaussian(&mut rng, n, 0.02);
+        for bad in [f32::NAN, f32::INFINITY] {
+            w[5] = bad;
+            let want = quantize_i2s(&w, Ternarizer::Absmean, I2sLayout::Group128, TailFill::Zero).unwrap_err();
+            let got = quantize_i2s_fast(&w, Ternarizer::Absmean, I2sLayout::Group128, TailFill::Zero).unwrap_err();
+            assert_eq!(got.to_string(), want.to_string());
+            for kind in [Half::F16, Half::Bf16] {
+                let bytes: Vec<u8> = w
+                    .iter()
+                    .flat_map(|&x| match kind {
+                        Half::F16 => crate::quant::float::f32_to_f16(x).to_le_bytes(),
+                        Half::Bf16 => crate::quant::float::f32_to_bf16(x).to_le_bytes(),
+                    })
+                    .collect();
+                let got = quantize_i2s_half(&bytes, kind, Ternarizer::Absmean, I2sLayout::Group128, TailFill::Zero)
+                    .unwrap_err();
+                assert_eq!(got.to_string(), want.to_string(), "{kind:?}");
             }
         }
     }
