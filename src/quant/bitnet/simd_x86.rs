@@ -95,14 +95,15 @@ pub(super) const ONEPASS_F16: u8 = 1;
 pub(super) const ONEPASS_BF16: u8 = 2;
 
 /// One piece of `i2s_onepass::OnePass::feed` in the canonical layout with AVX-512, in one read
-/// of each element of `src` (`K`: f32, or f16 / bf16 widened exactly as [`half_to_f32`]): with `lanes`, its magnitudes added to the partial sums (as
-/// [`abs_sum_lanes`]: lane `e % 16`, f64); its codes under the threshold `hi` packed into `out`
-/// (as [`pack_group128`], `CodeRule::Threshold`); and the offsets (`base` + position) and bits
-/// of the elements with `lo < |x| <= hi` recorded at `idx` / `bits` + `len` (as
+/// of each element of `src` (`K`: f32, or f16 / bf16 widened exactly as [`half_to_f32`]): with
+/// `lanes`, its magnitudes added to the partial sums (as [`abs_sum_lanes`]: lane `e % 16`,
+/// f64); its codes under the threshold `hi` packed into `out` (as [`pack_group128`],
+/// `CodeRule::Threshold`); and the offsets (`base` + position) and bits of the elements with
+/// `lo < |x| <= hi` recorded at `idx` / `bits` + `len` (as
 /// `i2s_onepass::collect_between_scalar`), branch-free: per 16 elements they are compressed to
 /// the front of a vector (`vpcompressd`) stored whole, and the count grows by theirs. Returns the
-/// new count. Whole 128-element blocks, `out.len()` a quarter of their count, `hi` a non-negative finite
-/// float's bits, `idx` / `bits` with room for `len + w.len() + 16` entries.
+/// new count. `src` is `n` elements in whole 128-element blocks, `out.len() == n / 4`, `hi` a
+/// non-negative finite float's bits, `idx` / `bits` with room for `len + n + 16` entries.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,popcnt")]
 pub unsafe fn onepass_group128<const K: u8>(
