@@ -59,6 +59,11 @@ fn bad(msg: impl Into<String>) -> Error {
 /// Elements decoded per step through the f32 scratch buffer.
 const STEP_ELEMS: u64 = 1 << 16;
 
+/// Whole rows of `ne0` elements per step: about [`STEP_ELEMS`] elements, at least one row.
+fn rows_per_step(ne0: usize) -> usize {
+    (STEP_ELEMS as usize / ne0).max(1)
+}
+
 impl TensorCodec {
     /// A codec for a tensor of type `ty` and shape `ne` (canonical I2_S layout, no tile
     /// configuration, file offset unknown).
@@ -264,7 +269,7 @@ impl TensorCodec {
     fn decode_i2s_rows(&self, bytes: &[u8], rows: Range<u64>, out: OutType, dst: &mut [u8]) -> Result<()> {
         let ne0 = self.ne[0] as usize;
         let scale = read_f32(bytes, bytes.len() - 32);
-        let rows_per_step = (STEP_ELEMS as usize / ne0).max(1);
+        let rows_per_step = rows_per_step(ne0);
         // Check every code of the range before writing anything (the vectorized scan first; the
         // scalar check finds and names the byte).
         let (b0, b1) = (rows.start as usize * ne0 / 4, rows.end as usize * ne0 / 4);
@@ -325,7 +330,7 @@ impl TensorCodec {
         }
         // The scalar path: steps of whole rows (about STEP_ELEMS elements) through an f32
         // scratch buffer, then stored.
-        let rows_per_step = (STEP_ELEMS as usize / ne0).max(1);
+        let rows_per_step = rows_per_step(ne0);
         let mut scratch = Vec::new();
         for (i, d) in d.chunks_mut(rows_per_step * ne0 * esize).enumerate() {
             let at = first + i * rows_per_step * ne0 / 4;

@@ -791,13 +791,9 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             }
         }
     };
-    let stage_step = |pairs: &[usize; TL1_CHUNK / 8], np: usize, w: *mut [u32; 16], t: usize| {
-        if nib {
-            vbmi::tl1_stage_nib::<Q>(p, pairs, np, w, t, t + 1)
-        } else {
-            tl1_stage::<Q>(p, pairs, np, w, t)
-        }
-    };
+    // (The pipelined staging steps are f32's: never `nib`.)
+    let stage_step =
+        |pairs: &[usize; TL1_CHUNK / 8], np: usize, w: *mut [u32; 16], t: usize| tl1_stage::<Q>(p, pairs, np, w, t);
     // Buffer `b`'s slot at which chunk `x` (of the row group written at `out` + `skip` bytes)
     // is staged (see [`stage_window`]).
     let window = |b: usize, x: usize, skip: usize| {
@@ -813,6 +809,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     // thread f16 50% -> 57% and bf16 50% -> 65% of the line, two threads f16 42% -> 56%, bf16
     // 54% -> 56%.
     let pipe = !H;
+    debug_assert!(!(pipe && nib), "the pipelined staging steps stage codes");
     let block_len = bm * bk / 4;
     // With `pipe`, the last chunk's expansion also stages the first chunk of the next row group
     // (`next`, if its blocks lie in `src`), which the next call takes from `pre` when it is
