@@ -293,6 +293,16 @@ mod tests {
             .collect()
     }
 
+    /// `w` rounded to `kind`, as little-endian bytes.
+    fn half_bytes(w: &[f32], kind: Half) -> Vec<u8> {
+        w.iter()
+            .flat_map(|&x| match kind {
+                Half::F16 => crate::quant::float::f32_to_f16(x).to_le_bytes(),
+                Half::Bf16 => crate::quant::float::f32_to_bf16(x).to_le_bytes(),
+            })
+            .collect()
+    }
+
     /// `set_code` writes exactly the element's two bits, in both layouts.
     #[test]
     fn set_code_touches_one_element() {
@@ -417,13 +427,7 @@ mod tests {
                 assert!(got == want, "{what}, {layout:?}: one pass differs from the scalar quantizer");
             }
             for kind in [Half::F16, Half::Bf16] {
-                let bytes: Vec<u8> = w
-                    .iter()
-                    .flat_map(|&x| match kind {
-                        Half::F16 => crate::quant::float::f32_to_f16(x).to_le_bytes(),
-                        Half::Bf16 => crate::quant::float::f32_to_bf16(x).to_le_bytes(),
-                    })
-                    .collect();
+                let bytes = half_bytes(w, kind);
                 let wide: Vec<f32> = bytes
                     .chunks_exact(2)
                     .map(|c| {
@@ -456,13 +460,7 @@ mod tests {
             let got = quantize_i2s_fast(&w, Ternarizer::Absmean, I2sLayout::Group128, TailFill::Zero).unwrap_err();
             assert_eq!(got.to_string(), want.to_string());
             for kind in [Half::F16, Half::Bf16] {
-                let bytes: Vec<u8> = w
-                    .iter()
-                    .flat_map(|&x| match kind {
-                        Half::F16 => crate::quant::float::f32_to_f16(x).to_le_bytes(),
-                        Half::Bf16 => crate::quant::float::f32_to_bf16(x).to_le_bytes(),
-                    })
-                    .collect();
+                let bytes = half_bytes(&w, kind);
                 let got = quantize_i2s_half(&bytes, kind, Ternarizer::Absmean, I2sLayout::Group128, TailFill::Zero)
                     .unwrap_err();
                 assert_eq!(got.to_string(), want.to_string(), "{kind:?}");
