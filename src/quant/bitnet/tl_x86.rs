@@ -843,11 +843,14 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
         let (nw, odd) = (np / 2, np % 2 == 1);
         if (x == 0 && !staged) || !pipe {
             // Chunk x, staged whole.
-            fill_pairs(pairs, &blocks, x);
             (cur, cur_b) = (window(0, x, 0), 0);
             if nib {
-                vbmi::tl1_stage_nib::<Q>(p, pairs, np, cur, 0, np.div_ceil(2));
+                let (j, v) = (c0 / 8 / pairs_per_block, c0 / 8 % pairs_per_block);
+                let block = p.add(blocks.first + j * blocks.jstride + g * Q * 16);
+                let walk = vbmi::PairWalk { block, v0: v, ppb: pairs_per_block, jstride: blocks.jstride };
+                vbmi::tl1_stage_nib::<Q>(walk, np, cur);
             } else {
+                fill_pairs(pairs, &blocks, x);
                 for t in 0..np.div_ceil(2) {
                     stage_step(pairs, np, cur, t);
                 }
