@@ -5,22 +5,25 @@
 //! shuffle-port work per store.
 //!
 //! A store's 32 values are 16 pairs, one per 32-bit lane: lane `i` holds values `2i`, `2i + 1`.
-//! The staged words (2-bit codes) are broadcast so that each 64-bit element of the source holds,
-//! in its low half, the word with the codes of its four values; `vpmultishiftqb` brings the two
-//! codes of lane `i` (adjacent fields of that word) to the lane's bits 0..4, and `vpermd`, which
-//! reads only those four bits, looks the pair up in a 16-entry table whose entry `c0 | c1 << 2`
-//! holds the 16-bit patterns of codes `c0` (low half) and `c1` ([`pairs16`]), the same patterns
-//! the other kernels store. Groups that do not fill whole stores go through the AVX-512
-//! expansion, in the same run.
+//! The staged words are broadcast so that each 64-bit element of the source holds the word with
+//! the lane's two values; `vpmultishiftqb` brings their 4-bit field to the lane's bits 0..4,
+//! and `vpermd`, which reads only those four bits, looks the pair up in a 16-entry table of
+//! two 16-bit patterns, the same patterns the other kernels store. Values that do not fill
+//! whole stores are looked up one per lane, in the same run.
 //!
-//! TL1 skips the codes: its staging ([`tl1_stage_nib`]) moves the file's bytes into the row
-//! words with one `vpermt2b` per 16 rows x 16 columns, so each 4-bit field of a
-//! word is a pair index (0..=8), and [`tl1_row512n`] looks each lane's index up whole in a table
-//! of the nine pairs' patterns.
+//! - TL1 ([`tl1_stage_nib`], [`tl1_row512n`]): one `vpermt2b` per 16 rows x 16 columns moves
+//!   the file's bytes into the row words, so each 4-bit field is a pair index (0..=8), looked
+//!   up whole in a table of the nine pairs' patterns.
+//! - TL2's three part ([`tl2_stage_packed`], [`tl2_row512p`]): each group (24 columns, 32 rows)
+//!   becomes one 64-bit word of 2-bit codes per row (byte permutes gather each row's eight
+//!   (index, sign) keys, one `vpermb` turns them into codes, two multiply-adds pack them),
+//!   where the AVX2 staging builds three words per row and group in about a hundred 256-bit
+//!   operations; a field is then two codes, looked up in the 16 code pairs ([`pairs16`]).
+//! - TL2's two part ([`tl2c_row512v`]): the AVX2 staging's code words, as the pairs.
 
 use std::arch::x86_64::*;
 
-use super::{in_pieces, tl1_tail512, tl2_tail512, Ends, Run512, Tail};
+use super::{in_pieces, Ends, Run512, Tail};
 use crate::quant::bitnet::tl1::pair;
 
 /// The pair table of the 4-entry table `t` (16-bit patterns in the low halves): entry
@@ -57,34 +60,6 @@ unsafe fn lookup(src: __m512i, ctl: __m512i, pairs: __m512i) -> __m512 {
 #[inline]
 unsafe fn words2(w: *const u32, mask: __mmask16, x: *const u32) -> __m512i {
     _mm512_mask_set1_epi32(_mm512_set1_epi32(w.read() as i32), mask, x.read() as i32)
-}
-
-/// [`super::tl1_row512`] for 16-bit outputs with VBMI (the same arguments, values and stores):
-/// two staged words (32 columns) per store.
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
-pub(super) unsafe fn tl1_row512v<const Q: usize, const NT: bool>(
-    words: *const u32,
-    nw: usize,
-    odd: bool,
-    table: &[u32; 4],
-    out: *mut u8,
-    pieces: usize,
-    step: impl FnMut(usize),
-    ends: Ends,
-) -> (__m512, __m512) {
-    // Column `o` of a word is field `o` (Q = 1), or with Q = 2 its quads in byte order
-    // (0, 2, 1, 3): columns 4..8 are fields 8..12 and 8..12 fields 4..8.
-    let field = |o: usize| if Q == 2 { [0, 8, 4, 12][o / 4] + o % 4 } else { o };
-    let ctl = load16(&control(|i| 2 * field(2 * i % 16)));
-    let pairs = load16(&pairs16(table));
-    let mut run = Run512::<NT, true>::new(out, &ends);
-    let np = nw / 2;
-    in_pieces(np, pieces, step, |u| {
-        let w = words.add(32 * u);
-        run.push_whole(lookup(words2(w, 0xff00, w.add(16)), ctl, pairs));
-    });
-    tl1_tail512::<Q, NT, true>(run, words.add(32 * np), nw % 2, odd, table, ends)
 }
 
 /// [`tl1_stage_nib`]'s `vpermt2b` indices for `Q` ([`super::tl1_impl`]'s): byte `4L + x` of a
@@ -229,50 +204,6 @@ pub(super) unsafe fn tl1_row512n<const NT: bool>(
     run.end(ends.tail)
 }
 
-/// [`super::tl2_row512`] for 16-bit outputs with VBMI (the same arguments, values and stores):
-/// four groups (96 columns, words A' and M of each) per three stores.
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
-pub(super) unsafe fn tl2_row512v<const NT: bool>(
-    stage: &[[[u32; 32]; 3]],
-    n: usize,
-    si: usize,
-    table: &[u32; 4],
-    out: *mut u8,
-    ends: Ends,
-) -> (__m512, __m512) {
-    // Per group: columns 0..16 are fields 0..16 of A', 16..24 fields 8..16 of M; M's fields
-    // 0..16 are columns 8..24. Store 1: A'(g0) | M(g0) 8.. | A'(g1) ..8; store 2: M(g1) |
-    // A'(g2); store 3: M(g2) 8.. | A'(g3) | M(g3) 8.. (lane i: values 2i, 2i + 1).
-    let c1 = load16(&control(|i| {
-        2 * match i {
-            0..8 => 2 * i,
-            8..12 => 2 * i - 8,
-            _ => 2 * i - 24,
-        }
-    }));
-    let c2 = load16(&control(|i| 2 * if i < 8 { 2 * i } else { 2 * i - 16 }));
-    let c3 = load16(&control(|i| {
-        2 * match i {
-            0..4 => 8 + 2 * i,
-            4..12 => 2 * i - 8,
-            _ => 2 * i - 16,
-        }
-    }));
-    let pairs = load16(&pairs16(table));
-    let mut run = Run512::<NT, true>::new(out, &ends);
-    let nq = n / 4;
-    for quad in stage[..4 * nq].chunks_exact(4) {
-        let w = |g: usize, x: usize| quad[g][x].as_ptr().add(si);
-        let (a0, m0, a1, m1, a2, m2, a3, m3) = (w(0, 0), w(0, 1), w(1, 0), w(1, 1), w(2, 0), w(2, 1), w(3, 0), w(3, 1));
-        let s1 = _mm512_mask_set1_epi32(words2(a0, 0x0f00, m0), 0xf000, a1.read() as i32);
-        run.push_whole(lookup(s1, c1, pairs));
-        run.push_whole(lookup(words2(m1, 0xff00, a2), c2, pairs));
-        let s3 = _mm512_mask_set1_epi32(words2(m2, 0x0ff0, a3), 0xf000, m3.read() as i32);
-        run.push_whole(lookup(s3, c3, pairs));
-    }
-    tl2_tail512::<NT, true>(run, &stage[4 * nq..n], si, table, ends)
-}
-
 /// [`super::tl2c_row512`] for 16-bit outputs with VBMI (the same arguments, values and
 /// stores): one store per block (two words of 16 columns).
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
@@ -292,4 +223,152 @@ pub(super) unsafe fn tl2c_row512v<const NT: bool>(
         run.push_whole(lookup(words2(w0.as_ptr().add(si), 0xff00, w1.as_ptr().add(si)), ctl, pairs));
     }
     run.end(ends.tail).1
+}
+
+/// TL2 groups staged by [`tl2_stage_packed`]: per row (of 32, in natural order), the codes of
+/// the group's 24 columns, column `c` at bits `2c..2c + 2` (48 bits).
+pub(super) type Packed = [u64; 32];
+
+/// [`tl2_stage_packed`]'s code table: entry `idx | neg << 4` (bit 5 ignored, so the table is
+/// repeated) is triple `idx`'s codes ([`super::TRIPLE_CODES`]), negated (each code ^ 3) with
+/// `neg`.
+const fn key_codes() -> [u8; 64] {
+    let mut t = [0u8; 64];
+    let mut e = 0;
+    while e < 64 {
+        t[e] = super::TRIPLE_CODES[e & 15] ^ if e & 16 != 0 { 0x3f } else { 0 };
+        e += 1;
+    }
+    t
+}
+
+/// [`tl2_stage_packed`]'s byte permutes for the eight rows `8k..8k + 8` (qword `i`: row
+/// `8k + i`; byte `q`: triple `q`): from the group's 128 section-A bytes, the byte holding the
+/// row's triple `q` (`32 * (q / 2) + rowperm(row)`, §5.4); from its sign bytes (twice over),
+/// the two bytes of the row's sign word (`row % 16`) in every byte pair.
+const fn packed_index(k: usize) -> ([u8; 64], [u8; 64]) {
+    let (mut a, mut s) = ([0u8; 64], [0u8; 64]);
+    let mut b = 0;
+    while b < 64 {
+        let (row, q) = (8 * k + b / 8, b % 8);
+        let perm = (row & !0x18) | ((row & 8) << 1) | ((row & 16) >> 1);
+        a[b] = (32 * (q / 2) + perm) as u8;
+        s[b] = (2 * (row % 16) + b % 2) as u8;
+        b += 1;
+    }
+    (a, s)
+}
+
+/// [`tl2_stage_packed`]'s multishift controls for rows `8k..8k + 8`: byte `q` of a row's qword
+/// takes triple `q`'s nibble to bits 0..4 (the high nibble of byte `q` for even `q`, the low
+/// one for odd), and from the sign word (repeated every 16 bits) its sign bit to bit 4: bit
+/// `15 - (2q + h)` for rows `16h..16h + 16` (§5.4).
+const fn packed_shifts(k: usize) -> ([u8; 64], [u8; 64]) {
+    let (mut nib, mut sign) = ([0u8; 64], [0u8; 64]);
+    let mut b = 0;
+    while b < 64 {
+        let (h, q) = (k / 2, b % 8);
+        nib[b] = (8 * q + if q % 2 == 0 { 4 } else { 0 }) as u8;
+        sign[b] = (16 + 15 - (2 * q + h) - 4) as u8;
+        b += 1;
+    }
+    (nib, sign)
+}
+
+/// Stage one TL2 group (24 columns, 32 rows) for [`tl2_row512p`]: its 128 section-A bytes at
+/// `a` and 32 sign bytes at `s` (§5.4; every index ≤ 13, checked before) into `out`, row `r`'s
+/// codes in `out[r]` ([`Packed`]). Per eight rows: a `vpermt2b` gathers each row's four index
+/// bytes (one per triple), a `vpermb` its sign word, two `vpmultishiftqb` bring each triple's
+/// index and sign bit together (`vpternlogd`), a `vpermb` looks the key's codes up, and
+/// `vpmaddubsw` / `vpmaddwd` / a shift pack the eight 6-bit codes into 48 bits.
+// SAFETY: `a` valid for 128 bytes, `s` for 32.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+pub(super) unsafe fn tl2_stage_packed(a: *const u8, s: *const u8, out: &mut Packed) {
+    const IDX: [([u8; 64], [u8; 64]); 4] = [packed_index(0), packed_index(1), packed_index(2), packed_index(3)];
+    const SH: [([u8; 64], [u8; 64]); 2] = [packed_shifts(0), packed_shifts(2)];
+    const CODES: [u8; 64] = key_codes();
+    let ld = |t: &[u8; 64]| _mm512_loadu_si512(t.as_ptr().cast());
+    let (a0, a1) = (_mm512_loadu_si512(a.cast()), _mm512_loadu_si512(a.add(64).cast()));
+    let signs = _mm512_broadcast_i64x4(_mm256_loadu_si256(s.cast()));
+    let codes = ld(&CODES);
+    let low24 = _mm512_set1_epi64(0xff_ffff);
+    for (k, (ia, is)) in IDX.iter().enumerate() {
+        let (nib_sh, sign_sh) = &SH[k / 2];
+        let nib = _mm512_multishift_epi64_epi8(ld(nib_sh), _mm512_permutex2var_epi8(a0, ld(ia), a1));
+        let sign = _mm512_multishift_epi64_epi8(ld(sign_sh), _mm512_permutexvar_epi8(ld(is), signs));
+        // Bits 0..4 from the nibble, 4.. from the sign (bit 4; bit 5, also the sign byte's, is
+        // ignored by the lookup).
+        let key = _mm512_ternarylogic_epi32::<0xE4>(nib, sign, _mm512_set1_epi8(0x0f));
+        let c6 = _mm512_permutexvar_epi8(key, codes);
+        // Pairs into 12 bits, pairs of pairs into 24, the two halves of the qword into 48.
+        let w = _mm512_maddubs_epi16(c6, _mm512_set1_epi16(0x4001));
+        let d = _mm512_madd_epi16(w, _mm512_set1_epi32(0x1000_0001));
+        let q = _mm512_ternarylogic_epi64::<0xE4>(d, _mm512_srli_epi64::<8>(d), low24);
+        _mm512_storeu_si512(out.as_mut_ptr().add(8 * k).cast(), q);
+    }
+}
+
+/// The multishift control whose lane `i` brings bits `at(i)..at(i) + 4` of its 64-bit element
+/// to bits 0..4 (`at(i) + 4 <= 64`).
+fn control64(at: impl Fn(usize) -> usize) -> [u32; 16] {
+    std::array::from_fn(|i| {
+        let a = at(i);
+        debug_assert!(a + 4 <= 64);
+        a as u32
+    })
+}
+
+/// [`super::tl2_row512`] for 16-bit outputs with VBMI from [`tl2_stage_packed`]'s groups (the
+/// same values and stores): row `row` of groups `0..n` of `stage`, four groups (96 columns) per
+/// three stores, each a `vpmultishiftqb` and a `vpermd` over the two words it takes from.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+pub(super) unsafe fn tl2_row512p<const NT: bool>(
+    stage: &[Packed],
+    n: usize,
+    row: usize,
+    table: &[u32; 4],
+    out: *mut u8,
+    ends: Ends,
+) -> (__m512, __m512) {
+    // Lane i: values 2i, 2i + 1. Store 1: group 0's 24 columns | group 1's first 8; store 2:
+    // group 1's last 16 | group 2's first 16; store 3: group 2's last 8 | group 3's 24.
+    let c1 = load16(&control64(|i| if i < 12 { 4 * i } else { 4 * (i - 12) }));
+    let c2 = load16(&control64(|i| if i < 8 { 16 + 4 * i } else { 4 * (i - 8) }));
+    let c3 = load16(&control64(|i| if i < 4 { 32 + 4 * i } else { 4 * (i - 4) }));
+    let pairs = load16(&pairs16(table));
+    // Group `g`'s word in every qword, then group `h`'s in the qwords of `mask`.
+    let two = |g: &Packed, mask: __mmask8, h: &Packed| {
+        _mm512_mask_set1_epi64(_mm512_set1_epi64(g[row] as i64), mask, h[row] as i64)
+    };
+    let mut run = Run512::<NT, true>::new(out, &ends);
+    let nq = n / 4;
+    for quad in stage[..4 * nq].chunks_exact(4) {
+        run.push_whole(lookup(two(&quad[0], 0xc0, &quad[1]), c1, pairs));
+        run.push_whole(lookup(two(&quad[1], 0xf0, &quad[2]), c2, pairs));
+        run.push_whole(lookup(two(&quad[2], 0xfc, &quad[3]), c3, pairs));
+    }
+    let rest = &stage[4 * nq..n];
+    if rest.is_empty() {
+        return run.end(ends.tail);
+    }
+    // One to three groups left (`n % 4`): not whole stores, so only a run of its own, 16
+    // values at a time (one value per lane: code `e & 3` of entry `e`).
+    debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
+    let single = load16(&std::array::from_fn(|e| table[e & 3] & 0xffff));
+    let values = |src: __m512i, at: fn(usize) -> usize| {
+        _mm512_castsi512_ps(_mm512_permutexvar_epi32(_mm512_multishift_epi64_epi8(load16(&control64(at)), src), single))
+    };
+    for pair in rest.chunks_exact(2) {
+        let (g, h) = (&pair[0], &pair[1]);
+        run.push(values(two(g, 0, g), |i| 2 * i));
+        run.push(values(two(g, 0xf0, h), |i| if i < 8 { 32 + 2 * i } else { 2 * (i - 8) }));
+        run.push(values(two(h, 0, h), |i| 16 + 2 * i));
+    }
+    if let [.., g] = rest.chunks_exact(2).remainder() {
+        run.push(values(two(g, 0, g), |i| 2 * i));
+        run.push_last(values(two(g, 0, g), |i| 32 + 2 * i), 8);
+        return (_mm512_setzero_ps(), _mm512_setzero_ps());
+    }
+    run.finish();
+    (_mm512_setzero_ps(), _mm512_setzero_ps())
 }
