@@ -177,7 +177,7 @@ pub(super) unsafe fn tl1_row512n<const NT: bool>(
     pieces: usize,
     step: impl FnMut(usize),
     ends: Ends,
-) -> (__m512, __m512) {
+) {
     let (ctl, pairs) = (load16(&tables.ctl), load16(&tables.pairs));
     let mut run = Run512::<NT, true>::new(out, &ends);
     let np = nw / 2;
@@ -199,9 +199,9 @@ pub(super) unsafe fn tl1_row512n<const NT: bool>(
         // Half a word at the end: not whole stores, so only a run of its own.
         debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
         run.push_last(single(w.add(16 * (nw % 2))), 8);
-        return (_mm512_setzero_ps(), _mm512_setzero_ps());
+        return;
     }
-    run.end(ends.tail)
+    ends.keep(run.end(ends.tail))
 }
 
 /// [`super::tl2c_row512`] for 16-bit outputs with VBMI (the same arguments, values and
@@ -214,7 +214,7 @@ pub(super) unsafe fn tl2c_row512v<const NT: bool>(
     table: &[u32; 4],
     out: *mut u8,
     ends: Ends,
-) -> __m512 {
+) {
     debug_assert!(!ends.skip);
     let ctl = load16(&control(|i| 2 * (2 * i % 16)));
     let pairs = load16(&pairs16(table));
@@ -222,7 +222,7 @@ pub(super) unsafe fn tl2c_row512v<const NT: bool>(
     for [w0, w1] in &stage[..n] {
         run.push_whole(lookup(words2(w0.as_ptr().add(si), 0xff00, w1.as_ptr().add(si)), ctl, pairs));
     }
-    run.end(ends.tail).1
+    ends.keep(run.end(ends.tail))
 }
 
 /// TL2 groups staged by [`tl2_stage_packed`]: per row (of 32, in natural order), the codes of
@@ -329,7 +329,7 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
     table: &[u32; 4],
     out: *mut u8,
     ends: Ends,
-) -> (__m512, __m512) {
+) {
     // Lane i: values 2i, 2i + 1. Store 1: group 0's 24 columns | group 1's first 8; store 2:
     // group 1's last 16 | group 2's first 16; store 3: group 2's last 8 | group 3's 24.
     let c1 = load16(&control64(|i| if i < 12 { 4 * i } else { 4 * (i - 12) }));
@@ -349,7 +349,8 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
     }
     let rest = &stage[4 * nq..n];
     if rest.is_empty() {
-        return run.end(ends.tail);
+        ends.keep(run.end(ends.tail));
+        return;
     }
     // One to three groups left (`n % 4`): not whole stores, so only a run of its own, 16
     // values at a time (one value per lane: code `e & 3` of entry `e`).
@@ -367,8 +368,7 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
     if let [.., g] = rest.chunks_exact(2).remainder() {
         run.push(values(two(g, 0, g), |i| 2 * i));
         run.push_last(values(two(g, 0, g), |i| 32 + 2 * i), 8);
-        return (_mm512_setzero_ps(), _mm512_setzero_ps());
+        return;
     }
     run.finish();
-    (_mm512_setzero_ps(), _mm512_setzero_ps())
 }
