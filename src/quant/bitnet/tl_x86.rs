@@ -787,7 +787,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
     let (wide, vbmi) = (expand != Expand::Avx2, H && expand == Expand::Vbmi);
     // VBMI: the slots hold the file's pair indices ([`vbmi::tl1_stage_nib`], one byte permute
     // per slot), expanded by [`vbmi::tl1_row512n`] (its tables built here once). Against the
-    // codes' staging and expansion ([`tl1_stage`], [`vbmi::tl1_row512v`]), bm = 32, 16 Mi
+    // codes' staging ([`tl1_stage`]) and their VBMI expansion (removed since), bm = 32, 16 Mi
     // elements, five alternated runs: one thread f16 / bf16 68 / 70% -> 72 / 72% of the line,
     // two threads 66 / 62% -> 68 / 66% (docs/PERFORMANCE.md, session 11).
     let nib_tables = vbmi.then(|| vbmi::NibTables::new(&table4(values, [0, 1, 2, 1])));
