@@ -32,12 +32,13 @@ fn pairs16(t: &[u32; 4]) -> [u32; 16] {
     std::array::from_fn(|e| (t[e & 3] & 0xffff) | (t[e >> 2] & 0xffff) << 16)
 }
 
-/// The multishift control whose lane `i` brings bits `at(i)..at(i) + 4` of the low half of its
-/// 64-bit element to bits 0..4 (only byte 0 of each lane matters to the lookup).
-fn control(at: impl Fn(usize) -> usize) -> [u32; 16] {
+/// The multishift control whose lane `i` brings bits `at(i)..at(i) + 4` of its 64-bit element
+/// (of its first `bits` bits: 32 where the element holds a 32-bit word twice) to bits 0..4
+/// (only byte 0 of each lane matters to the lookup).
+fn control(bits: usize, at: impl Fn(usize) -> usize) -> [u32; 16] {
     std::array::from_fn(|i| {
         let a = at(i);
-        debug_assert!(a + 4 <= 32);
+        debug_assert!(a + 4 <= bits);
         a as u32
     })
 }
@@ -154,9 +155,9 @@ impl NibTables {
         let value = |t: i8| table[(t + 1) as usize] & 0xffff;
         let trits = |e: usize| pair(e.min(8) as u8);
         NibTables {
-            ctl: control(|i| 8 * ((i % 8) / 2) + 4 * (1 - i % 2)),
+            ctl: control(32, |i| 8 * ((i % 8) / 2) + 4 * (1 - i % 2)),
             pairs: std::array::from_fn(|e| value(trits(e).0) | value(trits(e).1) << 16),
-            ctl1: control(|i| 8 * (i / 4) + 4 * (1 - (i % 4) / 2)),
+            ctl1: control(32, |i| 8 * (i / 4) + 4 * (1 - (i % 4) / 2)),
             trits: [std::array::from_fn(|e| value(trits(e).0)), std::array::from_fn(|e| value(trits(e).1))],
         }
     }
@@ -216,7 +217,7 @@ pub(super) unsafe fn tl2c_row512v<const NT: bool>(
     ends: Ends,
 ) {
     debug_assert!(!ends.skip);
-    let ctl = load16(&control(|i| 2 * (2 * i % 16)));
+    let ctl = load16(&control(32, |i| 2 * (2 * i % 16)));
     let pairs = load16(&pairs16(table));
     let mut run = Run512::<NT, true>::new(out, &ends);
     for [w0, w1] in &stage[..n] {
@@ -308,16 +309,6 @@ pub(super) unsafe fn tl2_stage_packed(a: *const u8, s: *const u8, out: &mut Pack
     }
 }
 
-/// The multishift control whose lane `i` brings bits `at(i)..at(i) + 4` of its 64-bit element
-/// to bits 0..4 (`at(i) + 4 <= 64`).
-fn control64(at: impl Fn(usize) -> usize) -> [u32; 16] {
-    std::array::from_fn(|i| {
-        let a = at(i);
-        debug_assert!(a + 4 <= 64);
-        a as u32
-    })
-}
-
 /// [`super::tl2_row512`] for 16-bit outputs with VBMI from [`tl2_stage_packed`]'s groups (the
 /// same values and stores): row `row` of groups `0..n` of `stage`, four groups (96 columns) per
 /// three stores, each a `vpmultishiftqb` and a `vpermd` over the two words it takes from.
@@ -332,9 +323,9 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
 ) {
     // Lane i: values 2i, 2i + 1. Store 1: group 0's 24 columns | group 1's first 8; store 2:
     // group 1's last 16 | group 2's first 16; store 3: group 2's last 8 | group 3's 24.
-    let c1 = load16(&control64(|i| if i < 12 { 4 * i } else { 4 * (i - 12) }));
-    let c2 = load16(&control64(|i| if i < 8 { 16 + 4 * i } else { 4 * (i - 8) }));
-    let c3 = load16(&control64(|i| if i < 4 { 32 + 4 * i } else { 4 * (i - 4) }));
+    let c1 = load16(&control(64, |i| if i < 12 { 4 * i } else { 4 * (i - 12) }));
+    let c2 = load16(&control(64, |i| if i < 8 { 16 + 4 * i } else { 4 * (i - 8) }));
+    let c3 = load16(&control(64, |i| if i < 4 { 32 + 4 * i } else { 4 * (i - 4) }));
     let pairs = load16(&pairs16(table));
     // Group `g`'s word in every qword, then group `h`'s in the qwords of `mask`.
     let two = |g: &Packed, mask: __mmask8, h: &Packed| {
@@ -357,7 +348,10 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
     debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
     let single = load16(&std::array::from_fn(|e| table[e & 3] & 0xffff));
     let values = |src: __m512i, at: fn(usize) -> usize| {
-        _mm512_castsi512_ps(_mm512_permutexvar_epi32(_mm512_multishift_epi64_epi8(load16(&control64(at)), src), single))
+        _mm512_castsi512_ps(_mm512_permutexvar_epi32(
+            _mm512_multishift_epi64_epi8(load16(&control(64, at)), src),
+            single,
+        ))
     };
     for pair in rest.chunks_exact(2) {
         let (g, h) = (&pair[0], &pair[1]);
@@ -367,7 +361,7 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
     }
     if let [.., g] = rest.chunks_exact(2).remainder() {
         run.push(values(two(g, 0, g), |i| 2 * i));
-        run.push_last(values(two(g, 0, g), |i| 32 + 2 * i), 8);
+        run.push_last(values(two(g, 0, g), |i| 32 + 2 * (i % 8)), 8);
         return;
     }
     run.finish();
