@@ -396,8 +396,8 @@ impl Ends {
     }
 }
 
-/// The [`Ends`] state of a group of `rows` rows (at most `R`) written in parts: per row, the
-/// pending lanes of its last part (the carry) and its first vector (the head).
+/// The [`Ends`] state of a group of `R` rows written in parts: per row, the pending lanes of
+/// its last part (the carry) and its first vector (the head).
 struct RowParts<const R: usize> {
     carry: [__m512; R],
     heads: [__m512; R],
