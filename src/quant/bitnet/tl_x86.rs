@@ -466,7 +466,8 @@ unsafe fn tl1_shifts<const Q: usize>() -> __m512i {
 /// One TL1 row run with AVX-512 (the expansion of [`tl1_impl`]'s row loop): the `nw` staged
 /// words at `words` (16 u32 apart), sixteen values each (`Q`: as `tl1_impl`'s), then
 /// with `odd` the first eight of word `nw`, into `out`; `step(i)` runs after piece `i` of
-/// `pieces` (but the last). `ends` and the (head, carry) returned: as [`tl2_row512`]'s.
+/// `pieces` (but the last). `ends`: how the run begins and ends, and where it keeps its head
+/// and carry ([`Ends`]).
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
 unsafe fn tl1_row512<const Q: usize, const NT: bool, const H: bool>(
@@ -513,7 +514,8 @@ unsafe fn tl1_tail512<const Q: usize, const NT: bool, const H: bool>(
 /// One TL2 section-A row run with AVX-512: groups `0..n` of `stage` (`[A', M, B]` words, lane
 /// `si`: A' = columns 0..16 of the group, M = columns 8..24), 24 values each, into `out`. Two
 /// groups are three vectors: A'(g0); M(g0) >> 16.. beside A'(g1) (one broadcast merged into the
-/// other); M(g1).
+/// other); M(g1). `ends`: how the run begins and ends, and where it keeps its head and carry
+/// ([`Ends`]).
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq")]
 unsafe fn tl2_row512<const NT: bool, const H: bool>(
     stage: &[[[u32; 32]; 3]],
@@ -1298,7 +1300,7 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         };
         let stage_group = |st: &mut [[u32; 32]; 3], at: (usize, usize)| stage_in(st, (a, signs), at);
         // Row `rw` (staging lane `si`) of the `n` groups staged in `st`, from group `g0` on.
-        // With `split` (wide only), `ends` as [`tl2_row512`]'s, and its (head, carry) returned.
+        // With `split` (wide only), `ends` as [`tl2_row512`]'s.
         let expand_row = |st: &[[[u32; 32]; 3]], n: usize, g0: usize, rw: usize, si: usize, ends: Ends| {
             let row_out = out.add((rw * k + 24 * g0) * es);
             if wide {
