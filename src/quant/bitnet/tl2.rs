@@ -105,7 +105,7 @@ pub fn tl2_geometry(m: usize, k: usize, cfg: &TlConfig) -> Result<Tl2Geometry> {
 
 /// Swap bits 3 and 4 of a position within a 32-row group (§5.4 `rowperm`).
 #[inline]
-pub(crate) fn rowperm(pos: usize) -> usize {
+pub(crate) const fn rowperm(pos: usize) -> usize {
     (pos & !0x18) | ((pos & 8) << 1) | ((pos & 16) >> 1)
 }
 

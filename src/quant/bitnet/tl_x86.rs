@@ -1227,12 +1227,17 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         // two threads, 16 Mi elements, TL2 f16 11.1 -> 12.0, bf16 10.5 -> 12.3 Gelem/s (probe,
         // best of 5 x 20 calls, medians of 5-6 alternated runs); one thread 6.7 -> 6.9.
         let l2 = vbmi;
+        // Where group `(jx, gx)` (k-block, group in the block) of the row group whose section A /
+        // B blocks are `ab` lies: its 128 section-A bytes and its 32 sign bytes.
+        let group_at = |(a, signs): (Blocks, Blocks), (jx, gx): (usize, usize)| {
+            (a.first + jx * a.jstride + 128 * gx, signs.first + jx * signs.jstride + 32 * gx)
+        };
         // `pf_in` for the section A / B blocks `ab` (this row group's or the next one's).
-        let pf_in = |(a, signs): (Blocks, Blocks), x: usize| {
+        let pf_in = |ab: (Blocks, Blocks), x: usize| {
             if x < groups {
-                let (jx, gx) = (x / groups_per_block, x % groups_per_block);
-                prefetch(p.add(a.first + jx * a.jstride + 128 * gx), 128, l2);
-                prefetch(p.add(signs.first + jx * signs.jstride + 32 * gx), 32, l2);
+                let (a_at, s_at) = group_at(ab, (x / groups_per_block, x % groups_per_block));
+                prefetch(p.add(a_at), 128, l2);
+                prefetch(p.add(s_at), 32, l2);
             }
         };
         let pf = |x: usize| {
@@ -1248,9 +1253,8 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
         let pos = |x: usize| (x / groups_per_block, x % groups_per_block);
         let step = |(j, g): (usize, usize)| if g + 1 == groups_per_block { (j + 1, 0) } else { (j, g + 1) };
         // Stage group `(jx, gx)` of the row group whose section A / B blocks are `ab` into `st`.
-        let stage_in = |st: &mut [[u32; 32]; 3], (a, signs): (Blocks, Blocks), (jx, gx): (usize, usize)| {
-            let a_at = a.first + jx * a.jstride + 128 * gx;
-            let s_at = signs.first + jx * signs.jstride + 32 * gx;
+        let stage_in = |st: &mut [[u32; 32]; 3], ab: (Blocks, Blocks), at: (usize, usize)| {
+            let (a_at, s_at) = group_at(ab, at);
             let sb = _mm256_loadu_si256(p.add(s_at).cast());
             let (hv, lv) = (_mm256_shuffle_epi8(sb, ctrl_hi), _mm256_shuffle_epi8(sb, ctrl_lo));
             // Bit 7 - 2q' of `hs` (q' = q < 4) / `ls` (q' = q - 4) is the sign of triple q.
@@ -1380,49 +1384,40 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 }
                 (g0, b) = (g1, b ^ 1);
             }
-        } else if vbmi {
-            // 16-bit with VBMI: each group's codes packed, one word per row
-            // ([`vbmi::tl2_stage_packed`]), the chunk staged whole as below.
-            let stage = &mut **packed;
-            let mut g0 = 0;
-            while g0 < groups {
-                let n = (groups - g0).min(chunk);
-                let (mut jx, mut gx) = pos(g0);
-                for (x, st) in stage.iter_mut().enumerate().take(n) {
-                    if g0 == 0 && x + 8 < n {
-                        pf(x + 8);
-                    }
-                    let a_at = a.first + jx * a.jstride + 128 * gx;
-                    let s_at = signs.first + jx * signs.jstride + 32 * gx;
-                    vbmi::tl2_stage_packed(p.add(a_at), p.add(s_at), st);
-                    (jx, gx) = step((jx, gx));
-                }
-                for rw in 0..32 {
-                    ((g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32))).for_each(pf);
-                    let row_out = out.add((rw * k + 24 * g0) * es);
-                    vbmi::tl2_row512p::<NT>(stage, n, rw, &tab4, row_out, three_ends(&mut parts, g0, g0 + n, rw));
-                }
-                g0 += n;
-            }
         } else {
+            // 16-bit: each chunk staged whole, then expanded row by row. With VBMI each group's
+            // codes are packed into one word per row ([`vbmi::tl2_stage_packed`], into
+            // `packed`), else staged as the f32 path stages them.
+            let packed = &mut **packed;
             let mut g0 = 0;
             while g0 < groups {
                 let n = (groups - g0).min(chunk);
                 let mut at = pos(g0);
-                for (x, st) in stage.iter_mut().enumerate().take(n) {
+                for x in 0..n {
                     // The first chunk's source, 8 groups ahead (later chunks are prefetched
                     // while the one before is expanded, below).
                     if g0 == 0 && x + 8 < n {
                         pf(x + 8);
                     }
-                    stage_group(st, at);
+                    if vbmi {
+                        let (a_at, s_at) = group_at((a, signs), at);
+                        vbmi::tl2_stage_packed(p.add(a_at), p.add(s_at), &mut packed[x]);
+                    } else {
+                        stage_group(&mut stage[x], at);
+                    }
                     at = step(at);
                 }
                 for (rw, &si) in index.iter().enumerate() {
                     // The next chunk's source, `chunk / 32` groups per row (32 rows), or the
                     // first section-C blocks after the last chunk.
                     ((g0 + n + rw * (chunk / 32))..(g0 + n + (rw + 1) * (chunk / 32))).for_each(pf);
-                    expand_row(stage, n, g0, rw, si, three_ends(&mut parts, g0, g0 + n, rw));
+                    let ends = three_ends(&mut parts, g0, g0 + n, rw);
+                    if vbmi {
+                        let row_out = out.add((rw * k + 24 * g0) * es);
+                        vbmi::tl2_row512p::<NT>(packed, n, rw, &tab4, row_out, ends);
+                    } else {
+                        expand_row(stage, n, g0, rw, si, ends);
+                    }
                 }
                 g0 += n;
             }

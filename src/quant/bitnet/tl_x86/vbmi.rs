@@ -25,6 +25,7 @@ use std::arch::x86_64::*;
 
 use super::{in_pieces, Ends, Run512, Tail};
 use crate::quant::bitnet::tl1::pair;
+use crate::quant::bitnet::tl2::rowperm;
 
 /// The pair table of the 4-entry table `t` (16-bit patterns in the low halves): entry
 /// `c0 | c1 << 2` is `t[c0] | t[c1] << 16`.
@@ -252,8 +253,7 @@ const fn packed_index(k: usize) -> ([u8; 64], [u8; 64]) {
     let mut b = 0;
     while b < 64 {
         let (row, q) = (8 * k + b / 8, b % 8);
-        let perm = (row & !0x18) | ((row & 8) << 1) | ((row & 16) >> 1);
-        a[b] = (32 * (q / 2) + perm) as u8;
+        a[b] = (32 * (q / 2) + rowperm(row)) as u8;
         s[b] = (2 * (row % 16) + b % 2) as u8;
         b += 1;
     }
@@ -339,30 +339,28 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
         run.push_whole(lookup(two(&quad[2], 0xfc, &quad[3]), c3, pairs));
     }
     let rest = &stage[4 * nq..n];
-    if rest.is_empty() {
-        ends.keep(run.end(ends.tail));
-        return;
+    if !rest.is_empty() {
+        // One to three groups left (`n % 4`): not whole stores, so only a run of its own, 16
+        // values at a time (one value per lane: code `e & 3` of entry `e`).
+        debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
+        let single = load16(&std::array::from_fn(|e| table[e & 3] & 0xffff));
+        let values = |src: __m512i, at: fn(usize) -> usize| {
+            _mm512_castsi512_ps(_mm512_permutexvar_epi32(
+                _mm512_multishift_epi64_epi8(load16(&control(64, at)), src),
+                single,
+            ))
+        };
+        for pair in rest.chunks_exact(2) {
+            let (g, h) = (&pair[0], &pair[1]);
+            run.push(values(two(g, 0, g), |i| 2 * i));
+            run.push(values(two(g, 0xf0, h), |i| if i < 8 { 32 + 2 * i } else { 2 * (i - 8) }));
+            run.push(values(two(h, 0, h), |i| 16 + 2 * i));
+        }
+        if let [.., g] = rest.chunks_exact(2).remainder() {
+            run.push(values(two(g, 0, g), |i| 2 * i));
+            run.push_last(values(two(g, 0, g), |i| 32 + 2 * (i % 8)), 8);
+            return;
+        }
     }
-    // One to three groups left (`n % 4`): not whole stores, so only a run of its own, 16
-    // values at a time (one value per lane: code `e & 3` of entry `e`).
-    debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
-    let single = load16(&std::array::from_fn(|e| table[e & 3] & 0xffff));
-    let values = |src: __m512i, at: fn(usize) -> usize| {
-        _mm512_castsi512_ps(_mm512_permutexvar_epi32(
-            _mm512_multishift_epi64_epi8(load16(&control(64, at)), src),
-            single,
-        ))
-    };
-    for pair in rest.chunks_exact(2) {
-        let (g, h) = (&pair[0], &pair[1]);
-        run.push(values(two(g, 0, g), |i| 2 * i));
-        run.push(values(two(g, 0xf0, h), |i| if i < 8 { 32 + 2 * i } else { 2 * (i - 8) }));
-        run.push(values(two(h, 0, h), |i| 16 + 2 * i));
-    }
-    if let [.., g] = rest.chunks_exact(2).remainder() {
-        run.push(values(two(g, 0, g), |i| 2 * i));
-        run.push_last(values(two(g, 0, g), |i| 32 + 2 * (i % 8)), 8);
-        return;
-    }
-    run.finish();
+    ends.keep(run.end(ends.tail))
 }
