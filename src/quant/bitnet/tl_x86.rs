@@ -1385,27 +1385,38 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                 (g0, b) = (g1, b ^ 1);
             }
         } else {
-            // 16-bit: each chunk staged whole, then expanded row by row. With VBMI each group's
-            // codes are packed into one word per row ([`vbmi::tl2_stage_packed`], into
-            // `packed`), else staged as the f32 path stages them.
+            // 16-bit: each chunk staged whole, then expanded row by row. With VBMI each group
+            // becomes one word of codes per row ([`vbmi::tl2_stage_chunk`], into `packed`),
+            // else it is staged as the f32 path stages it.
             let packed = &mut **packed;
             let mut g0 = 0;
             while g0 < groups {
                 let n = (groups - g0).min(chunk);
-                let mut at = pos(g0);
-                for x in 0..n {
-                    // The first chunk's source, 8 groups ahead (later chunks are prefetched
-                    // while the one before is expanded, below).
-                    if g0 == 0 && x + 8 < n {
-                        pf(x + 8);
+                if vbmi {
+                    // One loop over the chunk's groups, the first chunk's source prefetched 8
+                    // groups ahead as it goes (later chunks are prefetched while the one
+                    // before is expanded, below).
+                    let (j, g) = pos(g0);
+                    let (a_at, s_at) = group_at((a, signs), (j, 0));
+                    let walk = vbmi::GroupWalk {
+                        a: p.add(a_at),
+                        s: p.add(s_at),
+                        g0: g,
+                        gpb: groups_per_block,
+                        a_stride: a.jstride,
+                        s_stride: signs.jstride,
+                    };
+                    vbmi::tl2_stage_chunk(walk, &mut packed[..n], g0 == 0);
+                } else {
+                    let mut at = pos(g0);
+                    for (x, st) in stage.iter_mut().enumerate().take(n) {
+                        // As above, the first chunk's source 8 groups ahead.
+                        if g0 == 0 && x + 8 < n {
+                            pf(x + 8);
+                        }
+                        stage_group(st, at);
+                        at = step(at);
                     }
-                    if vbmi {
-                        let (a_at, s_at) = group_at((a, signs), at);
-                        vbmi::tl2_stage_packed(p.add(a_at), p.add(s_at), &mut packed[x]);
-                    } else {
-                        stage_group(&mut stage[x], at);
-                    }
-                    at = step(at);
                 }
                 for (rw, &si) in index.iter().enumerate() {
                     // The next chunk's source, `chunk / 32` groups per row (32 rows), or the

@@ -14,11 +14,13 @@
 //! - TL1 ([`tl1_stage_nib`], [`tl1_row512n`]): one `vpermt2b` per 16 rows x 16 columns moves
 //!   the file's bytes into the row words, so each 4-bit field is a pair index (0..=8), looked
 //!   up whole in a table of the nine pairs' patterns.
-//! - TL2's three part ([`tl2_stage_packed`], [`tl2_row512p`]): each group (24 columns, 32 rows)
-//!   becomes one 64-bit word of 2-bit codes per row (byte permutes gather each row's eight
-//!   (index, sign) keys, one `vpermb` turns them into codes, two multiply-adds pack them),
-//!   where the AVX2 staging builds three words per row and group in about a hundred 256-bit
-//!   operations; a field is then two codes, looked up in the 16 code pairs ([`pairs16`]).
+//! - TL2's three part ([`tl2_stage_chunk`], [`tl2_row512p`]): each group (24 columns, 32 rows)
+//!   becomes one 64-bit word per row, a byte of three 2-bit codes per triple (byte permutes
+//!   gather each row's eight (index, sign) keys, one `vpermb` turns them into codes), where
+//!   the AVX2 staging builds three words per row and group in about a hundred 256-bit
+//!   operations; the expansion's `vpmultishiftqb` brings each value's code to its 16-bit lane
+//!   and a `vpermw` looks it up (one value per lane: a triple's codes do not split into the
+//!   4-bit pairs the other kernels look up).
 //! - TL2's two part ([`tl2c_row512v`]): the AVX2 staging's code words, as the pairs.
 
 use std::arch::x86_64::*;
@@ -228,8 +230,14 @@ pub(super) unsafe fn tl2c_row512v<const NT: bool>(
 }
 
 /// TL2 groups staged by [`tl2_stage_packed`]: per row (of 32, in natural order), the codes of
-/// the group's 24 columns, column `c` at bits `2c..2c + 2` (48 bits).
+/// the group's 8 triples, byte `q` for triple `q` (columns `3q..3q + 3` at bits 0..2, 2..4,
+/// 4..6): column `c`'s code at bit [`code_at`]`(c)`.
 pub(super) type Packed = [u64; 32];
+
+/// Where column `c` (0..24) of a group's row word ([`Packed`]) has its code.
+const fn code_at(c: usize) -> usize {
+    8 * (c / 3) + 2 * (c % 3)
+}
 
 /// [`tl2_stage_packed`]'s code table: entry `idx | neg << 4` (bit 5 ignored, so the table is
 /// repeated) is triple `idx`'s codes ([`super::TRIPLE_CODES`]), negated (each code ^ 3) with
@@ -279,11 +287,13 @@ const fn packed_shifts(k: usize) -> ([u8; 64], [u8; 64]) {
 /// Stage one TL2 group (24 columns, 32 rows) for [`tl2_row512p`]: its 128 section-A bytes at
 /// `a` and 32 sign bytes at `s` (§5.4; every index ≤ 13, checked before) into `out`, row `r`'s
 /// codes in `out[r]` ([`Packed`]). Per eight rows: a `vpermt2b` gathers each row's four index
-/// bytes (one per triple), a `vpermb` its sign word, two `vpmultishiftqb` bring each triple's
-/// index and sign bit together (`vpternlogd`), a `vpermb` looks the key's codes up, and
-/// `vpmaddubsw` / `vpmaddwd` / a shift pack the eight 6-bit codes into 48 bits.
+/// bytes (one per triple pair), a `vpermb` its sign word, two `vpmultishiftqb` bring each
+/// triple's index and sign bit together (`vpternlogd`), and a `vpermb` looks the key's codes
+/// up: six operations per eight rows (packing the codes into 48 bits, as session 12 did, took
+/// four more).
 // SAFETY: `a` valid for 128 bytes, `s` for 32.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+#[inline]
 pub(super) unsafe fn tl2_stage_packed(a: *const u8, s: *const u8, out: &mut Packed) {
     const IDX: [([u8; 64], [u8; 64]); 4] = [packed_index(0), packed_index(1), packed_index(2), packed_index(3)];
     const SH: [([u8; 64], [u8; 64]); 2] = [packed_shifts(0), packed_shifts(2)];
@@ -292,7 +302,6 @@ pub(super) unsafe fn tl2_stage_packed(a: *const u8, s: *const u8, out: &mut Pack
     let (a0, a1) = (_mm512_loadu_si512(a.cast()), _mm512_loadu_si512(a.add(64).cast()));
     let signs = _mm512_broadcast_i64x4(_mm256_loadu_si256(s.cast()));
     let codes = ld(&CODES);
-    let low24 = _mm512_set1_epi64(0xff_ffff);
     for (k, (ia, is)) in IDX.iter().enumerate() {
         let (nib_sh, sign_sh) = &SH[k / 2];
         let nib = _mm512_multishift_epi64_epi8(ld(nib_sh), _mm512_permutex2var_epi8(a0, ld(ia), a1));
@@ -300,18 +309,64 @@ pub(super) unsafe fn tl2_stage_packed(a: *const u8, s: *const u8, out: &mut Pack
         // Bits 0..4 from the nibble, 4.. from the sign (bit 4; bit 5, also the sign byte's, is
         // ignored by the lookup).
         let key = _mm512_ternarylogic_epi32::<0xE4>(nib, sign, _mm512_set1_epi8(0x0f));
-        let c6 = _mm512_permutexvar_epi8(key, codes);
-        // Pairs into 12 bits, pairs of pairs into 24, the two halves of the qword into 48.
-        let w = _mm512_maddubs_epi16(c6, _mm512_set1_epi16(0x4001));
-        let d = _mm512_madd_epi16(w, _mm512_set1_epi32(0x1000_0001));
-        let q = _mm512_ternarylogic_epi64::<0xE4>(d, _mm512_srli_epi64::<8>(d), low24);
-        _mm512_storeu_si512(out.as_mut_ptr().add(8 * k).cast(), q);
+        _mm512_storeu_si512(out.as_mut_ptr().add(8 * k).cast(), _mm512_permutexvar_epi8(key, codes));
     }
+}
+
+/// Where the groups of a TL2 chunk lie for [`tl2_stage_chunk`]: the chunk starts at group `g0`
+/// of the k-block whose section-A bytes start at `a` and sign bytes at `s`; a block holds `gpb`
+/// groups (128 and 32 bytes each), and the next block's are `a_stride` / `s_stride` bytes on.
+pub(super) struct GroupWalk {
+    pub(super) a: *const u8,
+    pub(super) s: *const u8,
+    pub(super) g0: usize,
+    pub(super) gpb: usize,
+    pub(super) a_stride: usize,
+    pub(super) s_stride: usize,
+}
+
+/// [`tl2_stage_packed`] for the `out.len()` groups of a chunk laid out as `walk` says, in one
+/// loop (its tables stay in registers); with `ahead`, group `x + 8`'s source is prefetched into
+/// L2 while group `x` is staged (for a row group's first chunk, whose source nothing fetched
+/// before).
+// SAFETY: every group `walk` names (`out.len()` of them) lies in the source; prefetches are hints.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
+pub(super) unsafe fn tl2_stage_chunk(walk: GroupWalk, out: &mut [Packed], ahead: bool) {
+    let GroupWalk { mut a, mut s, g0: mut g, gpb, a_stride, s_stride } = walk;
+    let at = |a: *const u8, s: *const u8, g: usize, x: usize| {
+        let (j, gg) = ((g + x) / gpb, (g + x) % gpb);
+        (a.wrapping_add(j * a_stride + 128 * gg), s.wrapping_add(j * s_stride + 32 * gg))
+    };
+    let n = out.len();
+    for (x, o) in out.iter_mut().enumerate() {
+        if ahead && x + 8 < n {
+            let (pa, ps) = at(a, s, g, 8);
+            _mm_prefetch::<_MM_HINT_T1>(pa.cast());
+            _mm_prefetch::<_MM_HINT_T1>(pa.add(64).cast());
+            _mm_prefetch::<_MM_HINT_T1>(ps.cast());
+        }
+        tl2_stage_packed(a.add(128 * g), s.add(32 * g), o);
+        g += 1;
+        if g == gpb {
+            (a, s, g) = (a.add(a_stride), s.add(s_stride), 0);
+        }
+    }
+}
+
+/// The multishift control of 32 16-bit values: the low byte of lane `i` takes bits
+/// `at(i)..at(i) + 8` of its 64-bit element (lanes `4e..4e + 4` are element `e`).
+fn control16(at: impl Fn(usize) -> usize) -> [u32; 16] {
+    std::array::from_fn(|i| {
+        let (a, b) = (at(2 * i), at(2 * i + 1));
+        debug_assert!(a < 64 && b < 64);
+        (a | b << 16) as u32
+    })
 }
 
 /// [`super::tl2_row512`] for 16-bit outputs with VBMI from [`tl2_stage_packed`]'s groups (the
 /// same values and stores): row `row` of groups `0..n` of `stage`, four groups (96 columns) per
-/// three stores, each a `vpmultishiftqb` and a `vpermd` over the two words it takes from.
+/// three stores, each a `vpmultishiftqb` (each value's code to the low bits of its 16-bit lane)
+/// and a `vpermw` over the two row words it takes from.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
 pub(super) unsafe fn tl2_row512p<const NT: bool>(
     stage: &[Packed],
@@ -321,27 +376,33 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
     out: *mut u8,
     ends: Ends,
 ) {
-    // Lane i: values 2i, 2i + 1. Store 1: group 0's 24 columns | group 1's first 8; store 2:
-    // group 1's last 16 | group 2's first 16; store 3: group 2's last 8 | group 3's 24.
-    let c1 = load16(&control(64, |i| if i < 12 { 4 * i } else { 4 * (i - 12) }));
-    let c2 = load16(&control(64, |i| if i < 8 { 16 + 4 * i } else { 4 * (i - 8) }));
-    let c3 = load16(&control(64, |i| if i < 4 { 32 + 4 * i } else { 4 * (i - 4) }));
-    let pairs = load16(&pairs16(table));
+    // Value i of a store: store 1 holds group 0's 24 columns | group 1's first 8; store 2 group
+    // 1's last 16 | group 2's first 16; store 3 group 2's last 8 | group 3's 24.
+    let c1 = load16(&control16(|i| code_at(if i < 24 { i } else { i - 24 })));
+    let c2 = load16(&control16(|i| code_at(if i < 16 { 8 + i } else { i - 16 })));
+    let c3 = load16(&control16(|i| code_at(if i < 8 { 16 + i } else { i - 8 })));
+    // 32 16-bit patterns, entry `e` for code `e & 3` (`vpermw` reads five index bits: the
+    // code's two and three of the next code's, which the repetition ignores).
+    let values =
+        load16(&std::array::from_fn(|i| (table[(2 * i) & 3] & 0xffff) | (table[(2 * i + 1) & 3] & 0xffff) << 16));
     // Group `g`'s word in every qword, then group `h`'s in the qwords of `mask`.
     let two = |g: &Packed, mask: __mmask8, h: &Packed| {
         _mm512_mask_set1_epi64(_mm512_set1_epi64(g[row] as i64), mask, h[row] as i64)
     };
+    let look = |src: __m512i, ctl: __m512i| {
+        _mm512_castsi512_ps(_mm512_permutexvar_epi16(_mm512_multishift_epi64_epi8(ctl, src), values))
+    };
     let mut run = Run512::<NT, true>::new(out, &ends);
     let nq = n / 4;
     for quad in stage[..4 * nq].chunks_exact(4) {
-        run.push_whole(lookup(two(&quad[0], 0xc0, &quad[1]), c1, pairs));
-        run.push_whole(lookup(two(&quad[1], 0xf0, &quad[2]), c2, pairs));
-        run.push_whole(lookup(two(&quad[2], 0xfc, &quad[3]), c3, pairs));
+        run.push_whole(look(two(&quad[0], 0xc0, &quad[1]), c1));
+        run.push_whole(look(two(&quad[1], 0xf0, &quad[2]), c2));
+        run.push_whole(look(two(&quad[2], 0xfc, &quad[3]), c3));
     }
     let rest = &stage[4 * nq..n];
     if !rest.is_empty() {
         // One to three groups left (`n % 4`): not whole stores, so only a run of its own, 16
-        // values at a time (one value per lane: code `e & 3` of entry `e`).
+        // values at a time (one value per 32-bit lane: code `e & 3` of entry `e`).
         debug_assert!(ends.resume.is_none() && !ends.skip && matches!(ends.tail, Tail::Finish));
         let single = load16(&std::array::from_fn(|e| table[e & 3] & 0xffff));
         let values = |src: __m512i, at: fn(usize) -> usize| {
@@ -352,13 +413,13 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
         };
         for pair in rest.chunks_exact(2) {
             let (g, h) = (&pair[0], &pair[1]);
-            run.push(values(two(g, 0, g), |i| 2 * i));
-            run.push(values(two(g, 0xf0, h), |i| if i < 8 { 32 + 2 * i } else { 2 * (i - 8) }));
-            run.push(values(two(h, 0, h), |i| 16 + 2 * i));
+            run.push(values(two(g, 0, g), code_at));
+            run.push(values(two(g, 0xf0, h), |i| code_at(if i < 8 { 16 + i } else { i - 8 })));
+            run.push(values(two(h, 0, h), |i| code_at(8 + i)));
         }
         if let [.., g] = rest.chunks_exact(2).remainder() {
-            run.push(values(two(g, 0, g), |i| 2 * i));
-            run.push_last(values(two(g, 0, g), |i| 32 + 2 * (i % 8)), 8);
+            run.push(values(two(g, 0, g), code_at));
+            run.push_last(values(two(g, 0, g), |i| code_at(16 + i % 8)), 8);
             return;
         }
     }
