@@ -342,7 +342,7 @@ pub(super) unsafe fn tl2_stage_chunk(walk: GroupWalk, out: &mut [Packed], ahead:
         if ahead && x + 8 < n {
             let (pa, ps) = at(a, s, g, 8);
             _mm_prefetch::<_MM_HINT_T1>(pa.cast());
-            _mm_prefetch::<_MM_HINT_T1>(pa.add(64).cast());
+            _mm_prefetch::<_MM_HINT_T1>(pa.wrapping_add(64).cast());
             _mm_prefetch::<_MM_HINT_T1>(ps.cast());
         }
         tl2_stage_packed(a.add(128 * g), s.add(32 * g), o);
@@ -382,7 +382,7 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
     let c2 = load16(&control16(|i| code_at(if i < 16 { 8 + i } else { i - 16 })));
     let c3 = load16(&control16(|i| code_at(if i < 8 { 16 + i } else { i - 8 })));
     // 32 16-bit patterns, entry `e` for code `e & 3` (`vpermw` reads five index bits: the
-    // code's two and three of the next code's, which the repetition ignores).
+    // code's two and three above them, which the repetition ignores).
     let values =
         load16(&std::array::from_fn(|i| (table[(2 * i) & 3] & 0xffff) | (table[(2 * i + 1) & 3] & 0xffff) << 16));
     // Group `g`'s word in every qword, then group `h`'s in the qwords of `mask`.
