@@ -888,7 +888,7 @@ unsafe fn tl1_impl<const Q: usize, const NT: bool, const H: bool>(
             if nib {
                 let (j, v) = (c0 / 8 / pairs_per_block, c0 / 8 % pairs_per_block);
                 let block = p.add(blocks.first + j * blocks.jstride + g * Q * 16);
-                let walk = vbmi::PairWalk { block, v0: v, ppb: pairs_per_block, jstride: blocks.jstride };
+                let walk = vbmi::Walk { block, v, per_block: pairs_per_block, size: 128 / Q, jstride: blocks.jstride };
                 vbmi::tl1_stage_nib::<Q>(walk, np, cur);
             } else {
                 fill_pairs(pairs, &blocks, x);
@@ -1398,15 +1398,15 @@ unsafe fn tl2_impl<const NT: bool, const H: bool>(
                     // before is expanded, below).
                     let (j, g) = pos(g0);
                     let (a_at, s_at) = group_at((a, signs), (j, 0));
-                    let walk = vbmi::GroupWalk {
-                        a: p.add(a_at),
-                        s: p.add(s_at),
-                        g0: g,
-                        gpb: groups_per_block,
-                        a_stride: a.jstride,
-                        s_stride: signs.jstride,
+                    let walk = |at: usize, size: usize, jstride: usize| vbmi::Walk {
+                        block: p.add(at),
+                        v: g,
+                        per_block: groups_per_block,
+                        size,
+                        jstride,
                     };
-                    vbmi::tl2_stage_chunk(walk, &mut packed[..n], g0 == 0);
+                    let (wa, ws) = (walk(a_at, 128, a.jstride), walk(s_at, 32, signs.jstride));
+                    vbmi::tl2_stage_chunk(wa, ws, &mut packed[..n], g0 == 0);
                 } else {
                     let mut at = pos(g0);
                     for (x, st) in stage.iter_mut().enumerate().take(n) {

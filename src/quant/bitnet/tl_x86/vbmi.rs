@@ -82,15 +82,33 @@ const fn nib_index(q: usize) -> [u8; 64] {
     idx
 }
 
-/// Where the pairs (8 columns, two column quads) of a TL1 chunk lie for [`tl1_stage_nib`]
-/// (16 rows): the chunk starts at pair `v0` of the k-block whose pair 0 is at `block`; the
-/// pairs of a block are `128 / Q` bytes apart (`Q` as [`super::tl1_impl`]'s), a block holds
-/// `ppb` of them, and the next block's pair 0 is `jstride` bytes on.
-pub(super) struct PairWalk {
+/// Items of the source laid out in k-blocks, walked in order without a division per item: item
+/// `v` of the block at `block` is `v * size` bytes into it, a block holds `per_block` items, and
+/// the next block starts `jstride` bytes on. A TL1 chunk's pairs (8 columns, two column quads,
+/// 16 rows; `size = 128 / Q`, `Q` as [`super::tl1_impl`]'s) for [`tl1_stage_nib`]; a TL2
+/// chunk's groups for [`tl2_stage_chunk`] (one walk through the section-A bytes, `size` 128,
+/// and one through the sign bytes, 32).
+#[derive(Clone, Copy)]
+pub(super) struct Walk {
     pub(super) block: *const u8,
-    pub(super) v0: usize,
-    pub(super) ppb: usize,
+    pub(super) v: usize,
+    pub(super) per_block: usize,
+    pub(super) size: usize,
     pub(super) jstride: usize,
+}
+
+impl Walk {
+    /// The address of the current item (computed wrapping: a walk may be stepped past the
+    /// source, for prefetch hints), then on to the next.
+    #[inline]
+    pub(super) fn next(&mut self) -> *const u8 {
+        let at = self.block.wrapping_add(self.v * self.size);
+        self.v += 1;
+        if self.v == self.per_block {
+            (self.block, self.v) = (self.block.wrapping_add(self.jstride), 0);
+        }
+        at
+    }
 }
 
 /// TL1 staging of a chunk of `np` pairs laid out as `walk` says, for [`tl1_row512n`]: slot `t`
@@ -103,11 +121,10 @@ pub(super) struct PairWalk {
 // SAFETY: the source is valid for 32 bytes (Q = 2) / 16 bytes and 16 more 64 bytes on (Q = 1)
 // at each of the `np` pairs `walk` names; `w` valid for `np.div_ceil(2)` slots.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
-pub(super) unsafe fn tl1_stage_nib<const Q: usize>(walk: PairWalk, np: usize, w: *mut [u32; 16]) {
+pub(super) unsafe fn tl1_stage_nib<const Q: usize>(mut walk: Walk, np: usize, w: *mut [u32; 16]) {
     let index = const { [nib_index(1), nib_index(2)] };
     let idx = _mm512_loadu_si512(index[Q - 1].as_ptr().cast());
-    let PairWalk { mut block, v0: mut v, ppb, jstride } = walk;
-    debug_assert!(v < ppb);
+    debug_assert!(walk.v < walk.per_block && walk.size == 128 / Q);
     // The two quads of the pair at `at` for rows 0..16: contiguous (Q = 2), or 64 bytes apart
     // (Q = 1).
     let quads = |at: *const u8| {
@@ -117,22 +134,13 @@ pub(super) unsafe fn tl1_stage_nib<const Q: usize>(walk: PairWalk, np: usize, w:
             _mm256_loadu2_m128i(at.add(64).cast(), at.cast())
         }
     };
-    // The next pair: pair `v` of `block`.
-    let mut next = || {
-        let a = block.wrapping_add(v * (128 / Q));
-        v += 1;
-        if v == ppb {
-            (block, v) = (block.wrapping_add(jstride), 0);
-        }
-        a
-    };
     for t in 0..np / 2 {
-        let (a, b) = (quads(next()), quads(next()));
+        let (a, b) = (quads(walk.next()), quads(walk.next()));
         let v = _mm512_permutex2var_epi8(_mm512_castsi256_si512(a), idx, _mm512_castsi256_si512(b));
         _mm512_storeu_si512(w.add(t).cast(), v);
     }
     if np % 2 == 1 {
-        let a = _mm512_castsi256_si512(quads(next()));
+        let a = _mm512_castsi256_si512(quads(walk.next()));
         _mm512_storeu_si512(w.add(np / 2).cast(), _mm512_permutex2var_epi8(a, idx, a));
     }
 }
@@ -313,43 +321,32 @@ pub(super) unsafe fn tl2_stage_packed(a: *const u8, s: *const u8, out: &mut Pack
     }
 }
 
-/// Where the groups of a TL2 chunk lie for [`tl2_stage_chunk`]: the chunk starts at group `g0`
-/// of the k-block whose section-A bytes start at `a` and sign bytes at `s`; a block holds `gpb`
-/// groups (128 and 32 bytes each), and the next block's are `a_stride` / `s_stride` bytes on.
-pub(super) struct GroupWalk {
-    pub(super) a: *const u8,
-    pub(super) s: *const u8,
-    pub(super) g0: usize,
-    pub(super) gpb: usize,
-    pub(super) a_stride: usize,
-    pub(super) s_stride: usize,
-}
-
-/// [`tl2_stage_packed`] for the `out.len()` groups of a chunk laid out as `walk` says, in one
-/// loop (its tables stay in registers); with `ahead`, group `x + 8`'s source is prefetched into
-/// L2 while group `x` is staged (for a row group's first chunk, whose source nothing fetched
-/// before).
-// SAFETY: every group `walk` names (`out.len()` of them) lies in the source; prefetches are hints.
+/// [`tl2_stage_packed`] for the `out.len()` groups of a chunk, their section-A bytes and sign
+/// bytes walked by `a` and `s` ([`Walk`]), in one loop (its tables stay in registers); with
+/// `ahead`, group `x + 8`'s source is prefetched into L2 while group `x` is staged (for a row
+/// group's first chunk, whose source nothing fetched before).
+// SAFETY: every group the walks name (`out.len()` of them) lies in the source; prefetches are
+// hints.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")]
-pub(super) unsafe fn tl2_stage_chunk(walk: GroupWalk, out: &mut [Packed], ahead: bool) {
-    let GroupWalk { mut a, mut s, g0: mut g, gpb, a_stride, s_stride } = walk;
-    let at = |a: *const u8, s: *const u8, g: usize, x: usize| {
-        let (j, gg) = ((g + x) / gpb, (g + x) % gpb);
-        (a.wrapping_add(j * a_stride + 128 * gg), s.wrapping_add(j * s_stride + 32 * gg))
-    };
+pub(super) unsafe fn tl2_stage_chunk(mut a: Walk, mut s: Walk, out: &mut [Packed], ahead: bool) {
+    debug_assert!(a.size == 128 && s.size == 32 && a.v == s.v && a.per_block == s.per_block);
     let n = out.len();
+    // The walks 8 groups on, for the prefetches.
+    let (mut pa, mut ps) = (a, s);
+    if ahead {
+        for _ in 0..8 {
+            pa.next();
+            ps.next();
+        }
+    }
     for (x, o) in out.iter_mut().enumerate() {
         if ahead && x + 8 < n {
-            let (pa, ps) = at(a, s, g, 8);
-            _mm_prefetch::<_MM_HINT_T1>(pa.cast());
-            _mm_prefetch::<_MM_HINT_T1>(pa.wrapping_add(64).cast());
-            _mm_prefetch::<_MM_HINT_T1>(ps.cast());
+            let (at, st) = (pa.next(), ps.next());
+            _mm_prefetch::<_MM_HINT_T1>(at.cast());
+            _mm_prefetch::<_MM_HINT_T1>(at.wrapping_add(64).cast());
+            _mm_prefetch::<_MM_HINT_T1>(st.cast());
         }
-        tl2_stage_packed(a.add(128 * g), s.add(32 * g), o);
-        g += 1;
-        if g == gpb {
-            (a, s, g) = (a.add(a_stride), s.add(s_stride), 0);
-        }
+        tl2_stage_packed(a.next(), s.next(), o);
     }
 }
 
@@ -383,14 +380,14 @@ pub(super) unsafe fn tl2_row512p<const NT: bool>(
     let c3 = load16(&control16(|i| code_at(if i < 8 { 16 + i } else { i - 8 })));
     // 32 16-bit patterns, entry `e` for code `e & 3` (`vpermw` reads five index bits: the
     // code's two and three above them, which the repetition ignores).
-    let values =
+    let table32 =
         load16(&std::array::from_fn(|i| (table[(2 * i) & 3] & 0xffff) | (table[(2 * i + 1) & 3] & 0xffff) << 16));
     // Group `g`'s word in every qword, then group `h`'s in the qwords of `mask`.
     let two = |g: &Packed, mask: __mmask8, h: &Packed| {
         _mm512_mask_set1_epi64(_mm512_set1_epi64(g[row] as i64), mask, h[row] as i64)
     };
     let look = |src: __m512i, ctl: __m512i| {
-        _mm512_castsi512_ps(_mm512_permutexvar_epi16(_mm512_multishift_epi64_epi8(ctl, src), values))
+        _mm512_castsi512_ps(_mm512_permutexvar_epi16(_mm512_multishift_epi64_epi8(ctl, src), table32))
     };
     let mut run = Run512::<NT, true>::new(out, &ends);
     let nq = n / 4;
