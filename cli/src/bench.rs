@@ -24,7 +24,8 @@ use crate::{out_err, progress, CliError};
 /// `bitgguf bench` arguments.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Comma-separated types (default: every upstream type both decode).
+    /// Comma-separated types (default: every upstream type both decode, then i2_s, tl1, tl2,
+    /// whose ggml column is the same-bits ternary type: tq2_0, tq2_0, tq1_0).
     #[arg(long, value_delimiter = ',')]
     types: Vec<String>,
     /// Comma-separated output types: f32, f16, bf16.
@@ -158,7 +159,7 @@ fn to_json(t: &DecodeTable, lib: Option<&GgmlLib>) -> serde_json::Value {
         .iter()
         .map(|r| {
             json!({
-                "type": r.name, "out": r.out.name(),
+                "type": r.name, "out": r.out.name(), "ggml_type": r.ggml_type,
                 "ggml_gelem_s": r.ggml, "ours_1t_gelem_s": r.ours_1t, "ours_1t_plain_gelem_s": r.ours_1t_plain,
                 "ours_all_gelem_s": r.ours_all, "scalar_1t_gelem_s": r.scalar_1t,
                 "ratio_1t": r.ratio_1t(), "ratio_all": r.ratio_all(),

@@ -80,20 +80,39 @@ fn bench_json_rows_without_ggml() {
         "--rounds",
         "1",
         "--types",
-        "q4_0,q8_0",
+        "tl2,q4_0,f64,q8_0",
         "--to",
         "f32,bf16",
         "--no-ggml",
         "--json",
     ]);
     let rows = j["rows"].as_array().unwrap();
-    let got: Vec<(&str, &str)> =
-        rows.iter().map(|r| (r["type"].as_str().unwrap(), r["out"].as_str().unwrap())).collect();
-    assert_eq!(got, [("q4_0", "f32"), ("q4_0", "bf16"), ("q8_0", "f32"), ("q8_0", "bf16")]);
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r["type"].as_str().unwrap(), r["out"].as_str().unwrap(), r["ggml_type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("q4_0", "f32", "q4_0"),
+            ("q4_0", "bf16", "q4_0"),
+            ("q8_0", "f32", "q8_0"),
+            ("q8_0", "bf16", "q8_0"),
+            ("tl2", "f32", "tq1_0"),
+            ("tl2", "bf16", "tq1_0")
+        ]
+    );
     for r in rows {
         assert!(r["ours_1t_gelem_s"].as_f64().unwrap() > 0.0 && r["ours_all_gelem_s"].as_f64().unwrap() > 0.0, "{r}");
         assert!(r["ggml_gelem_s"].is_null() && r["ratio_1t"].is_null(), "{r}");
+        // BitNet rows time the loading path, which makes its own streaming choice.
+        assert_eq!(r["ours_1t_plain_gelem_s"].is_null(), r["type"] == "tl2", "{r}");
     }
+    // A type asked for that has no decoder is listed with the reason, never dropped.
+    let skipped = j["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{j}");
+    assert_eq!(skipped[0]["type"], "f64");
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("not a dequantizable type"), "{j}");
     assert!(j["ggml"].is_null() && j["unmet_floors"].is_null());
     assert_eq!(j["elements"], 65536);
     // An unknown type is a usage error naming it.
@@ -121,14 +140,21 @@ fn bench_json_against_real_ggml() {
         "--rounds",
         "1",
         "--types",
-        "q4_k,iq4_xs,tq2_0",
+        "q4_k,iq4_xs,tq2_0,i2_s,tl1",
         "--ggml",
         &lib,
         "--json",
     ]);
     assert_eq!(j["ggml"], lib.as_str());
     let rows = j["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 3, "{j}");
+    assert_eq!(rows.len(), 5, "{j}");
+    // ggml has no I2_S or TL1: their ggml column is its TQ2_0 (2 bits/weight) on as many elements.
+    let stand_in: Vec<(&str, &str)> =
+        rows.iter().map(|r| (r["type"].as_str().unwrap(), r["ggml_type"].as_str().unwrap())).collect();
+    assert_eq!(
+        stand_in,
+        [("q4_k", "q4_k"), ("iq4_xs", "iq4_xs"), ("tq2_0", "tq2_0"), ("i2_s", "tq2_0"), ("tl1", "tq2_0")]
+    );
     for r in rows {
         let (ours, ggml, ratio) = (
             r["ours_1t_gelem_s"].as_f64().unwrap(),
