@@ -35,7 +35,8 @@ t0=$SECONDS
 # CPU is deterministic; the test is not Miri-portable (no undefined behaviour involved).
 heavy=(block_scales_unify_or_fail round_trips_random_tensors converter_oracle_digests presets_are_valid_for_their_shapes
   every_pair_of_formats_round_trips f16_round_trips_every_value quantize_matches_the_reference_quantizer
-  absmean_definition chain_i2s_tq2_i2s_tl1_tl2_i2s_is_value_exact fast_scale_searches_match_the_oracles)
+  absmean_definition chain_i2s_tq2_i2s_tl1_tl2_i2s_is_value_exact fast_scale_searches_match_the_oracles
+  block_trits_and_absmax_match_the_serial_forms random_inputs_never_panic)
 # Out of Miri's scope (DESIGN: the pure parser and scalar codecs): modules that map memory, touch
 # the file system (isolation forbids it), time or dispatch to SIMD by design.
 outside=(device:: load:: outfile:: bench:: i2s_fast:: tl_fast::)
