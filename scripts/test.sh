@@ -16,6 +16,7 @@
 #  4b. the C tests again against a library built with -DBITGGUF_CROSSVAL=ON (feature crossval;
 #      its own CARGO_TARGET_DIR), which adds c_tests/crossval.c (bg_crossval_* from C)
 #   5. the C tests again with clang -fsanitize=address,undefined against the static library
+#      (first: c_tests/ffi_contract.c calls, and docs/API.md names, every function of the header)
 #   6. the C tests again under valgrind --leak-check=full (shared library)
 #   7. fuzzing: every cargo-fuzz target for a short fixed time (scripts/fuzz.sh; BG_FUZZ_SECONDS,
 #      default 60 of wall time, the five fuzz jobs side by side); a crash fails
@@ -389,6 +390,13 @@ for f in $(cc -E -P -x c include/bitgguf.h | grep -oE '\bbg_[a-z0-9_]+ *\(' | tr
   fi
 done
 echo "c_tests/ffi_contract.c calls every function of include/bitgguf.h"
+for f in $(cc -E -P -x c include/bitgguf.h | grep -oE '\bbg_[a-z0-9_]+ *\(' | tr -d '( ' | sort -u); do
+  if ! grep -q "\`$f\`" docs/API.md; then
+    echo "docs/API.md does not name $f (its 'Functions by topic' table lists every function of the header)" >&2
+    exit 1
+  fi
+done
+echo "docs/API.md names every function of include/bitgguf.h"
 san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 logged "$build/asan-configure.log" env CC=clang CXX=clang++ cmake -S . -B "$build/asan" \
   -DCMAKE_BUILD_TYPE=Debug -DBITGGUF_STATIC=ON -DBITGGUF_CARGO_TARGET_DIR="$cargo_target" \
