@@ -283,11 +283,17 @@ pub struct DecodeTable {
     pub skipped: Vec<(&'static str, String)>,
 }
 
-fn same(ours: &[u8], theirs: &[f32]) -> std::result::Result<(), String> {
+/// Whether our f32 output equals `theirs` (from `who`) bit for bit, NaN equal to NaN; the first
+/// difference otherwise.
+fn same(ours: &[u8], theirs: &[f32], who: &str) -> std::result::Result<(), String> {
     for (i, (a, b)) in ours.chunks_exact(4).zip(theirs).enumerate() {
         let a = f32::from_le_bytes([a[0], a[1], a[2], a[3]]);
         if a.to_bits() != b.to_bits() && !(a.is_nan() && b.is_nan()) {
-            return Err(format!("element {i}: ours {a:e} ({:#010x}), ggml {b:e} ({:#010x})", a.to_bits(), b.to_bits()));
+            return Err(format!(
+                "element {i}: ours {a:e} ({:#010x}), {who} {b:e} ({:#010x})",
+                a.to_bits(),
+                b.to_bits()
+            ));
         }
     }
     Ok(())
@@ -559,25 +565,26 @@ pub fn run_decode_bench(
         // Correctness first: our f32 output must equal ggml's (upstream types) or our scalar
         // oracle's (BitNet: ggml has no decoder for them), bit for bit.
         subject.decode(&src, n, OutType::F32, dst.bytes(), How::All, &one)?;
-        let mut want = AlignedBuf::new(n * 4);
-        let against = if bitnet {
-            subject.decode(&src, n, OutType::F32, want.bytes(), How::Scalar, &one)?;
-            Some("our scalar oracle's")
-        } else if let Some(g) = ggml {
+        if bitnet || ggml.is_some() {
+            let mut want = AlignedBuf::new(n * 4);
+            let who = if bitnet {
+                subject.decode(&src, n, OutType::F32, want.bytes(), How::Scalar, &one)?;
+                "the scalar oracle"
+            } else {
+                let f = simd::f32_view_mut(want.bytes()).expect("64-byte aligned buffer");
+                ggml.and_then(|g| g.to_float(id, &src, f)).ok_or_else(|| {
+                    Error::new(Status::ReferenceMismatch, format!("ggml to_float refused {}", t.name))
+                })?;
+                "ggml"
+            };
             let f = simd::f32_view_mut(want.bytes()).expect("64-byte aligned buffer");
-            g.to_float(id, &src, f)
-                .ok_or_else(|| Error::new(Status::ReferenceMismatch, format!("ggml to_float refused {}", t.name)))?;
-            Some("ggml's")
-        } else {
-            None
-        };
-        if let Some(who) = against {
-            let f = simd::f32_view_mut(want.bytes()).expect("64-byte aligned buffer");
-            same(dst.bytes(), f).map_err(|e| {
-                Error::new(Status::ReferenceMismatch, format!("bench: {}: our output differs from {who}: {e}", t.name))
+            same(dst.bytes(), f, who).map_err(|e| {
+                Error::new(
+                    Status::ReferenceMismatch,
+                    format!("bench: {}: our output differs from {who}'s: {e}", t.name),
+                )
             })?;
         }
-        drop(want);
 
         for &out in &cfg.outs {
             let len = n * out.size() as usize;
