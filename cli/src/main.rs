@@ -28,7 +28,7 @@
 //! | 1 | invalid file: the library rejected it (bad magic, truncated, bad layout, ...); also an option value refused after parsing (status 901 `InvalidParameter`: an unknown type name, a malformed `--tl-config`, ...) |
 //! | 2 | usage error (unknown option, missing argument, a value not among the option's choices) |
 //! | 3 | I/O or system error: cannot open, stat, map or read the file, write the output or a temporary file |
-//! | 4 | a check failed: `crossval` found a mismatch; `validate` found a tensor below the accuracy gate (cosine < 0.99) or without a counterpart in the reference; `bench` found our output different from ggml's |
+//! | 4 | a check failed: `crossval` found a mismatch; `validate` found a tensor below the accuracy gate (cosine < 0.99) or without a counterpart in the reference; `bench` found our output different from ggml's (or, for I2_S / TL1 / TL2, the scalar oracle's) |
 //!
 //! Errors print the library's detailed message (what, where, expected vs found) on stderr.
 
@@ -70,7 +70,7 @@ Exit codes:
   2  usage error (unknown option, missing argument, a value not among the option's choices)
   3  I/O or system error (cannot open/stat/map/read the file, write the output or a temp file)
   4  a check failed (crossval: mismatch; validate: a tensor below the accuracy gate, cosine < 0.99;
-     demo: a step's check; bench: our output differs from ggml's)";
+     demo: a step's check; bench: our output differs from ggml's or the scalar oracle's)";
 
 #[derive(Parser, Debug)]
 #[command(name = "bitgguf", version, about = "Inspect GGUF model files with the bitgguf loader", after_help = EXIT_CODES_HELP)]
