@@ -37,7 +37,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Result, Status};
 use crate::oracle::ggml::GgmlLib;
-use crate::quant::bitnet::{self, I2sLayout, TailFill, TlConfig};
+use crate::quant::bitnet::{self, TailFill, TernaryFormat, TlConfig, TranscodeOptions};
 use crate::quant::output::{decode_into_with, share_pieces, DecodeOptions, OutType, Streaming, PIECE_BYTES};
 use crate::quant::tensor::TensorCodec;
 use crate::quant::{self, simd};
@@ -306,10 +306,11 @@ fn normal_values(n: usize) -> Vec<f32> {
 }
 
 /// What one type's rows decode: an upstream type through `decode_into_with`, or a BitNet
-/// tensor (I2_S, TL1, TL2; [`bitnet_shape`]) through the loading path, [`TensorCodec`].
+/// tensor (I2_S, TL1, TL2; [`bitnet_shape`]) through the loading path, [`TensorCodec`], with its
+/// format (layout or tiles) for the scalar oracle.
 enum Subject {
     Upstream(TypeId),
-    BitNet(TensorCodec),
+    BitNet(TensorCodec, TernaryFormat),
 }
 
 /// How one case of ours decodes.
@@ -346,7 +347,7 @@ impl Subject {
                 };
                 decode_into_with(*id, src, n as u64, out, dst, &opts)
             }
-            Subject::BitNet(codec) => match how {
+            Subject::BitNet(codec, format) => match how {
                 How::One(_) => one.install(|| codec.decode(src, out, dst)),
                 How::All => codec.decode(src, out, dst),
                 How::Scalar => {
@@ -355,15 +356,13 @@ impl Subject {
                             Error::new(Status::InvalidParameter, "the scalar oracle writes an aligned f32 output")
                         })?;
                     let (m, k) = (codec.ne[1] as usize, codec.ne[0] as usize);
-                    let tl = || {
-                        codec
-                            .tl
-                            .ok_or_else(|| Error::new(Status::TileConfigMissing, "bench: a TL tensor without tiles"))
-                    };
-                    match codec.ty {
-                        types::I2_S => bitnet::decode_i2s(src, n, f),
-                        types::TL1 => bitnet::decode_tl1(src, m, k, &tl()?, f),
-                        _ => bitnet::decode_tl2(src, m, k, &tl()?, f),
+                    match *format {
+                        TernaryFormat::I2s(layout) => bitnet::decode_i2s_layout(src, n, layout, f),
+                        TernaryFormat::Tl1(cfg) => bitnet::decode_tl1(src, m, k, &cfg, f),
+                        TernaryFormat::Tl2(cfg) => bitnet::decode_tl2(src, m, k, &cfg, f),
+                        TernaryFormat::Tq1_0 | TernaryFormat::Tq2_0 => {
+                            Err(Error::new(Status::InvalidParameter, "bench: TQ types decode as upstream types"))
+                        }
                     }
                 }
             },
@@ -425,25 +424,23 @@ fn tiled(tile: &[u8], len: usize) -> Vec<u8> {
 }
 
 /// A BitNet tensor of `n` elements ([`bitnet_shape`]): the absmean ternarization of `vals` (its
-/// scale, its trits repeated to `n`), encoded by the scalar encoders; its codec.
-fn bitnet_subject(ty: TypeId, vals: &[f32], n: usize) -> Result<(Vec<u8>, TensorCodec)> {
-    let t = bitnet::absmean(vals)?;
-    let trits: Vec<i8> = t.trits.iter().copied().cycle().take(n).collect();
+/// scale, its trits repeated to `n`), encoded by [`bitnet::encode_ternary`]; its codec and format.
+fn bitnet_subject(ty: TypeId, vals: &[f32], n: usize) -> Result<(Vec<u8>, Subject)> {
+    let mut t = bitnet::absmean(vals)?;
+    t.trits = t.trits.iter().copied().cycle().take(n).collect();
     let (m, k) = bitnet_shape(n);
     let mut codec = TensorCodec::new(ty, [k as u64, m as u64, 1, 1]);
-    let src = match ty {
-        types::I2_S => bitnet::encode_i2s(&trits, t.scale, I2sLayout::Group128, TailFill::Zero)?,
-        _ => {
-            let cfg = bench_tl_config(ty, m);
-            codec.tl = Some(cfg);
-            if ty == types::TL1 {
-                bitnet::encode_tl1(&trits, t.scale, m, k, &cfg)?
-            } else {
-                bitnet::encode_tl2(&trits, t.scale, m, k, &cfg)?
-            }
-        }
+    let format = match ty {
+        types::I2_S => TernaryFormat::I2s(codec.i2s),
+        types::TL1 => TernaryFormat::Tl1(bench_tl_config(ty, m)),
+        _ => TernaryFormat::Tl2(bench_tl_config(ty, m)),
     };
-    Ok((src, codec))
+    if let TernaryFormat::Tl1(cfg) | TernaryFormat::Tl2(cfg) = format {
+        codec.tl = Some(cfg);
+    }
+    let opts = TranscodeOptions { allow_lossy_scale: false, tail: TailFill::Zero };
+    let src = bitnet::encode_ternary(&t, m, k, format, &opts)?.bytes;
+    Ok((src, Subject::BitNet(codec, format)))
 }
 
 /// One measured case of a round.
@@ -511,14 +508,8 @@ pub fn run_decode_bench(
     let mut skipped = Vec::new();
     for &id in cfg.types.iter().flatten() {
         if !candidates.iter().any(|t| t.id == id) {
-            let t = types::info(id);
-            let why = match t {
-                Some(t) if t.blck == 0 || quant::decoder(id).is_none() && !bitnet_ids.contains(&id) => {
-                    "not a dequantizable type (served as stored, or no longer decodable)"
-                }
-                _ => "not benchmarked",
-            };
-            skipped.push((t.map_or("?", |t| t.name), why.to_string()));
+            let name = types::info(id).map_or("?", |t| t.name);
+            skipped.push((name, "not a dequantizable type (served as stored, or no longer decodable)".to_string()));
         }
     }
     let mut rows = Vec::new();
@@ -547,7 +538,7 @@ pub fn run_decode_bench(
             }
         }
         let made = if bitnet {
-            bitnet_subject(id, &vals, n).map(|(src, codec)| (src, Subject::BitNet(codec))).map_err(|e| e.to_string())
+            bitnet_subject(id, &vals, n).map_err(|e| e.to_string())
         } else if let Some(v) = theirs.take() {
             Ok((v, Subject::Upstream(id)))
         } else {
